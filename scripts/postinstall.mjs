@@ -1,0 +1,1 @@
+// Placeholder replaced by the raw-socket patch work (patch-package + rebuild).
