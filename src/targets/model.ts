@@ -45,6 +45,11 @@ export interface ShardTarget {
   port: number;
   url?: string;
   intervalMs: number;
+  /**
+   * Stable start offset within the interval, in [0, intervalMs), derived from a hash
+   * of the name by the main thread, so starts are splayed and survive restarts.
+   */
+  phaseMs: number;
   timeoutMs: number;
   payloadSize: number;
   options: Record<string, unknown>;

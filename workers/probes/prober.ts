@@ -19,6 +19,8 @@ export interface ProbeSink {
   dropped(reason: number): void;
   /** Kind-specific records (Connect, Connected, Phase, Status): see ProbeEvent. */
   record(slot: number, event: number, reason: number, aux: number, value: number): void;
+  /** Optional: operational messages (socket options unavailable, ...) forwarded to the main thread's log. */
+  log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface Prober {
@@ -31,3 +33,6 @@ export interface Prober {
   /** Close sockets and timers. In-flight probes are abandoned. */
   close(): Promise<void> | void;
 }
+
+/** How the shard creates the prober of one kind (one instance per kind per shard). */
+export type ProberFactory = (sink: ProbeSink, settings: import('../../src/protocol/messages.js').ShardSettings) => Prober;

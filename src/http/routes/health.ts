@@ -1,0 +1,16 @@
+/**
+ * /healthz: the process serves HTTP (liveness). /readyz: every worker has delivered a
+ * batch since it (re)started, so /metrics reflects live probing (readiness).
+ */
+import type { FastifyInstance } from 'fastify';
+
+export type Readiness = () => { ready: boolean; reason?: string };
+
+export async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
+  app.get('/healthz', { config: { otel: false } }, async () => 'ok\n');
+  app.get('/readyz', { config: { otel: false } }, async (_req, reply) => {
+    const r = opts.readiness();
+    if (!r.ready) return reply.code(503).send(`not ready: ${r.reason ?? 'starting'}\n`);
+    return 'ready\n';
+  });
+}
