@@ -3,7 +3,7 @@
  * then `inject()` in tests, `listen()` in the CLI). One plugin per route group; the
  * app knows nothing of workers or stores, only the small functions it is given.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
@@ -29,7 +29,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // Scrapes and health checks are frequent and uninteresting at info level.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Big fleets produce big scrape bodies; keep the default body limit for requests.
     forceCloseConnections: true,
   });

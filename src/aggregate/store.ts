@@ -1,0 +1,459 @@
+/**
+ * TargetStore: the main thread's per-target counters, merged from worker batches
+ * and read at scrape/export time. One column (typed array) per quantity, indexed
+ * by the target's global slot, so merging a batch touches no objects and a
+ * scrape reads memory sequentially.
+ *
+ * Life of a slot:
+ *  - defineSlot() makes its series exist at zero. Redefining the same target
+ *    (same name, kind and address) only updates labels and window size: counters
+ *    are monotonic for the life of the process, including across worker
+ *    restarts (nothing here knows about workers at all).
+ *  - A different target in the same slot starts from zero (resetSlot), since its
+ *    series are new series.
+ *  - releaseSlot() removes it from the exposition; records still in flight for it
+ *    are dropped and counted (unknownSlotRecords).
+ *
+ * What counts where (one probe ends in exactly one of reply / timeout / error):
+ *  - Reply: received, RTT histogram + sum, last RTT, loss window (not lost).
+ *  - Timeout: timeouts, loss window (lost).
+ *  - Error: errors[reason], loss window (lost). Its RTT, if any, is not observed:
+ *    the RTT histogram describes answered probes only, so its _count == received.
+ *  - Late: late (the probe already counted as a timeout; its RTT is not observed).
+ *  - Duplicate: duplicates.
+ *  - TargetInvalid: errors[reason] only (not a probe, so not in the loss window).
+ */
+import { BatchReader } from '../protocol/batch.js';
+import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../protocol/events.js';
+import { PROBE_KINDS, type ProbeKind } from '../targets/model.js';
+import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
+import { targetLabelFragment } from './labels.js';
+import { DEFAULT_LOSS_WINDOW, LossWindows } from './loss-window.js';
+
+/** What the store needs to know about a target; a TargetSpec fits. */
+export interface SlotDefinition {
+  name: string;
+  kind: ProbeKind;
+  /** Configured address; for http targets (no address) the url is used as the address label. */
+  address?: string;
+  url?: string;
+  labels?: Readonly<Record<string, string>>;
+  /** Probes in the sliding loss window (default 100). */
+  lossWindow?: number;
+}
+
+export interface TargetStoreOptions {
+  /** Histogram upper bounds (seconds) for RTT and HTTP phases; default DEFAULT_RTT_BUCKETS. */
+  buckets?: ArrayLike<number>;
+  /** Initial slot capacity (grows by doubling). */
+  initialSlots?: number;
+}
+
+/**
+ * A consistent copy of the store taken at one instant (scrape start), so a
+ * streaming serializer can yield to the event loop between chunks while batches
+ * keep merging into the live store. Arrays cover slots [0, highWater).
+ * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the
+ * last column of each slot counts values above the last bound).
+ */
+export interface StoreSnapshot {
+  readonly highWater: number;
+  readonly buckets: Float64Array;
+  /** 1 = slot holds a target. */
+  readonly defined: Uint8Array;
+  /** Index into PROBE_KINDS. */
+  readonly kind: Uint8Array;
+  /** Number of defined slots per kind (index into PROBE_KINDS). */
+  readonly kindCounts: Uint32Array;
+  /** Escaped label fragment (no braces) per slot; '' when undefined. */
+  readonly labels: readonly string[];
+  /** The same fragments as UTF-8 bytes (what the serializer copies). */
+  readonly labelBytes: readonly Uint8Array[];
+  readonly sent: Float64Array;
+  readonly received: Float64Array;
+  readonly timeouts: Float64Array;
+  readonly duplicates: Float64Array;
+  readonly late: Float64Array;
+  /** Per ErrorReason code; undefined when no slot ever had that reason. */
+  readonly errors: readonly (Float64Array | undefined)[];
+  readonly rttBuckets: Float64Array;
+  readonly rttSum: Float64Array;
+  readonly lastRtt: Float64Array;
+  readonly lossRatio: Float64Array;
+  readonly connects: Float64Array;
+  readonly connected: Float64Array;
+  /** Per HttpPhase code; undefined when no phase was ever recorded. */
+  readonly phaseBuckets: readonly (Float64Array | undefined)[];
+  readonly phaseSum: readonly (Float64Array | undefined)[];
+  readonly httpStatus: Float64Array;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+const KIND_CODE: ReadonlyMap<string, number> = new Map(PROBE_KINDS.map((k, i) => [k, i]));
+
+export class TargetStore {
+  readonly buckets: Float64Array;
+  /** Histogram row width: one column per bound plus the overflow (+Inf-only) column. */
+  private readonly stride: number;
+  private capacity: number;
+  private high = 0;
+  private definedCount = 0;
+
+  private defined: Uint8Array;
+  private kind: Uint8Array;
+  private names: string[] = [];
+  private addresses: string[] = [];
+  private fragments: string[] = [];
+  private fragmentBytes: Uint8Array[] = [];
+  /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
+  private userLabels: (Readonly<Record<string, string>> | undefined)[] = [];
+  /** Built on first slotAttributes() call, dropped when the slot is (re)defined or released. */
+  private attributeCache: (Readonly<Record<string, string>> | undefined)[] = [];
+  /** Epoch ms at which each slot's counters last started from zero (OTel start time). */
+  private startTimes: number[] = [];
+
+  private sent: Float64Array;
+  private received: Float64Array;
+  private timeouts: Float64Array;
+  private duplicates: Float64Array;
+  private late: Float64Array;
+  private rttBuckets: Float64Array;
+  private rttSum: Float64Array;
+  private lastRtt: Float64Array;
+  private connects: Float64Array;
+  private connected: Float64Array;
+  private httpStatus: Float64Array;
+  /** Lazily allocated: most fleets only ever see a few reasons. */
+  private readonly errors: (Float64Array | undefined)[] = new Array(ERROR_REASON_NAMES.length).fill(undefined);
+  /** Lazily allocated on the first Phase record (only http targets have them). */
+  private readonly phaseBuckets: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
+  private readonly phaseSum: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
+  private readonly loss: LossWindows;
+
+  /** Records dropped because their slot is not (or no longer) defined. */
+  unknownSlotRecords = 0;
+  /** Records dropped because their event code or HTTP phase is unknown. */
+  malformedRecords = 0;
+  /** Reply/Late/Phase values that were negative or not finite (observed as 0). */
+  invalidValues = 0;
+  /** Batches merged. */
+  batchesApplied = 0;
+
+  constructor(opts: TargetStoreOptions = {}) {
+    this.buckets = opts.buckets === undefined ? DEFAULT_RTT_BUCKETS : validateBuckets(opts.buckets);
+    this.stride = this.buckets.length + 1;
+    this.capacity = Math.max(16, (opts.initialSlots ?? 1024) | 0);
+    const c = this.capacity;
+    this.defined = new Uint8Array(c);
+    this.kind = new Uint8Array(c);
+    this.sent = new Float64Array(c);
+    this.received = new Float64Array(c);
+    this.timeouts = new Float64Array(c);
+    this.duplicates = new Float64Array(c);
+    this.late = new Float64Array(c);
+    this.rttBuckets = new Float64Array(c * this.stride);
+    this.rttSum = new Float64Array(c);
+    this.lastRtt = new Float64Array(c).fill(NaN);
+    this.connects = new Float64Array(c);
+    this.connected = new Float64Array(c);
+    this.httpStatus = new Float64Array(c);
+    this.loss = new LossWindows(c);
+  }
+
+  /** One past the highest slot ever defined. */
+  get highWater(): number {
+    return this.high;
+  }
+
+  /** Number of slots currently holding a target. */
+  get size(): number {
+    return this.definedCount;
+  }
+
+  /** Current slot capacity of the typed arrays (for tests and self metrics). */
+  get slotCapacity(): number {
+    return this.capacity;
+  }
+
+  isDefined(slot: number): boolean {
+    return slot < this.high && this.defined[slot] === 1;
+  }
+
+  /**
+   * Put a target in a slot. A new target (slot empty, or held by a target with
+   * another name, kind or address) starts from zero; the same target only gets
+   * its labels and loss window size updated, its counters carry on.
+   * Throws (and leaves the slot untouched) on invalid labels or window size.
+   */
+  defineSlot(slot: number, def: SlotDefinition): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot > 0xfffffffe) throw new RangeError(`bad slot ${slot}`);
+    const kindCode = KIND_CODE.get(def.kind);
+    if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
+    const address = def.address || def.url || '';
+    const fragment = targetLabelFragment(def.name, address, def.kind, def.labels);
+    const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
+    this.ensureCapacity(slot + 1);
+    const same = this.defined[slot] === 1 && this.names[slot] === def.name && this.kind[slot] === kindCode && this.addresses[slot] === address;
+    if (same) {
+      if (this.loss.windowSize(slot) !== window) this.loss.configure(slot, window);
+    } else {
+      this.loss.configure(slot, window); // validates before anything else changes
+      if (this.defined[slot] !== 1) this.definedCount++;
+      this.defined[slot] = 1;
+      this.kind[slot] = kindCode;
+      this.names[slot] = def.name;
+      this.addresses[slot] = address;
+      this.resetSlot(slot);
+    }
+    this.fragments[slot] = fragment;
+    this.fragmentBytes[slot] = Buffer.from(fragment, 'utf8');
+    this.userLabels[slot] = def.labels;
+    this.attributeCache[slot] = undefined;
+    if (slot >= this.high) this.high = slot + 1;
+  }
+
+  /** Zero every counter of a slot (NaN for last RTT) and empty its loss window. */
+  resetSlot(slot: number): void {
+    if (slot >= this.capacity) return;
+    this.startTimes[slot] = Date.now();
+    this.sent[slot] = 0;
+    this.received[slot] = 0;
+    this.timeouts[slot] = 0;
+    this.duplicates[slot] = 0;
+    this.late[slot] = 0;
+    this.rttBuckets.fill(0, slot * this.stride, (slot + 1) * this.stride);
+    this.rttSum[slot] = 0;
+    this.lastRtt[slot] = NaN;
+    this.connects[slot] = 0;
+    this.connected[slot] = 0;
+    this.httpStatus[slot] = 0;
+    for (const e of this.errors) if (e !== undefined) e[slot] = 0;
+    for (let p = 0; p < this.phaseBuckets.length; p++) {
+      this.phaseBuckets[p]?.fill(0, slot * this.stride, (slot + 1) * this.stride);
+      const s = this.phaseSum[p];
+      if (s !== undefined) s[slot] = 0;
+    }
+    this.loss.reset(slot);
+  }
+
+  /** Remove a target: its series disappear and later records for it are dropped. */
+  releaseSlot(slot: number): void {
+    if (!this.isDefined(slot)) return;
+    this.defined[slot] = 0;
+    this.definedCount--;
+    this.names[slot] = '';
+    this.addresses[slot] = '';
+    this.fragments[slot] = '';
+    this.fragmentBytes[slot] = EMPTY_BYTES;
+    this.userLabels[slot] = undefined;
+    this.attributeCache[slot] = undefined;
+    this.loss.release(slot);
+  }
+
+  /** Target name held by a slot, or undefined. */
+  nameOf(slot: number): string | undefined {
+    return this.isDefined(slot) ? this.names[slot] : undefined;
+  }
+
+  /**
+   * Raw attributes of a slot's series: target, address, kind, then the user
+   * labels (unescaped values), or undefined for an empty slot. Built once per
+   * definition and cached, so an exporter reading every slot per export
+   * allocates nothing here; the object is frozen and shared, do not mutate.
+   */
+  slotAttributes(slot: number): Readonly<Record<string, string>> | undefined {
+    if (!this.isDefined(slot)) return undefined;
+    let a = this.attributeCache[slot];
+    if (a === undefined) {
+      const built: Record<string, string> = { target: this.names[slot], address: this.addresses[slot], kind: PROBE_KINDS[this.kind[slot]] };
+      const labels = this.userLabels[slot];
+      if (labels !== undefined) for (const k of Object.keys(labels).sort()) built[k] = labels[k];
+      this.attributeCache[slot] = a = Object.freeze(built);
+    }
+    return a;
+  }
+
+  /** Epoch ms at which a slot's counters last started from zero (definition or reset); NaN for an empty slot. */
+  slotStartTimeMs(slot: number): number {
+    return this.isDefined(slot) ? this.startTimes[slot] : NaN;
+  }
+
+  /**
+   * Merge one worker batch. Throws RangeError for a malformed buffer (nothing is
+   * merged then). Returns the batch header (worker index, per-worker counters)
+   * for the self metrics; it is a view on `buf`.
+   */
+  applyBatch(buf: ArrayBuffer): Float64Array {
+    const r = new BatchReader(buf);
+    const n = r.count;
+    const high = this.high;
+    const defined = this.defined;
+    for (let i = 0; i < n; i++) {
+      const slot = r.slot(i);
+      if (slot >= high || defined[slot] !== 1) {
+        this.unknownSlotRecords++;
+        continue;
+      }
+      switch (r.event(i)) {
+        case ProbeEvent.Sent:
+          this.sent[slot]++;
+          break;
+        case ProbeEvent.Reply: {
+          const v = this.checkValue(r.value(i));
+          this.received[slot]++;
+          this.rttBuckets[slot * this.stride + bucketIndex(this.buckets, v)]++;
+          this.rttSum[slot] += v;
+          this.lastRtt[slot] = v;
+          this.loss.record(slot, false);
+          break;
+        }
+        case ProbeEvent.Timeout:
+          this.timeouts[slot]++;
+          this.loss.record(slot, true);
+          break;
+        case ProbeEvent.Error:
+          this.errorColumn(r.reason(i))[slot]++;
+          this.loss.record(slot, true);
+          break;
+        case ProbeEvent.Duplicate:
+          this.duplicates[slot]++;
+          break;
+        case ProbeEvent.Late:
+          this.checkValue(r.value(i));
+          this.late[slot]++;
+          break;
+        case ProbeEvent.Connect:
+          this.connects[slot]++;
+          break;
+        case ProbeEvent.Connected:
+          this.connected[slot] = r.aux(i) !== 0 ? 1 : 0;
+          break;
+        case ProbeEvent.Phase: {
+          const phase = r.aux(i);
+          if (phase >= HTTP_PHASE_NAMES.length) {
+            this.malformedRecords++;
+            break;
+          }
+          const v = this.checkValue(r.value(i));
+          this.phaseColumn(phase)[slot * this.stride + bucketIndex(this.buckets, v)]++;
+          this.phaseSum[phase]![slot] += v;
+          break;
+        }
+        case ProbeEvent.Status:
+          this.httpStatus[slot] = r.aux(i);
+          break;
+        case ProbeEvent.TargetInvalid:
+          this.errorColumn(r.reason(i))[slot]++;
+          break;
+        default:
+          this.malformedRecords++;
+      }
+    }
+    this.batchesApplied++;
+    return r.header;
+  }
+
+  /** Loss ratio of a slot's window right now (0 when nothing completed). */
+  lossRatio(slot: number): number {
+    return this.isDefined(slot) ? this.loss.ratio(slot) : 0;
+  }
+
+  /**
+   * Copy the store's current state for a scrape or an export. Costs one memcpy
+   * per column (≈ 40 × 8 bytes per slot), far less than serializing.
+   */
+  snapshot(): StoreSnapshot {
+    const n = this.high;
+    const w = n * this.stride;
+    const kind = this.kind.slice(0, n);
+    const defined = this.defined.slice(0, n);
+    const kindCounts = new Uint32Array(PROBE_KINDS.length);
+    for (let s = 0; s < n; s++) if (defined[s] === 1) kindCounts[kind[s]]++;
+    const lossRatio = new Float64Array(n);
+    this.loss.ratiosInto(lossRatio, n);
+    return {
+      highWater: n,
+      buckets: this.buckets,
+      defined,
+      kind,
+      kindCounts,
+      labels: this.fragments.slice(0, n),
+      labelBytes: this.fragmentBytes.slice(0, n),
+      sent: this.sent.slice(0, n),
+      received: this.received.slice(0, n),
+      timeouts: this.timeouts.slice(0, n),
+      duplicates: this.duplicates.slice(0, n),
+      late: this.late.slice(0, n),
+      errors: this.errors.map((e) => e?.slice(0, n)),
+      rttBuckets: this.rttBuckets.slice(0, w),
+      rttSum: this.rttSum.slice(0, n),
+      lastRtt: this.lastRtt.slice(0, n),
+      lossRatio,
+      connects: this.connects.slice(0, n),
+      connected: this.connected.slice(0, n),
+      phaseBuckets: this.phaseBuckets.map((p) => p?.slice(0, w)),
+      phaseSum: this.phaseSum.map((p) => p?.slice(0, n)),
+      httpStatus: this.httpStatus.slice(0, n),
+    };
+  }
+
+  private checkValue(v: number): number {
+    if (v >= 0 && v < Infinity) return v;
+    this.invalidValues++;
+    return 0;
+  }
+
+  private errorColumn(reason: number): Float64Array {
+    // Codes outside the known set become 'unknown' (0): label values stay bounded.
+    const r = reason < ERROR_REASON_NAMES.length ? reason : 0;
+    let col = this.errors[r];
+    if (col === undefined) this.errors[r] = col = new Float64Array(this.capacity);
+    return col;
+  }
+
+  private phaseColumn(phase: number): Float64Array {
+    let col = this.phaseBuckets[phase];
+    if (col === undefined) {
+      this.phaseBuckets[phase] = col = new Float64Array(this.capacity * this.stride);
+      this.phaseSum[phase] = new Float64Array(this.capacity);
+    }
+    return col;
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.capacity) return;
+    let c = this.capacity;
+    while (c < n) c *= 2;
+    const st = this.stride;
+    this.defined = grow(this.defined, c);
+    this.kind = grow(this.kind, c);
+    this.sent = grow(this.sent, c);
+    this.received = grow(this.received, c);
+    this.timeouts = grow(this.timeouts, c);
+    this.duplicates = grow(this.duplicates, c);
+    this.late = grow(this.late, c);
+    this.rttBuckets = grow(this.rttBuckets, c * st);
+    this.rttSum = grow(this.rttSum, c);
+    this.lastRtt = grow(this.lastRtt, c);
+    this.connects = grow(this.connects, c);
+    this.connected = grow(this.connected, c);
+    this.httpStatus = grow(this.httpStatus, c);
+    for (let r = 0; r < this.errors.length; r++) {
+      const e = this.errors[r];
+      if (e !== undefined) this.errors[r] = grow(e, c);
+    }
+    for (let p = 0; p < this.phaseBuckets.length; p++) {
+      const b = this.phaseBuckets[p];
+      if (b !== undefined) this.phaseBuckets[p] = grow(b, c * st);
+      const s = this.phaseSum[p];
+      if (s !== undefined) this.phaseSum[p] = grow(s, c);
+    }
+    this.capacity = c;
+  }
+}
+
+function grow<T extends Uint8Array | Float64Array>(a: T, n: number): T {
+  const b = new (a.constructor as { new (n: number): T })(n);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,36 @@
+/** The schema as documentation: for --help, check-config and the README. */
+import { buildSchema, leaves } from './schema.js';
+import { CONFIG_FILE_ENV } from './load.js';
+
+export interface ConfigKeyDoc {
+  /** Dotted key as written in the config file. */
+  key: string;
+  doc: string;
+  default: unknown;
+  /** Environment variable, when the key has one. */
+  env?: string;
+  /** Flag including dashes ("--web.listen-address"), when the key has one. */
+  flag?: string;
+}
+
+export function configSchemaDocs(): ConfigKeyDoc[] {
+  return leaves(buildSchema()).map(([key, leaf]) => {
+    const d: ConfigKeyDoc = { key, doc: leaf.doc, default: leaf.default };
+    if (leaf.env) d.env = leaf.env;
+    if (leaf.arg) d.flag = `--${leaf.arg}`;
+    return d;
+  });
+}
+
+/** A plain-text flag list: "--flag VALUE  doc (default: x; env: FLEETPROBE_X)". */
+export function formatConfigHelp(): string {
+  const lines = [
+    `  --config FILE  Config file (.yaml, .yml or .json); default: the embedded config/default.yaml. env: ${CONFIG_FILE_ENV}`,
+  ];
+  for (const d of configSchemaDocs()) {
+    const def = JSON.stringify(d.default);
+    const where = d.flag ? `  ${d.flag} VALUE` : `  (file only) ${d.key}`;
+    lines.push(`${where}\n      ${d.doc}\n      default: ${def}${d.env ? `; env: ${d.env}` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,106 @@
+/**
+ * loadConfig: defaults < config file < FLEETPROBE_* environment < flags, validated
+ * strictly. Any problem anywhere -> one ConfigError naming every bad key.
+ */
+import convict from 'convict';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSchema, leaves, type SchemaSection } from './schema.js';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { splitArgv } from './argv.js';
+import { readStructuredFileSync } from './file.js';
+import { prune, checkLeaves } from './validate.js';
+import { buildConfig, buildInlineTargets, buildProbeDefaults } from './build.js';
+import { parsePeers } from '../targets/peers.js';
+import type { Config } from './types.js';
+
+export interface LoadConfigOptions {
+  /** Arguments after the subcommand, e.g. ['--config', 'x.yaml', '--web.listen-address', '127.0.0.1:0']. */
+  argv?: readonly string[];
+  /** Environment (default: process.env). Only FLEETPROBE_* variables are read. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Base for a relative --config path (default: process.cwd()). */
+  cwd?: string;
+}
+
+/** Environment variable naming the config file when --config is absent. */
+export const CONFIG_FILE_ENV = 'FLEETPROBE_CONFIG';
+export const EMBEDDED_DEFAULT = '(embedded default)';
+
+/** config/default.yaml of this package, found from this module (src/ or dist/src/). */
+export function embeddedDefaultPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = resolve(dir, 'config', 'default.yaml');
+    if (existsSync(candidate) && existsSync(resolve(dir, 'package.json'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('config/default.yaml not found next to the fleetprobe package');
+}
+
+let cachedSchema: SchemaSection | undefined;
+function schema(): SchemaSection {
+  return (cachedSchema ??= buildSchema());
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const s = schema();
+  const all = leaves(s);
+  const flags = new Set(all.filter(([, l]) => l.arg).map(([, l]) => l.arg as string));
+  const envNames = new Set(all.filter(([, l]) => l.env).map(([, l]) => l.env as string));
+
+  const problems: ConfigProblem[] = [];
+  const args = splitArgv(opts.argv ?? [], flags);
+  problems.push(...args.problems);
+
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('FLEETPROBE_') && !envNames.has(name) && name !== CONFIG_FILE_ENV) {
+      problems.push({ key: name, value: env[name], message: 'unknown environment variable (FLEETPROBE_* variables must name a config key)' });
+    }
+  }
+
+  const requested = args.configFile ?? env[CONFIG_FILE_ENV] ?? null;
+  const filePath = requested === null ? embeddedDefaultPath() : resolve(cwd, requested);
+  const configFile = requested === null ? EMBEDDED_DEFAULT : filePath;
+  let fileObject: Record<string, unknown> = {};
+  try {
+    fileObject = prune(readStructuredFileSync(filePath), s, problems);
+  } catch (e) {
+    problems.push({ key: requested === null ? 'config' : '--config', value: filePath, message: (e as Error).message });
+  }
+
+  // convict's own definition: our leaves carry extra fields (check, noEnv) it ignores.
+  const conf = convict(s as unknown as convict.Schema<Record<string, unknown>>, {
+    env: env as NodeJS.ProcessEnv,
+    args: args.rest as string[],
+  });
+  conf.load(fileObject);
+  const props = conf.getProperties() as Record<string, unknown>;
+
+  const leafProblems: ConfigProblem[] = [];
+  checkLeaves(props, s, leafProblems);
+  const flagValues = new Set(args.rest.filter((t) => t.startsWith('--')).map((t) => t.slice(2).split('=')[0]));
+  const byPath = new Map(all);
+  for (const p of leafProblems) {
+    const leaf = byPath.get(p.key);
+    if (leaf?.arg && flagValues.has(leaf.arg)) p.message += ` (from --${leaf.arg})`;
+    else if (leaf?.env && env[leaf.env] !== undefined) p.message += ` (from ${leaf.env})`;
+  }
+  problems.push(...leafProblems);
+  if (leafProblems.length > 0) {
+    // Still check target and peer entries whose inputs are valid, so one run names everything.
+    const bad = (prefix: string) => leafProblems.some((x) => x.key === prefix || x.key.startsWith(`${prefix}.`));
+    const pr = props as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (!bad('probe_defaults') && !bad('targets')) buildInlineTargets(pr.targets, buildProbeDefaults(pr.probe_defaults), '', problems);
+    if (!bad('mesh.peers')) problems.push(...parsePeers(pr.mesh.peers, 'mesh.peers').problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const baseDir = requested === null ? cwd : dirname(filePath);
+  const config = buildConfig(props, configFile, baseDir, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,203 @@
+/**
+ * The configuration schema (convict). Every leaf has a doc string, a format, a
+ * default, and — where a scalar makes sense — an environment variable
+ * (FLEETPROBE_<PATH>, dots and case folded: web.listen_address ->
+ * FLEETPROBE_WEB_LISTEN_ADDRESS) and a flag (--<path> with "_" -> "-":
+ * --web.listen-address). Names are derived in one place (withNames) so they
+ * cannot drift from the keys.
+ *
+ * Precedence, lowest first: defaults < config file < environment < flags.
+ */
+import { availableParallelism } from 'node:os';
+import { registerFormats } from './formats.js';
+import { PROBE_KINDS } from '../targets/model.js';
+import { KIND_OPTION_FIELDS } from '../targets/options.js';
+
+export interface SchemaLeaf {
+  doc: string;
+  format: string | ObjectConstructor;
+  default: unknown;
+  /** Our own check when `format` is convict's Object (which must stay 'object' for convict's merge). */
+  check?: string;
+  nullable?: boolean;
+  env?: string;
+  arg?: string;
+  /** Set false to give the leaf no env variable / flag (structured values). */
+  noEnv?: boolean;
+}
+export interface SchemaSection {
+  [key: string]: SchemaLeaf | SchemaSection;
+}
+
+export function isLeaf(node: SchemaLeaf | SchemaSection): node is SchemaLeaf {
+  return Object.prototype.hasOwnProperty.call(node, 'default');
+}
+
+/** Default RTT histogram bounds: 50µs doubling 18 times, up to ~6.6s (seconds). */
+export const DEFAULT_RTT_BUCKETS: readonly number[] = Array.from({ length: 18 }, (_, i) =>
+  Number((50e-6 * 2 ** i).toPrecision(12)),
+);
+
+/** Ports and path the responder listens on unless configured otherwise (and mesh probes use). */
+export const RESPONDER_DEFAULTS = { tcpEchoPort: 4000, udpEchoPort: 4000, httpPort: 4001, httpPath: '/v1/ping' } as const;
+
+/** probe_defaults.<kind> sections, generated from the per-kind option table. */
+function kindSections(): SchemaSection {
+  const out: SchemaSection = {};
+  for (const kind of PROBE_KINDS) {
+    const fields = Object.entries(KIND_OPTION_FIELDS[kind]);
+    if (fields.length === 0) continue;
+    const section: SchemaSection = {};
+    for (const [key, f] of fields) {
+      const leaf: SchemaLeaf = { doc: f.doc, format: f.format, default: f.default };
+      if (f.nullable) leaf.nullable = true;
+      if (f.noEnv) {
+        // Object-valued: convict must see format Object to merge it as one value.
+        leaf.format = Object;
+        leaf.check = f.format;
+        leaf.noEnv = true;
+      }
+      section[key] = leaf;
+    }
+    out[kind] = section;
+  }
+  return out;
+}
+
+export function buildSchema(): SchemaSection {
+  registerFormats();
+  const schema: SchemaSection = {
+    workers: {
+      doc: 'Worker threads (probe shards). Default: os.availableParallelism().',
+      format: 'fp-workers',
+      default: availableParallelism(),
+    },
+    flush_interval: {
+      doc: 'How often each worker ships its batch of results to the main thread. Shorter: fresher metrics, more messages.',
+      format: 'fp-duration-pos',
+      default: '500ms',
+    },
+    log: {
+      level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },
+    },
+    web: {
+      listen_address: {
+        doc: 'Address of the HTTP server (/metrics, /healthz, /api). "host:port", "[v6]:port" or ":port" for all addresses; port 0 picks a free port.',
+        format: 'fp-listen',
+        default: '127.0.0.1:9798',
+      },
+      telemetry_path: { doc: 'Path where Prometheus metrics are served.', format: 'fp-url-path', default: '/metrics' },
+    },
+    dns: {
+      refresh_interval: {
+        doc: 'How often host names are resolved again. A name that fails is reported and retried at the next refresh.',
+        format: 'fp-duration-pos',
+        default: '60s',
+      },
+      prefer: {
+        doc: 'Which address of a host name is probed: "system" (the first the resolver returns), "ipv4" or "ipv6" (first of that family, else any).',
+        format: 'fp-dns-prefer',
+        default: 'system',
+      },
+    },
+    metrics: {
+      rtt_buckets: {
+        doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~6.6s (18 buckets).',
+        format: 'fp-buckets',
+        default: [...DEFAULT_RTT_BUCKETS],
+      },
+    },
+    shard: {
+      index: { doc: 'This instance\'s shard (0-based) when several instances split one target list by rendezvous hashing.', format: 'fp-int-min0', default: 0 },
+      count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-int-min1', default: 1 },
+    },
+    probe_defaults: {
+      kind: { doc: `Probe kind of targets that do not say: ${PROBE_KINDS.join(', ')}.`, format: 'fp-kind', default: 'icmp' },
+      interval: { doc: 'Time between two probes of one target.', format: 'fp-duration-pos', default: '1s' },
+      timeout: { doc: 'A probe without an answer after this long counts as lost.', format: 'fp-duration-pos', default: '1s' },
+      loss_window: { doc: 'Probes in the sliding window of the loss ratio gauge.', format: 'fp-loss-window', default: 100 },
+      payload_size: { doc: 'ICMP/UDP payload bytes (at least the 16-byte probe header is always sent).', format: 'fp-payload-size', default: 56 },
+      labels: { doc: 'Labels added to every target (targets may override single labels).', format: Object, check: 'fp-labels', default: {}, noEnv: true },
+      ...kindSections(),
+    },
+    targets: {
+      doc:
+        'Inline targets: {name, kind?, address (icmp: IP or host; tcp/tcp_echo/udp: host:port or [v6]:port) | url (http), labels?, ' +
+        'interval?, timeout?, loss_window?, payload_size?, + the per-kind options of probe_defaults.<kind> written flat on the target}.',
+      format: 'fp-list',
+      default: [],
+      noEnv: true,
+    },
+    target_files: {
+      doc:
+        'Files of more targets: a JSON array of {name, address, ...} (tcp_ping_prometheus format) or a Prometheus file_sd file (JSON/YAML). ' +
+        'Relative paths are relative to the config file. Bad entries are rejected one by one; the rest load.',
+      format: 'fp-paths',
+      default: [],
+    },
+    responder: {
+      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-listen', default: null, nullable: true },
+      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-listen', default: null, nullable: true },
+      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-listen', default: null, nullable: true },
+      max_connections: { doc: 'TCP echo: concurrent connections accepted; more are closed at once.', format: 'fp-int-min1', default: 4096 },
+      max_frame_bytes: { doc: 'TCP echo: longest frame accepted; a longer one closes the connection.', format: 'fp-int-min1', default: 65_536 },
+      max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-int-min1', default: 9216 },
+      idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-duration-pos', default: '5m' },
+      allow_cidrs: {
+        doc: 'Only peers inside these CIDRs are answered. Empty (default): everyone is answered.',
+        format: 'fp-cidrs',
+        default: [],
+      },
+      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=.', format: 'fp-int-min0', default: 0 },
+      http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-int-min0', default: 1_048_576 },
+    },
+    mesh: {
+      name: {
+        doc: 'This node\'s name in the peer list. Unset: self is recognised by comparing peer addresses with this host\'s interface addresses.',
+        format: 'fp-string',
+        default: null,
+        nullable: true,
+      },
+      peers: {
+        doc: 'Peers of a full mesh: [{name, address (IP or host name), labels?}]. Every peer but self is probed with every kind of mesh.kinds; targets are named "<peer>/<kind>".',
+        format: 'fp-list',
+        default: [],
+        noEnv: true,
+      },
+      peers_file: { doc: 'JSON or YAML file with the peer list (added to mesh.peers). Relative to the config file.', format: 'fp-string', default: null, nullable: true },
+      kinds: {
+        doc: 'Kinds probed to every peer. tcp_echo/udp use the responder ports (default 4000), http uses http://<peer>:<http port>/v1/ping (default 4001), tcp connects to the tcp_echo port.',
+        format: 'fp-kinds',
+        default: ['icmp'],
+      },
+    },
+  };
+  withNames(schema, '');
+  return schema;
+}
+
+/** Give every leaf its env variable and flag, derived from its path. */
+function withNames(section: SchemaSection, prefix: string): void {
+  for (const [key, node] of Object.entries(section)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isLeaf(node)) {
+      if (!node.noEnv) {
+        node.env = `FLEETPROBE_${path.toUpperCase().replace(/\./g, '_')}`;
+        node.arg = path.replace(/_/g, '-');
+      }
+    } else {
+      withNames(node, path);
+    }
+  }
+}
+
+/** Every leaf with its dotted path, in schema order. */
+export function leaves(section: SchemaSection, prefix = ''): Array<[string, SchemaLeaf]> {
+  const out: Array<[string, SchemaLeaf]> = [];
+  for (const [key, node] of Object.entries(section)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isLeaf(node)) out.push([path, node]);
+    else out.push(...leaves(node, path));
+  }
+  return out;
+}

@@ -1,0 +1,357 @@
+/**
+ * The exporter process: wires configuration, targets, the shard supervisor, the
+ * store, the HTTP server, the responder and OTel export together, and applies
+ * reloads.
+ *
+ * Data flow: config → targets (sources → DNS → registry slots) → partition by worker
+ * → supervisor (piscina shards) → batches → store → /metrics and OTLP.
+ *
+ * What survives a reload: the store (so counters carry on), the registry's slots for
+ * targets that still exist, the worker pool (unless `workers` changed), the HTTP
+ * listener. A reload whose config is invalid changes nothing and is reported.
+ */
+import { randomInt } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config/index.js';
+import {
+  loadTargets,
+  parseHostPort,
+  partitionByWorker,
+  Resolver,
+  TargetRegistry,
+  workerOf,
+  type RegistryDiff,
+  type TargetSet,
+} from './targets/index.js';
+import { TargetStore } from './aggregate/store.js';
+import { SelfMetrics } from './metrics/self.js';
+import { renderMetrics } from './metrics/scrape.js';
+import { ShardSupervisor } from './pool/supervisor.js';
+import { build } from './http/app.js';
+import type { TargetStatus } from './http/routes/api.js';
+import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
+import { BatchWriter } from './protocol/batch.js';
+import { ErrorReason, ProbeEvent } from './protocol/events.js';
+
+export type ExporterMode = 'run' | 'responder';
+
+export interface ExporterOptions {
+  /** Arguments after the subcommand (flags and --config). */
+  argv: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  mode?: ExporterMode;
+  logger: Logger;
+  /** Override the shard worker script (tests). */
+  shardFilename?: string;
+}
+
+export class Exporter {
+  readonly mode: ExporterMode;
+  private readonly log: Logger;
+  private config!: Config;
+  private store!: TargetStore;
+  private self!: SelfMetrics;
+  private readonly registry = new TargetRegistry();
+  private resolver: Resolver | null = null;
+  private supervisor: ShardSupervisor | null = null;
+  private app: FastifyInstance | null = null;
+  private responder: Responder | null = null;
+  private targets: TargetSet = { targets: [], rejected: [], notOwned: 0, meshSelf: null };
+  /** Targets a worker refused (by slot), with the reason. */
+  private readonly workerRejected = new Map<number, string>();
+  private readonly cookie = randomInt(1, 0xffffffff);
+  private readonly icmpIdentifierBase = randomInt(0, 0x10000);
+  private applied = false;
+  private reloading: Promise<{ ok: boolean; error?: string }> | null = null;
+  private readonly startedAt = Date.now();
+  private listenUrl = '';
+
+  constructor(private readonly opts: ExporterOptions) {
+    this.mode = opts.mode ?? 'run';
+    this.log = opts.logger;
+  }
+
+  /** Load and validate the configuration (throws ConfigError) without starting anything. */
+  loadConfig(): Config {
+    return loadConfig({ argv: this.opts.argv, env: this.opts.env });
+  }
+
+  async start(): Promise<void> {
+    this.config = this.loadConfig();
+    this.log.level = this.config.log.level;
+    this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
+    this.self = new SelfMetrics({ store: this.store });
+
+    if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
+      this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
+      } else if (this.mode === 'responder') {
+      throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
+    }
+
+    if (this.mode === 'run') {
+      this.resolver = this.createResolver();
+      this.startSupervisor(this.config.workers);
+      await this.applyTargets();
+    }
+    this.self.onReload(true);
+
+    this.app = await build({
+      logger: this.log,
+      telemetryPath: this.config.web.telemetryPath,
+      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
+      readiness: () => this.readiness(),
+      reload: () => this.reload(),
+      api: { targets: () => this.targetStatus(), status: () => this.status() },
+    });
+    const hp = parseHostPort(this.config.web.listenAddress, { allowEmptyHost: true, allowPortZero: true });
+    if (typeof hp === 'string') throw new ConfigError([{ key: 'web.listen_address', value: this.config.web.listenAddress, message: hp }]);
+    this.listenUrl = await this.app.listen({ host: hp.host || '::', port: hp.port });
+    this.log.info({ url: this.listenUrl, config: this.config.configFile, workers: this.config.workers, mode: this.mode }, 'fleetprobe listening');
+  }
+
+  /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
+  get url(): string {
+    return this.listenUrl;
+  }
+
+  private createResolver(): Resolver {
+    return new Resolver({
+      refreshIntervalMs: this.config.dns.refreshIntervalMs,
+      prefer: this.config.dns.prefer,
+      onChange: (changes) => {
+        // The first resolution is applied by applyTargets itself; later ones move targets.
+        if (!this.applied) return;
+        this.log.info({ changed: changes.map((c) => c.name) }, 'DNS changes');
+        this.applyRegistry();
+      },
+      onError: (err) => this.log.error({ err }, 'DNS refresh failed'),
+    });
+  }
+
+  private startSupervisor(workers: number): void {
+    this.supervisor = new ShardSupervisor({
+      workers,
+      flushIntervalMs: this.config.flushIntervalMs,
+      cookie: this.cookie,
+      icmpIdentifierBase: this.icmpIdentifierBase,
+      filename: this.opts.shardFilename,
+      logger: this.log.child({ component: 'supervisor' }),
+      onBatch: (i, buf) => this.onBatch(i, buf),
+      onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
+      onRestart: (i) => this.self.onWorkerRestart(i),
+    });
+    this.self.setWorkers(workers);
+  }
+
+  private onBatch(workerIndex: number, buf: ArrayBuffer): void {
+    let header: Float64Array;
+    try {
+      header = this.store.applyBatch(buf);
+    } catch (err) {
+      this.self.onBatchRejected(workerIndex);
+      this.log.warn({ err, worker: workerIndex }, 'rejected a malformed batch');
+      return;
+    }
+    this.self.onBatch(workerIndex, header);
+  }
+
+  private onWorkerRejected(slot: number, reason: string): void {
+    const name = this.store.nameOf(slot);
+    this.workerRejected.set(slot, reason);
+    this.log.warn({ target: name, slot, reason }, 'target rejected by its worker');
+    this.updateTargetStates();
+  }
+
+  /** Read target sources, resolve names, and push the result to the workers. */
+  private async applyTargets(): Promise<void> {
+    const set = await loadTargets(this.config);
+    for (const r of set.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
+    this.targets = set;
+    this.resolver!.setTargets(set.targets);
+    if (!this.applied) {
+      // First load: resolve everything before the first assignment, then keep refreshing.
+      await this.resolver!.start();
+    } else {
+      await this.resolver!.refresh();
+    }
+    this.applyRegistry();
+    this.applied = true;
+  }
+
+  /** Registry update from the current targets and resolutions, then store + workers. */
+  private applyRegistry(): void {
+    if (!this.supervisor || !this.resolver) return;
+    const resolver = this.resolver;
+    const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
+    this.applyDiffToStore(diff);
+    const assignments = partitionByWorker(this.registry.shardTargets(), this.supervisor.workers);
+    if (!this.applied) this.supervisor.start(assignments);
+    else this.supervisor.update(assignments);
+    this.updateTargetStates();
+    this.log.info(
+      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: this.registry.shardTargets().length },
+      'targets applied',
+    );
+  }
+
+  private applyDiffToStore(diff: RegistryDiff): void {
+    for (const r of diff.removed) {
+      this.store.releaseSlot(r.slot);
+      this.workerRejected.delete(r.slot);
+    }
+    const unresolved = new BatchWriter(16);
+    for (const e of [...diff.added, ...diff.changed]) {
+      this.store.defineSlot(e.slot, e.spec);
+      this.workerRejected.delete(e.slot);
+      if (e.resolution?.status === 'error') {
+        // Counted against the target (errors_total{reason="resolve"}) through the same
+        // batch path the workers use, so there is one way counters change.
+        unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
+        this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
+      }
+    }
+    if (unresolved.length > 0) this.store.applyBatch(unresolved.take(-1, 0));
+  }
+
+  private updateTargetStates(): void {
+    let unresolved = 0;
+    for (const e of this.registry.entries()) if (e.resolution?.status === 'error') unresolved++;
+    this.self.setTargetStates({
+      configured: this.registry.size,
+      rejected: this.targets.rejected.length + this.workerRejected.size,
+      unresolved,
+    });
+  }
+
+  private readiness(): { ready: boolean; reason?: string } {
+    if (this.mode === 'responder') return { ready: true };
+    if (!this.applied) return { ready: false, reason: 'targets not loaded yet' };
+    if (!this.supervisor?.ready()) return { ready: false, reason: 'waiting for every worker to deliver a batch' };
+    return { ready: true };
+  }
+
+  /** SIGHUP and POST /-/reload. Concurrent calls share one reload. */
+  reload(): Promise<{ ok: boolean; error?: string }> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<{ ok: boolean; error?: string }> {
+    let next: Config;
+    try {
+      next = this.loadConfig();
+    } catch (err) {
+      this.self.onReload(false);
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error({ err }, 'reload failed: configuration invalid; keeping the running configuration');
+      return { ok: false, error: message };
+    }
+    try {
+      const prev = this.config;
+      this.config = next;
+      this.log.level = next.log.level;
+      if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
+        this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
+      }
+      if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
+        this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
+      }
+      if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
+        // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
+        this.log.warn({}, 'responder settings take effect on restart');
+      }
+      if (this.mode === 'run' && this.supervisor) {
+        if (next.workers !== this.supervisor.workers || next.flushIntervalMs !== prev.flushIntervalMs) {
+          // Counters live in the store, so a new pool continues them.
+          this.log.info({ from: this.supervisor.workers, to: next.workers }, 'restarting the worker pool');
+          await this.supervisor.stop();
+          this.startSupervisor(next.workers);
+          this.applied = false;
+          this.resolver!.stop();
+          this.resolver = this.createResolver();
+        }
+        await this.applyTargets();
+      }
+      this.self.onReload(true);
+      this.log.info({ config: next.configFile }, 'configuration reloaded');
+      return { ok: true };
+    } catch (err) {
+      this.self.onReload(false);
+      this.log.error({ err }, 'reload failed');
+      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private targetStatus(): TargetStatus[] {
+    const out: TargetStatus[] = [];
+    const workers = this.supervisor?.workers ?? 1;
+    for (const e of this.registry.entries()) {
+      const s = e.spec;
+      const base = { name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
+      const rejectedWhy = this.workerRejected.get(e.slot);
+      if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
+      else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
+      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
+      else out.push({ ...base, state: 'pending' });
+    }
+    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: '', address: '', state: 'rejected', error: r.reason, source: r.source });
+    return out;
+  }
+
+  private status(): Record<string, unknown> {
+    return {
+      version: process.env.npm_package_version ?? null,
+      mode: this.mode,
+      config: this.config.configFile,
+      started: new Date(this.startedAt).toISOString(),
+      ready: this.readiness().ready,
+      targets: {
+        configured: this.registry.size,
+        probing: this.registry.shardTargets().length,
+        rejected: this.targets.rejected.length + this.workerRejected.size,
+        not_owned: this.targets.notOwned,
+        mesh_self: this.targets.meshSelf,
+      },
+      workers: (this.supervisor?.status() ?? []).map((w) => ({
+        ...w,
+        lastBatchAgeSeconds: Number.isNaN(w.lastBatchAt) ? null : (performance.now() - w.lastBatchAt) / 1000,
+      })),
+      responder: this.responder?.addresses() ?? null,
+    };
+  }
+
+  /** SIGTERM: stop accepting scrapes, flush the workers' last batches, close everything. */
+  async stop(): Promise<void> {
+    this.resolver?.stop();
+    await this.app?.close();
+    await this.supervisor?.stop();
+    await this.responder?.close();
+    this.log.info({}, 'fleetprobe stopped');
+  }
+}
+
+/** Config "host:port" strings → the responder's listen addresses. */
+export function responderOptions(config: Config): ResponderOptions {
+  const r = config.responder;
+  const listen = (key: string, v: string | null): { host: string; port: number } | undefined => {
+    if (!v) return undefined;
+    const hp = parseHostPort(v, { allowEmptyHost: true, allowPortZero: true });
+    if (typeof hp === 'string') throw new ConfigError([{ key: `responder.${key}`, value: v, message: hp }]);
+    return { host: hp.host || '::', port: hp.port };
+  };
+  return {
+    tcpEcho: listen('tcp_echo', r.tcpEcho),
+    udpEcho: listen('udp_echo', r.udpEcho),
+    http: listen('http', r.http),
+    maxConnections: r.maxConnections,
+    maxFrameBytes: r.maxFrameBytes,
+    maxDatagramBytes: r.maxDatagramBytes,
+    idleTimeoutMs: r.idleTimeoutMs,
+    allowCidrs: r.allowCidrs,
+    httpBodyBytes: r.httpBodyBytes,
+    httpMaxBodyBytes: r.httpMaxBodyBytes,
+  };
+}

@@ -1,0 +1,328 @@
+/**
+ * fleetprobe's own health metrics: a prom-client Registry with the default
+ * process_* / nodejs_* metrics plus per-worker and control-plane families.
+ *
+ * Everything is READ AT SCRAPE TIME: the supervisor only records facts
+ * (onBatch, onWorkerRestart, ...) into plain arrays; each metric's collect()
+ * copies them into prom-client at scrape time. Nothing runs on a timer, and a
+ * batch costs a few array additions, not prom-client label hashing.
+ *
+ * Batch header counters are deltas since the worker's previous batch; they are
+ * summed here, so the exported counters are monotonic for the life of the
+ * process and carry on across worker restarts (a replacement worker starts its
+ * own deltas from zero, which simply add to the totals).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Header } from '../protocol/batch.js';
+import { DROP_REASON_NAMES } from '../protocol/events.js';
+
+/** Target states always exported (0 when absent), so alerts on them never see a missing series. */
+export const TARGET_STATES = ['configured', 'rejected', 'unresolved'] as const;
+
+/** prom-client default metrics left out: see the constructor. */
+export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
+/** Where self metrics read the store's drop counters (a TargetStore fits). */
+export interface StoreStats {
+  readonly unknownSlotRecords: number;
+  readonly malformedRecords: number;
+  readonly size: number;
+}
+
+export interface SelfMetricsOptions {
+  /** Store whose dropped-record counters are exported. */
+  store?: StoreStats;
+  /** Register process_* and nodejs_* default metrics (default true). */
+  defaultMetrics?: boolean;
+  /** Monotonic clock in ms (tests inject one); default performance.now(). */
+  monotonicNow?: () => number;
+  /** Wall clock in ms for timestamps; default Date.now(). */
+  wallNow?: () => number;
+}
+
+/** Per-worker facts, indexed by worker index. */
+class WorkerFacts {
+  probesStarted: number[] = [];
+  batches: number[] = [];
+  rejectedBatches: number[] = [];
+  restarts: number[] = [];
+  targets: number[] = [];
+  running: boolean[] = [];
+  /** Monotonic ms of the newest batch, or NaN before the first batch of this thread. */
+  lastBatchAt: number[] = [];
+  /** Monotonic ms at which the current thread was (re)started or configured. */
+  startedAt: number[] = [];
+  schedLagSum: number[] = [];
+  schedLagCount: number[] = [];
+  schedLagMax: number[] = [];
+  loopLagMax: number[] = [];
+  loopLagMean: number[] = [];
+  /** drops[worker][reason] */
+  drops: number[][] = [];
+  /** Highest index seen + 1. */
+  seen = 0;
+
+  ensure(i: number, now: number): void {
+    while (this.seen <= i) {
+      const k = this.seen++;
+      this.probesStarted[k] = 0;
+      this.batches[k] = 0;
+      this.rejectedBatches[k] = 0;
+      this.restarts[k] = 0;
+      this.targets[k] = 0;
+      this.running[k] = false;
+      this.lastBatchAt[k] = NaN;
+      this.startedAt[k] = now;
+      this.schedLagSum[k] = 0;
+      this.schedLagCount[k] = 0;
+      this.schedLagMax[k] = 0;
+      this.loopLagMax[k] = 0;
+      this.loopLagMean[k] = 0;
+      this.drops[k] = new Array<number>(DROP_REASON_NAMES.length).fill(0);
+    }
+  }
+}
+
+/**
+ * A `summary` family with only _sum and _count, from counters kept elsewhere.
+ * prom-client's Summary can only observe() single values, not be given a sum
+ * and a count, so this implements the small interface its Registry reads.
+ */
+class SumCountSummary {
+  readonly type = 'summary';
+  readonly aggregator = 'sum';
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => { labels: Record<string, string>; sum: number; count: number }[],
+  ) {}
+  get() {
+    const values: { labels: Record<string, string>; value: number; metricName: string }[] = [];
+    for (const r of this.read()) {
+      values.push({ labels: r.labels, value: r.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: r.labels, value: r.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+  reset(): void {}
+}
+
+export class SelfMetrics {
+  readonly registry: Registry;
+  private readonly w = new WorkerFacts();
+  private configuredWorkers = 0;
+  private targetStates = new Map<string, number>(TARGET_STATES.map((s) => [s, 0]));
+  /** 0 until the supervisor reports the initial load with onReload(true). */
+  private reloadOk = 0;
+  private reloadSuccessAt = 0;
+  private readonly mono: () => number;
+  private readonly wall: () => number;
+  private readonly store: StoreStats | undefined;
+
+  constructor(opts: SelfMetricsOptions = {}) {
+    this.registry = new Registry();
+    this.mono = opts.monotonicNow ?? (() => performance.now());
+    this.wall = opts.wallNow ?? (() => Date.now());
+    this.store = opts.store;
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // These three are gauges named like counters (promtool lint: non-counter
+      // with _total suffix) and only repeat sum(nodejs_active_<x>), so drop them.
+      for (const name of LINT_FAILING_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
+    this.register();
+  }
+
+  /** Number of worker threads configured; workers below n get series at zero. */
+  setWorkers(n: number): void {
+    this.configuredWorkers = n;
+    if (n > 0) this.w.ensure(n - 1, this.mono());
+  }
+
+  /** Record a merged batch's header (see src/protocol/batch.ts Header). */
+  onBatch(workerIndex: number, header: Float64Array): void {
+    const w = this.w;
+    const i = workerIndex;
+    const now = this.mono();
+    w.ensure(i, now);
+    w.batches[i]++;
+    w.running[i] = true;
+    w.lastBatchAt[i] = now;
+    w.targets[i] = header[Header.Targets];
+    w.probesStarted[i] += nonNegative(header[Header.ProbesStarted]);
+    w.schedLagSum[i] += nonNegative(header[Header.SchedLagSum]);
+    w.schedLagCount[i] += nonNegative(header[Header.SchedLagCount]);
+    w.schedLagMax[i] = header[Header.SchedLagMax];
+    w.loopLagMax[i] = header[Header.LoopLagMax];
+    w.loopLagMean[i] = header[Header.LoopLagMean];
+    const drops = w.drops[i];
+    for (let r = 0; r < DROP_REASON_NAMES.length; r++) drops[r] += nonNegative(header[Header.DropsStart + r]);
+  }
+
+  /** A batch from this worker could not be decoded (and was not merged). */
+  onBatchRejected(workerIndex: number): void {
+    this.w.ensure(workerIndex, this.mono());
+    this.w.rejectedBatches[workerIndex]++;
+  }
+
+  /** A worker thread died and is being replaced: it counts as not running until its first batch. */
+  onWorkerRestart(workerIndex: number): void {
+    const w = this.w;
+    const now = this.mono();
+    w.ensure(workerIndex, now);
+    w.restarts[workerIndex]++;
+    w.running[workerIndex] = false;
+    w.startedAt[workerIndex] = now;
+    w.lastBatchAt[workerIndex] = NaN;
+  }
+
+  /** Explicit running state (e.g. on the worker's 'started' message or its exit). */
+  setWorkerRunning(workerIndex: number, running: boolean): void {
+    this.w.ensure(workerIndex, this.mono());
+    this.w.running[workerIndex] = running;
+  }
+
+  /** Counts of targets by state; the TARGET_STATES are always exported, missing ones as 0. */
+  setTargetStates(counts: Readonly<Record<string, number>>): void {
+    const m = new Map<string, number>(TARGET_STATES.map((s) => [s, 0]));
+    for (const [k, v] of Object.entries(counts)) m.set(k, v);
+    this.targetStates = m;
+  }
+
+  /** A configuration load or reload finished; call it for the initial load too. */
+  onReload(ok: boolean): void {
+    this.reloadOk = ok ? 1 : 0;
+    if (ok) this.reloadSuccessAt = this.wall() / 1000;
+  }
+
+  private workerIndexes(): number[] {
+    const n = Math.max(this.configuredWorkers, this.w.seen);
+    return Array.from({ length: n }, (_, i) => i);
+  }
+
+  private register(): void {
+    const reg = this.registry;
+    const w = this.w;
+    const perWorkerCounter = (name: string, help: string, col: number[]): void => {
+      const c: Counter<'worker'> = new Counter({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers: [reg],
+        collect: () => {
+          c.reset();
+          for (const i of this.workerIndexes()) c.inc({ worker: String(i) }, col[i] ?? 0);
+        },
+      });
+    };
+    const perWorkerGauge = (name: string, help: string, read: (i: number) => number): void => {
+      const g: Gauge<'worker'> = new Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers: [reg],
+        collect: () => {
+          g.reset();
+          for (const i of this.workerIndexes()) g.set({ worker: String(i) }, read(i));
+        },
+      });
+    };
+
+    const workers: Gauge<'state'> = new Gauge({
+      name: 'fleetprobe_workers',
+      help: 'Worker threads: configured, and running (sent a batch since its last (re)start).',
+      labelNames: ['state'],
+      registers: [reg],
+      collect: () => {
+        let running = 0;
+        for (let i = 0; i < w.seen; i++) if (w.running[i]) running++;
+        workers.set({ state: 'configured' }, this.configuredWorkers);
+        workers.set({ state: 'running' }, running);
+      },
+    });
+    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced after dying.', w.restarts);
+    perWorkerCounter('fleetprobe_worker_probes_started_total', 'Probes started by a worker (all kinds).', w.probesStarted);
+    perWorkerCounter('fleetprobe_batches_received_total', 'Result batches merged from a worker.', w.batches);
+    perWorkerCounter('fleetprobe_batches_rejected_total', 'Result batches from a worker that could not be decoded (dropped).', w.rejectedBatches);
+    perWorkerGauge('fleetprobe_worker_targets', 'Targets owned by a worker (as of its newest batch).', (i) => w.targets[i] ?? 0);
+    perWorkerGauge(
+      'fleetprobe_worker_last_batch_age_seconds',
+      "Seconds since a worker's newest batch; before its first batch, seconds since it was (re)started.",
+      (i) => {
+        const now = this.mono();
+        const last = w.lastBatchAt[i];
+        const since = Number.isNaN(last) ? w.startedAt[i] : last;
+        return since === undefined ? 0 : Math.max(0, (now - since) / 1000);
+      },
+    );
+    reg.registerMetric(
+      new SumCountSummary('fleetprobe_worker_scheduling_lag_seconds', 'How late probes started relative to their deadline (sum and count).', () =>
+        this.workerIndexes().map((i) => ({ labels: { worker: String(i) }, sum: w.schedLagSum[i] ?? 0, count: w.schedLagCount[i] ?? 0 })),
+      ) as unknown as Metric<string>,
+    );
+    perWorkerGauge('fleetprobe_worker_scheduling_lag_max_seconds', 'Largest probe start lateness in the newest batch interval.', (i) => w.schedLagMax[i] ?? 0);
+    perWorkerGauge('fleetprobe_worker_event_loop_lag_max_seconds', "Largest event-loop delay of the worker thread in the newest batch interval.", (i) => w.loopLagMax[i] ?? 0);
+    perWorkerGauge('fleetprobe_worker_event_loop_lag_mean_seconds', "Mean event-loop delay of the worker thread in the newest batch interval.", (i) => w.loopLagMean[i] ?? 0);
+
+    const dropped: Counter<'worker' | 'reason'> = new Counter({
+      name: 'fleetprobe_worker_dropped_packets_total',
+      help: 'Received packets/frames dropped by a worker because they were not ours or malformed, by reason.',
+      labelNames: ['worker', 'reason'],
+      registers: [reg],
+      collect: () => {
+        dropped.reset();
+        for (const i of this.workerIndexes()) {
+          const d = w.drops[i];
+          for (let r = 0; r < DROP_REASON_NAMES.length; r++) dropped.inc({ worker: String(i), reason: DROP_REASON_NAMES[r] }, d === undefined ? 0 : d[r]);
+        }
+      },
+    });
+
+    const unknownSlot: Counter = new Counter({
+      name: 'fleetprobe_batch_records_unknown_slot_total',
+      help: 'Batch records dropped because their target slot is not (or no longer) defined.',
+      registers: [reg],
+      collect: () => {
+        unknownSlot.reset();
+        unknownSlot.inc(this.store?.unknownSlotRecords ?? 0);
+      },
+    });
+    const malformed: Counter = new Counter({
+      name: 'fleetprobe_batch_records_malformed_total',
+      help: 'Batch records dropped because their event code or HTTP phase is unknown.',
+      registers: [reg],
+      collect: () => {
+        malformed.reset();
+        malformed.inc(this.store?.malformedRecords ?? 0);
+      },
+    });
+
+    const targets: Gauge<'state'> = new Gauge({
+      name: 'fleetprobe_targets',
+      help: 'Targets by state: configured (probed), rejected (invalid), unresolved (name does not resolve).',
+      labelNames: ['state'],
+      registers: [reg],
+      collect: () => {
+        targets.reset();
+        for (const [state, n] of this.targetStates) targets.set({ state }, n);
+      },
+    });
+
+    const reloadOk: Gauge = new Gauge({
+      name: 'fleetprobe_config_last_reload_successful',
+      help: 'Whether the last configuration (re)load succeeded (1) or failed (0).',
+      registers: [reg],
+      collect: () => reloadOk.set(this.reloadOk),
+    });
+    const reloadAt: Gauge = new Gauge({
+      name: 'fleetprobe_config_last_reload_success_timestamp_seconds',
+      help: 'Unix time of the last successful configuration (re)load (0 before the first).',
+      registers: [reg],
+      collect: () => reloadAt.set(this.reloadSuccessAt),
+    });
+  }
+}
+
+function nonNegative(v: number): number {
+  return v > 0 ? v : 0;
+}

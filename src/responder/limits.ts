@@ -1,0 +1,136 @@
+/**
+ * Responder options, their validation, and the bounded sets of label values used
+ * when something is refused. An echo service is an amplification and resource
+ * exhaustion target, so every listener has limits and every refusal is counted.
+ *
+ * TCP echo framing decision (tcp_ping_prometheus clients send only 16-byte frames
+ * and wait for each echo):
+ *  - the stream is cut into 16-byte frames; bytes are echoed in multiples of 16 as
+ *    soon as whole frames are there (a frame split across reads is held, at most 15
+ *    bytes, until completed; coalesced frames are echoed in one write);
+ *  - `maxFrameBytes` bounds what the responder holds for one connection without
+ *    having delivered it: the held partial frame plus echoed bytes queued in user
+ *    space because the peer does not read its echoes. Past that the connection is
+ *    dropped (reason `oversized`). A well-behaved prober never gets near it;
+ *  - a peer that half-closes while a partial frame is held sent a stream that is not
+ *    made of 16-byte frames: the partial bytes are dropped and counted (`malformed`).
+ */
+import { isIP } from 'node:net';
+
+export const RESPONDER_PROTOCOLS = ['tcp', 'udp', 'http'] as const;
+export type ResponderProtocol = (typeof RESPONDER_PROTOCOLS)[number];
+
+/** Bounded `reason` label values of fleetprobe_responder_rejected_total. Append only. */
+export const REJECT_REASONS = ['max_connections', 'not_allowed', 'oversized', 'idle_timeout', 'malformed'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export const enum Proto {
+  Tcp = 0,
+  Udp = 1,
+  Http = 2,
+}
+
+export const enum Reject {
+  MaxConnections = 0,
+  NotAllowed = 1,
+  Oversized = 2,
+  IdleTimeout = 3,
+  Malformed = 4,
+}
+
+/**
+ * The (protocol, reason) pairs that can actually happen; their series exist from
+ * start at zero, the others are never exported.
+ */
+export const REJECT_PAIRS: ReadonlyArray<readonly [Proto, Reject]> = [
+  [Proto.Tcp, Reject.MaxConnections],
+  [Proto.Tcp, Reject.NotAllowed],
+  [Proto.Tcp, Reject.Oversized],
+  [Proto.Tcp, Reject.IdleTimeout],
+  [Proto.Tcp, Reject.Malformed],
+  [Proto.Udp, Reject.NotAllowed],
+  [Proto.Udp, Reject.Oversized],
+  [Proto.Http, Reject.MaxConnections],
+  [Proto.Http, Reject.NotAllowed],
+  [Proto.Http, Reject.Oversized], // ?size= above httpMaxBodyBytes
+  [Proto.Http, Reject.Malformed], // ?size= not a decimal integer
+];
+
+export interface ListenAddress {
+  /** IP literal ("0.0.0.0", "::", "127.0.0.1"); "::" is dual stack. */
+  host: string;
+  /** 0 = any free port (read the real one from Responder.addresses()). */
+  port: number;
+}
+
+export interface ResponderOptions {
+  /** tcp_ping_prometheus-compatible TCP echo of 16-byte frames. Absent = not started. */
+  tcpEcho?: ListenAddress;
+  /** RFC 862 UDP echo. Absent = not started. */
+  udpEcho?: ListenAddress;
+  /** HTTP GET /v1/ping. Absent = not started. */
+  http?: ListenAddress;
+  /** Open connections per TCP listener (tcp echo, and separately http); excess accepted and closed at once. >= 1. */
+  maxConnections: number;
+  /** Bytes held undelivered per tcp echo connection (see file header). >= 16. */
+  maxFrameBytes: number;
+  /** Larger UDP datagrams are dropped, not echoed. 0..65507. */
+  maxDatagramBytes: number;
+  /** A connection with no traffic for this long is closed. >= 1. */
+  idleTimeoutMs: number;
+  /** Source networks allowed to use any listener; [] = every source (default). */
+  allowCidrs: string[];
+  /** Body size of a plain GET /v1/ping. 0..httpMaxBodyBytes. */
+  httpBodyBytes: number;
+  /** Upper bound of GET /v1/ping?size=N. >= 0, at most 64 MiB. */
+  httpMaxBodyBytes: number;
+  /** How long close() lets connections flush before destroying them. Default 1000. */
+  closeGraceMs?: number;
+}
+
+export class ResponderOptionError extends Error {
+  readonly code = 'FP_ERR_RESPONDER_OPTION';
+  constructor(readonly option: string, why: string) {
+    super(`responder option ${option}: ${why}`);
+    this.name = 'ResponderOptionError';
+  }
+}
+
+const MAX_UDP_PAYLOAD = 65507; // 65535 - 8 (UDP) - 20 (IPv4)
+export const MAX_HTTP_BODY_BYTES = 64 * 1024 * 1024;
+
+function integerIn(option: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ResponderOptionError(option, `must be an integer in ${min}..${max}, got ${String(value)}`);
+  }
+}
+
+function listenAddress(option: string, value: ListenAddress | undefined): void {
+  if (value === undefined) return;
+  if (isIP(value.host) === 0) throw new ResponderOptionError(`${option}.host`, `must be an IP address, got "${value.host}"`);
+  integerIn(`${option}.port`, value.port, 0, 65535);
+}
+
+/** Throws ResponderOptionError (or CidrError from the allowlist) on the first bad option. */
+export function validateResponderOptions(opts: ResponderOptions): void {
+  listenAddress('tcpEcho', opts.tcpEcho);
+  listenAddress('udpEcho', opts.udpEcho);
+  listenAddress('http', opts.http);
+  if (!opts.tcpEcho && !opts.udpEcho && !opts.http) {
+    throw new ResponderOptionError('tcpEcho/udpEcho/http', 'no listener configured');
+  }
+  integerIn('maxConnections', opts.maxConnections, 1, 10_000_000);
+  integerIn('maxFrameBytes', opts.maxFrameBytes, 16, 2 ** 31 - 1);
+  integerIn('maxDatagramBytes', opts.maxDatagramBytes, 0, MAX_UDP_PAYLOAD);
+  integerIn('idleTimeoutMs', opts.idleTimeoutMs, 1, 2 ** 31 - 1);
+  integerIn('httpMaxBodyBytes', opts.httpMaxBodyBytes, 0, MAX_HTTP_BODY_BYTES);
+  integerIn('httpBodyBytes', opts.httpBodyBytes, 0, opts.httpMaxBodyBytes);
+  if (opts.closeGraceMs !== undefined) integerIn('closeGraceMs', opts.closeGraceMs, 0, 600_000);
+  if (!Array.isArray(opts.allowCidrs)) throw new ResponderOptionError('allowCidrs', 'must be an array of CIDR strings');
+}
+
+/** Parse the `size` query parameter of /v1/ping: a decimal integer, or -1 if malformed. */
+export function parseSizeParam(text: string): number {
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(text)) return -1;
+  return Number(text);
+}

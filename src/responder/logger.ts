@@ -1,0 +1,9 @@
+/** The part of a pino logger the responder uses; any pino-like logger fits. */
+export type LogFn = (objOrMsg: unknown, msg?: string) => void;
+
+export interface ResponderLogger {
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  debug: LogFn;
+}

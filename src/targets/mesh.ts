@@ -1,0 +1,118 @@
+/**
+ * Mesh mode: every node probes every other node with the configured kinds.
+ * Self is the peer named mesh.name, or (without a name) any peer whose address is one
+ * of this host's interface addresses. A peer given by host name cannot be matched by
+ * address without DNS, so name the node when peers are host names.
+ */
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import type { MeshConfig, ProbeDefaults, ResponderConfig } from '../config/types.js';
+import type { ProbeKind, TargetSpec } from './model.js';
+import { parseHostPort } from './address.js';
+import { kindOptions } from './options.js';
+import { RESPONDER_DEFAULTS } from '../config/schema.js';
+
+export interface MeshPorts {
+  tcpEcho: number;
+  udpEcho: number;
+  http: number;
+  httpPath: string;
+}
+
+/** Ports the peers' responders listen on: this node's responder config, else the defaults (4000/4000/4001). */
+export function meshPorts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): MeshPorts {
+  const port = (listen: string | null | undefined, fallback: number) => {
+    if (!listen) return fallback;
+    const hp = parseHostPort(listen, { allowEmptyHost: true, allowPortZero: true });
+    return typeof hp === 'string' || hp.port === 0 ? fallback : hp.port;
+  };
+  return {
+    tcpEcho: port(responder?.tcpEcho, RESPONDER_DEFAULTS.tcpEchoPort),
+    udpEcho: port(responder?.udpEcho, RESPONDER_DEFAULTS.udpEchoPort),
+    http: port(responder?.http, RESPONDER_DEFAULTS.httpPort),
+    httpPath: RESPONDER_DEFAULTS.httpPath,
+  };
+}
+
+/** Normalised IP literals of this host's interfaces (I/O at the edge; pass your own in tests). */
+export function ownAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) out.add(normaliseIp(a.address));
+  }
+  return out;
+}
+
+/** Lower case, zone id dropped, IPv4-mapped IPv6 folded to IPv4. */
+export function normaliseIp(ip: string): string {
+  let s = ip.toLowerCase();
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  if (s.startsWith('::ffff:') && isIP(s.slice(7)) === 4) s = s.slice(7);
+  if (isIP(s) === 6) {
+    // Canonical text form via URL parsing, so "0:0::1" equals "::1".
+    try {
+      s = new URL(`http://[${s}]/`).hostname.slice(1, -1);
+    } catch {
+      /* keep as is */
+    }
+  }
+  return s;
+}
+
+export interface MeshResult {
+  targets: TargetSpec[];
+  /** The peer recognised as this node, or null (then every peer is probed). */
+  self: string | null;
+}
+
+function hostForPort(address: string): string {
+  return isIP(address) === 6 ? `[${address}]` : address;
+}
+
+export function meshTargets(mesh: MeshConfig, defaults: ProbeDefaults, ports: MeshPorts, own: ReadonlySet<string>): MeshResult {
+  let self: string | null = null;
+  if (mesh.name !== null) {
+    self = mesh.peers.some((p) => p.name === mesh.name) ? mesh.name : null;
+  } else {
+    const mine = mesh.peers.find((p) => isIP(p.address) !== 0 && own.has(normaliseIp(p.address)));
+    self = mine ? mine.name : null;
+  }
+  const targets: TargetSpec[] = [];
+  for (const peer of mesh.peers) {
+    if (peer.name === self) continue;
+    for (const kind of mesh.kinds) {
+      const spec: TargetSpec = {
+        name: `${peer.name}/${kind}`,
+        kind,
+        address: '',
+        labels: { ...defaults.labels, ...peer.labels },
+        intervalMs: defaults.intervalMs,
+        timeoutMs: defaults.timeoutMs,
+        payloadSize: defaults.payloadSize,
+        lossWindow: defaults.lossWindow,
+        options: kindOptions(kind as ProbeKind, defaults, {}),
+        source: `${peer.source} (mesh ${kind})`,
+      };
+      const h = hostForPort(peer.address);
+      switch (kind) {
+        case 'icmp':
+          spec.address = peer.address;
+          break;
+        case 'tcp':
+        case 'tcp_echo':
+          spec.address = `${h}:${ports.tcpEcho}`;
+          break;
+        case 'udp':
+          spec.address = `${h}:${ports.udpEcho}`;
+          break;
+        case 'http':
+          spec.address = `${h}:${ports.http}`;
+          spec.url = `http://${h}:${ports.http}${ports.httpPath}`;
+          break;
+      }
+      targets.push(spec);
+    }
+  }
+  return { targets, self };
+}

@@ -1,0 +1,177 @@
+/**
+ * Target name -> store slot, and the ShardTargets the workers get.
+ *
+ * Slots are small integers indexing the main thread's typed-array store. A slot is
+ * stable while its target exists. When a target is removed its slot is quarantined
+ * for one further update before reuse: batches are in flight for up to a flush
+ * interval, and a late record for the removed target must not land on a new target
+ * that took its slot. (The freeing update tells the workers; by the update after
+ * that, every batch written before the workers heard has been merged.)
+ *
+ * Every configured target has a slot, resolved or not (its "cannot resolve" state is
+ * reported against it); only resolved targets become ShardTargets.
+ */
+import type { ShardTarget, TargetSpec } from './model.js';
+import type { Resolution } from './resolve.js';
+import { parseHostPort, parseHttpUrl } from './address.js';
+import { splayPhase } from './partition.js';
+
+export interface RegistryEntry {
+  slot: number;
+  spec: TargetSpec;
+  resolution: Resolution | undefined;
+  /** What the worker probes, or null while the target has no usable address. */
+  shard: ShardTarget | null;
+}
+
+export interface RegistryDiff {
+  /** Update counter, starting at 1. */
+  generation: number;
+  /** Names new in this update. */
+  added: RegistryEntry[];
+  /** Names gone; their slots are quarantined. */
+  removed: Array<{ name: string; slot: number }>;
+  /** Existing names whose spec or resolution changed (shard null: no longer probeable). */
+  changed: RegistryEntry[];
+}
+
+/** ShardTarget for a spec and its resolution; null when it cannot be probed yet. */
+export function toShardTarget(slot: number, spec: TargetSpec, res: Resolution | undefined): ShardTarget | null {
+  if (res === undefined || res.status !== 'ok') return null;
+  let port = 0;
+  let url: string | undefined;
+  if (spec.kind === 'http') {
+    const u = parseHttpUrl(spec.url);
+    if (typeof u === 'string') return null;
+    port = u.port;
+    url = u.url;
+  } else if (spec.kind !== 'icmp') {
+    const hp = parseHostPort(spec.address);
+    if (typeof hp === 'string') return null;
+    port = hp.port;
+  }
+  const t: ShardTarget = {
+    slot,
+    name: spec.name,
+    kind: spec.kind,
+    ip: res.ip,
+    family: res.family,
+    port,
+    intervalMs: spec.intervalMs,
+    phaseMs: splayPhase(spec.name, spec.intervalMs),
+    timeoutMs: spec.timeoutMs,
+    payloadSize: spec.payloadSize,
+    options: spec.options,
+  };
+  if (url !== undefined) t.url = url;
+  return t;
+}
+
+/** Everything of a spec that matters to probing and labelling (not `source`). */
+function specKey(s: TargetSpec): string {
+  return JSON.stringify([s.kind, s.address, s.url ?? null, s.labels, s.intervalMs, s.timeoutMs, s.payloadSize, s.lossWindow, s.options]);
+}
+
+function sameShard(a: ShardTarget | null, b: ShardTarget | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ip === b.ip && a.family === b.family && a.port === b.port && a.phaseMs === b.phaseMs;
+}
+
+export class TargetRegistry {
+  #byName = new Map<string, RegistryEntry>();
+  #keys = new Map<string, string>();
+  #generation = 0;
+  #highWater = 0;
+  /** Free slots usable now, kept sorted descending so pop() gives the lowest. */
+  #ready: number[] = [];
+  /** Slots freed, with the generation that freed them. */
+  #quarantine: Array<{ slot: number; freedAt: number }> = [];
+
+  /** One more than the highest slot ever handed out: the size the store must have. */
+  get highWaterMark(): number {
+    return this.#highWater;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  slotOf(name: string): number | undefined {
+    return this.#byName.get(name)?.slot;
+  }
+
+  get(name: string): RegistryEntry | undefined {
+    return this.#byName.get(name);
+  }
+
+  entries(): IterableIterator<RegistryEntry> {
+    return this.#byName.values();
+  }
+
+  /** ShardTargets of every resolved target. */
+  shardTargets(): ShardTarget[] {
+    const out: ShardTarget[] = [];
+    for (const e of this.#byName.values()) if (e.shard) out.push(e.shard);
+    return out;
+  }
+
+  /**
+   * Replace the target set. `resolve(name)` gives each target's current resolution.
+   * Names must be unique (dedupe before).
+   */
+  update(specs: readonly TargetSpec[], resolve: (name: string) => Resolution | undefined): RegistryDiff {
+    const gen = ++this.#generation;
+    // Slots freed two or more updates ago have served their quarantine.
+    const stillQuarantined: Array<{ slot: number; freedAt: number }> = [];
+    let released = false;
+    for (const q of this.#quarantine) {
+      if (q.freedAt <= gen - 2) {
+        this.#ready.push(q.slot);
+        released = true;
+      } else stillQuarantined.push(q);
+    }
+    this.#quarantine = stillQuarantined;
+    if (released) this.#ready.sort((a, b) => b - a);
+
+    const diff: RegistryDiff = { generation: gen, added: [], removed: [], changed: [] };
+    const seen = new Set<string>();
+    for (const spec of specs) seen.add(spec.name);
+
+    // Free first, so the diff lists removals even when additions follow.
+    for (const [name, e] of this.#byName) {
+      if (seen.has(name)) continue;
+      this.#byName.delete(name);
+      this.#keys.delete(name);
+      this.#quarantine.push({ slot: e.slot, freedAt: gen });
+      diff.removed.push({ name, slot: e.slot });
+    }
+
+    for (const spec of specs) {
+      const res = resolve(spec.name);
+      const prev = this.#byName.get(spec.name);
+      const key = specKey(spec);
+      if (prev === undefined) {
+        const slot = this.#ready.length > 0 ? (this.#ready.pop() as number) : this.#highWater++;
+        const entry: RegistryEntry = { slot, spec, resolution: res, shard: toShardTarget(slot, spec, res) };
+        this.#byName.set(spec.name, entry);
+        this.#keys.set(spec.name, key);
+        diff.added.push(entry);
+        continue;
+      }
+      const shard = toShardTarget(prev.slot, spec, res);
+      const changed = this.#keys.get(spec.name) !== key || !sameShard(prev.shard, shard);
+      prev.spec = spec;
+      prev.resolution = res;
+      prev.shard = shard;
+      if (changed) {
+        this.#keys.set(spec.name, key);
+        diff.changed.push(prev);
+      }
+    }
+    return diff;
+  }
+}

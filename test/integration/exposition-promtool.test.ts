@@ -1,0 +1,97 @@
+/**
+ * The full /metrics body (self metrics + per-target families for a store with
+ * thousands of targets and hostile label values) checked by the real
+ * `promtool check metrics`, which parses the text format like Prometheus does
+ * and lints names and types. Any output from promtool is a failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { BatchWriter } from '../../src/protocol/batch.js';
+import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
+import { PROBE_KINDS } from '../../src/targets/model.js';
+import { TargetStore } from '../../src/aggregate/store.js';
+import { SelfMetrics } from '../../src/metrics/self.js';
+import { readBody, renderMetrics } from '../../src/metrics/scrape.js';
+import { parsePrometheusText } from '../../src/metrics/text-parse.js';
+
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+
+function promtoolCheck(body: Buffer): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, out }));
+    p.stdin.end(body);
+  });
+}
+
+const ODD = ['quote"d', 'back\\slash', 'new\nline', 'ünïcødé ✓ 日本語', '\\"\\n', 'tab\there', 'emoji 🛰', '{braces}=,', ''];
+
+function buildStore(n: number): TargetStore {
+  const st = new TargetStore({ initialSlots: 16 });
+  for (let s = 0; s < n; s++) {
+    const kind = PROBE_KINDS[s % PROBE_KINDS.length];
+    const odd = ODD[s % ODD.length];
+    st.defineSlot(s * 3, {
+      name: `target-${s}-${odd}`,
+      kind,
+      address: kind === 'icmp' ? `127.0.${(s >> 8) & 255}.${s & 255}` : `127.0.0.1:${7000 + (s % 1000)}`,
+      url: kind === 'http' ? `http://127.0.0.1:8080/p?q="${odd}"` : undefined,
+      labels: { region: odd, zone: `z${s % 3}`, a_label: 'x' },
+    });
+  }
+  const w = new BatchWriter(n * 8);
+  for (let s = 0; s < n; s++) {
+    const slot = s * 3;
+    w.push(slot, ProbeEvent.Sent);
+    if (s % 11 === 0) w.push(slot, ProbeEvent.Timeout);
+    else w.push(slot, ProbeEvent.Reply, 0, 0, 0.00003 * (1 + (s % 400)));
+    if (s % 13 === 0) w.push(slot, ProbeEvent.Error, s % ERROR_REASON_NAMES.length);
+    if (s % 17 === 0) w.push(slot, ProbeEvent.Duplicate);
+    if (s % 19 === 0) w.push(slot, ProbeEvent.Late, 0, 0, 3);
+    if (PROBE_KINDS[s % PROBE_KINDS.length] === 'tcp_echo') w.push(slot, ProbeEvent.Connected, 0, 1), w.push(slot, ProbeEvent.Connect);
+    if (PROBE_KINDS[s % PROBE_KINDS.length] === 'http') {
+      for (let p = 0; p < HTTP_PHASE_NAMES.length; p++) w.push(slot, ProbeEvent.Phase, 0, p, 0.001 * (p + 1));
+      w.push(slot, ProbeEvent.Status, 0, 200);
+    }
+  }
+  st.applyBatch(w.take(0, 1));
+  st.releaseSlot(3); // a hole in the slot range
+  return st;
+}
+
+test('promtool check metrics accepts the whole /metrics body without errors or lint warnings', async (t) => {
+  if (!hasPromtool) {
+    t.skip('promtool not installed (apt-get install prometheus)');
+    return;
+  }
+  const store = buildStore(3000);
+  const self = new SelfMetrics({ store });
+  self.setWorkers(2);
+  self.setTargetStates({ configured: 3000, rejected: 1, unresolved: 0 });
+  self.onReload(true);
+  const r = await renderMetrics(store, self.registry, { gzip: false });
+  const body = await readBody(r.body);
+  const { code, out } = await promtoolCheck(body);
+  assert.equal(out, '', `promtool said:\n${out.slice(0, 2000)}`);
+  assert.equal(code, 0);
+  // And our own strict parser reads back every odd label value intact.
+  const { samples } = parsePrometheusText(body.toString('utf8'));
+  const sent = samples.filter((s) => s.name === 'fleetprobe_probe_sent_total');
+  assert.equal(sent.length, 2999);
+  for (const odd of ODD) assert.ok(sent.some((s) => s.labels.region === odd), JSON.stringify(odd));
+});
+
+test('promtool rejects a body with a broken escape (the check is real)', async (t) => {
+  if (!hasPromtool) {
+    t.skip('promtool not installed (apt-get install prometheus)');
+    return;
+  }
+  const bad = Buffer.from('# HELP x_total x\n# TYPE x_total counter\nx_total{a="b\nc"} 1\n');
+  const { code } = await promtoolCheck(bad);
+  assert.notEqual(code, 0);
+});

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { meshTargets, meshPorts, normaliseIp, ownAddresses } from '../../src/targets/mesh.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { MeshConfig } from '../../src/config/types.js';
+
+const defaults = () => loadConfig({ argv: [], env: {} }).probeDefaults;
+function mesh(over: Partial<MeshConfig> = {}): MeshConfig {
+  return {
+    name: null,
+    peers: [
+      { name: 'n1', address: '127.0.0.1', labels: {}, source: 'mesh.peers[0]' },
+      { name: 'n2', address: '127.0.0.2', labels: { rack: 'r2' }, source: 'mesh.peers[1]' },
+      { name: 'n6', address: '::1', labels: {}, source: 'mesh.peers[2]' },
+    ],
+    peersFile: null,
+    kinds: ['icmp', 'tcp_echo', 'udp', 'http', 'tcp'],
+    ...over,
+  };
+}
+
+test('self recognised by configured name is skipped; targets are <peer>/<kind> with responder ports', () => {
+  const r = meshTargets(mesh({ name: 'n1' }), defaults(), meshPorts(null), new Set());
+  assert.equal(r.self, 'n1');
+  assert.deepEqual(r.targets.filter((t) => t.name.startsWith('n2/')).map((t) => [t.name, t.kind, t.address, t.url]), [
+    ['n2/icmp', 'icmp', '127.0.0.2', undefined],
+    ['n2/tcp_echo', 'tcp_echo', '127.0.0.2:4000', undefined],
+    ['n2/udp', 'udp', '127.0.0.2:4000', undefined],
+    ['n2/http', 'http', '127.0.0.2:4001', 'http://127.0.0.2:4001/v1/ping'],
+    ['n2/tcp', 'tcp', '127.0.0.2:4000', undefined],
+  ]);
+  assert.equal(r.targets.some((t) => t.name.startsWith('n1/')), false);
+  assert.deepEqual(r.targets.find((t) => t.name === 'n6/udp')?.address, '[::1]:4000');
+  assert.equal(r.targets.find((t) => t.name === 'n6/http')?.url, 'http://[::1]:4001/v1/ping');
+  assert.deepEqual(r.targets.find((t) => t.name === 'n2/icmp')?.labels, { rack: 'r2' });
+  assert.equal(r.targets.length, 10);
+});
+
+test('without a name, self is the peer with one of this host\'s addresses (normalised)', () => {
+  const r = meshTargets(mesh(), defaults(), meshPorts(null), new Set([normaliseIp('0:0:0:0:0:0:0:1')]));
+  assert.equal(r.self, 'n6');
+  assert.equal(r.targets.some((t) => t.name.startsWith('n6/')), false);
+  // The real interfaces of this machine include loopback 127.0.0.1.
+  const real = meshTargets(mesh({ kinds: ['icmp'] }), defaults(), meshPorts(null), ownAddresses());
+  assert.ok(real.self === 'n1' || real.self === 'n6', String(real.self));
+});
+
+test('an unknown self name or no matching address probes every peer', () => {
+  assert.equal(meshTargets(mesh({ name: 'other' }), defaults(), meshPorts(null), new Set()).targets.length, 15);
+  assert.equal(meshTargets(mesh(), defaults(), meshPorts(null), new Set(['127.0.0.99'])).self, null);
+});
+
+test('mesh ports follow this node\'s responder listeners', () => {
+  const p = meshPorts({ tcpEcho: '127.0.0.1:5000', udpEcho: '[::1]:5001', http: ':5002' });
+  assert.deepEqual(p, { tcpEcho: 5000, udpEcho: 5001, http: 5002, httpPath: '/v1/ping' });
+  assert.deepEqual(meshPorts({ tcpEcho: '127.0.0.1:0', udpEcho: null, http: null }).tcpEcho, 4000);
+});
+
+test('normaliseIp folds case, zones and v4-mapped addresses', () => {
+  assert.equal(normaliseIp('FE80::1%eth0'), 'fe80::1');
+  assert.equal(normaliseIp('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(normaliseIp('0::1'), '::1');
+  assert.equal(normaliseIp('127.0.0.1'), '127.0.0.1');
+});

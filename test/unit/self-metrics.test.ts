@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchWriter, Header } from '../../src/protocol/batch.js';
+import { DROP_REASON_NAMES, DropReason, ProbeEvent } from '../../src/protocol/events.js';
+import { TargetStore } from '../../src/aggregate/store.js';
+import { LINT_FAILING_DEFAULT_METRICS, SelfMetrics, TARGET_STATES } from '../../src/metrics/self.js';
+import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.js';
+
+async function scrape(m: SelfMetrics): Promise<{ samples: Sample[]; types: Map<string, string> }> {
+  return parsePrometheusText(await m.registry.metrics());
+}
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  assert.equal(hits.length, 1, `${name} ${JSON.stringify(labels)}: ${hits.length} matches`);
+  return hits[0].value;
+}
+function header(fill: (h: Float64Array) => void): Float64Array {
+  const w = new BatchWriter(1);
+  fill(w.header);
+  return new Float64Array(w.take(0, 1), 0, 24);
+}
+
+test('per-worker series exist at zero for every configured worker', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  m.setWorkers(3);
+  const { samples } = await scrape(m);
+  for (const w of ['0', '1', '2']) {
+    assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: w }), 0);
+    assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: w }), 0);
+    assert.equal(value(samples, 'fleetprobe_batches_received_total', { worker: w }), 0);
+    assert.equal(value(samples, 'fleetprobe_worker_scheduling_lag_seconds_count', { worker: w }), 0);
+    for (const r of DROP_REASON_NAMES) assert.equal(value(samples, 'fleetprobe_worker_dropped_packets_total', { worker: w, reason: r }), 0);
+  }
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'configured' }), 3);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
+});
+
+test('batch headers accumulate deltas into counters and set the gauges from the newest batch', async () => {
+  let now = 1000;
+  const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
+  m.setWorkers(2);
+  const h1 = header((h) => {
+    h[Header.Targets] = 500;
+    h[Header.ProbesStarted] = 100;
+    h[Header.SchedLagSum] = 0.5;
+    h[Header.SchedLagCount] = 100;
+    h[Header.SchedLagMax] = 0.02;
+    h[Header.LoopLagMax] = 0.03;
+    h[Header.LoopLagMean] = 0.001;
+    h[Header.DropsStart + DropReason.bad_cookie] = 2;
+  });
+  const h2 = header((h) => {
+    h[Header.Targets] = 501;
+    h[Header.ProbesStarted] = 50;
+    h[Header.SchedLagSum] = 0.25;
+    h[Header.SchedLagCount] = 50;
+    h[Header.SchedLagMax] = 0.01;
+    h[Header.DropsStart + DropReason.bad_cookie] = 1;
+    h[Header.DropsStart + DropReason.garbage] = 4;
+  });
+  m.onBatch(1, h1);
+  now = 3500;
+  m.onBatch(1, h2);
+  now = 4000;
+  const { samples } = await scrape(m);
+  const w1 = { worker: '1' };
+  assert.equal(value(samples, 'fleetprobe_batches_received_total', w1), 2);
+  assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', w1), 150);
+  assert.equal(value(samples, 'fleetprobe_worker_targets', w1), 501);
+  assert.equal(value(samples, 'fleetprobe_worker_scheduling_lag_seconds_sum', w1), 0.75);
+  assert.equal(value(samples, 'fleetprobe_worker_scheduling_lag_seconds_count', w1), 150);
+  assert.equal(value(samples, 'fleetprobe_worker_scheduling_lag_max_seconds', w1), 0.01);
+  assert.equal(value(samples, 'fleetprobe_worker_event_loop_lag_max_seconds', w1), 0);
+  assert.equal(value(samples, 'fleetprobe_worker_dropped_packets_total', { worker: '1', reason: 'bad_cookie' }), 3);
+  assert.equal(value(samples, 'fleetprobe_worker_dropped_packets_total', { worker: '1', reason: 'garbage' }), 4);
+  assert.equal(value(samples, 'fleetprobe_worker_last_batch_age_seconds', w1), 0.5);
+  assert.equal(value(samples, 'fleetprobe_worker_last_batch_age_seconds', { worker: '0' }), 3, 'no batch yet: age since configured');
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
+});
+
+test('a worker restart is counted, keeps the counters, and the worker is not running until its next batch', async () => {
+  let now = 0;
+  const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
+  m.setWorkers(1);
+  m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 10)));
+  now = 2000;
+  m.onWorkerRestart(0);
+  now = 2250;
+  let { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: '0' }), 1);
+  assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 10);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
+  assert.equal(value(samples, 'fleetprobe_worker_last_batch_age_seconds', { worker: '0' }), 0.25, 'age since the restart');
+  m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 5)));
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 15, 'the new thread adds to the old totals');
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
+  m.setWorkerRunning(0, false);
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
+});
+
+test('target states always include configured, rejected and unresolved', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  let { samples } = await scrape(m);
+  for (const s of TARGET_STATES) assert.equal(value(samples, 'fleetprobe_targets', { state: s }), 0);
+  m.setTargetStates({ configured: 9000, unresolved: 3 });
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_targets', { state: 'configured' }), 9000);
+  assert.equal(value(samples, 'fleetprobe_targets', { state: 'rejected' }), 0);
+  assert.equal(value(samples, 'fleetprobe_targets', { state: 'unresolved' }), 3);
+});
+
+test('config reload: success sets the timestamp, failure keeps the last success time', async () => {
+  let wall = 1_700_000_000_000;
+  const m = new SelfMetrics({ defaultMetrics: false, wallNow: () => wall });
+  let { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_successful'), 0);
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_success_timestamp_seconds'), 0);
+  m.onReload(true);
+  wall += 60_000;
+  m.onReload(false);
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_successful'), 0);
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_success_timestamp_seconds'), 1_700_000_000);
+  m.onReload(true);
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_successful'), 1);
+  assert.equal(value(samples, 'fleetprobe_config_last_reload_success_timestamp_seconds'), 1_700_000_060);
+});
+
+test('store drop counters are read from the store at scrape time', async () => {
+  const store = new TargetStore();
+  store.defineSlot(0, { name: 'a', kind: 'icmp', address: '127.0.0.1', labels: {} });
+  const m = new SelfMetrics({ defaultMetrics: false, store });
+  const w = new BatchWriter(4);
+  w.push(0, ProbeEvent.Sent);
+  w.push(5, ProbeEvent.Sent);
+  w.push(0, 200);
+  m.onBatch(0, store.applyBatch(w.take(0, 1)));
+  const { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_batch_records_unknown_slot_total'), 1);
+  assert.equal(value(samples, 'fleetprobe_batch_records_malformed_total'), 1);
+});
+
+test('rejected batches are counted per worker', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  m.onBatchRejected(2);
+  const { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_batches_rejected_total', { worker: '2' }), 1);
+  assert.equal(value(samples, 'fleetprobe_batches_rejected_total', { worker: '0' }), 0, 'lower workers exist too');
+});
+
+test('default process and nodejs metrics are registered without the lint-failing _total gauges', async () => {
+  const m = new SelfMetrics();
+  const { types } = await scrape(m);
+  assert.equal(types.get('process_cpu_user_seconds_total'), 'counter');
+  assert.ok(types.has('nodejs_eventloop_lag_seconds'));
+  for (const n of LINT_FAILING_DEFAULT_METRICS) assert.equal(types.has(n), false, n);
+  assert.equal(types.get('fleetprobe_worker_scheduling_lag_seconds'), 'summary');
+  assert.equal(types.get('fleetprobe_worker_restarts_total'), 'counter');
+});
