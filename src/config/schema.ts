@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { registerFormats } from './formats.js';
 import { PROBE_KINDS } from '../targets/model.js';
 import { KIND_OPTION_FIELDS } from '../targets/options.js';
+import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -33,10 +34,8 @@ export function isLeaf(node: SchemaLeaf | SchemaSection): node is SchemaLeaf {
   return Object.prototype.hasOwnProperty.call(node, 'default');
 }
 
-/** Default RTT histogram bounds: 50µs doubling 18 times, up to ~6.6s (seconds). */
-export const DEFAULT_RTT_BUCKETS: readonly number[] = Array.from({ length: 18 }, (_, i) =>
-  Number((50e-6 * 2 ** i).toPrecision(12)),
-);
+/** Default RTT histogram bounds (seconds): the store's, 50µs doubling up to ~13s. */
+export const DEFAULT_RTT_BUCKETS: readonly number[] = Array.from(STORE_DEFAULT_RTT_BUCKETS);
 
 /** Ports and path the responder listens on unless configured otherwise (and mesh probes use). */
 export const RESPONDER_DEFAULTS = { tcpEchoPort: 4000, udpEchoPort: 4000, httpPort: 4001, httpPath: '/v1/ping' } as const;
@@ -102,7 +101,7 @@ export function buildSchema(): SchemaSection {
     },
     metrics: {
       rtt_buckets: {
-        doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~6.6s (18 buckets).',
+        doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~13s (19 buckets), like smokeping_prober.',
         format: 'fp-buckets',
         default: [...DEFAULT_RTT_BUCKETS],
       },

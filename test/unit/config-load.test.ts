@@ -43,7 +43,7 @@ test('the embedded default loads, probes only loopback, and runs its own respond
   assert.equal(c.web.listenAddress, '127.0.0.1:9798');
 });
 
-test('defaults: durations in ms, 18 exponential rtt buckets from 50us, shard 0/1', () => {
+test('defaults: durations in ms, 19 doubling rtt buckets from 50us past 10s, shard 0/1', () => {
   const d = dir();
   const c = loadConfig({ argv: ['--config', file(d, 'c.yaml', 'targets: []\n')], env: {} });
   assert.equal(c.flushIntervalMs, 500);
@@ -52,9 +52,10 @@ test('defaults: durations in ms, 18 exponential rtt buckets from 50us, shard 0/1
   assert.equal(c.probeDefaults.timeoutMs, 1000);
   assert.equal(c.probeDefaults.lossWindow, 100);
   assert.equal(c.probeDefaults.payloadSize, 56);
-  assert.equal(c.metrics.rttBuckets.length, 18);
+  assert.equal(c.metrics.rttBuckets.length, 19);
   assert.equal(c.metrics.rttBuckets[0], 0.00005);
-  for (let i = 1; i < 18; i++) assert.ok(Math.abs(c.metrics.rttBuckets[i] / c.metrics.rttBuckets[i - 1] - 2) < 1e-9);
+  assert.ok(c.metrics.rttBuckets[18] >= 10);
+  for (let i = 1; i < 19; i++) assert.ok(Math.abs(c.metrics.rttBuckets[i] / c.metrics.rttBuckets[i - 1] - 2) < 1e-9);
   assert.deepEqual(c.shard, { index: 0, count: 1 });
   assert.equal(c.web.telemetryPath, '/metrics');
   assert.equal(c.log.level, 'info');
