@@ -1,0 +1,462 @@
+/**
+ * The ICMP echo prober (IPv4 and IPv6) of one shard.
+ *
+ * Books: every probe() reports Sent and then exactly one of Reply (in time),
+ * Timeout, or Error (ICMP error or sendto failure). A second reply for an answered
+ * probe is a Duplicate; a reply after the timeout is Late (its Timeout stays counted).
+ *
+ * State, all in typed arrays indexed by a local target index (slot → local map):
+ *   - per target: last sequence sent, address bytes, timeout, family;
+ *   - per in-flight probe, a ring of RING (16) entries per target indexed by
+ *     seq % RING: the sequence, the send time and a state. A target whose timeout
+ *     spans more than RING-1 intervals is rejected (its ring would be overwritten
+ *     while probes are in flight);
+ *   - seq16 → (local, seq) tables (65,536 entries), for ICMP errors that quote only
+ *     8 bytes of our request (no payload to read the slot from);
+ *   - timeouts: one DeadlineHeap keyed by ring entry, ONE timer for the earliest.
+ * Nothing is allocated per probe or per reply (the v6 source address arrives as a
+ * string from recvfrom; it is parsed into a scratch array).
+ *
+ * A reply is accepted only if: it is an echo reply, has our identifier, our cookie,
+ * a slot we probe, comes from that target's address, and its sequence was sent
+ * recently and its payload send time is the one we stamped; otherwise it is counted
+ * as a DropReason and ignored.
+ */
+import { ErrorReason, DropReason } from '../../src/protocol/events.js';
+import type { ShardSettings } from '../../src/protocol/messages.js';
+import type { ShardTarget } from '../../src/targets/model.js';
+import { DeadlineHeap } from '../deadline-heap.js';
+import { nodeTimers, performanceClock, type Clock, type TimerApi } from '../scheduler.js';
+import {
+  PAYLOAD_MAX,
+  PacketKind,
+  ParsedPacket,
+  effectivePayloadSize,
+  fillPadding,
+  parseIPv4,
+  parseIPv6Into,
+  writeEchoRequest,
+  ICMP_HEADER_BYTES,
+} from './icmp-codec.js';
+import { openRawIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
+import type { Prober, ProberFactory, ProbeSink } from './prober.js';
+
+/** In-flight ring entries per target (power of two). */
+export const RING = 16;
+const RING_MASK = RING - 1;
+/**
+ * Within a burst of sends, read the sockets every this many sends: on a fast path
+ * (loopback, LAN) replies are queued while we are still sending, and reading them
+ * only after the burst would add the burst's duration to their RTT.
+ */
+export const DRAIN_EVERY_SENDS = 8;
+
+const enum Entry {
+  Free = 0,
+  Pending = 1,
+  Answered = 2,
+  TimedOut = 3,
+  Failed = 4,
+  LateAnswered = 5,
+}
+
+export interface IcmpProberOptions {
+  /** Opens the socket of a family (default: a real raw socket). */
+  openConn?: (family: 4 | 6) => IcmpConn;
+  clock?: Clock;
+  timers?: TimerApi;
+}
+
+/** Counters for diagnostics and tests. */
+export interface IcmpProberStats {
+  sent: number;
+  replies: number;
+  timeouts: number;
+  errors: number;
+  duplicates: number;
+  late: number;
+  dropped: number;
+}
+
+export class IcmpProber implements Prober {
+  private readonly clock: Clock;
+  private readonly timers: TimerApi;
+  private readonly openConn: (family: 4 | 6) => IcmpConn;
+  private readonly identifier: number;
+  private readonly cookie: number;
+
+  private readonly conns: (IcmpConn | null)[] = [null, null];
+  /** Why a family's socket could not be opened (then its targets are rejected). */
+  private readonly connError: (string | null)[] = [null, null];
+  readonly filterStatus: (FilterStatus | null)[] = [null, null];
+
+  private readonly localOf = new Map<number, number>();
+  private readonly free: number[] = [];
+  private nextLocal = 0;
+  private cap = 0;
+  private slotOf = new Uint32Array(0);
+  private familyOf = new Uint8Array(0);
+  private ipOf: string[] = [];
+  private addr4 = new Uint32Array(0);
+  private addr6 = new Uint8Array(0);
+  private timeoutOf = new Float64Array(0);
+  private payloadOf = new Uint32Array(0);
+  private lastSeq = new Uint32Array(0);
+  /** Ring entries, index local*RING + seq%RING. */
+  private entSeq = new Uint32Array(0);
+  private entSent = new Float64Array(0);
+  private entState = new Uint8Array(0);
+
+  /** seq16 → local index + 1 (0 = none) and full sequence of the probe that used it. */
+  private readonly seq16Local = new Int32Array(65_536);
+  private readonly seq16Seq = new Uint32Array(65_536);
+  private seq16 = 0;
+  private sendsSinceDrain = 0;
+
+  private readonly timeouts = new DeadlineHeap(1024);
+  private timer: unknown = null;
+  private armedFor = Infinity;
+  private closed = false;
+
+  private readonly txBuf = Buffer.alloc(ICMP_HEADER_BYTES + PAYLOAD_MAX);
+  private readonly txView = new DataView(this.txBuf.buffer, this.txBuf.byteOffset, this.txBuf.byteLength);
+  private readonly pkt = new ParsedPacket();
+  private rxView: DataView | null = null;
+  private rxViewBuf: Buffer | null = null;
+  private readonly scratch6 = new Uint8Array(16);
+
+  readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0 };
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.armedFor = Infinity;
+    this.expire();
+  };
+  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number): void => this.receive(4, buf, len, source, t);
+  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number): void => this.receive(6, buf, len, source, t);
+
+  constructor(
+    private readonly sink: ProbeSink,
+    settings: ShardSettings,
+    opts: IcmpProberOptions = {},
+  ) {
+    this.clock = opts.clock ?? performanceClock;
+    this.timers = opts.timers ?? nodeTimers;
+    this.openConn = opts.openConn ?? openRawIcmpConn;
+    this.identifier = settings.icmpIdentifier & 0xffff;
+    this.cookie = settings.cookie >>> 0;
+    fillPadding(this.txBuf);
+    this.grow(64);
+  }
+
+  get size(): number {
+    return this.localOf.size;
+  }
+
+  add(target: ShardTarget): void {
+    if (this.closed) throw new Error('icmp prober closed');
+    const family = target.family;
+    if (family !== 4 && family !== 6) throw new Error(`icmp: bad address family ${String(family)}`);
+    let v4 = 0;
+    if (family === 4) {
+      v4 = parseIPv4(target.ip);
+      if (v4 < 0) throw new Error(`icmp: not an IPv4 address: ${target.ip}`);
+    } else if (!parseIPv6Into(target.ip, this.scratch6, 0)) {
+      throw new Error(`icmp: not an IPv6 address: ${target.ip}`);
+    }
+    if (!(target.intervalMs > 0) || !(target.timeoutMs > 0)) throw new Error('icmp: interval and timeout must be > 0');
+    if (Math.ceil(target.timeoutMs / target.intervalMs) + 1 > RING) {
+      throw new Error(`icmp: timeout ${target.timeoutMs} ms spans more than ${RING - 1} intervals of ${target.intervalMs} ms`);
+    }
+    const payload = effectivePayloadSize(target.payloadSize);
+    if (payload > PAYLOAD_MAX) throw new Error(`icmp: payload ${target.payloadSize} bytes too large (max ${PAYLOAD_MAX})`);
+    this.connFor(family); // throws if the socket cannot be opened
+
+    let i = this.localOf.get(target.slot);
+    if (i !== undefined) {
+      this.clearInFlight(i); // re-add = changed target: forget its in-flight probes
+    } else {
+      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
+      if (i >= this.cap) this.grow(this.cap * 2);
+      this.localOf.set(target.slot, i);
+      this.lastSeq[i] = 0;
+    }
+    this.slotOf[i] = target.slot;
+    this.familyOf[i] = family;
+    this.ipOf[i] = target.ip;
+    this.addr4[i] = v4;
+    if (family === 6) this.addr6.set(this.scratch6, i * 16);
+    this.timeoutOf[i] = target.timeoutMs;
+    this.payloadOf[i] = payload;
+  }
+
+  remove(slot: number): void {
+    const i = this.localOf.get(slot);
+    if (i === undefined) return;
+    this.clearInFlight(i);
+    this.localOf.delete(slot);
+    this.ipOf[i] = '';
+    this.free.push(i);
+    this.arm();
+  }
+
+  probe(slot: number): void {
+    const i = this.localOf.get(slot);
+    if (i === undefined || this.closed) return;
+    const seq = (this.lastSeq[i] + 1) >>> 0;
+    this.lastSeq[i] = seq;
+    const e = i * RING + (seq & RING_MASK);
+    // The ring slot's previous probe must have an outcome before reuse. With
+    // timeout <= (RING-1)·interval it normally has; if the timeout timer ran late,
+    // account it now so no probe is lost from the books.
+    if (this.entState[e] === Entry.Pending) this.timeoutEntry(e, i);
+
+    const s16 = this.seq16;
+    this.seq16 = (s16 + 1) & 0xffff;
+    this.seq16Local[s16] = i + 1;
+    this.seq16Seq[s16] = seq;
+
+    const family = this.familyOf[i] as 4 | 6;
+    const conn = this.conns[family === 4 ? 0 : 1]!;
+    const now = this.clock.now();
+    const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf[i]);
+    this.entSeq[e] = seq;
+    this.entSent[e] = now;
+    this.stats.sent++;
+    this.sink.sent(slot);
+    const err = conn.send(this.txBuf, len, this.ipOf[i]);
+    if (err !== null) {
+      this.entState[e] = Entry.Failed;
+      this.stats.errors++;
+      this.sink.error(slot, ErrorReason.send_failed);
+      return;
+    }
+    this.entState[e] = Entry.Pending;
+    const due = now + this.timeoutOf[i];
+    this.timeouts.set(e, due);
+    if (due < this.armedFor) this.arm();
+    if (++this.sendsSinceDrain >= DRAIN_EVERY_SENDS) {
+      this.sendsSinceDrain = 0;
+      this.conns[0]?.drainNow?.();
+      this.conns[1]?.drainNow?.();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.timeouts.clear();
+    for (let f = 0; f < 2; f++) {
+      this.conns[f]?.close();
+      this.conns[f] = null;
+    }
+  }
+
+  // ---- receive path -------------------------------------------------------
+
+  private receive(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number): void {
+    try {
+      this.handlePacket(family, buf, len, source, recvTime);
+    } catch {
+      // Never let one packet kill the shard; a bug here shows up as 'garbage' drops.
+      this.drop(DropReason.garbage);
+    }
+  }
+
+  private drop(reason: number): void {
+    this.stats.dropped++;
+    this.sink.dropped(reason);
+  }
+
+  private handlePacket(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number): void {
+    if (this.rxViewBuf !== buf) {
+      this.rxViewBuf = buf;
+      this.rxView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    const p = this.pkt;
+    const kind = p.parse(buf, this.rxView!, len, family);
+    if (kind === PacketKind.Drop) return this.drop(p.drop);
+    if (p.identifier !== this.identifier) return this.drop(DropReason.foreign_identifier);
+
+    let i: number;
+    let seq: number;
+    if (p.hasPayload) {
+      if (p.cookie !== this.cookie) return this.drop(DropReason.bad_cookie);
+      const li = this.localOf.get(p.slot);
+      if (li === undefined || this.familyOf[li] !== family) return this.drop(DropReason.unknown_slot);
+      i = li;
+      seq = p.seq;
+    } else {
+      // An error quoting only our header: (identifier, seq16) names the probe.
+      const owner = this.seq16Local[p.seq16];
+      if (owner === 0) return this.drop(DropReason.bad_sequence);
+      i = owner - 1;
+      if (!this.localOf.has(this.slotOf[i]) || this.familyOf[i] !== family) return this.drop(DropReason.unknown_slot);
+      seq = this.seq16Seq[p.seq16];
+    }
+    if (!this.addressMatches(i, family, buf, p.addrOffset, source)) return this.drop(DropReason.address_mismatch);
+
+    const last = this.lastSeq[i];
+    // Sent and still in the ring: seq in (last - RING, last].
+    if (((last - seq) >>> 0) >= RING) return this.drop(DropReason.bad_sequence);
+    const e = i * RING + (seq & RING_MASK);
+    if (this.entSeq[e] !== seq) return this.drop(DropReason.bad_sequence);
+    if (p.hasPayload && p.sendTime !== this.entSent[e]) return this.drop(DropReason.bad_sequence);
+
+    const slot = this.slotOf[i];
+    const state = this.entState[e];
+    if (kind === PacketKind.Error) {
+      if (state !== Entry.Pending) return; // outcome already booked; the error adds nothing
+      this.timeouts.delete(e);
+      this.entState[e] = Entry.Failed;
+      this.stats.errors++;
+      this.sink.error(slot, p.error);
+      return;
+    }
+    const rtt = recvTime - this.entSent[e];
+    switch (state) {
+      case Entry.Pending:
+        this.timeouts.delete(e);
+        if (rtt > this.timeoutOf[i]) {
+          // Arrived after its deadline but before our timer ran: it is a timeout.
+          this.entState[e] = Entry.LateAnswered;
+          this.stats.timeouts++;
+          this.sink.timeout(slot);
+          this.stats.late++;
+          this.sink.late(slot, rtt / 1000);
+        } else {
+          this.entState[e] = Entry.Answered;
+          this.stats.replies++;
+          this.sink.reply(slot, rtt / 1000);
+        }
+        return;
+      case Entry.TimedOut:
+        this.entState[e] = Entry.LateAnswered;
+        this.stats.late++;
+        this.sink.late(slot, rtt / 1000);
+        return;
+      case Entry.Answered:
+      case Entry.LateAnswered:
+      case Entry.Failed:
+        this.stats.duplicates++;
+        this.sink.duplicate(slot);
+        return;
+      default:
+        return this.drop(DropReason.bad_sequence);
+    }
+  }
+
+  private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
+    if (family === 4) {
+      if (off < 0 || off + 4 > buf.length) return false;
+      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4[i];
+    }
+    let a: Uint8Array;
+    let ao: number;
+    if (off < 0) {
+      if (!parseIPv6Into(source, this.scratch6, 0)) return false;
+      a = this.scratch6;
+      ao = 0;
+    } else {
+      if (off + 16 > buf.length) return false;
+      a = buf;
+      ao = off;
+    }
+    const t = this.addr6;
+    const to = i * 16;
+    for (let k = 0; k < 16; k++) if (a[ao + k] !== t[to + k]) return false;
+    return true;
+  }
+
+  // ---- timeouts -------------------------------------------------------------
+
+  private timeoutEntry(e: number, i: number): void {
+    this.timeouts.delete(e);
+    this.entState[e] = Entry.TimedOut;
+    this.stats.timeouts++;
+    this.sink.timeout(this.slotOf[i]);
+  }
+
+  private expire(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const heap = this.timeouts;
+    while (heap.size > 0 && heap.peekDue() <= now) {
+      const e = heap.peekKey();
+      this.timeoutEntry(e, (e / RING) | 0);
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.closed) return;
+    const due = this.timeouts.peekDue();
+    if (due === this.armedFor) return;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = Infinity;
+    if (due === Infinity) return;
+    this.armedFor = due;
+    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
+  }
+
+  // ---- bookkeeping -----------------------------------------------------------
+
+  private clearInFlight(i: number): void {
+    for (let k = 0; k < RING; k++) {
+      const e = i * RING + k;
+      this.timeouts.delete(e);
+      this.entState[e] = Entry.Free;
+      this.entSeq[e] = 0;
+    }
+  }
+
+  private connFor(family: 4 | 6): IcmpConn {
+    const f = family === 4 ? 0 : 1;
+    const existing = this.conns[f];
+    if (existing) return existing;
+    if (this.connError[f] !== null) throw new Error(this.connError[f]!);
+    let conn: IcmpConn;
+    try {
+      conn = this.openConn(family);
+    } catch (err) {
+      // Remember: retrying a raw socket per target would spam the same EPERM.
+      const msg = `icmp: cannot open raw ICMPv${family === 4 ? 4 : 6} socket: ${err instanceof Error ? err.message : String(err)}`;
+      this.connError[f] = msg;
+      throw new Error(msg);
+    }
+    conn.onPacket(family === 4 ? this.onPacket4 : this.onPacket6);
+    const status = conn.setFilters(this.identifier);
+    this.filterStatus[f] = status;
+    if (status.problems.length > 0) {
+      this.sink.log?.('warn', 'icmp socket filters incomplete', { family, typeFilter: status.typeFilter, bpf: status.bpf, problems: status.problems });
+    }
+    this.conns[f] = conn;
+    return conn;
+  }
+
+  private grow(cap: number): void {
+    const old = this.cap;
+    const g = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    this.slotOf = g(this.slotOf, cap);
+    this.familyOf = g(this.familyOf, cap);
+    this.addr4 = g(this.addr4, cap);
+    this.addr6 = g(this.addr6, cap * 16);
+    this.timeoutOf = g(this.timeoutOf, cap);
+    this.payloadOf = g(this.payloadOf, cap);
+    this.lastSeq = g(this.lastSeq, cap);
+    this.entSeq = g(this.entSeq, cap * RING);
+    this.entSent = g(this.entSent, cap * RING);
+    this.entState = g(this.entState, cap * RING);
+    for (let k = old; k < cap; k++) this.ipOf.push('');
+    this.cap = cap;
+  }
+}
+
+export const icmpProberFactory: ProberFactory = (sink, settings) => new IcmpProber(sink, settings);

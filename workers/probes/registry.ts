@@ -1,0 +1,12 @@
+/**
+ * Probe kind → prober factory. The shard creates one prober per kind, lazily, the
+ * first time a target of that kind arrives. A kind missing here is rejected per
+ * target (target_rejected), never fatal to the shard.
+ */
+import type { ProbeKind } from '../../src/targets/model.js';
+import { icmpProberFactory } from './icmp.js';
+import type { ProberFactory } from './prober.js';
+
+export const proberFactories: Partial<Record<ProbeKind, ProberFactory>> = {
+  icmp: icmpProberFactory,
+};

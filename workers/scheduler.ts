@@ -1,0 +1,244 @@
+/**
+ * Splayed probe scheduling for one shard: each target starts at phase + k·interval.
+ *
+ * - Deadlines live in one indexed min-heap (DeadlineHeap) keyed by a local target
+ *   index; ONE timer is armed for the earliest deadline. Add, remove and interval
+ *   changes are O(log n); starting a probe allocates nothing.
+ * - Phases are taken against the Unix epoch (clock.originMs + clock.now()), so
+ *   targets with the same phase start together across workers and restarts, and
+ *   the phases computed by the main thread splay the whole process, not one worker.
+ * - Bursts are bounded: at most `maxStartsPerTurn` probes start per event-loop turn,
+ *   then we yield with setImmediate so the socket's replies are read between
+ *   bursts. Long bursts inflate measured RTT (replies wait behind sends).
+ * - Scheduling lag (start time − deadline) is accumulated for the batch header.
+ * - A target that fell more than an interval behind skips the missed starts rather
+ *   than firing a catch-up storm.
+ */
+import { DeadlineHeap } from './deadline-heap.js';
+
+/** Monotonic clock in milliseconds; originMs + now() is Unix epoch milliseconds. */
+export interface Clock {
+  now(): number;
+  readonly originMs: number;
+}
+
+/** The timer functions the scheduler uses (injectable so tests can drive time). */
+export interface TimerApi {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setImmediate(fn: () => void): unknown;
+  clearImmediate(handle: unknown): void;
+}
+
+export const performanceClock: Clock = {
+  now: () => performance.now(),
+  originMs: performance.timeOrigin,
+};
+
+export const nodeTimers: TimerApi = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  setImmediate: (fn) => setImmediate(fn),
+  clearImmediate: (h) => clearImmediate(h as NodeJS.Immediate),
+};
+
+export interface SchedulerOptions {
+  clock?: Clock;
+  timers?: TimerApi;
+  /** Probe starts per event-loop turn before yielding (default 256). */
+  maxStartsPerTurn?: number;
+}
+
+/** Counters since the last drainStats(); lag in seconds. */
+export interface SchedulerStats {
+  started: number;
+  lagMax: number;
+  lagSum: number;
+  lagCount: number;
+}
+
+/** First deadline ≥ nowEpoch of the series phase + k·interval (epoch milliseconds). */
+export function nextDeadline(nowEpochMs: number, phaseMs: number, intervalMs: number): number {
+  const k = Math.ceil((nowEpochMs - phaseMs) / intervalMs);
+  return phaseMs + k * intervalMs;
+}
+
+export class Scheduler {
+  private readonly clock: Clock;
+  private readonly timers: TimerApi;
+  private readonly maxPerTurn: number;
+  private readonly heap = new DeadlineHeap(1024);
+  private readonly localOf = new Map<number, number>();
+  private slotOf = new Uint32Array(1024);
+  private intervalOf = new Float64Array(1024);
+  private readonly free: number[] = [];
+  private nextLocal = 0;
+
+  private timer: unknown = null;
+  /** Deadline (clock ms) the timer is armed for; Infinity when unarmed. */
+  private armedFor = Infinity;
+  private immediate: unknown = null;
+  private stopped = false;
+
+  private started = 0;
+  private lagMax = 0;
+  private lagSum = 0;
+  private lagCount = 0;
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.armedFor = Infinity;
+    this.run();
+  };
+  private readonly onImmediate = (): void => {
+    this.immediate = null;
+    this.run();
+  };
+
+  /**
+   * @param onDue called with the target's slot when it is due. Exceptions are caught
+   *   and reported through onError so one bad target never stops the others.
+   */
+  constructor(
+    private readonly onDue: (slot: number) => void,
+    private readonly onError: (slot: number, err: unknown) => void = () => {},
+    opts: SchedulerOptions = {},
+  ) {
+    this.clock = opts.clock ?? performanceClock;
+    this.timers = opts.timers ?? nodeTimers;
+    this.maxPerTurn = Math.max(1, opts.maxStartsPerTurn ?? 256);
+  }
+
+  get size(): number {
+    return this.localOf.size;
+  }
+
+  has(slot: number): boolean {
+    return this.localOf.has(slot);
+  }
+
+  /** Deadline (clock ms) of a target's next start, or NaN. For tests and diagnostics. */
+  dueOf(slot: number): number {
+    const i = this.localOf.get(slot);
+    return i === undefined ? NaN : this.heap.dueOf(i);
+  }
+
+  /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
+  set(slot: number, intervalMs: number, phaseMs: number): void {
+    if (this.stopped) return;
+    if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError(`interval must be > 0 ms, got ${intervalMs}`);
+    let i = this.localOf.get(slot);
+    const existed = i !== undefined;
+    if (i === undefined) {
+      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
+      if (i >= this.slotOf.length) this.grow();
+      this.localOf.set(slot, i);
+      this.slotOf[i] = slot;
+    }
+    this.intervalOf[i] = intervalMs;
+    const phase = ((phaseMs % intervalMs) + intervalMs) % intervalMs;
+    const origin = this.clock.originMs;
+    const now = this.clock.now();
+    let due = nextDeadline(origin + now, phase, intervalMs) - origin;
+    // A changed target that just started must not start again at the same instant.
+    if (existed && due <= now) due += intervalMs;
+    this.heap.set(i, due);
+    this.arm();
+  }
+
+  /** Stop scheduling a target. O(log n). */
+  remove(slot: number): boolean {
+    const i = this.localOf.get(slot);
+    if (i === undefined) return false;
+    this.localOf.delete(slot);
+    this.heap.delete(i);
+    this.free.push(i);
+    this.arm();
+    return true;
+  }
+
+  /** Copy the counters accumulated since the previous call into `out` and reset them. */
+  drainStats(out: SchedulerStats): SchedulerStats {
+    out.started = this.started;
+    out.lagMax = this.lagMax;
+    out.lagSum = this.lagSum;
+    out.lagCount = this.lagCount;
+    this.started = this.lagMax = this.lagSum = this.lagCount = 0;
+    return out;
+  }
+
+  /** Cancel all timers; nothing in the scheduler keeps the thread alive afterwards. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    if (this.immediate !== null) this.timers.clearImmediate(this.immediate);
+    this.timer = this.immediate = null;
+    this.armedFor = Infinity;
+    this.heap.clear();
+    this.localOf.clear();
+  }
+
+  /** Start every due probe, at most maxPerTurn, then re-arm (or yield). */
+  private run(): void {
+    if (this.stopped) return;
+    const heap = this.heap;
+    const clock = this.clock;
+    let n = 0;
+    while (heap.size > 0) {
+      const now = clock.now();
+      const due = heap.peekDue();
+      if (due > now) break;
+      if (n === this.maxPerTurn) {
+        // More is due: yield one turn so replies are read, then continue.
+        if (this.immediate === null) this.immediate = this.timers.setImmediate(this.onImmediate);
+        return;
+      }
+      n++;
+      const i = heap.peekKey();
+      const interval = this.intervalOf[i];
+      let next = due + interval;
+      // Fell behind by more than an interval (paused thread, overload): skip the
+      // missed starts instead of bursting them out.
+      if (next <= now) next = due + Math.ceil((now - due) / interval) * interval;
+      heap.set(i, next);
+      const lag = (now - due) / 1000;
+      this.started++;
+      this.lagSum += lag;
+      this.lagCount++;
+      if (lag > this.lagMax) this.lagMax = lag;
+      const slot = this.slotOf[i];
+      try {
+        this.onDue(slot);
+      } catch (err) {
+        this.onError(slot, err);
+      }
+      if (this.stopped) return;
+    }
+    this.arm();
+  }
+
+  /** Make sure the one timer is armed for the earliest deadline. */
+  private arm(): void {
+    if (this.stopped || this.immediate !== null) return;
+    const due = this.heap.peekDue();
+    if (due === this.armedFor) return;
+    if (this.timer !== null) {
+      this.timers.clearTimeout(this.timer);
+      this.timer = null;
+      this.armedFor = Infinity;
+    }
+    if (due === Infinity) return;
+    this.armedFor = due;
+    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
+  }
+
+  private grow(): void {
+    const cap = this.slotOf.length * 2;
+    const s = new Uint32Array(cap);
+    s.set(this.slotOf);
+    const iv = new Float64Array(cap);
+    iv.set(this.intervalOf);
+    this.slotOf = s;
+    this.intervalOf = iv;
+  }
+}
