@@ -5,11 +5,10 @@
  * Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 invalid configuration
  * (every bad key is printed before anything starts).
  */
-import { readFileSync } from 'node:fs';
 import { ConfigError, formatConfigHelp, loadConfig } from './config/index.js';
 import { loadTargets } from './targets/index.js';
 import { createLogger } from './logger.js';
-import { Exporter, type ExporterMode } from './exporter.js';
+import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -17,10 +16,6 @@ export const EXIT_CONFIG = 2;
 
 const SUBCOMMANDS = new Set(['run', 'responder', 'check-config', 'version', 'help']);
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 const USAGE = `usage: fleetprobe [run] [--config FILE] [flags]     probe targets and serve /metrics
        fleetprobe responder --config FILE [flags]   only answer other probers (tcp_echo, udp, http)
@@ -46,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   switch (sub) {
     case 'version':
-      process.stdout.write(`fleetprobe ${version()} (node ${process.version})\n`);
+      process.stdout.write(`fleetprobe ${packageVersion()} (node ${process.version})\n`);
       return EXIT_OK;
     case 'help':
       process.stdout.write(`${USAGE}\nConfiguration keys (file key / environment variable / flag):\n${formatConfigHelp()}\n`);

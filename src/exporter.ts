@@ -11,6 +11,7 @@
  * listener. A reload whose config is invalid changes nothing and is reported.
  */
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -28,6 +29,7 @@ import { TargetStore } from './aggregate/store.js';
 import { SelfMetrics } from './metrics/self.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
 import type { TargetStatus } from './http/routes/api.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
@@ -57,6 +59,7 @@ export class Exporter {
   private supervisor: ShardSupervisor | null = null;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
+  private otel: OtelExport | null = null;
   private targets: TargetSet = { targets: [], rejected: [], notOwned: 0, meshSelf: null };
   /** Targets a worker refused (by slot), with the reason. */
   private readonly workerRejected = new Map<number, string>();
@@ -82,6 +85,8 @@ export class Exporter {
     this.log.level = this.config.log.level;
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     this.self = new SelfMetrics({ store: this.store });
+    // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
+    this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
 
     if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
       this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
@@ -303,7 +308,7 @@ export class Exporter {
 
   private status(): Record<string, unknown> {
     return {
-      version: process.env.npm_package_version ?? null,
+      version: packageVersion(),
       mode: this.mode,
       config: this.config.configFile,
       started: new Date(this.startedAt).toISOString(),
@@ -328,9 +333,18 @@ export class Exporter {
     this.resolver?.stop();
     await this.app?.close();
     await this.supervisor?.stop();
+    // After the workers' final batches are merged, so the last export holds them.
+    await this.otel?.shutdown();
     await this.responder?.close();
     this.log.info({}, 'fleetprobe stopped');
   }
+}
+
+let cachedVersion: string | undefined;
+/** This package's version (package.json two levels above dist/src or src). */
+export function packageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
 }
 
 /** Config "host:port" strings → the responder's listen addresses. */
