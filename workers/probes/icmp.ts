@@ -423,7 +423,9 @@ export class IcmpProber implements Prober {
       conn = this.openConn(family);
     } catch (err) {
       // Remember: retrying a raw socket per target would spam the same EPERM.
-      const msg = `icmp: cannot open raw ICMPv${family === 4 ? 4 : 6} socket: ${err instanceof Error ? err.message : String(err)}`;
+      const detail = err instanceof Error ? err.message : String(err);
+      const hint = /not permitted|EPERM|EACCES/i.test(detail) ? ' (raw ICMP sockets need root or CAP_NET_RAW: see "Running unprivileged" in the README)' : '';
+      const msg = `icmp: cannot open raw ICMPv${family === 4 ? 4 : 6} socket: ${detail}${hint}`;
       this.connError[f] = msg;
       throw new Error(msg);
     }
