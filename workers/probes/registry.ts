@@ -5,8 +5,16 @@
  */
 import type { ProbeKind } from '../../src/targets/model.js';
 import { icmpProberFactory } from './icmp.js';
+import { tcpProberFactory } from './tcp.js';
+import { tcpEchoProberFactory } from './tcp-echo.js';
+import { udpProberFactory } from './udp.js';
+import { httpProberFactory } from './http.js';
 import type { ProberFactory } from './prober.js';
 
 export const proberFactories: Partial<Record<ProbeKind, ProberFactory>> = {
   icmp: icmpProberFactory,
+  tcp: tcpProberFactory,
+  tcp_echo: tcpEchoProberFactory,
+  udp: udpProberFactory,
+  http: httpProberFactory,
 };
