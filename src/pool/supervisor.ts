@@ -159,15 +159,20 @@ export class ShardSupervisor {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       this.post(s, { type: 'stop' });
     }
-    const allDone = new Promise<void>((resolve) => {
+    // Poll until every shard task has returned, or the deadline passes. The poll timer is
+    // deliberately not unref()ed: during shutdown it may be the only handle left, and an
+    // empty loop would exit (code 13) before the shards flushed.
+    const deadline = performance.now() + timeoutMs;
+    await new Promise<void>((resolve) => {
       const check = (): void => {
-        if (this.shards.every((s) => !s.running)) resolve();
-        else setTimeout(check, 10).unref();
+        if (this.shards.every((s) => !s.running) || performance.now() >= deadline) resolve();
+        else setTimeout(check, 10);
       };
       check();
     });
-    const timedOut = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-    await Promise.race([allDone, timedOut]);
+    // The final batch travels on the shard's own port, the task's completion on piscina's;
+    // the two are not ordered, so give queued port messages a turn before closing.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     for (const s of this.shards) s.port?.close();
     await this.pool.destroy();
   }
@@ -234,9 +239,9 @@ export class ShardSupervisor {
 
   private onExit(s: ShardState, err: unknown): void {
     s.running = false;
+    if (this.stopping) return; // stop() closes the port once queued batches are delivered
     s.port?.close();
     s.port = null;
-    if (this.stopping) return;
     // A shard that returns or throws while we are not stopping has failed: replace it.
     s.restarts++;
     s.consecutiveFailures++;
