@@ -1,0 +1,104 @@
+/**
+ * A real Prometheus server for end-to-end scrape tests: started on a free loopback
+ * port with its own TSDB in a temporary directory, scraping only the loopback
+ * targets it is given, and killed (directory removed) by stop().
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { freePort } from './free-port.js';
+import { tempDir, waitFor } from './exporter-process.js';
+
+export const PROMETHEUS_BIN = '/usr/bin/prometheus';
+
+/** Skip message when no Prometheus binary is installed, else false. */
+export function prometheusUnavailable(): string | false {
+  if (!existsSync(PROMETHEUS_BIN)) return `needs ${PROMETHEUS_BIN} (Debian package prometheus)`;
+  return spawnSync(PROMETHEUS_BIN, ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0 ? false : `${PROMETHEUS_BIN} --version failed`;
+}
+
+export interface PromVectorSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export interface PrometheusServer {
+  readonly url: string;
+  /** Instant query; resolves with the vector result (throws on a non-success answer). */
+  query(promql: string): Promise<PromVectorSample[]>;
+  /** The server's log so far (stderr), for assertion messages. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartPrometheusOptions {
+  job: string;
+  /** host:port of each scrape target; loopback only. */
+  targets: string[];
+  scrapeInterval?: string;
+}
+
+export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
+  for (const t of opts.targets) {
+    if (!/^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(t)) throw new Error(`refusing to scrape a non-loopback target: ${t}`);
+  }
+  const dir = tempDir('fp-prom');
+  const interval = opts.scrapeInterval ?? '1s';
+  const config = {
+    global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+    scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
+  };
+  const configFile = dir.file('prometheus.yml', config);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${configFile}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--storage.tsdb.path=${dir.path}/data`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
+  let exited = false;
+  const done = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
+  child.once('error', (err) => (log += `spawn error: ${err.message}\n`));
+
+  const stop = async (): Promise<void> => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await done;
+      clearTimeout(t);
+    }
+    dir.cleanup();
+  };
+
+  const query = async (promql: string): Promise<PromVectorSample[]> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { status: string; data?: { resultType: string; result: PromVectorSample[] }; error?: string };
+    if (body.status !== 'success' || !body.data) throw new Error(`query ${promql}: ${body.error ?? res.status}`);
+    if (body.data.resultType !== 'vector') throw new Error(`query ${promql}: expected a vector, got ${body.data.resultType}`);
+    return body.data.result;
+  };
+
+  try {
+    await waitFor(
+      `Prometheus on ${url} to become ready`,
+      async () => {
+        if (exited) throw new Error(`prometheus exited early:\n${log}`);
+        const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+        return r.status === 200;
+      },
+      20_000,
+      200,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, query, log: () => log, stop };
+}
