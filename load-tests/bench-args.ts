@@ -1,0 +1,172 @@
+/**
+ * Command line of the capacity/accuracy benchmark (pure parsing, no I/O).
+ *
+ *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s
+ *                    [--kinds icmp,tcp_echo,http] [--workers N] ...
+ */
+import { parseDuration } from '../src/config/duration.js';
+import { BENCH_KINDS, type BenchKind } from './loopback-fleet.js';
+
+export interface BenchOptions {
+  kinds: BenchKind[];
+  /** Target counts per kind, one run each. */
+  sizes: Record<BenchKind, number[]>;
+  intervalMs: number;
+  timeoutMs: number;
+  durationMs: number;
+  /** Probing before the measured window (JIT, sockets, first batches). */
+  warmupMs: number;
+  /** Exporter worker threads; undefined: the exporter's default (CPU count). */
+  workers: number | undefined;
+  /** Addresses pinged (and whose histograms are compared) per icmp run. */
+  pingSamples: number;
+  pingCount: number;
+  pingIntervalS: number;
+  /** Fine RTT bucket width in µs; undefined: 5 µs up to 10k targets, 10 µs above (scrape size). */
+  rttStepUs: number | undefined;
+  /** Target counts at which fping is run for comparison (icmp only); empty: none. */
+  fpingSizes: number[];
+  /** Separate responder processes (each its own loopback address) for tcp_echo/http. */
+  responders: number;
+  /** Measure /metrics time and size in a separate run with default buckets. */
+  scrapePhase: boolean;
+  scrapeRepeats: number;
+}
+
+export const BENCH_USAGE = `usage: npm run bench -- [options]
+  --targets LIST          icmp target counts, e.g. 1000,10000,50000   (default 1000,10000)
+  --tcp-echo-targets LIST tcp_echo target counts                     (default 5000)
+  --http-targets LIST     http target counts                         (default 2000)
+  --kinds LIST            icmp,tcp_echo,http                          (default icmp)
+  --interval DUR          probe interval                              (default 1s)
+  --timeout DUR           probe timeout                               (default 1s)
+  --duration DUR          measured window per run                     (default 30s)
+  --warmup DUR            probing before the window                   (default 3 intervals, at least 3s)
+  --workers N             exporter worker threads                     (default: exporter's own, CPU count)
+  --ping-samples N        addresses compared with ping per icmp run   (default 5)
+  --ping-count N          pings per sample address (ping -c)          (default 200)
+  --rtt-step-us N         fine RTT bucket width in µs, divides 1000   (default 5; 10 above 10k targets)
+  --fping LIST            target counts to run fping at, or "none"    (default 1000)
+  --responders N          responder processes for tcp_echo/http       (default 2)
+  --no-scrape-phase       skip the default-bucket /metrics timing run
+  --scrape-repeats N      scrapes per encoding (median reported)      (default 3)
+Every run is bounded in time; loopback (127.0.0.0/8) only.`;
+
+function positiveInts(flag: string, v: string): number[] {
+  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${flag}: expected a comma-separated list of positive integers, got "${v}"`);
+  return out;
+}
+
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function duration(flag: string, v: string): number {
+  try {
+    const ms = parseDuration(v);
+    if (!(ms > 0)) throw new Error('must be > 0');
+    return ms;
+  } catch (e) {
+    throw new Error(`${flag}: ${(e as Error).message}`);
+  }
+}
+
+/** Parse argv (without node and script). Throws Error with a message for the user; `help` asks for usage. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
+  const o: BenchOptions = {
+    kinds: ['icmp'],
+    sizes: { icmp: [1000, 10000], tcp_echo: [5000], http: [2000] },
+    intervalMs: 1000,
+    timeoutMs: 1000,
+    durationMs: 30_000,
+    warmupMs: NaN,
+    workers: undefined,
+    pingSamples: 5,
+    pingCount: 200,
+    pingIntervalS: 0.01,
+    rttStepUs: undefined,
+    fpingSizes: [1000],
+    responders: 2,
+    scrapePhase: true,
+    scrapeRepeats: 3,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--no-scrape-phase') {
+      o.scrapePhase = false;
+      continue;
+    }
+    // Both "--flag value" and "--flag=value".
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (!flag.startsWith('--')) throw new Error(`unexpected argument "${arg}"`);
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    switch (flag) {
+      case '--targets':
+        o.sizes.icmp = positiveInts(flag, value);
+        break;
+      case '--tcp-echo-targets':
+        o.sizes.tcp_echo = positiveInts(flag, value);
+        break;
+      case '--http-targets':
+        o.sizes.http = positiveInts(flag, value);
+        break;
+      case '--kinds': {
+        const kinds = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const bad = kinds.filter((k) => !(BENCH_KINDS as readonly string[]).includes(k));
+        if (kinds.length === 0 || bad.length > 0) throw new Error(`--kinds: unknown kind(s) ${bad.join(', ') || '(none)'}; choose from ${BENCH_KINDS.join(', ')}`);
+        o.kinds = [...new Set(kinds)] as BenchKind[];
+        break;
+      }
+      case '--interval':
+        o.intervalMs = duration(flag, value);
+        break;
+      case '--timeout':
+        o.timeoutMs = duration(flag, value);
+        break;
+      case '--duration':
+        o.durationMs = duration(flag, value);
+        break;
+      case '--warmup':
+        o.warmupMs = duration(flag, value);
+        break;
+      case '--workers':
+        o.workers = positiveInt(flag, value);
+        break;
+      case '--ping-samples':
+        o.pingSamples = positiveInt(flag, value);
+        break;
+      case '--ping-count':
+        o.pingCount = positiveInt(flag, value);
+        break;
+      case '--rtt-step-us':
+        o.rttStepUs = positiveInt(flag, value);
+        if (1000 % o.rttStepUs !== 0) throw new Error(`--rtt-step-us: ${value} must divide 1000`);
+        break;
+      case '--fping':
+        o.fpingSizes = value === 'none' ? [] : positiveInts(flag, value);
+        break;
+      case '--responders':
+        o.responders = positiveInt(flag, value);
+        if (o.responders > 250) throw new Error('--responders: at most 250 (one loopback address each)');
+        break;
+      case '--scrape-repeats':
+        o.scrapeRepeats = positiveInt(flag, value);
+        break;
+      default:
+        throw new Error(`unknown option ${flag}\n${BENCH_USAGE}`);
+    }
+  }
+  if (Number.isNaN(o.warmupMs)) o.warmupMs = Math.max(3000, 3 * o.intervalMs);
+  return o;
+}
+
+/** The fine bucket width for a run of `targets` targets. */
+export function rttStepFor(o: BenchOptions, targets: number): number {
+  return o.rttStepUs ?? (targets > 10_000 ? 10 : 5);
+}
