@@ -1,5 +1,6 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
 import type { ProbeKind, TargetSpec } from '../targets/model.js';
+import type { ResponderLimits } from '../responder/limits.js';
 import type { LOG_LEVELS, HTTP_METHODS, DNS_PREFERENCES } from './formats.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -43,19 +44,12 @@ export interface ProbeDefaults {
   options: Record<ProbeKind, Record<string, unknown>>;
 }
 
-export interface ResponderConfig {
+/** The responder's limits (shared with its options, validated there) and its listeners as configured. */
+export interface ResponderConfig extends ResponderLimits {
   /** "host:port" or null when that listener is off. */
   tcpEcho: string | null;
   udpEcho: string | null;
   http: string | null;
-  maxConnections: number;
-  maxFrameBytes: number;
-  maxDatagramBytes: number;
-  idleTimeoutMs: number;
-  /** Empty: answer everyone. */
-  allowCidrs: string[];
-  httpBodyBytes: number;
-  httpMaxBodyBytes: number;
 }
 
 export interface MeshPeer {

@@ -24,11 +24,13 @@
  * the full picture of loss never depends on the errors family anyway
  * (sent/received/timeouts always exist).
  */
-import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, type ErrorReasonName } from '../protocol/events.js';
-import { PROBE_KINDS, type ProbeKind } from '../targets/model.js';
+import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES } from '../protocol/events.js';
 import type { StoreSnapshot } from '../aggregate/store.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { formatNumber } from './format.js';
+import { KIND_HTTP, KIND_TCP_ECHO, ZERO_REASON_MASK } from './per-target-series.js';
+
+export { ZERO_ERROR_REASONS } from './per-target-series.js';
 
 export const PER_TARGET_FAMILIES = {
   rtt: 'fleetprobe_probe_rtt_seconds',
@@ -46,26 +48,7 @@ export const PER_TARGET_FAMILIES = {
   httpStatus: 'fleetprobe_http_status_code',
 } as const;
 
-/** Error reasons written at 0 from the start for every target of a kind (see header). */
-export const ZERO_ERROR_REASONS: Readonly<Record<ProbeKind, readonly ErrorReasonName[]>> = {
-  icmp: ['send_failed', 'host_unreachable', 'admin_prohibited'],
-  tcp: ['refused', 'connect_failed'],
-  tcp_echo: ['refused', 'reset', 'closed'],
-  udp: ['port_unreachable', 'send_failed'],
-  http: ['connect_failed', 'tls', 'status_4xx', 'status_5xx'],
-};
-
 export const DEFAULT_CHUNK_BYTES = 64 * 1024;
-
-const KIND_TCP_ECHO = PROBE_KINDS.indexOf('tcp_echo');
-const KIND_HTTP = PROBE_KINDS.indexOf('http');
-
-/** zeroReasonMask[kind][reason] === 1 when that reason is written at 0 for that kind. */
-const zeroReasonMask: Uint8Array[] = PROBE_KINDS.map((k) => {
-  const m = new Uint8Array(ERROR_REASON_NAMES.length);
-  for (const r of ZERO_ERROR_REASONS[k]) m[ERROR_REASON_NAMES.indexOf(r)] = 1;
-  return m;
-});
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const NL = 0x0a;
@@ -140,25 +123,11 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
   if (!anyTarget) return;
 
   // Simple per-slot counters.
-  const simple: [FamilyPieces, Float64Array][] = [
-    [SENT, snap.sent],
-    [RECEIVED, snap.received],
-    [TIMEOUTS, snap.timeouts],
-    [DUPLICATES, snap.duplicates],
-    [LATE, snap.late],
-  ];
-  for (const [fam, col] of simple) {
-    w.bytes(fam.header);
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1) continue;
-      w.bytes(fam.open);
-      w.bytes(labelBytes[s]);
-      w.bytes(CLOSE);
-      w.number(col[s]);
-      w.byte(NL);
-      if (w.hasFullChunk) yield* w.take();
-    }
-  }
+  yield* slotValues(w, snap, SENT, snap.sent);
+  yield* slotValues(w, snap, RECEIVED, snap.received);
+  yield* slotValues(w, snap, TIMEOUTS, snap.timeouts);
+  yield* slotValues(w, snap, DUPLICATES, snap.duplicates);
+  yield* slotValues(w, snap, LATE, snap.late);
 
   // Errors by reason: nonzero ones, plus the kind's zero-initialised set.
   w.bytes(ERRORS.header);
@@ -166,7 +135,7 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
   const nr = ERROR_REASON_NAMES.length;
   for (let s = 0; s < n; s++) {
     if (defined[s] !== 1) continue;
-    const mask = zeroReasonMask[kind[s]];
+    const mask = ZERO_REASON_MASK[kind[s]];
     for (let r = 0; r < nr; r++) {
       const col = errors[r];
       const v = col === undefined ? 0 : col[s];
@@ -192,37 +161,13 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
     if (w.hasFullChunk) yield* w.take();
   }
 
-  const gauges: [FamilyPieces, Float64Array][] = [
-    [LAST_RTT, snap.lastRtt],
-    [LOSS, snap.lossRatio],
-  ];
-  for (const [fam, col] of gauges) {
-    w.bytes(fam.header);
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1) continue;
-      w.bytes(fam.open);
-      w.bytes(labelBytes[s]);
-      w.bytes(CLOSE);
-      w.number(col[s]);
-      w.byte(NL);
-      if (w.hasFullChunk) yield* w.take();
-    }
-  }
+  yield* slotValues(w, snap, LAST_RTT, snap.lastRtt);
+  yield* slotValues(w, snap, LOSS, snap.lossRatio);
 
   // Per-kind families: only for slots of that kind, only when such a slot exists.
-  const perKind: [FamilyPieces, Float64Array, number][] = [];
-  if (snap.kindCounts[KIND_TCP_ECHO] > 0) perKind.push([CONNECTS, snap.connects, KIND_TCP_ECHO], [CONNECTED, snap.connected, KIND_TCP_ECHO]);
-  for (const [fam, col, k] of perKind) {
-    w.bytes(fam.header);
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1 || kind[s] !== k) continue;
-      w.bytes(fam.open);
-      w.bytes(labelBytes[s]);
-      w.bytes(CLOSE);
-      w.number(col[s]);
-      w.byte(NL);
-      if (w.hasFullChunk) yield* w.take();
-    }
+  if (snap.kindCounts[KIND_TCP_ECHO] > 0) {
+    yield* slotValues(w, snap, CONNECTS, snap.connects, KIND_TCP_ECHO);
+    yield* slotValues(w, snap, CONNECTED, snap.connected, KIND_TCP_ECHO);
   }
 
   if (snap.kindCounts[KIND_HTTP] > 0) {
@@ -235,19 +180,30 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
       }
       if (w.hasFullChunk) yield* w.take();
     }
-    w.bytes(STATUS.header);
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1 || kind[s] !== KIND_HTTP) continue;
-      w.bytes(STATUS.open);
-      w.bytes(labelBytes[s]);
-      w.bytes(CLOSE);
-      w.number(snap.httpStatus[s]);
-      w.byte(NL);
-      if (w.hasFullChunk) yield* w.take();
-    }
+    yield* slotValues(w, snap, STATUS, snap.httpStatus, KIND_HTTP);
   }
 
   yield* w.take(true);
+}
+
+/**
+ * A family with one sample per slot, labelled with the target's labels only:
+ * HELP/TYPE, then `name{<labels>} <col[slot]>` for every defined slot (only
+ * those of kind `onlyKind` when it is >= 0), handing out full chunks as it goes.
+ */
+function* slotValues(w: ChunkWriter, snap: StoreSnapshot, fam: FamilyPieces, col: Float64Array, onlyKind = -1): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind, labelBytes } = snap;
+  w.bytes(fam.header);
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || (onlyKind >= 0 && kind[s] !== onlyKind)) continue;
+    w.bytes(fam.open);
+    w.bytes(labelBytes[s]);
+    w.bytes(CLOSE);
+    w.number(col[s]);
+    w.byte(NL);
+    if (w.hasFullChunk) yield* w.take();
+  }
 }
 
 /** One histogram series: cumulative `_bucket` lines, `_sum`, `_count`. `counts` undefined = all zero. */
@@ -272,17 +228,17 @@ function writeHistogram(
     w.number(cum);
     w.byte(NL);
   }
-  w.bytes(fam.sumOpen);
+  closedSample(w, fam.sumOpen, labels, extraLabel, sum);
+  closedSample(w, fam.countOpen, labels, extraLabel, cum);
+}
+
+/** `<open><labels><extraLabel>} <value>\n` (the `_sum` and `_count` lines of a histogram). */
+function closedSample(w: ChunkWriter, open: Uint8Array, labels: Uint8Array, extraLabel: Uint8Array | undefined, value: number): void {
+  w.bytes(open);
   w.bytes(labels);
   if (extraLabel !== undefined) w.bytes(extraLabel);
   w.bytes(CLOSE);
-  w.number(sum);
-  w.byte(NL);
-  w.bytes(fam.countOpen);
-  w.bytes(labels);
-  if (extraLabel !== undefined) w.bytes(extraLabel);
-  w.bytes(CLOSE);
-  w.number(cum);
+  w.number(value);
   w.byte(NL);
 }
 

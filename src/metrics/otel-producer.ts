@@ -56,8 +56,8 @@ import {
 import { emptyResource } from '@opentelemetry/resources';
 import type { StoreSnapshot } from '../aggregate/store.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES } from '../protocol/events.js';
-import { PROBE_KINDS } from '../targets/model.js';
-import { PER_TARGET_FAMILIES, ZERO_ERROR_REASONS } from './exposition.js';
+import { PER_TARGET_FAMILIES } from './exposition.js';
+import { KIND_HTTP, KIND_TCP_ECHO, ZERO_REASON_MASK } from './per-target-series.js';
 
 /** What the producer reads; a TargetStore fits. */
 export interface OtelStoreSource {
@@ -95,16 +95,6 @@ export const OTEL_FAMILIES = {
 } as const satisfies Record<keyof typeof PER_TARGET_FAMILIES, Family>;
 
 export const DEFAULT_SCOPE_NAME = 'fleetprobe';
-
-const KIND_TCP_ECHO = PROBE_KINDS.indexOf('tcp_echo');
-const KIND_HTTP = PROBE_KINDS.indexOf('http');
-
-/** zeroReasonMask[kind][reason] === 1 when that reason is exported at 0 for that kind (as /metrics does). */
-const zeroReasonMask: Uint8Array[] = PROBE_KINDS.map((k) => {
-  const m = new Uint8Array(ERROR_REASON_NAMES.length);
-  for (const r of ZERO_ERROR_REASONS[k]) m[ERROR_REASON_NAMES.indexOf(r)] = 1;
-  return m;
-});
 
 /** Epoch milliseconds → OTel HrTime [seconds, nanoseconds]. */
 export function msToHrTime(ms: number): HrTime {
@@ -294,7 +284,7 @@ class Conversion {
       this.duplicates.push({ startTime, endTime, attributes, value: snap.duplicates[s] });
       this.late.push({ startTime, endTime, attributes, value: snap.late[s] });
 
-      const mask = zeroReasonMask[kind[s]];
+      const mask = ZERO_REASON_MASK[kind[s]];
       for (let r = 0; r < nr; r++) {
         const col = snap.errors[r];
         const v = col === undefined ? 0 : col[s];

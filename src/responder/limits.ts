@@ -63,13 +63,11 @@ export interface ListenAddress {
   port: number;
 }
 
-export interface ResponderOptions {
-  /** tcp_ping_prometheus-compatible TCP echo of 16-byte frames. Absent = not started. */
-  tcpEcho?: ListenAddress;
-  /** RFC 862 UDP echo. Absent = not started. */
-  udpEcho?: ListenAddress;
-  /** HTTP GET /v1/ping. Absent = not started. */
-  http?: ListenAddress;
+/**
+ * The responder's limits, the same in the config (ResponderConfig, which
+ * extends this) and in the options startResponder takes.
+ */
+export interface ResponderLimits {
   /** Open connections per TCP listener (tcp echo, and separately http); excess accepted and closed at once. >= 1. */
   maxConnections: number;
   /** Bytes held undelivered per tcp echo connection (see file header). >= 16. */
@@ -84,6 +82,15 @@ export interface ResponderOptions {
   httpBodyBytes: number;
   /** Upper bound of GET /v1/ping?size=N. >= 0, at most 64 MiB. */
   httpMaxBodyBytes: number;
+}
+
+export interface ResponderOptions extends ResponderLimits {
+  /** tcp_ping_prometheus-compatible TCP echo of 16-byte frames. Absent = not started. */
+  tcpEcho?: ListenAddress;
+  /** RFC 862 UDP echo. Absent = not started. */
+  udpEcho?: ListenAddress;
+  /** HTTP GET /v1/ping. Absent = not started. */
+  http?: ListenAddress;
   /** How long close() lets connections flush before destroying them. Default 1000. */
   closeGraceMs?: number;
 }

@@ -8,23 +8,10 @@ import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { encodeEchoFrame } from '../../src/protocol/echo-frame.js';
 import { startResponder, type ResponderOptions } from '../../src/responder/index.js';
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+import { loopbackResponderOptions, quiet } from '../helpers/responder-setup.js';
 
 function options(over: Partial<ResponderOptions> = {}): ResponderOptions {
-  return {
-    tcpEcho: { host: '127.0.0.1', port: 0 },
-    udpEcho: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    maxConnections: 100,
-    maxFrameBytes: 65536,
-    maxDatagramBytes: 9000,
-    idleTimeoutMs: 30_000,
-    allowCidrs: [],
-    httpBodyBytes: 5,
-    httpMaxBodyBytes: 1 << 20,
-    ...over,
-  };
+  return loopbackResponderOptions({ idleTimeoutMs: 30_000, ...over });
 }
 
 function openTcp(port: number, allowHalfOpen = false): Promise<Socket> {

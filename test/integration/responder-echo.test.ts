@@ -2,35 +2,17 @@
 // with node clients and socat as an independent client.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { decodeEchoFrame, ECHO_FRAME_BYTES, encodeEchoFrame, unixNanosNow } from '../../src/protocol/echo-frame.js';
 import { startResponder, type Responder, type ResponderOptions } from '../../src/responder/index.js';
+import { loopbackResponderOptions, metricValue as metric, quiet, udpRoundTrip } from '../helpers/responder-setup.js';
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-
+/** TCP and UDP echo; no HTTP listener. */
 function options(over: Partial<ResponderOptions> = {}): ResponderOptions {
-  return {
-    tcpEcho: { host: '127.0.0.1', port: 0 },
-    udpEcho: { host: '127.0.0.1', port: 0 },
-    maxConnections: 100,
-    maxFrameBytes: 65536,
-    maxDatagramBytes: 9000,
-    idleTimeoutMs: 10_000,
-    allowCidrs: [],
-    httpBodyBytes: 5,
-    httpMaxBodyBytes: 1 << 20,
-    ...over,
-  };
-}
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const all = (await registry.getMetricsAsJSON()) as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-  const m = all.find((x) => x.name === name);
-  return m?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value;
+  return loopbackResponderOptions({ http: undefined, ...over });
 }
 
 function openTcp(port: number, host = '127.0.0.1'): Promise<Socket> {
@@ -65,23 +47,6 @@ function collector(s: Socket) {
       return Buffer.concat(chunks);
     },
   };
-}
-
-function udpRoundTrip(port: number, payload: Buffer, timeoutMs = 1000, bindAddress = '127.0.0.1'): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const timer = setTimeout(() => {
-      sock.close();
-      resolve(null);
-    }, timeoutMs);
-    sock.on('error', reject);
-    sock.on('message', (msg) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(msg);
-    });
-    sock.bind({ address: bindAddress, port: 0 }, () => sock.send(payload, port, '127.0.0.1'));
-  });
 }
 
 function socat(args: string[], input: Buffer | string): Promise<Buffer> {
@@ -228,7 +193,7 @@ describe('udp echo', () => {
     for (const size of [1, 16, 0, 1400, 8192]) {
       const payload = Buffer.alloc(size);
       for (let i = 0; i < size; i++) payload[i] = (i * 31 + size) & 255;
-      const echo = await udpRoundTrip(port, payload);
+      const echo = await udpRoundTrip(port, payload, 1000);
       assert.ok(echo, `no echo for ${size} bytes`);
       assert.deepEqual(echo, payload);
     }

@@ -3,13 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { startResponder, type Responder } from '../../src/responder/index.js';
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const all = (await registry.getMetricsAsJSON()) as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-  return all.find((x) => x.name === name)?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value;
-}
+import { loopbackResponderOptions, metricValue as metric, quiet } from '../helpers/responder-setup.js';
 
 describe('http ping', () => {
   let responder: Responder;
@@ -17,19 +11,7 @@ describe('http ping', () => {
   let base: string;
   before(async () => {
     registry = new Registry();
-    responder = await startResponder(
-      {
-        http: { host: '127.0.0.1', port: 0 },
-        maxConnections: 100,
-        maxFrameBytes: 65536,
-        maxDatagramBytes: 9000,
-        idleTimeoutMs: 10_000,
-        allowCidrs: [],
-        httpBodyBytes: 5,
-        httpMaxBodyBytes: 1 << 20,
-      },
-      { registry, logger: quiet },
-    );
+    responder = await startResponder(loopbackResponderOptions({ tcpEcho: undefined, udpEcho: undefined }), { registry, logger: quiet });
     base = `http://127.0.0.1:${responder.addresses().http!.port}`;
   });
   after(() => responder.close());

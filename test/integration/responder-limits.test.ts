@@ -2,37 +2,14 @@
 // streams, the source allowlist (127.0.0.2 is a valid source: loopback owns 127/8),
 // idle timeout, option validation. After each refusal the responder still serves.
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { get as httpGet } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { encodeEchoFrame } from '../../src/protocol/echo-frame.js';
-import { startResponder, type ResponderOptions } from '../../src/responder/index.js';
-
-const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-
-function options(over: Partial<ResponderOptions> = {}): ResponderOptions {
-  return {
-    tcpEcho: { host: '127.0.0.1', port: 0 },
-    udpEcho: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    maxConnections: 100,
-    maxFrameBytes: 65536,
-    maxDatagramBytes: 9000,
-    idleTimeoutMs: 10_000,
-    allowCidrs: [],
-    httpBodyBytes: 5,
-    httpMaxBodyBytes: 1 << 20,
-    ...over,
-  };
-}
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const all = (await registry.getMetricsAsJSON()) as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string | number> }> }>;
-  return all.find((x) => x.name === name)?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))?.value;
-}
+import { startResponder } from '../../src/responder/index.js';
+import { loopbackResponderOptions as options, metricValue as metric, quiet, udpRoundTrip } from '../helpers/responder-setup.js';
 
 const rejected = (registry: Registry, protocol: string, reason: string) =>
   metric(registry, 'fleetprobe_responder_rejected_total', { protocol, reason });
@@ -70,23 +47,6 @@ function tryEcho(s: Socket): Promise<'echo' | 'closed' | 'silent'> {
     s.on('close', onClose);
     s.on('end', onClose);
     if (!s.destroyed) s.write(frame);
-  });
-}
-
-function udpEcho(port: number, payload: Buffer, bindAddress = '127.0.0.1', waitMs = 300): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
-    const timer = setTimeout(() => {
-      sock.close();
-      resolve(null);
-    }, waitMs);
-    sock.on('error', reject);
-    sock.on('message', (msg) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve(msg);
-    });
-    sock.bind({ address: bindAddress, port: 0 }, () => sock.send(payload, port, '127.0.0.1'));
   });
 }
 
@@ -136,12 +96,12 @@ describe('responder limits', () => {
     const responder = await startResponder(options({ maxDatagramBytes: 512 }), { registry, logger: quiet });
     try {
       const port = responder.addresses().udpEcho!.port;
-      assert.equal(await udpEcho(port, Buffer.alloc(513, 1)), null);
+      assert.equal(await udpRoundTrip(port, Buffer.alloc(513, 1), 300), null);
       assert.equal(await rejected(registry, 'udp', 'oversized'), 1);
-      assert.deepEqual(await udpEcho(port, Buffer.alloc(512, 2), '127.0.0.1', 1000), Buffer.alloc(512, 2));
-      assert.equal(await udpEcho(port, Buffer.alloc(4000, 3)), null);
+      assert.deepEqual(await udpRoundTrip(port, Buffer.alloc(512, 2), 1000), Buffer.alloc(512, 2));
+      assert.equal(await udpRoundTrip(port, Buffer.alloc(4000, 3), 300), null);
       assert.equal(await rejected(registry, 'udp', 'oversized'), 2);
-      assert.deepEqual(await udpEcho(port, Buffer.from('ok'), '127.0.0.1', 1000), Buffer.from('ok'));
+      assert.deepEqual(await udpRoundTrip(port, Buffer.from('ok'), 1000), Buffer.from('ok'));
       assert.equal(await metric(registry, 'fleetprobe_responder_datagrams_total'), 2);
     } finally {
       await responder.close();
@@ -161,9 +121,9 @@ describe('responder limits', () => {
       allowed.destroy();
       assert.equal(await metric(registry, 'fleetprobe_responder_connections_total'), 1);
       // UDP: silently dropped.
-      assert.equal(await udpEcho(udp!.port, Buffer.from('x')), null);
+      assert.equal(await udpRoundTrip(udp!.port, Buffer.from('x'), 300), null);
       assert.equal(await rejected(registry, 'udp', 'not_allowed'), 1);
-      assert.deepEqual(await udpEcho(udp!.port, Buffer.from('y'), '127.0.0.2', 1000), Buffer.from('y'));
+      assert.deepEqual(await udpRoundTrip(udp!.port, Buffer.from('y'), 1000, '127.0.0.2'), Buffer.from('y'));
       // HTTP: 403.
       assert.equal(await httpStatus(http!.port), 403);
       assert.equal(await rejected(registry, 'http', 'not_allowed'), 1);
@@ -195,8 +155,8 @@ describe('responder limits', () => {
       const allowed = await openTcp(tcpEcho!.port, '127.0.0.2'); // seen as ::ffff:127.0.0.2
       assert.equal(await tryEcho(allowed), 'echo');
       allowed.destroy();
-      assert.equal(await udpEcho(udp!.port, Buffer.from('x')), null);
-      assert.deepEqual(await udpEcho(udp!.port, Buffer.from('y'), '127.0.0.2', 1000), Buffer.from('y'));
+      assert.equal(await udpRoundTrip(udp!.port, Buffer.from('x'), 300), null);
+      assert.deepEqual(await udpRoundTrip(udp!.port, Buffer.from('y'), 1000, '127.0.0.2'), Buffer.from('y'));
       assert.equal(await rejected(registry, 'tcp', 'not_allowed'), 1);
       assert.equal(await rejected(registry, 'udp', 'not_allowed'), 1);
     } finally {

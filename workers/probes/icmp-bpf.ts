@@ -85,6 +85,10 @@ class Assembler {
   jeq(k: number, jt: Jump, jf: Jump): this {
     return this.op(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf);
   }
+  /** The two exits every filter jumps to: 'accept' (keep BPF_ACCEPT bytes) and 'reject' (drop). */
+  verdicts(): this {
+    return this.label('accept').op(BPF_RET | BPF_K, BPF_ACCEPT).label('reject').op(BPF_RET | BPF_K, 0);
+  }
   build(): BpfInsn[] {
     const at = new Map<string, number>();
     this.out.forEach((d, i) => d.label !== undefined && at.set(d.label, i));
@@ -126,10 +130,7 @@ export function icmp4Filter(identifier: number): BpfInsn[] {
     .jeq(8, null, 'reject') // quoted type: echo request
     .op(BPF_LD | BPF_H | BPF_IND, 8 + 4)
     .jeq(id, 'accept', 'reject')
-    .label('accept')
-    .op(BPF_RET | BPF_K, BPF_ACCEPT)
-    .label('reject')
-    .op(BPF_RET | BPF_K, 0)
+    .verdicts()
     .build();
 }
 
@@ -152,10 +153,7 @@ export function icmp6Filter(identifier: number): BpfInsn[] {
     .jeq(128, null, 'reject')
     .op(BPF_LD | BPF_H | BPF_ABS, 8 + 40 + 4)
     .jeq(id, 'accept', 'reject')
-    .label('accept')
-    .op(BPF_RET | BPF_K, BPF_ACCEPT)
-    .label('reject')
-    .op(BPF_RET | BPF_K, 0)
+    .verdicts()
     .build();
 }
 
