@@ -18,7 +18,7 @@ const SUBCOMMANDS = new Set(['run', 'responder', 'check-config', 'version', 'hel
 
 
 const USAGE = `usage: fleetprobe [run] [--config FILE] [flags]     probe targets and serve /metrics
-       fleetprobe responder --config FILE [flags]   only answer other probers (tcp_echo, udp, http)
+       fleetprobe responder [--config FILE] [flags] only answer other probers (tcp_echo, udp, http)
        fleetprobe check-config --config FILE        validate configuration and target files, then exit
        fleetprobe version | help
 

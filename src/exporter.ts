@@ -90,7 +90,7 @@ export class Exporter {
 
     if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
       this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
-      } else if (this.mode === 'responder') {
+    } else if (this.mode === 'responder') {
       throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
     }
 
@@ -112,7 +112,8 @@ export class Exporter {
     const hp = parseHostPort(this.config.web.listenAddress, { allowEmptyHost: true, allowPortZero: true });
     if (typeof hp === 'string') throw new ConfigError([{ key: 'web.listen_address', value: this.config.web.listenAddress, message: hp }]);
     this.listenUrl = await this.app.listen({ host: hp.host || '::', port: hp.port });
-    this.log.info({ url: this.listenUrl, config: this.config.configFile, workers: this.config.workers, mode: this.mode }, 'fleetprobe listening');
+    const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
+    this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */

@@ -70,12 +70,39 @@ function hostForPort(address: string): string {
   return isIP(address) === 6 ? `[${address}]` : address;
 }
 
-export function meshTargets(mesh: MeshConfig, defaults: ProbeDefaults, ports: MeshPorts, own: ReadonlySet<string>): MeshResult {
+/**
+ * Host parts of the responder's listen addresses, minus wildcards: the addresses this
+ * node answers mesh probes on. They identify self more precisely than interface
+ * addresses, which several nodes can share (all of 127/8 on one machine).
+ */
+export function responderListenHosts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): Set<string> {
+  const hosts = new Set<string>();
+  for (const v of [responder?.tcpEcho, responder?.udpEcho, responder?.http]) {
+    if (!v) continue;
+    const hp = parseHostPort(v, { allowEmptyHost: true, allowPortZero: true });
+    if (typeof hp === 'string' || hp.host === '' || isIP(hp.host) === 0) continue;
+    const ip = normaliseIp(hp.host);
+    if (ip !== '0.0.0.0' && ip !== '::') hosts.add(ip);
+  }
+  return hosts;
+}
+
+export function meshTargets(
+  mesh: MeshConfig,
+  defaults: ProbeDefaults,
+  ports: MeshPorts,
+  own: ReadonlySet<string>,
+  listenHosts: ReadonlySet<string> = new Set(),
+): MeshResult {
   let self: string | null = null;
   if (mesh.name !== null) {
     self = mesh.peers.some((p) => p.name === mesh.name) ? mesh.name : null;
   } else {
-    const mine = mesh.peers.find((p) => isIP(p.address) !== 0 && own.has(normaliseIp(p.address)));
+    // The responder's own listen address first; interface addresses as the fallback.
+    const isLiteral = (p: { address: string }): boolean => isIP(p.address) !== 0;
+    const mine =
+      mesh.peers.find((p) => isLiteral(p) && listenHosts.has(normaliseIp(p.address))) ??
+      mesh.peers.find((p) => isLiteral(p) && own.has(normaliseIp(p.address)));
     self = mine ? mine.name : null;
   }
   const targets: TargetSpec[] = [];

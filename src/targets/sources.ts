@@ -6,7 +6,7 @@
 import type { Config } from '../config/types.js';
 import type { TargetSpec } from './model.js';
 import { loadTargetFile, type RejectedTarget } from './files.js';
-import { meshPorts, meshTargets, ownAddresses } from './mesh.js';
+import { meshPorts, meshTargets, ownAddresses, responderListenHosts } from './mesh.js';
 import { ownedByInstance } from './partition.js';
 
 export interface TargetSet {
@@ -45,7 +45,13 @@ export async function loadTargets(config: Config, opts: LoadTargetsOptions = {})
   const all: TargetSpec[] = [...config.targets];
   let meshSelf: string | null = null;
   if (config.mesh.peers.length > 0) {
-    const m = meshTargets(config.mesh, config.probeDefaults, meshPorts(config.responder), opts.ownAddresses ?? ownAddresses());
+    const m = meshTargets(
+      config.mesh,
+      config.probeDefaults,
+      meshPorts(config.responder),
+      opts.ownAddresses ?? ownAddresses(),
+      responderListenHosts(config.responder),
+    );
     meshSelf = m.self;
     all.push(...m.targets);
   }

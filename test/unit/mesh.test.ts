@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meshTargets, meshPorts, normaliseIp, ownAddresses } from '../../src/targets/mesh.js';
+import { meshTargets, meshPorts, normaliseIp, ownAddresses, responderListenHosts } from '../../src/targets/mesh.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { MeshConfig } from '../../src/config/types.js';
 
@@ -61,4 +61,18 @@ test('normaliseIp folds case, zones and v4-mapped addresses', () => {
   assert.equal(normaliseIp('::ffff:127.0.0.1'), '127.0.0.1');
   assert.equal(normaliseIp('0::1'), '::1');
   assert.equal(normaliseIp('127.0.0.1'), '127.0.0.1');
+});
+
+test('without a name, the responder listen address identifies self before interface addresses', () => {
+  // Nodes sharing one machine share its interface addresses (127.0.0.1 here); the address
+  // a node's responder listens on tells them apart.
+  const listen = responderListenHosts({ tcpEcho: '127.0.0.2:4000', udpEcho: '127.0.0.2:4000', http: '127.0.0.2:4001' });
+  assert.deepEqual([...listen], ['127.0.0.2']);
+  const r = meshTargets(mesh(), defaults(), meshPorts(null), new Set(['127.0.0.1']), listen);
+  assert.equal(r.self, 'n2');
+  assert.equal(r.targets.some((t) => t.name.startsWith('n2/')), false);
+  assert.ok(r.targets.some((t) => t.name.startsWith('n1/')));
+  // Wildcard listeners say nothing about self: fall back to interface addresses.
+  assert.deepEqual([...responderListenHosts({ tcpEcho: '0.0.0.0:4000', udpEcho: ':4000', http: '[::]:4001' })], []);
+  assert.equal(meshTargets(mesh(), defaults(), meshPorts(null), new Set(['127.0.0.1']), new Set()).self, 'n1');
 });
