@@ -152,7 +152,7 @@ export function buildSchema(): SchemaSection {
     },
     mesh: {
       name: {
-        doc: 'This node\'s name in the peer list. Unset: self is recognised by comparing peer addresses with this host\'s interface addresses.',
+        doc: 'This node\'s name in the peer list. Unset: self is the peer whose address the responder listens on, else the one with one of this host\'s interface addresses.',
         format: 'fp-string',
         default: null,
         nullable: true,
