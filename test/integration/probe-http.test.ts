@@ -4,7 +4,7 @@
  * test time, and independent servers (python3 http.server, openssl s_server -www).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -265,4 +265,149 @@ test('http: add() rejects a missing url, other schemes and bad options; remove()
   assert.equal(sink.outstanding(80), 1, 'abandoned: no outcome reported');
   await p.close();
   await stop(silent);
+});
+
+// ---- the hand-rolled HTTP/1.1 client against servers that frame their answers differently ----
+
+test('http: the fleetprobe responder (Fastify): GET /v1/ping, a 100 kB body, HEAD, keep_alive, and 400 as status_4xx', async (t) => {
+  const { startResponder } = await import('../../src/responder/index.js');
+  const { Registry } = await import('prom-client');
+  const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+  const responder = await startResponder(
+    { http: { host: '127.0.0.1', port: 0 }, maxConnections: 100, maxFrameBytes: 1024, maxDatagramBytes: 1024, idleTimeoutMs: 5000,
+      allowCidrs: [], httpBodyBytes: 5, httpMaxBodyBytes: 1 << 20 },
+    { registry: new Registry(), logger: quiet },
+  );
+  t.after(() => responder.close());
+  const base = `http://127.0.0.1:${responder.addresses().http!.port}/v1/ping`;
+  const sink = new RecordingSink();
+  const p = httpProberFactory(sink, TEST_SETTINGS);
+  p.add(target(90, base));
+  p.add(target(91, `${base}?size=100000`, { keep_alive: true }));
+  p.add(target(92, base, { method: 'HEAD' }));
+  p.add(target(93, `${base}?size=abc`));
+  for (let i = 0; i < 3; i++) {
+    for (const s of [90, 91, 92, 93]) p.probe(s);
+    await sink.until(() => sink.outstanding() === 0);
+  }
+  assert.equal(sink.count('reply', 90), 3, sink.summary());
+  assert.equal(sink.count('reply', 91), 3, sink.summary());
+  assert.equal(phases(sink, 91).connect, 0, 'third keep-alive probe reused the connection');
+  assert.equal(sink.count('reply', 92), 3, sink.summary());
+  assert.deepEqual(sink.errors(93), [ErrorReason.status_4xx, ErrorReason.status_4xx, ErrorReason.status_4xx]);
+  assert.deepEqual(sink.records(ProbeEvent.Status, 90).map((r) => r.aux), [200, 200, 200]);
+  await p.close();
+});
+
+test('http: chunked bodies, 100 Continue before the answer, and a body that ends when the server closes', async () => {
+  const chunked = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' }); // no length: node sends chunked
+    res.write('a'.repeat(3000));
+    setTimeout(() => res.end('tail'), 5);
+  });
+  const interim = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n')));
+  const untilClose = net.createServer((c) => c.once('data', () => {
+    c.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ');
+    setTimeout(() => c.end('part two'), 5);
+  }));
+  const sink = new RecordingSink();
+  const p = httpProberFactory(sink, TEST_SETTINGS);
+  p.add(target(100, `http://127.0.0.1:${await listen(chunked, '127.0.0.1')}/`, { keep_alive: true }));
+  p.add(target(101, `http://127.0.0.1:${await listen(interim, '127.0.0.1')}/`));
+  p.add(target(102, `http://127.0.0.1:${await listen(untilClose, '127.0.0.1')}/`));
+  for (const s of [100, 101, 102]) p.probe(s);
+  await sink.until(() => sink.outstanding() === 0);
+  assert.equal(sink.count('reply', 100), 1, sink.summary());
+  assert.deepEqual(sink.records(ProbeEvent.Status, 101).map((r) => r.aux), [204]);
+  assert.equal(sink.count('reply', 101), 1);
+  assert.equal(sink.count('reply', 102), 1);
+  assert.ok(phases(sink, 102).total >= 0.004, 'close-delimited: answered only when the server closed');
+  p.probe(100); // chunked response was complete: the kept connection is reused
+  await sink.until(() => sink.outstanding() === 0);
+  assert.equal(sink.count('reply', 100), 2);
+  assert.equal(phases(sink, 100).connect, 0);
+  await p.close();
+  for (const s of [chunked, interim, untilClose]) await stop(s);
+});
+
+test('http: a server that closes mid-body or before answering is `closed`; an invalid chunk is `protocol`', async () => {
+  const short = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this')));
+  const mute = net.createServer((c) => c.once('data', () => c.end()));
+  const badChunk = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n')));
+  const sink = new RecordingSink();
+  const p = httpProberFactory(sink, TEST_SETTINGS);
+  p.add(target(110, `http://127.0.0.1:${await listen(short, '127.0.0.1')}/`));
+  p.add(target(111, `http://127.0.0.1:${await listen(mute, '127.0.0.1')}/`));
+  p.add(target(112, `http://127.0.0.1:${await listen(badChunk, '127.0.0.1')}/`));
+  for (const s of [110, 111, 112]) p.probe(s);
+  await sink.until(() => sink.outstanding() === 0);
+  assert.deepEqual(sink.errors(110), [ErrorReason.closed]);
+  assert.deepEqual(sink.errors(111), [ErrorReason.closed]);
+  assert.deepEqual(sink.errors(112), [ErrorReason.protocol]);
+  await p.close();
+  for (const s of [short, mute, badChunk]) await stop(s);
+});
+
+test('http: after a complete answer the prober lets the server close first, and closes itself at the deadline if it never does', async (t) => {
+  const polite = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok')));
+  let stubbornClosedAt = 0;
+  const stubborn = net.createServer((c) => {
+    c.on('error', () => {});
+    c.on('close', () => { stubbornClosedAt = performance.now(); });
+    c.once('data', () => c.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')); // ignores Connection: close
+  });
+  const politePort = await listen(polite, '127.0.0.1');
+  const sink = new RecordingSink();
+  const p = httpProberFactory(sink, TEST_SETTINGS);
+  t.after(async () => { await p.close(); await stop(polite); await stop(stubborn); });
+  p.add(target(120, `http://127.0.0.1:${politePort}/`));
+  p.add(target(121, `http://127.0.0.1:${await listen(stubborn, '127.0.0.1')}/`, {}, 200));
+  p.probe(120);
+  p.probe(121);
+  await sink.until(() => sink.outstanding() === 0);
+  const answeredAt = sink.of('reply', 121)[0].at;
+  await sink.until(() => stubbornClosedAt > 0, 2000, 'the stubborn connection closed');
+  // Whoever sends the first FIN keeps TIME_WAIT: it must be the server's end (local port = server port).
+  const timeWait = (filter: string): number =>
+    execFileSync('ss', ['-Htan', 'state', 'time-wait', filter], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;
+  assert.equal(timeWait(`( sport = :${politePort} )`), 1, 'TIME_WAIT on the server side');
+  assert.equal(timeWait(`( dport = :${politePort} )`), 0, 'no TIME_WAIT on the prober side');
+  const sentAt = sink.of('sent', 121)[0].at;
+  assert.ok(stubbornClosedAt - sentAt >= 190 && stubbornClosedAt > answeredAt, `closed ${stubbornClosedAt - sentAt} ms after sending`);
+  assert.equal(sink.count('reply', 121), 1);
+  assert.equal(sink.count('timeout', 121), 0, 'the linger is not a second outcome');
+});
+
+test('http: the request carries method, headers, Host and Basic credentials; keep_alive survives the server closing idle connections', async () => {
+  const seen: { method?: string; headers: http.IncomingHttpHeaders }[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method, headers: req.headers });
+    req.resume();
+    res.end('ok');
+  });
+  server.keepAliveTimeout = 50;
+  const port = await listen(server, '127.0.0.1');
+  const sink = new RecordingSink();
+  const p = httpProberFactory(sink, TEST_SETTINGS);
+  p.add(target(130, `http://u:secret@127.0.0.1:${port}/x`, { method: 'post', headers: { 'X-Probe': 'yes', host: 'vhost.test' } }));
+  p.add(target(131, `http://127.0.0.1:${port}/`, { keep_alive: true }));
+  assert.throws(() => p.add(target(132, `http://127.0.0.1:${port}/`, { headers: { 'X-A': 'a\r\nX-Injected: 1' } })), /CR, LF/);
+  assert.throws(() => p.add(target(132, `http://127.0.0.1:${port}/`, { headers: { connection: 'upgrade' } })), /set by the prober/);
+  p.probe(130);
+  p.probe(131);
+  await sink.until(() => sink.outstanding() === 0);
+  await sleep(200); // past keepAliveTimeout: the server closed the idle connection
+  p.probe(131);
+  await sink.until(() => sink.outstanding() === 0);
+  assert.equal(sink.count('reply', 130), 1, sink.summary());
+  assert.equal(sink.count('reply', 131), 2, sink.summary());
+  const post = seen.find((s) => s.method === 'POST');
+  assert.ok(post);
+  assert.equal(post.headers['x-probe'], 'yes');
+  assert.equal(post.headers.host, 'vhost.test');
+  assert.equal(post.headers['content-length'], '0');
+  assert.equal(post.headers.authorization, `Basic ${Buffer.from('u:secret').toString('base64')}`);
+  assert.equal(post.headers.connection, 'close');
+  await p.close();
+  await stop(server);
 });

@@ -1,45 +1,64 @@
 /**
- * http: one request per probe to target.url with per-phase timings, the columns of
+ * http: one HTTP/1.1 request per probe to target.url with per-phase timings, the columns of
  * pingmesh/perftest: dns, connect, tls, first_byte, total (seconds, ProbeEvent.Phase with
  * aux = index in HTTP_PHASE_NAMES), plus ProbeEvent.Status with aux = status code.
  *
+ * Why not node:http: a probe measures the network, it needs no general client. node:http
+ * costs ~300-450 µs of CPU per request (ClientRequest, IncomingMessage, agent, header
+ * objects, streams), which capped a 2-core box at ~1,000 new-connection probes/s with the
+ * responder beside it. Here a request is one fixed buffer built per target
+ * (http-request.ts) written on a plain net.Socket / tls.TLSSocket, and the answer is read
+ * by a small incremental parser (http-response-parser.ts: status line, Content-Length,
+ * chunked, read-until-close; anything else → `protocol`) straight from one shared read
+ * buffer (the socket `onread` option), so the body is never copied into Buffers.
+ *
  * Timing comes from socket events, read with performance.now():
- *   start ─ 'lookup' ─ 'connect' ─ 'secureConnect' ─ 'response' (headers) ─ res 'end'
+ *   start ─ 'lookup' ─ 'connect' ─ 'secureConnect' ─ first response byte ─ end of response
  *   dns = lookup-start (0 for an IP literal: Node does not resolve it), connect = connect -
- *   (lookup|start), tls = secureConnect-connect, first_byte = response - (the last of
+ *   (lookup|start), tls = secureConnect-connect, first_byte = first byte - (the last of
  *   secureConnect|connect|start), total = end-start. On a reused keep-alive connection
  *   only first_byte and total are non-zero.
  *
  * Connections: by default a new connection per probe (what a user coming from nowhere
- * sees), through one shared non-keep-alive Agent per scheme. The client sends
- * "Connection: close", so the *server* closes first and carries the TIME_WAIT, not the
- * prober. TLS session caching is off (maxCachedSessions 0) so every probe measures a
- * full handshake rather than a resumption. options.keep_alive = true gives the target its
- * own keep-alive Agent with one socket, so successive probes reuse the connection.
+ * sees), with "Connection: close", so the *server* closes first and carries the TIME_WAIT,
+ * not the prober: after the response the socket waits (at most until the probe's deadline)
+ * for the server's FIN and then closes. TLS: one SecureContext per target, built at add();
+ * no session is ever reused, so every probe measures a full handshake. options.keep_alive
+ * = true keeps one idle connection per target and reuses it while the server allows it
+ * (HTTP/1.1 without Connection: close and a delimited body); a probe due while it is busy
+ * opens another connection. A server may close an idle connection just as a probe is
+ * written on it: that probe fails (`closed`/`reset`), as with node's keep-alive agent.
  *
  * Outcomes: an accepted status (options.expect_status) → reply(total); any other status
  * → error status_4xx / status_5xx / status_other; no complete response within timeoutMs →
  * timeout; failures → refused / dns / tls / reset / net_unreachable / host_unreachable /
- * connect_failed / protocol (unparseable response) / closed. A failure during the TLS
- * handshake (certificate not trusted, wrong name, protocol alert) is `tls`.
- * The body is drained and discarded; after options.max_body_bytes (default 1 MiB) the
- * response is cut off and the probe counts as answered at that moment.
+ * connect_failed / protocol (not a response this parser accepts) / closed (the peer closed
+ * before the response was complete). A failure during the TLS handshake (certificate not
+ * trusted, wrong name, protocol alert, peer gone) is `tls`.
+ * After options.max_body_bytes (default 1 MiB) of body the connection is cut and the probe
+ * counts as answered at that moment.
  *
  * Name resolution uses Node's default (dns.lookup via getaddrinfo), re-done for every new
  * connection, which is what the dns phase measures.
+ *
+ * Hot path: attempts are pooled, listeners are shared functions that find their attempt
+ * through a tag on the socket, one DeadlineTimer per target re-armed with refresh(), reads
+ * land in one buffer shared by every socket of the thread (read callbacks are synchronous
+ * and nothing keeps a reference to it).
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
-import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent, type HttpPhaseName } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
+import { buildHttpRequest } from './http-request.js';
+import { HttpResponseParser, ParseState } from './http-response-parser.js';
 import { parseExpectStatus, statusAccepted, statusErrorReason } from './http-status.js';
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
 import { boolOption, numberOption, stringOption } from './tcp-options.js';
+import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
 const PHASE_DNS = phaseIndex('dns');
@@ -49,104 +68,101 @@ const PHASE_FIRST_BYTE = phaseIndex('first_byte');
 const PHASE_TOTAL = phaseIndex('total');
 
 export const HTTP_DEFAULT_MAX_BODY_BYTES = 1 << 20;
-const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+/** Size of the read buffer shared by all probe sockets of a thread. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+const ATTEMPT = Symbol('fleetprobe.httpAttempt');
+type ProbeSocket = net.Socket & { [ATTEMPT]?: HttpAttempt };
+
+const enum Phase {
+  /** In the pool. */
+  Free = 0,
+  /** Waiting for the response: exactly one outcome will be reported. */
+  Active = 1,
+  /** Outcome reported; waiting (until the deadline) for the server's FIN before closing. */
+  Linger = 2,
+}
 
 interface HttpTarget {
   slot: number;
   https: boolean;
-  options: https.RequestOptions;
+  /** Options for net.connect / tls.connect, built once (including the secure context). */
+  connect: net.NetConnectOpts & tls.ConnectionOptions;
+  /** The host is a name: listen for 'lookup' (the dns phase). */
+  resolves: boolean;
+  request: Buffer;
+  headRequest: boolean;
   timeoutMs: number;
   accept: Uint8Array;
   maxBodyBytes: number;
-  /** Per-target keep-alive agent, when options.keep_alive. */
-  ownAgent: http.Agent | null;
-  attempts: Set<HttpAttempt>;
+  keepAlive: boolean;
+  /** keep_alive: the connection kept for the next probe. */
+  idle: ProbeSocket | null;
+  /** Active and lingering attempts (usually 0 or 1). */
+  attempts: HttpAttempt[];
+  timer: DeadlineTimer;
 }
 
-const ATTEMPT = Symbol('fleetprobe.httpAttempt');
-type Tagged<T> = T & { [ATTEMPT]?: HttpAttempt };
-
 class HttpAttempt {
-  done = false;
+  phase = Phase.Free;
+  target: HttpTarget | null = null;
+  socket: ProbeSocket | null = null;
+  start = 0;
+  deadline = 0;
   tLookup = 0;
   tConnect = 0;
   tSecure = 0;
   tFirstByte = 0;
-  bodyBytes = 0;
-  status = 0;
   /** The request went out on an already-connected keep-alive socket. */
   reused = false;
-  timer: NodeJS.Timeout | null = null;
-  req: Tagged<http.ClientRequest> | null = null;
-  res: Tagged<http.IncomingMessage> | null = null;
-  socket: Tagged<Socket> | null = null;
-  constructor(
-    readonly prober: HttpProber,
-    readonly target: HttpTarget,
-    readonly start: number,
-  ) {}
+  readonly parser = new HttpResponseParser();
+  constructor(readonly prober: HttpProber) {}
 }
 
-// Shared listeners (no closures per probe): each finds its attempt through a tag on the emitter.
-function onSocket(this: Tagged<http.ClientRequest>, socket: Tagged<Socket>): void {
+// Shared listeners (no closures per probe): each finds its attempt through the socket's tag.
+function onLookup(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (!a || a.done) return;
-  a.socket = socket;
-  socket[ATTEMPT] = a;
-  a.reused = !socket.connecting;
-  if (!a.reused) {
-    socket.once('lookup', onLookup);
-    socket.once('connect', onConnect);
-    if (a.target.https) socket.once('secureConnect', onSecureConnect);
+  if (a !== undefined && a.phase === Phase.Active) a.tLookup = performance.now();
+}
+function onConnect(this: ProbeSocket): void {
+  const a = this[ATTEMPT];
+  if (a !== undefined && a.phase === Phase.Active) a.tConnect = performance.now();
+}
+function onSecureConnect(this: ProbeSocket): void {
+  const a = this[ATTEMPT];
+  if (a !== undefined && a.phase === Phase.Active) a.tSecure = performance.now();
+}
+/**
+ * The `onread` callback. Node calls it as a method of the socket (`this` is the socket; not
+ * in the typings, relied on and checked by the tests), `buf` is the shared read buffer.
+ */
+function onRead(this: ProbeSocket, nread: number, buf: Uint8Array): boolean {
+  const a = this[ATTEMPT];
+  if (a === undefined) {
+    // Bytes on an idle keep-alive connection: nothing was asked, so it cannot be reused.
+    this.destroy();
+  } else if (a.phase === Phase.Active) {
+    a.prober.received(a, buf as Buffer, nread);
   }
+  return true;
 }
-function onLookup(this: Tagged<Socket>): void {
+function onEnd(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a && !a.done) a.tLookup = performance.now();
-}
-function onConnect(this: Tagged<Socket>): void {
-  const a = this[ATTEMPT];
-  if (a && !a.done) a.tConnect = performance.now();
-}
-function onSecureConnect(this: Tagged<Socket>): void {
-  const a = this[ATTEMPT];
-  if (a && !a.done) a.tSecure = performance.now();
-}
-function onResponse(this: Tagged<http.ClientRequest>, res: Tagged<http.IncomingMessage>): void {
-  const a = this[ATTEMPT];
-  if (!a || a.done) {
-    res.resume();
+  if (a === undefined) {
+    this.destroy();
     return;
   }
-  a.tFirstByte = performance.now();
-  a.status = res.statusCode ?? 0;
-  a.res = res;
-  res[ATTEMPT] = a;
-  res.on('data', onBody);
-  res.on('end', onEnd);
-  res.on('error', onResError);
+  if (a.phase === Phase.Active) a.prober.peerClosed(a);
+  else a.prober.release(a);
 }
-function onBody(this: Tagged<http.IncomingMessage>, chunk: Buffer): void {
+function onError(this: ProbeSocket, err: Error): void {
   const a = this[ATTEMPT];
-  if (!a || a.done) return;
-  a.bodyBytes += chunk.length;
-  if (a.bodyBytes > a.target.maxBodyBytes) a.prober.complete(a, true);
-}
-function onEnd(this: Tagged<http.IncomingMessage>): void {
-  const a = this[ATTEMPT];
-  if (a && !a.done) a.prober.complete(a, false);
-}
-function onReqError(this: Tagged<http.ClientRequest>, err: Error): void {
-  const a = this[ATTEMPT];
-  if (a && !a.done) a.prober.fail(a, err);
-}
-function onResError(this: Tagged<http.IncomingMessage>, err: Error): void {
-  const a = this[ATTEMPT];
-  if (a && !a.done) a.prober.fail(a, err);
-}
-function onTimeout(a: HttpAttempt): void {
-  a.timer = null;
-  if (!a.done) a.prober.timeOut(a);
+  if (a === undefined) {
+    this.destroy();
+    return;
+  }
+  if (a.phase === Phase.Active) a.prober.fail(a, err);
+  else a.prober.release(a);
 }
 
 /** TLS failures: OpenSSL verification codes (CERT_*, UNABLE_TO_*, ...), ERR_TLS_*, ERR_SSL_*. */
@@ -166,8 +182,9 @@ function isTlsErrorCode(code: string | undefined): boolean {
 
 export class HttpProber implements Prober {
   private readonly targets = new Map<number, HttpTarget>();
-  private readonly httpAgent = new http.Agent({ keepAlive: false });
-  private readonly httpsAgent = new https.Agent({ keepAlive: false, maxCachedSessions: 0 });
+  private readonly pool: HttpAttempt[] = [];
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
 
   constructor(private readonly sink: ProbeSink) {}
 
@@ -178,147 +195,215 @@ export class HttpProber implements Prober {
     const isHttps = url.protocol === 'https:';
     const o = t.options;
     const method = stringOption(o, 'method', 'GET').toUpperCase();
-    if (!HTTP_METHODS.has(method)) throw new Error(`option method: unsupported ${JSON.stringify(method)}`);
     const keepAlive = boolOption(o, 'keep_alive', false);
     const accept = parseExpectStatus(o?.expect_status);
     const maxBodyBytes = numberOption(o, 'max_body_bytes', HTTP_DEFAULT_MAX_BODY_BYTES, 0, 1 << 30);
     const caFile = stringOption(o, 'ca_file', '');
     const insecure = boolOption(o, 'insecure_skip_verify', false);
     const serverName = stringOption(o, 'server_name', '');
-    const headers: Record<string, string> = { 'user-agent': 'fleetprobe', accept: '*/*' };
+    const headers: Record<string, string> = {};
     const extra = o?.headers;
     if (extra !== undefined && extra !== null) {
       if (typeof extra !== 'object' || Array.isArray(extra)) throw new Error('option headers: expected an object of strings');
       for (const [k, v] of Object.entries(extra)) {
         if (typeof v !== 'string') throw new Error(`option headers.${k}: expected a string`);
-        headers[k.toLowerCase()] = v;
+        headers[k] = v;
       }
     }
+    const request = buildHttpRequest({ method, url, keepAlive, headers });
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const ownAgent = keepAlive
-      ? isHttps
-        ? new https.Agent({ keepAlive: true, maxSockets: 1 })
-        : new http.Agent({ keepAlive: true, maxSockets: 1 })
-      : null;
-    const options: https.RequestOptions = {
-      protocol: url.protocol,
-      hostname,
+    const connect: net.NetConnectOpts & tls.ConnectionOptions = {
+      host: hostname,
       port: url.port === '' ? (isHttps ? 443 : 80) : Number(url.port),
-      path: url.pathname + url.search,
-      method,
-      headers,
-      agent: ownAgent ?? (isHttps ? this.httpsAgent : this.httpAgent),
+      onread: this.onread,
     };
-    if (url.username !== '' || url.password !== '') options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     if (isHttps) {
-      if (caFile !== '') options.ca = readFileSync(caFile, 'utf8'); // once, here; a missing file rejects the target
-      options.rejectUnauthorized = !insecure;
-      if (serverName !== '') options.servername = serverName;
-      else if (net.isIP(hostname) === 0) options.servername = hostname;
+      // Built once: tls.connect would otherwise build a context (and parse the CA) per probe.
+      connect.secureContext = tls.createSecureContext(caFile !== '' ? { ca: readFileSync(caFile, 'utf8') } : {});
+      connect.rejectUnauthorized = !insecure;
+      if (serverName !== '') connect.servername = serverName;
+      else if (net.isIP(hostname) === 0) connect.servername = hostname;
     }
     this.remove(t.slot);
-    this.targets.set(t.slot, {
+    const target: HttpTarget = {
       slot: t.slot,
       https: isHttps,
-      options,
+      connect,
+      resolves: net.isIP(hostname) === 0,
+      request,
+      headRequest: method === 'HEAD',
       timeoutMs: Math.max(1, t.timeoutMs),
       accept,
       maxBodyBytes,
-      ownAgent,
-      attempts: new Set(),
-    });
+      keepAlive,
+      idle: null,
+      attempts: [],
+      timer: new DeadlineTimer(() => this.expire(target)),
+    };
+    this.targets.set(t.slot, target);
   }
 
   remove(slot: number): void {
     const t = this.targets.get(slot);
     if (!t) return;
     this.targets.delete(slot);
-    for (const a of t.attempts) this.release(a);
-    t.attempts.clear();
-    t.ownAgent?.destroy();
+    t.timer.cancel();
+    while (t.attempts.length > 0) this.release(t.attempts[t.attempts.length - 1]);
+    t.idle?.destroy();
+    t.idle = null;
   }
 
   probe(slot: number): void {
     const t = this.targets.get(slot);
     if (!t) return;
     this.sink.sent(slot);
-    const a = new HttpAttempt(this, t, performance.now());
-    let req: Tagged<http.ClientRequest>;
-    try {
-      req = (t.https ? https : http).request(t.options);
-    } catch (err) {
-      this.sink.error(slot, connectErrorReason(errorCode(err)));
-      return;
+    const a = this.pool.pop() ?? new HttpAttempt(this);
+    a.phase = Phase.Active;
+    a.target = t;
+    a.start = performance.now();
+    a.deadline = a.start + t.timeoutMs;
+    a.tLookup = a.tConnect = a.tSecure = a.tFirstByte = 0;
+    a.parser.reset(t.headRequest);
+    let socket = t.idle;
+    t.idle = null;
+    if (socket !== null && (socket.destroyed || socket.readableEnded || !socket.writable)) {
+      socket.destroy();
+      socket = null;
     }
-    a.req = req;
-    req[ATTEMPT] = a;
-    req.on('socket', onSocket);
-    req.on('response', onResponse);
-    req.on('error', onReqError);
-    a.timer = setTimeout(onTimeout, t.timeoutMs, a);
-    t.attempts.add(a);
-    req.end();
+    a.reused = socket !== null;
+    if (socket === null) {
+      try {
+        socket = (t.https ? tls.connect(t.connect) : net.connect(t.connect)) as ProbeSocket;
+      } catch (err) {
+        a.phase = Phase.Free;
+        a.target = null;
+        this.pool.push(a);
+        this.sink.error(slot, connectErrorReason(errorCode(err)));
+        return;
+      }
+      if (t.resolves) socket.once('lookup', onLookup);
+      socket.once('connect', onConnect);
+      if (t.https) socket.once('secureConnect', onSecureConnect);
+      socket.on('end', onEnd);
+      socket.on('error', onError);
+    }
+    socket[ATTEMPT] = a;
+    a.socket = socket;
+    t.attempts.push(a);
+    t.timer.arm(a.deadline, a.start);
+    socket.write(t.request); // queued until connected (and the TLS handshake is done)
+  }
+
+  /** Response bytes for an active attempt. */
+  received(a: HttpAttempt, buf: Buffer, nread: number): void {
+    if (a.tFirstByte === 0) a.tFirstByte = performance.now();
+    const p = a.parser;
+    const state = p.feed(buf, 0, nread);
+    if (state === ParseState.Done) this.complete(a, false);
+    else if (state === ParseState.Error) this.failWith(a, ErrorReason.protocol);
+    else if (p.bodyBytes > a.target!.maxBodyBytes) this.complete(a, true);
+  }
+
+  /** The peer closed (FIN) while the attempt was active. */
+  peerClosed(a: HttpAttempt): void {
+    if (a.parser.eof() === ParseState.Done) this.complete(a, false);
+    else if (a.parser.headDone || a.tFirstByte !== 0) this.failWith(a, a.parser.headDone ? ErrorReason.closed : ErrorReason.protocol);
+    else this.failWith(a, a.target!.https && a.tSecure === 0 && !a.reused ? ErrorReason.tls : ErrorReason.closed);
   }
 
   /** A response arrived in full (or was cut off at max_body_bytes). */
-  complete(a: HttpAttempt, truncated: boolean): void {
+  private complete(a: HttpAttempt, truncated: boolean): void {
     const end = performance.now();
-    const slot = a.target.slot;
-    this.settle(a);
-    if (truncated) a.req?.destroy();
+    const t = a.target!;
+    const slot = t.slot;
+    const status = a.parser.status;
     const startConnect = a.tLookup || a.start;
     const afterSetup = a.tSecure || a.tConnect || a.start;
+    const total = (end - a.start) / 1000;
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_DNS, a.tLookup ? (a.tLookup - a.start) / 1000 : 0);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_CONNECT, a.tConnect ? (a.tConnect - startConnect) / 1000 : 0);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TLS, a.tSecure && a.tConnect ? (a.tSecure - a.tConnect) / 1000 : 0);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_FIRST_BYTE, (a.tFirstByte - afterSetup) / 1000);
-    this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TOTAL, (end - a.start) / 1000);
-    this.sink.record(slot, ProbeEvent.Status, 0, a.status, 0);
-    if (statusAccepted(a.target.accept, a.status)) this.sink.reply(slot, (end - a.start) / 1000);
-    else this.sink.error(slot, statusErrorReason(a.status));
+    this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TOTAL, total);
+    this.sink.record(slot, ProbeEvent.Status, 0, status, 0);
+    if (statusAccepted(t.accept, status)) this.sink.reply(slot, total);
+    else this.sink.error(slot, statusErrorReason(status));
+
+    const socket = a.socket!;
+    if (truncated || socket.readableEnded) {
+      this.release(a);
+    } else if (t.keepAlive && a.parser.reusable && t.idle === null) {
+      socket[ATTEMPT] = undefined;
+      a.socket = null;
+      t.idle = socket;
+      this.release(a);
+    } else {
+      // Let the server close first (it carries the TIME_WAIT); onEnd or the deadline releases.
+      a.phase = Phase.Linger;
+    }
   }
 
   fail(a: HttpAttempt, err: Error): void {
-    this.settle(a);
-    a.req?.destroy();
-    this.sink.error(a.target.slot, this.failureReason(a, errorCode(err)));
+    this.failWith(a, this.failureReason(a, errorCode(err)));
   }
 
-  timeOut(a: HttpAttempt): void {
-    this.settle(a);
-    a.req?.destroy();
-    this.sink.timeout(a.target.slot);
+  private failWith(a: HttpAttempt, reason: number): void {
+    const slot = a.target!.slot;
+    this.release(a);
+    this.sink.error(slot, reason);
+  }
+
+  /** The target's timer fired: time out active attempts past their deadline, close lingering ones. */
+  private expire(t: HttpTarget): void {
+    const now = performance.now();
+    let next = Infinity;
+    for (let i = 0; i < t.attempts.length; ) {
+      const a = t.attempts[i];
+      if (a.deadline <= now + 0.5) {
+        const wasActive = a.phase === Phase.Active;
+        this.release(a); // removes it from t.attempts: do not advance i
+        if (wasActive) this.sink.timeout(t.slot);
+      } else {
+        if (a.deadline < next) next = a.deadline;
+        i++;
+      }
+    }
+    if (next !== Infinity) t.timer.arm(next, now);
   }
 
   private failureReason(a: HttpAttempt, code: string | undefined): number {
-    if (code !== undefined && code.startsWith('HPE_')) return ErrorReason.protocol;
-    if (a.target.https && isTlsErrorCode(code)) return ErrorReason.tls;
+    const https = a.target!.https;
+    if (https && isTlsErrorCode(code)) return ErrorReason.tls;
     if (a.tConnect === 0 && !a.reused) return connectErrorReason(code);
     // Connected but the TLS handshake did not finish: whatever the code, it is a TLS failure.
-    if (a.target.https && a.tSecure === 0 && !a.reused) return ErrorReason.tls;
+    if (https && a.tSecure === 0 && !a.reused) return ErrorReason.tls;
     return establishedErrorReason(code);
   }
 
-  /** Mark done and drop the timer and bookkeeping (exactly-once guard for the outcome). */
-  private settle(a: HttpAttempt): void {
-    a.done = true;
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    a.target.attempts.delete(a);
-  }
-
-  /** Abandon without an outcome (target removed / prober closed). */
-  private release(a: HttpAttempt): void {
-    a.done = true;
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    a.req?.destroy();
+  /** Close the attempt's socket (if it still has one) and return the attempt to the pool. */
+  release(a: HttpAttempt): void {
+    const t = a.target;
+    if (t !== null) {
+      const i = t.attempts.indexOf(a);
+      if (i >= 0) {
+        t.attempts[i] = t.attempts[t.attempts.length - 1];
+        t.attempts.pop();
+      }
+    }
+    const socket = a.socket;
+    if (socket !== null) {
+      socket[ATTEMPT] = undefined;
+      socket.destroy();
+    }
+    a.socket = null;
+    a.target = null;
+    a.phase = Phase.Free;
+    this.pool.push(a);
   }
 
   close(): void {
     for (const slot of [...this.targets.keys()]) this.remove(slot);
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.pool.length = 0;
   }
 }
 
