@@ -1,6 +1,6 @@
 // Ambient typings for raw-socket 1.8.1 as patched by patches/raw-socket+1.8.1.patch
-// (worker-thread safe; adds Socket.attachFilter/detachFilter and the SOL_RAW,
-// IPPROTO_ICMPV6, ICMP_FILTER, ICMP6_FILTER constants). Only what index.js really
+// (worker-thread safe; adds Socket.attachFilter/detachFilter, Socket.enableTimestamps
+// and the SOL_RAW, IPPROTO_ICMPV6, ICMP_FILTER, ICMP6_FILTER constants). Only what index.js really
 // exports: the README's `generateChecksums`/`checksumOffset` options and the
 // `socket.generateChecksums()` method do not exist in 1.8.1's index.js.
 //
@@ -131,6 +131,20 @@ declare module 'raw-socket' {
     attachFilter(program: Buffer): void;
     /** Removes the attached BPF program (SO_DETACH_FILTER); a no-op when none is attached. */
     detachFilter(): void;
+
+    /**
+     * Turns on kernel timestamps (SO_TIMESTAMPNS; Linux only, else throws). From then
+     * on the native layer writes into `stamps` (a Float64Array of at least 4 elements,
+     * kept alive by the socket; nothing is allocated per packet):
+     *   [0], [1]: CLOCK_REALTIME seconds, nanoseconds read right before each sendto()
+     *             (by `send` and by the native `wrap.send`);
+     *   [2], [3]: the kernel receive timestamp (same clock) of the packet last read,
+     *             written before 'message' / the native recv callback runs; 0, 0 if
+     *             the packet came without one.
+     * Seconds and nanoseconds are separate because ns since 1970 exceed 2^53.
+     * Throws TypeError for a wrong `stamps`, Error with `.code`/`.errno` if setsockopt fails.
+     */
+    enableTimestamps(stamps: Float64Array): void;
 
     /**
      * 'message': `buffer` is a view of the socket's single receive buffer and is

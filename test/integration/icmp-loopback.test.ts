@@ -66,8 +66,8 @@ test('loopback v4 and v6: every probe answered, RTT sane, nothing dropped', { sk
   assert.equal(t.started, sent, 'ProbesStarted header = Sent records');
   assert.ok(t.batches >= 10, `heartbeat batches: ${t.batches}`);
   assert.deepEqual(filters, [
-    { typeFilter: true, bpf: true, problems: [] },
-    { typeFilter: true, bpf: true, problems: [] },
+    { typeFilter: true, bpf: true, kernelTimestamps: true, problems: [] },
+    { typeFilter: true, bpf: true, kernelTimestamps: true, problems: [] },
   ]);
   const started = t.messages.find((m) => m.type === 'started');
   assert.ok(started, 'started posted');

@@ -20,6 +20,9 @@ class FakeConn implements IcmpConn {
   sent: Array<{ pkt: Buffer; address: string }> = [];
   failNext: string | null = null;
   closed = false;
+  /** Kernel-clock send stamp the next send reports (NaN = no timestamps). */
+  nextSendStamp = NaN;
+  private lastSendStamp = NaN;
   constructor(readonly family: 4 | 6) {}
   send(buf: Buffer, length: number, address: string): string | null {
     if (this.failNext) {
@@ -28,7 +31,11 @@ class FakeConn implements IcmpConn {
       return e;
     }
     this.sent.push({ pkt: Buffer.from(buf.subarray(0, length)), address });
+    this.lastSendStamp = this.nextSendStamp;
     return null;
+  }
+  sendStamp(): number {
+    return this.lastSendStamp;
   }
   onPacket(h: PacketHandler): void {
     this.handler = h;
@@ -39,8 +46,8 @@ class FakeConn implements IcmpConn {
   close(): void {
     this.closed = true;
   }
-  deliver(pkt: Buffer, source: string, at: number): void {
-    this.handler!(pkt, pkt.length, source, at);
+  deliver(pkt: Buffer, source: string, at: number, kernelAt = NaN): void {
+    this.handler!(pkt, pkt.length, source, at, kernelAt);
   }
 }
 
@@ -48,6 +55,7 @@ class RecordingSink implements ProbeSink {
   events: string[] = [];
   drops: number[] = [];
   rtts: number[] = [];
+  logs: string[] = [];
   sent(slot: number) {
     this.events.push(`sent ${slot}`);
   }
@@ -72,6 +80,9 @@ class RecordingSink implements ProbeSink {
     this.drops.push(reason);
   }
   record() {}
+  log(_level: string, msg: string) {
+    this.logs.push(msg);
+  }
 }
 
 const ID = 0x4321;
@@ -168,6 +179,85 @@ test('a second reply is a Duplicate, not a second Reply', () => {
   conns[4].deliver(rep, '127.0.0.1', 1);
   conns[4].deliver(rep, '127.0.0.1', 2);
   assert.deepEqual(sink.events, ['sent 1', 'reply 1', 'duplicate 1']);
+});
+
+// ---- kernel timestamps (wall clock, ms since the conn's epoch second) --------------
+
+test('with consistent kernel stamps the RTT is kernel receive − kernel send, not the later JS times', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '127.0.0.1')); // opens the conn
+  time.t = 100;
+  prober.probe(1); // no stamps
+  conns[4].deliver(replyTo(conns[4].sent[0].pkt, '127.0.0.1'), '127.0.0.1', 100.25);
+  time.t = 1100;
+  conns[4].nextSendStamp = 5000.01; // the native stamp is taken after the JS one
+  prober.probe(1);
+  // The kernel received it 40 µs after sendto; the event loop read it 210 µs later.
+  conns[4].deliver(replyTo(conns[4].sent[1].pkt, '127.0.0.1'), '127.0.0.1', 1100.25, 5000.05);
+  assert.deepEqual(sink.events, ['sent 1', 'reply 1', 'sent 1', 'reply 1']);
+  assert.ok(Math.abs(sink.rtts[0] - 0.00025) < 1e-12, 'no stamps: monotonic RTT');
+  assert.ok(Math.abs(sink.rtts[1] - 0.00004) < 1e-12, `kernel RTT, got ${sink.rtts[1]}`);
+  assert.equal(prober.stats.kernelRtt, 1);
+  assert.equal(prober.stats.clockFallbacks, 0, 'a missing stamp is not a clock step');
+});
+
+test('a wall-clock step backwards (negative kernel RTT) falls back to the monotonic RTT, counted and logged once', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '127.0.0.1'));
+  prober.add(target(2, '127.0.0.2'));
+  conns[4].nextSendStamp = 90_000;
+  prober.probe(1);
+  time.t = 1;
+  conns[4].nextSendStamp = 90_001;
+  prober.probe(2);
+  const [first, second] = conns[4].sent;
+  // The wall clock stepped back 3 s between the sendto()s and the receives.
+  conns[4].deliver(replyTo(first.pkt, '127.0.0.1'), '127.0.0.1', 1.3, 90_000 - 3000);
+  conns[4].deliver(replyTo(second.pkt, '127.0.0.2'), '127.0.0.2', 1.2, 90_001 - 3000);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 2', 'reply 1', 'reply 2']);
+  assert.ok(Math.abs(sink.rtts[0] - 0.0013) < 1e-12, `monotonic RTT, got ${sink.rtts[0]}`);
+  assert.ok(Math.abs(sink.rtts[1] - 0.0002) < 1e-12, `monotonic RTT, got ${sink.rtts[1]}`);
+  assert.equal(prober.stats.clockFallbacks, 2);
+  assert.equal(prober.stats.kernelRtt, 0);
+  assert.equal(sink.logs.filter((m) => m.includes('kernel timestamps inconsistent')).length, 1, 'logged once, not per reply');
+});
+
+test('a wall-clock step forwards (kernel RTT longer than the monotonic one) falls back: a Reply, not Late', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '127.0.0.1'));
+  time.t = 1000;
+  conns[4].nextSendStamp = 7000;
+  prober.probe(1);
+  // +2 s step: kernel RTT 2000.05 ms (over the 500 ms timeout), monotonic 0.3 ms.
+  conns[4].deliver(replyTo(conns[4].sent[0].pkt, '127.0.0.1'), '127.0.0.1', 1000.3, 9000.05);
+  assert.deepEqual(sink.events, ['sent 1', 'reply 1']);
+  assert.ok(Math.abs(sink.rtts[0] - 0.0003) < 1e-12, `got ${sink.rtts[0]}`);
+  assert.equal(prober.stats.clockFallbacks, 1);
+});
+
+test('a reply the kernel received in time but the event loop read after the deadline is a Reply with the kernel RTT', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '127.0.0.1'));
+  time.t = 1000;
+  conns[4].nextSendStamp = 50;
+  prober.probe(1);
+  // The loop was blocked 700 ms (past the 500 ms timeout) before its timer could run.
+  conns[4].deliver(replyTo(conns[4].sent[0].pkt, '127.0.0.1'), '127.0.0.1', 1700, 50.2);
+  time.advanceTo(3000);
+  assert.deepEqual(sink.events, ['sent 1', 'reply 1']);
+  assert.ok(Math.abs(sink.rtts[0] - 0.0002) < 1e-12, `got ${sink.rtts[0]}`);
+  assert.equal(prober.stats.kernelRtt, 1);
+});
+
+test('a late reply (after its timeout) also reports the kernel RTT when the stamps are consistent', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '127.0.0.1'));
+  conns[4].nextSendStamp = 10;
+  prober.probe(1);
+  time.advanceTo(600);
+  conns[4].deliver(replyTo(conns[4].sent[0].pkt, '127.0.0.1'), '127.0.0.1', 900, 610);
+  assert.deepEqual(sink.events, ['sent 1', 'timeout 1', 'late 1']);
+  assert.ok(Math.abs(sink.rtts[0] - 0.6) < 1e-12, `got ${sink.rtts[0]}`);
 });
 
 test('a sendto failure is Sent + Error(send_failed), and no timeout follows', () => {

@@ -23,18 +23,36 @@
  *     and a closure for it; we replace the wrap's 'recvReady' listener with one that
  *     drains up to RECV_BURST packets into one preallocated buffer via `wrap.recv`
  *     (which throws EAGAIN when the queue is empty).
+ *
+ * Kernel timestamps (our patch's `enableTimestamps`, SO_TIMESTAMPNS): the JS receive
+ * time is taken after the event loop wakes up and the packet is read, tens of µs
+ * after the packet arrived; `ping` reads the kernel's receive stamp instead. With
+ * timestamps on, the native send() reads CLOCK_REALTIME right before sendto() and
+ * recv() reports the kernel receive stamp (same clock), both written into one
+ * preallocated Float64Array [tx s, tx ns, rx s, rx ns] (no per-packet allocation).
+ * We hand them out as milliseconds since `stampEpochSec` (a whole second near the
+ * socket's creation), which keeps them exact to well under a ns as doubles. They are
+ * wall-clock times: the prober checks them against its monotonic times and falls
+ * back when the clock stepped.
  */
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { encodeBpf, icmp4Filter, icmp6Filter } from './icmp-bpf.js';
 
-export type PacketHandler = (buf: Buffer, length: number, source: string, recvTime: number) => void;
+/**
+ * recvTime: monotonic ms (performance.now() scale) when user space read the packet.
+ * kernelRecvTime: the kernel's receive stamp, in ms on the conn's stamp scale (see
+ * IcmpConn.sendStamp), or NaN when the packet has none (timestamps unavailable).
+ */
+export type PacketHandler = (buf: Buffer, length: number, source: string, recvTime: number, kernelRecvTime: number) => void;
 
 export interface FilterStatus {
   /** ICMP_FILTER / ICMP6_FILTER installed. */
   typeFilter: boolean;
   /** BPF identifier filter installed. */
   bpf: boolean;
+  /** Kernel receive timestamps on (SO_TIMESTAMPNS); absent = not supported by this conn. */
+  kernelTimestamps?: boolean;
   /** Why something could not be installed. */
   problems: string[];
 }
@@ -43,6 +61,12 @@ export interface IcmpConn {
   readonly family: 4 | 6;
   /** Send synchronously. Returns null on success or the error message (sendto failed). */
   send(buf: Buffer, length: number, address: string): string | null;
+  /**
+   * Optional: the clock reading taken right before the last successful send's
+   * sendto(), in ms on the same (wall-clock) scale as a PacketHandler's
+   * kernelRecvTime; NaN when timestamps are unavailable.
+   */
+  sendStamp?(): number;
   /** Register the one packet handler (buffer is reused: copy what you keep). */
   onPacket(handler: PacketHandler): void;
   /**
@@ -87,6 +111,7 @@ interface RawSocket {
   wrap?: RawWrap;
   setOption(level: number, option: number, value: Buffer | number, length?: number): void;
   attachFilter?: (program: Buffer) => void;
+  enableTimestamps?: (stamps: Float64Array) => void;
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   close(): unknown;
 }
@@ -144,6 +169,12 @@ export class RawIcmpConn implements IcmpConn {
   };
   private readonly onSent = (): void => {};
   private readonly onReadable = (): void => this.drain();
+  /** Written by the addon: [tx s, tx ns, rx s, rx ns] (CLOCK_REALTIME); all 0 = none. */
+  private readonly stamps = new Float64Array(new ArrayBuffer(4 * 8));
+  private stampsOn = false;
+  private stampsProblem: string | null = null;
+  /** Whole second subtracted from stamps so ms values stay small (exact). */
+  readonly stampEpochSec = Math.floor(Date.now() / 1000);
 
   constructor(readonly family: 4 | 6) {
     const raw = loadRaw();
@@ -162,6 +193,16 @@ export class RawIcmpConn implements IcmpConn {
     // raw-socket closes the socket on 'error' and re-emits it; an unhandled 'error'
     // would kill the thread, so we own it.
     this.sock.on('error', () => {});
+    if (typeof this.sock.enableTimestamps === 'function') {
+      try {
+        this.sock.enableTimestamps(this.stamps);
+        this.stampsOn = true;
+      } catch (err) {
+        this.stampsProblem = `kernel timestamps: ${message(err)}`;
+      }
+    } else {
+      this.stampsProblem = 'kernel timestamps: raw-socket has no enableTimestamps (unpatched); RTT measured in JS';
+    }
     try {
       this.sock.setOption(SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF_BYTES);
     } catch {
@@ -184,12 +225,24 @@ export class RawIcmpConn implements IcmpConn {
     return this.sendError;
   }
 
+  sendStamp(): number {
+    return this.stampMs(0);
+  }
+
+  /** stamps[at], stamps[at+1] (s, ns) as ms since stampEpochSec; NaN if absent. */
+  private stampMs(at: number): number {
+    const sec = this.stamps[at];
+    if (!this.stampsOn || sec === 0) return NaN;
+    return (sec - this.stampEpochSec) * 1000 + this.stamps[at + 1] / 1e6;
+  }
+
   onPacket(handler: PacketHandler): void {
     this.handler = handler;
   }
 
   setFilters(identifier: number): FilterStatus {
-    const status: FilterStatus = { typeFilter: false, bpf: false, problems: [] };
+    const status: FilterStatus = { typeFilter: false, bpf: false, kernelTimestamps: this.stampsOn, problems: [] };
+    if (this.stampsProblem !== null) status.problems.push(this.stampsProblem);
     try {
       if (this.family === 4) this.sock.setOption(SOL_RAW, ICMP_FILTER, writeHostU32(icmp4TypeMask([0, 3, 11])), 4);
       else this.sock.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, icmp6TypeFilter([129, 1, 2, 3]), 32);
@@ -233,7 +286,7 @@ export class RawIcmpConn implements IcmpConn {
       if (this.rxBytes < 0) return;
       const now = performance.now();
       const h = this.handler;
-      if (h !== null) h(this.rxBuf, this.rxBytes, this.rxSource, now);
+      if (h !== null) h(this.rxBuf, this.rxBytes, this.rxSource, now, this.stampMs(2));
     }
   }
 

@@ -21,6 +21,17 @@
  * a slot we probe, comes from that target's address, and its sequence was sent
  * recently and its payload send time is the one we stamped; otherwise it is counted
  * as a DropReason and ignored.
+ *
+ * RTT: from the kernel's stamps when the socket has them (see icmp-socket.ts):
+ * receive = the kernel's receive timestamp, send = the clock read right before
+ * sendto(), as ping does; so the event loop's wake-up and our own read and parse
+ * time are not in the RTT. Those stamps are wall-clock (CLOCK_REALTIME): a clock
+ * step between send and receive would corrupt them, so they are used only when
+ * 0 <= kernel RTT <= monotonic RTT (our JS send time is taken earlier and our JS
+ * receive time later than the kernel's, so a consistent clock always satisfies it);
+ * otherwise the monotonic RTT (performance.now() at send and at read) is used and
+ * counted in stats.clockFallbacks. Whether a reply is in time is judged on the RTT
+ * used.
  */
 import { ErrorReason, DropReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
@@ -76,6 +87,10 @@ export interface IcmpProberStats {
   duplicates: number;
   late: number;
   dropped: number;
+  /** Replies and late replies whose RTT came from the kernel's timestamps. */
+  kernelRtt: number;
+  /** Replies with kernel stamps that were inconsistent (clock step): monotonic RTT used. */
+  clockFallbacks: number;
 }
 
 export class IcmpProber implements Prober {
@@ -105,6 +120,8 @@ export class IcmpProber implements Prober {
   /** Ring entries, index local*RING + seq%RING. */
   private entSeq = new Uint32Array(0);
   private entSent = new Float64Array(0);
+  /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry. */
+  private entStamp = new Float64Array(0);
   private entState = new Uint8Array(0);
 
   /** seq16 → local index + 1 (0 = none) and full sequence of the probe that used it. */
@@ -125,15 +142,17 @@ export class IcmpProber implements Prober {
   private rxViewBuf: Buffer | null = null;
   private readonly scratch6 = new Uint8Array(16);
 
-  readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0 };
+  readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0, kernelRtt: 0, clockFallbacks: 0 };
 
   private readonly onTimer = (): void => {
     this.timer = null;
     this.armedFor = Infinity;
     this.expire();
   };
-  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number): void => this.receive(4, buf, len, source, t);
-  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number): void => this.receive(6, buf, len, source, t);
+  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
+    this.receive(4, buf, len, source, t, kt);
+  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
+    this.receive(6, buf, len, source, t, kt);
 
   constructor(
     private readonly sink: ProbeSink,
@@ -231,6 +250,7 @@ export class IcmpProber implements Prober {
       this.sink.error(slot, ErrorReason.send_failed);
       return;
     }
+    this.entStamp[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
     this.entState[e] = Entry.Pending;
     const due = now + this.timeoutOf[i];
     this.timeouts.set(e, due);
@@ -256,9 +276,9 @@ export class IcmpProber implements Prober {
 
   // ---- receive path -------------------------------------------------------
 
-  private receive(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number): void {
+  private receive(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number, kernelRecvTime: number): void {
     try {
-      this.handlePacket(family, buf, len, source, recvTime);
+      this.handlePacket(family, buf, len, source, recvTime, kernelRecvTime);
     } catch {
       // Never let one packet kill the shard; a bug here shows up as 'garbage' drops.
       this.drop(DropReason.garbage);
@@ -270,7 +290,7 @@ export class IcmpProber implements Prober {
     this.sink.dropped(reason);
   }
 
-  private handlePacket(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number): void {
+  private handlePacket(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number, kernelRecvTime: number): void {
     if (this.rxViewBuf !== buf) {
       this.rxViewBuf = buf;
       this.rxView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -315,7 +335,7 @@ export class IcmpProber implements Prober {
       this.sink.error(slot, p.error);
       return;
     }
-    const rtt = recvTime - this.entSent[e];
+    const rtt = this.rttOf(e, recvTime, kernelRecvTime);
     switch (state) {
       case Entry.Pending:
         this.timeouts.delete(e);
@@ -346,6 +366,26 @@ export class IcmpProber implements Prober {
       default:
         return this.drop(DropReason.bad_sequence);
     }
+  }
+
+  /** RTT in ms of ring entry e: from the kernel's stamps if consistent, else monotonic. */
+  private rttOf(e: number, recvTime: number, kernelRecvTime: number): number {
+    const monotonic = recvTime - this.entSent[e];
+    const kernel = kernelRecvTime - this.entStamp[e]; // NaN if either stamp is missing
+    if (kernel >= 0 && kernel <= monotonic) {
+      this.stats.kernelRtt++;
+      return kernel;
+    }
+    if (kernel === kernel) {
+      // Both stamps present but impossible: the wall clock stepped in between.
+      if (this.stats.clockFallbacks++ === 0) {
+        this.sink.log?.('warn', 'icmp: kernel timestamps inconsistent (wall clock stepped?); using monotonic RTT for such replies', {
+          kernelRttMs: kernel,
+          monotonicRttMs: monotonic,
+        });
+      }
+    }
+    return monotonic;
   }
 
   private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
@@ -433,7 +473,13 @@ export class IcmpProber implements Prober {
     const status = conn.setFilters(this.identifier);
     this.filterStatus[f] = status;
     if (status.problems.length > 0) {
-      this.sink.log?.('warn', 'icmp socket filters incomplete', { family, typeFilter: status.typeFilter, bpf: status.bpf, problems: status.problems });
+      this.sink.log?.('warn', 'icmp socket setup incomplete', {
+        family,
+        typeFilter: status.typeFilter,
+        bpf: status.bpf,
+        kernelTimestamps: status.kernelTimestamps,
+        problems: status.problems,
+      });
     }
     this.conns[f] = conn;
     return conn;
@@ -455,6 +501,7 @@ export class IcmpProber implements Prober {
     this.lastSeq = g(this.lastSeq, cap);
     this.entSeq = g(this.entSeq, cap * RING);
     this.entSent = g(this.entSent, cap * RING);
+    this.entStamp = g(this.entStamp, cap * RING);
     this.entState = g(this.entState, cap * RING);
     for (let k = old; k < cap; k++) this.ipOf.push('');
     this.cap = cap;
