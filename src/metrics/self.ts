@@ -13,6 +13,7 @@
  * own deltas from zero, which simply add to the totals).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { LOOP_LAG_RESOLUTION_MS } from '../../workers/loop-lag.js';
 import { Header } from '../protocol/batch.js';
 import { DROP_REASON_NAMES } from '../protocol/events.js';
 
@@ -125,7 +126,9 @@ export class SelfMetrics {
     this.wall = opts.wallNow ?? (() => Date.now());
     this.store = opts.store;
     if (opts.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: this.registry });
+      // 50 ms instead of prom-client's 10 ms event-loop sampling: same reason as the
+      // workers' LoopLagMonitor (each sample wakes the thread).
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LOOP_LAG_RESOLUTION_MS });
       // These three are gauges named like counters (promtool lint: non-counter
       // with _total suffix) and only repeat sum(nodejs_active_<x>), so drop them.
       for (const name of LINT_FAILING_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
