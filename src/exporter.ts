@@ -56,6 +56,9 @@ export class Exporter {
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
   private resolver: Resolver | null = null;
+  private resolverStarted = false;
+  /** True while applyTargets resolves: its own resolutions are not re-applied by onChange. */
+  private applyingTargets = false;
   private supervisor: ShardSupervisor | null = null;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
@@ -95,7 +98,7 @@ export class Exporter {
     }
 
     if (this.mode === 'run') {
-      this.resolver = this.createResolver();
+      this.replaceResolver();
       this.startSupervisor(this.config.workers);
       await this.applyTargets();
     }
@@ -121,13 +124,20 @@ export class Exporter {
     return this.listenUrl;
   }
 
+  /** A resolver with the current dns.* settings; applyTargets starts it. */
+  private replaceResolver(): void {
+    this.resolver?.stop();
+    this.resolver = this.createResolver();
+    this.resolverStarted = false;
+  }
+
   private createResolver(): Resolver {
     return new Resolver({
       refreshIntervalMs: this.config.dns.refreshIntervalMs,
       prefer: this.config.dns.prefer,
       onChange: (changes) => {
-        // The first resolution is applied by applyTargets itself; later ones move targets.
-        if (!this.applied) return;
+        // Resolutions made inside applyTargets are applied by it; the periodic ones here.
+        if (!this.applied || this.applyingTargets) return;
         this.log.info({ changed: changes.map((c) => c.name) }, 'DNS changes');
         this.applyRegistry();
       },
@@ -175,11 +185,17 @@ export class Exporter {
     for (const r of set.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
     this.targets = set;
     this.resolver!.setTargets(set.targets);
-    if (!this.applied) {
-      // First load: resolve everything before the first assignment, then keep refreshing.
-      await this.resolver!.start();
-    } else {
-      await this.resolver!.refresh();
+    this.applyingTargets = true;
+    try {
+      if (!this.resolverStarted) {
+        // A new resolver: resolve everything before assigning, then keep refreshing.
+        await this.resolver!.start();
+        this.resolverStarted = true;
+      } else {
+        await this.resolver!.refresh();
+      }
+    } finally {
+      this.applyingTargets = false;
     }
     this.applyRegistry();
     this.applied = true;
@@ -276,8 +292,9 @@ export class Exporter {
           await this.supervisor.stop();
           this.startSupervisor(next.workers);
           this.applied = false;
-          this.resolver!.stop();
-          this.resolver = this.createResolver();
+          this.replaceResolver();
+        } else if (JSON.stringify(next.dns) !== JSON.stringify(prev.dns)) {
+          this.replaceResolver();
         }
         await this.applyTargets();
       }

@@ -52,9 +52,10 @@ export class ChunkWriter {
       return;
     }
     const buf = this.buf;
-    // A plain loop beats TypedArray.prototype.set up to a few hundred bytes: set()
-    // has a fixed cost of tens of ns per call and most pieces here are 2..150 bytes.
-    if (n <= 256) for (let i = 0; i < n; i++) buf[p++] = b[i];
+    // set() is a memcpy behind a fixed call cost of tens of ns; a JS byte loop wins only
+    // for the tiniest pieces. Measured on the 10k-target icmp exposition (30.8 MB): with
+    // the loop up to 256 bytes, 76 ms; up to 16 bytes, 35 ms (labels go through memcpy).
+    if (n <= 16) for (let i = 0; i < n; i++) buf[p++] = b[i];
     else {
       buf.set(b, p);
       p += n;
