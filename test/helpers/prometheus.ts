@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort } from './free-port.js';
-import { tempDir, waitFor } from './exporter-process.js';
+import { ExporterProcess, tempDir, waitFor } from './exporter-process.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -101,4 +101,24 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     throw err;
   }
   return { url, query, log: () => log, stop };
+}
+
+/**
+ * The real exporter (CLI child process on `listen`) scraped every second by a real
+ * Prometheus under `job`; both stopped, and `dir` cleaned, when the test ends.
+ */
+export async function exporterScrapedByPrometheus(
+  t: { after(fn: () => Promise<void> | void): void },
+  opts: { config: string; listen: string; job: string; dir: { cleanup(): void } },
+): Promise<{ exp: ExporterProcess; prom: PrometheusServer }> {
+  const exp = new ExporterProcess(['run', '--config', opts.config], opts.listen);
+  let prom: PrometheusServer | undefined;
+  t.after(async () => {
+    await prom?.stop();
+    await exp.stop(2000);
+    opts.dir.cleanup();
+  });
+  await exp.waitReady(15_000);
+  prom = await startPrometheus({ job: opts.job, targets: [opts.listen], scrapeInterval: '1s' });
+  return { exp, prom };
 }

@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ExporterProcess, REPO_ROOT, isRoot, tempDir, waitFor } from '../helpers/exporter-process.js';
+import { REPO_ROOT, isRoot, tempDir, waitFor } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { prometheusUnavailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
+import { exporterScrapedByPrometheus, prometheusUnavailable } from '../helpers/prometheus.js';
 
 const RULES_FILE = join(REPO_ROOT, 'config/prometheus/fleetprobe-rules.yml');
 const PROM_CONFIG = join(REPO_ROOT, 'config/prometheus/prometheus.example.yml');
@@ -209,17 +209,8 @@ test('a real Prometheus scraping fleetprobe answers every dashboard and rule que
     probe_defaults: { interval: '200ms', timeout: '1s' },
     targets,
   });
-  const exp = new ExporterProcess(['run', '--config', cfg], listen);
-  let prom: PrometheusServer | undefined;
-  t.after(async () => {
-    await prom?.stop();
-    await exp.stop(2000);
-    dir.cleanup();
-  });
-  await exp.waitReady(15_000);
   const job = 'fleetprobe-dash';
-  prom = await startPrometheus({ job, targets: [listen], scrapeInterval: '1s' });
-  const p = prom;
+  const { exp, prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job, dir });
   // Wait for enough samples that every 5s rate has data, and every target has answered.
   await waitFor(
     'a receive rate for every target',

@@ -8,9 +8,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExporterProcess, NEEDS_ROOT, tempDir, waitFor } from '../helpers/exporter-process.js';
+import { NEEDS_ROOT, tempDir, waitFor } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { prometheusUnavailable, startPrometheus, type PrometheusServer, type PromVectorSample } from '../helpers/prometheus.js';
+import { exporterScrapedByPrometheus, prometheusUnavailable, type PromVectorSample } from '../helpers/prometheus.js';
 
 const SKIP = NEEDS_ROOT || prometheusUnavailable();
 const JOB = 'fleetprobe-it';
@@ -35,16 +35,7 @@ test('Prometheus scrapes the exporter and PromQL sees every target', { skip: SKI
     probe_defaults: { interval: '100ms', timeout: '500ms', labels: { env: 'it' } },
     targets: TARGETS,
   });
-  const exp = new ExporterProcess(['run', '--config', cfg], listen);
-  let prom: PrometheusServer | undefined;
-  t.after(async () => {
-    await prom?.stop();
-    await exp.stop(2000);
-    dir.cleanup();
-  });
-  await exp.waitReady(15_000);
-  prom = await startPrometheus({ job: JOB, targets: [listen], scrapeInterval: '1s' });
-  const p = prom;
+  const { exp, prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job: JOB, dir });
 
   await waitFor(`up{job="${JOB}"} == 1`, async () => (await p.query(`up{job="${JOB}"} == 1`)).length === 1, 15_000, 250).catch((err: Error) => {
     throw new Error(`${err.message}\nprometheus log:\n${p.log()}`);
