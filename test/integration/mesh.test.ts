@@ -116,13 +116,18 @@ test('three mesh nodes from one peers file probe exactly each other with every k
 
   // Warm-up: the nodes came up one after another, so early probes may have met a
   // peer that was not listening yet. Once all answer, the measured window starts.
-  const warm = await waitFor(`${WARM} answers on every target of every node, tcp_echo connected`, async () => {
+  await waitFor(`${WARM} answers on every target of every node, tcp_echo connected`, async () => {
     const ms = await scrapeAll();
     const connected = NODES.every((n, i) => targetsOf(n.name).filter((x) => x.endsWith('/tcp_echo')).every((x) => ms[i].value('fleetprobe_connected', { target: x }) === 1));
     return connected && receivedAtLeast(ms, null, WARM) && ms;
   }, 20_000, 250).catch(explain);
-  const before = NODES.map((n, i) => snapshot(warm[i], targetsOf(n.name)));
-  const responderBefore = warm.map((m) => ({
+  // Probes sent before a peer was listening (a UDP datagram to an unbound port gets no
+  // answer) are still in flight for up to the 1 s timeout: let them settle first, or
+  // their timeouts would land in the measured window.
+  await new Promise((r) => setTimeout(r, 1_300));
+  const base = await scrapeAll();
+  const before = NODES.map((n, i) => snapshot(base[i], targetsOf(n.name)));
+  const responderBefore = base.map((m) => ({
     frames: m.value('fleetprobe_responder_frames_total') ?? 0,
     datagrams: m.value('fleetprobe_responder_datagrams_total') ?? 0,
     http: m.value('fleetprobe_responder_http_requests_total') ?? 0,
