@@ -112,9 +112,8 @@ export class Exporter {
       reload: () => this.reload(),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
     });
-    const hp = parseHostPort(this.config.web.listenAddress, { allowEmptyHost: true, allowPortZero: true });
-    if (typeof hp === 'string') throw new ConfigError([{ key: 'web.listen_address', value: this.config.web.listenAddress, message: hp }]);
-    this.listenUrl = await this.app.listen({ host: hp.host || '::', port: hp.port });
+    const web = listenAddress('web.listen_address', this.config.web.listenAddress);
+    this.listenUrl = await this.app.listen(web);
     const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
     this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
   }
@@ -207,12 +206,13 @@ export class Exporter {
     const resolver = this.resolver;
     const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
     this.applyDiffToStore(diff);
-    const assignments = partitionByWorker(this.registry.shardTargets(), this.supervisor.workers);
+    const probing = this.registry.shardTargets();
+    const assignments = partitionByWorker(probing, this.supervisor.workers);
     if (!this.applied) this.supervisor.start(assignments);
     else this.supervisor.update(assignments);
     this.updateTargetStates();
     this.log.info(
-      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: this.registry.shardTargets().length },
+      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: probing.length },
       'targets applied',
     );
   }
@@ -365,15 +365,22 @@ export function packageVersion(): string {
   return cachedVersion;
 }
 
+interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** A configured "host:port" / ":port" listen address; an empty host listens on every address. */
+function listenAddress(key: string, value: string): ListenAddress {
+  const hp = parseHostPort(value, { allowEmptyHost: true, allowPortZero: true });
+  if (typeof hp === 'string') throw new ConfigError([{ key, value, message: hp }]);
+  return { host: hp.host || '::', port: hp.port };
+}
+
 /** Config "host:port" strings → the responder's listen addresses. */
 export function responderOptions(config: Config): ResponderOptions {
   const r = config.responder;
-  const listen = (key: string, v: string | null): { host: string; port: number } | undefined => {
-    if (!v) return undefined;
-    const hp = parseHostPort(v, { allowEmptyHost: true, allowPortZero: true });
-    if (typeof hp === 'string') throw new ConfigError([{ key: `responder.${key}`, value: v, message: hp }]);
-    return { host: hp.host || '::', port: hp.port };
-  };
+  const listen = (key: string, v: string | null): ListenAddress | undefined => (v ? listenAddress(`responder.${key}`, v) : undefined);
   return {
     tcpEcho: listen('tcp_echo', r.tcpEcho),
     udpEcho: listen('udp_echo', r.udpEcho),
