@@ -18,8 +18,6 @@ export interface BuildOptions {
   readiness: Readiness;
   reload: Reloader;
   api: ApiSource;
-  /** Extra route plugins (responder, streaming, on-demand tests) registered last. */
-  plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
 }
 
 /** Instrumentation is created once per process: it patches Fastify hooks via its plugin. */
@@ -45,7 +43,6 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { readiness: opts.readiness });
   await app.register(adminRoutes, { reload: opts.reload });
   await app.register(apiRoutes, { source: opts.api });
-  for (const plugin of opts.plugins ?? []) await app.register(async (scope) => plugin(scope));
 
   app.get('/', { config: { otel: false } }, async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
