@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import {
+  DnsPeers,
   loadTargets,
   parseHostPort,
   partitionByWorker,
@@ -27,6 +28,7 @@ import {
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
 import { SelfMetrics } from './metrics/self.js';
+import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
@@ -57,6 +59,11 @@ export class Exporter {
   private readonly registry = new TargetRegistry();
   private resolver: Resolver | null = null;
   private resolverStarted = false;
+  /** mesh.peers_dns, when configured: its last good answer feeds the mesh. */
+  private dnsPeers: DnsPeers | null = null;
+  private meshDns!: MeshDnsMetrics;
+  /** Target updates (reloads, DNS peer changes) run one at a time, in order. */
+  private serial: Promise<unknown> = Promise.resolve();
   /** True while applyTargets resolves: its own resolutions are not re-applied by onChange. */
   private applyingTargets = false;
   private supervisor: ShardSupervisor | null = null;
@@ -88,6 +95,7 @@ export class Exporter {
     this.log.level = this.config.log.level;
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     this.self = new SelfMetrics({ store: this.store });
+    this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
 
@@ -99,6 +107,7 @@ export class Exporter {
 
     if (this.mode === 'run') {
       this.replaceResolver();
+      await this.updateDnsPeers(null);
       this.startSupervisor(this.config.workers);
       await this.applyTargets();
     }
@@ -144,6 +153,47 @@ export class Exporter {
     });
   }
 
+  /**
+   * Start, replace, stop or refresh the DNS source of mesh peers to match the config.
+   * Awaits one lookup, so the first target set already has the peers (a failure only
+   * leaves the set as it was: empty at start-up, the last good one later).
+   */
+  private async updateDnsPeers(prev: Config | null): Promise<void> {
+    const next = this.config;
+    const same = prev !== null && prev.mesh.peersDns === next.mesh.peersDns && JSON.stringify(prev.dns) === JSON.stringify(next.dns);
+    if (same && this.dnsPeers) {
+      await this.dnsPeers.refresh();
+      return;
+    }
+    this.dnsPeers?.stop();
+    this.dnsPeers = null;
+    if (next.mesh.peersDns === null) return;
+    const host = next.mesh.peersDns;
+    const dnsPeers = new DnsPeers({
+      host,
+      refreshIntervalMs: next.dns.refreshIntervalMs,
+      prefer: next.dns.prefer,
+      onLookup: (error) => {
+        this.meshDns.onLookup(error === null);
+        if (error) this.log.warn({ name: host, code: error.code, error: error.message }, 'mesh.peers_dns lookup failed; keeping the last peers');
+      },
+      onChange: (peers) => {
+        if (this.dnsPeers !== dnsPeers) return; // replaced by a reload meanwhile
+        this.log.info({ name: host, peers: peers.map((p) => p.address) }, 'mesh peers from DNS changed');
+        this.exclusive(() => this.applyTargets()).catch((err) => this.log.error({ err }, 'applying the new mesh peers failed'));
+      },
+    });
+    this.dnsPeers = dnsPeers;
+    await dnsPeers.start();
+  }
+
+  /** Run `fn` after every update queued before it (reloads and DNS peer changes never interleave). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn, fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
   private startSupervisor(workers: number): void {
     this.supervisor = new ShardSupervisor({
       workers,
@@ -180,7 +230,7 @@ export class Exporter {
 
   /** Read target sources, resolve names, and push the result to the workers. */
   private async applyTargets(): Promise<void> {
-    const set = await loadTargets(this.config);
+    const set = await loadTargets(this.config, { dnsPeers: this.dnsPeers?.peers() ?? [] });
     for (const r of set.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
     this.targets = set;
     this.resolver!.setTargets(set.targets);
@@ -255,7 +305,7 @@ export class Exporter {
 
   /** SIGHUP and POST /-/reload. Concurrent calls share one reload. */
   reload(): Promise<{ ok: boolean; error?: string }> {
-    this.reloading ??= this.doReload().finally(() => {
+    this.reloading ??= this.exclusive(() => this.doReload()).finally(() => {
       this.reloading = null;
     });
     return this.reloading;
@@ -296,6 +346,7 @@ export class Exporter {
         } else if (JSON.stringify(next.dns) !== JSON.stringify(prev.dns)) {
           this.replaceResolver();
         }
+        await this.updateDnsPeers(prev);
         await this.applyTargets();
       }
       this.self.onReload(true);
@@ -343,12 +394,27 @@ export class Exporter {
         lastBatchAgeSeconds: Number.isNaN(w.lastBatchAt) ? null : (performance.now() - w.lastBatchAt) / 1000,
       })),
       responder: this.responder?.addresses() ?? null,
+      mesh_dns: this.meshDnsStatus(),
+    };
+  }
+
+  private meshDnsStatus(): Record<string, unknown> | null {
+    if (!this.dnsPeers) return null;
+    const s = this.dnsPeers.status();
+    return {
+      name: s.name,
+      peers: s.peers,
+      lookups: s.lookups,
+      failures: s.failures,
+      last_success: s.lastSuccessAt === null ? null : new Date(s.lastSuccessAt).toISOString(),
+      error: s.error === null ? null : `${s.error.code}: ${s.error.message}`,
     };
   }
 
   /** SIGTERM: stop accepting scrapes, flush the workers' last batches, close everything. */
   async stop(): Promise<void> {
     this.resolver?.stop();
+    this.dnsPeers?.stop();
     await this.app?.close();
     await this.supervisor?.stop();
     // After the workers' final batches are merged, so the last export holds them.

@@ -111,7 +111,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       httpBodyBytes: p.responder.http_body_bytes,
       httpMaxBodyBytes: p.responder.http_max_body_bytes,
     },
-    mesh: { name: p.mesh.name, peers, peersFile, kinds: [...p.mesh.kinds] as ProbeKind[] },
+    mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
   };
 }
 

@@ -11,7 +11,7 @@
 import convict from 'convict';
 import { parseDuration } from './duration.js';
 import { isIP } from 'node:net';
-import { parseHostPort } from '../targets/address.js';
+import { isHostName, parseHostPort } from '../targets/address.js';
 import { checkLabels } from '../targets/labels.js';
 import { PROBE_KINDS } from '../targets/model.js';
 
@@ -120,6 +120,13 @@ export const FORMATS: Record<string, Format> = {
   'fp-duration-pos': { check: durationCheck(1) },
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
   'fp-string': { check: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string') },
+  'fp-dns-name': {
+    check: (v) => {
+      if (typeof v !== 'string' || v === '') return 'must be a DNS name';
+      if (isIP(v) !== 0) return 'must be a DNS name, not an IP address (list addresses in mesh.peers)';
+      return isHostName(v) ? null : 'is not a valid DNS name (letters, digits, "-" and dots)';
+    },
+  },
   'fp-log-level': { check: oneOf(LOG_LEVELS) },
   'fp-kind': { check: oneOf(PROBE_KINDS) },
   'fp-http-method': { check: oneOf(HTTP_METHODS), coerce: (s) => s.toUpperCase() },

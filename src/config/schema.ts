@@ -164,6 +164,15 @@ export function buildSchema(): SchemaSection {
         noEnv: true,
       },
       peers_file: { doc: 'JSON or YAML file with the peer list (added to mesh.peers). Relative to the config file.', format: 'fp-string', default: null, nullable: true },
+      peers_dns: {
+        doc:
+          'DNS name whose A/AAAA records are more peers, e.g. a Kubernetes headless Service (fleetprobe-mesh.<namespace>.svc.cluster.local). ' +
+          'Re-resolved every dns.refresh_interval; each address is a peer named by the address (of the family dns.prefer asks for, when it has one). ' +
+          'A failed lookup keeps the last peers and is reported.',
+        format: 'fp-dns-name',
+        default: null,
+        nullable: true,
+      },
       kinds: {
         doc: 'Kinds probed to every peer. tcp_echo/udp use the responder ports (default 4000), http uses http://<peer>:<http port>/v1/ping (default 4001), tcp connects to the tcp_echo port.',
         format: 'fp-kinds',

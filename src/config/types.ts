@@ -65,6 +65,8 @@ export interface MeshConfig {
   /** Inline peers followed by those of peersFile. */
   peers: MeshPeer[];
   peersFile: string | null;
+  /** DNS name whose addresses are more peers (resolved at run time), or null. */
+  peersDns: string | null;
   kinds: ProbeKind[];
 }
 

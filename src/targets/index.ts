@@ -6,6 +6,7 @@ export { Resolver, pickAddress, hostOf, httpResolution, type Resolution, type Re
 export { TargetRegistry, toShardTarget, type RegistryEntry, type RegistryDiff } from './registry.js';
 export { hashName, workerOf, instanceOf, ownedByInstance, partitionByWorker, rendezvousShard, splayPhase } from './partition.js';
 export { meshTargets, meshPorts, ownAddresses, normaliseIp, type MeshResult, type MeshPorts } from './mesh.js';
+export { DnsPeers, peersFromAddresses, mergePeers, type DnsPeersStatus } from './peers-dns.js';
 export { KIND_OPTION_FIELDS, kindOptions, toProbeOptions } from './options.js';
 export { checkHost, parseHostPort, parseHttpUrl } from './address.js';
 export { checkLabelName, checkLabels, RESERVED_LABEL_NAMES } from './labels.js';

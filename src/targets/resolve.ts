@@ -45,6 +45,39 @@ export interface ResolverOptions {
 
 const realLookup: LookupAll = (host) => dnsLookup(host, { all: true, verbatim: true });
 
+export interface LookupHostOptions {
+  /** Default: dns.lookup (getaddrinfo) with every address, in resolver order. */
+  lookup?: LookupAll;
+  /** A lookup slower than this is reported as ETIMEOUT. */
+  timeoutMs: number;
+  /** Which address becomes Resolution.ip (default "system": the first). */
+  prefer?: DnsPreference;
+}
+
+/**
+ * One lookup of a host name with a timeout, as a Resolution (never throws). Shared by
+ * the Resolver and the DNS source of mesh peers, so both report failures alike.
+ */
+export async function lookupHost(host: string, opts: LookupHostOptions): Promise<Resolution> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`lookup of ${host} took longer than ${opts.timeoutMs}ms`), { code: 'ETIMEOUT' })), opts.timeoutMs);
+    // Not unref'ed: it is short and cleared as soon as the lookup settles, and an
+    // awaited refresh must be able to finish even when nothing else keeps the loop alive.
+  });
+  try {
+    const addrs = await Promise.race([(opts.lookup ?? realLookup)(host), timeout]);
+    const pick = pickAddress(addrs, opts.prefer ?? 'system');
+    if (pick === null) return { status: 'error', code: 'ENODATA', message: `${host} has no addresses` };
+    return { status: 'ok', ip: pick.address, family: pick.family, addresses: addrs.map((a) => a.address) };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { status: 'error', code: err.code ?? 'EUNKNOWN', message: err.message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The host part a target needs resolved, or null when it needs no DNS here (http resolves in its own client). */
 export function hostOf(spec: Pick<TargetSpec, 'kind' | 'address' | 'url'>): string | null {
   if (spec.kind === 'http') return null;
@@ -169,23 +202,7 @@ export class Resolver {
     return changes;
   }
 
-  async #resolveHost(host: string): Promise<Resolution> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`lookup of ${host} took longer than ${this.#opts.timeoutMs}ms`), { code: 'ETIMEOUT' })), this.#opts.timeoutMs);
-      // Not unref'ed: it is short and cleared as soon as the lookup settles, and an
-      // awaited refresh must be able to finish even when nothing else keeps the loop alive.
-    });
-    try {
-      const addrs = await Promise.race([this.#opts.lookup(host), timeout]);
-      const pick = pickAddress(addrs, this.#opts.prefer);
-      if (pick === null) return { status: 'error', code: 'ENODATA', message: `${host} has no addresses` };
-      return { status: 'ok', ip: pick.address, family: pick.family, addresses: addrs.map((a) => a.address) };
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      return { status: 'error', code: err.code ?? 'EUNKNOWN', message: err.message };
-    } finally {
-      clearTimeout(timer);
-    }
+  #resolveHost(host: string): Promise<Resolution> {
+    return lookupHost(host, { lookup: this.#opts.lookup, timeoutMs: this.#opts.timeoutMs, prefer: this.#opts.prefer });
   }
 }

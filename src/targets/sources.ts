@@ -8,6 +8,8 @@ import type { TargetSpec } from './model.js';
 import { loadTargetFile, type RejectedTarget } from './files.js';
 import { meshPorts, meshTargets, ownAddresses, responderListenHosts } from './mesh.js';
 import { ownedByInstance } from './partition.js';
+import { mergePeers } from './peers-dns.js';
+import type { MeshPeer } from '../config/types.js';
 
 export interface TargetSet {
   /** Targets this instance probes, in source order. */
@@ -38,15 +40,18 @@ export function dedupeTargets(specs: readonly TargetSpec[], rejected: RejectedTa
 export interface LoadTargetsOptions {
   /** This host's addresses for mesh self-detection (default: os.networkInterfaces()). */
   ownAddresses?: ReadonlySet<string>;
+  /** Mesh peers found through mesh.peers_dns (the last good answer), added to the configured ones. */
+  dnsPeers?: readonly MeshPeer[];
 }
 
 export async function loadTargets(config: Config, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
   const rejected: RejectedTarget[] = [];
   const all: TargetSpec[] = [...config.targets];
   let meshSelf: string | null = null;
-  if (config.mesh.peers.length > 0) {
+  const peers = mergePeers(config.mesh.peers, opts.dnsPeers ?? []);
+  if (peers.length > 0) {
     const m = meshTargets(
-      config.mesh,
+      { ...config.mesh, peers },
       config.probeDefaults,
       meshPorts(config.responder),
       opts.ownAddresses ?? ownAddresses(),

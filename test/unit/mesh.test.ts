@@ -14,6 +14,7 @@ function mesh(over: Partial<MeshConfig> = {}): MeshConfig {
       { name: 'n6', address: '::1', labels: {}, source: 'mesh.peers[2]' },
     ],
     peersFile: null,
+    peersDns: null,
     kinds: ['icmp', 'tcp_echo', 'udp', 'http', 'tcp'],
     ...over,
   };
