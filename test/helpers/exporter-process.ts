@@ -71,11 +71,13 @@ export interface SpawnOptions {
   /** Run inside this network namespace (needs root). */
   netns?: string;
   env?: Record<string, string>;
+  /** How to run node (default [process.execPath]), e.g. ['setpriv', ..., '/path/to/node']. */
+  runner?: readonly string[];
 }
 
 function spawnCli(args: readonly string[], opts: SpawnOptions): ChildProcess {
-  const node = process.execPath;
-  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, node, CLI_PATH, ...args]] : [node, [CLI_PATH, ...args]];
+  const run = [...(opts.runner ?? [process.execPath]), CLI_PATH, ...args];
+  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...run]] : [run[0], run.slice(1)];
   return spawn(cmd, argv, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
