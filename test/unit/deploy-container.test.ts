@@ -110,7 +110,7 @@ function checkContainerfile(text: string, repoRoot: string, ignoreFile: string):
   out.exposed = final.filter((i) => i.getKeyword() === 'EXPOSE').flatMap((i) => i.getArguments().map((a) => a.getValue()));
   const labels = new Map<string, string>();
   for (const l of final.filter((i) => i.getKeyword() === 'LABEL') as Label[]) for (const p of l.getProperties()) labels.set(p.getName(), expand(p.getUnescapedValue() ?? '').replace(/^"(.*)"$/, '$1'));
-  for (const k of ['title', 'description', 'version', 'licenses', 'source']) {
+  for (const k of ['title', 'description', 'version', 'licenses']) {
     if (!labels.get(`org.opencontainers.image.${k}`)) problems.push(`label org.opencontainers.image.${k} missing`);
   }
   if (labels.get('org.opencontainers.image.version') !== PKG.version) problems.push(`label version ${labels.get('org.opencontainers.image.version')} is not package.json's ${PKG.version}`);
