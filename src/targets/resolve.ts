@@ -130,12 +130,21 @@ export class Resolver {
 
   /** Refresh now and then every refreshIntervalMs; the timer never keeps the process alive. */
   start(): Promise<ResolutionChange[]> {
+    this.schedule();
+    return this.refresh();
+  }
+
+  /**
+   * Refresh every refreshIntervalMs from now on, without a refresh now: for a resolver
+   * that was refreshed before it went live (a reload resolves new names first, then
+   * swaps resolvers).
+   */
+  schedule(): void {
     this.stop();
     this.#timer = setInterval(() => {
       this.refresh().catch((e) => this.#opts.onError?.(e));
     }, this.#opts.refreshIntervalMs);
     this.#timer.unref();
-    return this.refresh();
   }
 
   stop(): void {
@@ -151,8 +160,12 @@ export class Resolver {
       if (h !== null && literal(h) === null) hosts.set(h, undefined);
     }
     const queue = [...hosts.keys()];
+    let next = 0; // an index, not shift(): shift() is O(n) and the queue may hold every target's host
     const worker = async () => {
-      for (let h = queue.shift(); h !== undefined; h = queue.shift()) hosts.set(h, await this.#resolveHost(h));
+      while (next < queue.length) {
+        const h = queue[next++];
+        hosts.set(h, await this.#resolveHost(h));
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.#opts.concurrency, queue.length) }, worker));
 
