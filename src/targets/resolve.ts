@@ -154,10 +154,17 @@ export class Resolver {
 
   async #run(): Promise<ResolutionChange[]> {
     const targets = [...this.#targets];
+    // Each target's host and, for IP literals, its resolution, computed once per run.
+    const hostOfTarget: Array<string | null> = new Array(targets.length);
+    const literals = new Map<string, Resolution>();
     const hosts = new Map<string, Resolution | undefined>();
-    for (const [, t] of targets) {
-      const h = hostOf(t);
-      if (h !== null && literal(h) === null) hosts.set(h, undefined);
+    for (let i = 0; i < targets.length; i++) {
+      const h = hostOf(targets[i][1]);
+      hostOfTarget[i] = h;
+      if (h === null || literals.has(h) || hosts.has(h)) continue;
+      const lit = literal(h);
+      if (lit !== null) literals.set(h, lit);
+      else hosts.set(h, undefined);
     }
     const queue = [...hosts.keys()];
     let next = 0; // an index, not shift(): shift() is O(n) and the queue may hold every target's host
@@ -170,10 +177,11 @@ export class Resolver {
     await Promise.all(Array.from({ length: Math.min(this.#opts.concurrency, queue.length) }, worker));
 
     const changes: ResolutionChange[] = [];
-    for (const [name, t] of targets) {
+    for (let i = 0; i < targets.length; i++) {
+      const [name, t] = targets[i];
       if (this.#targets.get(name) !== t) continue; // replaced by setTargets while we were resolving
-      const h = hostOf(t);
-      const current = h === null ? httpResolution(t) : (literal(h) ?? (hosts.get(h) as Resolution));
+      const h = hostOfTarget[i];
+      const current = h === null ? httpResolution(t) : (literals.get(h) ?? (hosts.get(h) as Resolution));
       const previous = this.#results.get(name);
       if (!same(previous, current)) changes.push({ name, previous, current });
       this.#results.set(name, current);
