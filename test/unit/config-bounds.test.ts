@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -366,4 +366,17 @@ test('labels of probe_defaults count towards each target\'s cap; mesh peers\' la
     keysOf({ probe_defaults: { labels: many(31, 'd') }, mesh: { peers: [{ name: 'p1', address: '127.0.0.1', labels: many(2, 'p') }, { name: 'p2', address: '127.0.0.2', labels: { v: 'x'.repeat(2000) } }] } }),
     ['mesh.peers[0].labels', 'mesh.peers[1].labels'],
   );
+});
+
+test('the README\'s table of limits shows every key\'s range exactly as the schema declares it', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Limits'), readme.indexOf('### Probe kinds'));
+  assert.ok(section.length > 100, 'README has a Limits section');
+  for (const d of configSchemaDocs()) {
+    if (!d.range) continue;
+    const row = section.split('\n').find((l) => l.startsWith(`| \`${d.key}\` |`));
+    assert.ok(row, `README Limits has no row for ${d.key}`);
+    assert.equal(row.split('|')[2].trim(), d.range, `README range of ${d.key}`);
+  }
+  assert.match(section, new RegExp(`at most ${TIMEOUT_MAX_INTERVALS} × the interval`));
 });
