@@ -196,7 +196,6 @@ function listFormat(o: {
   return { check: (v) => joined(elements(v)), elements, coerce: o.coerce, range: o.range };
 }
 
-
 function headerProblems(v: unknown): ElementProblem[] {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return [{ at: '', value: v, message: 'must be a mapping of header name to string' }];
   const out: ElementProblem[] = [];
@@ -204,7 +203,7 @@ function headerProblems(v: unknown): ElementProblem[] {
   if (entries.length > HTTP_BOUNDS.headers) out.push({ at: '', value: `(${entries.length} headers)`, message: `has ${entries.length} headers; at most ${HTTP_BOUNDS.headers}` });
   for (const [k, val] of entries) {
     const at = `.${clip(k)}`;
-    if (!HTTP_HEADER_NAME.test(k)) out.push({ at, value: k, message: `"${clip(k)}" is not a valid header name` });
+    if (!HTTP_HEADER_NAME.test(k)) out.push({ at, value: clip(k), message: `"${clip(k)}" is not a valid header name` });
     else if (HTTP_FRAMING_HEADERS.has(k.toLowerCase())) out.push({ at, value: k, message: `header "${k}" is set by the prober (use keep_alive for Connection)` });
     if (typeof val !== 'string' || !HTTP_HEADER_VALUE.test(val)) out.push({ at, value: val, message: `header "${clip(k)}" must be a single-line string without control characters` });
     else if (Buffer.byteLength(val, 'utf8') > HTTP_BOUNDS.headerValueBytes) {
