@@ -13,6 +13,7 @@ import { registerFormats } from './formats.js';
 import { PROBE_KINDS } from '../targets/model.js';
 import { KIND_OPTION_FIELDS } from '../targets/options.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
+import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -73,7 +74,7 @@ export function buildSchema(): SchemaSection {
     },
     flush_interval: {
       doc: 'How often each worker ships its batch of results to the main thread. Shorter: fresher metrics, more messages.',
-      format: 'fp-duration-pos',
+      format: 'fp-flush-interval',
       default: '500ms',
     },
     log: {
@@ -90,7 +91,7 @@ export function buildSchema(): SchemaSection {
     dns: {
       refresh_interval: {
         doc: 'How often host names are resolved again. A name that fails is reported and retried at the next refresh.',
-        format: 'fp-duration-pos',
+        format: 'fp-dns-refresh',
         default: '60s',
       },
       prefer: {
@@ -107,22 +108,27 @@ export function buildSchema(): SchemaSection {
       },
     },
     shard: {
-      index: { doc: 'This instance\'s shard (0-based) when several instances split one target list by rendezvous hashing.', format: 'fp-int-min0', default: 0 },
-      count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-int-min1', default: 1 },
+      index: { doc: 'This instance\'s shard (0-based, below shard.count) when several instances split one target list by rendezvous hashing.', format: 'fp-shard-index', default: 0 },
+      count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-shard-count', default: 1 },
     },
     probe_defaults: {
       kind: { doc: `Probe kind of targets that do not say: ${PROBE_KINDS.join(', ')}.`, format: 'fp-kind', default: 'icmp' },
-      interval: { doc: 'Time between two probes of one target.', format: 'fp-duration-pos', default: '1s' },
-      timeout: { doc: 'A probe without an answer after this long counts as lost.', format: 'fp-duration-pos', default: '1s' },
+      interval: { doc: 'Time between two probes of one target.', format: 'fp-interval', default: '1s' },
+      timeout: {
+        doc: `A probe without an answer after this long counts as lost. At most ${TIMEOUT_MAX_INTERVALS} x interval (for every target, after its own overrides).`,
+        format: 'fp-timeout',
+        default: '1s',
+      },
       loss_window: { doc: 'Probes in the sliding window of the loss ratio gauge.', format: 'fp-loss-window', default: 100 },
       payload_size: { doc: 'ICMP/UDP payload bytes (at least the 16-byte probe header is always sent).', format: 'fp-payload-size', default: 56 },
-      labels: { doc: 'Labels added to every target (targets may override single labels).', format: Object, check: 'fp-labels', default: {}, noEnv: true },
+      labels: { doc: 'Labels added to every target (targets may override single labels); they count towards each target\'s label cap.', format: Object, check: 'fp-labels', default: {}, noEnv: true },
       ...kindSections(),
     },
     targets: {
       doc:
         'Inline targets: {name, kind?, address (icmp: IP or host; tcp/tcp_echo/udp: host:port or [v6]:port) | url (http), labels?, ' +
-        'interval?, timeout?, loss_window?, payload_size?, + the per-kind options of probe_defaults.<kind> written flat on the target}.',
+        'interval?, timeout?, loss_window?, payload_size?, + the per-kind options of probe_defaults.<kind> written flat on the target}. ' +
+        `Each field has the range of its probe_defaults key; labels as probe_defaults.labels; url at most ${HTTP_BOUNDS.urlBytes} bytes; no limit on the number of targets.`,
       format: 'fp-list',
       default: [],
       noEnv: true,
@@ -135,20 +141,20 @@ export function buildSchema(): SchemaSection {
       default: [],
     },
     responder: {
-      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-listen', default: null, nullable: true },
-      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-listen', default: null, nullable: true },
-      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-listen', default: null, nullable: true },
-      max_connections: { doc: 'TCP echo: concurrent connections accepted; more are closed at once.', format: 'fp-int-min1', default: 4096 },
-      max_frame_bytes: { doc: 'TCP echo: longest frame accepted; a longer one closes the connection.', format: 'fp-int-min1', default: 65_536 },
-      max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-int-min1', default: 9216 },
-      idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-duration-pos', default: '5m' },
+      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      max_connections: { doc: 'TCP echo and HTTP (each): concurrent connections accepted; more are closed at once.', format: 'fp-max-connections', default: 4096 },
+      max_frame_bytes: { doc: 'TCP echo: bytes held for one connection that does not read its echoes; past that the connection is closed.', format: 'fp-max-frame-bytes', default: 65_536 },
+      max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-max-datagram-bytes', default: 9216 },
+      idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-idle-timeout', default: '5m' },
       allow_cidrs: {
         doc: 'Only peers inside these CIDRs are answered. Empty (default): everyone is answered.',
         format: 'fp-cidrs',
         default: [],
       },
-      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=.', format: 'fp-int-min0', default: 0 },
-      http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-int-min0', default: 1_048_576 },
+      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=. At most responder.http_max_body_bytes.', format: 'fp-http-body-bytes', default: 0 },
+      http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-http-max-body-bytes', default: 1_048_576 },
     },
     mesh: {
       name: {
@@ -205,7 +211,7 @@ export function leaves(section: SchemaSection, prefix = ''): Array<[string, Sche
   for (const [key, node] of Object.entries(section)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (isLeaf(node)) out.push([path, node]);
-    else out.push(...leaves(node, path));
+    else for (const l of leaves(node, path)) out.push(l);
   }
   return out;
 }

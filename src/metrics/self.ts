@@ -136,10 +136,20 @@ export class SelfMetrics {
     this.register();
   }
 
-  /** Number of worker threads configured; workers below n get series at zero. */
+  /**
+   * A new pool of n worker threads (at start, and when a reload restarts the pool):
+   * workers below n get series at zero, and no thread counts as running until it
+   * delivers a batch (a pool shrunk from 2 to 1 must not go on reporting 2 running).
+   */
   setWorkers(n: number): void {
     this.configuredWorkers = n;
-    if (n > 0) this.w.ensure(n - 1, this.mono());
+    const now = this.mono();
+    if (n > 0) this.w.ensure(n - 1, now);
+    for (let i = 0; i < this.w.seen; i++) {
+      this.w.running[i] = false;
+      this.w.startedAt[i] = now;
+      this.w.lastBatchAt[i] = NaN;
+    }
   }
 
   /** Record a merged batch's header (see src/protocol/batch.ts Header). */

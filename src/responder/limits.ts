@@ -70,11 +70,11 @@ export interface ListenAddress {
 export interface ResponderLimits {
   /** Open connections per TCP listener (tcp echo, and separately http); excess accepted and closed at once. >= 1. */
   maxConnections: number;
-  /** Bytes held undelivered per tcp echo connection (see file header). >= 16. */
+  /** Bytes held undelivered per tcp echo connection (see file header). 16..64 MiB. */
   maxFrameBytes: number;
   /** Larger UDP datagrams are dropped, not echoed. 0..65507. */
   maxDatagramBytes: number;
-  /** A connection with no traffic for this long is closed. >= 1. */
+  /** A connection with no traffic for this long is closed. 1 ms..24 h. */
   idleTimeoutMs: number;
   /** Source networks allowed to use any listener; [] = every source (default). */
   allowCidrs: string[];
@@ -106,6 +106,61 @@ export class ResponderOptionError extends Error {
 const MAX_UDP_PAYLOAD = 65507; // 65535 - 8 (UDP) - 20 (IPv4)
 export const MAX_HTTP_BODY_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Bounds of every numeric limit, declared once: validateResponderOptions() checks them
+ * when a responder starts, and the configuration derives its responder.* formats,
+ * their documented ranges and its check of the same rules from this table, so
+ * `check-config` rejects what the responder would refuse (exit 2, named key) instead
+ * of `run` failing later. `max` may depend on another limit (httpBodyBytes).
+ */
+export interface LimitRule {
+  min: number;
+  max: number;
+  /** A second upper bound taken from another option (cross-field rule). */
+  atMost?: keyof ResponderLimits;
+  unit: 'count' | 'bytes' | 'ms';
+}
+
+export const RESPONDER_LIMIT_RULES = {
+  maxConnections: { min: 1, max: 10_000_000, unit: 'count' },
+  maxFrameBytes: { min: 16, max: MAX_HTTP_BODY_BYTES, unit: 'bytes' },
+  maxDatagramBytes: { min: 0, max: MAX_UDP_PAYLOAD, unit: 'bytes' },
+  // A day: idle connections are closed by a per-connection timer (< 2^31-1 ms).
+  idleTimeoutMs: { min: 1, max: 86_400_000, unit: 'ms' },
+  httpMaxBodyBytes: { min: 0, max: MAX_HTTP_BODY_BYTES, unit: 'bytes' },
+  httpBodyBytes: { min: 0, max: MAX_HTTP_BODY_BYTES, atMost: 'httpMaxBodyBytes', unit: 'bytes' },
+} as const satisfies Partial<Record<keyof ResponderLimits, LimitRule>>;
+
+export type NumericResponderLimit = keyof typeof RESPONDER_LIMIT_RULES;
+
+export interface ResponderLimitProblem {
+  option: NumericResponderLimit;
+  value: unknown;
+  message: string;
+}
+
+/**
+ * Every numeric limit outside its rule (all of them, not only the first). `show`
+ * renders a bound in the caller's units (the config shows durations as "24h").
+ */
+export function responderLimitProblems(
+  limits: Pick<ResponderLimits, NumericResponderLimit>,
+  show: (n: number, rule: LimitRule) => string = (n) => String(n),
+  nameOf: (option: NumericResponderLimit) => string = (o) => o,
+): ResponderLimitProblem[] {
+  const out: ResponderLimitProblem[] = [];
+  for (const [option, r] of Object.entries(RESPONDER_LIMIT_RULES) as Array<[NumericResponderLimit, LimitRule]>) {
+    const v = limits[option];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < r.min || v > r.max) {
+      out.push({ option, value: v, message: `must be an integer in ${show(r.min, r)}..${show(r.max, r)}, got ${String(v)}` });
+    } else if (r.atMost !== undefined) {
+      const other = limits[r.atMost as NumericResponderLimit];
+      if (typeof other === 'number' && v > other) out.push({ option, value: v, message: `must be at most ${nameOf(r.atMost as NumericResponderLimit)} (${show(other, r)}), got ${show(v, r)}` });
+    }
+  }
+  return out;
+}
+
 function integerIn(option: string, value: unknown, min: number, max: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ResponderOptionError(option, `must be an integer in ${min}..${max}, got ${String(value)}`);
@@ -126,12 +181,8 @@ export function validateResponderOptions(opts: ResponderOptions): void {
   if (!opts.tcpEcho && !opts.udpEcho && !opts.http) {
     throw new ResponderOptionError('tcpEcho/udpEcho/http', 'no listener configured');
   }
-  integerIn('maxConnections', opts.maxConnections, 1, 10_000_000);
-  integerIn('maxFrameBytes', opts.maxFrameBytes, 16, 2 ** 31 - 1);
-  integerIn('maxDatagramBytes', opts.maxDatagramBytes, 0, MAX_UDP_PAYLOAD);
-  integerIn('idleTimeoutMs', opts.idleTimeoutMs, 1, 2 ** 31 - 1);
-  integerIn('httpMaxBodyBytes', opts.httpMaxBodyBytes, 0, MAX_HTTP_BODY_BYTES);
-  integerIn('httpBodyBytes', opts.httpBodyBytes, 0, opts.httpMaxBodyBytes);
+  const [first] = responderLimitProblems(opts);
+  if (first) throw new ResponderOptionError(first.option, first.message);
   if (opts.closeGraceMs !== undefined) integerIn('closeGraceMs', opts.closeGraceMs, 0, 600_000);
   if (!Array.isArray(opts.allowCidrs)) throw new ResponderOptionError('allowCidrs', 'must be an array of CIDR strings');
 }

@@ -160,3 +160,64 @@ test('instance sharding: each instance keeps a disjoint part, together all targe
   }
   assert.equal(seen.size, 300);
 });
+
+test('a target file whose read fails keeps its last good targets, says so, and takes the new content once it reads well', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-lastgood-'));
+  const file = join(d, 't.json');
+  writeFileSync(join(d, 'c.yaml'), 'targets: [ { name: inl, address: 127.0.0.1 } ]\ntarget_files: [t.json]\n');
+  const config = () => loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} });
+  let clock = 1_000_000;
+  const now = () => clock;
+
+  writeFileSync(file, JSON.stringify([{ name: 'f1', address: '127.0.0.2' }, { name: 'f2', address: '127.0.0.3' }, { name: 'bad', address: 'x..y' }]));
+  const first = await loadTargets(config(), { ownAddresses: new Set(), now });
+  assert.deepEqual(first.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
+  assert.deepEqual(first.files.map((f) => [f.ok, f.stale, f.error, f.lastSuccessAt]), [[true, false, null, 1_000_000]]);
+  assert.equal(first.rejected.length, 1, 'the bad entry');
+
+  // A generator rewriting the file in place leaves it truncated for a moment.
+  clock += 5000;
+  writeFileSync(file, '[{"name": "f1", "address": "127.0.0.2"}, {"na');
+  const truncated = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: first.files, now });
+  assert.deepEqual(truncated.targets.map((t) => t.name), ['inl', 'f1', 'f2'], 'the last good targets stay');
+  const f = truncated.files[0];
+  assert.deepEqual([f.ok, f.stale, f.lastSuccessAt], [false, true, 1_000_000]);
+  assert.match(f.error!, /t\.json is not valid JSON/);
+  assert.equal(truncated.rejected.length, 2, 'the file failure and the kept bad entry');
+  assert.match(truncated.rejected.map((r) => r.reason).join('\n'), /not valid JSON.*keeping its 2 targets of the last good read \(read 1970-01-01T00:16:40\.000Z\)/);
+
+  // Still failing (empty: truncate-then-write), still the same last good read.
+  writeFileSync(file, '');
+  const empty = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: truncated.files, now });
+  assert.deepEqual(empty.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
+  assert.equal(empty.files[0].stale, true);
+  assert.match(empty.files[0].error!, /not valid JSON|empty/);
+
+  // Good again: the new content replaces the old.
+  clock += 5000;
+  writeFileSync(file, JSON.stringify([{ name: 'f3', address: '127.0.0.4' }]));
+  const fixed = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: empty.files, now });
+  assert.deepEqual(fixed.targets.map((t) => t.name), ['inl', 'f3']);
+  assert.deepEqual(fixed.files.map((x) => [x.ok, x.stale, x.error, x.lastSuccessAt]), [[true, false, null, 1_010_000]]);
+  assert.equal(fixed.rejected.length, 0);
+
+  // "[]" is a good read of no targets (unlike an empty file).
+  writeFileSync(file, '[]');
+  const none = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: fixed.files, now });
+  assert.deepEqual(none.targets.map((t) => t.name), ['inl']);
+  assert.equal(none.files[0].ok, true);
+});
+
+test('a target file that fails at its first read has no targets and is reported; an empty YAML file is a failed read', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-firstread-'));
+  writeFileSync(join(d, 'empty.yaml'), '# nothing yet\n');
+  writeFileSync(join(d, 'obj.json'), '{"targets": []}');
+  writeFileSync(join(d, 'c.yaml'), 'target_files: [missing.json, empty.yaml, obj.json]\n');
+  const set = await loadTargets(loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} }), { ownAddresses: new Set() });
+  assert.deepEqual(set.targets, []);
+  assert.deepEqual(set.files.map((f) => [f.ok, f.stale, f.load]), [[false, false, null], [false, false, null], [false, false, null]]);
+  const reasons = set.rejected.map((r) => r.reason);
+  assert.match(reasons[0], /missing\.json cannot be read: ENOENT/);
+  assert.match(reasons[1], /empty\.yaml is empty \(write \[\] for a file with no targets\)/);
+  assert.match(reasons[2], /obj\.json must be a list/);
+});
