@@ -46,7 +46,10 @@ export interface ExporterOptions {
   logger: Logger;
   /** Override the shard worker script (tests). */
   shardFilename?: string;
+  /** Override the restart backoff of failed workers (tests). */
+  restartBackoff?: { minMs?: number; maxMs?: number; healthyAfterMs?: number };
 }
+
 
 export class Exporter {
   readonly mode: ExporterMode;
@@ -150,11 +153,18 @@ export class Exporter {
       flushIntervalMs: this.config.flushIntervalMs,
       cookie: this.cookie,
       icmpIdentifierBase: this.icmpIdentifierBase,
+      stallTimeoutMs: this.config.workersStallTimeoutMs,
+      heapLimitMb: this.config.workersHeapLimitMb,
+      restartMinMs: this.opts.restartBackoff?.minMs,
+      restartMaxMs: this.opts.restartBackoff?.maxMs,
+      healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
       onBatch: (i, buf) => this.onBatch(i, buf),
       onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onRestart: (i) => this.self.onWorkerRestart(i),
+      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
+      onLaunch: (i) => this.self.onWorkerLaunch(i),
+      onHealthy: (i) => this.self.onWorkerHealthy(i),
     });
     this.self.setWorkers(workers);
   }
@@ -249,7 +259,9 @@ export class Exporter {
   private readiness(): { ready: boolean; reason?: string } {
     if (this.mode === 'responder') return { ready: true };
     if (!this.applied) return { ready: false, reason: 'targets not loaded yet' };
-    if (!this.supervisor?.ready()) return { ready: false, reason: 'waiting for every worker to deliver a batch' };
+    if (!this.supervisor) return { ready: false, reason: 'the worker pool is restarting' };
+    const problems = this.supervisor.notReadyReasons();
+    if (problems.length > 0) return { ready: false, reason: problems.join('; ') };
     return { ready: true };
   }
 
@@ -286,7 +298,12 @@ export class Exporter {
         this.log.warn({}, 'responder settings take effect on restart');
       }
       if (this.mode === 'run' && this.supervisor) {
-        if (next.workers !== this.supervisor.workers || next.flushIntervalMs !== prev.flushIntervalMs) {
+        if (
+          next.workers !== this.supervisor.workers ||
+          next.flushIntervalMs !== prev.flushIntervalMs ||
+          next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
+          next.workersHeapLimitMb !== prev.workersHeapLimitMb
+        ) {
           // Counters live in the store, so a new pool continues them.
           this.log.info({ from: this.supervisor.workers, to: next.workers }, 'restarting the worker pool');
           await this.supervisor.stop();

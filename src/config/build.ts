@@ -12,6 +12,7 @@ import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.j
 import { parseTargetEntry } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from './file.js';
+import { defaultStallTimeoutMs } from '../pool/failures.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -83,6 +84,10 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     else names.set(peer.name, peer.source);
   }
 
+  const flushIntervalMs = parseDuration(p.flush_interval);
+  const stall = resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
+  if (typeof stall === 'string') problems.push({ key: 'workers_stall_timeout', value: p.workers_stall_timeout, message: stall });
+
   if (p.shard.index >= p.shard.count) {
     problems.push({ key: 'shard.index', value: p.shard.index, message: `must be less than shard.count (${p.shard.count})` });
   }
@@ -90,7 +95,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   return {
     configFile,
     workers: p.workers,
-    flushIntervalMs: parseDuration(p.flush_interval),
+    flushIntervalMs,
+    workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
+    workersHeapLimitMb: p.workers_heap_limit_mb,
     log: { level: p.log.level as LogLevel },
     web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
@@ -115,3 +122,15 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   };
 }
 
+
+/**
+ * workers_stall_timeout (already format-checked) -> ms, or the reason it cannot work with
+ * this flush_interval: a worker only proves it is alive once per flush, so a timeout
+ * shorter than a few flushes would replace healthy workers.
+ */
+export function resolveStallTimeout(value: string, flushIntervalMs: number): number | string {
+  if (value === 'auto') return defaultStallTimeoutMs(flushIntervalMs);
+  const ms = parseDuration(value);
+  if (ms < 3 * flushIntervalMs) return `must be at least 3 x flush_interval (${3 * flushIntervalMs}ms), or "auto"`;
+  return ms;
+}

@@ -116,6 +116,15 @@ export const FORMATS: Record<string, Format> = {
   'fp-loss-window': { check: intCheck(1, 100_000), coerce: toInt },
   'fp-payload-size': { check: intCheck(0, 65_000), coerce: toInt },
   'fp-source-ports': { check: intCheck(1, 1024), coerce: toInt },
+  'fp-heap-limit-mb': { check: intCheck(64, 65_536), coerce: toInt },
+  'fp-stall-timeout': {
+    check: (v) => {
+      if (v === 'auto') return null;
+      const bad = durationCheck(1000)(v);
+      if (bad) return `must be "auto" or a duration: ${bad}`;
+      return parseDuration(v) > 3_600_000 ? 'must be at most 1h' : null;
+    },
+  },
   'fp-duration': { check: durationCheck(0) },
   'fp-duration-pos': { check: durationCheck(1) },
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
