@@ -42,6 +42,16 @@ export interface SelfMetricsOptions {
   wallNow?: () => number;
 }
 
+/** What the OTLP exporter has done so far (read at scrape time; see metrics/otel.ts). */
+export interface OtlpExportStats {
+  /** Export requests that succeeded. */
+  readonly exports: number;
+  /** Export requests that failed (collector unreachable, rejected, timed out). */
+  readonly failures: number;
+  /** Unix time (s) of the newest successful export request, 0 before the first. */
+  readonly lastSuccessAt: number;
+}
+
 /** Per-worker facts, indexed by worker index. */
 class WorkerFacts {
   probesStarted: number[] = [];
@@ -126,6 +136,7 @@ export class SelfMetrics {
   private readonly mono: () => number;
   private readonly wall: () => number;
   private readonly store: StoreStats | undefined;
+  private otlp: (() => OtlpExportStats) | null = null;
 
   constructor(opts: SelfMetricsOptions = {}) {
     this.registry = new Registry();
@@ -204,6 +215,12 @@ export class SelfMetrics {
     this.w.backoff[workerIndex] = 0;
   }
 
+  /** Export fleetprobe_otlp_* from these stats (call once, when OTLP export is on). */
+  setOtlpSource(read: () => OtlpExportStats): void {
+    if (this.otlp === null) this.registerOtlp();
+    this.otlp = read;
+  }
+
   /** Counts of targets by state; the TARGET_STATES are always exported, missing ones as 0. */
   setTargetStates(counts: Readonly<Record<string, number>>): void {
     const m = new Map<string, number>(TARGET_STATES.map((s) => [s, 0]));
@@ -220,6 +237,28 @@ export class SelfMetrics {
   private workerIndexes(): number[] {
     const n = Math.max(this.configuredWorkers, this.w.seen);
     return Array.from({ length: n }, (_, i) => i);
+  }
+
+  private registerOtlp(): void {
+    const reg = this.registry;
+    const exports: Counter<'result'> = new Counter({
+      name: 'fleetprobe_otlp_exports_total',
+      help: 'OTLP metric export requests by result (success, failure). A large fleet is exported in several requests per interval.',
+      labelNames: ['result'],
+      registers: [reg],
+      collect: () => {
+        exports.reset();
+        const st = this.otlp?.();
+        exports.inc({ result: 'success' }, st?.exports ?? 0);
+        exports.inc({ result: 'failure' }, st?.failures ?? 0);
+      },
+    });
+    const lastOk: Gauge = new Gauge({
+      name: 'fleetprobe_otlp_last_export_success_timestamp_seconds',
+      help: 'Unix time of the newest successful OTLP export request (0 before the first).',
+      registers: [reg],
+      collect: () => lastOk.set(this.otlp?.().lastSuccessAt ?? 0),
+    });
   }
 
   private register(): void {
