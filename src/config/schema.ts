@@ -87,7 +87,7 @@ export function buildSchema(): SchemaSection {
     workers_heap_limit_mb: {
       doc:
         'V8 old-generation heap limit of each worker thread in MiB (resourceLimits.maxOldGenerationSizeMb): a worker that reaches it ' +
-        'is ended and replaced like a crashed one instead of growing without bound. A shard needs roughly 1-2 KiB per target. 64 to 65536.',
+        'is ended and replaced like a crashed one instead of growing without bound. A shard holds about 0.5 KiB of heap per target. 64 to 65536.',
       format: 'fp-heap-limit-mb',
       default: DEFAULT_HEAP_LIMIT_MB,
     },
