@@ -60,7 +60,15 @@ export interface ExporterOptions {
   logger: Logger;
   /** Override the shard worker script (tests). */
   shardFilename?: string;
+  /** Override the restart backoff of failed workers (tests). */
+  restartBackoff?: { minMs?: number; maxMs?: number; healthyAfterMs?: number };
 }
+
+/**
+ * Bounds of the shutdown steps (ms). Their sum stays under the CLI's hard deadline
+ * (SHUTDOWN_TIMEOUT_MS in cli.ts), so a step that hangs is cut off and the next runs.
+ */
+export const STOP_STEP_TIMEOUTS = { http: 1500, workers: 2500, otlp: 3000, responder: 1000 } as const;
 
 export class Exporter {
   readonly mode: ExporterMode;
@@ -113,6 +121,10 @@ export class Exporter {
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    if (this.otel) {
+      const stats = this.otel.stats;
+      this.self.setOtlpSource(() => stats);
+    }
 
     if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
       this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
@@ -167,17 +179,24 @@ export class Exporter {
     return resolver;
   }
 
-  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs'>): void {
+  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb'>): void {
     this.supervisor = new ShardSupervisor({
       workers: config.workers,
       flushIntervalMs: config.flushIntervalMs,
       cookie: this.cookie,
       icmpIdentifierBase: this.icmpIdentifierBase,
+      stallTimeoutMs: config.workersStallTimeoutMs,
+      heapLimitMb: config.workersHeapLimitMb,
+      restartMinMs: this.opts.restartBackoff?.minMs,
+      restartMaxMs: this.opts.restartBackoff?.maxMs,
+      healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
       onBatch: (i, buf) => this.onBatch(i, buf),
       onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onRestart: (i) => this.self.onWorkerRestart(i),
+      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
+      onLaunch: (i) => this.self.onWorkerLaunch(i),
+      onHealthy: (i) => this.self.onWorkerHealthy(i),
     });
     this.poolStarted = false;
     this.self.setWorkers(config.workers);
@@ -348,7 +367,9 @@ export class Exporter {
   private readiness(): { ready: boolean; reason?: string } {
     if (this.mode === 'responder') return { ready: true };
     if (!this.applied) return { ready: false, reason: 'targets not loaded yet' };
-    if (!this.supervisor?.ready()) return { ready: false, reason: 'waiting for every worker to deliver a batch' };
+    if (!this.supervisor) return { ready: false, reason: 'the worker pool is restarting' };
+    const problems = this.supervisor.notReadyReasons();
+    if (problems.length > 0) return { ready: false, reason: problems.join('; ') };
     return { ready: true };
   }
 
@@ -397,7 +418,14 @@ export class Exporter {
 
   private async apply(next: Config, prepared: Prepared | null): Promise<void> {
     const prev = this.config;
-    const restartPool = prepared !== null && this.supervisor !== null && (next.workers !== this.supervisor.workers || next.flushIntervalMs !== prev.flushIntervalMs);
+    // Settings a running pool cannot change: a new pool continues the store's counters.
+    const restartPool =
+      prepared !== null &&
+      this.supervisor !== null &&
+      (next.workers !== this.supervisor.workers ||
+        next.flushIntervalMs !== prev.flushIntervalMs ||
+        next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
+        next.workersHeapLimitMb !== prev.workersHeapLimitMb);
     if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
       this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
     }
@@ -519,16 +547,42 @@ export class Exporter {
     };
   }
 
-  /** SIGTERM: stop accepting scrapes, flush the workers' last batches, close everything. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM: stop accepting scrapes, flush the workers' last batches, export once more,
+   * close everything. Every step has its own bound (STOP_STEP_TIMEOUTS): one that hangs
+   * (a client that never reads, a thread that never answers, a collector that never
+   * replies) is logged and left behind, and the next step runs. Resolves false when a
+   * step failed with an error (a step cut off by its bound is only logged).
+   */
+  async stop(): Promise<boolean> {
     this.resolver?.stop();
     this.dnsPeers?.stop();
-    await this.app?.close();
-    await this.supervisor?.stop();
-    // After the workers' final batches are merged, so the last export holds them.
-    await this.otel?.shutdown();
-    await this.responder?.close();
-    this.log.info({}, 'fleetprobe stopped');
+    const t = STOP_STEP_TIMEOUTS;
+    let clean = await this.bounded('closing the HTTP server', t.http, async () => this.app?.close());
+    // supervisor.stop is bounded itself (t.workers, then up to 1 s to end the threads).
+    clean = (await this.bounded('stopping the workers', t.workers + 1500, async () => this.supervisor?.stop(t.workers))) && clean;
+    // After the workers' final batches are merged, so the last export holds them. The
+    // OTLP step is bounded inside (a collector that never answers is not our failure).
+    await this.otel?.shutdown(t.otlp);
+    clean = (await this.bounded('closing the responder', t.responder, async () => this.responder?.close())) && clean;
+    this.log.info({ clean }, 'fleetprobe stopped');
+    return clean;
+  }
+
+  /** Run one shutdown step for at most `ms`; false when it threw (a timeout is logged and counts as done). */
+  private async bounded(step: string, ms: number, fn: () => Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+    try {
+      const r = await Promise.race([fn().then(() => 'done' as const), timeout]);
+      if (r === 'timeout') this.log.warn({ step, timeoutMs: ms }, `shutdown: ${step} did not finish in time; going on`);
+      return true;
+    } catch (err) {
+      this.log.error({ err, step }, `shutdown: ${step} failed`);
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

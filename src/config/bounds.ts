@@ -42,6 +42,8 @@ export const DURATION_BOUNDS = {
   reconnectBackoff: { min: 1, max: HOUR_MS },
   /** tcp_echo connect_timeout (the prober's own limit). */
   connectTimeout: { min: 1, max: 10 * MINUTE_MS },
+  /** workers_stall_timeout when not "auto" (also >= 3 x flush_interval). */
+  stallTimeout: { min: SECOND_MS, max: HOUR_MS },
 } as const satisfies Record<string, Range>;
 
 /**
@@ -80,6 +82,8 @@ export const COUNT_BOUNDS = {
   targetFiles: { min: 0, max: 1024 },
   /** responder.allow_cidrs entries. */
   allowCidrs: { min: 0, max: 10_000 },
+  /** workers_heap_limit_mb: V8 old-generation limit of a worker thread (MiB). */
+  workerHeapLimitMb: { min: 64, max: 65_536 },
 } as const satisfies Record<string, Range>;
 
 /** Largest RTT bucket bound (seconds): no probe waits longer than the timeout's cap. */

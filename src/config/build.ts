@@ -15,6 +15,7 @@ import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.j
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from './file.js';
+import { defaultStallTimeoutMs } from '../pool/failures.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -122,6 +123,10 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: tooMany });
   }
 
+  const flushIntervalMs = parseDuration(p.flush_interval);
+  const stall = isBad('workers_stall_timeout', 'flush_interval') ? defaultStallTimeoutMs(flushIntervalMs) : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
+  if (typeof stall === 'string') problems.push({ key: 'workers_stall_timeout', value: p.workers_stall_timeout, message: stall });
+
   if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
     problems.push({ key: 'shard.index', value: p.shard.index, message: `must be less than shard.count (${p.shard.count})` });
   }
@@ -151,7 +156,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   return {
     configFile,
     workers: p.workers,
-    flushIntervalMs: parseDuration(p.flush_interval),
+    flushIntervalMs,
+    workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
+    workersHeapLimitMb: p.workers_heap_limit_mb,
     log: { level: p.log.level as LogLevel },
     web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
@@ -163,4 +170,16 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
   };
+}
+
+/**
+ * workers_stall_timeout (already format-checked) -> ms, or the reason it cannot work with
+ * this flush_interval: a worker only proves it is alive once per flush, so a timeout
+ * shorter than a few flushes would replace healthy workers.
+ */
+export function resolveStallTimeout(value: string, flushIntervalMs: number): number | string {
+  if (value === 'auto') return defaultStallTimeoutMs(flushIntervalMs);
+  const ms = parseDuration(value);
+  if (ms < 3 * flushIntervalMs) return `must be at least 3 x flush_interval (${3 * flushIntervalMs}ms), or "auto"`;
+  return ms;
 }

@@ -93,6 +93,19 @@ function intFormat(r: Range): Format {
   };
 }
 
+/** "auto" or a duration within r (workers_stall_timeout). */
+function stallTimeoutFormat(r: Range): Format {
+  const duration = durationFormat(r);
+  return {
+    check: (v) => {
+      if (v === 'auto') return null;
+      const bad = duration.check(v);
+      return bad ? `must be "auto" or a duration: ${bad}` : null;
+    },
+    range: `"auto", or ${duration.range}`,
+  };
+}
+
 function durationFormat(r: Range): Format {
   return {
     check: (v) => {
@@ -251,6 +264,8 @@ export const FORMATS: Record<string, Format> = {
   'fp-idle-timeout': responderFormat(R.idleTimeoutMs),
   'fp-http-body-bytes': responderFormat(R.httpBodyBytes),
   'fp-http-max-body-bytes': responderFormat(R.httpMaxBodyBytes),
+  'fp-heap-limit-mb': intFormat(COUNT_BOUNDS.workerHeapLimitMb),
+  'fp-stall-timeout': stallTimeoutFormat(DURATION_BOUNDS.stallTimeout),
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
   'fp-string': { check: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string') },
   'fp-dns-name': {

@@ -14,6 +14,7 @@ import { PROBE_KINDS } from '../targets/model.js';
 import { KIND_OPTION_FIELDS } from '../targets/options.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
+import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -76,6 +77,20 @@ export function buildSchema(): SchemaSection {
       doc: 'How often each worker ships its batch of results to the main thread. Shorter: fresher metrics, more messages.',
       format: 'fp-flush-interval',
       default: '500ms',
+    },
+    workers_stall_timeout: {
+      doc:
+        'A worker that delivers no result batch for this long is reported as stalled and replaced (its targets resume on a new thread). ' +
+        '"auto" (default): the larger of 5s and 10 x flush_interval. Otherwise a duration from 1s to 1h, at least 3 x flush_interval.',
+      format: 'fp-stall-timeout',
+      default: 'auto',
+    },
+    workers_heap_limit_mb: {
+      doc:
+        'V8 old-generation heap limit of each worker thread in MiB (resourceLimits.maxOldGenerationSizeMb): a worker that reaches it ' +
+        'is ended and replaced like a crashed one instead of growing without bound. A shard holds about 0.5 KiB of heap per target. 64 to 65536.',
+      format: 'fp-heap-limit-mb',
+      default: DEFAULT_HEAP_LIMIT_MB,
     },
     log: {
       level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },

@@ -75,6 +75,10 @@ export interface Config {
   configFile: string;
   workers: number;
   flushIntervalMs: number;
+  /** workers_stall_timeout with "auto" resolved (see stallTimeoutMs()). */
+  workersStallTimeoutMs: number;
+  /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
+  workersHeapLimitMb: number;
   log: { level: LogLevel };
   web: { listenAddress: string; telemetryPath: string };
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
