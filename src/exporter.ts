@@ -392,5 +392,10 @@ export function responderOptions(config: Config): ResponderOptions {
     allowCidrs: r.allowCidrs,
     httpBodyBytes: r.httpBodyBytes,
     httpMaxBodyBytes: r.httpMaxBodyBytes,
+    udpRatePerSource: r.udpRatePerSource,
+    udpBurstPerSource: r.udpBurstPerSource,
+    tcpConnectRatePerSource: r.tcpConnectRatePerSource,
+    tcpConnectBurstPerSource: r.tcpConnectBurstPerSource,
+    rateLimitSources: r.rateLimitSources,
   };
 }

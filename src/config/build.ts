@@ -110,6 +110,11 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       allowCidrs: [...p.responder.allow_cidrs],
       httpBodyBytes: p.responder.http_body_bytes,
       httpMaxBodyBytes: p.responder.http_max_body_bytes,
+      udpRatePerSource: p.responder.udp_rate_per_source,
+      udpBurstPerSource: p.responder.udp_burst_per_source,
+      tcpConnectRatePerSource: p.responder.tcp_connect_rate_per_source,
+      tcpConnectBurstPerSource: p.responder.tcp_connect_burst_per_source,
+      rateLimitSources: p.responder.rate_limit_sources,
     },
     mesh: { name: p.mesh.name, peers, peersFile, kinds: [...p.mesh.kinds] as ProbeKind[] },
   };

@@ -8,14 +8,18 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { Allowlist } from './cidr.js';
 import { HttpPingServer } from './http-ping.js';
-import { validateResponderOptions, type ResponderOptions } from './limits.js';
+import { rateLimits, validateResponderOptions, type ResponderOptions } from './limits.js';
 import type { ResponderLogger } from './logger.js';
 import { registerResponderMetrics, ResponderStats } from './metrics.js';
+import { SourceRateLimiter } from './rate-limit.js';
 import { TcpEchoServer } from './tcp-echo.js';
 import { UdpEchoServer } from './udp-echo.js';
 
 export { Allowlist, CidrError, parseCidr } from './cidr.js';
 export {
+  MAX_RATE_LIMIT_SOURCES,
+  MAX_RATE_PER_SOURCE,
+  RATE_LIMIT_DEFAULTS,
   REJECT_REASONS,
   RESPONDER_PROTOCOLS,
   ResponderOptionError,
@@ -60,8 +64,13 @@ export async function startResponder(opts: ResponderOptions, deps: ResponderDeps
   const stats = new ResponderStats();
   const graceMs = opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
 
-  const tcp = opts.tcpEcho ? new TcpEchoServer(opts, allowlist, stats, logger) : null;
-  const udp = opts.udpEcho ? new UdpEchoServer(opts.maxDatagramBytes, allowlist, stats, logger) : null;
+  const rates = rateLimits(opts);
+  const tcp = opts.tcpEcho
+    ? new TcpEchoServer(opts, allowlist, new SourceRateLimiter(rates.tcpConnectRatePerSource, rates.tcpConnectBurstPerSource, rates.rateLimitSources), stats, logger)
+    : null;
+  const udp = opts.udpEcho
+    ? new UdpEchoServer(opts.maxDatagramBytes, allowlist, new SourceRateLimiter(rates.udpRatePerSource, rates.udpBurstPerSource, rates.rateLimitSources), stats, logger)
+    : null;
   const http = opts.http ? new HttpPingServer(opts, allowlist, stats, logger) : null;
 
   let closing: Promise<void> | null = null;
@@ -96,6 +105,7 @@ export async function startResponder(opts: ResponderOptions, deps: ResponderDeps
       udpEcho: bound.udpEcho && `${bound.udpEcho.address}:${bound.udpEcho.port}`,
       http: bound.http && `${bound.http.address}:${bound.http.port}`,
       allowCidrs: allowlist.allowsAll ? 'all' : opts.allowCidrs,
+      ...rates,
     },
     'responder listening',
   );
