@@ -343,6 +343,8 @@ export class Exporter {
         lastBatchAgeSeconds: Number.isNaN(w.lastBatchAt) ? null : (performance.now() - w.lastBatchAt) / 1000,
       })),
       responder: this.responder?.addresses() ?? null,
+      // The responder runs on its own thread: is it listening, how often was it restarted.
+      responder_thread: this.responder?.status() ?? null,
     };
   }
 

@@ -1,9 +1,11 @@
 // The responder's pure abuse guards: which UDP source ports are never answered
 // (udp-guard.ts), the per-source token buckets (rate-limit.ts), the limits'
-// validation.
+// validation, and the layout of the shared counters (metrics.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_RATE_PER_SOURCE, RATE_LIMIT_DEFAULTS, validateResponderOptions, type ResponderOptions } from '../../src/responder/index.js';
+import { MAX_RATE_PER_SOURCE, RATE_LIMIT_DEFAULTS, REJECT_REASONS, validateResponderOptions, type ResponderOptions } from '../../src/responder/index.js';
+import { Proto, REJECT_PAIRS, Reject } from '../../src/responder/limits.js';
+import { RESPONDER_STATS_LENGTH, ResponderStats } from '../../src/responder/metrics.js';
 import { SourceRateLimiter } from '../../src/responder/rate-limit.js';
 import { isReflectorPort, REFLECTOR_PORTS_ABOVE_1023, udpSourceVerdict, UdpVerdict } from '../../src/responder/udp-guard.js';
 import { loopbackResponderOptions } from '../helpers/responder-setup.js';
@@ -114,5 +116,36 @@ describe('responder rate-limit options', () => {
     bad({ rateLimitSources: 0 }, 'rateLimitSources');
     bad({ rateLimitSources: 10_000_000 }, 'rateLimitSources');
     validateResponderOptions(opts({ udpRatePerSource: 0, tcpConnectRatePerSource: 0 })); // 0 = off
+  });
+});
+
+describe('ResponderStats layout', () => {
+  it('keeps every counter in its own slot of one Float64Array', () => {
+    const s = new ResponderStats();
+    assert.equal(s.values.length, RESPONDER_STATS_LENGTH);
+    s.tcpConnectionsOpen = 1;
+    s.tcpConnectionsTotal = 2;
+    s.tcpFrames = 3;
+    s.udpDatagrams = 4;
+    s.httpRequests = 5;
+    s.udpSendErrors = 6;
+    for (let p = 0; p < 3; p++) s.bytes[p] = 10 + p;
+    for (const [proto, reason] of REJECT_PAIRS) s.reject(proto, reason);
+    s.reject(Proto.Udp, Reject.Self);
+    const nonZero = [...s.values].filter((v) => v !== 0).length;
+    assert.equal(nonZero, 6 + 3 + REJECT_PAIRS.length, 'no two counters share a slot');
+    assert.equal(s.rejectedCount(Proto.Udp, Reject.Self), 2);
+    // A second view over the same memory (the main thread's) sees the same values.
+    const view = new ResponderStats(s.values);
+    assert.equal(view.udpDatagrams, 4);
+    assert.equal(view.rejectedCount(Proto.Udp, Reject.RateLimited), 1);
+  });
+
+  it('declares the new reasons once, append-only', () => {
+    assert.deepEqual(REJECT_REASONS.slice(0, 5), ['max_connections', 'not_allowed', 'oversized', 'idle_timeout', 'malformed']);
+    assert.equal(REJECT_REASONS[Reject.Self], 'self');
+    assert.equal(REJECT_REASONS[Reject.ReflectorPort], 'reflector_port');
+    assert.equal(REJECT_REASONS[Reject.RateLimited], 'rate_limited');
+    assert.throws(() => new ResponderStats(new Float64Array(3)), RangeError);
   });
 });
