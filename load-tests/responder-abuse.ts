@@ -189,7 +189,8 @@ export async function runScrapeStorm(opts: Partial<StormOptions> = {}): Promise<
       loadAverage: loadAverage1m(),
     };
   } finally {
-    await peers?.stop();
+    // Each step on its own, so a failing one never leaves a child or the directory behind.
+    await peers?.stop().catch(() => {});
     if (storm) await stopChild(storm, 'SIGKILL', 1000);
     if (exp) await stopChild(exp.child, 'SIGTERM', 5000);
     dir.cleanup();
