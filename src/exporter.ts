@@ -531,6 +531,8 @@ export class Exporter {
       })),
       responder: this.responder?.addresses() ?? null,
       mesh_dns: this.meshDnsStatus(),
+      // The responder runs on its own thread: is it listening, how often was it restarted.
+      responder_thread: this.responder?.status() ?? null,
     };
   }
 
@@ -630,5 +632,10 @@ export function responderOptions(config: Config): ResponderOptions {
     allowCidrs: r.allowCidrs,
     httpBodyBytes: r.httpBodyBytes,
     httpMaxBodyBytes: r.httpMaxBodyBytes,
+    udpRatePerSource: r.udpRatePerSource,
+    udpBurstPerSource: r.udpBurstPerSource,
+    tcpConnectRatePerSource: r.tcpConnectRatePerSource,
+    tcpConnectBurstPerSource: r.tcpConnectBurstPerSource,
+    rateLimitSources: r.rateLimitSources,
   };
 }

@@ -72,6 +72,11 @@ const RESPONDER_KEYS: Record<NumericResponderLimit, string> = {
   idleTimeoutMs: 'responder.idle_timeout',
   httpMaxBodyBytes: 'responder.http_max_body_bytes',
   httpBodyBytes: 'responder.http_body_bytes',
+  udpRatePerSource: 'responder.udp_rate_per_source',
+  udpBurstPerSource: 'responder.udp_burst_per_source',
+  tcpConnectRatePerSource: 'responder.tcp_connect_rate_per_source',
+  tcpConnectBurstPerSource: 'responder.tcp_connect_burst_per_source',
+  rateLimitSources: 'responder.rate_limit_sources',
 };
 
 /** A bound as the config writes it: durations with a unit. */
@@ -142,6 +147,11 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     allowCidrs: [...p.responder.allow_cidrs],
     httpBodyBytes: p.responder.http_body_bytes,
     httpMaxBodyBytes: p.responder.http_max_body_bytes,
+    udpRatePerSource: p.responder.udp_rate_per_source,
+    udpBurstPerSource: p.responder.udp_burst_per_source,
+    tcpConnectRatePerSource: p.responder.tcp_connect_rate_per_source,
+    tcpConnectBurstPerSource: p.responder.tcp_connect_burst_per_source,
+    rateLimitSources: p.responder.rate_limit_sources,
   };
   // The responder's own rule set, so check-config refuses what startResponder would.
   // Its single-key bounds are the formats of these keys already; this adds the rules

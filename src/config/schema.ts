@@ -15,6 +15,7 @@ import { KIND_OPTION_FIELDS } from '../targets/options.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
+import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -170,6 +171,19 @@ export function buildSchema(): SchemaSection {
       },
       http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=. At most responder.http_max_body_bytes.', format: 'fp-http-body-bytes', default: 0 },
       http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-http-max-body-bytes', default: 1_048_576 },
+      udp_rate_per_source: {
+        doc: 'UDP echo: datagrams per second answered per source address (token bucket); more are dropped (rejected reason rate_limited). 0: no limit.',
+        format: 'fp-udp-rate',
+        default: RATE_LIMIT_DEFAULTS.udpRatePerSource,
+      },
+      udp_burst_per_source: { doc: 'UDP echo: datagrams a source may send at once above its rate (the bucket size).', format: 'fp-udp-burst', default: RATE_LIMIT_DEFAULTS.udpBurstPerSource },
+      tcp_connect_rate_per_source: {
+        doc: 'TCP echo: connections per second accepted per source address; more are closed at once (rejected reason rate_limited). 0: no limit.',
+        format: 'fp-tcp-connect-rate',
+        default: RATE_LIMIT_DEFAULTS.tcpConnectRatePerSource,
+      },
+      tcp_connect_burst_per_source: { doc: 'TCP echo: connections a source may open at once above its rate.', format: 'fp-tcp-connect-burst', default: RATE_LIMIT_DEFAULTS.tcpConnectBurstPerSource },
+      rate_limit_sources: { doc: 'Source addresses each per-source rate limit remembers; when full, the oldest is forgotten.', format: 'fp-rate-limit-sources', default: RATE_LIMIT_DEFAULTS.rateLimitSources },
     },
     mesh: {
       name: {

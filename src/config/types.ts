@@ -44,8 +44,8 @@ export interface ProbeDefaults {
   options: Record<ProbeKind, Record<string, unknown>>;
 }
 
-/** The responder's limits (shared with its options, validated there) and its listeners as configured. */
-export interface ResponderConfig extends ResponderLimits {
+/** The responder's limits (shared with its options, validated there; every one set here) and its listeners as configured. */
+export interface ResponderConfig extends Required<ResponderLimits> {
   /** "host:port" or null when that listener is off. */
   tcpEcho: string | null;
   udpEcho: string | null;

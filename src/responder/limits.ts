@@ -21,7 +21,16 @@ export const RESPONDER_PROTOCOLS = ['tcp', 'udp', 'http'] as const;
 export type ResponderProtocol = (typeof RESPONDER_PROTOCOLS)[number];
 
 /** Bounded `reason` label values of fleetprobe_responder_rejected_total. Append only. */
-export const REJECT_REASONS = ['max_connections', 'not_allowed', 'oversized', 'idle_timeout', 'malformed'] as const;
+export const REJECT_REASONS = [
+  'max_connections',
+  'not_allowed',
+  'oversized',
+  'idle_timeout',
+  'malformed',
+  'self', // udp: the source port is the echo's own port (udp-guard.ts)
+  'reflector_port', // udp: the source port is 0 or a service that answers datagrams (udp-guard.ts)
+  'rate_limited', // udp datagrams / tcp echo connections above the per-source rate (rate-limit.ts)
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export const enum Proto {
@@ -36,6 +45,9 @@ export const enum Reject {
   Oversized = 2,
   IdleTimeout = 3,
   Malformed = 4,
+  Self = 5,
+  ReflectorPort = 6,
+  RateLimited = 7,
 }
 
 /**
@@ -48,8 +60,12 @@ export const REJECT_PAIRS: ReadonlyArray<readonly [Proto, Reject]> = [
   [Proto.Tcp, Reject.Oversized],
   [Proto.Tcp, Reject.IdleTimeout],
   [Proto.Tcp, Reject.Malformed],
+  [Proto.Tcp, Reject.RateLimited], // connection attempts above tcpConnectRatePerSource
   [Proto.Udp, Reject.NotAllowed],
   [Proto.Udp, Reject.Oversized],
+  [Proto.Udp, Reject.Self],
+  [Proto.Udp, Reject.ReflectorPort],
+  [Proto.Udp, Reject.RateLimited],
   [Proto.Http, Reject.MaxConnections],
   [Proto.Http, Reject.NotAllowed],
   [Proto.Http, Reject.Oversized], // ?size= above httpMaxBodyBytes
@@ -82,6 +98,47 @@ export interface ResponderLimits {
   httpBodyBytes: number;
   /** Upper bound of GET /v1/ping?size=N. >= 0, at most 64 MiB. */
   httpMaxBodyBytes: number;
+  /** UDP echo: datagrams per second answered per source address; 0 = no limit. Default RATE_LIMIT_DEFAULTS. */
+  udpRatePerSource?: number;
+  /** UDP echo: datagrams a source may send at once before the rate applies. >= 1. */
+  udpBurstPerSource?: number;
+  /** TCP echo: connections per second accepted per source address; 0 = no limit. */
+  tcpConnectRatePerSource?: number;
+  /** TCP echo: connections a source may open at once before the rate applies. >= 1. */
+  tcpConnectBurstPerSource?: number;
+  /** Source addresses each rate limiter tracks at most (oldest forgotten first). >= 1. */
+  rateLimitSources?: number;
+}
+
+/**
+ * Per-source rate limits, when not configured. 2,000 datagrams/s lets a heavy
+ * on-demand test at 1,000 probes/s from one prober through with a 2x margin, and
+ * ends an echo loop with another reflector after at most a burst (rate-limit.ts).
+ * Connections: a tcp_echo prober holds one connection; a `tcp` probe opens one
+ * per probe (and has its answer from the kernel's handshake before we see it).
+ * 65,536 sources: about 10 MB per limiter when full.
+ */
+export const RATE_LIMIT_DEFAULTS = {
+  udpRatePerSource: 2000,
+  udpBurstPerSource: 2000,
+  tcpConnectRatePerSource: 1000,
+  tcpConnectBurstPerSource: 1000,
+  rateLimitSources: 65_536,
+} as const;
+
+/** Upper bounds of the rate-limit options (a rate above this is no limit: use 0). */
+export const MAX_RATE_PER_SOURCE = 10_000_000;
+export const MAX_RATE_LIMIT_SOURCES = 1_000_000;
+
+/** The rate-limit options with their defaults filled in. */
+export function rateLimits(opts: ResponderLimits): Required<Pick<ResponderLimits, keyof typeof RATE_LIMIT_DEFAULTS>> {
+  return {
+    udpRatePerSource: opts.udpRatePerSource ?? RATE_LIMIT_DEFAULTS.udpRatePerSource,
+    udpBurstPerSource: opts.udpBurstPerSource ?? RATE_LIMIT_DEFAULTS.udpBurstPerSource,
+    tcpConnectRatePerSource: opts.tcpConnectRatePerSource ?? RATE_LIMIT_DEFAULTS.tcpConnectRatePerSource,
+    tcpConnectBurstPerSource: opts.tcpConnectBurstPerSource ?? RATE_LIMIT_DEFAULTS.tcpConnectBurstPerSource,
+    rateLimitSources: opts.rateLimitSources ?? RATE_LIMIT_DEFAULTS.rateLimitSources,
+  };
 }
 
 export interface ResponderOptions extends ResponderLimits {
@@ -129,6 +186,12 @@ export const RESPONDER_LIMIT_RULES = {
   idleTimeoutMs: { min: 1, max: 86_400_000, unit: 'ms' },
   httpMaxBodyBytes: { min: 0, max: MAX_HTTP_BODY_BYTES, unit: 'bytes' },
   httpBodyBytes: { min: 0, max: MAX_HTTP_BODY_BYTES, atMost: 'httpMaxBodyBytes', unit: 'bytes' },
+  // Per-source rate limits (optional in the options: RATE_LIMIT_DEFAULTS apply when absent).
+  udpRatePerSource: { min: 0, max: MAX_RATE_PER_SOURCE, unit: 'count' },
+  udpBurstPerSource: { min: 1, max: MAX_RATE_PER_SOURCE, unit: 'count' },
+  tcpConnectRatePerSource: { min: 0, max: MAX_RATE_PER_SOURCE, unit: 'count' },
+  tcpConnectBurstPerSource: { min: 1, max: MAX_RATE_PER_SOURCE, unit: 'count' },
+  rateLimitSources: { min: 1, max: MAX_RATE_LIMIT_SOURCES, unit: 'count' },
 } as const satisfies Partial<Record<keyof ResponderLimits, LimitRule>>;
 
 export type NumericResponderLimit = keyof typeof RESPONDER_LIMIT_RULES;
@@ -144,13 +207,13 @@ export interface ResponderLimitProblem {
  * renders a bound in the caller's units (the config shows durations as "24h").
  */
 export function responderLimitProblems(
-  limits: Pick<ResponderLimits, NumericResponderLimit>,
+  limits: Partial<Pick<ResponderLimits, NumericResponderLimit>>,
   show: (n: number, rule: LimitRule) => string = (n) => String(n),
   nameOf: (option: NumericResponderLimit) => string = (o) => o,
 ): ResponderLimitProblem[] {
   const out: ResponderLimitProblem[] = [];
   for (const [option, r] of Object.entries(RESPONDER_LIMIT_RULES) as Array<[NumericResponderLimit, LimitRule]>) {
-    const v = limits[option];
+    const v = limits[option] ?? (RATE_LIMIT_DEFAULTS as Partial<Record<NumericResponderLimit, number>>)[option];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < r.min || v > r.max) {
       out.push({ option, value: v, message: `must be an integer in ${show(r.min, r)}..${show(r.max, r)}, got ${String(v)}` });
     } else if (r.atMost !== undefined) {

@@ -211,6 +211,11 @@ test('the responder accepts exactly what the config accepts: one rule table, bot
     idleTimeoutMs: 'idle_timeout',
     httpMaxBodyBytes: 'http_max_body_bytes',
     httpBodyBytes: 'http_body_bytes',
+    udpRatePerSource: 'udp_rate_per_source',
+    udpBurstPerSource: 'udp_burst_per_source',
+    tcpConnectRatePerSource: 'tcp_connect_rate_per_source',
+    tcpConnectBurstPerSource: 'tcp_connect_burst_per_source',
+    rateLimitSources: 'rate_limit_sources',
   };
   const base: ResponderOptions = {
     tcpEcho: { host: '127.0.0.1', port: 0 },

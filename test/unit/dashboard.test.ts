@@ -90,7 +90,7 @@ async function exportedMetrics(): Promise<Exported> {
   self.setTargetStates({ configured: PROBE_KINDS.length });
   self.onReload(true);
   const responderRegistry = new Registry();
-  registerResponderMetrics(responderRegistry, new ResponderStats());
+  registerResponderMetrics(responderRegistry, { snapshot: () => new ResponderStats(), restarts: () => 0 });
 
   const texts = [renderExpositionText(store.snapshot()), await self.registry.metrics(), await responderRegistry.metrics()];
   const out: Exported = { names: new Set(), labels: new Map(), types: new Map() };
