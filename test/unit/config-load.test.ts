@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, ConfigError, embeddedDefaultPath, configSchemaDocs, formatConfigHelp } from '../../src/config/index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Loopback only: 127.0.0.0/8, ::1, localhost. */
 function isLoopback(addr: string): boolean {
@@ -13,7 +13,7 @@ function isLoopback(addr: string): boolean {
 }
 
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), 'fleetprobe-config-'));
+  return makeTempDir('fleetprobe-config').path;
 }
 function file(d: string, name: string, text: string): string {
   const p = join(d, name);

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTargetDocument, loadTargetFile, isFileSd } from '../../src/targets/files.js';
 import { dedupeTargets, loadTargets } from '../../src/targets/sources.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RejectedTarget } from '../../src/targets/files.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 function setup(files: Record<string, string>, configYaml: string) {
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-targets-'));
+  const d = makeTempDir('fleetprobe-targets').path;
   for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
   writeFileSync(join(d, 'c.yaml'), configYaml);
   return loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} });
@@ -108,7 +108,7 @@ test('file_sd bad groups and strings are rejected individually', () => {
 test('a file that is not a list, unreadable or unparsable is one rejection, not a throw', async () => {
   assert.equal(parseTargetDocument({ a: 1 }, 'x.json', defaults()).rejected.length, 1);
   assert.deepEqual(parseTargetDocument(null, 'empty.yaml', defaults()), { targets: [], rejected: [] });
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-tf-'));
+  const d = makeTempDir('fleetprobe-tf').path;
   writeFileSync(join(d, 'broken.json'), '[{"name": ');
   const broken = await loadTargetFile(join(d, 'broken.json'), defaults());
   assert.equal(broken.rejected.length, 1);
@@ -144,7 +144,7 @@ test('dedupeTargets keeps order and is a no-op without duplicates', () => {
 
 test('instance sharding: each instance keeps a disjoint part, together all targets', async () => {
   const list = Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, address: `127.0.${i >> 8}.${(i & 255) || 1}` }));
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-shard-'));
+  const d = makeTempDir('fleetprobe-shard').path;
   writeFileSync(join(d, 't.json'), JSON.stringify(list));
   writeFileSync(join(d, 'c.yaml'), 'target_files: [t.json]\n');
   const seen = new Set<string>();
