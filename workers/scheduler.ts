@@ -1,8 +1,8 @@
 /**
  * Splayed probe scheduling for one shard: each target starts at phase + k·interval.
  *
- * - Deadlines live in one indexed min-heap (DeadlineHeap) keyed by a local target
- *   index; ONE timer is armed for the earliest deadline. Add, remove and interval
+ * - Deadlines live in one DeadlineTimer (an indexed min-heap keyed by a local target
+ *   index, with ONE timer armed for the earliest deadline). Add, remove and interval
  *   changes are O(log n); starting a probe allocates nothing.
  * - Phases are taken against the Unix epoch (clock.originMs + clock.now()), so
  *   targets with the same phase start together across workers and restarts, and
@@ -14,37 +14,11 @@
  * - A target that fell more than an interval behind skips the missed starts rather
  *   than firing a catch-up storm.
  */
-import { DeadlineHeap } from './deadline-heap.js';
-
-/** Monotonic clock in milliseconds; originMs + now() is Unix epoch milliseconds. */
-export interface Clock {
-  now(): number;
-  readonly originMs: number;
-}
-
-/** The timer functions the scheduler uses (injectable so tests can drive time). */
-export interface TimerApi {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setImmediate(fn: () => void): unknown;
-  clearImmediate(handle: unknown): void;
-}
-
-export const performanceClock: Clock = {
-  now: () => performance.now(),
-  originMs: performance.timeOrigin,
-};
-
-export const nodeTimers: TimerApi = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  setImmediate: (fn) => setImmediate(fn),
-  clearImmediate: (h) => clearImmediate(h as NodeJS.Immediate),
-};
+import { systemClock, type Clock } from './time/clock.js';
+import { DeadlineTimer } from './time/deadline-timer.js';
 
 export interface SchedulerOptions {
   clock?: Clock;
-  timers?: TimerApi;
   /** Probe starts per event-loop turn before yielding (default 256). */
   maxStartsPerTurn?: number;
   /**
@@ -73,36 +47,21 @@ export function nextDeadline(nowEpochMs: number, phaseMs: number, intervalMs: nu
 
 export class Scheduler {
   private readonly clock: Clock;
-  private readonly timers: TimerApi;
   private readonly maxPerTurn: number;
   private readonly coalesceMs: number;
-  private readonly heap = new DeadlineHeap(1024);
+  private readonly deadlines: DeadlineTimer;
   private readonly localOf = new Map<number, number>();
   private slotOf = new Uint32Array(1024);
   private intervalOf = new Float64Array(1024);
   private readonly free: number[] = [];
   private nextLocal = 0;
 
-  private timer: unknown = null;
-  /** Deadline (clock ms) the timer is armed for; Infinity when unarmed. */
-  private armedFor = Infinity;
-  private immediate: unknown = null;
   private stopped = false;
 
   private started = 0;
   private lagMax = 0;
   private lagSum = 0;
   private lagCount = 0;
-
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.armedFor = Infinity;
-    this.run();
-  };
-  private readonly onImmediate = (): void => {
-    this.immediate = null;
-    this.run();
-  };
 
   /**
    * @param onDue called with the target's slot when it is due. Exceptions are caught
@@ -113,8 +72,8 @@ export class Scheduler {
     private readonly onError: (slot: number, err: unknown) => void = () => {},
     opts: SchedulerOptions = {},
   ) {
-    this.clock = opts.clock ?? performanceClock;
-    this.timers = opts.timers ?? nodeTimers;
+    this.clock = opts.clock ?? systemClock;
+    this.deadlines = new DeadlineTimer(this.clock, () => this.run(), 1024);
     this.maxPerTurn = Math.max(1, opts.maxStartsPerTurn ?? 256);
     this.coalesceMs = Math.max(0, opts.coalesceMs ?? 2);
   }
@@ -130,7 +89,7 @@ export class Scheduler {
   /** Deadline (clock ms) of a target's next start, or NaN. For tests and diagnostics. */
   dueOf(slot: number): number {
     const i = this.localOf.get(slot);
-    return i === undefined ? NaN : this.heap.dueOf(i);
+    return i === undefined ? NaN : this.deadlines.heap.dueOf(i);
   }
 
   /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
@@ -152,8 +111,7 @@ export class Scheduler {
     let due = nextDeadline(origin + now, phase, intervalMs) - origin;
     // A changed target that just started must not start again at the same instant.
     if (existed && due <= now) due += intervalMs;
-    this.heap.set(i, due);
-    this.arm();
+    this.deadlines.set(i, due);
   }
 
   /** Stop scheduling a target. O(log n). */
@@ -161,9 +119,8 @@ export class Scheduler {
     const i = this.localOf.get(slot);
     if (i === undefined) return false;
     this.localOf.delete(slot);
-    this.heap.delete(i);
+    this.deadlines.delete(i);
     this.free.push(i);
-    this.arm();
     return true;
   }
 
@@ -180,18 +137,14 @@ export class Scheduler {
   /** Cancel all timers; nothing in the scheduler keeps the thread alive afterwards. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    if (this.immediate !== null) this.timers.clearImmediate(this.immediate);
-    this.timer = this.immediate = null;
-    this.armedFor = Infinity;
-    this.heap.clear();
+    this.deadlines.stop();
     this.localOf.clear();
   }
 
-  /** Start every due probe, at most maxPerTurn, then re-arm (or yield). */
+  /** Start every due probe, at most maxPerTurn (then yield); the timer re-arms itself after. */
   private run(): void {
     if (this.stopped) return;
-    const heap = this.heap;
+    const heap = this.deadlines.heap;
     const clock = this.clock;
     let n = 0;
     while (heap.size > 0) {
@@ -200,7 +153,7 @@ export class Scheduler {
       if (due > now + this.coalesceMs) break;
       if (n === this.maxPerTurn) {
         // More is due: yield one turn so replies are read, then continue.
-        if (this.immediate === null) this.immediate = this.timers.setImmediate(this.onImmediate);
+        this.deadlines.yieldTurn();
         return;
       }
       n++;
@@ -225,22 +178,6 @@ export class Scheduler {
       }
       if (this.stopped) return;
     }
-    this.arm();
-  }
-
-  /** Make sure the one timer is armed for the earliest deadline. */
-  private arm(): void {
-    if (this.stopped || this.immediate !== null) return;
-    const due = this.heap.peekDue();
-    if (due === this.armedFor) return;
-    if (this.timer !== null) {
-      this.timers.clearTimeout(this.timer);
-      this.timer = null;
-      this.armedFor = Infinity;
-    }
-    if (due === Infinity) return;
-    this.armedFor = due;
-    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
   }
 
   private grow(): void {

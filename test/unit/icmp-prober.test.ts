@@ -111,7 +111,6 @@ function setup() {
   const conns: Record<number, FakeConn> = {};
   const prober = new IcmpProber(sink, { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 }, {
     clock: time,
-    timers: time,
     openConn: (family) => (conns[family] = new FakeConn(family)),
   });
   return { time, sink, conns, prober };

@@ -13,7 +13,7 @@
  *     while probes are in flight);
  *   - seq16 → (local, seq) tables (65,536 entries), for ICMP errors that quote only
  *     8 bytes of our request (no payload to read the slot from);
- *   - timeouts: one DeadlineHeap keyed by ring entry, ONE timer for the earliest.
+ *   - timeouts: one DeadlineTimer keyed by ring entry (ONE timer for the earliest).
  * Nothing is allocated per probe or per reply (the v6 source address arrives as a
  * string from recvfrom; it is parsed into a scratch array).
  *
@@ -36,9 +36,9 @@
 import { ErrorReason, DropReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
-import { DeadlineHeap } from '../deadline-heap.js';
 import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
-import { nodeTimers, performanceClock, type Clock, type TimerApi } from '../scheduler.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { DeadlineTimer } from '../time/deadline-timer.js';
 import {
   PAYLOAD_MAX,
   PacketKind,
@@ -79,7 +79,6 @@ export interface IcmpProberOptions {
   /** Opens the socket of a family (default: a real raw socket). */
   openConn?: (family: 4 | 6) => IcmpConn;
   clock?: Clock;
-  timers?: TimerApi;
 }
 
 /** Counters for diagnostics and tests. */
@@ -99,7 +98,6 @@ export interface IcmpProberStats {
 
 export class IcmpProber implements Prober {
   private readonly clock: Clock;
-  private readonly timers: TimerApi;
   private readonly openConn: (family: 4 | 6) => IcmpConn;
   private readonly identifier: number;
   private readonly cookie: number;
@@ -134,9 +132,7 @@ export class IcmpProber implements Prober {
   private seq16 = 0;
   private sendsSinceDrain = 0;
 
-  private readonly timeouts = new DeadlineHeap(1024);
-  private timer: unknown = null;
-  private armedFor = Infinity;
+  private readonly timeouts: DeadlineTimer;
   private closed = false;
 
   private readonly txBuf = Buffer.alloc(ICMP_HEADER_BYTES + PAYLOAD_MAX);
@@ -148,11 +144,6 @@ export class IcmpProber implements Prober {
 
   readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0, kernelRtt: 0, clockFallbacks: 0 };
 
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.armedFor = Infinity;
-    this.expire();
-  };
   private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
     this.receive(4, buf, len, source, t, kt);
   private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
@@ -163,8 +154,8 @@ export class IcmpProber implements Prober {
     settings: ShardSettings,
     opts: IcmpProberOptions = {},
   ) {
-    this.clock = opts.clock ?? performanceClock;
-    this.timers = opts.timers ?? nodeTimers;
+    this.clock = opts.clock ?? systemClock;
+    this.timeouts = new DeadlineTimer(this.clock, () => this.expire(), 1024);
     this.openConn = opts.openConn ?? openRawIcmpConn;
     this.identifier = settings.icmpIdentifier & 0xffff;
     this.cookie = settings.cookie >>> 0;
@@ -220,7 +211,6 @@ export class IcmpProber implements Prober {
     this.localOf.delete(slot);
     this.ipOf[i] = '';
     this.free.push(i);
-    this.arm();
   }
 
   probe(slot: number): void {
@@ -256,9 +246,7 @@ export class IcmpProber implements Prober {
     }
     this.entStamp[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
     this.entState[e] = Entry.Pending;
-    const due = now + this.timeoutOf[i];
-    this.timeouts.set(e, due);
-    if (due < this.armedFor) this.arm();
+    this.timeouts.set(e, now + this.timeoutOf[i]);
     if (++this.sendsSinceDrain >= DRAIN_EVERY_SENDS) {
       this.sendsSinceDrain = 0;
       this.conns[0]?.drainNow?.();
@@ -269,9 +257,7 @@ export class IcmpProber implements Prober {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    this.timeouts.clear();
+    this.timeouts.stop();
     for (let f = 0; f < 2; f++) {
       this.conns[f]?.close();
       this.conns[f] = null;
@@ -426,24 +412,11 @@ export class IcmpProber implements Prober {
   private expire(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    const heap = this.timeouts;
+    const heap = this.timeouts.heap;
     while (heap.size > 0 && heap.peekDue() <= now) {
       const e = heap.peekKey();
       this.timeoutEntry(e, (e / RING) | 0);
     }
-    this.arm();
-  }
-
-  private arm(): void {
-    if (this.closed) return;
-    const due = this.timeouts.peekDue();
-    if (due === this.armedFor) return;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    this.armedFor = Infinity;
-    if (due === Infinity) return;
-    this.armedFor = due;
-    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
   }
 
   // ---- bookkeeping -----------------------------------------------------------
