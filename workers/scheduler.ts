@@ -1,8 +1,8 @@
 /**
  * Splayed probe scheduling for one shard: each target starts at phase + k·interval.
  *
- * - Deadlines live in one DeadlineTimer (an indexed min-heap keyed by a local target
- *   index, with ONE timer armed for the earliest deadline). Add, remove and interval
+ * - Deadlines live in one DeadlineTimer (an indexed min-heap keyed by the target's
+ *   local index in a SlotIndex, with ONE timer armed for the earliest deadline). Add, remove and interval
  *   changes are O(log n); starting a probe allocates nothing.
  * - Phases are taken against the Unix epoch (clock.originMs + clock.now()), so
  *   targets with the same phase start together across workers and restarts, and
@@ -16,6 +16,7 @@
  */
 import { systemClock, type Clock } from './time/clock.js';
 import { DeadlineTimer } from './time/deadline-timer.js';
+import { SlotIndex } from './slot-index.js';
 
 export interface SchedulerOptions {
   clock?: Clock;
@@ -50,11 +51,8 @@ export class Scheduler {
   private readonly maxPerTurn: number;
   private readonly coalesceMs: number;
   private readonly deadlines: DeadlineTimer;
-  private readonly localOf = new Map<number, number>();
-  private slotOf = new Uint32Array(1024);
-  private intervalOf = new Float64Array(1024);
-  private readonly free: number[] = [];
-  private nextLocal = 0;
+  private readonly index = new SlotIndex(1024);
+  private readonly intervalOf = this.index.column(Float64Array);
 
   private stopped = false;
 
@@ -79,32 +77,27 @@ export class Scheduler {
   }
 
   get size(): number {
-    return this.localOf.size;
+    return this.index.size;
   }
 
   has(slot: number): boolean {
-    return this.localOf.has(slot);
+    return this.index.has(slot);
   }
 
   /** Deadline (clock ms) of a target's next start, or NaN. For tests and diagnostics. */
   dueOf(slot: number): number {
-    const i = this.localOf.get(slot);
-    return i === undefined ? NaN : this.deadlines.heap.dueOf(i);
+    const i = this.index.localOf(slot);
+    return i < 0 ? NaN : this.deadlines.heap.dueOf(i);
   }
 
   /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
   set(slot: number, intervalMs: number, phaseMs: number): void {
     if (this.stopped) return;
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError(`interval must be > 0 ms, got ${intervalMs}`);
-    let i = this.localOf.get(slot);
-    const existed = i !== undefined;
-    if (i === undefined) {
-      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
-      if (i >= this.slotOf.length) this.grow();
-      this.localOf.set(slot, i);
-      this.slotOf[i] = slot;
-    }
-    this.intervalOf[i] = intervalMs;
+    let i = this.index.localOf(slot);
+    const existed = i >= 0;
+    if (!existed) i = this.index.add(slot);
+    this.intervalOf.data[i] = intervalMs;
     const phase = ((phaseMs % intervalMs) + intervalMs) % intervalMs;
     const origin = this.clock.originMs;
     const now = this.clock.now();
@@ -116,11 +109,9 @@ export class Scheduler {
 
   /** Stop scheduling a target. O(log n). */
   remove(slot: number): boolean {
-    const i = this.localOf.get(slot);
-    if (i === undefined) return false;
-    this.localOf.delete(slot);
+    const i = this.index.remove(slot);
+    if (i < 0) return false;
     this.deadlines.delete(i);
-    this.free.push(i);
     return true;
   }
 
@@ -138,7 +129,7 @@ export class Scheduler {
   stop(): void {
     this.stopped = true;
     this.deadlines.stop();
-    this.localOf.clear();
+    this.index.clear();
   }
 
   /** Start every due probe, at most maxPerTurn (then yield); the timer re-arms itself after. */
@@ -158,7 +149,7 @@ export class Scheduler {
       }
       n++;
       const i = heap.peekKey();
-      const interval = this.intervalOf[i];
+      const interval = this.intervalOf.data[i];
       let next = due + interval;
       // Fell behind by more than an interval (paused thread, overload): skip the
       // missed starts instead of bursting them out.
@@ -170,7 +161,7 @@ export class Scheduler {
       this.lagSum += lag;
       this.lagCount++;
       if (lag > this.lagMax) this.lagMax = lag;
-      const slot = this.slotOf[i];
+      const slot = this.index.slotOf(i);
       try {
         this.onDue(slot);
       } catch (err) {
@@ -178,15 +169,5 @@ export class Scheduler {
       }
       if (this.stopped) return;
     }
-  }
-
-  private grow(): void {
-    const cap = this.slotOf.length * 2;
-    const s = new Uint32Array(cap);
-    s.set(this.slotOf);
-    const iv = new Float64Array(cap);
-    iv.set(this.intervalOf);
-    this.slotOf = s;
-    this.intervalOf = iv;
   }
 }

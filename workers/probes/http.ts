@@ -60,6 +60,7 @@ import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-err
 import { boolOption, numberOption, stringOption } from './tcp-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
+import { SlotIndex } from '../slot-index.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
 const PHASE_DNS = phaseIndex('dns');
@@ -182,7 +183,8 @@ function isTlsErrorCode(code: string | undefined): boolean {
 }
 
 export class HttpProber implements Prober {
-  private readonly targets = new Map<number, HttpTarget>();
+  private readonly index = new SlotIndex();
+  private readonly targets = this.index.values<HttpTarget | null>(null);
   private readonly pool: HttpAttempt[] = [];
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
@@ -241,13 +243,14 @@ export class HttpProber implements Prober {
       attempts: [],
       timer: new DeadlineTimer(() => this.expire(target)),
     };
-    this.targets.set(t.slot, target);
+    this.targets.data[this.index.add(t.slot)] = target;
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
+    const i = this.index.remove(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
+    this.targets.data[i] = null;
     t.timer.cancel();
     while (t.attempts.length > 0) this.release(t.attempts[t.attempts.length - 1]);
     t.idle?.destroy();
@@ -255,8 +258,9 @@ export class HttpProber implements Prober {
   }
 
   probe(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
+    const i = this.index.localOf(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
     this.sink.sent(slot);
     const a = this.pool.pop() ?? new HttpAttempt(this);
     a.phase = Phase.Active;
@@ -403,7 +407,7 @@ export class HttpProber implements Prober {
   }
 
   close(): void {
-    for (const slot of [...this.targets.keys()]) this.remove(slot);
+    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
     this.pool.length = 0;
   }
 }

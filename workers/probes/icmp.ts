@@ -5,7 +5,7 @@
  * Timeout, or Error (ICMP error or sendto failure). A second reply for an answered
  * probe is a Duplicate; a reply after the timeout is Late (its Timeout stays counted).
  *
- * State, all in typed arrays indexed by a local target index (slot → local map):
+ * State, all in typed-array columns of a SlotIndex (slot → dense local index):
  *   - per target: last sequence sent, address bytes, timeout, family;
  *   - per in-flight probe, a ring of RING (16) entries per target indexed by
  *     seq % RING: the sequence, the send time and a state. A target whose timeout
@@ -39,6 +39,7 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { DeadlineTimer } from '../time/deadline-timer.js';
+import { SlotIndex } from '../slot-index.js';
 import {
   PAYLOAD_MAX,
   PacketKind,
@@ -107,24 +108,20 @@ export class IcmpProber implements Prober {
   private readonly connError: (string | null)[] = [null, null];
   readonly filterStatus: (FilterStatus | null)[] = [null, null];
 
-  private readonly localOf = new Map<number, number>();
-  private readonly free: number[] = [];
-  private nextLocal = 0;
-  private cap = 0;
-  private slotOf = new Uint32Array(0);
-  private familyOf = new Uint8Array(0);
-  private ipOf: string[] = [];
-  private addr4 = new Uint32Array(0);
-  private addr6 = new Uint8Array(0);
-  private timeoutOf = new Float64Array(0);
-  private payloadOf = new Uint32Array(0);
-  private lastSeq = new Uint32Array(0);
+  private readonly index = new SlotIndex(64);
+  private readonly familyOf = this.index.column(Uint8Array);
+  private readonly ipOf = this.index.values('');
+  private readonly addr4 = this.index.column(Uint32Array);
+  private readonly addr6 = this.index.column(Uint8Array, 16);
+  private readonly timeoutOf = this.index.column(Float64Array);
+  private readonly payloadOf = this.index.column(Uint32Array);
+  private readonly lastSeq = this.index.column(Uint32Array);
   /** Ring entries, index local*RING + seq%RING. */
-  private entSeq = new Uint32Array(0);
-  private entSent = new Float64Array(0);
+  private readonly entSeq = this.index.column(Uint32Array, RING);
+  private readonly entSent = this.index.column(Float64Array, RING);
   /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry. */
-  private entStamp = new Float64Array(0);
-  private entState = new Uint8Array(0);
+  private readonly entStamp = this.index.column(Float64Array, RING);
+  private readonly entState = this.index.column(Uint8Array, RING);
 
   /** seq16 → local index + 1 (0 = none) and full sequence of the probe that used it. */
   private readonly seq16Local = new Int32Array(65_536);
@@ -160,11 +157,10 @@ export class IcmpProber implements Prober {
     this.identifier = settings.icmpIdentifier & 0xffff;
     this.cookie = settings.cookie >>> 0;
     fillPadding(this.txBuf);
-    this.grow(64);
   }
 
   get size(): number {
-    return this.localOf.size;
+    return this.index.size;
   }
 
   add(target: ShardTarget): void {
@@ -186,67 +182,63 @@ export class IcmpProber implements Prober {
     if (payload > PAYLOAD_MAX) throw new Error(`icmp: payload ${target.payloadSize} bytes too large (max ${PAYLOAD_MAX})`);
     this.connFor(family); // throws if the socket cannot be opened
 
-    let i = this.localOf.get(target.slot);
-    if (i !== undefined) {
+    let i = this.index.localOf(target.slot);
+    if (i >= 0) {
       this.clearInFlight(i); // re-add = changed target: forget its in-flight probes
     } else {
-      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
-      if (i >= this.cap) this.grow(this.cap * 2);
-      this.localOf.set(target.slot, i);
-      this.lastSeq[i] = 0;
+      i = this.index.add(target.slot);
+      this.lastSeq.data[i] = 0;
     }
-    this.slotOf[i] = target.slot;
-    this.familyOf[i] = family;
-    this.ipOf[i] = target.ip;
-    this.addr4[i] = v4;
-    if (family === 6) this.addr6.set(this.scratch6, i * 16);
-    this.timeoutOf[i] = target.timeoutMs;
-    this.payloadOf[i] = payload;
+    this.familyOf.data[i] = family;
+    this.ipOf.data[i] = target.ip;
+    this.addr4.data[i] = v4;
+    if (family === 6) this.addr6.data.set(this.scratch6, i * 16);
+    this.timeoutOf.data[i] = target.timeoutMs;
+    this.payloadOf.data[i] = payload;
   }
 
   remove(slot: number): void {
-    const i = this.localOf.get(slot);
-    if (i === undefined) return;
+    const i = this.index.localOf(slot);
+    if (i < 0) return;
     this.clearInFlight(i);
-    this.localOf.delete(slot);
-    this.ipOf[i] = '';
-    this.free.push(i);
+    this.index.remove(slot);
+    this.ipOf.data[i] = '';
   }
 
   probe(slot: number): void {
-    const i = this.localOf.get(slot);
-    if (i === undefined || this.closed) return;
-    const seq = (this.lastSeq[i] + 1) >>> 0;
-    this.lastSeq[i] = seq;
+    const i = this.index.localOf(slot);
+    if (i < 0 || this.closed) return;
+    const seq = (this.lastSeq.data[i] + 1) >>> 0;
+    this.lastSeq.data[i] = seq;
     const e = i * RING + (seq & RING_MASK);
     // The ring slot's previous probe must have an outcome before reuse. With
     // timeout <= (RING-1)·interval it normally has; if the timeout timer ran late,
     // account it now so no probe is lost from the books.
-    if (this.entState[e] === Entry.Pending) this.timeoutEntry(e, i);
+    if (this.entState.data[e] === Entry.Pending) this.timeoutEntry(e, i);
 
     const s16 = this.seq16;
     this.seq16 = (s16 + 1) & 0xffff;
     this.seq16Local[s16] = i + 1;
     this.seq16Seq[s16] = seq;
 
-    const family = this.familyOf[i] as 4 | 6;
+    const family = this.familyOf.data[i] as 4 | 6;
     const conn = this.conns[family === 4 ? 0 : 1]!;
     const now = this.clock.now();
-    const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf[i]);
-    this.entSeq[e] = seq;
-    this.entSent[e] = now;
+    const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf.data[i]);
+    this.entSeq.data[e] = seq;
+    this.entSent.data[e] = now;
     this.stats.sent++;
     this.sink.sent(slot);
-    const err = conn.send(this.txBuf, len, this.ipOf[i]);
+    const err = conn.send(this.txBuf, len, this.ipOf.data[i]);
     if (err !== null) {
-      this.entState[e] = Entry.Failed;
+      this.entState.data[e] = Entry.Failed;
       this.stats.errors++;
       this.sink.error(slot, ErrorReason.send_failed);
       return;
     }
-    this.entStamp[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
-    this.entState[e] = Entry.Pending;
-    this.timeouts.set(e, now + this.timeoutOf[i]);
+    this.entStamp.data[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
+    this.entState.data[e] = Entry.Pending;
+    this.timeouts.set(e, now + this.timeoutOf.data[i]);
     if (++this.sendsSinceDrain >= DRAIN_EVERY_SENDS) {
       this.sendsSinceDrain = 0;
       this.conns[0]?.drainNow?.();
@@ -294,8 +286,8 @@ export class IcmpProber implements Prober {
     let seq: number;
     if (p.hasPayload) {
       if (p.cookie !== this.cookie) return this.drop(DropReason.bad_cookie);
-      const li = this.localOf.get(p.slot);
-      if (li === undefined || this.familyOf[li] !== family) return this.drop(DropReason.unknown_slot);
+      const li = this.index.localOf(p.slot);
+      if (li < 0 || this.familyOf.data[li] !== family) return this.drop(DropReason.unknown_slot);
       i = li;
       seq = p.seq;
     } else {
@@ -303,24 +295,24 @@ export class IcmpProber implements Prober {
       const owner = this.seq16Local[p.seq16];
       if (owner === 0) return this.drop(DropReason.bad_sequence);
       i = owner - 1;
-      if (!this.localOf.has(this.slotOf[i]) || this.familyOf[i] !== family) return this.drop(DropReason.unknown_slot);
+      if (!this.index.inUse(i) || this.familyOf.data[i] !== family) return this.drop(DropReason.unknown_slot);
       seq = this.seq16Seq[p.seq16];
     }
     if (!this.addressMatches(i, family, buf, p.addrOffset, source)) return this.drop(DropReason.address_mismatch);
 
-    const last = this.lastSeq[i];
+    const last = this.lastSeq.data[i];
     // Sent and still in the ring: seq in (last - RING, last].
     if (((last - seq) >>> 0) >= RING) return this.drop(DropReason.bad_sequence);
     const e = i * RING + (seq & RING_MASK);
-    if (this.entSeq[e] !== seq) return this.drop(DropReason.bad_sequence);
-    if (p.hasPayload && p.sendTime !== this.entSent[e]) return this.drop(DropReason.bad_sequence);
+    if (this.entSeq.data[e] !== seq) return this.drop(DropReason.bad_sequence);
+    if (p.hasPayload && p.sendTime !== this.entSent.data[e]) return this.drop(DropReason.bad_sequence);
 
-    const slot = this.slotOf[i];
-    const state = this.entState[e];
+    const slot = this.index.slotOf(i);
+    const state = this.entState.data[e];
     if (kind === PacketKind.Error) {
       if (state !== Entry.Pending) return; // outcome already booked; the error adds nothing
       this.timeouts.delete(e);
-      this.entState[e] = Entry.Failed;
+      this.entState.data[e] = Entry.Failed;
       this.stats.errors++;
       this.sink.error(slot, p.error);
       return;
@@ -329,21 +321,21 @@ export class IcmpProber implements Prober {
     switch (state) {
       case Entry.Pending:
         this.timeouts.delete(e);
-        if (rtt > this.timeoutOf[i]) {
+        if (rtt > this.timeoutOf.data[i]) {
           // Arrived after its deadline but before our timer ran: it is a timeout.
-          this.entState[e] = Entry.LateAnswered;
+          this.entState.data[e] = Entry.LateAnswered;
           this.stats.timeouts++;
           this.sink.timeout(slot);
           this.stats.late++;
           this.sink.late(slot, rtt / 1000);
         } else {
-          this.entState[e] = Entry.Answered;
+          this.entState.data[e] = Entry.Answered;
           this.stats.replies++;
           this.sink.reply(slot, rtt / 1000);
         }
         return;
       case Entry.TimedOut:
-        this.entState[e] = Entry.LateAnswered;
+        this.entState.data[e] = Entry.LateAnswered;
         this.stats.late++;
         this.sink.late(slot, rtt / 1000);
         return;
@@ -360,8 +352,8 @@ export class IcmpProber implements Prober {
 
   /** RTT in ms of ring entry e: from the kernel's stamps if consistent, else monotonic. */
   private rttOf(e: number, recvTime: number, kernelRecvTime: number): number {
-    const monotonic = recvTime - this.entSent[e];
-    const kernel = kernelRecvTime - this.entStamp[e]; // NaN if either stamp is missing
+    const monotonic = recvTime - this.entSent.data[e];
+    const kernel = kernelRecvTime - this.entStamp.data[e]; // NaN if either stamp is missing
     if (kernel >= 0 && kernel <= monotonic) {
       this.stats.kernelRtt++;
       return kernel;
@@ -381,7 +373,7 @@ export class IcmpProber implements Prober {
   private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
     if (family === 4) {
       if (off < 0 || off + 4 > buf.length) return false;
-      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4[i];
+      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4.data[i];
     }
     let a: Uint8Array;
     let ao: number;
@@ -394,7 +386,7 @@ export class IcmpProber implements Prober {
       a = buf;
       ao = off;
     }
-    const t = this.addr6;
+    const t = this.addr6.data;
     const to = i * 16;
     for (let k = 0; k < 16; k++) if (a[ao + k] !== t[to + k]) return false;
     return true;
@@ -404,9 +396,9 @@ export class IcmpProber implements Prober {
 
   private timeoutEntry(e: number, i: number): void {
     this.timeouts.delete(e);
-    this.entState[e] = Entry.TimedOut;
+    this.entState.data[e] = Entry.TimedOut;
     this.stats.timeouts++;
-    this.sink.timeout(this.slotOf[i]);
+    this.sink.timeout(this.index.slotOf(i));
   }
 
   private expire(): void {
@@ -425,8 +417,8 @@ export class IcmpProber implements Prober {
     for (let k = 0; k < RING; k++) {
       const e = i * RING + k;
       this.timeouts.delete(e);
-      this.entState[e] = Entry.Free;
-      this.entSeq[e] = 0;
+      this.entState.data[e] = Entry.Free;
+      this.entSeq.data[e] = 0;
     }
   }
 
@@ -462,27 +454,6 @@ export class IcmpProber implements Prober {
     return conn;
   }
 
-  private grow(cap: number): void {
-    const old = this.cap;
-    const g = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
-    this.slotOf = g(this.slotOf, cap);
-    this.familyOf = g(this.familyOf, cap);
-    this.addr4 = g(this.addr4, cap);
-    this.addr6 = g(this.addr6, cap * 16);
-    this.timeoutOf = g(this.timeoutOf, cap);
-    this.payloadOf = g(this.payloadOf, cap);
-    this.lastSeq = g(this.lastSeq, cap);
-    this.entSeq = g(this.entSeq, cap * RING);
-    this.entSent = g(this.entSent, cap * RING);
-    this.entStamp = g(this.entStamp, cap * RING);
-    this.entState = g(this.entState, cap * RING);
-    for (let k = old; k < cap; k++) this.ipOf.push('');
-    this.cap = cap;
-  }
 }
 
 export const icmpProberFactory: ProberFactory = (sink, settings) => new IcmpProber(sink, settings);

@@ -37,6 +37,7 @@ import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.j
 import { numberOption } from './tcp-options.js';
 import { DURATION_BOUNDS } from '../../src/config/bounds.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
+import { SlotIndex } from '../slot-index.js';
 
 const enum ConnState {
   Connecting = 1,
@@ -231,7 +232,8 @@ class EchoConnection {
 }
 
 export class TcpEchoProber implements Prober {
-  private readonly conns = new Map<number, EchoConnection>();
+  private readonly index = new SlotIndex();
+  private readonly conns = this.index.values<EchoConnection | null>(null);
 
   constructor(private readonly sink: ProbeSink) {}
 
@@ -246,24 +248,25 @@ export class TcpEchoProber implements Prober {
     const connectTimeout = numberOption(t.options, 'connect_timeout_ms', Math.min(ct.max, Math.max(timeoutMs, 3000)), ct.min, ct.max);
     this.remove(t.slot);
     const c = new EchoConnection(this.sink, t.slot, t.ip, t.port, t.family, timeoutMs, connectTimeout, minBackoff, maxBackoff, Math.max(1, t.intervalMs));
-    this.conns.set(t.slot, c);
+    this.conns.data[this.index.add(t.slot)] = c;
     c.connect();
   }
 
   remove(slot: number): void {
-    const c = this.conns.get(slot);
-    if (!c) return;
-    this.conns.delete(slot);
+    const i = this.index.remove(slot);
+    if (i < 0) return;
+    const c = this.conns.data[i]!;
+    this.conns.data[i] = null;
     c.dispose();
   }
 
   probe(slot: number): void {
-    this.conns.get(slot)?.probe();
+    const i = this.index.localOf(slot);
+    if (i >= 0) this.conns.data[i]!.probe();
   }
 
   close(): void {
-    for (const c of this.conns.values()) c.dispose();
-    this.conns.clear();
+    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
   }
 }
 

@@ -24,6 +24,7 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { connectErrorReason, errorCode } from './tcp-errors.js';
 import { enumOption } from './tcp-options.js';
+import { SlotIndex } from '../slot-index.js';
 
 interface TcpTarget {
   slot: number;
@@ -71,15 +72,15 @@ function ignoreError(): void {
 }
 
 export class TcpProber implements Prober {
-  private readonly targets = new Map<number, TcpTarget>();
+  private readonly index = new SlotIndex();
+  private readonly targets = this.index.values<TcpTarget | null>(null);
 
   constructor(private readonly sink: ProbeSink) {}
 
   add(t: ShardTarget): void {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`tcp: bad port ${t.port}`);
-    this.remove(t.slot);
-    this.targets.set(t.slot, {
+    const target: TcpTarget = {
       slot: t.slot,
       ip: t.ip,
       port: t.port,
@@ -87,20 +88,24 @@ export class TcpProber implements Prober {
       timeoutMs: Math.max(1, t.timeoutMs),
       resetOnClose: enumOption(t.options, 'close', 'reset', ['reset', 'fin'] as const) === 'reset',
       attempts: new Set(),
-    });
+    };
+    this.remove(t.slot);
+    this.targets.data[this.index.add(t.slot)] = target;
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
+    const i = this.index.remove(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
+    this.targets.data[i] = null;
     for (const a of t.attempts) this.abandon(a);
     t.attempts.clear();
   }
 
   probe(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
+    const i = this.index.localOf(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
     this.sink.sent(slot);
     let socket: AttemptSocket;
     const startedAt = performance.now();
@@ -150,7 +155,7 @@ export class TcpProber implements Prober {
   }
 
   close(): void {
-    for (const slot of [...this.targets.keys()]) this.remove(slot);
+    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
   }
 }
 

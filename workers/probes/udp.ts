@@ -30,6 +30,7 @@ import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 import { numberOption } from './tcp-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
+import { SlotIndex } from '../slot-index.js';
 import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader, unwrapSeq32 } from './udp-codec.js';
 
 /** Upper bound for options.source_ports (sockets per family per worker); declared with the config's bounds. */
@@ -83,7 +84,8 @@ class UdpTarget {
 }
 
 export class UdpProber implements Prober {
-  private readonly targets = new Map<number, UdpTarget>();
+  private readonly index = new SlotIndex();
+  private readonly targets = this.index.values<UdpTarget | null>(null);
   private readonly sockets4: dgram.Socket[] = [];
   private readonly sockets6: dgram.Socket[] = [];
   private readonly header = new UdpProbeHeader();
@@ -108,20 +110,22 @@ export class UdpProber implements Prober {
     const timeoutMs = Math.max(1, t.timeoutMs);
     const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs));
     this.ensureSockets(family, sourcePorts);
-    this.targets.set(t.slot, target);
+    this.targets.data[this.index.add(t.slot)] = target;
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
+    const i = this.index.remove(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
+    this.targets.data[i] = null;
     t.removed = true;
     t.timer.cancel();
   }
 
   probe(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
+    const i = this.index.localOf(slot);
+    if (i < 0) return;
+    const t = this.targets.data[i]!;
     const sockets = t.family === 6 ? this.sockets6 : this.sockets4;
     const sock = sockets[t.rr];
     t.rr = t.rr + 1 >= t.sourcePorts ? 0 : t.rr + 1;
@@ -167,8 +171,9 @@ export class UdpProber implements Prober {
     const h = this.header;
     if (!decodeUdpProbe(msg, h)) return this.sink.dropped(DropReason.short);
     if (h.cookie !== this.cookie) return this.sink.dropped(DropReason.bad_cookie);
-    const t = this.targets.get(h.slot);
-    if (t === undefined) return this.sink.dropped(DropReason.unknown_slot);
+    const i = this.index.localOf(h.slot);
+    if (i < 0) return this.sink.dropped(DropReason.unknown_slot);
+    const t = this.targets.data[i]!;
     if (rinfo.port !== t.port || rinfo.address !== t.ip) return this.sink.dropped(DropReason.address_mismatch);
     switch (t.window.match(unwrapSeq32(h.seq32, t.window.nextSeq), now)) {
       case SeqMatch.Reply:
@@ -213,11 +218,7 @@ export class UdpProber implements Prober {
   }
 
   async close(): Promise<void> {
-    for (const t of this.targets.values()) {
-      t.removed = true;
-      t.timer.cancel();
-    }
-    this.targets.clear();
+    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
     const all = [...this.sockets4, ...this.sockets6];
     this.sockets4.length = 0;
     this.sockets6.length = 0;

@@ -1,0 +1,190 @@
+/**
+ * The dense slot index of a scheduler or a prober: store slot → local index, and the
+ * columns that hold per-target (and per-probe) state by local index.
+ *
+ * Slots are the main thread's store indexes: global, so one worker sees a sparse subset
+ * of them. Local indexes are dense (0..n-1, a removed target's index is reused first,
+ * through a free list), so per-target state lives in typed arrays without holes and a
+ * deadline heap or an in-flight ring can be keyed by them.
+ *
+ * Columns are registered on the index and grow with it, all at once, by doubling; a
+ * column of width w holds w elements per local index (an in-flight ring, a v6 address).
+ * Hold the Column, not its `data`: `data` is replaced when the index grows, so read
+ * `col.data` after any add().
+ *
+ * slot → local is a typed array indexed by slot (grown by doubling to the highest slot
+ * added), not a Map: a lookup is one bounds check and one load, and the slot read from a
+ * reply on the wire (attacker-controlled) is checked, never used to grow anything.
+ */
+
+type NumberArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
+
+export interface Column {
+  /** Make room for `capacity` local indexes. */
+  grow(capacity: number): void;
+}
+
+/** A typed-array column: `width` numbers per local index, new elements set to `fill`. */
+export class TypedColumn<T extends NumberArray> implements Column {
+  data: T;
+
+  constructor(
+    private readonly make: new (length: number) => T,
+    readonly width: number,
+    capacity: number,
+    private readonly fill: number,
+  ) {
+    this.data = new make(capacity * width);
+    if (fill !== 0) this.data.fill(fill);
+  }
+
+  grow(capacity: number): void {
+    const next = new this.make(capacity * this.width);
+    next.set(this.data);
+    if (this.fill !== 0) next.fill(this.fill, this.data.length);
+    this.data = next;
+  }
+}
+
+/** A column of JS values (per-target objects, strings), new elements set to `fill`. */
+export class ValueColumn<T> implements Column {
+  readonly data: T[] = [];
+
+  constructor(
+    private readonly fill: T,
+    capacity: number,
+  ) {
+    this.grow(capacity);
+  }
+
+  grow(capacity: number): void {
+    while (this.data.length < capacity) this.data.push(this.fill);
+  }
+}
+
+export class SlotIndex {
+  /** localBySlot[slot] = local index, or -1. */
+  private localBySlot: Int32Array;
+  private slotOfLocal: Uint32Array;
+  private freeList: Int32Array;
+  private freeCount = 0;
+  /** Local indexes handed out so far (in use or free); the next new one. */
+  private highWater = 0;
+  private count = 0;
+  private cap: number;
+  private readonly columns: Column[] = [];
+
+  constructor(initialCapacity = 64) {
+    this.cap = Math.max(4, initialCapacity | 0);
+    this.localBySlot = new Int32Array(this.cap).fill(-1);
+    this.slotOfLocal = new Uint32Array(this.cap);
+    this.freeList = new Int32Array(this.cap);
+  }
+
+  /** Targets in the index. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Local indexes every column has room for. */
+  get capacity(): number {
+    return this.cap;
+  }
+
+  /** Local index of a slot, or -1 (also for anything that is not a valid slot number). */
+  localOf(slot: number): number {
+    return slot >>> 0 === slot && slot < this.localBySlot.length ? this.localBySlot[slot] : -1;
+  }
+
+  has(slot: number): boolean {
+    return this.localOf(slot) >= 0;
+  }
+
+  /** Slot of a local index (meaningful while it is in use). */
+  slotOf(local: number): number {
+    return this.slotOfLocal[local];
+  }
+
+  /** Whether a local index currently belongs to a target. */
+  inUse(local: number): boolean {
+    return local >= 0 && local < this.highWater && this.localBySlot[this.slotOfLocal[local]] === local;
+  }
+
+  /** Add a slot that is not in the index; returns its local index (a freed one first). */
+  add(slot: number): number {
+    if (slot >>> 0 !== slot) throw new RangeError(`bad slot ${slot}`);
+    if (this.localOf(slot) >= 0) throw new Error(`slot ${slot} is already in the index`);
+    if (slot >= this.localBySlot.length) this.growSlots(slot + 1);
+    let local: number;
+    if (this.freeCount > 0) {
+      local = this.freeList[--this.freeCount];
+    } else {
+      if (this.highWater === this.cap) this.growLocals(this.cap * 2);
+      local = this.highWater++;
+    }
+    this.localBySlot[slot] = local;
+    this.slotOfLocal[local] = slot;
+    this.count++;
+    return local;
+  }
+
+  /** Remove a slot; returns the local index it had (now free), or -1 if it was not in the index. */
+  remove(slot: number): number {
+    const local = this.localOf(slot);
+    if (local < 0) return -1;
+    this.localBySlot[slot] = -1;
+    this.freeList[this.freeCount++] = local;
+    this.count--;
+    return local;
+  }
+
+  /** Forget every slot (columns keep their contents and capacity). */
+  clear(): void {
+    for (let i = 0; i < this.highWater; i++) {
+      const slot = this.slotOfLocal[i];
+      if (this.localBySlot[slot] === i) this.localBySlot[slot] = -1;
+    }
+    this.highWater = this.freeCount = this.count = 0;
+  }
+
+  /** Local indexes in use (a snapshot: safe to remove while iterating it). */
+  locals(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.highWater; i++) if (this.inUse(i)) out.push(i);
+    return out;
+  }
+
+  /** A typed-array column of `width` numbers per local index, growing with the index. */
+  column<T extends NumberArray>(make: new (length: number) => T, width = 1, fill = 0): TypedColumn<T> {
+    if (!(width >= 1) || width !== (width | 0)) throw new RangeError(`bad column width ${width}`);
+    const c = new TypedColumn(make, width, this.cap, fill);
+    this.columns.push(c);
+    return c;
+  }
+
+  /** A column of JS values (objects, strings), growing with the index. */
+  values<T>(fill: T): ValueColumn<T> {
+    const c = new ValueColumn(fill, this.cap);
+    this.columns.push(c);
+    return c;
+  }
+
+  private growSlots(minLength: number): void {
+    let len = this.localBySlot.length;
+    while (len < minLength) len *= 2;
+    const next = new Int32Array(len).fill(-1);
+    next.set(this.localBySlot);
+    this.localBySlot = next;
+  }
+
+  private growLocals(capacity: number): void {
+    const slots = new Uint32Array(capacity);
+    slots.set(this.slotOfLocal);
+    this.slotOfLocal = slots;
+    const free = new Int32Array(capacity);
+    free.set(this.freeList);
+    this.freeList = free;
+    for (const c of this.columns) c.grow(capacity);
+    this.cap = capacity;
+  }
+}
