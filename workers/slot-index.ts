@@ -27,22 +27,42 @@ export interface Column {
 /** A typed-array column: `width` numbers per local index, new elements set to `fill`. */
 export class TypedColumn<T extends NumberArray> implements Column {
   data: T;
+  private w: number;
 
   constructor(
     private readonly make: new (length: number) => T,
-    readonly width: number,
+    width: number,
     capacity: number,
     private readonly fill: number,
   ) {
+    this.w = width;
     this.data = new make(capacity * width);
     if (fill !== 0) this.data.fill(fill);
   }
 
+  get width(): number {
+    return this.w;
+  }
+
   grow(capacity: number): void {
-    const next = new this.make(capacity * this.width);
+    const next = new this.make(capacity * this.w);
     next.set(this.data);
     if (this.fill !== 0) next.fill(this.fill, this.data.length);
     this.data = next;
+  }
+
+  /**
+   * Change the width: `data` becomes a new array of the same capacity, every element
+   * `fill`; the old array is returned for the caller to move what it keeps (where an
+   * element goes depends on what it holds, e.g. a sequence's new ring position).
+   */
+  rewidth(width: number): T {
+    const old = this.data;
+    const capacity = old.length / this.w;
+    this.data = new this.make(capacity * width);
+    if (this.fill !== 0) this.data.fill(this.fill);
+    this.w = width;
+    return old;
   }
 }
 

@@ -4,16 +4,18 @@
  * Books: every probe() reports Sent and then exactly one of Reply (in time),
  * Timeout, or Error (ICMP error or sendto failure). A second reply for an answered
  * probe is a Duplicate; a reply after the timeout is Late (its Timeout stays counted).
+ * The InflightWindow keeps these books (the same for udp and tcp_echo).
  *
  * State, all in typed-array columns of a SlotIndex (slot → dense local index):
- *   - per target: last sequence sent, address bytes, timeout, family;
- *   - per in-flight probe, a ring of RING (16) entries per target indexed by
- *     seq % RING: the sequence, the send time and a state. A target whose timeout
- *     spans more than RING-1 intervals is rejected (its ring would be overwritten
- *     while probes are in flight);
+ *   - per target: address bytes, family, payload size;
+ *   - the InflightWindow's columns: per target the last sequence sent and the timeout,
+ *     and a ring of RING (16) entries indexed by seq % RING: the sequence, the send
+ *     time and a state; plus, here, the kernel's send stamp of each entry. A target
+ *     whose timeout spans more than RING-1 intervals is rejected (its ring would be
+ *     overwritten while probes are in flight); the window's one DeadlineTimer holds
+ *     every probe's deadline;
  *   - seq16 → (local, seq) tables (65,536 entries), for ICMP errors that quote only
- *     8 bytes of our request (no payload to read the slot from);
- *   - timeouts: one DeadlineTimer keyed by ring entry (ONE timer for the earliest).
+ *     8 bytes of our request (no payload to read the slot from).
  * Nothing is allocated per probe or per reply (the v6 source address arrives as a
  * string from recvfrom; it is parsed into a scratch array).
  *
@@ -38,8 +40,8 @@ import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { DeadlineTimer } from '../time/deadline-timer.js';
 import { SlotIndex } from '../slot-index.js';
+import { InflightWindow, Outcome, type InflightBooks } from '../inflight-window.js';
 import {
   PAYLOAD_MAX,
   PacketKind,
@@ -54,9 +56,12 @@ import {
 import { openRawIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 
-/** In-flight ring entries per target (power of two). */
+/**
+ * In-flight ring entries per target (power of two). 16 and not more: the ring's columns
+ * cost 21 bytes per entry (sequence, send time, kernel stamp, state) for every target,
+ * and icmp is the kind run at hundreds of thousands of targets.
+ */
 export const RING = 16;
-const RING_MASK = RING - 1;
 // The config refuses a timeout spanning more than TIMEOUT_MAX_INTERVALS intervals, so
 // the ring must hold that many in-flight probes plus the one being sent.
 if (RING - 1 < TIMEOUT_MAX_INTERVALS) throw new Error(`icmp RING ${RING} cannot hold ${TIMEOUT_MAX_INTERVALS} intervals in flight`);
@@ -67,22 +72,13 @@ if (RING - 1 < TIMEOUT_MAX_INTERVALS) throw new Error(`icmp RING ${RING} cannot 
  */
 export const DRAIN_EVERY_SENDS = 8;
 
-const enum Entry {
-  Free = 0,
-  Pending = 1,
-  Answered = 2,
-  TimedOut = 3,
-  Failed = 4,
-  LateAnswered = 5,
-}
-
 export interface IcmpProberOptions {
   /** Opens the socket of a family (default: a real raw socket). */
   openConn?: (family: 4 | 6) => IcmpConn;
   clock?: Clock;
 }
 
-/** Counters for diagnostics and tests. */
+/** Counters for diagnostics and tests (the exported counters come from the batches). */
 export interface IcmpProberStats {
   sent: number;
   replies: number;
@@ -113,15 +109,10 @@ export class IcmpProber implements Prober {
   private readonly ipOf = this.index.values('');
   private readonly addr4 = this.index.column(Uint32Array);
   private readonly addr6 = this.index.column(Uint8Array, 16);
-  private readonly timeoutOf = this.index.column(Float64Array);
   private readonly payloadOf = this.index.column(Uint32Array);
-  private readonly lastSeq = this.index.column(Uint32Array);
-  /** Ring entries, index local*RING + seq%RING. */
-  private readonly entSeq = this.index.column(Uint32Array, RING);
-  private readonly entSent = this.index.column(Float64Array, RING);
-  /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry. */
+  private readonly window: InflightWindow;
+  /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry of the window. */
   private readonly entStamp = this.index.column(Float64Array, RING);
-  private readonly entState = this.index.column(Uint8Array, RING);
 
   /** seq16 → local index + 1 (0 = none) and full sequence of the probe that used it. */
   private readonly seq16Local = new Int32Array(65_536);
@@ -129,7 +120,6 @@ export class IcmpProber implements Prober {
   private seq16 = 0;
   private sendsSinceDrain = 0;
 
-  private readonly timeouts: DeadlineTimer;
   private closed = false;
 
   private readonly txBuf = Buffer.alloc(ICMP_HEADER_BYTES + PAYLOAD_MAX);
@@ -139,7 +129,7 @@ export class IcmpProber implements Prober {
   private rxViewBuf: Buffer | null = null;
   private readonly scratch6 = new Uint8Array(16);
 
-  readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0, kernelRtt: 0, clockFallbacks: 0 };
+  readonly stats: IcmpStats;
 
   private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
     this.receive(4, buf, len, source, t, kt);
@@ -152,7 +142,8 @@ export class IcmpProber implements Prober {
     opts: IcmpProberOptions = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.timeouts = new DeadlineTimer(this.clock, () => this.expire(), 1024);
+    this.window = new InflightWindow(this.index, sink, this.clock, RING);
+    this.stats = new IcmpStats(this.window.books);
     this.openConn = opts.openConn ?? openRawIcmpConn;
     this.identifier = settings.icmpIdentifier & 0xffff;
     this.cookie = settings.cookie >>> 0;
@@ -175,7 +166,7 @@ export class IcmpProber implements Prober {
       throw new Error(`icmp: not an IPv6 address: ${target.ip}`);
     }
     if (!(target.intervalMs > 0) || !(target.timeoutMs > 0)) throw new Error('icmp: interval and timeout must be > 0');
-    if (Math.ceil(target.timeoutMs / target.intervalMs) + 1 > RING) {
+    if (!this.window.admit(target.intervalMs, target.timeoutMs)) {
       throw new Error(`icmp: timeout ${target.timeoutMs} ms spans more than ${RING - 1} intervals of ${target.intervalMs} ms`);
     }
     const payload = effectivePayloadSize(target.payloadSize);
@@ -183,24 +174,20 @@ export class IcmpProber implements Prober {
     this.connFor(family); // throws if the socket cannot be opened
 
     let i = this.index.localOf(target.slot);
-    if (i >= 0) {
-      this.clearInFlight(i); // re-add = changed target: forget its in-flight probes
-    } else {
-      i = this.index.add(target.slot);
-      this.lastSeq.data[i] = 0;
-    }
+    if (i < 0) i = this.index.add(target.slot);
+    // New, or re-added (a changed target): its in-flight probes are forgotten.
+    this.window.start(i, target.timeoutMs);
     this.familyOf.data[i] = family;
     this.ipOf.data[i] = target.ip;
     this.addr4.data[i] = v4;
     if (family === 6) this.addr6.data.set(this.scratch6, i * 16);
-    this.timeoutOf.data[i] = target.timeoutMs;
     this.payloadOf.data[i] = payload;
   }
 
   remove(slot: number): void {
     const i = this.index.localOf(slot);
     if (i < 0) return;
-    this.clearInFlight(i);
+    this.window.forget(i);
     this.index.remove(slot);
     this.ipOf.data[i] = '';
   }
@@ -208,13 +195,10 @@ export class IcmpProber implements Prober {
   probe(slot: number): void {
     const i = this.index.localOf(slot);
     if (i < 0 || this.closed) return;
-    const seq = (this.lastSeq.data[i] + 1) >>> 0;
-    this.lastSeq.data[i] = seq;
-    const e = i * RING + (seq & RING_MASK);
-    // The ring slot's previous probe must have an outcome before reuse. With
-    // timeout <= (RING-1)·interval it normally has; if the timeout timer ran late,
-    // account it now so no probe is lost from the books.
-    if (this.entState.data[e] === Entry.Pending) this.timeoutEntry(e, i);
+    const now = this.clock.now();
+    // Books Sent (and the timeout of a probe still pending in its ring entry).
+    const e = this.window.open(i, now);
+    const seq = this.window.seqAt(e);
 
     const s16 = this.seq16;
     this.seq16 = (s16 + 1) & 0xffff;
@@ -223,22 +207,13 @@ export class IcmpProber implements Prober {
 
     const family = this.familyOf.data[i] as 4 | 6;
     const conn = this.conns[family === 4 ? 0 : 1]!;
-    const now = this.clock.now();
     const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf.data[i]);
-    this.entSeq.data[e] = seq;
-    this.entSent.data[e] = now;
-    this.stats.sent++;
-    this.sink.sent(slot);
     const err = conn.send(this.txBuf, len, this.ipOf.data[i]);
     if (err !== null) {
-      this.entState.data[e] = Entry.Failed;
-      this.stats.errors++;
-      this.sink.error(slot, ErrorReason.send_failed);
+      this.window.fail(e, ErrorReason.send_failed);
       return;
     }
     this.entStamp.data[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
-    this.entState.data[e] = Entry.Pending;
-    this.timeouts.set(e, now + this.timeoutOf.data[i]);
     if (++this.sendsSinceDrain >= DRAIN_EVERY_SENDS) {
       this.sendsSinceDrain = 0;
       this.conns[0]?.drainNow?.();
@@ -249,7 +224,7 @@ export class IcmpProber implements Prober {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.timeouts.stop();
+    this.window.close();
     for (let f = 0; f < 2; f++) {
       this.conns[f]?.close();
       this.conns[f] = null;
@@ -300,59 +275,21 @@ export class IcmpProber implements Prober {
     }
     if (!this.addressMatches(i, family, buf, p.addrOffset, source)) return this.drop(DropReason.address_mismatch);
 
-    const last = this.lastSeq.data[i];
-    // Sent and still in the ring: seq in (last - RING, last].
-    if (((last - seq) >>> 0) >= RING) return this.drop(DropReason.bad_sequence);
-    const e = i * RING + (seq & RING_MASK);
-    if (this.entSeq.data[e] !== seq) return this.drop(DropReason.bad_sequence);
-    if (p.hasPayload && p.sendTime !== this.entSent.data[e]) return this.drop(DropReason.bad_sequence);
+    const e = this.window.find(i, seq);
+    if (e < 0) return this.drop(DropReason.bad_sequence);
+    if (p.hasPayload && p.sendTime !== this.window.sentAt(e)) return this.drop(DropReason.bad_sequence);
 
-    const slot = this.index.slotOf(i);
-    const state = this.entState.data[e];
+    // An error for a probe whose outcome is already booked adds nothing (and is no drop).
     if (kind === PacketKind.Error) {
-      if (state !== Entry.Pending) return; // outcome already booked; the error adds nothing
-      this.timeouts.delete(e);
-      this.entState.data[e] = Entry.Failed;
-      this.stats.errors++;
-      this.sink.error(slot, p.error);
+      this.window.fail(e, p.error);
       return;
     }
-    const rtt = this.rttOf(e, recvTime, kernelRecvTime);
-    switch (state) {
-      case Entry.Pending:
-        this.timeouts.delete(e);
-        if (rtt > this.timeoutOf.data[i]) {
-          // Arrived after its deadline but before our timer ran: it is a timeout.
-          this.entState.data[e] = Entry.LateAnswered;
-          this.stats.timeouts++;
-          this.sink.timeout(slot);
-          this.stats.late++;
-          this.sink.late(slot, rtt / 1000);
-        } else {
-          this.entState.data[e] = Entry.Answered;
-          this.stats.replies++;
-          this.sink.reply(slot, rtt / 1000);
-        }
-        return;
-      case Entry.TimedOut:
-        this.entState.data[e] = Entry.LateAnswered;
-        this.stats.late++;
-        this.sink.late(slot, rtt / 1000);
-        return;
-      case Entry.Answered:
-      case Entry.LateAnswered:
-      case Entry.Failed:
-        this.stats.duplicates++;
-        this.sink.duplicate(slot);
-        return;
-      default:
-        return this.drop(DropReason.bad_sequence);
-    }
+    if (this.window.answer(e, this.rttOf(e, recvTime, kernelRecvTime)) === Outcome.Unknown) this.drop(DropReason.bad_sequence);
   }
 
   /** RTT in ms of ring entry e: from the kernel's stamps if consistent, else monotonic. */
   private rttOf(e: number, recvTime: number, kernelRecvTime: number): number {
-    const monotonic = recvTime - this.entSent.data[e];
+    const monotonic = recvTime - this.window.sentAt(e);
     const kernel = kernelRecvTime - this.entStamp.data[e]; // NaN if either stamp is missing
     if (kernel >= 0 && kernel <= monotonic) {
       this.stats.kernelRtt++;
@@ -392,35 +329,7 @@ export class IcmpProber implements Prober {
     return true;
   }
 
-  // ---- timeouts -------------------------------------------------------------
-
-  private timeoutEntry(e: number, i: number): void {
-    this.timeouts.delete(e);
-    this.entState.data[e] = Entry.TimedOut;
-    this.stats.timeouts++;
-    this.sink.timeout(this.index.slotOf(i));
-  }
-
-  private expire(): void {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const heap = this.timeouts.heap;
-    while (heap.size > 0 && heap.peekDue() <= now) {
-      const e = heap.peekKey();
-      this.timeoutEntry(e, (e / RING) | 0);
-    }
-  }
-
   // ---- bookkeeping -----------------------------------------------------------
-
-  private clearInFlight(i: number): void {
-    for (let k = 0; k < RING; k++) {
-      const e = i * RING + k;
-      this.timeouts.delete(e);
-      this.entState.data[e] = Entry.Free;
-      this.entSeq.data[e] = 0;
-    }
-  }
 
   private connFor(family: 4 | 6): IcmpConn {
     const f = family === 4 ? 0 : 1;
@@ -454,6 +363,32 @@ export class IcmpProber implements Prober {
     return conn;
   }
 
+}
+
+/** IcmpProberStats over the window's books (live: read when asked) plus the prober's own counters. */
+class IcmpStats implements IcmpProberStats {
+  dropped = 0;
+  kernelRtt = 0;
+  clockFallbacks = 0;
+  constructor(private readonly books: InflightBooks) {}
+  get sent(): number {
+    return this.books.sent;
+  }
+  get replies(): number {
+    return this.books.replies;
+  }
+  get timeouts(): number {
+    return this.books.timeouts;
+  }
+  get errors(): number {
+    return this.books.errors;
+  }
+  get duplicates(): number {
+    return this.books.duplicates;
+  }
+  get late(): number {
+    return this.books.late;
+  }
 }
 
 export const icmpProberFactory: ProberFactory = (sink, settings) => new IcmpProber(sink, settings);
