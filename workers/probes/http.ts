@@ -12,7 +12,7 @@
  * chunked, read-until-close; anything else → `protocol`) straight from one shared read
  * buffer (the socket `onread` option), so the body is never copied into Buffers.
  *
- * Timing comes from socket events, read with performance.now():
+ * Timing comes from socket events, read with the prober's clock (performance.now()):
  *   start ─ 'lookup' ─ 'connect' ─ 'secureConnect' ─ first response byte ─ end of response
  *   dns = lookup-start (0 for an IP literal: Node does not resolve it), connect = connect -
  *   (lookup|start), tls = secureConnect-connect, first_byte = first byte - (the last of
@@ -42,7 +42,8 @@
  * connection, which is what the dns phase measures.
  *
  * Hot path: attempts are pooled, listeners are shared functions that find their attempt
- * through a tag on the socket, one DeadlineTimer per target re-armed with refresh(), reads
+ * through a tag on the socket, one DeadlineTimer (one timer) holds every attempt's
+ * deadline keyed by the attempt's pool id, reads
  * land in one buffer shared by every socket of the thread (read callbacks are synchronous
  * and nothing keeps a reference to it).
  */
@@ -59,7 +60,8 @@ import { parseExpectStatus, statusAccepted, statusErrorReason } from './http-sta
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
 import { boolOption, numberOption, stringOption } from './tcp-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
-import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
+import { DeadlineTimer } from '../time/deadline-timer.js';
+import { systemClock, type Clock } from '../time/clock.js';
 import { SlotIndex } from '../slot-index.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
@@ -102,7 +104,6 @@ interface HttpTarget {
   idle: ProbeSocket | null;
   /** Active and lingering attempts (usually 0 or 1). */
   attempts: HttpAttempt[];
-  timer: DeadlineTimer;
 }
 
 class HttpAttempt {
@@ -118,21 +119,25 @@ class HttpAttempt {
   /** The request went out on an already-connected keep-alive socket. */
   reused = false;
   readonly parser = new HttpResponseParser();
-  constructor(readonly prober: HttpProber) {}
+  constructor(
+    readonly prober: HttpProber,
+    /** Key of the attempt's deadline in the prober's DeadlineTimer (pooled attempts keep it). */
+    readonly id: number,
+  ) {}
 }
 
 // Shared listeners (no closures per probe): each finds its attempt through the socket's tag.
 function onLookup(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tLookup = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tLookup = a.prober.clock.now();
 }
 function onConnect(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tConnect = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tConnect = a.prober.clock.now();
 }
 function onSecureConnect(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tSecure = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tSecure = a.prober.clock.now();
 }
 /**
  * The `onread` callback. Node calls it as a method of the socket (`this` is the socket; not
@@ -186,10 +191,20 @@ export class HttpProber implements Prober {
   private readonly index = new SlotIndex();
   private readonly targets = this.index.values<HttpTarget | null>(null);
   private readonly pool: HttpAttempt[] = [];
+  /** Every attempt ever created, by id (they are pooled, never freed). */
+  private readonly attemptById: HttpAttempt[] = [];
+  readonly clock: Clock;
+  private readonly deadlines: DeadlineTimer;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
 
-  constructor(private readonly sink: ProbeSink) {}
+  constructor(
+    private readonly sink: ProbeSink,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.deadlines = new DeadlineTimer(this.clock, () => this.expire());
+  }
 
   add(t: ShardTarget): void {
     if (!t.url) throw new Error('http: target has no url');
@@ -241,7 +256,6 @@ export class HttpProber implements Prober {
       keepAlive,
       idle: null,
       attempts: [],
-      timer: new DeadlineTimer(() => this.expire(target)),
     };
     this.targets.data[this.index.add(t.slot)] = target;
   }
@@ -251,7 +265,6 @@ export class HttpProber implements Prober {
     if (i < 0) return;
     const t = this.targets.data[i]!;
     this.targets.data[i] = null;
-    t.timer.cancel();
     while (t.attempts.length > 0) this.release(t.attempts[t.attempts.length - 1]);
     t.idle?.destroy();
     t.idle = null;
@@ -262,10 +275,10 @@ export class HttpProber implements Prober {
     if (i < 0) return;
     const t = this.targets.data[i]!;
     this.sink.sent(slot);
-    const a = this.pool.pop() ?? new HttpAttempt(this);
+    const a = this.pool.pop() ?? this.newAttempt();
     a.phase = Phase.Active;
     a.target = t;
-    a.start = performance.now();
+    a.start = this.clock.now();
     a.deadline = a.start + t.timeoutMs;
     a.tLookup = a.tConnect = a.tSecure = a.tFirstByte = 0;
     a.parser.reset(t.headRequest);
@@ -295,13 +308,13 @@ export class HttpProber implements Prober {
     socket[ATTEMPT] = a;
     a.socket = socket;
     t.attempts.push(a);
-    t.timer.arm(a.deadline, a.start);
+    this.deadlines.set(a.id, a.deadline);
     socket.write(t.request); // queued until connected (and the TLS handshake is done)
   }
 
   /** Response bytes for an active attempt. */
   received(a: HttpAttempt, buf: Buffer, nread: number): void {
-    if (a.tFirstByte === 0) a.tFirstByte = performance.now();
+    if (a.tFirstByte === 0) a.tFirstByte = this.clock.now();
     const p = a.parser;
     const state = p.feed(buf, 0, nread);
     if (state === ParseState.Done) this.complete(a, false);
@@ -318,7 +331,7 @@ export class HttpProber implements Prober {
 
   /** A response arrived in full (or was cut off at max_body_bytes). */
   private complete(a: HttpAttempt, truncated: boolean): void {
-    const end = performance.now();
+    const end = this.clock.now();
     const t = a.target!;
     const slot = t.slot;
     const status = a.parser.status;
@@ -358,22 +371,23 @@ export class HttpProber implements Prober {
     this.sink.error(slot, reason);
   }
 
-  /** The target's timer fired: time out active attempts past their deadline, close lingering ones. */
-  private expire(t: HttpTarget): void {
-    const now = performance.now();
-    let next = Infinity;
-    for (let i = 0; i < t.attempts.length; ) {
-      const a = t.attempts[i];
-      if (a.deadline <= now + 0.5) {
-        const wasActive = a.phase === Phase.Active;
-        this.release(a); // removes it from t.attempts: do not advance i
-        if (wasActive) this.sink.timeout(t.slot);
-      } else {
-        if (a.deadline < next) next = a.deadline;
-        i++;
-      }
+  /** The timer: time out active attempts past their deadline, close lingering ones. */
+  private expire(): void {
+    const now = this.clock.now();
+    const heap = this.deadlines.heap;
+    while (heap.size > 0 && heap.peekDue() <= now) {
+      const a = this.attemptById[heap.peekKey()];
+      const wasActive = a.phase === Phase.Active;
+      const slot = a.target!.slot;
+      this.release(a); // deletes its deadline
+      if (wasActive) this.sink.timeout(slot);
     }
-    if (next !== Infinity) t.timer.arm(next, now);
+  }
+
+  private newAttempt(): HttpAttempt {
+    const a = new HttpAttempt(this, this.attemptById.length);
+    this.attemptById.push(a);
+    return a;
   }
 
   private failureReason(a: HttpAttempt, code: string | undefined): number {
@@ -387,6 +401,7 @@ export class HttpProber implements Prober {
 
   /** Close the attempt's socket (if it still has one) and return the attempt to the pool. */
   release(a: HttpAttempt): void {
+    this.deadlines.delete(a.id);
     const t = a.target;
     if (t !== null) {
       const i = t.attempts.indexOf(a);
@@ -408,7 +423,9 @@ export class HttpProber implements Prober {
 
   close(): void {
     for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
+    this.deadlines.stop();
     this.pool.length = 0;
+    this.attemptById.length = 0;
   }
 }
 

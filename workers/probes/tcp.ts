@@ -15,8 +15,9 @@
  * EHOSTUNREACH → net_/host_unreachable; other errors → connect_failed; nothing within
  * timeoutMs → timeout (the socket is destroyed, the kernel stops retrying the SYN).
  *
- * No per-probe closures: each attempt is a small object; socket listeners are shared
- * functions that find their attempt through the socket (`this` in an EventEmitter listener).
+ * No per-probe closures or timers: attempts are pooled objects; socket listeners are shared
+ * functions that find their attempt through the socket (`this` in an EventEmitter listener);
+ * one DeadlineTimer (one timer) holds every attempt's deadline, keyed by its pool id.
  */
 import net from 'node:net';
 import type { ShardSettings } from '../../src/protocol/messages.js';
@@ -25,6 +26,8 @@ import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { connectErrorReason, errorCode } from './tcp-errors.js';
 import { enumOption } from './tcp-options.js';
 import { SlotIndex } from '../slot-index.js';
+import { DeadlineTimer } from '../time/deadline-timer.js';
+import { systemClock, type Clock } from '../time/clock.js';
 
 interface TcpTarget {
   slot: number;
@@ -40,30 +43,27 @@ interface TcpTarget {
 const ATTEMPT = Symbol('fleetprobe.tcpAttempt');
 type AttemptSocket = net.Socket & { [ATTEMPT]?: TcpAttempt };
 
+/** One connect in flight; pooled (target and socket are set while it is in flight). */
 class TcpAttempt {
-  done = false;
-  timer: NodeJS.Timeout | null = null;
+  done = true;
+  target: TcpTarget | null = null;
+  socket: AttemptSocket | null = null;
+  startedAt = 0;
   constructor(
     readonly prober: TcpProber,
-    readonly target: TcpTarget,
-    readonly socket: AttemptSocket,
-    readonly startedAt: number,
+    /** Key of the attempt's deadline in the prober's DeadlineTimer. */
+    readonly id: number,
   ) {}
 }
 
 function onConnect(this: AttemptSocket): void {
   const a = this[ATTEMPT];
-  if (a) a.prober.finish(a, 0, performance.now() - a.startedAt);
+  if (a) a.prober.finish(a, 0, a.prober.clock.now() - a.startedAt);
 }
 
 function onError(this: AttemptSocket, err: Error): void {
   const a = this[ATTEMPT];
   if (a) a.prober.finish(a, 1 + connectErrorReason(errorCode(err)), 0);
-}
-
-function onTimeout(a: TcpAttempt): void {
-  a.timer = null;
-  a.prober.finish(a, -1, 0);
 }
 
 function ignoreError(): void {
@@ -75,7 +75,19 @@ export class TcpProber implements Prober {
   private readonly index = new SlotIndex();
   private readonly targets = this.index.values<TcpTarget | null>(null);
 
-  constructor(private readonly sink: ProbeSink) {}
+  private readonly pool: TcpAttempt[] = [];
+  /** Every attempt ever created, by id (they are pooled, never freed). */
+  private readonly attemptById: TcpAttempt[] = [];
+  readonly clock: Clock;
+  private readonly deadlines: DeadlineTimer;
+
+  constructor(
+    private readonly sink: ProbeSink,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.deadlines = new DeadlineTimer(this.clock, () => this.expire());
+  }
 
   add(t: ShardTarget): void {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp: ${JSON.stringify(t.ip)} is not an IP address`);
@@ -108,54 +120,80 @@ export class TcpProber implements Prober {
     const t = this.targets.data[i]!;
     this.sink.sent(slot);
     let socket: AttemptSocket;
-    const startedAt = performance.now();
+    const startedAt = this.clock.now();
     try {
       socket = net.connect({ host: t.ip, port: t.port, family: t.family, noDelay: true });
     } catch (err) {
       this.sink.error(slot, connectErrorReason(errorCode(err)));
       return;
     }
-    const a = new TcpAttempt(this, t, socket, startedAt);
+    const a = this.pool.pop() ?? this.newAttempt();
+    a.done = false;
+    a.target = t;
+    a.socket = socket;
+    a.startedAt = startedAt;
     socket[ATTEMPT] = a;
     socket.once('connect', onConnect);
     socket.on('error', onError);
-    a.timer = setTimeout(onTimeout, t.timeoutMs, a);
+    this.deadlines.set(a.id, startedAt + t.timeoutMs);
     t.attempts.add(a);
   }
 
   /** outcome: 0 reply, -1 timeout, 1+reason error. Exactly one call reports. */
   finish(a: TcpAttempt, outcome: number, rttMs: number): void {
     if (a.done) return;
-    a.done = true;
-    a.target.attempts.delete(a);
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    const s = a.socket;
-    s[ATTEMPT] = undefined;
+    const t = a.target!;
+    const s = a.socket!;
+    this.release(a);
+    t.attempts.delete(a);
     s.removeListener('error', onError);
     s.on('error', ignoreError);
     if (outcome === 0) {
-      this.sink.reply(a.target.slot, rttMs / 1000);
-      if (a.target.resetOnClose) s.resetAndDestroy();
+      this.sink.reply(t.slot, rttMs / 1000);
+      if (t.resetOnClose) s.resetAndDestroy();
       else s.destroySoon(); // orderly FIN, then release the handle; the kernel finishes the close
     } else {
       s.destroy();
-      if (outcome === -1) this.sink.timeout(a.target.slot);
-      else this.sink.error(a.target.slot, outcome - 1);
+      if (outcome === -1) this.sink.timeout(t.slot);
+      else this.sink.error(t.slot, outcome - 1);
     }
   }
 
   private abandon(a: TcpAttempt): void {
+    const s = a.socket!;
+    this.release(a);
+    s.on('error', ignoreError);
+    s.destroy();
+  }
+
+  /** Detach an attempt from its socket (listeners then ignore it) and return it to the pool. */
+  private release(a: TcpAttempt): void {
     a.done = true;
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    a.socket[ATTEMPT] = undefined;
-    a.socket.on('error', ignoreError);
-    a.socket.destroy();
+    this.deadlines.delete(a.id);
+    a.socket![ATTEMPT] = undefined;
+    a.socket = null;
+    a.target = null;
+    this.pool.push(a);
+  }
+
+  /** The timer: every attempt past its deadline is a timeout (the socket is destroyed, the kernel stops retrying the SYN). */
+  private expire(): void {
+    const now = this.clock.now();
+    const heap = this.deadlines.heap;
+    while (heap.size > 0 && heap.peekDue() <= now) this.finish(this.attemptById[heap.peekKey()], -1, 0);
+  }
+
+  private newAttempt(): TcpAttempt {
+    const a = new TcpAttempt(this, this.attemptById.length);
+    this.attemptById.push(a);
+    return a;
   }
 
   close(): void {
     for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
+    this.deadlines.stop();
+    this.pool.length = 0;
+    this.attemptById.length = 0;
   }
 }
 
