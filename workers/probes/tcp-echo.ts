@@ -32,9 +32,9 @@ import { DropReason, ErrorReason, ProbeEvent } from '../../src/protocol/events.j
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
+import { connectErrorReason, errorCode, establishedErrorReason } from './socket-errors.js';
 import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.js';
-import { numberOption } from './tcp-options.js';
+import { numberOption } from './target-options.js';
 import { DURATION_BOUNDS } from '../../src/config/bounds.js';
 import { SlotIndex } from '../slot-index.js';
 import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';

@@ -27,7 +27,7 @@ import { DropReason, ErrorReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { numberOption } from './tcp-options.js';
+import { numberOption } from './target-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
 import { SlotIndex } from '../slot-index.js';
 import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';

@@ -1,6 +1,7 @@
 /**
  * Readers for per-kind target options (a plain object that crossed the thread
- * boundary). Shared by the tcp, tcp_echo, udp and http probers (owned with them).
+ * boundary). Shared by the tcp, tcp_echo, udp and http probers, so named for what they
+ * read, not for one kind (they were tcp-options.ts).
  * Missing (undefined/null) means the default; a present value of the wrong type or
  * out of range throws, so the shard rejects the target with a message instead of
  * probing it with a silently different setting.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorReason } from '../../src/protocol/events.js';
-import { connectErrorReason, errorCode, establishedErrorReason } from '../../workers/probes/tcp-errors.js';
-import { boolOption, enumOption, numberOption, stringOption } from '../../workers/probes/tcp-options.js';
+import { connectErrorReason, errorCode, establishedErrorReason } from '../../workers/probes/socket-errors.js';
+import { boolOption, enumOption, numberOption, stringOption } from '../../workers/probes/target-options.js';
 
 test('connect errors map to refused, unreachable, dns and connect_failed', () => {
   assert.equal(connectErrorReason('ECONNREFUSED'), ErrorReason.refused);
