@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
 import { AfterFailure, ECHO_RING, InflightWindow, Outcome } from '../../workers/inflight-window.js';
 import type { ProbeSink } from '../../workers/probes/prober.js';
+import { RING as ICMP_RING } from '../../workers/probes/icmp.js';
 import { SlotIndex } from '../../workers/slot-index.js';
 import { ManualTime } from '../helpers/manual-time.js';
 
@@ -66,8 +67,10 @@ test('ring sizes: a target fits if every probe in flight and the one being sent 
   assert.equal(InflightWindow.fits(32, 10, 311), false);
   assert.equal(InflightWindow.fits(16, 0, 10), false);
   assert.equal(InflightWindow.fits(16, 10, 0), false);
-  // Every target the config accepts fits the icmp ring (16) and the echo ring, which is twice that.
-  assert.equal(InflightWindow.fits(16, 1, TIMEOUT_MAX_INTERVALS), true);
+  // Every target the config accepts fits the icmp ring (which does not grow) and the
+  // echo ring, which is twice that (late answers are remembered for as long again).
+  assert.equal(InflightWindow.fits(ICMP_RING, 1, TIMEOUT_MAX_INTERVALS), true);
+  assert.equal(InflightWindow.fits(ICMP_RING, 1000, TIMEOUT_MAX_INTERVALS * 1000), true);
   assert.equal(ECHO_RING, 2 * (TIMEOUT_MAX_INTERVALS + 1));
   for (const bad of [0, 1, 30, 3, 1 << 17]) assert.throws(() => setup(bad), RangeError, String(bad));
 });
