@@ -325,10 +325,6 @@ export class InflightWindow {
   /** The timer: book Timeout for every probe whose deadline has passed. */
   private expire(): void {
     const now = this.clock.now();
-    const heap = this.deadlines.heap;
-    while (heap.size > 0 && heap.peekDue() <= now) {
-      const e = heap.pop();
-      this.timedOut(e, this.index.slotOf(e >>> this.shift));
-    }
+    for (let e = this.deadlines.popDue(now); e >= 0; e = this.deadlines.popDue(now)) this.timedOut(e, this.index.slotOf(e >>> this.shift));
   }
 }

@@ -208,3 +208,50 @@ export class SlotIndex {
     this.cap = capacity;
   }
 }
+
+/**
+ * A SlotIndex with one JS value per target: the per-target objects of a prober whose
+ * state is an object (a connection, its options), looked up by slot like a Map, stored
+ * by dense local index like every other column. `index` is there for further columns
+ * (an InflightWindow) keyed by the same local indexes.
+ */
+export class SlotTable<T> {
+  readonly index: SlotIndex;
+  private readonly column: ValueColumn<T | undefined>;
+
+  constructor(initialCapacity = 64) {
+    this.index = new SlotIndex(initialCapacity);
+    this.column = this.index.values<T | undefined>(undefined);
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  get(slot: number): T | undefined {
+    const i = this.index.localOf(slot);
+    return i < 0 ? undefined : this.column.data[i];
+  }
+
+  /** Add a slot that is not in the table, with the value `make` builds for its local index. */
+  add(slot: number, make: (local: number) => T): T {
+    const local = this.index.add(slot);
+    const value = make(local);
+    this.column.data[local] = value;
+    return value;
+  }
+
+  /** Remove a slot; returns its value, or undefined if it was not in the table. */
+  remove(slot: number): T | undefined {
+    const local = this.index.remove(slot);
+    if (local < 0) return undefined;
+    const value = this.column.data[local];
+    this.column.data[local] = undefined;
+    return value;
+  }
+
+  /** The values in the table (a snapshot: safe to remove while iterating it). */
+  values(): T[] {
+    return this.index.locals().map((i) => this.column.data[i]!);
+  }
+}

@@ -186,3 +186,15 @@ test('the system clock unrefs its timers: a pending probe timeout never keeps a 
   const t0 = systemClock.now();
   assert.ok(Math.abs(systemClock.originMs + t0 - Date.now()) < 1000, 'originMs + now() is epoch ms');
 });
+
+test('popDue hands out the due keys earliest first, then -1', () => {
+  const time = new ManualTime();
+  const timer = new DeadlineTimer(time, () => {});
+  for (const [k, due] of [[5, 30], [6, 10], [7, 20], [8, 40]]) timer.set(k, due);
+  const out: number[] = [];
+  for (let k = timer.popDue(30); k >= 0; k = timer.popDue(30)) out.push(k);
+  assert.deepEqual(out, [6, 7, 5]);
+  assert.equal(timer.popDue(39.9), -1);
+  assert.equal(timer.size, 1);
+  timer.stop();
+});

@@ -1,7 +1,7 @@
 /** The dense slot index and its growable columns (workers/slot-index.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SlotIndex } from '../../workers/slot-index.js';
+import { SlotIndex, SlotTable } from '../../workers/slot-index.js';
 
 /** Deterministic PRNG so failures reproduce. */
 function lcg(seed: number): () => number {
@@ -145,4 +145,26 @@ test('random adds and removes agree with a Map, and local indexes stay dense', (
   }
   // Dense: no more local indexes than the most slots ever held at once (freed ones are reused first).
   assert.equal(maxLocal, peak - 1);
+});
+
+test('SlotTable: one value per slot, by dense local index, with the index shared for other columns', () => {
+  const table = new SlotTable<{ slot: number; local: number }>(4);
+  const extra = table.index.column(Float64Array);
+  for (const slot of [40, 7, 99]) table.add(slot, (local) => ({ slot, local }));
+  assert.equal(table.size, 3);
+  assert.deepEqual(table.get(7), { slot: 7, local: 1 });
+  assert.equal(table.get(8), undefined);
+  assert.equal(table.get(-1), undefined);
+  extra.data[table.get(99)!.local] = 1.5;
+  assert.deepEqual(table.remove(40), { slot: 40, local: 0 });
+  assert.equal(table.remove(40), undefined);
+  assert.equal(table.get(40), undefined);
+  assert.equal(table.add(5, (local) => ({ slot: 5, local })).local, 0, 'the freed local index first');
+  for (let s = 100; s < 110; s++) table.add(s, (local) => ({ slot: s, local }));
+  assert.equal(extra.data[table.get(99)!.local], 1.5, 'columns grew with it');
+  const all = table.values();
+  assert.deepEqual(all.map((v) => v.slot).sort((a, b) => a - b), [5, 7, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+  for (const v of all) table.remove(v.slot);
+  assert.equal(table.size, 0);
+  assert.throws(() => table.add(-2, () => ({ slot: -2, local: -1 })), RangeError);
 });

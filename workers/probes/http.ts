@@ -42,8 +42,7 @@
  * connection, which is what the dns phase measures.
  *
  * Hot path: attempts are pooled, listeners are shared functions that find their attempt
- * through a tag on the socket, one DeadlineTimer (one timer) holds every attempt's
- * deadline keyed by the attempt's pool id, reads
+ * through a tag on the socket, one timer holds every attempt's deadline (AttemptPool), reads
  * land in one buffer shared by every socket of the thread (read callbacks are synchronous
  * and nothing keeps a reference to it).
  */
@@ -60,9 +59,9 @@ import { parseExpectStatus, statusAccepted, statusErrorReason } from './http-sta
 import { connectErrorReason, errorCode, establishedErrorReason } from './socket-errors.js';
 import { boolOption, numberOption, stringOption } from './target-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
-import { DeadlineTimer } from '../time/deadline-timer.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { SlotIndex } from '../slot-index.js';
+import { AttemptPool } from './attempt-pool.js';
+import { SlotTable } from '../slot-index.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
 const PHASE_DNS = phaseIndex('dns');
@@ -121,7 +120,7 @@ class HttpAttempt {
   readonly parser = new HttpResponseParser();
   constructor(
     readonly prober: HttpProber,
-    /** Key of the attempt's deadline in the prober's DeadlineTimer (pooled attempts keep it). */
+    /** Its id in the prober's AttemptPool. */
     readonly id: number,
   ) {}
 }
@@ -188,13 +187,10 @@ function isTlsErrorCode(code: string | undefined): boolean {
 }
 
 export class HttpProber implements Prober {
-  private readonly index = new SlotIndex();
-  private readonly targets = this.index.values<HttpTarget | null>(null);
-  private readonly pool: HttpAttempt[] = [];
-  /** Every attempt ever created, by id (they are pooled, never freed). */
-  private readonly attemptById: HttpAttempt[] = [];
+  private readonly targets = new SlotTable<HttpTarget>();
   readonly clock: Clock;
-  private readonly deadlines: DeadlineTimer;
+  /** Past its deadline, an active attempt is a timeout and a lingering one is closed. */
+  private readonly attempts: AttemptPool<HttpAttempt>;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
 
@@ -203,7 +199,7 @@ export class HttpProber implements Prober {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.deadlines = new DeadlineTimer(this.clock, () => this.expire());
+    this.attempts = new AttemptPool(this.clock, (id) => new HttpAttempt(this, id), (a) => this.expire(a));
   }
 
   add(t: ShardTarget): void {
@@ -257,25 +253,22 @@ export class HttpProber implements Prober {
       idle: null,
       attempts: [],
     };
-    this.targets.data[this.index.add(t.slot)] = target;
+    this.targets.add(t.slot, () => target);
   }
 
   remove(slot: number): void {
-    const i = this.index.remove(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
-    this.targets.data[i] = null;
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     while (t.attempts.length > 0) this.release(t.attempts[t.attempts.length - 1]);
     t.idle?.destroy();
     t.idle = null;
   }
 
   probe(slot: number): void {
-    const i = this.index.localOf(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
+    const t = this.targets.get(slot);
+    if (t === undefined) return;
     this.sink.sent(slot);
-    const a = this.pool.pop() ?? this.newAttempt();
+    const a = this.attempts.acquire();
     a.phase = Phase.Active;
     a.target = t;
     a.start = this.clock.now();
@@ -295,7 +288,7 @@ export class HttpProber implements Prober {
       } catch (err) {
         a.phase = Phase.Free;
         a.target = null;
-        this.pool.push(a);
+        this.attempts.release(a);
         this.sink.error(slot, connectErrorReason(errorCode(err)));
         return;
       }
@@ -308,7 +301,7 @@ export class HttpProber implements Prober {
     socket[ATTEMPT] = a;
     a.socket = socket;
     t.attempts.push(a);
-    this.deadlines.set(a.id, a.deadline);
+    this.attempts.setDeadline(a, a.deadline);
     socket.write(t.request); // queued until connected (and the TLS handshake is done)
   }
 
@@ -371,23 +364,12 @@ export class HttpProber implements Prober {
     this.sink.error(slot, reason);
   }
 
-  /** The timer: time out active attempts past their deadline, close lingering ones. */
-  private expire(): void {
-    const now = this.clock.now();
-    const heap = this.deadlines.heap;
-    while (heap.size > 0 && heap.peekDue() <= now) {
-      const a = this.attemptById[heap.peekKey()];
-      const wasActive = a.phase === Phase.Active;
-      const slot = a.target!.slot;
-      this.release(a); // deletes its deadline
-      if (wasActive) this.sink.timeout(slot);
-    }
-  }
-
-  private newAttempt(): HttpAttempt {
-    const a = new HttpAttempt(this, this.attemptById.length);
-    this.attemptById.push(a);
-    return a;
+  /** Past its deadline: an active attempt is a timeout, a lingering one is closed. */
+  private expire(a: HttpAttempt): void {
+    const wasActive = a.phase === Phase.Active;
+    const slot = a.target!.slot;
+    this.release(a);
+    if (wasActive) this.sink.timeout(slot);
   }
 
   private failureReason(a: HttpAttempt, code: string | undefined): number {
@@ -401,7 +383,6 @@ export class HttpProber implements Prober {
 
   /** Close the attempt's socket (if it still has one) and return the attempt to the pool. */
   release(a: HttpAttempt): void {
-    this.deadlines.delete(a.id);
     const t = a.target;
     if (t !== null) {
       const i = t.attempts.indexOf(a);
@@ -418,14 +399,12 @@ export class HttpProber implements Prober {
     a.socket = null;
     a.target = null;
     a.phase = Phase.Free;
-    this.pool.push(a);
+    this.attempts.release(a);
   }
 
   close(): void {
-    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
-    this.deadlines.stop();
-    this.pool.length = 0;
-    this.attemptById.length = 0;
+    for (const t of this.targets.values()) this.remove(t.slot);
+    this.attempts.close();
   }
 }
 

@@ -78,13 +78,7 @@ export interface IcmpProberOptions {
 }
 
 /** Counters for diagnostics and tests (the exported counters come from the batches). */
-export interface IcmpProberStats {
-  sent: number;
-  replies: number;
-  timeouts: number;
-  errors: number;
-  duplicates: number;
-  late: number;
+export interface IcmpProberStats extends InflightBooks {
   dropped: number;
   /** Replies and late replies whose RTT came from the kernel's timestamps. */
   kernelRtt: number;

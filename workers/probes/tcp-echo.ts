@@ -36,7 +36,7 @@ import { connectErrorReason, errorCode, establishedErrorReason } from './socket-
 import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.js';
 import { numberOption } from './target-options.js';
 import { DURATION_BOUNDS } from '../../src/config/bounds.js';
-import { SlotIndex } from '../slot-index.js';
+import { SlotTable } from '../slot-index.js';
 import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';
 import { systemClock, type Clock } from '../time/clock.js';
 
@@ -73,7 +73,7 @@ class EchoConnection {
     private readonly window: InflightWindow,
     private readonly clock: Clock,
     readonly slot: number,
-    /** Local index in the prober's SlotIndex (and InflightWindow). */
+    /** Local index in the prober's SlotTable (and InflightWindow). */
     readonly local: number,
     readonly ip: string,
     readonly port: number,
@@ -214,8 +214,7 @@ class EchoConnection {
 }
 
 export class TcpEchoProber implements Prober {
-  private readonly index = new SlotIndex();
-  private readonly conns = this.index.values<EchoConnection | null>(null);
+  private readonly conns = new SlotTable<EchoConnection>();
   private readonly clock: Clock;
   private readonly window: InflightWindow;
 
@@ -224,7 +223,7 @@ export class TcpEchoProber implements Prober {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.window = new InflightWindow(this.index, sink, this.clock, ECHO_RING, MAX_RING);
+    this.window = new InflightWindow(this.conns.index, sink, this.clock, ECHO_RING, MAX_RING);
   }
 
   add(t: ShardTarget): void {
@@ -240,28 +239,21 @@ export class TcpEchoProber implements Prober {
     // MAX_RING the oldest probe in flight is booked as a timeout when its entry is reused).
     this.window.admit(Math.max(1, t.intervalMs), timeoutMs);
     this.remove(t.slot);
-    const i = this.index.add(t.slot);
-    const c = new EchoConnection(this.sink, this.window, this.clock, t.slot, i, t.ip, t.port, t.family, connectTimeout, minBackoff, maxBackoff);
-    this.conns.data[i] = c;
-    this.window.start(i, timeoutMs);
+    const c = this.conns.add(t.slot, (i) => new EchoConnection(this.sink, this.window, this.clock, t.slot, i, t.ip, t.port, t.family, connectTimeout, minBackoff, maxBackoff));
+    this.window.start(c.local, timeoutMs);
     c.connect();
   }
 
   remove(slot: number): void {
-    const i = this.index.remove(slot);
-    if (i < 0) return;
-    const c = this.conns.data[i]!;
-    this.conns.data[i] = null;
-    c.dispose();
+    this.conns.remove(slot)?.dispose();
   }
 
   probe(slot: number): void {
-    const i = this.index.localOf(slot);
-    if (i >= 0) this.conns.data[i]!.probe();
+    this.conns.get(slot)?.probe();
   }
 
   close(): void {
-    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
+    for (const c of this.conns.values()) this.remove(c.slot);
     this.window.close();
   }
 }

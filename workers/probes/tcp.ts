@@ -17,7 +17,7 @@
  *
  * No per-probe closures or timers: attempts are pooled objects; socket listeners are shared
  * functions that find their attempt through the socket (`this` in an EventEmitter listener);
- * one DeadlineTimer (one timer) holds every attempt's deadline, keyed by its pool id.
+ * one timer holds every attempt's deadline (AttemptPool).
  */
 import net from 'node:net';
 import type { ShardSettings } from '../../src/protocol/messages.js';
@@ -25,9 +25,9 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { connectErrorReason, errorCode } from './socket-errors.js';
 import { enumOption } from './target-options.js';
-import { SlotIndex } from '../slot-index.js';
-import { DeadlineTimer } from '../time/deadline-timer.js';
+import { SlotTable } from '../slot-index.js';
 import { systemClock, type Clock } from '../time/clock.js';
+import { AttemptPool } from './attempt-pool.js';
 
 interface TcpTarget {
   slot: number;
@@ -51,7 +51,7 @@ class TcpAttempt {
   startedAt = 0;
   constructor(
     readonly prober: TcpProber,
-    /** Key of the attempt's deadline in the prober's DeadlineTimer. */
+    /** Its id in the prober's AttemptPool. */
     readonly id: number,
   ) {}
 }
@@ -72,21 +72,17 @@ function ignoreError(): void {
 }
 
 export class TcpProber implements Prober {
-  private readonly index = new SlotIndex();
-  private readonly targets = this.index.values<TcpTarget | null>(null);
-
-  private readonly pool: TcpAttempt[] = [];
-  /** Every attempt ever created, by id (they are pooled, never freed). */
-  private readonly attemptById: TcpAttempt[] = [];
+  private readonly targets = new SlotTable<TcpTarget>();
   readonly clock: Clock;
-  private readonly deadlines: DeadlineTimer;
+  /** An attempt past its deadline is a timeout (the socket is destroyed, the kernel stops retrying the SYN). */
+  private readonly attempts: AttemptPool<TcpAttempt>;
 
   constructor(
     private readonly sink: ProbeSink,
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.deadlines = new DeadlineTimer(this.clock, () => this.expire());
+    this.attempts = new AttemptPool(this.clock, (id) => new TcpAttempt(this, id), (a) => this.finish(a, -1, 0));
   }
 
   add(t: ShardTarget): void {
@@ -102,22 +98,19 @@ export class TcpProber implements Prober {
       attempts: new Set(),
     };
     this.remove(t.slot);
-    this.targets.data[this.index.add(t.slot)] = target;
+    this.targets.add(t.slot, () => target);
   }
 
   remove(slot: number): void {
-    const i = this.index.remove(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
-    this.targets.data[i] = null;
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     for (const a of t.attempts) this.abandon(a);
     t.attempts.clear();
   }
 
   probe(slot: number): void {
-    const i = this.index.localOf(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
+    const t = this.targets.get(slot);
+    if (t === undefined) return;
     this.sink.sent(slot);
     let socket: AttemptSocket;
     const startedAt = this.clock.now();
@@ -127,7 +120,7 @@ export class TcpProber implements Prober {
       this.sink.error(slot, connectErrorReason(errorCode(err)));
       return;
     }
-    const a = this.pool.pop() ?? this.newAttempt();
+    const a = this.attempts.acquire();
     a.done = false;
     a.target = t;
     a.socket = socket;
@@ -135,7 +128,7 @@ export class TcpProber implements Prober {
     socket[ATTEMPT] = a;
     socket.once('connect', onConnect);
     socket.on('error', onError);
-    this.deadlines.set(a.id, startedAt + t.timeoutMs);
+    this.attempts.setDeadline(a, startedAt + t.timeoutMs);
     t.attempts.add(a);
   }
 
@@ -169,31 +162,15 @@ export class TcpProber implements Prober {
   /** Detach an attempt from its socket (listeners then ignore it) and return it to the pool. */
   private release(a: TcpAttempt): void {
     a.done = true;
-    this.deadlines.delete(a.id);
     a.socket![ATTEMPT] = undefined;
     a.socket = null;
     a.target = null;
-    this.pool.push(a);
-  }
-
-  /** The timer: every attempt past its deadline is a timeout (the socket is destroyed, the kernel stops retrying the SYN). */
-  private expire(): void {
-    const now = this.clock.now();
-    const heap = this.deadlines.heap;
-    while (heap.size > 0 && heap.peekDue() <= now) this.finish(this.attemptById[heap.peekKey()], -1, 0);
-  }
-
-  private newAttempt(): TcpAttempt {
-    const a = new TcpAttempt(this, this.attemptById.length);
-    this.attemptById.push(a);
-    return a;
+    this.attempts.release(a);
   }
 
   close(): void {
-    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
-    this.deadlines.stop();
-    this.pool.length = 0;
-    this.attemptById.length = 0;
+    for (const t of this.targets.values()) this.remove(t.slot);
+    this.attempts.close();
   }
 }
 

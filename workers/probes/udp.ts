@@ -29,7 +29,7 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { numberOption } from './target-options.js';
 import { COUNT_BOUNDS } from '../../src/config/bounds.js';
-import { SlotIndex } from '../slot-index.js';
+import { SlotTable } from '../slot-index.js';
 import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader } from './udp-codec.js';
@@ -54,7 +54,7 @@ class UdpTarget {
   constructor(
     prober: UdpProber,
     readonly slot: number,
-    /** Local index in the prober's SlotIndex (and InflightWindow). */
+    /** Local index in the prober's SlotTable (and InflightWindow). */
     readonly local: number,
     readonly ip: string,
     readonly port: number,
@@ -81,8 +81,7 @@ class UdpTarget {
 }
 
 export class UdpProber implements Prober {
-  private readonly index = new SlotIndex();
-  private readonly targets = this.index.values<UdpTarget | null>(null);
+  private readonly targets = new SlotTable<UdpTarget>();
   private readonly sockets4: dgram.Socket[] = [];
   private readonly sockets6: dgram.Socket[] = [];
   private readonly header = new UdpProbeHeader();
@@ -97,7 +96,7 @@ export class UdpProber implements Prober {
   ) {
     this.cookie = settings.cookie >>> 0;
     this.clock = opts.clock ?? systemClock;
-    this.window = new InflightWindow(this.index, sink, this.clock, ECHO_RING, MAX_RING);
+    this.window = new InflightWindow(this.targets.index, sink, this.clock, ECHO_RING, MAX_RING);
   }
 
   add(t: ShardTarget): void {
@@ -114,30 +113,26 @@ export class UdpProber implements Prober {
     this.window.admit(Math.max(1, t.intervalMs), timeoutMs);
     this.remove(t.slot);
     this.ensureSockets(family, sourcePorts);
-    const i = this.index.add(t.slot);
-    this.targets.data[i] = new UdpTarget(this, t.slot, i, ip, t.port, family, udpPayloadSize(t.payloadSize), sourcePorts);
-    this.window.start(i, timeoutMs);
+    const target = this.targets.add(t.slot, (i) => new UdpTarget(this, t.slot, i, ip, t.port, family, udpPayloadSize(t.payloadSize), sourcePorts));
+    this.window.start(target.local, timeoutMs);
   }
 
   remove(slot: number): void {
-    const i = this.index.remove(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
-    this.targets.data[i] = null;
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     t.removed = true;
-    this.window.forget(i);
+    this.window.forget(t.local);
   }
 
   probe(slot: number): void {
-    const i = this.index.localOf(slot);
-    if (i < 0) return;
-    const t = this.targets.data[i]!;
+    const t = this.targets.get(slot);
+    if (t === undefined) return;
     const sockets = t.family === 6 ? this.sockets6 : this.sockets4;
     const sock = sockets[t.rr];
     t.rr = t.rr + 1 >= t.sourcePorts ? 0 : t.rr + 1;
     const now = this.clock.now();
     // Books Sent (and the timeout of a probe still pending in its ring entry).
-    const e = this.window.open(i, now);
+    const e = this.window.open(t.local, now);
     const seq = this.window.seqAt(e);
     const buf = t.pendingSends === 0 ? t.buf : Buffer.alloc(t.payloadSize);
     encodeUdpProbe(buf, this.cookie, slot, seq, this.clock.originMs + now);
@@ -169,11 +164,10 @@ export class UdpProber implements Prober {
     const h = this.header;
     if (!decodeUdpProbe(msg, h)) return this.sink.dropped(DropReason.short);
     if (h.cookie !== this.cookie) return this.sink.dropped(DropReason.bad_cookie);
-    const i = this.index.localOf(h.slot);
-    if (i < 0) return this.sink.dropped(DropReason.unknown_slot);
-    const t = this.targets.data[i]!;
+    const t = this.targets.get(h.slot);
+    if (t === undefined) return this.sink.dropped(DropReason.unknown_slot);
     if (rinfo.port !== t.port || rinfo.address !== t.ip) return this.sink.dropped(DropReason.address_mismatch);
-    const e = this.window.find(i, h.seq32);
+    const e = this.window.find(t.local, h.seq32);
     // Reply, Late or Duplicate are booked by the window; anything else is not ours to count.
     if (e < 0 || this.window.answer(e, now - this.window.sentAt(e)) === Outcome.Unknown) this.sink.dropped(DropReason.bad_sequence);
   }
@@ -209,7 +203,7 @@ export class UdpProber implements Prober {
   }
 
   async close(): Promise<void> {
-    for (const i of this.index.locals()) this.remove(this.index.slotOf(i));
+    for (const t of this.targets.values()) this.remove(t.slot);
     this.window.close();
     const all = [...this.sockets4, ...this.sockets6];
     this.sockets4.length = 0;

@@ -69,6 +69,14 @@ export class DeadlineTimer {
     return this.heap.delete(key);
   }
 
+  /**
+   * Remove and return a key whose deadline is at or before `now`, earliest first, or -1
+   * when none is due: onDue's loop, `for (let k = t.popDue(now); k >= 0; k = t.popDue(now))`.
+   */
+  popDue(now: number): number {
+    return this.heap.peekDue() <= now ? this.heap.pop() : -1;
+  }
+
   /** Call onDue again in the next turn of the event loop instead of at the earliest deadline. */
   yieldTurn(): void {
     if (this.stopped || this.immediate !== null) return;
