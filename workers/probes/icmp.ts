@@ -61,7 +61,8 @@ import type { Prober, ProberFactory, ProbeSink } from './prober.js';
  * and icmp is the kind run at hundreds of thousands of targets. The config refuses a
  * timeout spanning more than TIMEOUT_MAX_INTERVALS (15) intervals, so every target it
  * accepts fits: test/unit/inflight-window.test.ts holds the two numbers together (a
- * check here would import the control plane's config into the data plane).
+ * check here would import the control plane's config into the data plane). The ring
+ * never grows (the window's maxRing is RING): entStamp below is keyed by its entries.
  */
 export const RING = 16;
 /**
