@@ -9,38 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
 import { AfterFailure, ECHO_RING, InflightWindow, Outcome } from '../../workers/inflight-window.js';
-import type { ProbeSink } from '../../workers/probes/prober.js';
 import { RING as ICMP_RING } from '../../workers/probes/icmp.js';
 import { SlotIndex } from '../../workers/slot-index.js';
+import { RecordingSink } from '../fixtures/recording-sink.js';
 import { ManualTime } from '../helpers/manual-time.js';
 
-class Books implements ProbeSink {
-  events: string[] = [];
-  rtts: number[] = [];
-  sent(slot: number) {
-    this.events.push(`sent ${slot}`);
+/** The shared recording sink, read as event strings ('sent 10', 'error 10 3') and RTTs in order. */
+class Books extends RecordingSink {
+  get events(): string[] {
+    return this.calls.map((c) => (c.kind === 'error' ? `error ${c.slot} ${c.code}` : `${c.kind} ${c.slot}`));
   }
-  reply(slot: number, rtt: number) {
-    this.events.push(`reply ${slot}`);
-    this.rtts.push(rtt);
-  }
-  timeout(slot: number) {
-    this.events.push(`timeout ${slot}`);
-  }
-  error(slot: number, reason: number) {
-    this.events.push(`error ${slot} ${reason}`);
-  }
-  duplicate(slot: number) {
-    this.events.push(`duplicate ${slot}`);
-  }
-  late(slot: number, rtt: number) {
-    this.events.push(`late ${slot}`);
-    this.rtts.push(rtt);
-  }
-  dropped() {}
-  record() {}
-  count(kind: string): number {
-    return this.events.filter((e) => e.startsWith(`${kind} `)).length;
+  get rtts(): number[] {
+    return this.calls.filter((c) => c.kind === 'reply' || c.kind === 'late').map((c) => c.value);
   }
 }
 
