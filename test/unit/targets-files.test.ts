@@ -162,7 +162,7 @@ test('instance sharding: each instance keeps a disjoint part, together all targe
 });
 
 test('a target file whose read fails keeps its last good targets, says so, and takes the new content once it reads well', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-lastgood-'));
+  const d = makeTempDir('fleetprobe-lastgood').path;
   const file = join(d, 't.json');
   writeFileSync(join(d, 'c.yaml'), 'targets: [ { name: inl, address: 127.0.0.1 } ]\ntarget_files: [t.json]\n');
   const config = () => loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} });
@@ -209,7 +209,7 @@ test('a target file whose read fails keeps its last good targets, says so, and t
 });
 
 test('a target file that fails at its first read has no targets and is reported; an empty YAML file is a failed read', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-firstread-'));
+  const d = makeTempDir('fleetprobe-firstread').path;
   writeFileSync(join(d, 'empty.yaml'), '# nothing yet\n');
   writeFileSync(join(d, 'obj.json'), '{"targets": []}');
   writeFileSync(join(d, 'c.yaml'), 'target_files: [missing.json, empty.yaml, obj.json]\n');
