@@ -62,12 +62,12 @@ interface Parsed {
   port: number | null;
 }
 
-/** code, syscall and port from the error's fields, else from its message. */
+/** code, syscall and port from the error's fields, else from its message (which may be wrapped: "KEY: cannot listen on ...: listen EADDRINUSE: ... 127.0.0.1:4000"). */
 function parse(err: unknown): Parsed {
   const e = (err ?? {}) as { code?: unknown; syscall?: unknown; port?: unknown; message?: unknown };
   const message = typeof e.message === 'string' ? e.message : String(err);
-  const m = /^(listen|bind)\s+(E[A-Z]+)\b.*?:(\d+)\s*$/.exec(message);
-  const code = typeof e.code === 'string' ? e.code : (m?.[2] ?? /\b(E[A-Z]{3,})\b/.exec(message)?.[1] ?? '');
+  const m = /\b(listen|bind)\s+(E[A-Z]+)\b.*?:(\d+)\s*$/.exec(message);
+  const code = typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code) ? e.code : (m?.[2] ?? /\b(E[A-Z]{3,})\b/.exec(message)?.[1] ?? '');
   const syscall = typeof e.syscall === 'string' ? e.syscall : (m?.[1] ?? '');
   const port = typeof e.port === 'number' ? e.port : m ? Number(m[3]) : null;
   return { code, syscall, port };
@@ -87,6 +87,10 @@ export function listenError(err: unknown, setting: ListenerSetting): ListenError
  * one in listen); with no such clue, the first UDP one for a bind error, else the first.
  */
 export function failedListener(err: unknown, settings: readonly ListenerSetting[]): ListenerSetting {
+  // An error that names its setting ("responder.http: cannot listen on ...") says it outright.
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  const named = settings.find((s) => message.startsWith(`${s.key}:`));
+  if (named) return named;
   const { syscall, port } = parse(err);
   const udp = syscall === 'bind' ? true : syscall === 'listen' ? false : undefined;
   const portOf = (s: ListenerSetting): number => Number(/:(\d+)$/.exec(s.address)?.[1] ?? NaN);
@@ -97,6 +101,6 @@ export function failedListener(err: unknown, settings: readonly ListenerSetting[
 /** The error is a socket's failure to bind (an errno code), not a bug or a bad option. */
 export function isListenFailure(err: unknown): boolean {
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof e.code === 'string') return /^E[A-Z]+$/.test(e.code);
-  return typeof e.message === 'string' && /^(listen|bind)\s+E[A-Z]+\b/.test(e.message);
+  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return true;
+  return typeof e.message === 'string' && /\b(listen|bind)\s+E[A-Z]+\b/.test(e.message);
 }

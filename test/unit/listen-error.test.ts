@@ -68,6 +68,12 @@ test('the failed TCP listener is found by its port; other causes have their own 
   const inUse = { message: 'listen EADDRINUSE: address already in use 127.0.0.1:4001' };
   assert.equal(failedListener(inUse, settings).key, 'responder.http');
   assert.equal(failedListener({ code: 'EADDRINUSE', syscall: 'listen', port: 4000 }, settings).key, 'responder.tcp_echo');
+  // A responder error that names its own setting (and wraps the system's message).
+  const wrapped = { code: 'EADDRINUSE', message: 'responder.http: cannot listen on 127.0.0.1:4001: listen EADDRINUSE: address already in use 127.0.0.1:4001' };
+  assert.equal(failedListener(wrapped, settings).key, 'responder.http');
+  assert.ok(isListenFailure(wrapped));
+  assert.ok(isListenFailure({ code: 'FP_ERR_X', message: 'responder.udp_echo: cannot listen on 127.0.0.1:4000: bind EADDRINUSE 127.0.0.1:4000' }));
+  assert.equal(failedListener({ message: 'x: bind EADDRINUSE 127.0.0.1:4000' }, settings).key, 'responder.udp_echo');
   const web = { key: 'web.listen_address', address: '127.0.0.1:80' };
   assert.match(listenError({ code: 'EACCES', message: 'listen EACCES: permission denied 127.0.0.1:80' }, web).message, /permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE/);
   assert.match(listenError({ code: 'EADDRNOTAVAIL', message: 'x' }, web).message, /address not available; no interface of this host has that address/);
