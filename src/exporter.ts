@@ -48,6 +48,10 @@ import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/ad
 import { registerTargetFileMetrics } from './metrics/target-files.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
 import { BatchWriter } from './protocol/batch.js';
+import { failedListener, isListenFailure, listenError, type ListenerSetting } from './listen-error.js';
+import { nothingProbeable, type ProbeCounts } from './readiness.js';
+import { FileWatcher } from './targets/file-watch.js';
+import { setLogFormat } from './logger.js';
 import { ErrorReason, ProbeEvent } from './protocol/events.js';
 
 export type ExporterMode = 'run' | 'responder';
@@ -102,6 +106,18 @@ export class Exporter {
   private lastReload: { status: ReloadStatus; at: number; problems: ReloadProblem[] } | null = null;
   private readonly startedAt = Date.now();
   private listenUrl = '';
+  /** start() finished: listeners bound, probing. */
+  private started = false;
+  /** No probe goes out until every listener is bound (start) — set false by startProbing(). */
+  private probingHeld = true;
+  /** Watches target_files and mesh.peers_file (run mode, file_watch.enabled). */
+  private watcher: FileWatcher | null = null;
+  /** Files that changed before start() finished: reloaded once it has. */
+  private pendingFileChanges: string[] = [];
+  /** A recount of fleetprobe_targets{state} is queued (scheduleTargetStates). */
+  private targetStatesPending = false;
+  /** What asked for the reload being done ("SIGHUP", "file changed: …"), for its log line. */
+  private reloadTrigger: string | null = null;
 
   constructor(private readonly opts: ExporterOptions) {
     this.mode = opts.mode ?? 'run';
@@ -115,7 +131,10 @@ export class Exporter {
 
   async start(): Promise<void> {
     this.config = this.loadConfig();
-    this.log.level = this.config.log.level;
+    this.applyLogSettings(this.config);
+    if (this.mode === 'responder' && !hasResponderListener(this.config)) {
+      throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
+    }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
@@ -126,34 +145,107 @@ export class Exporter {
       this.self.setOtlpSource(() => stats);
     }
 
-    if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
-      this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
-    } else if (this.mode === 'responder') {
-      throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
-    }
-
     let initial: ReloadResult = { status: 'reloaded', applied: true, problems: [] };
     if (this.mode === 'run') {
       registerTargetFileMetrics(this.self.registry, () => this.targets.files);
+      // Watched before they are read, so a change made while they are read is not lost.
+      this.watchFiles(this.config);
       const prepared = await this.prepare(this.config);
+      // The pool and every target's slot (its series exist from the first scrape), but
+      // no probe yet: probingHeld keeps the shards from starting.
       this.startSupervisor(this.config);
       this.goLive(prepared);
       initial = this.outcome(prepared);
     }
+    // Every listener is bound before the first probe: a taken port ends the start here
+    // with a ListenError naming the setting, and nothing has been sent.
+    await this.bindListeners();
+    this.startProbing();
+    this.reloadTrigger = 'start';
     this.recordReload(initial, 'configuration loaded');
+    this.reloadTrigger = null;
+    this.started = true;
+    const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
+    this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
+    if (this.pendingFileChanges.length > 0) this.onFilesChanged(this.pendingFileChanges.splice(0));
+  }
 
+  /**
+   * Bind the responder's listeners and the web server (a gRPC listener belongs here
+   * too). A bind failure becomes a ListenError naming the setting, its address and the
+   * fix; what was bound already is closed by stop().
+   */
+  private async bindListeners(): Promise<void> {
+    if (hasResponderListener(this.config)) {
+      try {
+        this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
+      } catch (err) {
+        if (!isListenFailure(err)) throw err;
+        throw listenError(err, failedListener(err, responderListenerSettings(this.config)));
+      }
+    }
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
       metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
       readiness: () => this.readiness(),
-      reload: () => this.reload(),
+      reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
     });
-    const web = listenAddress('web.listen_address', this.config.web.listenAddress);
-    this.listenUrl = await this.app.listen(web);
-    const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
-    this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
+    const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
+    const web = listenAddress(setting.key, setting.address);
+    try {
+      this.listenUrl = await this.app.listen(web);
+    } catch (err) {
+      if (!isListenFailure(err)) throw err;
+      throw listenError(err, setting);
+    }
+  }
+
+  /** Start the shards with the targets applied so far (once the listeners are bound). */
+  private startProbing(): void {
+    this.probingHeld = false;
+    if (!this.supervisor || this.poolStarted) return;
+    this.supervisor.start(partitionByWorker(this.registry.shardTargets(), this.supervisor.workers));
+    this.poolStarted = true;
+  }
+
+  private applyLogSettings(config: Config): void {
+    this.log.level = config.log.level;
+    setLogFormat(this.log, config.log.format);
+  }
+
+  /** Watch the target files and the peers file of `config` (none when file_watch.enabled is false). */
+  private watchFiles(config: Config): void {
+    if (this.mode !== 'run') return;
+    const paths = config.fileWatch.enabled ? [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : [])] : [];
+    if (paths.length === 0 && !this.watcher) return;
+    this.watcher ??= new FileWatcher({
+      debounceMs: FILE_WATCH_DEBOUNCE_MS,
+      maxDelayMs: FILE_WATCH_MAX_DELAY_MS,
+      checkIntervalMs: config.fileWatch.checkIntervalMs,
+      onChange: (changed) => this.onFilesChanged(changed),
+      onWatchError: (dir, err) => this.log.warn({ dir, error: err.message }, 'cannot watch a directory of watched files; checking them every file_watch.check_interval'),
+    });
+    this.watcher.setPaths(paths, config.fileWatch.checkIntervalMs);
+  }
+
+  /**
+   * Watched files changed: the same reload as SIGHUP. A reload already running may have
+   * read them before the change, so this one waits for it and then reloads again.
+   */
+  private onFilesChanged(paths: string[]): void {
+    if (!this.started) {
+      for (const p of paths) if (!this.pendingFileChanges.includes(p)) this.pendingFileChanges.push(p);
+      return;
+    }
+    const trigger = `file changed: ${paths.map(fileLabel).join(', ')}`;
+    this.log.info({ files: paths.map(fileLabel) }, `${trigger}; reloading`);
+    const running = this.reloading;
+    void (async () => {
+      if (running) await running.catch(() => undefined);
+      await this.reload(trigger);
+    })().catch((err: unknown) => this.log.error({ err }, 'reload after a file change failed'));
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
@@ -218,7 +310,7 @@ export class Exporter {
     const name = this.store.nameOf(slot);
     this.workerRejected.set(slot, reason);
     this.log.warn({ target: name, slot, reason }, 'target rejected by its worker');
-    this.updateTargetStates();
+    this.scheduleTargetStates();
   }
 
   /**
@@ -323,8 +415,10 @@ export class Exporter {
     const probing = this.registry.shardTargets();
     const assignments = partitionByWorker(probing, this.supervisor.workers);
     if (!this.poolStarted) {
-      this.supervisor.start(assignments);
-      this.poolStarted = true;
+      if (!this.probingHeld) {
+        this.supervisor.start(assignments);
+        this.poolStarted = true;
+      }
     } else {
       this.supervisor.update(assignments);
     }
@@ -356,12 +450,50 @@ export class Exporter {
 
   private updateTargetStates(): void {
     let unresolved = 0;
-    for (const e of this.registry.entries()) if (e.resolution?.status === 'error') unresolved++;
+    let probing = 0;
+    for (const e of this.registry.entries()) {
+      if (e.resolution?.status === 'error') unresolved++;
+      else if (e.shard && !this.workerRejected.has(e.slot)) probing++;
+    }
     this.self.setTargetStates({
       configured: this.registry.size,
+      probing,
       rejected: this.targets.rejected.length + this.workerRejected.size,
       unresolved,
     });
+  }
+
+  /**
+   * Workers refuse targets one message each (every ICMP target without CAP_NET_RAW):
+   * count once per batch of messages, not once per message over the whole registry.
+   */
+  private scheduleTargetStates(): void {
+    if (this.targetStatesPending) return;
+    this.targetStatesPending = true;
+    setImmediate(() => {
+      this.targetStatesPending = false;
+      this.updateTargetStates();
+    });
+  }
+
+  /**
+   * The owned targets by what became of them: probed, refused by a worker, or without
+   * an address (unresolved, or not resolved yet). `untilProbing`: stop at the first
+   * probed one (enough for readiness, and O(1) in the usual case).
+   */
+  private probeCounts(untilProbing = false): ProbeCounts {
+    const c: ProbeCounts = { configured: this.registry.size, probing: 0, refused: 0, unresolved: 0, rejected: this.targets.rejected.length, notOwned: this.targets.notOwned };
+    for (const e of this.registry.entries()) {
+      const refused = this.workerRejected.get(e.slot);
+      if (refused !== undefined) {
+        c.refused++;
+        c.refusalExample ??= `${e.spec.name}: ${refused}`;
+      } else if (e.shard) {
+        c.probing++;
+        if (untilProbing) break;
+      } else c.unresolved++;
+    }
+    return c;
   }
 
   private readiness(): { ready: boolean; reason?: string } {
@@ -370,18 +502,36 @@ export class Exporter {
     if (!this.supervisor) return { ready: false, reason: 'the worker pool is restarting' };
     const problems = this.supervisor.notReadyReasons();
     if (problems.length > 0) return { ready: false, reason: problems.join('; ') };
+    // Workers report the targets they refuse before their first batch, so once every
+    // worker is running the counts below are complete.
+    const nothing = nothingProbeable(this.probeCounts(true));
+    if (nothing !== null) return { ready: false, reason: nothing };
     return { ready: true };
   }
 
-  /** SIGHUP and POST /-/reload. Concurrent calls share one reload. */
-  reload(): Promise<ReloadResult> {
-    this.reloading ??= this.exclusive(() => this.doReload()).finally(() => {
+  /**
+   * SIGHUP, POST /-/reload and changed watched files (`trigger` says which, in the log
+   * line of the outcome). Concurrent calls share one reload.
+   */
+  reload(trigger = 'request'): Promise<ReloadResult> {
+    this.reloading ??= this.exclusive(() => this.doReload(trigger)).finally(() => {
       this.reloading = null;
+      // Whatever is live now (a refused or rolled-back reload keeps the old files).
+      if (this.config) this.watchFiles(this.config);
     });
     return this.reloading;
   }
 
-  private async doReload(): Promise<ReloadResult> {
+  private async doReload(trigger: string): Promise<ReloadResult> {
+    this.reloadTrigger = trigger;
+    try {
+      return await this.doReloadSteps();
+    } finally {
+      this.reloadTrigger = null;
+    }
+  }
+
+  private async doReloadSteps(): Promise<ReloadResult> {
     // 1. Load and validate everything new; nothing running changes here.
     let prepared: Prepared | null = null;
     let next: Config;
@@ -394,6 +544,8 @@ export class Exporter {
           : [{ key: 'config', message: err instanceof Error ? err.message : String(err) }];
       return this.recordReload({ status: 'invalid', applied: false, problems }, 'reload refused: configuration invalid; nothing changed');
     }
+    // The new config's files are watched from before they are read (see start()).
+    this.watchFiles(next);
     try {
       if (this.mode === 'run') prepared = await this.prepare(next);
     } catch (err) {
@@ -438,7 +590,7 @@ export class Exporter {
     }
     if (prepared === null) {
       this.config = next;
-      this.log.level = next.log.level;
+      this.applyLogSettings(next);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -452,7 +604,7 @@ export class Exporter {
         this.startSupervisor(next);
       }
       this.config = next;
-      this.log.level = next.log.level;
+      this.applyLogSettings(next);
       this.goLive(prepared);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
@@ -460,7 +612,7 @@ export class Exporter {
       prepared.resolver.stop();
       if (prepared.dnsPeers !== before.dnsPeers) prepared.dnsPeers?.stop();
       this.config = before.config;
-      this.log.level = before.config.log.level;
+      this.applyLogSettings(before.config);
       this.targets = before.targets;
       this.resolver = before.resolver;
       this.resolver?.schedule();
@@ -479,7 +631,16 @@ export class Exporter {
   private recordReload(r: ReloadResult, message: string, err?: unknown): ReloadResult {
     this.self.onReload(r.status === 'reloaded');
     this.lastReload = { status: r.status, at: Date.now(), problems: r.problems };
-    const fields = { status: r.status, applied: r.applied, problems: r.problems, targets: r.targets, rejected: r.rejected, config: this.config.configFile, ...(err ? { err } : {}) };
+    const fields = {
+      status: r.status,
+      applied: r.applied,
+      problems: r.problems,
+      targets: r.targets,
+      rejected: r.rejected,
+      config: this.config.configFile,
+      ...(this.reloadTrigger ? { trigger: this.reloadTrigger } : {}),
+      ...(err ? { err } : {}),
+    };
     if (r.status === 'reloaded') this.log.info(fields, message);
     else if (r.status === 'partial') this.log.error(fields, `${message}, but target files failed to read (they keep their last good targets)`);
     else this.log.error(fields, message);
@@ -498,20 +659,26 @@ export class Exporter {
       else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
       else out.push({ ...base, state: 'pending' });
     }
-    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: '', address: '', state: 'rejected', error: r.reason, source: r.source });
+    // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
+    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: r.kind ?? null, address: r.address ?? null, state: 'rejected', error: r.reason, source: r.source });
     return out;
   }
 
   private status(): Record<string, unknown> {
+    const readiness = this.readiness();
+    const counts = this.probeCounts();
     return {
       version: packageVersion(),
       mode: this.mode,
       config: this.config.configFile,
       started: new Date(this.startedAt).toISOString(),
-      ready: this.readiness().ready,
+      ready: readiness.ready,
+      not_ready_reason: readiness.reason ?? null,
       targets: {
         configured: this.registry.size,
-        probing: this.registry.shardTargets().length,
+        // Probed right now: placed on a worker, and not refused by it.
+        probing: counts.probing,
+        unresolved: counts.unresolved,
         rejected: this.targets.rejected.length + this.workerRejected.size,
         not_owned: this.targets.notOwned,
         mesh_self: this.targets.meshSelf,
@@ -557,6 +724,7 @@ export class Exporter {
    * step failed with an error (a step cut off by its bound is only logged).
    */
   async stop(): Promise<boolean> {
+    this.watcher?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;
@@ -567,7 +735,9 @@ export class Exporter {
     // OTLP step is bounded inside (a collector that never answers is not our failure).
     await this.otel?.shutdown(t.otlp);
     clean = (await this.bounded('closing the responder', t.responder, async () => this.responder?.close())) && clean;
-    this.log.info({ clean }, 'fleetprobe stopped');
+    // After a start that failed, the caller reports why; "stopped" would suggest it ran.
+    if (this.started) this.log.info({ clean }, 'fleetprobe stopped');
+    else this.log.debug({ clean }, 'cleaned up after a failed start');
     return clean;
   }
 
@@ -586,6 +756,25 @@ export class Exporter {
       clearTimeout(timer);
     }
   }
+}
+
+/** Quiet time after the last change of a watched file before it is reloaded (a generator writing in steps). */
+export const FILE_WATCH_DEBOUNCE_MS = 500;
+/** ... but no later than this after its first change (a file rewritten without pause). */
+export const FILE_WATCH_MAX_DELAY_MS = 5000;
+
+function hasResponderListener(config: Config): boolean {
+  return config.responder.tcpEcho !== null || config.responder.udpEcho !== null || config.responder.http !== null;
+}
+
+/** The responder's configured listeners, for naming the one that failed to bind. */
+function responderListenerSettings(config: Config): ListenerSetting[] {
+  const r = config.responder;
+  const out: ListenerSetting[] = [];
+  if (r.tcpEcho) out.push({ key: 'responder.tcp_echo', address: r.tcpEcho });
+  if (r.udpEcho) out.push({ key: 'responder.udp_echo', address: r.udpEcho, udp: true });
+  if (r.http) out.push({ key: 'responder.http', address: r.http });
+  return out;
 }
 
 /** A (re)load read and checked, not yet applied. */

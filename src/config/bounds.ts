@@ -44,6 +44,8 @@ export const DURATION_BOUNDS = {
   connectTimeout: { min: 1, max: 10 * MINUTE_MS },
   /** workers_stall_timeout when not "auto" (also >= 3 x flush_interval). */
   stallTimeout: { min: SECOND_MS, max: HOUR_MS },
+  /** file_watch.check_interval: the periodic stat of watched files (the fallback of fs.watch). */
+  fileCheckInterval: { min: SECOND_MS, max: HOUR_MS },
 } as const satisfies Record<string, Range>;
 
 /**

@@ -10,11 +10,13 @@ import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type Num
 import { checkMergedLabelCount } from '../targets/labels.js';
 import { toProbeOptions } from '../targets/options.js';
 import type { ConfigProblem } from './errors.js';
-import type { Config, MeshPeer, ProbeDefaults, LogLevel, DnsPreference, ResponderConfig } from './types.js';
+import type { Config, MeshPeer, ProbeDefaults, LogLevel, LogFormat, DnsPreference, ResponderConfig } from './types.js';
 import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.js';
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from './file.js';
+import { listenerSetting } from './formats.js';
+import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -137,9 +139,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   }
 
   const responder: ResponderConfig = {
-    tcpEcho: p.responder.tcp_echo,
-    udpEcho: p.responder.udp_echo,
-    http: p.responder.http,
+    tcpEcho: listenerSetting(p.responder.tcp_echo) as string | null,
+    udpEcho: listenerSetting(p.responder.udp_echo) as string | null,
+    http: listenerSetting(p.responder.http) as string | null,
     maxConnections: p.responder.max_connections,
     maxFrameBytes: p.responder.max_frame_bytes,
     maxDatagramBytes: p.responder.max_datagram_bytes,
@@ -163,13 +165,17 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     problems.push({ key, value: p.responder[key.slice('responder.'.length)], message: r.message });
   }
 
+  if (!isBad('web.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
+    for (const c of listenerCollisions({ 'web.listen_address': p.web.listen_address, ...responderListeners(responder) })) problems.push(c);
+  }
+
   return {
     configFile,
     workers: p.workers,
     flushIntervalMs,
     workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
     workersHeapLimitMb: p.workers_heap_limit_mb,
-    log: { level: p.log.level as LogLevel },
+    log: { level: p.log.level as LogLevel, format: p.log.format as LogFormat },
     web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
     metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
@@ -177,9 +183,15 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     probeDefaults,
     targets,
     targetFiles: (p.target_files as string[]).map(abs),
+    fileWatch: { enabled: p.file_watch.enabled, checkIntervalMs: parseDuration(p.file_watch.check_interval) },
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
   };
+}
+
+/** The responder's listeners by config key (null: off). */
+function responderListeners(r: ResponderConfig): Record<string, string | null> {
+  return { 'responder.tcp_echo': r.tcpEcho, 'responder.udp_echo': r.udpEcho, 'responder.http': r.http };
 }
 
 /**

@@ -53,6 +53,19 @@ export interface Format {
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** log.format: JSON lines (pino's own) or logfmt (key=value, as Prometheus exporters log). */
+export const LOG_FORMATS = ['json', 'logfmt'] as const;
+/**
+ * Values that turn a responder listener off. A file can write null; a flag or an
+ * environment variable is always a string, so "off" (documented), "null" (what the
+ * file says) and "" (an empty variable) mean off too.
+ */
+export const LISTENER_OFF_VALUES: readonly string[] = ['off', 'null', ''];
+
+/** A responder listen setting with every "off" spelling folded to null. */
+export function listenerSetting(v: unknown): unknown {
+  return typeof v === 'string' && LISTENER_OFF_VALUES.includes(v.trim().toLowerCase()) ? null : v;
+}
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS'] as const;
 export const DNS_PREFERENCES = ['system', 'ipv4', 'ipv6'] as const;
 
@@ -139,6 +152,7 @@ const listenCheck: Check = (v) => {
 
 /** The responder binds IP literals only (validateResponderOptions): no host names. */
 const responderListenCheck: Check = (v) => {
+  if (listenerSetting(v) === null) return null;
   const r = parseHostPort(v, { allowEmptyHost: true, allowPortZero: true });
   if (typeof r === 'string') return r;
   if (r.host !== '' && isIP(r.host) === 0) return `"${r.host}" is a host name; the responder listens on an IP address (or ":port" for every address)`;
@@ -256,6 +270,7 @@ export const FORMATS: Record<string, Format> = {
   'fp-timeout': durationFormat(DURATION_BOUNDS.timeout),
   'fp-flush-interval': durationFormat(DURATION_BOUNDS.flushInterval),
   'fp-dns-refresh': durationFormat(DURATION_BOUNDS.dnsRefresh),
+  'fp-file-check-interval': durationFormat(DURATION_BOUNDS.fileCheckInterval),
   'fp-backoff': durationFormat(DURATION_BOUNDS.reconnectBackoff),
   'fp-connect-timeout': durationFormat(DURATION_BOUNDS.connectTimeout),
   'fp-max-connections': responderFormat(R.maxConnections),
@@ -282,12 +297,13 @@ export const FORMATS: Record<string, Format> = {
   },
   'fp-ca-file': { check: checkCaFile },
   'fp-log-level': { check: oneOf(LOG_LEVELS) },
+  'fp-log-format': { check: oneOf(LOG_FORMATS) },
   'fp-kind': { check: oneOf(PROBE_KINDS) },
   'fp-http-method': { check: oneOf(HTTP_METHODS), coerce: (s) => s.toUpperCase() },
   'fp-dns-prefer': { check: oneOf(DNS_PREFERENCES) },
   'fp-tcp-close': { check: oneOf(['reset', 'fin']) },
   'fp-listen': { check: listenCheck },
-  'fp-responder-listen': { check: responderListenCheck },
+  'fp-responder-listen': { check: responderListenCheck, coerce: (s) => listenerSetting(s) },
   'fp-url-path': {
     check: (v) => (typeof v === 'string' && /^\/[^\s?#]*$/.test(v) ? null : 'must be a URL path starting with "/"'),
   },

@@ -1,5 +1,5 @@
 /** Public surface of the configuration module. */
-export { loadConfig, embeddedDefaultPath, CONFIG_FILE_ENV, EMBEDDED_DEFAULT, type LoadConfigOptions } from './load.js';
+export { loadConfig, embeddedDefaultPath, CONFIG_FILE_ENV, EMBEDDED_DEFAULT, COMMAND_LINE_ONLY, type LoadConfigOptions } from './load.js';
 export { ConfigError, type ConfigProblem } from './errors.js';
 export { configSchemaDocs, formatConfigHelp, type ConfigKeyDoc } from './docs.js';
 export { parseDuration, formatDuration, isDuration, DurationError } from './duration.js';

@@ -95,6 +95,7 @@ export function buildSchema(): SchemaSection {
     },
     log: {
       level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },
+      format: { doc: 'Log line format on stdout: json (pino JSON lines) or logfmt (key=value, as Prometheus exporters log).', format: 'fp-log-format', default: 'json' },
     },
     web: {
       listen_address: {
@@ -156,10 +157,24 @@ export function buildSchema(): SchemaSection {
       format: 'fp-paths',
       default: [],
     },
+    file_watch: {
+      enabled: {
+        doc:
+          'Re-read target_files and mesh.peers_file when they change on disk (a watch on their directories, debounced 500ms), ' +
+          'with the same transactional reload as SIGHUP. The config file itself is not watched: reload it with SIGHUP or POST /-/reload.',
+        format: 'fp-bool',
+        default: true,
+      },
+      check_interval: {
+        doc: 'How often the watched files are also checked by stat (inode, size, mtime), for changes the watch misses (network file systems, a replaced directory).',
+        format: 'fp-file-check-interval',
+        default: '30s',
+      },
+    },
     responder: {
-      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
-      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-responder-listen', default: null, nullable: true },
-      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
+      udp_echo: { doc: 'Listen address of the UDP echo responder; "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
+      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
       max_connections: { doc: 'TCP echo and HTTP (each): concurrent connections accepted; more are closed at once.', format: 'fp-max-connections', default: 4096 },
       max_frame_bytes: { doc: 'TCP echo: bytes held for one connection that does not read its echoes; past that the connection is closed.', format: 'fp-max-frame-bytes', default: 65_536 },
       max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-max-datagram-bytes', default: 9216 },

@@ -1,9 +1,10 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
 import type { ProbeKind, TargetSpec } from '../targets/model.js';
 import type { ResponderLimits } from '../responder/limits.js';
-import type { LOG_LEVELS, HTTP_METHODS, DNS_PREFERENCES } from './formats.js';
+import type { LOG_LEVELS, LOG_FORMATS, HTTP_METHODS, DNS_PREFERENCES } from './formats.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 export type DnsPreference = (typeof DNS_PREFERENCES)[number];
 
@@ -79,7 +80,7 @@ export interface Config {
   workersStallTimeoutMs: number;
   /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
   workersHeapLimitMb: number;
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: LogFormat };
   web: { listenAddress: string; telemetryPath: string };
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
   metrics: { rttBuckets: number[] };
@@ -89,6 +90,8 @@ export interface Config {
   targets: TargetSpec[];
   /** Absolute paths. */
   targetFiles: string[];
+  /** file_watch: re-read target files and the mesh peers file when they change. */
+  fileWatch: { enabled: boolean; checkIntervalMs: number };
   responder: ResponderConfig;
   mesh: MeshConfig;
 }

@@ -19,7 +19,7 @@ import { DROP_REASON_NAMES } from '../protocol/events.js';
 import { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from '../pool/failures.js';
 
 /** Target states always exported (0 when absent), so alerts on them never see a missing series. */
-export const TARGET_STATES = ['configured', 'rejected', 'unresolved'] as const;
+export const TARGET_STATES = ['configured', 'probing', 'rejected', 'unresolved'] as const;
 
 /** prom-client default metrics left out: see the constructor. */
 export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
@@ -390,7 +390,7 @@ export class SelfMetrics {
 
     const targets: Gauge<'state'> = new Gauge({
       name: 'fleetprobe_targets',
-      help: 'Targets by state: configured (probed), rejected (invalid), unresolved (name does not resolve).',
+      help: 'Targets by state: configured (valid, owned by this instance), probing (placed on a worker and not refused by it), rejected (invalid, or refused by a worker), unresolved (name does not resolve).',
       labelNames: ['state'],
       registers: [reg],
       collect: () => {

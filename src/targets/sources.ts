@@ -57,7 +57,7 @@ export function dedupeTargets(specs: readonly TargetSpec[], rejected: RejectedTa
   for (const s of specs) {
     const prior = first.get(s.name);
     if (prior) {
-      rejected.push({ source: s.source, name: s.name, reason: `duplicate target name "${s.name}": already defined at ${prior.source}` });
+      rejected.push({ source: s.source, name: s.name, kind: s.kind, address: s.url ?? s.address, reason: `duplicate target name "${s.name}": already defined at ${prior.source}` });
       continue;
     }
     first.set(s.name, s);
