@@ -37,6 +37,9 @@ import type { TargetStatus } from './http/routes/api.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
 import { BatchWriter } from './protocol/batch.js';
 import { ErrorReason, ProbeEvent } from './protocol/events.js';
+import { LiveStreams } from './stream/service.js';
+import type { CatalogEntry } from './stream/selection.js';
+import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -70,6 +73,9 @@ export class Exporter {
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
+  /** SSE and gRPC live streams (run mode). */
+  private streams: LiveStreams | null = null;
+  private mainLoopLag: MainLoopLag | null = null;
   private targets: TargetSet = { targets: [], rejected: [], notOwned: 0, meshSelf: null };
   /** Targets a worker refused (by slot), with the reason. */
   private readonly workerRejected = new Map<number, string>();
@@ -96,6 +102,16 @@ export class Exporter {
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
+    this.mainLoopLag = startMainLoopLag(this.self.registry);
+    if (this.mode === 'run') {
+      this.streams = new LiveStreams({
+        store: this.store,
+        catalog: () => this.streamCatalog(),
+        config: () => this.config,
+        registry: this.self.registry,
+        logger: this.log.child({ component: 'grpc' }),
+      });
+    }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
 
@@ -120,9 +136,11 @@ export class Exporter {
       readiness: () => this.readiness(),
       reload: () => this.reload(),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
+      stream: this.streams?.routeOptions(),
     });
     const web = listenAddress('web.listen_address', this.config.web.listenAddress);
     this.listenUrl = await this.app.listen(web);
+    await this.streams?.startGrpc();
     const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
     this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
   }
@@ -219,6 +237,7 @@ export class Exporter {
       return;
     }
     this.self.onBatch(workerIndex, header);
+    this.streams?.onBatch(buf);
   }
 
   private onWorkerRejected(slot: number, reason: string): void {
@@ -256,6 +275,7 @@ export class Exporter {
     const resolver = this.resolver;
     const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
     this.applyDiffToStore(diff);
+    this.streams?.targetsChanged();
     const probing = this.registry.shardTargets();
     const assignments = partitionByWorker(probing, this.supervisor.workers);
     if (!this.applied) this.supervisor.start(assignments);
@@ -328,6 +348,9 @@ export class Exporter {
       if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
         this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
       }
+      if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
+        this.log.warn({}, 'grpc.listen_address takes effect on restart');
+      }
       if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
         this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
       }
@@ -356,6 +379,14 @@ export class Exporter {
       this.self.onReload(false);
       this.log.error({ err }, 'reload failed');
       return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /** The registry's targets as the live streams select them. */
+  private *streamCatalog(): Generator<CatalogEntry> {
+    for (const e of this.registry.entries()) {
+      const s = e.spec;
+      yield { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', labels: s.labels };
     }
   }
 
@@ -415,6 +446,9 @@ export class Exporter {
   async stop(): Promise<void> {
     this.resolver?.stop();
     this.dnsPeers?.stop();
+    // Stream subscribers get their last event before the HTTP server cuts connections.
+    await this.streams?.close();
+    this.mainLoopLag?.stop();
     await this.app?.close();
     await this.supervisor?.stop();
     // After the workers' final batches are merged, so the last export holds them.

@@ -12,6 +12,7 @@ import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.j
 import { parseTargetEntry } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from './file.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -112,6 +113,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       httpMaxBodyBytes: p.responder.http_max_body_bytes,
     },
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
+    api: buildApiConfig(p.api, abs, problems),
+    grpc: buildGrpcConfig(p.grpc),
+    stream: buildStreamConfig(p.stream),
   };
 }
 

@@ -120,6 +120,8 @@ export const FORMATS: Record<string, Format> = {
   'fp-duration-pos': { check: durationCheck(1) },
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
   'fp-string': { check: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string') },
+  /** A secret: only its type is checked here, so an error never prints it (see config/build-api.ts). */
+  'fp-secret': { check: (v) => (typeof v === 'string' ? null : 'must be a string') },
   'fp-dns-name': {
     check: (v) => {
       if (typeof v !== 'string' || v === '') return 'must be a DNS name';

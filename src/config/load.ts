@@ -12,6 +12,7 @@ import { splitArgv } from './argv.js';
 import { readStructuredFileSync } from './file.js';
 import { prune, checkLeaves } from './validate.js';
 import { buildConfig, buildInlineTargets, buildProbeDefaults } from './build.js';
+import { buildApiConfig } from './build-api.js';
 import { parsePeers } from '../targets/peers.js';
 import type { Config } from './types.js';
 
@@ -96,6 +97,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     const pr = props as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     if (!bad('probe_defaults') && !bad('targets')) buildInlineTargets(pr.targets, buildProbeDefaults(pr.probe_defaults), '', problems);
     if (!bad('mesh.peers')) problems.push(...parsePeers(pr.mesh.peers, 'mesh.peers').problems);
+    if (!bad('api')) buildApiConfig(pr.api, (f) => resolve(requested === null ? cwd : dirname(filePath), f), problems);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

@@ -13,6 +13,7 @@ import { registerFormats } from './formats.js';
 import { PROBE_KINDS } from '../targets/model.js';
 import { KIND_OPTION_FIELDS } from '../targets/options.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
+import { apiSections } from './schema-api.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -179,6 +180,7 @@ export function buildSchema(): SchemaSection {
         default: ['icmp'],
       },
     },
+    ...apiSections(),
   };
   withNames(schema, '');
   return schema;
