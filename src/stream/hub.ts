@@ -385,14 +385,17 @@ export class StreamHub {
    */
   private async sendFullState(sub: Subscription): Promise<void> {
     sub.syncing = true;
+    sub.pollAgain = false;
     // Nothing is written before the caller of subscribe() has finished its turn
     // (the SSE route answers 429/404 with a normal reply, then commits to the stream).
     await Promise.resolve();
     try {
-      do {
-        sub.pollAgain = false;
+      for (;;) {
         if (!(await this.writeStates(sub))) return;
-      } while (sub.pollAgain && !sub.closed);
+        // Polls that came while this state was being sent get one more, not one each.
+        if (!sub.pollAgain || sub.closed) break;
+        sub.pollAgain = false;
+      }
     } finally {
       sub.syncing = false;
     }
@@ -415,6 +418,7 @@ export class StreamHub {
     const slots = sub.slots;
     const chunk: unknown[] = [];
     for (let i = 0; i < slots.length; ) {
+      if (sub.closed) return false;
       this.ensureCatalog();
       const time = eventTime(this.wallNow());
       for (const end = Math.min(slots.length, i + STATE_CHUNK); i < end; i++) {
@@ -426,8 +430,9 @@ export class StreamHub {
       chunk.length = 0;
       if (!(await this.settle(sub))) return false;
     }
+    if (sub.closed) return false;
     sub.sink.write([sub.format.sync()]);
-    return !sub.closed;
+    return true;
   }
 
   /** Let the loop turn; if the client owes too much, wait for it to drain (bounded by stall_timeout). */
