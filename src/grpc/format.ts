@@ -16,7 +16,8 @@ export class GrpcFormat implements StreamFormat<Buffer> {
   private names: string[] = [];
   private kinds: string[] = [];
   private addresses: string[] = [];
-  private labels: Readonly<Record<string, string>>[] = [];
+  /** Label pairs per slot, sorted by name (built once per target set). */
+  private labels: { name: string; value: string }[][] = [];
   private readonly syncBytes: Buffer;
 
   constructor(private readonly serialize: Serialize) {
@@ -27,12 +28,14 @@ export class GrpcFormat implements StreamFormat<Buffer> {
     const names: string[] = [];
     const kinds: string[] = [];
     const addresses: string[] = [];
-    const labels: Readonly<Record<string, string>>[] = [];
+    const labels: { name: string; value: string }[][] = [];
     for (const e of catalog.entries) {
       names[e.slot] = e.name;
       kinds[e.slot] = e.kind;
       addresses[e.slot] = e.address;
-      labels[e.slot] = e.labels;
+      labels[e.slot] = Object.keys(e.labels)
+        .sort()
+        .map((name) => ({ name, value: e.labels[name] }));
     }
     this.names = names;
     this.kinds = kinds;
@@ -48,7 +51,7 @@ export class GrpcFormat implements StreamFormat<Buffer> {
         outcome,
         rtt_seconds: outcomeHasRtt(outcome, rttSeconds) ? rttSeconds : 0,
         reason: outcome === Outcome.Error ? (ERROR_REASON_NAMES[reason] ?? 'unknown') : '',
-        time: time.timestamp,
+        time_unix_nano: time.unixNano,
       },
     });
   }
@@ -63,13 +66,13 @@ export class GrpcFormat implements StreamFormat<Buffer> {
         sent: s.sent,
         received: s.received,
         timeouts: s.timeouts,
-        errors: s.errors,
+        errors: Object.keys(s.errors).map((reason) => ({ reason, count: s.errors[reason] })),
         late: s.late,
         duplicates: s.duplicates,
         loss_ratio: s.lossRatio,
         last_rtt_seconds: s.lastRtt,
         rtt_avg_seconds: s.received > 0 ? s.rttSum / s.received : NaN,
-        time: time.timestamp,
+        time_unix_nano: time.unixNano,
       },
     });
   }

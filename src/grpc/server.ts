@@ -77,6 +77,7 @@ function subscribeHandler(o: GrpcServerOptions): (call: SubscribeCall) => void {
     let failed = false;
     const fail = (code: Status, details: string): void => {
       failed = true;
+      if (code === Status.INVALID_ARGUMENT) hub.countRejected('grpc', 'invalid');
       if (sink) sink.fail(code, details);
       else call.emit('error', { code, details });
     };
@@ -85,7 +86,6 @@ function subscribeHandler(o: GrpcServerOptions): (call: SubscribeCall) => void {
       if (sub === null) {
         const p = parseSubscribeRequest(msg);
         if (!p.ok) {
-          hub.countRejected('grpc', 'invalid');
           fail(Status.INVALID_ARGUMENT, p.problems.join('; '));
           return;
         }

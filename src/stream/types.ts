@@ -27,13 +27,12 @@ export interface EventTime {
   ms: number;
   /** RFC 3339, for SSE. */
   iso: string;
-  /** google.protobuf.Timestamp, for gRPC. */
-  timestamp: { seconds: number; nanos: number };
+  /** Nanoseconds since the Unix epoch, for gRPC (a double: exact to well under a microsecond). */
+  unixNano: number;
 }
 
 export function eventTime(ms: number): EventTime {
-  const seconds = Math.floor(ms / 1000);
-  return { ms, iso: new Date(ms).toISOString(), timestamp: { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) } };
+  return { ms, iso: new Date(ms).toISOString(), unixNano: ms * 1e6 };
 }
 
 /** Encodes events into one wire format's chunks (C: string for SSE, bytes for gRPC). */

@@ -94,15 +94,15 @@ test('gRPC: responses decode with the shipped .proto into the oneof the client e
   const r = decode(f.result(3, Outcome.Error, 0, ErrorReason.tls, time));
   assert.equal(r.response, 'result');
   assert.equal(r.target, 'web');
-  assert.deepEqual(r.result, { kind: 'http', outcome: 'ERROR', rtt_seconds: 0, reason: 'tls', time: { seconds: 1735787045, nanos: 678_000_000 } });
+  assert.deepEqual(r.result, { kind: 'http', outcome: 'ERROR', rtt_seconds: 0, reason: 'tls', time_unix_nano: 1735787045678 * 1e6 });
   const ok = decode(f.result(0, Outcome.Reply, 0.00025, 0, time)).result as Record<string, unknown>;
   assert.deepEqual([ok.outcome, ok.rtt_seconds, ok.reason], ['REPLY', 0.00025, '']);
 
   const s = decode(f.state(0, state, time));
   assert.equal(s.response, 'state');
   const st = s.state as Record<string, unknown>;
-  assert.deepEqual(st.labels, { rack: 'r1', note: 'a\\b' });
-  assert.deepEqual(st.errors, { refused: 1 });
+  assert.deepEqual(st.labels, [{ name: 'note', value: 'a\\b' }, { name: 'rack', value: 'r1' }]);
+  assert.deepEqual(st.errors, [{ reason: 'refused', count: 1 }]);
   assert.deepEqual([st.sent, st.received, st.timeouts, st.late, st.duplicates, st.loss_ratio, st.last_rtt_seconds], [10, 7, 2, 1, 0, 0.3, 0.0004]);
   assert.ok(Math.abs((st.rtt_avg_seconds as number) - 0.0004) < 1e-12);
   const z = decode(f.state(3, fresh, time)).state as Record<string, unknown>;
