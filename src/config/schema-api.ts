@@ -54,7 +54,9 @@ export function apiSections(): SchemaSection {
         default: '10s',
       },
       stall_timeout: {
-        doc: 'A subscriber whose backlog does not drain for this long while it is sent a full state (once, poll, start of stream) is dropped (reason stalled).',
+        doc:
+          'A subscriber whose backlog does not drain for this long while it is sent a full state (once, poll, start of stream) is dropped (reason stalled); ' +
+          'an SSE connection that was ended or dropped is cut when its client takes nothing of what is left for this long.',
         format: 'fp-duration-pos',
         default: '30s',
       },

@@ -2,7 +2,9 @@
  * The live-stream subscription hub: one per process, in the main thread, fed once per
  * worker batch after the store has merged it. It fans probe results out to the
  * subscribers that selected their targets, adds each selected target's state once per
- * stream.state_interval, and serves full states for ONCE, POLL and the start of STREAM.
+ * stream.state_interval, and serves full states for ONCE, POLL and the start of STREAM
+ * (a target's results follow its state; a result that comes before its target's
+ * state is sent is not sent: the state includes it).
  *
  * Cost rules (the streams must never slow probing, scrapes or each other):
  *  - No subscriber: onBatch returns at its first line.
@@ -85,16 +87,20 @@ export class Subscription {
   /** Sorted store slots of the selected targets (re-resolved when targets change). */
   slots: Uint32Array;
   closed = false;
-  /** Sending a full state; stream events queue meanwhile. */
+  /** Sending a full state (see syncedBelow for what results it takes meanwhile). */
   syncing = false;
   /** A POLL arrived while a full state was being sent: send another after it. */
   pollAgain = false;
   /** Events of the current batch, written once at its end. */
   pending: unknown[] = [];
   touched = false;
-  /** Events that arrived while syncing (stream mode), with their size. */
-  queue: unknown[] = [];
-  queueBytes = 0;
+  /**
+   * While syncing: states of the slots below this one have been read and sent. A
+   * result for such a slot is written at once (after its target's state, so each
+   * target's events stay in order); a result for a slot at or above it is left out:
+   * the state read later includes it.
+   */
+  syncedBelow = 0;
 
   constructor(
     readonly id: number,
@@ -256,6 +262,7 @@ export class StreamHub {
       encoded.fill(undefined);
       for (let k = 0; k < subs.length; k++) {
         const s = subs[k];
+        if (s.syncing && slot >= s.syncedBelow) continue;
         let c = encoded[s.fi];
         if (c === undefined) encoded[s.fi] = c = s.format.result(slot, outcome, r.value(i), r.reason(i), time);
         this.enqueue(s, c);
@@ -303,12 +310,7 @@ export class StreamHub {
   }
 
   private enqueue(s: Subscription, chunk: unknown): void {
-    if (s.syncing) {
-      s.queue.push(chunk);
-      s.queueBytes += s.format.size(chunk);
-    } else {
-      s.pending.push(chunk);
-    }
+    s.pending.push(chunk);
     if (!s.touched) {
       s.touched = true;
       this.touched.push(s);
@@ -362,10 +364,6 @@ export class StreamHub {
     for (const s of this.touched) {
       s.touched = false;
       if (s.closed) continue;
-      if (s.syncing) {
-        if (s.queueBytes > max) this.drop(s, 'buffer_full');
-        continue;
-      }
       if (s.sink.backlog() >= max) {
         s.pending.length = 0;
         this.drop(s, 'buffer_full');
@@ -381,7 +379,9 @@ export class StreamHub {
   /**
    * Every selected target's state (read now), in chunks with a turn of the event loop
    * between them, waiting for the client to drain whenever it owes max_buffer_bytes;
-   * then the sync marker. ONCE ends after it; STREAM flushes what queued meanwhile.
+   * then the sync marker. ONCE ends after it. The writer keeps the backlog under half
+   * of max_buffer_bytes, so a STREAM subscriber that reads has room for the results
+   * written meanwhile; one that does not read is dropped like any other.
    */
   private async sendFullState(sub: Subscription): Promise<void> {
     sub.syncing = true;
@@ -403,13 +403,6 @@ export class StreamHub {
     if (sub.mode === 'once') {
       this.remove(sub);
       sub.sink.end();
-      return;
-    }
-    if (sub.queue.length > 0) {
-      this.stats.events[sub.transport] += sub.queue.length;
-      sub.sink.write(sub.queue);
-      sub.queue = [];
-      sub.queueBytes = 0;
     }
   }
 
@@ -417,14 +410,23 @@ export class StreamHub {
   private async writeStates(sub: Subscription): Promise<boolean> {
     const slots = sub.slots;
     const chunk: unknown[] = [];
+    sub.syncedBelow = 0;
     for (let i = 0; i < slots.length; ) {
       if (sub.closed) return false;
       this.ensureCatalog();
       const time = eventTime(this.wallNow());
-      for (const end = Math.min(slots.length, i + STATE_CHUNK); i < end; i++) {
+      const maxBytes = this.opts.limits().maxBufferBytes / 4;
+      let bytes = 0;
+      for (const end = Math.min(slots.length, i + STATE_CHUNK); i < end && bytes < maxBytes; i++) {
         const st = this.opts.state(slots[i]);
-        if (st !== undefined && this.catalog.bySlot[slots[i]] !== undefined) chunk.push(sub.format.state(slots[i], st, time));
+        if (st !== undefined && this.catalog.bySlot[slots[i]] !== undefined) {
+          const c = sub.format.state(slots[i], st, time);
+          bytes += sub.format.size(c);
+          chunk.push(c);
+        }
       }
+      // Slots are sorted: every slot below the next one has its state now.
+      sub.syncedBelow = i < slots.length ? slots[i] : Infinity;
       this.stats.events[sub.transport] += chunk.length;
       sub.sink.write(chunk);
       chunk.length = 0;
@@ -435,12 +437,12 @@ export class StreamHub {
     return true;
   }
 
-  /** Let the loop turn; if the client owes too much, wait for it to drain (bounded by stall_timeout). */
+  /** Let the loop turn; if the client owes half its bound, wait for it to drain (bounded by stall_timeout). */
   private async settle(sub: Subscription): Promise<boolean> {
     await yieldToLoop();
     if (sub.closed) return false;
     const limits = this.opts.limits();
-    if (sub.sink.backlog() < limits.maxBufferBytes) return true;
+    if (sub.sink.backlog() < limits.maxBufferBytes / 2) return true;
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<'stalled'>((resolve) => {
       timer = setTimeout(() => resolve('stalled'), limits.stallTimeoutMs);
@@ -466,7 +468,6 @@ export class StreamHub {
   private remove(sub: Subscription): void {
     if (sub.closed) return;
     sub.closed = true;
-    sub.queue = [];
     sub.pending.length = 0;
     this.subs.delete(sub);
     this.clientsBy[sub.transport]--;

@@ -49,7 +49,7 @@ export class LiveStreams {
   private tokenPolicy = (): TokenPolicy => this.o.config().api;
 
   routeOptions(): StreamRouteOptions {
-    return { hub: this.hub, tokenPolicy: this.tokenPolicy };
+    return { hub: this.hub, tokenPolicy: this.tokenPolicy, stallTimeoutMs: () => this.o.config().stream.stallTimeoutMs };
   }
 
   onBatch(buf: ArrayBuffer): void {

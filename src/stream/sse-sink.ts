@@ -18,7 +18,11 @@ export interface SseSinkOptions {
   headers?: Record<string, string | number | string[]>;
   /** A comment line is sent when nothing was written for this long (default 15 s). */
   heartbeatMs?: number;
-  /** After an end, drop or shutdown, the socket is destroyed if not finished within this (default 2 s). */
+  /**
+   * After an end, drop or shutdown, the socket is destroyed once the client has made no
+   * progress reading for this long (default 30 s, stream.stall_timeout): a dropped client
+   * that reads again still gets its `event: dropped`; one that never does is cut.
+   */
   graceMs?: number;
 }
 
@@ -35,7 +39,7 @@ export class SseSink implements StreamSink<string> {
     private readonly res: ServerResponse,
     private readonly opts: SseSinkOptions = {},
   ) {
-    this.graceMs = opts.graceMs ?? 2000;
+    this.graceMs = opts.graceMs ?? 30_000;
     const every = opts.heartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => {
       if (performance.now() - this.lastWriteAt >= every) this.write([SSE_HEARTBEAT]);
@@ -50,11 +54,13 @@ export class SseSink implements StreamSink<string> {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    // The connection ends with the stream (Connection: close): a client that was
+    // dropped or told `end` sees its socket close, not an idle keep-alive.
+    this.res.shouldKeepAlive = false;
     this.res.writeHead(200, {
       ...this.opts.headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-store',
-      connection: 'keep-alive',
       // Reverse proxies (nginx) must not buffer a stream.
       'x-accel-buffering': 'no',
     });
@@ -125,10 +131,23 @@ export class SseSink implements StreamSink<string> {
     if (this.closed) return;
     this.write([last]);
     this.res.end();
-    const t = setTimeout(() => this.res.destroy(), this.graceMs);
-    t.unref();
-    this.res.once('close', () => clearTimeout(t));
     this.markClosed();
+    // Cut the socket when the client stops taking what is left.
+    let owed = this.res.writableLength;
+    let idleSince = performance.now();
+    const check = setInterval(() => {
+      const now = performance.now();
+      const left = this.res.writableLength;
+      if (left < owed) {
+        owed = left;
+        idleSince = now;
+      } else if (now - idleSince >= this.graceMs) {
+        clearInterval(check);
+        this.res.destroy();
+      }
+    }, Math.min(1000, this.graceMs));
+    check.unref();
+    this.res.once('close', () => clearInterval(check));
   }
 
   private closedByPeer(): void {

@@ -242,19 +242,37 @@ test('an event is encoded once per format and the same chunk goes to every subsc
   assert.equal(f.hub.stats.events.grpc, 1 + 1);
 });
 
-test('stream: initial states, then sync, then what arrived meanwhile, in order', async () => {
+test('stream: initial states, then sync, then results; a result before its target\'s state is in that state', async () => {
   const f = fixture();
   const sink = new RecordingSink();
   f.hub.subscribe('sse', { selection: sel(['t0', 't1']), mode: 'stream', sink });
-  // Before the hub's first write: a result already queues behind the initial states.
-  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001]]));
+  // Before the hub's first write: the state of t0, read later, counts this reply.
+  f.apply(batch([[0, ProbeEvent.Sent], [0, ProbeEvent.Reply, 0, 0, 0.001]]));
   assert.equal(sink.chunks.length, 0);
   await tick();
   f.apply(batch([[1, ProbeEvent.Timeout]]));
-  assert.deepEqual(
-    sink.events().map((e) => `${e.event}:${e.data.target ?? ''}`),
-    ['state:t0', 'state:t1', 'sync:', 'result:t0', 'result:t1'],
-  );
+  const ev = sink.events();
+  assert.deepEqual(ev.map((e) => `${e.event}:${e.data.target ?? ''}`), ['state:t0', 'state:t1', 'sync:', 'result:t1']);
+  assert.equal(ev[0].data.received, 1);
+});
+
+test('stream: during a long initial sync, results of targets whose state was sent follow at once, the others are in their state', async () => {
+  const f = fixture(600, { maxBufferBytes: 1_000_000 });
+  const sink = new RecordingSink();
+  f.hub.subscribe('sse', { selection: sel(), mode: 'stream', sink });
+  await Promise.resolve();
+  await Promise.resolve();
+  await new Promise((r) => setImmediate(r));
+  const statesSoFar = sink.names('state').length;
+  assert.ok(statesSoFar > 0 && statesSoFar < 600, `mid-sync: ${statesSoFar} states`);
+  f.apply(batch([[10, ProbeEvent.Reply, 0, 0, 0.001], [550, ProbeEvent.Sent], [550, ProbeEvent.Reply, 0, 0, 0.002]]));
+  await tick(12);
+  const ev = sink.events().map((e) => `${e.event}:${e.data.target ?? ''}`);
+  assert.equal(ev.length, 600 + 1 + 1, ev.slice(-3).join());
+  assert.equal(ev.indexOf('result:t10'), statesSoFar, 'right after the states already sent');
+  assert.equal(ev[ev.length - 1], 'sync:');
+  assert.ok(!ev.includes('result:t550'));
+  assert.equal(sink.events().find((e) => e.data.target === 't550')!.data.received, 1, 'the later state of t550 holds its reply');
 });
 
 test('poll: states and sync at subscribe and on every poll; polls during one coalesce', async () => {
@@ -302,16 +320,41 @@ test('a subscriber that owes max_buffer_bytes when events are ready is dropped; 
   assert.equal(slow.names('result').length, 1);
 });
 
-test('a subscriber being synced is dropped when what queues meanwhile passes the bound', async () => {
-  const f = fixture(6, { maxBufferBytes: 400 });
+test('a subscriber that stops reading during its initial sync is dropped when results come', async () => {
+  const f = fixture(600, { maxBufferBytes: 100_000 });
   const sink = new RecordingSink();
   f.hub.subscribe('sse', { selection: sel(), mode: 'stream', sink });
-  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001]]));
+  await Promise.resolve();
+  await Promise.resolve();
+  sink.backlogBytes = 100_000; // the client stopped reading: the sync waits for a drain
+  await tick(4);
+  const written = sink.chunks.length;
   assert.equal(sink.dropped, null);
-  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001], [1, ProbeEvent.Reply, 0, 0, 0.001], [2, ProbeEvent.Reply, 0, 0, 0.001]]));
+  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001]]));
   assert.equal(sink.dropped, 'buffer_full');
-  await tick();
-  assert.equal(sink.chunks.length, 0);
+  await tick(12);
+  assert.equal(sink.chunks.length, written, 'nothing more is written');
+});
+
+test('a full state keeps the backlog under half the bound, in chunks of at most a quarter of it', async () => {
+  const f = fixture(600, { maxBufferBytes: 8000 });
+  const sink = new RecordingSink();
+  const chunkSizes: number[] = [];
+  const write = sink.write.bind(sink);
+  sink.write = (chunks) => {
+    chunkSizes.push(chunks.reduce((a, c) => a + c.length, 0));
+    sink.backlogBytes += chunkSizes[chunkSizes.length - 1];
+    write(chunks);
+  };
+  f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink });
+  for (let i = 0; i < 400 && !sink.ended; i++) {
+    await tick(2);
+    assert.ok(sink.backlogBytes < 4000 + 2000 + 400, `backlog ${sink.backlogBytes}`);
+    sink.drain();
+  }
+  assert.equal(sink.ended, true);
+  assert.equal(sink.names('state').length, 600);
+  assert.ok(Math.max(...chunkSizes.slice(0, -1)) < 2000 + 400, `chunks ${Math.max(...chunkSizes)}`);
 });
 
 test('a full state waits for the client to drain; one that does not within stall_timeout is dropped (stalled)', async () => {
@@ -336,7 +379,7 @@ test('a full state waits for the client to drain; one that does not within stall
 });
 
 test('states of a large selection are written in chunks with the loop turning between them', async () => {
-  const f = fixture(600);
+  const f = fixture(600, { maxBufferBytes: 1_000_000 });
   const sink = new RecordingSink();
   f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink });
   await Promise.resolve();

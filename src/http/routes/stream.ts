@@ -18,6 +18,8 @@ export interface StreamRouteOptions {
   hub: StreamHub;
   /** Read per request, so a reload's token applies at once. */
   tokenPolicy: () => TokenPolicy;
+  /** How long a finished or dropped client may take to read what is left (stream.stall_timeout). */
+  stallTimeoutMs: () => number;
 }
 
 export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
@@ -33,7 +35,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
       hub.countRejected('sse', 'invalid');
       return reply.code(400).send({ error: 'bad_request', message: q.problems.join('; '), problems: q.problems });
     }
-    const sink = new SseSink(reply.raw, { headers: reply.getHeaders() as Record<string, string | number | string[]> });
+    const sink = new SseSink(reply.raw, { headers: reply.getHeaders() as Record<string, string | number | string[]>, graceMs: opts.stallTimeoutMs() });
     try {
       hub.subscribe('sse', { selection: q.selection, mode: q.mode, sink });
     } catch (e) {
