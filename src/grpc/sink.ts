@@ -36,7 +36,8 @@ export class GrpcSink implements StreamSink<Buffer> {
   private pending = 0;
   private closed = false;
   private readonly closeCallbacks: (() => void)[] = [];
-  private drainWaiters: (() => void)[] = [];
+  /** below() waiters: each wants the backlog under its threshold. */
+  private waiters: { bytes: number; resolve: () => void }[] = [];
 
   constructor(private readonly call: SubscribeCall) {
     const closed = (): void => this.markClosed();
@@ -56,14 +57,14 @@ export class GrpcSink implements StreamSink<Buffer> {
       this.pending += n;
       this.call.write(c, () => {
         this.pending -= n;
-        if (this.pending === 0) this.wakeDrainWaiters();
+        if (this.waiters.length > 0) this.wakeWaiters();
       });
     }
   }
 
-  drained(): Promise<void> {
-    if (this.closed || this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  below(bytes: number): Promise<void> {
+    if (this.closed || this.pending < bytes) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ bytes, resolve }));
   }
 
   end(): void {
@@ -99,14 +100,19 @@ export class GrpcSink implements StreamSink<Buffer> {
     else this.closeCallbacks.push(cb);
   }
 
-  private wakeDrainWaiters(): void {
-    for (const w of this.drainWaiters.splice(0)) w();
+  private wakeWaiters(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.closed || this.pending < w.bytes) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
   }
 
   private markClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wakeDrainWaiters();
+    this.wakeWaiters();
     for (const cb of this.closeCallbacks.splice(0)) cb();
   }
 }

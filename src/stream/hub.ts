@@ -448,7 +448,8 @@ export class StreamHub {
       timer = setTimeout(() => resolve('stalled'), limits.stallTimeoutMs);
       timer.unref();
     });
-    const outcome = await Promise.race([sub.sink.drained().then(() => 'drained' as const), stalled]);
+    // Results keep coming while a STREAM subscriber syncs: wait for room, not for an empty backlog.
+    const outcome = await Promise.race([sub.sink.below(limits.maxBufferBytes / 4).then(() => 'drained' as const), stalled]);
     clearTimeout(timer);
     if (sub.closed) return false;
     if (outcome === 'stalled') {

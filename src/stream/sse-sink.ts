@@ -79,13 +79,13 @@ export class SseSink implements StreamSink<string> {
     this.lastWriteAt = performance.now();
   }
 
-  drained(): Promise<void> {
-    if (this.closed || this.res.writableLength === 0) return Promise.resolve();
+  below(bytes: number): Promise<void> {
+    if (this.closed || this.res.writableLength < bytes) return Promise.resolve();
     return new Promise((resolve) => {
       // 'drain' is only emitted after a write that returned false; poll as well so a
-      // backlog below the stream's high-water mark is seen to empty too.
+      // backlog below the stream's high-water mark is seen to shrink too.
       const check = (): void => {
-        if (this.closed || this.res.writableLength === 0) done();
+        if (this.closed || this.res.writableLength < bytes) done();
       };
       const timer = setInterval(check, 50);
       timer.unref();

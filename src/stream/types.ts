@@ -55,8 +55,8 @@ export interface StreamSink<C> {
   /** Bytes accepted but not yet handed to the kernel (or, for HTTP/2, not yet let through by flow control). */
   backlog(): number;
   write(chunks: readonly C[]): void;
-  /** Resolves once the backlog is empty or the connection is gone. */
-  drained(): Promise<void>;
+  /** Resolves once the backlog is below `bytes` or the connection is gone. */
+  below(bytes: number): Promise<void>;
   /** Normal end after a ONCE subscription. */
   end(): void;
   /** The client cannot keep up: a last event with the reason (if it can still be written), then close. */

@@ -18,7 +18,7 @@ class RecordingSink implements StreamSink<string> {
   dropped: DropReason | null = null;
   shut = false;
   private closeCbs: (() => void)[] = [];
-  private waiters: (() => void)[] = [];
+  private waiters: { bytes: number; resolve: () => void }[] = [];
   constructor(readonly transport: Transport = 'sse') {}
   backlog(): number {
     return this.backlogBytes;
@@ -27,13 +27,14 @@ class RecordingSink implements StreamSink<string> {
     this.writes++;
     this.chunks.push(...chunks);
   }
-  drained(): Promise<void> {
-    return new Promise((r) => this.waiters.push(r));
+  below(bytes: number): Promise<void> {
+    if (this.backlogBytes < bytes) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ bytes, resolve }));
   }
-  /** The client read everything. */
-  drain(): void {
-    this.backlogBytes = 0;
-    for (const w of this.waiters.splice(0)) w();
+  /** The client read what it owed down to `left` bytes. */
+  drain(left = 0): void {
+    this.backlogBytes = left;
+    this.waiters = this.waiters.filter((w) => (w.bytes > left ? (w.resolve(), false) : true));
   }
   end(): void {
     this.ended = true;
@@ -357,19 +358,22 @@ test('a full state keeps the backlog under half the bound, in chunks of at most 
   assert.ok(Math.max(...chunkSizes.slice(0, -1)) < 2000 + 400, `chunks ${Math.max(...chunkSizes)}`);
 });
 
-test('a full state waits for the client to drain; one that does not within stall_timeout is dropped (stalled)', async () => {
-  const f = fixture(6, { maxBufferBytes: 1, stallTimeoutMs: 30 });
+test('a full state waits while the client owes half its bound, goes on below a quarter; one that does not drain within stall_timeout is dropped (stalled)', async () => {
+  const f = fixture(6, { maxBufferBytes: 1000, stallTimeoutMs: 30 });
   const patient = new RecordingSink();
-  patient.backlogBytes = 5;
+  patient.backlogBytes = 600;
   f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink: patient });
   await tick();
-  assert.equal(patient.ended, false, 'waiting for the drain');
-  patient.drain();
+  assert.equal(patient.ended, false, 'waiting for room');
+  patient.drain(300);
   await tick();
-  assert.equal(patient.ended, true);
+  assert.equal(patient.ended, false, 'not yet under a quarter');
+  patient.drain(200);
+  await tick();
+  assert.equal(patient.ended, true, 'under a quarter: a backlog that never empties (results keep coming) is fine');
 
   const stuck = new RecordingSink();
-  stuck.backlogBytes = 5;
+  stuck.backlogBytes = 600;
   f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink: stuck });
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(stuck.dropped, 'stalled');
