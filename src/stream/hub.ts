@@ -35,6 +35,7 @@ import {
   TRANSPORTS,
   eventTime,
   type DropReason,
+  type EventTime,
   type Mode,
   type RejectReason,
   type StreamFormat,
@@ -119,6 +120,10 @@ export class Subscription {
 
 /** Events per full-state chunk: small enough to yield to the event loop between chunks. */
 const STATE_CHUNK = 256;
+/** Batch records fanned out between two looks at the clock. */
+const SLICE_RECORDS = 256;
+/** How long one slice of fan-out may hold the main thread before it yields. */
+const SLICE_MS = 2;
 
 /** Counters for the self metrics (read at scrape time). */
 export class HubStats {
@@ -240,26 +245,63 @@ export class StreamHub {
     void this.sendFullState(sub);
   }
 
-  /** Merge point: called once per batch, after the store applied it. */
+  /**
+   * Merge point: called once per batch, after the store applied it. The fan-out runs
+   * in slices of about SLICE_MS with a turn of the event loop between them, so a large
+   * batch never holds the main thread (scrapes, the API, other batches) for long; the
+   * batch is kept until done, and batches are fanned out in arrival order.
+   */
   onBatch(buf: ArrayBuffer): void {
     if (this.streaming === 0) return;
+    this.work.push({ reader: new BatchReader(buf), next: 0, time: null });
+    if (!this.sliceScheduled) this.runSlice();
+  }
+
+  private readonly work: { reader: BatchReader; next: number; time: EventTime | null }[] = [];
+  private sliceScheduled = false;
+  private readonly continueSlices = (): void => {
+    this.sliceScheduled = false;
+    this.runSlice();
+  };
+
+  private runSlice(): void {
+    const deadline = this.monoNow() + SLICE_MS;
+    while (this.work.length > 0) {
+      if (this.streaming === 0) {
+        this.work.length = 0;
+        break;
+      }
+      const w = this.work[0];
+      // At least one step per slice, so a slow clock or machine still makes progress.
+      const end = Math.min(w.reader.count, w.next + SLICE_RECORDS);
+      w.time ??= eventTime(this.wallNow());
+      this.fanOut(w.reader, w.next, end, w.time);
+      w.next = end;
+      if (end === w.reader.count) this.work.shift();
+      if (this.monoNow() >= deadline) break;
+    }
+    this.stepStates();
+    this.flushTouched();
+    if (this.work.length > 0) {
+      this.sliceScheduled = true;
+      setImmediate(this.continueSlices);
+    }
+  }
+
+  /** Queue results of records [from, to) of a batch for the subscribers that selected them. */
+  private fanOut(r: BatchReader, from: number, to: number, time: EventTime): void {
     this.ensureIndex();
     const idx = this.index;
     const n = idx.length;
-    const r = new BatchReader(buf);
-    const count = r.count;
-    let time: ReturnType<typeof eventTime> | null = null;
-    const formats = this.formatList;
-    const encoded: unknown[] = new Array(formats.length);
-    for (let i = 0; i < count; i++) {
+    const encoded = this.encoded;
+    for (let i = from; i < to; i++) {
       const outcome = OUTCOME_OF_EVENT[r.event(i)];
       if (outcome === 0) continue;
       const slot = r.slot(i);
       if (slot >= n) continue;
       const subs = idx[slot];
       if (subs === undefined) continue;
-      time ??= eventTime(this.wallNow());
-      encoded.fill(undefined);
+      for (let f = 0; f < encoded.length; f++) encoded[f] = undefined;
       for (let k = 0; k < subs.length; k++) {
         const s = subs[k];
         if (s.syncing && slot >= s.syncedBelow) continue;
@@ -268,9 +310,10 @@ export class StreamHub {
         this.enqueue(s, c);
       }
     }
-    this.stepStates();
-    this.flushTouched();
   }
+
+  /** Per-record cache: one encoded chunk per format. */
+  private readonly encoded: unknown[] = new Array(TRANSPORTS.length).fill(undefined);
 
   /** End every subscription (server shutdown). */
   close(): void {

@@ -62,6 +62,9 @@ class RecordingSink implements StreamSink<string> {
       return { event: ev, data };
     });
   }
+  of(event: string): { event: string; data: Record<string, unknown> }[] {
+    return this.events().filter((e) => e.event === event);
+  }
   names(event: string): string[] {
     return this.events().filter((e) => e.event === event).map((e) => e.data.target as string);
   }
@@ -113,7 +116,7 @@ interface Fixture {
   apply(buf: ArrayBuffer): void;
 }
 
-function fixture(n = 6, limits: Partial<HubLimits> = {}): Fixture {
+function fixture(n = 6, limits: Partial<HubLimits> = {}, monoStepMs = 0): Fixture {
   const store = new TargetStore();
   const entries: CatalogEntry[] = [];
   for (let i = 0; i < n; i++) {
@@ -135,7 +138,7 @@ function fixture(n = 6, limits: Partial<HubLimits> = {}): Fixture {
     limits: () => l,
     formats: { sse: format, grpc: grpcFormat },
     wallNow: () => 1_700_000_000_000,
-    monoNow: () => clock.mono,
+    monoNow: () => (clock.mono += monoStepMs),
   });
   return {
     hub,
@@ -481,4 +484,26 @@ test('close(): every subscriber is shut down and new ones are refused', async ()
   assert.throws(() => f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink: new RecordingSink() }), /shutting down/);
   await tick();
   assert.equal(a.chunks.length + b.chunks.length, 0, 'a closed subscription is not synced');
+});
+
+test('a large batch is fanned out in slices with the loop turning between them, batches in arrival order', async () => {
+  // Every look at the clock takes 1 ms: a slice ends after its first step of 256 records.
+  const f = fixture(1000, { stateIntervalMs: 3_600_000 }, 1);
+  const sink = new RecordingSink();
+  f.hub.subscribe('sse', { selection: sel(), mode: 'stream', sink });
+  for (let i = 0; i < 20; i++) await tick();
+  assert.equal(sink.of('sync').length, 1);
+  sink.chunks = [];
+  const big: [number, number, number, number, number][] = [];
+  for (let i = 0; i < 1000; i++) big.push([i, ProbeEvent.Reply, 0, 0, 0.001]);
+  f.apply(batch(big));
+  const first = sink.names('result').length;
+  assert.ok(first >= 256 && first < 1000, `first slice: ${first}`);
+  f.apply(batch([[0, ProbeEvent.Timeout]]));
+  assert.equal(sink.names('result').length, first, 'the next batch waits for the one before');
+  await tick(12);
+  const results = sink.events().filter((e) => e.event === 'result');
+  assert.equal(results.length, 1001);
+  assert.deepEqual(results.slice(0, 1000).map((e) => e.data.target), Array.from({ length: 1000 }, (_, i) => `t${i}`));
+  assert.deepEqual([results[1000].data.target, results[1000].data.outcome], ['t0', 'timeout']);
 });
