@@ -24,7 +24,8 @@ export interface StreamRouteOptions {
 
 export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
   const { hub } = opts;
-  app.get('/api/v1/stream', async (req, reply) => {
+  // No request span: a stream lives as long as its client, and its span would never end.
+  app.get('/api/v1/stream', { config: { otel: false } }, async (req, reply) => {
     const auth = authorizeRead(opts.tokenPolicy(), req.headers.authorization);
     if (!auth.ok) {
       hub.countRejected('sse', 'unauthorized');
