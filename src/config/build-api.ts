@@ -15,7 +15,8 @@ type Props = Record<string, any>;
 
 const REDACTED = '(redacted)';
 
-export function buildApiConfig(p: Props, abs: (f: string) => string, problems: ConfigProblem[]): ApiConfig {
+/** `tokenKeysBad`: api.token or api.token_file failed their own check (then replaced by defaults): rules on them are skipped. */
+export function buildApiConfig(p: Props, abs: (f: string) => string, problems: ConfigProblem[], tokenKeysBad = false): ApiConfig {
   const inline: string | null = p.token;
   const file: string | null = p.token_file === null ? null : abs(p.token_file);
   let token: string | null = null;
@@ -40,7 +41,7 @@ export function buildApiConfig(p: Props, abs: (f: string) => string, problems: C
       else token = t;
     }
   }
-  if (p.require_token_for_reads === true && inline === null && file === null) {
+  if (p.require_token_for_reads === true && inline === null && file === null && !tokenKeysBad) {
     problems.push({ key: 'api.require_token_for_reads', value: true, message: 'needs api.token or api.token_file' });
   }
   return { token, tokenFile: file, requireTokenForReads: p.require_token_for_reads === true };

@@ -4,14 +4,18 @@
  * by entry, so each bad one is named with its index and field.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
+import { checkTimeoutSpan } from './bounds.js';
+import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
+import { checkMergedLabelCount } from '../targets/labels.js';
 import { toProbeOptions } from '../targets/options.js';
 import type { ConfigProblem } from './errors.js';
-import type { Config, MeshPeer, ProbeDefaults, LogLevel, DnsPreference } from './types.js';
+import type { Config, MeshPeer, ProbeDefaults, LogLevel, DnsPreference, ResponderConfig } from './types.js';
 import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.js';
-import { parseTargetEntry } from '../targets/spec.js';
+import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from './file.js';
+import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -35,11 +39,17 @@ export function buildProbeDefaults(p: Props): ProbeDefaults {
  * Inline targets -> specs; problems keyed "targets[i].field". Duplicate names among
  * inline targets are problems too (files are checked against them later).
  */
-export function buildInlineTargets(raw: unknown[], defaults: ProbeDefaults, sourcePrefix: string, problems: ConfigProblem[]): TargetSpec[] {
+export function buildInlineTargets(
+  raw: unknown[],
+  defaults: ProbeDefaults,
+  sourcePrefix: string,
+  problems: ConfigProblem[],
+  opts: ParseTargetOptions = {},
+): TargetSpec[] {
   const specs: TargetSpec[] = [];
   const seen = new Map<string, number>();
   raw.forEach((entry, i) => {
-    const parsed = parseTargetEntry(entry, `${sourcePrefix}targets[${i}]`, defaults);
+    const parsed = parseTargetEntry(entry, `${sourcePrefix}targets[${i}]`, defaults, opts);
     if (!parsed.ok) {
       for (const p of parsed.problems) problems.push({ key: `targets[${i}]${p.field ? '.' + p.field : ''}`, value: p.value, message: p.message });
       return;
@@ -55,16 +65,48 @@ export function buildInlineTargets(raw: unknown[], defaults: ProbeDefaults, sour
   return specs;
 }
 
-export function buildConfig(p: Props, configFile: string, baseDir: string, problems: ConfigProblem[]): Config {
+/** Config key of each numeric responder limit (the rules live with the responder). */
+const RESPONDER_KEYS: Record<NumericResponderLimit, string> = {
+  maxConnections: 'responder.max_connections',
+  maxFrameBytes: 'responder.max_frame_bytes',
+  maxDatagramBytes: 'responder.max_datagram_bytes',
+  idleTimeoutMs: 'responder.idle_timeout',
+  httpMaxBodyBytes: 'responder.http_max_body_bytes',
+  httpBodyBytes: 'responder.http_body_bytes',
+  udpRatePerSource: 'responder.udp_rate_per_source',
+  udpBurstPerSource: 'responder.udp_burst_per_source',
+  tcpConnectRatePerSource: 'responder.tcp_connect_rate_per_source',
+  tcpConnectBurstPerSource: 'responder.tcp_connect_burst_per_source',
+  rateLimitSources: 'responder.rate_limit_sources',
+};
+
+/** A bound as the config writes it: durations with a unit. */
+function showLimit(n: number, rule: LimitRule): string {
+  return rule.unit === 'ms' ? formatDuration(n) : String(n);
+}
+
+/**
+ * Build the typed Config. `bad` holds the keys whose values failed their own check and
+ * were replaced by defaults: rules comparing them with other keys are skipped, so every
+ * problem reported is a real one.
+ */
+export function buildConfig(p: Props, configFile: string, baseDir: string, problems: ConfigProblem[], bad: ReadonlySet<string> = new Set()): Config {
   const abs = (f: string) => (isAbsolute(f) ? f : resolve(baseDir, f));
+  const isBad = (...keys: string[]) => keys.some((k) => bad.has(k));
   const probeDefaults = buildProbeDefaults(p.probe_defaults);
+  if (!isBad('probe_defaults.interval', 'probe_defaults.timeout')) {
+    const span = checkTimeoutSpan(probeDefaults.intervalMs, probeDefaults.timeoutMs);
+    if (span) problems.push({ key: 'probe_defaults.timeout', value: p.probe_defaults.timeout, message: span });
+  }
   const fileLabel = configFile.startsWith('(') ? '' : `${configFile} `;
-  const targets = buildInlineTargets(p.targets, probeDefaults, fileLabel, problems);
+  const targets = buildInlineTargets(p.targets, probeDefaults, fileLabel, problems, {
+    inheritedTimingUnknown: isBad('probe_defaults.interval', 'probe_defaults.timeout'),
+  });
 
   const peers: MeshPeer[] = [];
   const inline = parsePeers(p.mesh.peers, 'mesh.peers');
   for (const e of inline.problems) problems.push({ key: e.key, value: e.value, message: e.message });
-  peers.push(...inline.peers);
+  for (const peer of inline.peers) peers.push(peer);
   const peersFile = p.mesh.peers_file === null ? null : abs(p.mesh.peers_file);
   if (peersFile !== null) {
     let raw: unknown;
@@ -72,7 +114,8 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       raw = readStructuredFileSync(peersFile);
       const fromFile = parsePeers(raw, peersFile);
       for (const e of fromFile.problems) problems.push({ key: `mesh.peers_file ${e.key}`, value: e.value, message: e.message });
-      peers.push(...fromFile.peers);
+      // A loop, not push(...): a peers file may hold more entries than a call has argument slots.
+      for (const peer of fromFile.peers) peers.push(peer);
     } catch (e) {
       problems.push({ key: 'mesh.peers_file', value: p.mesh.peers_file, message: `${peersFile} ${(e as Error).message}` });
     }
@@ -82,16 +125,51 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     const other = names.get(peer.name);
     if (other !== undefined) problems.push({ key: peer.source, value: peer.name, message: `duplicate peer name (also ${other})` });
     else names.set(peer.name, peer.source);
+    const tooMany = checkMergedLabelCount(probeDefaults.labels, peer.labels);
+    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: tooMany });
   }
 
-  if (p.shard.index >= p.shard.count) {
+  const flushIntervalMs = parseDuration(p.flush_interval);
+  const stall = isBad('workers_stall_timeout', 'flush_interval') ? defaultStallTimeoutMs(flushIntervalMs) : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
+  if (typeof stall === 'string') problems.push({ key: 'workers_stall_timeout', value: p.workers_stall_timeout, message: stall });
+
+  if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
     problems.push({ key: 'shard.index', value: p.shard.index, message: `must be less than shard.count (${p.shard.count})` });
+  }
+
+  const responder: ResponderConfig = {
+    tcpEcho: p.responder.tcp_echo,
+    udpEcho: p.responder.udp_echo,
+    http: p.responder.http,
+    maxConnections: p.responder.max_connections,
+    maxFrameBytes: p.responder.max_frame_bytes,
+    maxDatagramBytes: p.responder.max_datagram_bytes,
+    idleTimeoutMs: parseDuration(p.responder.idle_timeout),
+    allowCidrs: [...p.responder.allow_cidrs],
+    httpBodyBytes: p.responder.http_body_bytes,
+    httpMaxBodyBytes: p.responder.http_max_body_bytes,
+    udpRatePerSource: p.responder.udp_rate_per_source,
+    udpBurstPerSource: p.responder.udp_burst_per_source,
+    tcpConnectRatePerSource: p.responder.tcp_connect_rate_per_source,
+    tcpConnectBurstPerSource: p.responder.tcp_connect_burst_per_source,
+    rateLimitSources: p.responder.rate_limit_sources,
+  };
+  // The responder's own rule set, so check-config refuses what startResponder would.
+  // Its single-key bounds are the formats of these keys already; this adds the rules
+  // between keys (http_body_bytes <= http_max_body_bytes).
+  for (const r of responderLimitProblems(responder, showLimit, (o) => RESPONDER_KEYS[o])) {
+    const key = RESPONDER_KEYS[r.option];
+    const rule = RESPONDER_LIMIT_RULES[r.option] as LimitRule;
+    if (isBad(key) || (rule.atMost !== undefined && isBad(RESPONDER_KEYS[rule.atMost as NumericResponderLimit]))) continue;
+    problems.push({ key, value: p.responder[key.slice('responder.'.length)], message: r.message });
   }
 
   return {
     configFile,
     workers: p.workers,
-    flushIntervalMs: parseDuration(p.flush_interval),
+    flushIntervalMs,
+    workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
+    workersHeapLimitMb: p.workers_heap_limit_mb,
     log: { level: p.log.level as LogLevel },
     web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
@@ -100,22 +178,22 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     probeDefaults,
     targets,
     targetFiles: (p.target_files as string[]).map(abs),
-    responder: {
-      tcpEcho: p.responder.tcp_echo,
-      udpEcho: p.responder.udp_echo,
-      http: p.responder.http,
-      maxConnections: p.responder.max_connections,
-      maxFrameBytes: p.responder.max_frame_bytes,
-      maxDatagramBytes: p.responder.max_datagram_bytes,
-      idleTimeoutMs: parseDuration(p.responder.idle_timeout),
-      allowCidrs: [...p.responder.allow_cidrs],
-      httpBodyBytes: p.responder.http_body_bytes,
-      httpMaxBodyBytes: p.responder.http_max_body_bytes,
-    },
+    responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
-    api: buildApiConfig(p.api, abs, problems),
+    api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
   };
 }
 
+/**
+ * workers_stall_timeout (already format-checked) -> ms, or the reason it cannot work with
+ * this flush_interval: a worker only proves it is alive once per flush, so a timeout
+ * shorter than a few flushes would replace healthy workers.
+ */
+export function resolveStallTimeout(value: string, flushIntervalMs: number): number | string {
+  if (value === 'auto') return defaultStallTimeoutMs(flushIntervalMs);
+  const ms = parseDuration(value);
+  if (ms < 3 * flushIntervalMs) return `must be at least 3 x flush_interval (${3 * flushIntervalMs}ms), or "auto"`;
+  return ms;
+}

@@ -1,6 +1,7 @@
 /** The schema as documentation: for --help, check-config and the README. */
 import { buildSchema, leaves } from './schema.js';
 import { CONFIG_FILE_ENV } from './load.js';
+import { FORMATS } from './formats.js';
 
 export interface ConfigKeyDoc {
   /** Dotted key as written in the config file. */
@@ -11,11 +12,15 @@ export interface ConfigKeyDoc {
   env?: string;
   /** Flag including dashes ("--web.listen-address"), when the key has one. */
   flag?: string;
+  /** Documented bounds ("1ms to 1h"), for every duration, count, size and capped list. */
+  range?: string;
 }
 
 export function configSchemaDocs(): ConfigKeyDoc[] {
   return leaves(buildSchema()).map(([key, leaf]) => {
     const d: ConfigKeyDoc = { key, doc: leaf.doc, default: leaf.default };
+    const range = FORMATS[leaf.check ?? (leaf.format as string)]?.range;
+    if (range) d.range = range;
     if (leaf.env) d.env = leaf.env;
     if (leaf.arg) d.flag = `--${leaf.arg}`;
     return d;
@@ -30,7 +35,8 @@ export function formatConfigHelp(): string {
   for (const d of configSchemaDocs()) {
     const def = JSON.stringify(d.default);
     const where = d.flag ? `  ${d.flag} VALUE` : `  (file only) ${d.key}`;
-    lines.push(`${where}\n      ${d.doc}\n      default: ${def}${d.env ? `; env: ${d.env}` : ''}`);
+    const range = d.range ? `; range: ${d.range}` : '';
+    lines.push(`${where}\n      ${d.doc}\n      default: ${def}${range}${d.env ? `; env: ${d.env}` : ''}`);
   }
   return lines.join('\n');
 }

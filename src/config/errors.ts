@@ -9,7 +9,13 @@ export interface ConfigProblem {
   message: string;
 }
 
-function show(value: unknown): string {
+/** A user-supplied string cut for a message (a 50 MB label name must not become a 50 MB log line). */
+export function clip(s: string, max = 40): string {
+  return s.length > max ? `${s.slice(0, max)}... (${s.length} chars)` : s;
+}
+
+/** A value as a message shows it: JSON, cut to 120 characters. */
+export function showValue(value: unknown): string {
   if (value === undefined) return '(missing)';
   try {
     const s = JSON.stringify(value);
@@ -24,7 +30,7 @@ export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
 
   constructor(problems: ConfigProblem[], heading = 'invalid configuration') {
-    const lines = problems.map((p) => `  - ${p.key}: ${p.message} (value: ${show(p.value)})`);
+    const lines = problems.map((p) => `  - ${p.key}: ${p.message} (value: ${showValue(p.value)})`);
     super(`${heading}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n${lines.join('\n')}`);
     this.problems = problems;
   }

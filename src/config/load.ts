@@ -10,10 +10,8 @@ import { buildSchema, leaves, type SchemaSection } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { splitArgv } from './argv.js';
 import { readStructuredFileSync } from './file.js';
-import { prune, checkLeaves } from './validate.js';
-import { buildConfig, buildInlineTargets, buildProbeDefaults } from './build.js';
-import { buildApiConfig } from './build-api.js';
-import { parsePeers } from '../targets/peers.js';
+import { prune, checkLeaves, withDefaultsFor } from './validate.js';
+import { buildConfig } from './build.js';
 import type { Config } from './types.js';
 
 export interface LoadConfigOptions {
@@ -55,7 +53,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
   const problems: ConfigProblem[] = [];
   const args = splitArgv(opts.argv ?? [], flags);
-  problems.push(...args.problems);
+  for (const p of args.problems) problems.push(p);
 
   for (const name of Object.keys(env)) {
     if (name.startsWith('FLEETPROBE_') && !envNames.has(name) && name !== CONFIG_FILE_ENV) {
@@ -82,27 +80,32 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const props = conf.getProperties() as Record<string, unknown>;
 
   const leafProblems: ConfigProblem[] = [];
-  checkLeaves(props, s, leafProblems);
+  const badKeys = checkLeaves(props, s, leafProblems);
   const flagValues = new Set(args.rest.filter((t) => t.startsWith('--')).map((t) => t.slice(2).split('=')[0]));
   const byPath = new Map(all);
   for (const p of leafProblems) {
-    const leaf = byPath.get(p.key);
+    const leaf = byPath.get(leafKeyOf(p.key, byPath));
     if (leaf?.arg && flagValues.has(leaf.arg)) p.message += ` (from --${leaf.arg})`;
     else if (leaf?.env && env[leaf.env] !== undefined) p.message += ` (from ${leaf.env})`;
   }
-  problems.push(...leafProblems);
-  if (leafProblems.length > 0) {
-    // Still check target and peer entries whose inputs are valid, so one run names everything.
-    const bad = (prefix: string) => leafProblems.some((x) => x.key === prefix || x.key.startsWith(`${prefix}.`));
-    const pr = props as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    if (!bad('probe_defaults') && !bad('targets')) buildInlineTargets(pr.targets, buildProbeDefaults(pr.probe_defaults), '', problems);
-    if (!bad('mesh.peers')) problems.push(...parsePeers(pr.mesh.peers, 'mesh.peers').problems);
-    if (!bad('api')) buildApiConfig(pr.api, (f) => resolve(requested === null ? cwd : dirname(filePath), f), problems);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+  for (const p of leafProblems) problems.push(p);
 
+  // Build even when leaves are bad (with defaults in their place), so the inline targets,
+  // the peers and the rules between keys are checked too and one run names everything.
+  const safe = badKeys.size > 0 ? withDefaultsFor(props, s, badKeys) : props;
   const baseDir = requested === null ? cwd : dirname(filePath);
-  const config = buildConfig(props, configFile, baseDir, problems);
+  const config = buildConfig(safe, configFile, baseDir, problems, badKeys);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The schema leaf a problem key belongs to: "responder.allow_cidrs[2]" -> "responder.allow_cidrs". */
+function leafKeyOf(key: string, leavesByPath: ReadonlyMap<string, unknown>): string {
+  let k = key;
+  while (k !== '' && !leavesByPath.has(k)) {
+    const cut = Math.max(k.lastIndexOf('['), k.lastIndexOf('.'));
+    if (cut <= 0) break;
+    k = k.slice(0, cut);
+  }
+  return k;
 }

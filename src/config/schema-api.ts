@@ -40,24 +40,24 @@ export function apiSections(): SchemaSection {
     stream: {
       max_clients: {
         doc: 'Live stream subscribers (SSE and gRPC together) served at once; more are refused (HTTP 429, gRPC RESOURCE_EXHAUSTED).',
-        format: 'fp-int-min1',
+        format: 'fp-stream-max-clients',
         default: 128,
       },
       max_buffer_bytes: {
         doc: 'Unsent bytes a subscriber may owe before it is dropped (reason buffer_full): a client that does not read never slows probing or the others.',
-        format: 'fp-int-min1',
+        format: 'fp-stream-buffer-bytes',
         default: 1_048_576,
       },
       state_interval: {
         doc: 'How often a streaming subscriber gets the state (counters, loss, last RTT) of each selected target, spread over the interval.',
-        format: 'fp-duration-pos',
+        format: 'fp-stream-state-interval',
         default: '10s',
       },
       stall_timeout: {
         doc:
           'A subscriber whose backlog does not drain for this long while it is sent a full state (once, poll, start of stream) is dropped (reason stalled); ' +
           'an SSE connection that was ended or dropped is cut when its client takes nothing of what is left for this long.',
-        format: 'fp-duration-pos',
+        format: 'fp-stream-stall-timeout',
         default: '30s',
       },
     },

@@ -13,6 +13,9 @@ import { registerFormats } from './formats.js';
 import { PROBE_KINDS } from '../targets/model.js';
 import { KIND_OPTION_FIELDS } from '../targets/options.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
+import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
+import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
+import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
 
 export interface SchemaLeaf {
@@ -74,8 +77,22 @@ export function buildSchema(): SchemaSection {
     },
     flush_interval: {
       doc: 'How often each worker ships its batch of results to the main thread. Shorter: fresher metrics, more messages.',
-      format: 'fp-duration-pos',
+      format: 'fp-flush-interval',
       default: '500ms',
+    },
+    workers_stall_timeout: {
+      doc:
+        'A worker that delivers no result batch for this long is reported as stalled and replaced (its targets resume on a new thread). ' +
+        '"auto" (default): the larger of 5s and 10 x flush_interval. Otherwise a duration from 1s to 1h, at least 3 x flush_interval.',
+      format: 'fp-stall-timeout',
+      default: 'auto',
+    },
+    workers_heap_limit_mb: {
+      doc:
+        'V8 old-generation heap limit of each worker thread in MiB (resourceLimits.maxOldGenerationSizeMb): a worker that reaches it ' +
+        'is ended and replaced like a crashed one instead of growing without bound. A shard holds about 0.5 KiB of heap per target. 64 to 65536.',
+      format: 'fp-heap-limit-mb',
+      default: DEFAULT_HEAP_LIMIT_MB,
     },
     log: {
       level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },
@@ -91,7 +108,7 @@ export function buildSchema(): SchemaSection {
     dns: {
       refresh_interval: {
         doc: 'How often host names are resolved again. A name that fails is reported and retried at the next refresh.',
-        format: 'fp-duration-pos',
+        format: 'fp-dns-refresh',
         default: '60s',
       },
       prefer: {
@@ -108,22 +125,27 @@ export function buildSchema(): SchemaSection {
       },
     },
     shard: {
-      index: { doc: 'This instance\'s shard (0-based) when several instances split one target list by rendezvous hashing.', format: 'fp-int-min0', default: 0 },
-      count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-int-min1', default: 1 },
+      index: { doc: 'This instance\'s shard (0-based, below shard.count) when several instances split one target list by rendezvous hashing.', format: 'fp-shard-index', default: 0 },
+      count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-shard-count', default: 1 },
     },
     probe_defaults: {
       kind: { doc: `Probe kind of targets that do not say: ${PROBE_KINDS.join(', ')}.`, format: 'fp-kind', default: 'icmp' },
-      interval: { doc: 'Time between two probes of one target.', format: 'fp-duration-pos', default: '1s' },
-      timeout: { doc: 'A probe without an answer after this long counts as lost.', format: 'fp-duration-pos', default: '1s' },
+      interval: { doc: 'Time between two probes of one target.', format: 'fp-interval', default: '1s' },
+      timeout: {
+        doc: `A probe without an answer after this long counts as lost. At most ${TIMEOUT_MAX_INTERVALS} x interval (for every target, after its own overrides).`,
+        format: 'fp-timeout',
+        default: '1s',
+      },
       loss_window: { doc: 'Probes in the sliding window of the loss ratio gauge.', format: 'fp-loss-window', default: 100 },
       payload_size: { doc: 'ICMP/UDP payload bytes (at least the 16-byte probe header is always sent).', format: 'fp-payload-size', default: 56 },
-      labels: { doc: 'Labels added to every target (targets may override single labels).', format: Object, check: 'fp-labels', default: {}, noEnv: true },
+      labels: { doc: 'Labels added to every target (targets may override single labels); they count towards each target\'s label cap.', format: Object, check: 'fp-labels', default: {}, noEnv: true },
       ...kindSections(),
     },
     targets: {
       doc:
         'Inline targets: {name, kind?, address (icmp: IP or host; tcp/tcp_echo/udp: host:port or [v6]:port) | url (http), labels?, ' +
-        'interval?, timeout?, loss_window?, payload_size?, + the per-kind options of probe_defaults.<kind> written flat on the target}.',
+        'interval?, timeout?, loss_window?, payload_size?, + the per-kind options of probe_defaults.<kind> written flat on the target}. ' +
+        `Each field has the range of its probe_defaults key; labels as probe_defaults.labels; url at most ${HTTP_BOUNDS.urlBytes} bytes; no limit on the number of targets.`,
       format: 'fp-list',
       default: [],
       noEnv: true,
@@ -136,20 +158,33 @@ export function buildSchema(): SchemaSection {
       default: [],
     },
     responder: {
-      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-listen', default: null, nullable: true },
-      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-listen', default: null, nullable: true },
-      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-listen', default: null, nullable: true },
-      max_connections: { doc: 'TCP echo: concurrent connections accepted; more are closed at once.', format: 'fp-int-min1', default: 4096 },
-      max_frame_bytes: { doc: 'TCP echo: longest frame accepted; a longer one closes the connection.', format: 'fp-int-min1', default: 65_536 },
-      max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-int-min1', default: 9216 },
-      idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-duration-pos', default: '5m' },
+      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      udp_echo: { doc: 'Listen address of the UDP echo responder; null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); null: off.', format: 'fp-responder-listen', default: null, nullable: true },
+      max_connections: { doc: 'TCP echo and HTTP (each): concurrent connections accepted; more are closed at once.', format: 'fp-max-connections', default: 4096 },
+      max_frame_bytes: { doc: 'TCP echo: bytes held for one connection that does not read its echoes; past that the connection is closed.', format: 'fp-max-frame-bytes', default: 65_536 },
+      max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-max-datagram-bytes', default: 9216 },
+      idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-idle-timeout', default: '5m' },
       allow_cidrs: {
         doc: 'Only peers inside these CIDRs are answered. Empty (default): everyone is answered.',
         format: 'fp-cidrs',
         default: [],
       },
-      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=.', format: 'fp-int-min0', default: 0 },
-      http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-int-min0', default: 1_048_576 },
+      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=. At most responder.http_max_body_bytes.', format: 'fp-http-body-bytes', default: 0 },
+      http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-http-max-body-bytes', default: 1_048_576 },
+      udp_rate_per_source: {
+        doc: 'UDP echo: datagrams per second answered per source address (token bucket); more are dropped (rejected reason rate_limited). 0: no limit.',
+        format: 'fp-udp-rate',
+        default: RATE_LIMIT_DEFAULTS.udpRatePerSource,
+      },
+      udp_burst_per_source: { doc: 'UDP echo: datagrams a source may send at once above its rate (the bucket size).', format: 'fp-udp-burst', default: RATE_LIMIT_DEFAULTS.udpBurstPerSource },
+      tcp_connect_rate_per_source: {
+        doc: 'TCP echo: connections per second accepted per source address; more are closed at once (rejected reason rate_limited). 0: no limit.',
+        format: 'fp-tcp-connect-rate',
+        default: RATE_LIMIT_DEFAULTS.tcpConnectRatePerSource,
+      },
+      tcp_connect_burst_per_source: { doc: 'TCP echo: connections a source may open at once above its rate.', format: 'fp-tcp-connect-burst', default: RATE_LIMIT_DEFAULTS.tcpConnectBurstPerSource },
+      rate_limit_sources: { doc: 'Source addresses each per-source rate limit remembers; when full, the oldest is forgotten.', format: 'fp-rate-limit-sources', default: RATE_LIMIT_DEFAULTS.rateLimitSources },
     },
     mesh: {
       name: {
@@ -207,7 +242,7 @@ export function leaves(section: SchemaSection, prefix = ''): Array<[string, Sche
   for (const [key, node] of Object.entries(section)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (isLeaf(node)) out.push([path, node]);
-    else out.push(...leaves(node, path));
+    else for (const l of leaves(node, path)) out.push(l);
   }
   return out;
 }

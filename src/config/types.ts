@@ -44,8 +44,8 @@ export interface ProbeDefaults {
   options: Record<ProbeKind, Record<string, unknown>>;
 }
 
-/** The responder's limits (shared with its options, validated there) and its listeners as configured. */
-export interface ResponderConfig extends ResponderLimits {
+/** The responder's limits (shared with its options, validated there; every one set here) and its listeners as configured. */
+export interface ResponderConfig extends Required<ResponderLimits> {
   /** "host:port" or null when that listener is off. */
   tcpEcho: string | null;
   udpEcho: string | null;
@@ -96,6 +96,10 @@ export interface Config {
   configFile: string;
   workers: number;
   flushIntervalMs: number;
+  /** workers_stall_timeout with "auto" resolved (see stallTimeoutMs()). */
+  workersStallTimeoutMs: number;
+  /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
+  workersHeapLimitMb: number;
   log: { level: LogLevel };
   web: { listenAddress: string; telemetryPath: string };
   dns: { refreshIntervalMs: number; prefer: DnsPreference };

@@ -46,16 +46,53 @@ export function checkLeaf(leaf: SchemaLeaf, value: unknown): string | null {
   return format ? format.check(value) : null;
 }
 
-/** Every leaf of the merged properties that fails its format. */
-export function checkLeaves(props: Record<string, unknown>, schema: SchemaSection, problems: ConfigProblem[], prefix = ''): void {
+/** The problems of one leaf's value: every bad element of a list or mapping on its own. */
+function leafProblems(leaf: SchemaLeaf, path: string, value: unknown): ConfigProblem[] {
+  const format = FORMATS[leaf.check ?? (leaf.format as string)];
+  if (format?.elements && value !== null && value !== undefined) {
+    return format.elements(value).map((p) => ({ key: `${path}${p.at}`, value: p.value, message: p.message }));
+  }
+  const why = checkLeaf(leaf, value);
+  return why ? [{ key: path, value, message: why }] : [];
+}
+
+/**
+ * Every leaf of the merged properties that fails its format. Returns the dotted keys
+ * of the bad leaves (a problem's key may name an element below its leaf).
+ */
+export function checkLeaves(props: Record<string, unknown>, schema: SchemaSection, problems: ConfigProblem[], prefix = '', bad: Set<string> = new Set()): Set<string> {
   for (const [key, node] of Object.entries(schema)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const value = isMapping(props) ? props[key] : undefined;
     if (isLeaf(node)) {
-      const why = checkLeaf(node, value);
-      if (why) problems.push({ key: path, value, message: why });
+      const found = leafProblems(node, path, value);
+      if (found.length > 0) {
+        bad.add(path);
+        for (const p of found) problems.push(p);
+      }
     } else {
-      checkLeaves((value ?? {}) as Record<string, unknown>, node, problems, path);
+      checkLeaves((value ?? {}) as Record<string, unknown>, node, problems, path, bad);
     }
   }
+  return bad;
+}
+
+/**
+ * A copy of the properties with every bad leaf replaced by its schema default, so the
+ * builders can still check what depends on it (inline targets, peers, cross-key rules)
+ * and one run names every problem. Rules that compare a replaced leaf are skipped by
+ * the builders (they get the set of bad keys), so a default never causes a problem.
+ */
+export function withDefaultsFor(props: Record<string, unknown>, schema: SchemaSection, bad: ReadonlySet<string>, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...props };
+  for (const [key, node] of Object.entries(schema)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (isLeaf(node)) {
+      if (bad.has(path)) out[key] = structuredClone(node.default);
+    } else {
+      const sub = isMapping(props[key]) ? (props[key] as Record<string, unknown>) : {};
+      out[key] = withDefaultsFor(sub, node, bad, path);
+    }
+  }
+  return out;
 }

@@ -18,6 +18,7 @@
  * process.env): OTEL_EXPORTER_OTLP[_METRICS]_HEADERS, _TIMEOUT, _COMPRESSION,
  * _CERTIFICATE, _CLIENT_KEY, _CLIENT_CERTIFICATE.
  */
+import { MAX_TIMER_MS } from '../config/bounds.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
@@ -130,6 +131,11 @@ function positiveMs(env: Env, name: string, fallback: number, warnings: string[]
   if (!Number.isFinite(n) || n <= 0 || !/^\d+(\.\d+)?$/.test(raw)) {
     warnings.push(`${name}=${JSON.stringify(raw)} is not a positive number of milliseconds; using ${fallback}`);
     return fallback;
+  }
+  // It becomes a timer delay: past 2^31-1 ms Node fires it after 1 ms instead (an export every millisecond).
+  if (n > MAX_TIMER_MS) {
+    warnings.push(`${name}=${raw} ms is above the largest timer delay; using ${MAX_TIMER_MS}`);
+    return MAX_TIMER_MS;
   }
   return Math.round(n);
 }

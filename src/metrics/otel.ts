@@ -52,8 +52,10 @@ export interface OtelExportOptions {
 export interface OtelExportStats {
   /** Requests the exporter completed successfully. */
   exports: number;
-  /** Requests that failed (logged). */
+  /** Requests that failed (logged), including those refused after shutdown's deadline. */
   failures: number;
+  /** Unix time (s) of the newest successful request; 0 before the first. */
+  lastSuccessAt: number;
   lastError: string | undefined;
 }
 
@@ -64,8 +66,12 @@ export interface OtelExport {
   readonly stats: Readonly<OtelExportStats>;
   /** Collect and export now; resolves when the export finished (failures are logged, not thrown). */
   forceFlush(): Promise<void>;
-  /** Stop the interval, export the final values once, close the exporter. Idempotent. */
-  shutdown(): Promise<void>;
+  /**
+   * Stop the interval, export the final values once, close the exporter. Idempotent.
+   * Bounded: gives up after min(OTEL_METRIC_EXPORT_TIMEOUT, timeoutMs) (logged), and
+   * the export requests still queued are then failed at once instead of sent.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
 export const DEFAULT_SERVICE_NAME = 'fleetprobe';
@@ -90,7 +96,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
   if (opts.serviceVersion !== undefined && attrs['service.version'] === undefined) attrs['service.version'] = opts.serviceVersion;
   const resource = defaultResource().merge(resourceFromAttributes(attrs));
 
-  const stats: OtelExportStats = { exports: 0, failures: 0, lastError: undefined };
+  const stats: OtelExportStats = { exports: 0, failures: 0, lastSuccessAt: 0, lastError: undefined };
   const exporter = new LoggingExporter(createOtlpMetricExporter(cfg.url, cfg.protocol), logger, stats, cfg.url);
   const producer = new StoreMetricProducer(store, { scopeVersion: opts.serviceVersion });
   const reader = new PeriodicExportingMetricReader({
@@ -113,16 +119,28 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
       if (closing !== undefined) return closing;
       await provider.forceFlush();
     },
-    shutdown: () =>
-      (closing ??= provider.shutdown().catch((err: unknown) => {
-        logger.error({ component: 'otel', err }, 'OTLP metrics export shutdown failed');
-      })),
+    shutdown: (timeoutMs?: number) => {
+      if (closing !== undefined) return closing;
+      const budget = Math.max(1, Math.min(cfg.timeoutMs, timeoutMs ?? cfg.timeoutMs));
+      // The SDK bounds the whole shutdown (final collect + every export request) itself.
+      closing = provider.shutdown({ timeoutMillis: budget }).then(
+        () => logger.debug({ component: 'otel' }, 'OTLP metrics export stopped'),
+        (err: unknown) => {
+          // A request may still hang on the collector; it must not send the rest too.
+          exporter.refuseFurtherExports();
+          logger.warn({ component: 'otel', err, timeoutMs: budget, url: cfg.url }, 'OTLP final export did not finish in time; stopping without it');
+        },
+      );
+      return closing;
+    },
   };
 }
 
 type ResultCallback = Parameters<PushMetricExporter['export']>[1];
 /** ExportResultCode.SUCCESS (@opentelemetry/core). */
 const EXPORT_SUCCESS = 0;
+/** ExportResultCode.FAILED. */
+const EXPORT_FAILED = 1;
 
 /**
  * Counts and logs export outcomes: the SDK only reports failures through the
@@ -132,6 +150,7 @@ const EXPORT_SUCCESS = 0;
  */
 class LoggingExporter implements PushMetricExporter {
   private failingSince = 0;
+  private refusing = false;
   readonly selectAggregationTemporality: PushMetricExporter['selectAggregationTemporality'];
   readonly selectAggregation: PushMetricExporter['selectAggregation'];
 
@@ -145,10 +164,21 @@ class LoggingExporter implements PushMetricExporter {
     this.selectAggregation = inner.selectAggregation?.bind(inner);
   }
 
+  /** After shutdown's deadline: fail every further request without sending it. */
+  refuseFurtherExports(): void {
+    this.refusing = true;
+  }
+
   export(metrics: ResourceMetrics, resultCallback: ResultCallback): void {
+    if (this.refusing) {
+      this.stats.failures++;
+      resultCallback({ code: EXPORT_FAILED, error: new Error('OTLP exporter is shut down') });
+      return;
+    }
     this.inner.export(metrics, (result) => {
       if (result.code === EXPORT_SUCCESS) {
         this.stats.exports++;
+        this.stats.lastSuccessAt = Date.now() / 1000;
         if (this.failingSince > 0) {
           this.logger.info({ component: 'otel', url: this.url, failedRequests: this.failingSince }, 'OTLP metrics export recovered');
           this.failingSince = 0;

@@ -16,6 +16,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import { LOOP_LAG_RESOLUTION_MS } from '../../workers/loop-lag.js';
 import { Header } from '../protocol/batch.js';
 import { DROP_REASON_NAMES } from '../protocol/events.js';
+import { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from '../pool/failures.js';
 
 /** Target states always exported (0 when absent), so alerts on them never see a missing series. */
 export const TARGET_STATES = ['configured', 'rejected', 'unresolved'] as const;
@@ -41,14 +42,28 @@ export interface SelfMetricsOptions {
   wallNow?: () => number;
 }
 
+/** What the OTLP exporter has done so far (read at scrape time; see metrics/otel.ts). */
+export interface OtlpExportStats {
+  /** Export requests that succeeded. */
+  readonly exports: number;
+  /** Export requests that failed (collector unreachable, rejected, timed out). */
+  readonly failures: number;
+  /** Unix time (s) of the newest successful export request, 0 before the first. */
+  readonly lastSuccessAt: number;
+}
+
 /** Per-worker facts, indexed by worker index. */
 class WorkerFacts {
   probesStarted: number[] = [];
   batches: number[] = [];
   rejectedBatches: number[] = [];
   restarts: number[] = [];
+  /** failures[worker][reason index in WORKER_FAILURE_REASONS] */
+  failures: number[][] = [];
+  /** Current restart backoff (s); 0 while the worker is healthy. */
+  backoff: number[] = [];
   targets: number[] = [];
-  running: boolean[] = [];
+  state: WorkerState[] = [];
   /** Monotonic ms of the newest batch, or NaN before the first batch of this thread. */
   lastBatchAt: number[] = [];
   /** Monotonic ms at which the current thread was (re)started or configured. */
@@ -70,8 +85,10 @@ class WorkerFacts {
       this.batches[k] = 0;
       this.rejectedBatches[k] = 0;
       this.restarts[k] = 0;
+      this.failures[k] = new Array<number>(WORKER_FAILURE_REASONS.length).fill(0);
+      this.backoff[k] = 0;
       this.targets[k] = 0;
-      this.running[k] = false;
+      this.state[k] = 'starting';
       this.lastBatchAt[k] = NaN;
       this.startedAt[k] = now;
       this.schedLagSum[k] = 0;
@@ -119,6 +136,7 @@ export class SelfMetrics {
   private readonly mono: () => number;
   private readonly wall: () => number;
   private readonly store: StoreStats | undefined;
+  private otlp: (() => OtlpExportStats) | null = null;
 
   constructor(opts: SelfMetricsOptions = {}) {
     this.registry = new Registry();
@@ -136,10 +154,20 @@ export class SelfMetrics {
     this.register();
   }
 
-  /** Number of worker threads configured; workers below n get series at zero. */
+  /**
+   * A new pool of n worker threads (at start, and when a reload restarts the pool):
+   * workers below n get series at zero, and no thread counts as running until it
+   * delivers a batch (a pool shrunk from 2 to 1 must not go on reporting 2 running).
+   */
   setWorkers(n: number): void {
     this.configuredWorkers = n;
-    if (n > 0) this.w.ensure(n - 1, this.mono());
+    const now = this.mono();
+    if (n > 0) this.w.ensure(n - 1, now);
+    for (let i = 0; i < this.w.seen; i++) {
+      this.w.state[i] = 'starting';
+      this.w.startedAt[i] = now;
+      this.w.lastBatchAt[i] = NaN;
+    }
   }
 
   /** Record a merged batch's header (see src/protocol/batch.ts Header). */
@@ -149,7 +177,7 @@ export class SelfMetrics {
     const now = this.mono();
     w.ensure(i, now);
     w.batches[i]++;
-    w.running[i] = true;
+    w.state[i] = 'running';
     w.lastBatchAt[i] = now;
     w.targets[i] = header[Header.Targets];
     w.probesStarted[i] += nonNegative(header[Header.ProbesStarted]);
@@ -168,21 +196,39 @@ export class SelfMetrics {
     this.w.rejectedBatches[workerIndex]++;
   }
 
-  /** A worker thread died and is being replaced: it counts as not running until its first batch. */
-  onWorkerRestart(workerIndex: number): void {
+  /**
+   * A worker thread ended (crash, out of memory, stall, exit) and will be replaced after
+   * `backoffMs`: counted by reason, and not running until its replacement's first batch.
+   */
+  onWorkerFailure(workerIndex: number, reason: WorkerFailureReason, backoffMs: number): void {
     const w = this.w;
     const now = this.mono();
     w.ensure(workerIndex, now);
     w.restarts[workerIndex]++;
-    w.running[workerIndex] = false;
+    w.failures[workerIndex][WORKER_FAILURE_REASONS.indexOf(reason)]++;
+    w.backoff[workerIndex] = backoffMs / 1000;
+    w.state[workerIndex] = reason === 'stalled' ? 'stalled' : 'crashed';
     w.startedAt[workerIndex] = now;
     w.lastBatchAt[workerIndex] = NaN;
   }
 
-  /** Explicit running state (e.g. on the worker's 'started' message or its exit). */
-  setWorkerRunning(workerIndex: number, running: boolean): void {
+  /** A worker's shard task was (re)launched: starting until its first batch. */
+  onWorkerLaunch(workerIndex: number): void {
     this.w.ensure(workerIndex, this.mono());
-    this.w.running[workerIndex] = running;
+    this.w.state[workerIndex] = 'starting';
+    this.w.startedAt[workerIndex] = this.mono();
+  }
+
+  /** A worker that had failed ran long enough to be healthy: its backoff is reset. */
+  onWorkerHealthy(workerIndex: number): void {
+    this.w.ensure(workerIndex, this.mono());
+    this.w.backoff[workerIndex] = 0;
+  }
+
+  /** Export fleetprobe_otlp_* from these stats (call once, when OTLP export is on). */
+  setOtlpSource(read: () => OtlpExportStats): void {
+    if (this.otlp === null) this.registerOtlp();
+    this.otlp = read;
   }
 
   /** Counts of targets by state; the TARGET_STATES are always exported, missing ones as 0. */
@@ -201,6 +247,28 @@ export class SelfMetrics {
   private workerIndexes(): number[] {
     const n = Math.max(this.configuredWorkers, this.w.seen);
     return Array.from({ length: n }, (_, i) => i);
+  }
+
+  private registerOtlp(): void {
+    const reg = this.registry;
+    const exports: Counter<'result'> = new Counter({
+      name: 'fleetprobe_otlp_exports_total',
+      help: 'OTLP metric export requests by result (success, failure). A large fleet is exported in several requests per interval.',
+      labelNames: ['result'],
+      registers: [reg],
+      collect: () => {
+        exports.reset();
+        const st = this.otlp?.();
+        exports.inc({ result: 'success' }, st?.exports ?? 0);
+        exports.inc({ result: 'failure' }, st?.failures ?? 0);
+      },
+    });
+    const lastOk: Gauge = new Gauge({
+      name: 'fleetprobe_otlp_last_export_success_timestamp_seconds',
+      help: 'Unix time of the newest successful OTLP export request (0 before the first).',
+      registers: [reg],
+      collect: () => lastOk.set(this.otlp?.().lastSuccessAt ?? 0),
+    });
   }
 
   private register(): void {
@@ -233,17 +301,37 @@ export class SelfMetrics {
 
     const workers: Gauge<'state'> = new Gauge({
       name: 'fleetprobe_workers',
-      help: 'Worker threads: configured, and running (sent a batch since its last (re)start).',
+      help:
+        'Worker threads: configured; running (sent a batch since its last (re)start); starting (no batch yet); ' +
+        'stalled (sent no batch for workers_stall_timeout, being replaced); crashed (died, being replaced).',
       labelNames: ['state'],
       registers: [reg],
       collect: () => {
-        let running = 0;
-        for (let i = 0; i < w.seen; i++) if (w.running[i]) running++;
+        const n = new Map<WorkerState, number>(WORKER_STATES.map((st) => [st, 0]));
+        for (const i of this.workerIndexes()) if (i < this.configuredWorkers) n.set(w.state[i], (n.get(w.state[i]) ?? 0) + 1);
         workers.set({ state: 'configured' }, this.configuredWorkers);
-        workers.set({ state: 'running' }, running);
+        for (const [state, count] of n) workers.set({ state }, count);
       },
     });
-    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced after dying.', w.restarts);
+    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced (after a crash, running out of memory, a stall or an exit).', w.restarts);
+    const failures: Counter<'worker' | 'reason'> = new Counter({
+      name: 'fleetprobe_worker_failures_total',
+      help: 'Worker threads that ended and were replaced, by reason: crashed, out_of_memory, stalled, exited.',
+      labelNames: ['worker', 'reason'],
+      registers: [reg],
+      collect: () => {
+        failures.reset();
+        for (const i of this.workerIndexes()) {
+          const f = w.failures[i];
+          WORKER_FAILURE_REASONS.forEach((reason, r) => failures.inc({ worker: String(i), reason }, f === undefined ? 0 : f[r]));
+        }
+      },
+    });
+    perWorkerGauge(
+      'fleetprobe_worker_restart_backoff_seconds',
+      'Delay before the newest restart of a worker while it keeps failing (doubles per failure in a row up to a cap); 0 once it runs healthily.',
+      (i) => w.backoff[i] ?? 0,
+    );
     perWorkerCounter('fleetprobe_worker_probes_started_total', 'Probes started by a worker (all kinds).', w.probesStarted);
     perWorkerCounter('fleetprobe_batches_received_total', 'Result batches merged from a worker.', w.batches);
     perWorkerCounter('fleetprobe_batches_rejected_total', 'Result batches from a worker that could not be decoded (dropped).', w.rejectedBatches);

@@ -6,4 +6,6 @@ export interface ResponderLogger {
   warn: LogFn;
   error: LogFn;
   debug: LogFn;
+  /** pino's: lets the responder thread skip building debug records nobody wants. */
+  isLevelEnabled?(level: string): boolean;
 }

@@ -10,7 +10,8 @@
  *
  * Admission: node's server.maxConnections closes the excess connection right at
  * accept, before a Socket object exists, and emits 'drop' (counted). The allowlist
- * runs on the 'connection' event; a refused peer is destroyed at once.
+ * and then the per-source connection rate (rate-limit.ts) run on the 'connection'
+ * event; a refused peer is destroyed at once.
  * setNoDelay: an echo must leave on the wire immediately, Nagle would hold it.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -20,6 +21,7 @@ import { Proto, Reject, type ListenAddress } from './limits.js';
 import { closeServer, listenOn } from './listen.js';
 import type { ResponderLogger } from './logger.js';
 import type { ResponderStats } from './metrics.js';
+import type { SourceRateLimiter } from './rate-limit.js';
 
 export interface TcpEchoLimits {
   maxConnections: number;
@@ -102,6 +104,7 @@ export class TcpEchoServer {
   constructor(
     private readonly limits: TcpEchoLimits,
     private readonly allowlist: Allowlist,
+    private readonly limiter: SourceRateLimiter,
     private readonly stats: ResponderStats,
     private readonly logger: ResponderLogger,
   ) {
@@ -116,6 +119,11 @@ export class TcpEchoServer {
     const stats = this.stats;
     if (!this.allowlist.allows(socket.remoteAddress)) {
       stats.reject(Proto.Tcp, Reject.NotAllowed);
+      socket.destroy();
+      return;
+    }
+    if (!this.limiter.allow(socket.remoteAddress ?? '', performance.now())) {
+      stats.reject(Proto.Tcp, Reject.RateLimited);
       socket.destroy();
       return;
     }

@@ -1,11 +1,15 @@
 /**
  * UDP echo (RFC 862): every datagram goes back to its source unchanged.
  *
- * The received Buffer is sent back as is (no copy). Two checks run before the echo,
- * because a UDP echo is a reflection/amplification tool for anyone who can spoof a
- * source: the source must be in the allowlist, and the datagram no larger than
- * maxDatagramBytes. Refused datagrams are dropped silently (an answer would itself
- * be reflected traffic) and counted.
+ * The received Buffer is sent back as is (no copy). Checks run before the echo,
+ * because a UDP echo is a reflection tool (and half of an endless loop) for anyone
+ * who can spoof a source, cheapest first: the source must be in the allowlist
+ * (`not_allowed`); its port must not be our own port (`self`) nor a service port
+ * (`reflector_port`), see udp-guard.ts; the datagram must be no larger than
+ * maxDatagramBytes (`oversized`); the source must be within its rate
+ * (`rate_limited`, rate-limit.ts; last, so datagrams dropped anyway take no token).
+ * Refused datagrams are dropped silently (an answer would itself be reflected
+ * traffic) and counted.
  *
  * A listener on "::" is dual stack; IPv4 peers then appear as ::ffff:a.b.c.d, which
  * the allowlist matches against IPv4 networks.
@@ -16,13 +20,18 @@ import type { Allowlist } from './cidr.js';
 import { Proto, Reject, type ListenAddress } from './limits.js';
 import type { ResponderLogger } from './logger.js';
 import type { ResponderStats } from './metrics.js';
+import type { SourceRateLimiter } from './rate-limit.js';
+import { udpSourceVerdict, UdpVerdict } from './udp-guard.js';
 
 export class UdpEchoServer {
   private socket: Socket | null = null;
+  /** The port we are bound to (the `self` rule), known once listening. */
+  private localPort = -1;
 
   constructor(
     private readonly maxDatagramBytes: number,
     private readonly allowlist: Allowlist,
+    private readonly limiter: SourceRateLimiter,
     private readonly stats: ResponderStats,
     private readonly logger: ResponderLogger,
   ) {}
@@ -43,8 +52,17 @@ export class UdpEchoServer {
       stats.reject(Proto.Udp, Reject.NotAllowed);
       return;
     }
+    const verdict = udpSourceVerdict(rinfo.port, this.localPort);
+    if (verdict !== UdpVerdict.Answer) {
+      stats.reject(Proto.Udp, verdict === UdpVerdict.Self ? Reject.Self : Reject.ReflectorPort);
+      return;
+    }
     if (msg.length > this.maxDatagramBytes) {
       stats.reject(Proto.Udp, Reject.Oversized);
+      return;
+    }
+    if (!this.limiter.allow(rinfo.address, performance.now())) {
+      stats.reject(Proto.Udp, Reject.RateLimited);
       return;
     }
     stats.udpDatagrams++;
@@ -60,6 +78,7 @@ export class UdpEchoServer {
       socket.once('error', onError);
       socket.bind({ address: at.host, port: at.port }, () => {
         socket.off('error', onError);
+        this.localPort = socket.address().port;
         socket.on('error', (err) => this.logger.error({ err }, 'udp echo socket error'));
         socket.on('message', this.onMessage);
         resolve();

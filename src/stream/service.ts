@@ -79,9 +79,9 @@ export class LiveStreams {
   }
 
   /** End every subscriber (SSE: `event: end`, gRPC: UNAVAILABLE), then stop the gRPC server. */
-  async close(): Promise<void> {
+  async close(grpcTimeoutMs = 1000): Promise<void> {
     this.hub.close();
-    await this.grpc?.close();
+    await this.grpc?.close(grpcTimeoutMs);
     this.grpc = null;
   }
 }

@@ -124,12 +124,30 @@ export function parseTargetDocument(doc: unknown, label: string, defaults: Probe
   return out;
 }
 
-/** Read and parse one target file; an unreadable file is one rejection, never a throw. */
-export async function loadTargetFile(path: string, defaults: ProbeDefaults): Promise<TargetLoad> {
+/** One read of a target file: its entries (each bad one rejected alone), or why the file as a whole is unusable. */
+export type TargetFileRead = { ok: true; load: TargetLoad } | { ok: false; error: string };
+
+/**
+ * Read and parse one target file. Never throws. A file that cannot be read, does not
+ * parse, is empty or is not a list is a failed read (the caller keeps the file's last
+ * good targets); an empty file counts as failed because that is what a generator that
+ * truncates and then rewrites in place leaves for a moment ("[]" means no targets).
+ */
+export async function readTargetFile(path: string, defaults: ProbeDefaults): Promise<TargetFileRead> {
   const label = fileLabel(path);
+  let doc: unknown;
   try {
-    return parseTargetDocument(await readStructuredFile(path), label, defaults);
+    doc = await readStructuredFile(path);
   } catch (e) {
-    return { targets: [], rejected: [{ source: label, reason: `${label} ${(e as Error).message}` }] };
+    return { ok: false, error: `${label} ${(e as Error).message}` };
   }
+  if (doc === null || doc === undefined) return { ok: false, error: `${label} is empty (write [] for a file with no targets)` };
+  if (!Array.isArray(doc)) return { ok: false, error: `${label} must be a list of targets ({name, address}) or of file_sd groups ({targets, labels})` };
+  return { ok: true, load: parseTargetDocument(doc, label, defaults) };
+}
+
+/** Read and parse one target file; an unusable file is one rejection, never a throw. */
+export async function loadTargetFile(path: string, defaults: ProbeDefaults): Promise<TargetLoad> {
+  const r = await readTargetFile(path, defaults);
+  return r.ok ? r.load : { targets: [], rejected: [{ source: fileLabel(path), reason: r.error }] };
 }

@@ -1,6 +1,6 @@
 /** Public surface of the targets module (model.ts holds the shared types). */
-export { loadTargets, dedupeTargets, type TargetSet, type LoadTargetsOptions } from './sources.js';
-export { loadTargetFile, parseTargetDocument, type RejectedTarget, type TargetLoad } from './files.js';
+export { loadTargets, dedupeTargets, nextFileState, EMPTY_TARGET_SET, type TargetSet, type TargetFileState, type LoadTargetsOptions } from './sources.js';
+export { loadTargetFile, readTargetFile, parseTargetDocument, fileLabel, type RejectedTarget, type TargetLoad, type TargetFileRead } from './files.js';
 export { parseTargetEntry, checkTargetName } from './spec.js';
 export { Resolver, pickAddress, hostOf, httpResolution, type Resolution, type ResolutionChange, type ResolverOptions } from './resolve.js';
 export { TargetRegistry, toShardTarget, type RegistryEntry, type RegistryDiff } from './registry.js';

@@ -74,6 +74,11 @@ export interface DnsPeersOptions {
   timeoutMs?: number;
   /** Substitute lookup, only to inject faults the real resolver cannot produce. */
   lookup?: LookupAll;
+  /**
+   * The peer set to start from (a reload's new instance starts from the live one's last
+   * good answer, so a failed lookup during the reload keeps it).
+   */
+  seed?: readonly MeshPeer[];
   /** After a timer-driven refresh that changed the peer set. */
   onChange?: (peers: MeshPeer[]) => void;
   /** After every lookup: error is null on success (a failure keeps the peer set). */
@@ -95,6 +100,7 @@ export class DnsPeers {
   constructor(opts: DnsPeersOptions) {
     this.host = opts.host;
     this.#opts = opts;
+    this.#peers = opts.seed ? [...opts.seed] : [];
   }
 
   /** The current peer set (the last good answer; empty before the first). */
@@ -125,6 +131,12 @@ export class DnsPeers {
   async start(): Promise<void> {
     this.stop();
     await this.refresh();
+    this.schedule();
+  }
+
+  /** Look the name up again every refreshIntervalMs (no lookup now); onChange reports changed sets. */
+  schedule(): void {
+    this.stop();
     this.#timer = setInterval(() => {
       void this.refresh().then((changed) => {
         if (changed) this.#opts.onChange?.(this.#peers);

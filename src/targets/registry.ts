@@ -67,9 +67,39 @@ export function toShardTarget(slot: number, spec: TargetSpec, res: Resolution | 
   return t;
 }
 
-/** Everything of a spec that matters to probing and labelling (not `source`). */
-function specKey(s: TargetSpec): string {
-  return JSON.stringify([s.kind, s.address, s.url ?? null, s.labels, s.intervalMs, s.timeoutMs, s.payloadSize, s.lossWindow, s.options]);
+/** Same keys and values (one level; values are strings, numbers, booleans, or flat objects). */
+function sameRecord(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (!sameRecord(x as Record<string, unknown>, y as Record<string, unknown>)) return false;
+  }
+  return true;
+}
+
+/**
+ * Everything of a spec that matters to probing and labelling (not `source`) is equal.
+ * Compared field by field rather than through a JSON key per target: a reload of a
+ * 500k-target file would otherwise stringify every spec and keep 500k keys around.
+ */
+export function sameSpec(a: TargetSpec, b: TargetSpec): boolean {
+  return (
+    a.kind === b.kind &&
+    a.address === b.address &&
+    a.url === b.url &&
+    a.intervalMs === b.intervalMs &&
+    a.timeoutMs === b.timeoutMs &&
+    a.payloadSize === b.payloadSize &&
+    a.lossWindow === b.lossWindow &&
+    sameRecord(a.labels, b.labels) &&
+    sameRecord(a.options, b.options)
+  );
 }
 
 function sameShard(a: ShardTarget | null, b: ShardTarget | null): boolean {
@@ -79,7 +109,6 @@ function sameShard(a: ShardTarget | null, b: ShardTarget | null): boolean {
 
 export class TargetRegistry {
   #byName = new Map<string, RegistryEntry>();
-  #keys = new Map<string, string>();
   #generation = 0;
   #highWater = 0;
   /** Free slots usable now, kept sorted descending so pop() gives the lowest. */
@@ -145,7 +174,6 @@ export class TargetRegistry {
     for (const [name, e] of this.#byName) {
       if (seen.has(name)) continue;
       this.#byName.delete(name);
-      this.#keys.delete(name);
       this.#quarantine.push({ slot: e.slot, freedAt: gen });
       diff.removed.push({ name, slot: e.slot });
     }
@@ -153,24 +181,19 @@ export class TargetRegistry {
     for (const spec of specs) {
       const res = resolve(spec.name);
       const prev = this.#byName.get(spec.name);
-      const key = specKey(spec);
       if (prev === undefined) {
         const slot = this.#ready.length > 0 ? (this.#ready.pop() as number) : this.#highWater++;
         const entry: RegistryEntry = { slot, spec, resolution: res, shard: toShardTarget(slot, spec, res) };
         this.#byName.set(spec.name, entry);
-        this.#keys.set(spec.name, key);
         diff.added.push(entry);
         continue;
       }
       const shard = toShardTarget(prev.slot, spec, res);
-      const changed = this.#keys.get(spec.name) !== key || !sameShard(prev.shard, shard);
+      const changed = !sameSpec(prev.spec, spec) || !sameShard(prev.shard, shard);
       prev.spec = spec;
       prev.resolution = res;
       prev.shard = shard;
-      if (changed) {
-        this.#keys.set(spec.name, key);
-        diff.changed.push(prev);
-      }
+      if (changed) diff.changed.push(prev);
     }
     return diff;
   }

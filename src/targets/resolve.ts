@@ -163,12 +163,21 @@ export class Resolver {
 
   /** Refresh now and then every refreshIntervalMs; the timer never keeps the process alive. */
   start(): Promise<ResolutionChange[]> {
+    this.schedule();
+    return this.refresh();
+  }
+
+  /**
+   * Refresh every refreshIntervalMs from now on, without a refresh now: for a resolver
+   * that was refreshed before it went live (a reload resolves new names first, then
+   * swaps resolvers).
+   */
+  schedule(): void {
     this.stop();
     this.#timer = setInterval(() => {
       this.refresh().catch((e) => this.#opts.onError?.(e));
     }, this.#opts.refreshIntervalMs);
     this.#timer.unref();
-    return this.refresh();
   }
 
   stop(): void {
@@ -178,22 +187,34 @@ export class Resolver {
 
   async #run(): Promise<ResolutionChange[]> {
     const targets = [...this.#targets];
+    // Each target's host and, for IP literals, its resolution, computed once per run.
+    const hostOfTarget: Array<string | null> = new Array(targets.length);
+    const literals = new Map<string, Resolution>();
     const hosts = new Map<string, Resolution | undefined>();
-    for (const [, t] of targets) {
-      const h = hostOf(t);
-      if (h !== null && literal(h) === null) hosts.set(h, undefined);
+    for (let i = 0; i < targets.length; i++) {
+      const h = hostOf(targets[i][1]);
+      hostOfTarget[i] = h;
+      if (h === null || literals.has(h) || hosts.has(h)) continue;
+      const lit = literal(h);
+      if (lit !== null) literals.set(h, lit);
+      else hosts.set(h, undefined);
     }
     const queue = [...hosts.keys()];
+    let next = 0; // an index, not shift(): shift() is O(n) and the queue may hold every target's host
     const worker = async () => {
-      for (let h = queue.shift(); h !== undefined; h = queue.shift()) hosts.set(h, await this.#resolveHost(h));
+      while (next < queue.length) {
+        const h = queue[next++];
+        hosts.set(h, await this.#resolveHost(h));
+      }
     };
     await Promise.all(Array.from({ length: Math.min(this.#opts.concurrency, queue.length) }, worker));
 
     const changes: ResolutionChange[] = [];
-    for (const [name, t] of targets) {
+    for (let i = 0; i < targets.length; i++) {
+      const [name, t] = targets[i];
       if (this.#targets.get(name) !== t) continue; // replaced by setTargets while we were resolving
-      const h = hostOf(t);
-      const current = h === null ? httpResolution(t) : (literal(h) ?? (hosts.get(h) as Resolution));
+      const h = hostOfTarget[i];
+      const current = h === null ? httpResolution(t) : (literals.get(h) ?? (hosts.get(h) as Resolution));
       const previous = this.#results.get(name);
       if (!same(previous, current)) changes.push({ name, previous, current });
       this.#results.set(name, current);

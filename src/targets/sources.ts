@@ -2,14 +2,39 @@
  * All target sources together: inline (already validated by loadConfig), mesh, then
  * target files in order. A name seen twice keeps its first definition; the later one
  * is rejected naming both sources. Then the instance shard keeps only its own targets.
+ *
+ * Target files keep their last good targets: a file whose read fails (unreadable,
+ * truncated, not a list, empty) contributes what its previous good read gave, as
+ * Prometheus' file_sd does, and the failure is reported (TargetFileState, one
+ * rejection naming the file). Kept targets are the specs of that read, as they were.
+ *
+ * Large inputs: nothing here spreads an array into a call (`push(...list)` puts every
+ * element on the stack and throws RangeError past ~120k elements); lists are appended
+ * in loops.
  */
 import type { Config } from '../config/types.js';
 import type { TargetSpec } from './model.js';
-import { loadTargetFile, type RejectedTarget } from './files.js';
+import { fileLabel, readTargetFile, type RejectedTarget, type TargetLoad } from './files.js';
 import { meshPorts, meshTargets, ownAddresses, responderListenHosts } from './mesh.js';
 import { ownedByInstance } from './partition.js';
 import { mergePeers } from './peers-dns.js';
 import type { MeshPeer } from '../config/types.js';
+
+/** What one target file contributes, and how its newest read went. */
+export interface TargetFileState {
+  /** Absolute path, as configured. */
+  path: string;
+  /** The newest read succeeded. */
+  ok: boolean;
+  /** Why the newest read failed; null when it succeeded. */
+  error: string | null;
+  /** Wall-clock ms of the newest successful read; null before the first. */
+  lastSuccessAt: number | null;
+  /** The targets in effect: the newest good read (the last good one while reads fail); null: none yet. */
+  load: TargetLoad | null;
+  /** `load` is from an earlier read, kept because the newest failed. */
+  stale: boolean;
+}
 
 export interface TargetSet {
   /** Targets this instance probes, in source order. */
@@ -19,7 +44,11 @@ export interface TargetSet {
   notOwned: number;
   /** Mesh peer recognised as this node, if any. */
   meshSelf: string | null;
+  /** One entry per configured target file, in order. */
+  files: TargetFileState[];
 }
+
+export const EMPTY_TARGET_SET: TargetSet = { targets: [], rejected: [], notOwned: 0, meshSelf: null, files: [] };
 
 /** Keep the first of each name; reject the rest, naming both sources. */
 export function dedupeTargets(specs: readonly TargetSpec[], rejected: RejectedTarget[]): TargetSpec[] {
@@ -42,11 +71,36 @@ export interface LoadTargetsOptions {
   ownAddresses?: ReadonlySet<string>;
   /** Mesh peers found through mesh.peers_dns (the last good answer), added to the configured ones. */
   dnsPeers?: readonly MeshPeer[];
+  /** The files' states of the previous load: a file that fails now keeps its last good targets from here. */
+  previousFiles?: readonly TargetFileState[];
+  /** Wall clock in ms (default Date.now()). */
+  now?: () => number;
+}
+
+/** Append without spreading (see the file header). */
+function append<T>(to: T[], from: readonly T[]): void {
+  for (let i = 0; i < from.length; i++) to.push(from[i]);
+}
+
+/** The state of one file after reading it now, given its state before. */
+export function nextFileState(path: string, read: Awaited<ReturnType<typeof readTargetFile>>, previous: TargetFileState | undefined, now: number): TargetFileState {
+  if (read.ok) return { path, ok: true, error: null, lastSuccessAt: now, load: read.load, stale: false };
+  const kept = previous?.load ?? null;
+  return { path, ok: false, error: read.error, lastSuccessAt: previous?.lastSuccessAt ?? null, load: kept, stale: kept !== null };
+}
+
+/** The rejection that reports a failed read (the file's own bad entries are listed separately). */
+function fileFailure(f: TargetFileState): RejectedTarget {
+  const label = fileLabel(f.path);
+  if (!f.stale || f.load === null) return { source: label, reason: f.error ?? `${label} could not be read` };
+  const when = f.lastSuccessAt === null ? '' : ` (read ${new Date(f.lastSuccessAt).toISOString()})`;
+  return { source: label, reason: `${f.error}; keeping its ${f.load.targets.length} targets of the last good read${when}` };
 }
 
 export async function loadTargets(config: Config, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
   const rejected: RejectedTarget[] = [];
-  const all: TargetSpec[] = [...config.targets];
+  const all: TargetSpec[] = [];
+  append(all, config.targets);
   let meshSelf: string | null = null;
   const peers = mergePeers(config.mesh.peers, opts.dnsPeers ?? []);
   if (peers.length > 0) {
@@ -58,14 +112,19 @@ export async function loadTargets(config: Config, opts: LoadTargetsOptions = {})
       responderListenHosts(config.responder),
     );
     meshSelf = m.self;
-    all.push(...m.targets);
+    append(all, m.targets);
   }
-  const loads = await Promise.all(config.targetFiles.map((f) => loadTargetFile(f, config.probeDefaults)));
-  for (const l of loads) {
-    all.push(...l.targets);
-    rejected.push(...l.rejected);
+  const now = (opts.now ?? Date.now)();
+  const previous = new Map((opts.previousFiles ?? []).map((f) => [f.path, f]));
+  const reads = await Promise.all(config.targetFiles.map((f) => readTargetFile(f, config.probeDefaults)));
+  const files = config.targetFiles.map((path, i) => nextFileState(path, reads[i], previous.get(path), now));
+  for (const f of files) {
+    if (!f.ok) rejected.push(fileFailure(f));
+    if (f.load === null) continue;
+    append(all, f.load.targets);
+    append(rejected, f.load.rejected);
   }
   const unique = dedupeTargets(all, rejected);
   const targets = unique.filter((t) => ownedByInstance(t.name, config.shard.index, config.shard.count));
-  return { targets, rejected, notOwned: unique.length - targets.length, meshSelf };
+  return { targets, rejected, notOwned: unique.length - targets.length, meshSelf, files };
 }

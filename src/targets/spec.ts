@@ -4,11 +4,13 @@
  */
 import { PROBE_KINDS, type ProbeKind, type TargetSpec } from './model.js';
 import { checkHost, checkHostPort, parseHttpUrl } from './address.js';
-import { checkLabels } from './labels.js';
+import { checkLabels, checkMergedLabelCount } from './labels.js';
 import { KIND_OPTION_FIELDS, kindOptions } from './options.js';
 import { FORMATS } from '../config/formats.js';
 import { parseDuration } from '../config/duration.js';
 import type { ProbeDefaults } from '../config/types.js';
+import { HTTP_BOUNDS, checkTimeoutSpan } from '../config/bounds.js';
+import { clip } from '../config/errors.js';
 
 export interface FieldProblem {
   /** Field of the entry ("address"), or "" for the entry as a whole. */
@@ -19,13 +21,16 @@ export interface FieldProblem {
 
 export type ParsedTarget = { ok: true; spec: TargetSpec } | { ok: false; name?: string; problems: FieldProblem[] };
 
-const COMMON_FIELDS = ['name', 'kind', 'address', 'url', 'labels', 'interval', 'timeout', 'loss_window', 'payload_size'];
-const COMMON_FORMATS: Record<string, string> = {
-  interval: 'fp-duration-pos',
-  timeout: 'fp-duration-pos',
-  loss_window: 'fp-loss-window',
-  payload_size: 'fp-payload-size',
-};
+const COMMON_FIELDS: ReadonlySet<string> = new Set(['name', 'kind', 'address', 'url', 'labels', 'interval', 'timeout', 'loss_window', 'payload_size']);
+const COMMON_FORMATS: ReadonlyArray<readonly [string, string]> = [
+  ['interval', 'fp-interval'],
+  ['timeout', 'fp-timeout'],
+  ['loss_window', 'fp-loss-window'],
+  ['payload_size', 'fp-payload-size'],
+];
+
+// Own keys only: "constructor" or "__proto__" in a file entry is an unknown field, not an option.
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
 
 /** Why a string cannot be a target name, or null. Names are label values and placement keys. */
 export function checkTargetName(v: unknown): string | null {
@@ -37,8 +42,21 @@ export function checkTargetName(v: unknown): string | null {
   return null;
 }
 
-/** Validate one raw entry against the defaults; every problem is reported, not just the first. */
-export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDefaults): ParsedTarget {
+export interface ParseTargetOptions {
+  /**
+   * probe_defaults.interval or .timeout is itself invalid (and replaced by its default
+   * while the rest is checked): skip the timeout span rule unless the entry sets both.
+   */
+  inheritedTimingUnknown?: boolean;
+}
+
+/**
+ * Validate one raw entry against the defaults; every problem is reported, not just
+ * the first. Every rule a worker would apply to the target is checked here, so a
+ * target the workers would refuse is a config error (inline) or a rejected entry
+ * (files) with its reason, never a silent refusal later.
+ */
+export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDefaults, opts: ParseTargetOptions = {}): ParsedTarget {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, problems: [{ field: '', value: raw, message: 'a target must be a mapping with at least name and address (or url)' }] };
   }
@@ -54,12 +72,17 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     if ((PROBE_KINDS as readonly unknown[]).includes(r.kind)) kind = r.kind as ProbeKind;
     else bad('kind', `kind must be one of ${PROBE_KINDS.join(', ')}`);
   }
-  const kindKnown = !problems.some((p) => p.field === 'kind');
+  const kindKnown = problems.length === 0 || !problems.some((p) => p.field === 'kind');
   const optionFields = KIND_OPTION_FIELDS[kind];
 
-  for (const key of Object.keys(r)) {
-    if (COMMON_FIELDS.includes(key) || key in optionFields) continue;
-    const owner = PROBE_KINDS.find((k) => key in KIND_OPTION_FIELDS[k]);
+  let ownOptions = false;
+  for (const key in r) {
+    if (COMMON_FIELDS.has(key)) continue;
+    if (hasOwn(optionFields, key)) {
+      ownOptions = true;
+      continue;
+    }
+    const owner = PROBE_KINDS.find((k) => hasOwn(KIND_OPTION_FIELDS[k], key));
     if (!kindKnown) continue; // cannot tell which options are allowed
     bad(key, owner ? `option "${key}" belongs to kind ${owner}, not ${kind}` : `unknown target field "${key}"`);
   }
@@ -70,6 +93,7 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     if (r.address !== undefined) bad('address', 'an http target takes url, not address');
     const u = parseHttpUrl(r.url);
     if (typeof u === 'string') bad('url', r.url === undefined ? 'an http target needs url' : `url ${u}`);
+    else if (Buffer.byteLength(u.url, 'utf8') > HTTP_BOUNDS.urlBytes) bad('url', `url is ${Buffer.byteLength(u.url, 'utf8')} bytes; at most ${HTTP_BOUNDS.urlBytes}`);
     else {
       url = u.url;
       address = new URL(u.url).host;
@@ -82,31 +106,52 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     else address = r.address as string;
   }
 
-  for (const msg of checkLabels(r.labels)) bad('labels', msg);
+  const labelProblems = checkLabels(r.labels);
+  for (const msg of labelProblems) bad('labels', msg);
+  if (labelProblems.length === 0) {
+    const tooMany = checkMergedLabelCount(defaults.labels, r.labels as Record<string, unknown> | undefined);
+    if (tooMany) bad('labels', tooMany);
+  }
 
-  for (const [field, format] of Object.entries(COMMON_FORMATS)) {
+  for (const [field, format] of COMMON_FORMATS) {
     if (r[field] === undefined) continue;
     const why = FORMATS[format].check(r[field]);
     if (why) bad(field, `${field} ${why}`);
   }
-  for (const [field, def] of Object.entries(optionFields)) {
-    if (r[field] === undefined || (def.nullable && r[field] === null)) continue;
-    const why = FORMATS[def.format].check(r[field]);
-    if (why) bad(field, `${field} ${why}`);
+  if (ownOptions) {
+    for (const [field, def] of Object.entries(optionFields)) {
+      if (r[field] === undefined || (def.nullable && r[field] === null)) continue;
+      const why = FORMATS[def.format].check(r[field]);
+      if (why) bad(field, `${field} ${why}`);
+    }
   }
 
-  if (problems.length > 0) return { ok: false, name: typeof r.name === 'string' ? r.name : undefined, problems };
+  // An entry that sets neither inherits the probe_defaults pair, which is checked once there.
+  const setsTiming = r.interval !== undefined || r.timeout !== undefined;
+  if (setsTiming && (problems.length === 0 || !problems.some((p) => p.field === 'interval' || p.field === 'timeout'))) {
+    const ownTiming = r.interval !== undefined && r.timeout !== undefined;
+    if (ownTiming || !opts.inheritedTimingUnknown) {
+      const intervalMs = r.interval !== undefined ? parseDuration(r.interval) : defaults.intervalMs;
+      const timeoutMs = r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs;
+      const span = checkTimeoutSpan(intervalMs, timeoutMs);
+      if (span) problems.push({ field: r.timeout !== undefined || r.interval === undefined ? 'timeout' : 'interval', value: r.timeout ?? r.interval, message: span });
+    }
+  }
+
+  if (problems.length > 0) return { ok: false, name: typeof r.name === 'string' ? clip(r.name, 256) : undefined, problems };
 
   const spec: TargetSpec = {
     name: r.name as string,
     kind,
     address,
-    labels: { ...defaults.labels, ...((r.labels as Record<string, string> | undefined) ?? {}) },
+    // Shared with the defaults when the entry has none of its own: one object, not one per target (500k-target files).
+    labels: r.labels === undefined || r.labels === null ? defaults.labels : { ...defaults.labels, ...(r.labels as Record<string, string>) },
     intervalMs: r.interval !== undefined ? parseDuration(r.interval) : defaults.intervalMs,
     timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs,
     payloadSize: r.payload_size !== undefined ? (r.payload_size as number) : defaults.payloadSize,
     lossWindow: r.loss_window !== undefined ? (r.loss_window as number) : defaults.lossWindow,
-    options: kindOptions(kind, defaults, r),
+    // The kind's defaults object itself when the entry sets no option (see labels).
+    options: ownOptions ? kindOptions(kind, defaults, r) : defaults.options[kind],
     source,
   };
   if (url !== undefined) spec.url = url;

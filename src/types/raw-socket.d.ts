@@ -125,10 +125,15 @@ declare module 'raw-socket' {
      * uint16 code, uint8 jt, uint8 jf, uint32 k (Linux only). The kernel copies it.
      * Throws RangeError if the length is 0, not a multiple of 8 or over 4096
      * instructions; throws Error with `.code`/`.errno` (e.g. EINVAL) and the errno
-     * text in the message if the kernel rejects the program.
+     * text in the message if the kernel rejects the program (the filter attached
+     * before, if any, then stays).
+     * Race-free: packets queued before the call never ran the program, so it
+     * attaches a drop-all program, discards the queue, then attaches `program`
+     * (as libpcap does); every packet read afterwards has passed `program`.
+     * Returns how many queued packets it discarded.
      * See the header of this file for the offset BPF sees per address family.
      */
-    attachFilter(program: Buffer): void;
+    attachFilter(program: Buffer): number;
     /** Removes the attached BPF program (SO_DETACH_FILTER); a no-op when none is attached. */
     detachFilter(): void;
 

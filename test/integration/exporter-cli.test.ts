@@ -177,8 +177,9 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
     exp.signal('SIGHUP');
     await waitFor('last_reload_successful 0 after SIGHUP', async () => (await scrape()).value('fleetprobe_config_last_reload_successful') === 0, 5_000);
     const r = await exp.request('/-/reload', { method: 'POST' });
-    assert.equal(r.status, 500);
-    assert.match(r.text(), /workers/);
+    assert.equal(r.status, 400, 'an invalid configuration is a 400 (500 is for a failure to apply)');
+    const body = JSON.parse(r.text()) as { status: string; applied: boolean; problems: Array<{ key: string }> };
+    assert.deepEqual([body.status, body.applied, body.problems.map((p) => p.key)], ['invalid', false, ['workers']]);
     const m = await waitFor('the old targets to keep growing', async () => {
       const x = await scrape();
       return [LO4, LO6, LO4D].every((d) => t(x, 'received_total', d.name)! > t(good, 'received_total', d.name)!) && x;

@@ -7,11 +7,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { status as Status, Metadata } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
-import { ExporterProcess, NEEDS_ROOT, REPO_ROOT, tempDir, waitFor } from '../helpers/exporter-process.js';
+import { ExporterProcess, NEEDS_ROOT, tempDir, waitFor } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { bearer, reflectionClient, Subscription, telemetryClient, type Message } from '../helpers/grpc-client.js';
 
@@ -229,12 +228,6 @@ test('RESOURCE_EXHAUSTED beyond stream.max_clients', { skip: NEEDS_ROOT, timeout
   assert.match(st.details, /stream\.max_clients = 4/);
   for (const s of open) s.call.cancel();
   await waitFor('the calls to be gone', async () => (await exp.scrape()).value('fleetprobe_stream_clients', { transport: 'grpc' }) === 0, 5000);
-});
-
-test('the .proto ships in the npm package', { timeout: 60_000 }, () => {
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 55_000 });
-  const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-  assert.ok(files.includes('proto/fleetprobe/v1/telemetry.proto'), 'proto/ must be in package.json "files"');
 });
 
 test('SIGTERM: open streams end with UNAVAILABLE and the process exits promptly', { skip: NEEDS_ROOT, timeout: 20_000 }, async () => {

@@ -168,14 +168,15 @@ test('udp: IPv6 loopback echo', async () => {
 test('udp: 50 targets sharing one socket, paced, against socat UDP4-LISTEN PIPE all come back', async (t) => {
   const port = await freeUdpPort();
   // No fork: socat serves the first peer, which is our one shared socket for all 50 targets.
-  // PIPE goes through a byte pipe, so datagrams that queue up inside socat get merged:
-  // probes are paced (as the scheduler does) so each one is echoed on its own.
-  const kid: ChildProcess = spawn('socat', [`UDP4-LISTEN:${port},bind=127.0.0.1`, 'PIPE'], { stdio: 'ignore' });
+  // PIPE goes through a byte pipe, so datagrams that queue up inside socat get merged
+  // (two probes echoed as one datagram: under load even 2 ms apart); -b 64, the
+  // probes' size, makes socat move one datagram per step, so each is echoed on its own.
+  const kid: ChildProcess = spawn('socat', ['-b', '64', `UDP4-LISTEN:${port},bind=127.0.0.1`, 'PIPE'], { stdio: 'ignore' });
   t.after(() => kid.kill('SIGTERM'));
   await sleep(300);
   const sink = new RecordingSink();
   const p = udpProberFactory(sink, TEST_SETTINGS);
-  for (let s = 100; s < 150; s++) p.add(shardTarget('udp', { slot: s, port, timeoutMs: 2000 }));
+  for (let s = 100; s < 150; s++) p.add(shardTarget('udp', { slot: s, port, payloadSize: 64, timeoutMs: 2000 }));
   p.probe(100); // the first datagram makes socat lock onto our socket
   await sink.until(() => sink.count('reply') === 1, 3000);
   for (let round = 0; round < 4; round++) {

@@ -223,6 +223,35 @@ test('a drop-all BPF filter silences the socket and detachFilter restores delive
   assert.ok(received.some((datagram) => parseEchoReply(4, datagram)?.identifier === 0x5e02));
 });
 
+for (const family of [4, 6] as const) {
+  test(`IPv${family}: packets queued before attachFilter are discarded and counted, never read as if they had passed the program (the socket() → SO_ATTACH_FILTER race)`, async (t) => {
+    if (!skipUnless(t, family)) return;
+    // A raw socket receives from socket() on; a filter never runs over what is
+    // already queued. Keep this socket's queue filling (nothing reads it) while
+    // another socket pings, as a worker's socket does while other traffic is about.
+    const late = openIcmp(t, family);
+    late.pauseRecv();
+    const identifier = 0x5e10 + family;
+    const count = 5;
+    const pinged = await pingAndCollect(openIcmp(t, family), family, identifier, count);
+    assert.equal(
+      new Set(pinged.map((datagram) => parseEchoReply(family, datagram)).filter((reply) => reply?.identifier === identifier).map((reply) => reply!.sequence)).size,
+      count,
+      'every ping was answered (so the replies are queued on the paused socket too)',
+    );
+
+    const discarded = late.attachFilter(dropAllFilter());
+    const received: Buffer[] = [];
+    late.on('message', (datagram) => received.push(Buffer.from(datagram)));
+    late.resumeRecv();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(received, [], 'a packet queued before the drop-all filter was delivered');
+    // At least our requests' replies (and, on loopback, the requests themselves)
+    // were queued; other ICMP on the host can only add to that.
+    assert.ok(discarded >= count, `attachFilter reported ${discarded} discarded packets, expected at least ${count}`);
+  });
+}
+
 /**
  * Opens a socket reachable only from its own listener (no closure shared with
  * the caller keeps it): before the patch the GC destroyed such a socket, closing

@@ -105,9 +105,20 @@ test('responder subcommand echoes frames, datagrams and http pings, exports only
   const probeSeries = m.parsed.samples.filter((s) => s.name.startsWith('fleetprobe_probe_') || s.labels.target !== undefined);
   assert.deepEqual(probeSeries.map((s) => s.name), [], 'a responder probes nothing: no per-target series');
   assert.equal(m.value('fleetprobe_targets', { state: 'configured' }), 0);
+  // Served from the responder thread's counters; the loop guards' series exist at zero.
+  assert.equal(m.value('fleetprobe_responder_restarts_total'), 0);
+  for (const reason of ['self', 'reflector_port', 'rate_limited']) {
+    assert.equal(m.value('fleetprobe_responder_rejected_total', { protocol: 'udp', reason }), 0, `udp ${reason}`);
+  }
 
-  const status = JSON.parse((await proc.request('/api/v1/status')).text()) as { mode: string; responder: Record<string, { port: number }> | null };
+  const status = JSON.parse((await proc.request('/api/v1/status')).text()) as {
+    mode: string;
+    responder: Record<string, { port: number }> | null;
+    responder_thread: { running: boolean; restarts: number } | null;
+  };
   assert.equal(status.mode, 'responder');
+  assert.equal(status.responder_thread?.running, true);
+  assert.equal(status.responder_thread?.restarts, 0);
   assert.equal(status.responder?.tcpEcho?.port, echoPort);
   assert.equal(status.responder?.http?.port, httpPort);
 
@@ -129,5 +140,22 @@ test('responder subcommand without any listener configured exits 2 and says whic
   assert.equal(r.code, 2, `exit 2 (invalid configuration)\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   assert.match(r.stderr, /invalid configuration/);
   assert.match(r.stderr, /responder\.tcp_echo.*responder\.udp_echo.*responder\.http/, 'names the keys to set');
+  assert.ok(await portIsFree(webPort, HOST), 'nothing was left listening');
+});
+
+test('responder subcommand with its port taken exits 1 and names the setting and the address', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir('fp-responder-busy');
+  const blocker = createSocket('udp4');
+  await new Promise<void>((r) => blocker.bind(0, HOST, () => r()));
+  t.after(() => {
+    blocker.close();
+    dir.cleanup();
+  });
+  const busy = blocker.address().port;
+  const webPort = await freePort();
+  const cfg = dir.file('busy.yaml', { web: { listen_address: `${HOST}:${webPort}` }, responder: { udp_echo: `${HOST}:${busy}` } });
+  const r = await runCli(['responder', '--config', cfg], { timeoutMs: 15_000 });
+  assert.equal(r.code, 1, `exit 1 (runtime failure)\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.match(r.stdout + r.stderr, new RegExp(`responder\\.udp_echo: cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`));
   assert.ok(await portIsFree(webPort, HOST), 'nothing was left listening');
 });

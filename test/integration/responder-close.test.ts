@@ -85,6 +85,10 @@ describe('responder close', () => {
     // allowHalfOpen: the client does not answer our FIN with its own.
     const stubborn = await openTcp(responder.addresses().tcpEcho!.port, true);
     stubborn.on('error', () => {});
+    // One echo first: the responder (on its own thread) has accepted the connection.
+    // A connection still in the kernel's accept queue at close() would be reset, not ended.
+    stubborn.write(encodeEchoFrame(9n, 9n));
+    await new Promise((r) => stubborn.once('data', r));
     const gotFin = new Promise<void>((r) => stubborn.on('end', () => r()));
     const t0 = Date.now();
     // close() resolves only when the server has no connection left, so its timing

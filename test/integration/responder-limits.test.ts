@@ -244,6 +244,8 @@ describe('responder options', () => {
     try {
       const opts = options({ tcpEcho: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: busy } });
       await assert.rejects(startResponder(opts, { registry, logger: quiet }), expectCode('EADDRINUSE'));
+      // The error names the setting and the address, not just the errno.
+      await assert.rejects(startResponder(opts, { registry, logger: quiet }), new RegExp(`responder\\.http: cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`));
       assert.equal((await registry.getMetricsAsJSON()).length, 0);
       const responder = await startResponder(options(), { registry, logger: quiet });
       await responder.close();

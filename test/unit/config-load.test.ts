@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, ConfigError, embeddedDefaultPath, configSchemaDocs, formatConfigHelp } from '../../src/config/index.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 /** Loopback only: 127.0.0.0/8, ::1, localhost. */
 function isLoopback(addr: string): boolean {
@@ -13,7 +13,7 @@ function isLoopback(addr: string): boolean {
 }
 
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), 'fleetprobe-config-'));
+  return makeTempDir('fleetprobe-config').path;
 }
 function file(d: string, name: string, text: string): string {
   const p = join(d, name);
@@ -236,7 +236,8 @@ test('mesh peers: inline and from a peers file, validated, duplicates named', ()
   assert.match(problems[0].message, /duplicate peer name.*mesh\.peers\[0\]/);
   const q = file(d, 'q.yaml', 'mesh: { peers: [ {name: n1, address: 127.0.0.1}, {name: "a/b", address: "x..y", port: 1} ], kinds: [icmp, ping] }\n');
   const keys = problemsOf(() => loadConfig({ argv: ['--config', q], env: {} })).map((x) => x.key).sort();
-  assert.deepEqual(keys, ['mesh.kinds', 'mesh.peers[1].address', 'mesh.peers[1].name', 'mesh.peers[1].port']);
+  // Every bad element is named with its index (mesh.kinds[1], not just mesh.kinds).
+  assert.deepEqual(keys, ['mesh.kinds[1]', 'mesh.peers[1].address', 'mesh.peers[1].name', 'mesh.peers[1].port']);
 });
 
 test('responder keys: listeners optional, limits and CIDRs validated', () => {
@@ -249,7 +250,7 @@ test('responder keys: listeners optional, limits and CIDRs validated', () => {
   const keys = problemsOf(() =>
     loadConfig({ argv: ['--config', file(d, 'b.yaml', 'responder: { http: "127.0.0.1:99999", allow_cidrs: ["127.0.0.0/33"], max_connections: 0 }\n')], env: {} }),
   ).map((x) => x.key).sort();
-  assert.deepEqual(keys, ['responder.allow_cidrs', 'responder.http', 'responder.max_connections']);
+  assert.deepEqual(keys, ['responder.allow_cidrs[0]', 'responder.http', 'responder.max_connections']);
 });
 
 test('the shipped example config loads with its target files', async () => {

@@ -86,10 +86,11 @@ async function exportedMetrics(): Promise<Exported> {
   const store = storeWithEveryEvent();
   const self = new SelfMetrics({ store });
   self.setWorkers(2); // per-worker series exist (with their labels) from the start
+  self.setOtlpSource(() => ({ exports: 0, failures: 0, lastSuccessAt: 0 })); // as when OTLP export is on
   self.setTargetStates({ configured: PROBE_KINDS.length });
   self.onReload(true);
   const responderRegistry = new Registry();
-  registerResponderMetrics(responderRegistry, new ResponderStats());
+  registerResponderMetrics(responderRegistry, { snapshot: () => new ResponderStats(), restarts: () => 0 });
 
   const texts = [renderExpositionText(store.snapshot()), await self.registry.metrics(), await responderRegistry.metrics()];
   const out: Exported = { names: new Set(), labels: new Map(), types: new Map() };

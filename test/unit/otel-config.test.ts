@@ -80,6 +80,12 @@ test('interval and timeout: defaults, explicit values, and the timeout clamped t
   assert.equal(clamped.warnings.length, 1);
 });
 
+test('an interval or timeout past the largest timer delay (2^31-1 ms) is capped there with a warning, not fired every millisecond', () => {
+  const c = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://h:1', OTEL_METRIC_EXPORT_INTERVAL: '360000000000', OTEL_METRIC_EXPORT_TIMEOUT: '99999999999' });
+  assert.deepEqual([c.intervalMs, c.timeoutMs], [2 ** 31 - 1, 2 ** 31 - 1]);
+  assert.match(c.warnings.join('\n'), /OTEL_METRIC_EXPORT_INTERVAL=360000000000 ms is above the largest timer delay/);
+});
+
 test('a bad interval falls back to the default with a warning', () => {
   for (const bad of ['-5', '0', 'soon', '10s']) {
     const c = enabled({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://h:1', OTEL_METRIC_EXPORT_INTERVAL: bad });

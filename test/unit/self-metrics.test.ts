@@ -78,26 +78,73 @@ test('batch headers accumulate deltas into counters and set the gauges from the 
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
 });
 
-test('a worker restart is counted, keeps the counters, and the worker is not running until its next batch', async () => {
+test('a worker failure is counted by reason, keeps the counters, and the worker is not running until its next batch', async () => {
   let now = 0;
   const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
   m.setWorkers(1);
+  m.onWorkerLaunch(0);
   m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 10)));
   now = 2000;
-  m.onWorkerRestart(0);
+  m.onWorkerFailure(0, 'crashed', 100);
   now = 2250;
   let { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: '0' }), 1);
+  assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '0', reason: 'crashed' }), 1);
+  assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '0', reason: 'stalled' }), 0);
+  assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '0' }), 0.1);
   assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 10);
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 1);
   assert.equal(value(samples, 'fleetprobe_worker_last_batch_age_seconds', { worker: '0' }), 0.25, 'age since the restart');
+  m.onWorkerLaunch(0);
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'starting' }), 1);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 0);
   m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 5)));
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 15, 'the new thread adds to the old totals');
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
-  m.setWorkerRunning(0, false);
+  assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '0' }), 0.1, 'backoff stays until the worker is healthy');
+  m.onWorkerHealthy(0);
   ({ samples } = await scrape(m));
-  assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
+  assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '0' }), 0);
+});
+
+test('stalls and out-of-memory ends are counted under their own reasons and states', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  m.setWorkers(3);
+  for (let i = 0; i < 3; i++) m.onWorkerLaunch(i);
+  m.onWorkerFailure(1, 'stalled', 100);
+  m.onWorkerFailure(2, 'out_of_memory', 200);
+  m.onWorkerFailure(2, 'out_of_memory', 400);
+  const { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '1', reason: 'stalled' }), 1);
+  assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '2', reason: 'out_of_memory' }), 2);
+  assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: '2' }), 2);
+  assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '2' }), 0.4);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'stalled' }), 1);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 1);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'starting' }), 1);
+  assert.equal(value(samples, 'fleetprobe_workers', { state: 'configured' }), 3);
+});
+
+test('OTLP export counters appear only once an OTLP source is set, and read it at scrape time', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  let { samples } = await scrape(m);
+  assert.equal(samples.filter((x) => x.name.startsWith('fleetprobe_otlp_')).length, 0, 'no OTLP series while export is off');
+  const stats = { exports: 0, failures: 0, lastSuccessAt: 0 };
+  m.setOtlpSource(() => stats);
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 0);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 0);
+  assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 0);
+  stats.exports = 3;
+  stats.failures = 2;
+  stats.lastSuccessAt = 1_700_000_123.5;
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 3);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 2);
+  assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 1_700_000_123.5);
 });
 
 test('target states always include configured, rejected and unresolved', async () => {

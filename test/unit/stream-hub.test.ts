@@ -125,7 +125,7 @@ function fixture(n = 6, limits: Partial<HubLimits> = {}, monoStepMs = 0): Fixtur
     store.defineSlot(i, { name: e.name, kind: 'icmp', address: e.address, labels: e.labels });
   }
   let calls = 0;
-  const l: HubLimits = { maxClients: 10, maxBufferBytes: 10_000, stateIntervalMs: 1000, stallTimeoutMs: 50, ...limits };
+  const l: HubLimits = { maxClients: 10, maxBufferBytes: 10_000, stateIntervalMs: 1000, stallTimeoutMs: 60_000, ...limits };
   const clock = { mono: 0 };
   const format = new CountingFormat();
   const grpcFormat = new CountingFormat();
@@ -362,7 +362,8 @@ test('a full state keeps the backlog under half the bound, in chunks of at most 
 });
 
 test('a full state waits while the client owes half its bound, goes on below a quarter; one that does not drain within stall_timeout is dropped (stalled)', async () => {
-  const f = fixture(6, { maxBufferBytes: 1000, stallTimeoutMs: 30 });
+  // A long stall timeout while the patient client is waited for (a loaded machine may take a while between ticks).
+  const f = fixture(6, { maxBufferBytes: 1000, stallTimeoutMs: 60_000 });
   const patient = new RecordingSink();
   patient.backlogBytes = 600;
   f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink: patient });
@@ -375,6 +376,7 @@ test('a full state waits while the client owes half its bound, goes on below a q
   await tick();
   assert.equal(patient.ended, true, 'under a quarter: a backlog that never empties (results keep coming) is fine');
 
+  f.limits.stallTimeoutMs = 30;
   const stuck = new RecordingSink();
   stuck.backlogBytes = 600;
   f.hub.subscribe('sse', { selection: sel(), mode: 'once', sink: stuck });

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTargetDocument, loadTargetFile, isFileSd } from '../../src/targets/files.js';
 import { dedupeTargets, loadTargets } from '../../src/targets/sources.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RejectedTarget } from '../../src/targets/files.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 function setup(files: Record<string, string>, configYaml: string) {
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-targets-'));
+  const d = makeTempDir('fleetprobe-targets').path;
   for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
   writeFileSync(join(d, 'c.yaml'), configYaml);
   return loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} });
@@ -108,7 +108,7 @@ test('file_sd bad groups and strings are rejected individually', () => {
 test('a file that is not a list, unreadable or unparsable is one rejection, not a throw', async () => {
   assert.equal(parseTargetDocument({ a: 1 }, 'x.json', defaults()).rejected.length, 1);
   assert.deepEqual(parseTargetDocument(null, 'empty.yaml', defaults()), { targets: [], rejected: [] });
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-tf-'));
+  const d = makeTempDir('fleetprobe-tf').path;
   writeFileSync(join(d, 'broken.json'), '[{"name": ');
   const broken = await loadTargetFile(join(d, 'broken.json'), defaults());
   assert.equal(broken.rejected.length, 1);
@@ -144,7 +144,7 @@ test('dedupeTargets keeps order and is a no-op without duplicates', () => {
 
 test('instance sharding: each instance keeps a disjoint part, together all targets', async () => {
   const list = Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, address: `127.0.${i >> 8}.${(i & 255) || 1}` }));
-  const d = mkdtempSync(join(tmpdir(), 'fleetprobe-shard-'));
+  const d = makeTempDir('fleetprobe-shard').path;
   writeFileSync(join(d, 't.json'), JSON.stringify(list));
   writeFileSync(join(d, 'c.yaml'), 'target_files: [t.json]\n');
   const seen = new Set<string>();
@@ -159,4 +159,65 @@ test('instance sharding: each instance keeps a disjoint part, together all targe
     }
   }
   assert.equal(seen.size, 300);
+});
+
+test('a target file whose read fails keeps its last good targets, says so, and takes the new content once it reads well', async () => {
+  const d = makeTempDir('fleetprobe-lastgood').path;
+  const file = join(d, 't.json');
+  writeFileSync(join(d, 'c.yaml'), 'targets: [ { name: inl, address: 127.0.0.1 } ]\ntarget_files: [t.json]\n');
+  const config = () => loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} });
+  let clock = 1_000_000;
+  const now = () => clock;
+
+  writeFileSync(file, JSON.stringify([{ name: 'f1', address: '127.0.0.2' }, { name: 'f2', address: '127.0.0.3' }, { name: 'bad', address: 'x..y' }]));
+  const first = await loadTargets(config(), { ownAddresses: new Set(), now });
+  assert.deepEqual(first.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
+  assert.deepEqual(first.files.map((f) => [f.ok, f.stale, f.error, f.lastSuccessAt]), [[true, false, null, 1_000_000]]);
+  assert.equal(first.rejected.length, 1, 'the bad entry');
+
+  // A generator rewriting the file in place leaves it truncated for a moment.
+  clock += 5000;
+  writeFileSync(file, '[{"name": "f1", "address": "127.0.0.2"}, {"na');
+  const truncated = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: first.files, now });
+  assert.deepEqual(truncated.targets.map((t) => t.name), ['inl', 'f1', 'f2'], 'the last good targets stay');
+  const f = truncated.files[0];
+  assert.deepEqual([f.ok, f.stale, f.lastSuccessAt], [false, true, 1_000_000]);
+  assert.match(f.error!, /t\.json is not valid JSON/);
+  assert.equal(truncated.rejected.length, 2, 'the file failure and the kept bad entry');
+  assert.match(truncated.rejected.map((r) => r.reason).join('\n'), /not valid JSON.*keeping its 2 targets of the last good read \(read 1970-01-01T00:16:40\.000Z\)/);
+
+  // Still failing (empty: truncate-then-write), still the same last good read.
+  writeFileSync(file, '');
+  const empty = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: truncated.files, now });
+  assert.deepEqual(empty.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
+  assert.equal(empty.files[0].stale, true);
+  assert.match(empty.files[0].error!, /not valid JSON|empty/);
+
+  // Good again: the new content replaces the old.
+  clock += 5000;
+  writeFileSync(file, JSON.stringify([{ name: 'f3', address: '127.0.0.4' }]));
+  const fixed = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: empty.files, now });
+  assert.deepEqual(fixed.targets.map((t) => t.name), ['inl', 'f3']);
+  assert.deepEqual(fixed.files.map((x) => [x.ok, x.stale, x.error, x.lastSuccessAt]), [[true, false, null, 1_010_000]]);
+  assert.equal(fixed.rejected.length, 0);
+
+  // "[]" is a good read of no targets (unlike an empty file).
+  writeFileSync(file, '[]');
+  const none = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: fixed.files, now });
+  assert.deepEqual(none.targets.map((t) => t.name), ['inl']);
+  assert.equal(none.files[0].ok, true);
+});
+
+test('a target file that fails at its first read has no targets and is reported; an empty YAML file is a failed read', async () => {
+  const d = makeTempDir('fleetprobe-firstread').path;
+  writeFileSync(join(d, 'empty.yaml'), '# nothing yet\n');
+  writeFileSync(join(d, 'obj.json'), '{"targets": []}');
+  writeFileSync(join(d, 'c.yaml'), 'target_files: [missing.json, empty.yaml, obj.json]\n');
+  const set = await loadTargets(loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} }), { ownAddresses: new Set() });
+  assert.deepEqual(set.targets, []);
+  assert.deepEqual(set.files.map((f) => [f.ok, f.stale, f.load]), [[false, false, null], [false, false, null], [false, false, null]]);
+  const reasons = set.rejected.map((r) => r.reason);
+  assert.match(reasons[0], /missing\.json cannot be read: ENOENT/);
+  assert.match(reasons[1], /empty\.yaml is empty \(write \[\] for a file with no targets\)/);
+  assert.match(reasons[2], /obj\.json must be a list/);
 });

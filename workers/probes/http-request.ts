@@ -16,11 +16,14 @@
  * Names must be tokens and values must not contain CR, LF or NUL (no header injection).
  */
 
+import { HTTP_FRAMING_HEADERS, HTTP_HEADER_NAME, HTTP_HEADER_VALUE } from '../../src/targets/http-headers.js';
+
 export const HTTP_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
-const FRAMING_HEADERS = new Set(['connection', 'content-length', 'transfer-encoding', 'upgrade', 'te', 'expect', 'keep-alive']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Declared once with the config's check of options.headers.
+const FRAMING_HEADERS = HTTP_FRAMING_HEADERS;
+const TOKEN = HTTP_HEADER_NAME;
+const FIELD_VALUE = HTTP_HEADER_VALUE;
 
 export interface HttpRequestSpec {
   method: string;

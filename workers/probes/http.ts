@@ -58,6 +58,7 @@ import { HttpResponseParser, ParseState } from './http-response-parser.js';
 import { parseExpectStatus, statusAccepted, statusErrorReason } from './http-status.js';
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
 import { boolOption, numberOption, stringOption } from './tcp-options.js';
+import { COUNT_BOUNDS } from '../../src/config/bounds.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
@@ -197,7 +198,7 @@ export class HttpProber implements Prober {
     const method = stringOption(o, 'method', 'GET').toUpperCase();
     const keepAlive = boolOption(o, 'keep_alive', false);
     const accept = parseExpectStatus(o?.expect_status);
-    const maxBodyBytes = numberOption(o, 'max_body_bytes', HTTP_DEFAULT_MAX_BODY_BYTES, 0, 1 << 30);
+    const maxBodyBytes = numberOption(o, 'max_body_bytes', HTTP_DEFAULT_MAX_BODY_BYTES, COUNT_BOUNDS.httpProbeMaxBodyBytes.min, COUNT_BOUNDS.httpProbeMaxBodyBytes.max);
     const caFile = stringOption(o, 'ca_file', '');
     const insecure = boolOption(o, 'insecure_skip_verify', false);
     const serverName = stringOption(o, 'server_name', '');

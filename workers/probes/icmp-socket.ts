@@ -12,6 +12,11 @@
  *   3. A classic BPF program on our identifier (icmp-bpf.ts), attached through
  *      raw-socket's `attachFilter` (added by our patch; feature-detected: without it
  *      user-space validation still rejects foreign packets, at a CPU cost).
+ * The socket receives from socket() on, and a filter never runs over packets already
+ * queued: what arrived before the filters (other workers' replies, other processes'
+ * pings) must not be read as ours. The patched attachFilter closes that race itself
+ * (drop-all program, discard the queue, then our program, as libpcap does); without
+ * BPF we discard the queue here after the type filter, before the first send.
  *
  * raw-socket internals used (raw-socket 1.8.1, documented here, not elsewhere):
  *   - Socket.send() queues and sends one packet per writable poll event; we call
@@ -110,7 +115,8 @@ interface RawWrap {
 interface RawSocket {
   wrap?: RawWrap;
   setOption(level: number, option: number, value: Buffer | number, length?: number): void;
-  attachFilter?: (program: Buffer) => void;
+  /** Returns how many packets queued before the call it discarded (see the header). */
+  attachFilter?: (program: Buffer) => number;
   enableTimestamps?: (stamps: Float64Array) => void;
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   close(): unknown;
@@ -261,12 +267,15 @@ export class RawIcmpConn implements IcmpConn {
     } else {
       status.problems.push('bpf: raw-socket has no attachFilter (unpatched); filtering by identifier in user space');
     }
-    // Packets queued between socket() and the filters were never filtered (other
-    // workers' replies): discard them. Nothing of ours is in flight yet.
-    const h = this.handler;
-    this.handler = null;
-    this.drain(RECV_BURST * 64);
-    this.handler = h;
+    // attachFilter discarded what was queued before it (see the header). Without it,
+    // packets queued before the type filter were never filtered: discard them here.
+    // Nothing of ours is in flight yet.
+    if (!status.bpf) {
+      const h = this.handler;
+      this.handler = null;
+      this.drain(RECV_BURST * 64);
+      this.handler = h;
+    }
     return status;
   }
 

@@ -37,6 +37,7 @@ import { ErrorReason, DropReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import { DeadlineHeap } from '../deadline-heap.js';
+import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
 import { nodeTimers, performanceClock, type Clock, type TimerApi } from '../scheduler.js';
 import {
   PAYLOAD_MAX,
@@ -55,6 +56,9 @@ import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 /** In-flight ring entries per target (power of two). */
 export const RING = 16;
 const RING_MASK = RING - 1;
+// The config refuses a timeout spanning more than TIMEOUT_MAX_INTERVALS intervals, so
+// the ring must hold that many in-flight probes plus the one being sent.
+if (RING - 1 < TIMEOUT_MAX_INTERVALS) throw new Error(`icmp RING ${RING} cannot hold ${TIMEOUT_MAX_INTERVALS} intervals in flight`);
 /**
  * Within a burst of sends, read the sockets every this many sends: on a fast path
  * (loopback, LAN) replies are queued while we are still sending, and reading them

@@ -35,6 +35,7 @@ import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
 import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.js';
 import { numberOption } from './tcp-options.js';
+import { DURATION_BOUNDS } from '../../src/config/bounds.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
 
 const enum ConnState {
@@ -238,9 +239,11 @@ export class TcpEchoProber implements Prober {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp_echo: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`tcp_echo: bad port ${t.port}`);
     const timeoutMs = Math.max(1, t.timeoutMs);
-    const maxBackoff = numberOption(t.options, 'reconnect_max_backoff_ms', 30_000, 1, 3_600_000);
-    const minBackoff = Math.min(maxBackoff, numberOption(t.options, 'reconnect_min_backoff_ms', 100, 1, 3_600_000));
-    const connectTimeout = numberOption(t.options, 'connect_timeout_ms', Math.max(timeoutMs, 3000), 1, 600_000);
+    // Bounds declared once with the config's (which rejects out-of-range values first).
+    const { reconnectBackoff: rb, connectTimeout: ct } = DURATION_BOUNDS;
+    const maxBackoff = numberOption(t.options, 'reconnect_max_backoff_ms', 30_000, rb.min, rb.max);
+    const minBackoff = Math.min(maxBackoff, numberOption(t.options, 'reconnect_min_backoff_ms', 100, rb.min, rb.max));
+    const connectTimeout = numberOption(t.options, 'connect_timeout_ms', Math.min(ct.max, Math.max(timeoutMs, 3000)), ct.min, ct.max);
     this.remove(t.slot);
     const c = new EchoConnection(this.sink, t.slot, t.ip, t.port, t.family, timeoutMs, connectTimeout, minBackoff, maxBackoff, Math.max(1, t.intervalMs));
     this.conns.set(t.slot, c);

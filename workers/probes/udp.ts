@@ -28,11 +28,12 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 import { numberOption } from './tcp-options.js';
+import { COUNT_BOUNDS } from '../../src/config/bounds.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
 import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader, unwrapSeq32 } from './udp-codec.js';
 
-/** Upper bound for options.source_ports (sockets per family per worker). */
-export const UDP_MAX_SOURCE_PORTS = 64;
+/** Upper bound for options.source_ports (sockets per family per worker); declared with the config's bounds. */
+export const UDP_MAX_SOURCE_PORTS = COUNT_BOUNDS.sourcePorts.max;
 const RECV_BUFFER_BYTES = 4 << 20;
 /** Sends awaiting their completion callback, per target (ring size). */
 const SEND_RING = 64;
