@@ -53,6 +53,9 @@ import { nothingProbeable, type ProbeCounts } from './readiness.js';
 import { FileWatcher } from './targets/file-watch.js';
 import { setLogFormat } from './logger.js';
 import { ErrorReason, ProbeEvent } from './protocol/events.js';
+import { LiveStreams } from './stream/service.js';
+import type { CatalogEntry } from './stream/selection.js';
+import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -94,6 +97,9 @@ export class Exporter {
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
+  /** SSE and gRPC live streams (run mode). */
+  private streams: LiveStreams | null = null;
+  private mainLoopLag: MainLoopLag | null = null;
   private targets: TargetSet = EMPTY_TARGET_SET;
   /** Targets a worker refused (by slot), with the reason. */
   private readonly workerRejected = new Map<number, string>();
@@ -138,6 +144,16 @@ export class Exporter {
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
+    this.mainLoopLag = startMainLoopLag(this.self.registry);
+    if (this.mode === 'run') {
+      this.streams = new LiveStreams({
+        store: this.store,
+        catalog: () => this.streamCatalog(),
+        config: () => this.config,
+        registry: this.self.registry,
+        logger: this.log.child({ component: 'grpc' }),
+      });
+    }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
     if (this.otel) {
@@ -191,6 +207,7 @@ export class Exporter {
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
+      stream: this.streams?.routeOptions(),
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -199,6 +216,15 @@ export class Exporter {
     } catch (err) {
       if (!isListenFailure(err)) throw err;
       throw listenError(err, setting);
+    }
+    const grpcAddress = this.config.grpc.listenAddress;
+    if (this.streams && grpcAddress !== null) {
+      try {
+        await this.streams.startGrpc();
+      } catch (err) {
+        if (!isListenFailure(err)) throw err;
+        throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
+      }
     }
   }
 
@@ -304,6 +330,7 @@ export class Exporter {
       return;
     }
     this.self.onBatch(workerIndex, header);
+    this.streams?.onBatch(buf);
   }
 
   private onWorkerRejected(slot: number, reason: string): void {
@@ -412,6 +439,7 @@ export class Exporter {
     const resolver = this.resolver;
     const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
     this.applyDiffToStore(diff);
+    this.streams?.targetsChanged();
     const probing = this.registry.shardTargets();
     const assignments = partitionByWorker(probing, this.supervisor.workers);
     if (!this.poolStarted) {
@@ -581,6 +609,9 @@ export class Exporter {
     if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
       this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
     }
+    if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
+      this.log.warn({}, 'grpc.listen_address takes effect on restart');
+    }
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
     }
@@ -645,6 +676,14 @@ export class Exporter {
     else if (r.status === 'partial') this.log.error(fields, `${message}, but target files failed to read (they keep their last good targets)`);
     else this.log.error(fields, message);
     return r;
+  }
+
+  /** The registry's targets as the live streams select them. */
+  private *streamCatalog(): Generator<CatalogEntry> {
+    for (const e of this.registry.entries()) {
+      const s = e.spec;
+      yield { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', labels: s.labels };
+    }
   }
 
   private targetStatus(): TargetStatus[] {
@@ -728,7 +767,14 @@ export class Exporter {
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;
-    let clean = await this.bounded('closing the HTTP server', t.http, async () => this.app?.close());
+    this.mainLoopLag?.stop();
+    let clean = await this.bounded('closing the HTTP server and the live streams', t.http, async () => {
+      // Stream subscribers get their last event (written at once) before the HTTP server
+      // cuts connections; the gRPC server stops alongside (bounded below t.http).
+      const streams = this.streams?.close(t.http - 500);
+      await this.app?.close();
+      await streams;
+    });
     // supervisor.stop is bounded itself (t.workers, then up to 1 s to end the threads).
     clean = (await this.bounded('stopping the workers', t.workers + 1500, async () => this.supervisor?.stop(t.workers))) && clean;
     // After the workers' final batches are merged, so the last export holds them. The

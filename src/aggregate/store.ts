@@ -88,6 +88,23 @@ export interface StoreSnapshot {
   readonly httpStatus: Float64Array;
 }
 
+/** One target's counters at one instant: what the live streams' state events carry. */
+export interface SlotState {
+  sent: number;
+  received: number;
+  timeouts: number;
+  late: number;
+  duplicates: number;
+  /** Errors by reason name; only reasons this target has seen (count > 0). */
+  errors: Record<string, number>;
+  /** Loss ratio of the sliding window (0 when nothing completed). */
+  lossRatio: number;
+  /** Seconds; NaN before the first reply. */
+  lastRtt: number;
+  /** Sum of answered RTTs, seconds (mean = rttSum / received). */
+  rttSum: number;
+}
+
 const EMPTY_BYTES = new Uint8Array(0);
 const KIND_CODE: ReadonlyMap<string, number> = new Map(PROBE_KINDS.map((k, i) => [k, i]));
 
@@ -356,6 +373,27 @@ export class TargetStore {
   /** Loss ratio of a slot's window right now (0 when nothing completed). */
   lossRatio(slot: number): number {
     return this.isDefined(slot) ? this.loss.ratio(slot) : 0;
+  }
+
+  /** A slot's counters right now, or undefined for an empty slot (reads a few columns; no snapshot). */
+  slotState(slot: number): SlotState | undefined {
+    if (!this.isDefined(slot)) return undefined;
+    const errors: Record<string, number> = {};
+    for (let r = 0; r < this.errors.length; r++) {
+      const col = this.errors[r];
+      if (col !== undefined && col[slot] > 0) errors[ERROR_REASON_NAMES[r]] = col[slot];
+    }
+    return {
+      sent: this.sent[slot],
+      received: this.received[slot],
+      timeouts: this.timeouts[slot],
+      late: this.late[slot],
+      duplicates: this.duplicates[slot],
+      errors,
+      lossRatio: this.loss.ratio(slot),
+      lastRtt: this.lastRtt[slot],
+      rttSum: this.rttSum[slot],
+    };
   }
 
   /**

@@ -88,6 +88,15 @@ export const COUNT_BOUNDS = {
   workerHeapLimitMb: { min: 64, max: 65_536 },
 } as const satisfies Record<string, Range>;
 
+/** Live streams (stream.*): subscribers, their backlog, and their timers. */
+export const STREAM_BOUNDS = {
+  maxClients: { min: 1, max: 100_000 },
+  /** Bytes one subscriber may owe; below a few KiB a single state event would not fit. */
+  maxBufferBytes: { min: 4096, max: 1 << 30 },
+  stateInterval: { min: SECOND_MS, max: HOUR_MS },
+  stallTimeout: { min: SECOND_MS, max: HOUR_MS },
+} as const satisfies Record<string, Range>;
+
 /** Largest RTT bucket bound (seconds): no probe waits longer than the timeout's cap. */
 export const RTT_BUCKET_MAX_SECONDS = DURATION_BOUNDS.timeout.max / 1000;
 

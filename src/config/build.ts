@@ -18,6 +18,7 @@ import { readStructuredFileSync } from './file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -165,8 +166,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     problems.push({ key, value: p.responder[key.slice('responder.'.length)], message: r.message });
   }
 
-  if (!isBad('web.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
-    for (const c of listenerCollisions({ 'web.listen_address': p.web.listen_address, ...responderListeners(responder) })) problems.push(c);
+  if (!isBad('web.listen_address', 'grpc.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
+    const listeners = { 'web.listen_address': p.web.listen_address, 'grpc.listen_address': p.grpc.listen_address, ...responderListeners(responder) };
+    for (const c of listenerCollisions(listeners)) problems.push(c);
   }
 
   return {
@@ -186,6 +188,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     fileWatch: { enabled: p.file_watch.enabled, checkIntervalMs: parseDuration(p.file_watch.check_interval) },
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
+    api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    grpc: buildGrpcConfig(p.grpc),
+    stream: buildStreamConfig(p.stream),
   };
 }
 

@@ -21,6 +21,7 @@ import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { HTTP_FRAMING_HEADERS, HTTP_HEADER_NAME, HTTP_HEADER_VALUE } from '../targets/http-headers.js';
 import {
   COUNT_BOUNDS,
+  STREAM_BOUNDS,
   DURATION_BOUNDS,
   HTTP_BOUNDS,
   LABEL_BOUNDS,
@@ -286,8 +287,14 @@ export const FORMATS: Record<string, Format> = {
   'fp-rate-limit-sources': responderFormat(R.rateLimitSources),
   'fp-heap-limit-mb': intFormat(COUNT_BOUNDS.workerHeapLimitMb),
   'fp-stall-timeout': stallTimeoutFormat(DURATION_BOUNDS.stallTimeout),
+  'fp-stream-max-clients': intFormat(STREAM_BOUNDS.maxClients),
+  'fp-stream-buffer-bytes': intFormat(STREAM_BOUNDS.maxBufferBytes),
+  'fp-stream-state-interval': durationFormat(STREAM_BOUNDS.stateInterval),
+  'fp-stream-stall-timeout': durationFormat(STREAM_BOUNDS.stallTimeout),
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
   'fp-string': { check: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string') },
+  /** A secret: only its type is checked here, so an error never prints it (see config/build-api.ts). */
+  'fp-secret': { check: (v) => (typeof v === 'string' ? null : 'must be a string') },
   'fp-dns-name': {
     check: (v) => {
       if (typeof v !== 'string' || v === '') return 'must be a DNS name';

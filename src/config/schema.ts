@@ -16,6 +16,7 @@ import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/b
 import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
+import { apiSections } from './schema-api.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -229,6 +230,7 @@ export function buildSchema(): SchemaSection {
         default: ['icmp'],
       },
     },
+    ...apiSections(),
   };
   withNames(schema, '');
   return schema;

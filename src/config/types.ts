@@ -71,6 +71,27 @@ export interface MeshConfig {
   kinds: ProbeKind[];
 }
 
+/** api.*: the bearer token (read from api.token_file at load when that is set). */
+export interface ApiConfig {
+  token: string | null;
+  /** Absolute path, or null. */
+  tokenFile: string | null;
+  requireTokenForReads: boolean;
+}
+
+export interface GrpcConfig {
+  /** "host:port", or null when the gRPC server is off. */
+  listenAddress: string | null;
+}
+
+/** stream.*: limits of the live result streams (SSE and gRPC). */
+export interface StreamConfig {
+  maxClients: number;
+  maxBufferBytes: number;
+  stateIntervalMs: number;
+  stallTimeoutMs: number;
+}
+
 export interface Config {
   /** Absolute path of the config file read, or "(embedded default)". */
   configFile: string;
@@ -94,4 +115,7 @@ export interface Config {
   fileWatch: { enabled: boolean; checkIntervalMs: number };
   responder: ResponderConfig;
   mesh: MeshConfig;
+  api: ApiConfig;
+  grpc: GrpcConfig;
+  stream: StreamConfig;
 }

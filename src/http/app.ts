@@ -10,6 +10,7 @@ import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { adminRoutes, type Reloader } from './routes/admin.js';
 import { apiRoutes, type ApiSource } from './routes/api.js';
+import { streamRoutes, type StreamRouteOptions } from './routes/stream.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -18,6 +19,8 @@ export interface BuildOptions {
   readiness: Readiness;
   reload: Reloader;
   api: ApiSource;
+  /** GET /api/v1/stream (live results over SSE); absent: no stream route (responder mode). */
+  stream?: StreamRouteOptions;
 }
 
 /** Instrumentation is created once per process: it patches Fastify hooks via its plugin. */
@@ -43,6 +46,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { readiness: opts.readiness });
   await app.register(adminRoutes, { reload: opts.reload });
   await app.register(apiRoutes, { source: opts.api });
+  if (opts.stream) await app.register(streamRoutes, opts.stream);
 
   app.get('/', { config: { otel: false } }, async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
