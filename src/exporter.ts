@@ -31,6 +31,7 @@ import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
+import { logFdLimits } from './http/fd-limit.js';
 import type { TargetStatus } from './http/routes/api.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
 import { BatchWriter } from './protocol/batch.js';
@@ -116,6 +117,7 @@ export class Exporter {
     this.listenUrl = await this.app.listen(web);
     const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
     this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
+    logFdLimits(this.log, this.config.web.maxConnections);
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
@@ -275,8 +277,8 @@ export class Exporter {
       const prev = this.config;
       this.config = next;
       this.log.level = next.log.level;
-      if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
-        this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
+      if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+        this.log.warn({}, 'web.* settings take effect on restart');
       }
       if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
         this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');

@@ -190,6 +190,12 @@ export const FORMATS: Record<string, Format> = {
       return null;
     },
   },
+  /** web.*_timeout: from 100ms (anything shorter cuts real clients) to 1h (a timer, far below 2^31 ms). */
+  'fp-web-timeout': {
+    check: (v) => durationCheck(100)(v) ?? (parseDuration(v) > 3_600_000 ? 'must be at most 1h' : null),
+  },
+  /** web.max_requests / web.max_connections: 0 (no limit) up to the kernel's default fs.nr_open. */
+  'fp-web-count': { check: intCheck(0, 1_048_576), coerce: toInt },
 };
 
 

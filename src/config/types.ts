@@ -1,6 +1,7 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
 import type { ProbeKind, TargetSpec } from '../targets/model.js';
 import type { ResponderLimits } from '../responder/limits.js';
+import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, HTTP_METHODS, DNS_PREFERENCES } from './formats.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,6 +53,12 @@ export interface ResponderConfig extends ResponderLimits {
   http: string | null;
 }
 
+/** The web port: where it listens and its limits (README: "Limits and abusive clients"). */
+export interface WebConfig extends WebLimits {
+  listenAddress: string;
+  telemetryPath: string;
+}
+
 export interface MeshPeer {
   name: string;
   address: string;
@@ -74,7 +81,7 @@ export interface Config {
   workers: number;
   flushIntervalMs: number;
   log: { level: LogLevel };
-  web: { listenAddress: string; telemetryPath: string };
+  web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
   metrics: { rttBuckets: number[] };
   shard: { index: number; count: number };
