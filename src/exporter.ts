@@ -112,6 +112,8 @@ export class Exporter {
       readiness: () => this.readiness(),
       reload: () => this.reload(),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
+      limits: this.config.web,
+      registry: this.self.registry,
     });
     const web = listenAddress('web.listen_address', this.config.web.listenAddress);
     this.listenUrl = await this.app.listen(web);
