@@ -71,11 +71,20 @@ export interface SpawnOptions {
   /** Run inside this network namespace (needs root). */
   netns?: string;
   env?: Record<string, string>;
+  /**
+   * A command that execs the node command line after it, e.g. ['prlimit', '--nofile=1024:1024', '--']
+   * (it must exec, so the child's pid stays node's own). Not with `netns`.
+   */
+  wrap?: readonly string[];
 }
 
 function spawnCli(args: readonly string[], opts: SpawnOptions): ChildProcess {
   const node = process.execPath;
-  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, node, CLI_PATH, ...args]] : [node, [CLI_PATH, ...args]];
+  const [cmd, argv] = opts.netns
+    ? ['ip', ['netns', 'exec', opts.netns, node, CLI_PATH, ...args]]
+    : opts.wrap?.length
+      ? [opts.wrap[0], [...opts.wrap.slice(1), node, CLI_PATH, ...args]]
+      : [node, [CLI_PATH, ...args]];
   return spawn(cmd, argv, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
