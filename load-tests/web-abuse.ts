@@ -356,6 +356,8 @@ async function main(o: WebAbuseOptions): Promise<void> {
         `/healthz ok ${during.healthOk}, failed ${during.healthFail}, slowest ${during.healthMaxMs.toFixed(0)} ms; ${scrapeSummary(during.scrapes)}`,
     );
     lines.push(`  tcp+http probes from before opening to 2 s after closing: sent ${sent}, received ${received}, timeouts ${timeouts}, errors ${JSON.stringify(errorDeltas(before, after))}`);
+    const web = [...after].filter(([k, v]) => (k.startsWith('promhttp_') || k.startsWith('fleetprobe_http_conn')) && v !== 0);
+    if (web.length > 0) lines.push(`  web counters: ${web.map(([k, v]) => `${k} ${v}`).join('; ')}`);
     const fds = after.get('process_max_fds') ?? NaN;
     lines.push(`  process_max_fds ${fds}, process_open_fds at the end ${after.get('process_open_fds') ?? NaN}`);
   }
