@@ -14,6 +14,7 @@ import { apiRoutes, type ApiSource } from './routes/api.js';
 import { installConnectionGuard } from './connection-guard.js';
 import { connectionsCheckingIntervalMs, type WebLimits } from './limits.js';
 import { ScrapeGate } from './scrape-gate.js';
+import { pacedReplies } from './paced-replies.js';
 import { NO_WEB_METRICS, registerWebMetrics } from './web-metrics.js';
 
 export interface BuildOptions {
@@ -71,6 +72,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
   } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
   await app.register(otelInstrumentation.plugin());
+  pacedReplies(app as unknown as FastifyInstance, { writeTimeoutMs: limits.writeTimeoutMs, metrics: webMetrics });
 
   await app.register(metricsRoutes, {
     path: opts.telemetryPath,

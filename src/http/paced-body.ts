@@ -46,6 +46,12 @@ export interface PacedBodyOptions {
   sliceBytes?: number;
   /** Destroy the body when the consumer takes nothing for this long; 0: never. */
   writeTimeoutMs: number;
+  /**
+   * Called at the write timeout instead of failing the body with WriteTimeoutError
+   * (the body is then destroyed without an error): for consumers that would log
+   * the error, when the caller counts and closes the connection itself.
+   */
+  onWriteTimeout?: () => void;
   /** Monotonic clock in ms (tests inject one); default performance.now(). */
   now?: () => number;
 }
@@ -56,6 +62,7 @@ export class PacedBody extends Readable {
   private readonly sourceIterator: AsyncIterator<unknown>;
   private readonly sliceBytes: number;
   private readonly writeTimeoutMs: number;
+  private readonly onWriteTimeout: (() => void) | undefined;
   private readonly now: () => number;
   private chunk: Buffer | null = null;
   private offset = 0;
@@ -72,6 +79,7 @@ export class PacedBody extends Readable {
     super({ highWaterMark: sliceBytes });
     this.sliceBytes = sliceBytes;
     this.writeTimeoutMs = opts.writeTimeoutMs;
+    this.onWriteTimeout = opts.onWriteTimeout;
     this.now = opts.now ?? (() => performance.now());
     this.sourceIterator = source[Symbol.asyncIterator]();
   }
@@ -125,7 +133,13 @@ export class PacedBody extends Readable {
     // that has fired), so when it fires the current wait has lasted writeTimeoutMs.
     if (this.timer === null) {
       this.timer = setTimeout(() => {
-        if (this.waitingSinceMs !== null && !this.destroyed) this.destroy(new WriteTimeoutError(this.writeTimeoutMs));
+        if (this.waitingSinceMs === null || this.destroyed) return;
+        if (this.onWriteTimeout === undefined) {
+          this.destroy(new WriteTimeoutError(this.writeTimeoutMs));
+        } else {
+          this.onWriteTimeout();
+          this.destroy();
+        }
       }, this.writeTimeoutMs);
       this.timer.unref();
     } else {

@@ -118,3 +118,20 @@ test("a source error fails the body with the source's error", async () => {
     }
   }, /render failed/);
 });
+
+test('with onWriteTimeout, the timeout calls it and ends the body without an error', async () => {
+  const src = source(1000, 64 * 1024);
+  let called = 0;
+  const body = new PacedBody(src.stream, { sliceBytes: 16 * 1024, writeTimeoutMs: 100, onWriteTimeout: () => called++ });
+  body.on('data', () => body.pause()); // take one slice, then stop reading
+  const keepAlive = setTimeout(() => {}, 10_000);
+  const closed = await new Promise<{ errored: boolean }>((resolve) => {
+    let errored = false;
+    body.once('error', () => (errored = true));
+    body.once('close', () => resolve({ errored }));
+  });
+  clearTimeout(keepAlive);
+  assert.equal(called, 1);
+  assert.equal(closed.errored, false);
+  await src.finished;
+});

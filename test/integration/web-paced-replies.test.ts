@@ -1,0 +1,70 @@
+/**
+ * The HTTP app (build()) on a real loopback socket: a big JSON reply (an
+ * /api/v1/targets of a large fleet) is delivered whole to a client that reads it,
+ * and a client that stops reading it is dropped after web.write_timeout and
+ * counted, like a scrape. In-process, no privileges.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { gunzipSync } from 'node:zlib';
+import { build } from '../../src/http/app.js';
+import type { TargetStatus } from '../../src/http/routes/api.js';
+import { TargetStore } from '../../src/aggregate/store.js';
+import { renderMetrics } from '../../src/metrics/scrape.js';
+import { getRequest, openConnections } from '../../load-tests/abusive-clients.js';
+import { httpRequest, waitFor } from '../helpers/exporter-process.js';
+
+const N = 60_000;
+
+function targets(): TargetStatus[] {
+  return Array.from({ length: N }, (_, i) => ({
+    name: `target-${i}.rack-${i % 40}.example.internal`,
+    kind: 'icmp',
+    address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) || 1}`,
+    state: 'ok',
+    worker: i % 2,
+    labels: { rack: `r${i % 40}`, region: 'eu' },
+  }));
+}
+
+test('a big API reply reaches a reading client whole and is dropped for a client that stops reading', { timeout: 60_000 }, async (t) => {
+  const registry = new Registry();
+  const store = new TargetStore();
+  for (let s = 0; s < 100; s++) store.defineSlot(s, { name: `t${s}`, kind: 'icmp', address: '127.0.0.1', labels: {} });
+  const all = targets();
+  const app = await build({
+    logger: false,
+    telemetryPath: '/metrics',
+    metrics: ({ gzip }) => renderMetrics(store, registry, { gzip }),
+    readiness: () => ({ ready: true }),
+    reload: async () => ({ ok: true }),
+    api: { targets: () => all, status: () => ({}) },
+    limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 700, idleTimeoutMs: 5000 },
+    registry,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = Number(new URL(url).port);
+  t.after(() => app.close());
+
+  const whole = await httpRequest(`${url}/api/v1/targets`, { timeoutMs: 20_000 });
+  assert.equal(whole.status, 200);
+  assert.ok(whole.body.length > 8e6, `the reply is big: ${whole.body.length} bytes`);
+  assert.equal(Number(whole.headers['content-length']), whole.body.length, 'sent with its length');
+  assert.equal((JSON.parse(whole.text()) as { targets: unknown[] }).targets.length, N);
+
+  const value = async (reason: string): Promise<number> => {
+    const m = (await registry.getSingleMetric('fleetprobe_http_connections_dropped_total')?.get())?.values ?? [];
+    return m.find((v) => v.labels.reason === reason)?.value ?? NaN;
+  };
+  assert.equal(await value('write_timeout'), 0);
+  const stuck = await openConnections({ host: '127.0.0.1', port, count: 3, request: getRequest('/api/v1/targets', `127.0.0.1:${port}`) });
+  t.after(() => stuck.close());
+  await waitFor('the three non-readers dropped', async () => (await value('write_timeout')) === 3, 15_000, 100);
+
+  // Small replies and scrapes are unaffected: /healthz as is, /metrics gzip streams whole.
+  assert.equal((await httpRequest(`${url}/healthz`)).text(), 'ok\n');
+  const gz = await httpRequest(`${url}/metrics`, { headers: { 'accept-encoding': 'gzip' }, timeoutMs: 20_000 });
+  assert.equal(gz.status, 200);
+  assert.match(gunzipSync(gz.body).toString('utf8'), /fleetprobe_probe_sent_total\{target="t99"/);
+});
