@@ -2,7 +2,8 @@
  * The HTTP app (build()) on a real loopback socket: a big JSON reply (an
  * /api/v1/targets of a large fleet) is delivered whole to a client that reads it,
  * and a client that stops reading it is dropped after web.write_timeout and
- * counted, like a scrape. In-process, no privileges.
+ * counted, like a scrape; at web.max_connections with every connection busy, a new
+ * connection is refused until one frees. In-process, no privileges.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import type { TargetStatus } from '../../src/http/routes/api.js';
 import { TargetStore } from '../../src/aggregate/store.js';
 import { renderMetrics } from '../../src/metrics/scrape.js';
 import { getRequest, openConnections } from '../../load-tests/abusive-clients.js';
-import { httpRequest, waitFor } from '../helpers/exporter-process.js';
+import { httpRequest, sleep, waitFor } from '../helpers/exporter-process.js';
 
 const N = 60_000;
 
@@ -67,4 +68,39 @@ test('a big API reply reaches a reading client whole and is dropped for a client
   const gz = await httpRequest(`${url}/metrics`, { headers: { 'accept-encoding': 'gzip' }, timeoutMs: 20_000 });
   assert.equal(gz.status, 200);
   assert.match(gunzipSync(gz.body).toString('utf8'), /fleetprobe_probe_sent_total\{target="t99"/);
+});
+
+test('at web.max_connections with every connection busy, a new connection is refused until one frees', { timeout: 60_000 }, async (t) => {
+  const registry = new Registry();
+  const all = targets();
+  const app = await build({
+    logger: false,
+    telemetryPath: '/metrics',
+    metrics: ({ gzip }) => renderMetrics(new TargetStore(), registry, { gzip }),
+    readiness: () => ({ ready: true }),
+    reload: async () => ({ ok: true }),
+    api: { targets: () => all, status: () => ({}) },
+    limits: { maxRequests: 4, maxConnections: 2, readTimeoutMs: 5000, writeTimeoutMs: 4000, idleTimeoutMs: 5000 },
+    registry,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = Number(new URL(url).port);
+  t.after(() => app.close());
+  const dropped = async (reason: string): Promise<number> =>
+    ((await registry.getSingleMetric('fleetprobe_http_connections_dropped_total')?.get())?.values ?? []).find((v) => v.labels.reason === reason)?.value ?? NaN;
+
+  // Two clients that never read a big reply: both connections busy.
+  const busy = await openConnections({ host: '127.0.0.1', port, count: 2, request: getRequest('/api/v1/targets', `127.0.0.1:${port}`) });
+  t.after(() => busy.close());
+  await waitFor('both connections open', async () => {
+    const g = (await registry.getSingleMetric('fleetprobe_http_connections')?.get())?.values[0]?.value;
+    return g === 2;
+  }, 5000, 50);
+  // Their requests take a few ms to be read and answered (then they are busy, not idle).
+  await sleep(1000);
+  await assert.rejects(httpRequest(`${url}/healthz`, { timeoutMs: 5000 }), /socket hang up|ECONNRESET|EPIPE/);
+  assert.equal(await dropped('max_connections'), 1);
+  // The write timeout frees both; then the port answers again.
+  await waitFor('the busy ones dropped', async () => (await dropped('write_timeout')) === 2, 10_000, 100);
+  assert.equal((await httpRequest(`${url}/healthz`)).status, 200);
 });
