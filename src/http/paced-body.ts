@@ -15,29 +15,22 @@
  * slices, progress is seen every 64 KiB.
  *
  * Write timeout: while the body waits for its consumer (the last push was
- * refused), a timer runs; a _read ends the wait. If it fires, the body is destroyed
- * with WriteTimeoutError, the pipeline destroys the response (closing the socket),
- * and the source is destroyed (releasing the snapshot). Time the source itself
- * takes to produce is not counted: that is our latency, not the client's.
+ * refused), a timer runs; a _read ends the wait. If it fires, onWriteTimeout is
+ * called (or the body fails with WriteTimeoutError, and a pipeline destroys the
+ * response) and the source is destroyed (releasing the snapshot). Time the source
+ * itself takes to produce is not counted: that is our latency, not the client's.
+ * Once the body has ended, its last bytes still have to leave the response: see
+ * watchFlush.
  */
 import { Readable } from 'node:stream';
 
 export const WRITE_TIMEOUT_CODE = 'FP_ERR_WRITE_TIMEOUT';
-export const BODY_EVICTED_CODE = 'FP_ERR_BODY_EVICTED';
 
 export class WriteTimeoutError extends Error {
   override name = 'WriteTimeoutError';
   readonly code = WRITE_TIMEOUT_CODE;
   constructor(ms: number) {
     super(`client read nothing for ${ms} ms`);
-  }
-}
-
-export class BodyEvictedError extends Error {
-  override name = 'BodyEvictedError';
-  readonly code = BODY_EVICTED_CODE;
-  constructor() {
-    super('closed to make room for another scrape: the client was not reading');
   }
 }
 
@@ -105,6 +98,11 @@ export class PacedBody extends Readable {
           if (r.done === true) {
             this.chunk = null;
             this.push(null);
+            // No _read comes after the end, so wait for 'end' (the consumer took
+            // everything) instead: until then, the consumer may be stuck on our last
+            // slices (buffered here, or a pipe paused until its response drains).
+            this.once('end', () => (this.waitingSinceMs = null));
+            this.startWaiting();
             return;
           }
           const v = r.value;

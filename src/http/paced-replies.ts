@@ -11,6 +11,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { watchFlush } from './flush-watch.js';
 import { PacedBody } from './paced-body.js';
 import type { WebMetrics } from './web-metrics.js';
 
@@ -23,14 +24,15 @@ export function pacedReplies(app: FastifyInstance, opts: { writeTimeoutMs: numbe
     if (bytes <= PACED_REPLY_MIN_BYTES) return payload;
     const buf = typeof payload === 'string' ? Buffer.from(payload) : payload;
     reply.header('content-length', buf.length);
-    return new PacedBody(Readable.from([buf]), {
-      writeTimeoutMs: opts.writeTimeoutMs,
-      // Counted and reset here; the body then ends as a premature close, which Fastify
-      // does not log (request logging is off), so a flood of such clients floods no log.
-      onWriteTimeout: () => {
-        opts.metrics.dropped('write_timeout');
-        req.socket.resetAndDestroy();
-      },
-    });
+    // Counted and reset here; the body then ends as a premature close, which Fastify
+    // does not log (request logging is off), so a flood of such clients floods no log.
+    const drop = (): void => {
+      opts.metrics.dropped('write_timeout');
+      req.socket.resetAndDestroy();
+    };
+    const body = new PacedBody(Readable.from([buf]), { writeTimeoutMs: opts.writeTimeoutMs, onWriteTimeout: drop });
+    const flush = watchFlush(body, reply.raw, { writeTimeoutMs: opts.writeTimeoutMs, onTimeout: drop });
+    reply.raw.once('close', flush.stop);
+    return body;
   });
 }

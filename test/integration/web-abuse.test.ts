@@ -109,8 +109,17 @@ test('300 clients that never read /metrics: RSS stays bounded, they are dropped,
       }
     })(),
   ]);
-  // Still connected, but the ones that held scrape slots for longer than write_timeout are gone.
-  const during = await exp.scrape();
+  // Still connected, but the ones that held scrape slots are dropped write_timeout after
+  // they stalled (on a loaded machine the last of the burst may be admitted seconds late).
+  const during = await waitFor(
+    'no non-reader holding a scrape slot (in flight: only the scrape asking)',
+    async () => {
+      const m = await exp.scrape();
+      return (m.value('promhttp_metric_handler_requests_in_flight') ?? NaN) <= 1 && m;
+    },
+    20_000,
+    1000,
+  );
   slow.close();
   await sleep(3000);
   const rssAfter = rssBytes(pid);
@@ -135,7 +144,6 @@ test('300 clients that never read /metrics: RSS stays bounded, they are dropped,
 
   // The counters say what happened: most were refused at once, the slot holders dropped.
   assert.ok(dropped(during, 'write_timeout') >= 20, `non-readers holding slots were dropped after write_timeout: ${dropped(during, 'write_timeout')}`);
-  assert.ok((during.value('promhttp_metric_handler_requests_in_flight') ?? NaN) <= 2, 'no non-reader holds a scrape slot any more');
   assert.ok((during.value('promhttp_metric_handler_requests_total', { code: '503' }) ?? 0) >= 200, 'scrapes beyond web.max_requests were answered 503');
   assert.ok((after.value('fleetprobe_http_connections') ?? NaN) <= 3, 'the closed clients are no longer counted as connections');
 });

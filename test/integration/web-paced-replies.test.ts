@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { gunzipSync } from 'node:zlib';
 import { build } from '../../src/http/app.js';
@@ -103,4 +104,32 @@ test('at web.max_connections with every connection busy, a new connection is ref
   // The write timeout frees both; then the port answers again.
   await waitFor('the busy ones dropped', async () => (await dropped('write_timeout')) === 2, 10_000, 100);
   assert.equal((await httpRequest(`${url}/healthz`)).status, 200);
+});
+
+test('a scrape client that stops reading at any point, even after the last byte left the body, loses its slot at the write timeout', { timeout: 60_000 }, async (t) => {
+  const registry = new Registry();
+  // Bodies of 0.5 to 8.4 MB: some fit wholly in the kernel's buffers, some stop in the
+  // middle, some with their last bytes still queued in the response.
+  const sizes = Array.from({ length: 100 }, (_, i) => 512 * 1024 + i * 80 * 1024);
+  let next = 0;
+  const app = await build({
+    logger: false,
+    telemetryPath: '/metrics',
+    metrics: () => ({ body: Readable.from([Buffer.alloc(sizes[next++ % sizes.length], 97)]), headers: { 'content-type': 'text/plain' } }),
+    readiness: () => ({ ready: true }),
+    reload: async () => ({ ok: true }),
+    api: { targets: () => [], status: () => ({}) },
+    limits: { maxRequests: 0, maxConnections: 200, readTimeoutMs: 5000, writeTimeoutMs: 1000, idleTimeoutMs: 60_000 },
+    registry,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = Number(new URL(url).port);
+  t.after(() => app.close());
+  const gauge = async (): Promise<number> => (await registry.getSingleMetric('promhttp_metric_handler_requests_in_flight')?.get())?.values[0]?.value ?? NaN;
+
+  const stuck = await openConnections({ host: '127.0.0.1', port, count: sizes.length, parallel: 1, request: getRequest('/metrics', `127.0.0.1:${port}`) });
+  t.after(() => stuck.close());
+  await sleep(300);
+  assert.ok((await gauge()) > 0, 'some scrapes wait on their clients');
+  await waitFor('every scrape slot freed', async () => (await gauge()) === 0, 15_000, 100);
 });

@@ -6,13 +6,15 @@
  * once, unless a scrape whose client stopped reading can be closed to make room.
  * The body is a PacedBody piped into the raw response (the reply is hijacked so
  * the pipeline, not Fastify, owns the stream): a client that reads nothing for
- * web.write_timeout is dropped, and dropping it, or the client closing, destroys
- * the body and with it the store snapshot.
+ * web.write_timeout, while the body is produced or while its last bytes flush, is
+ * dropped, and dropping it, or the client closing, destroys the body and with it
+ * the store snapshot.
  */
 import { pipeline } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { acceptsGzip, type RenderedMetrics } from '../../metrics/scrape.js';
-import { BODY_EVICTED_CODE, BodyEvictedError, PacedBody, WRITE_TIMEOUT_CODE } from '../paced-body.js';
+import { watchFlush, type FlushWatch } from '../flush-watch.js';
+import { PacedBody } from '../paced-body.js';
 import type { ScrapeGate, ScrapeSlot } from '../scrape-gate.js';
 import type { WebMetrics } from '../web-metrics.js';
 
@@ -31,13 +33,18 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
   app.get(opts.path, { config: { otel: false } }, async (req, reply) => {
     const res = reply.raw;
     let body: PacedBody | null = null;
+    let flush: FlushWatch | null = null;
+    // A client that stopped reading is reset, not closed: a plain close would leave the
+    // unsent MiBs in the kernel's send buffer of an orphaned socket for minutes.
+    const drop = (reason: 'write_timeout' | 'scrape_stalled'): void => {
+      metrics.dropped(reason);
+      req.log.debug({ reason, remote: req.ip }, 'scrape dropped');
+      req.socket.resetAndDestroy();
+      body?.destroy();
+    };
     const slot: ScrapeSlot = {
-      waitingSince: () => body?.waitingSince() ?? null,
-      evict: () => {
-        // Only a scrape with a body can be waiting on its client, so `body` is set here.
-        if (body !== null) body.destroy(new BodyEvictedError());
-        else res.destroy();
-      },
+      waitingSince: () => body?.waitingSince() ?? flush?.waitingSince() ?? null,
+      evict: () => drop('scrape_stalled'),
     };
     if (!gate.admit(slot).admitted) {
       metrics.scrapeRefused();
@@ -47,32 +54,26 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
         .send(`too many concurrent scrapes (web.max_requests = ${gate.max}), try again\n`);
     }
     metrics.scrapeStarted();
+    // One listener for all that ends with the response (a response collects many: pipeline, Fastify, ...).
     res.once('close', () => {
+      flush?.stop();
       gate.release(slot);
       metrics.scrapeEnded(res.statusCode);
     });
 
     // Errors here (before any byte is sent) become Fastify's 500; the close above releases the slot.
     const rendered = await opts.source({ gzip: acceptsGzip(req.headers['accept-encoding']) });
+    reply.hijack();
     if (res.destroyed) {
+      // The client went away while the body was being prepared: nothing to send.
       rendered.body.destroy();
       return reply;
     }
-    body = new PacedBody(rendered.body, { writeTimeoutMs: opts.writeTimeoutMs });
-    body.once('error', (err: NodeJS.ErrnoException) => {
-      // A client that stopped reading: reset rather than close. A plain close would leave
-      // the unsent MiBs in the kernel's send buffer of an orphaned socket for minutes.
-      if (err.code === WRITE_TIMEOUT_CODE || err.code === BODY_EVICTED_CODE) req.socket.resetAndDestroy();
-    });
-    reply.hijack();
+    body = new PacedBody(rendered.body, { writeTimeoutMs: opts.writeTimeoutMs, onWriteTimeout: () => drop('write_timeout') });
+    flush = watchFlush(body, res, { writeTimeoutMs: opts.writeTimeoutMs, onTimeout: () => drop('write_timeout') });
     res.writeHead(200, rendered.headers);
-    pipeline(body, res, (err) => {
-      if (!err) return;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === WRITE_TIMEOUT_CODE) metrics.dropped('write_timeout');
-      else if (code === BODY_EVICTED_CODE) metrics.dropped('scrape_stalled');
-      if (code === WRITE_TIMEOUT_CODE || code === BODY_EVICTED_CODE) req.log.debug({ err: err.message, remote: req.ip }, 'scrape dropped');
-      // Anything else is the client going away (premature close): nothing to report.
+    pipeline(body, res, () => {
+      // Errors are the client going away (or a drop above, already counted): nothing to report.
     });
     return reply;
   });
