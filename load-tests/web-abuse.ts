@@ -144,7 +144,7 @@ function interesting(line: string): boolean {
       line.startsWith('fleetprobe_probe_received_total{') ||
       line.startsWith('fleetprobe_probe_timeouts_total{') ||
       line.startsWith('fleetprobe_probe_errors_total{')) &&
-    (line.includes('kind="tcp"') || line.includes('kind="http"'))
+    (line.includes('kind="tcp"') || line.includes('kind="http"') || line.includes('kind="icmp"'))
   );
 }
 
@@ -172,11 +172,11 @@ function sumOf(s: Map<string, number>, name: string, ...fragments: string[]): nu
   return t;
 }
 
-/** Errors by reason of the tcp/http targets between two scrapes. */
-function errorDeltas(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+/** Errors by reason of the targets of `kind` between two scrapes. */
+function errorDeltas(before: Map<string, number>, after: Map<string, number>, kind: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of after) {
-    if (!k.startsWith('fleetprobe_probe_errors_total{')) continue;
+    if (!k.startsWith('fleetprobe_probe_errors_total{') || !k.includes(`kind="${kind}"`)) continue;
     const d = v - (before.get(k) ?? 0);
     if (d <= 0) continue;
     const reason = /reason="([^"]*)"/.exec(k)?.[1] ?? '?';
@@ -348,14 +348,19 @@ async function main(o: WebAbuseOptions): Promise<void> {
     // Counters are cumulative: read them once the server can answer again (today's code could not while they were open).
     await sleep(2000);
     const after = (await scrape(baseUrl, 30_000)).samples;
-    const sent = sumOf(after, 'fleetprobe_probe_sent_total') - sumOf(before, 'fleetprobe_probe_sent_total');
-    const received = sumOf(after, 'fleetprobe_probe_received_total') - sumOf(before, 'fleetprobe_probe_received_total');
-    const timeouts = sumOf(after, 'fleetprobe_probe_timeouts_total') - sumOf(before, 'fleetprobe_probe_timeouts_total');
     lines.push(
       `idle connections: ${idle.opened} opened in ${(openedInMs / 1000).toFixed(1)} s (${idle.failed} failed), ${stillOpen} still open after ${o.holdMs / 1000} s; ` +
         `/healthz ok ${during.healthOk}, failed ${during.healthFail}, slowest ${during.healthMaxMs.toFixed(0)} ms; ${scrapeSummary(during.scrapes)}`,
     );
-    lines.push(`  tcp+http probes from before opening to 2 s after closing: sent ${sent}, received ${received}, timeouts ${timeouts}, errors ${JSON.stringify(errorDeltas(before, after))}`);
+    for (const [label, kinds] of [['tcp+http', ['tcp', 'http']], ['icmp', ['icmp']]] as const) {
+      const d = (name: string): number => kinds.reduce((a, k) => a + sumOf(after, name, `kind="${k}"`) - sumOf(before, name, `kind="${k}"`), 0);
+      const errors: Record<string, number> = {};
+      for (const k of kinds) for (const [reason, n] of Object.entries(errorDeltas(before, after, k))) errors[reason] = (errors[reason] ?? 0) + n;
+      lines.push(
+        `  ${label} probes from before opening to 2 s after closing: sent ${d('fleetprobe_probe_sent_total')}, received ${d('fleetprobe_probe_received_total')}, ` +
+          `timeouts ${d('fleetprobe_probe_timeouts_total')}, errors ${JSON.stringify(errors)}`,
+      );
+    }
     const web = [...after].filter(([k, v]) => (k.startsWith('promhttp_') || k.startsWith('fleetprobe_http_conn')) && v !== 0);
     if (web.length > 0) lines.push(`  web counters: ${web.map(([k, v]) => `${k} ${v}`).join('; ')}`);
     const fds = after.get('process_max_fds') ?? NaN;
