@@ -43,6 +43,7 @@ import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
+import { logFdLimits } from './http/fd-limit.js';
 import type { TargetStatus } from './http/routes/api.js';
 import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/admin.js';
 import { registerTargetFileMetrics } from './metrics/target-files.js';
@@ -208,6 +209,8 @@ export class Exporter {
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
       stream: this.streams?.routeOptions(),
+      limits: this.config.web,
+      registry: this.self.registry,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -217,6 +220,7 @@ export class Exporter {
       if (!isListenFailure(err)) throw err;
       throw listenError(err, setting);
     }
+    logFdLimits(this.log, this.config.web.maxConnections);
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
       try {
@@ -606,8 +610,8 @@ export class Exporter {
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
         next.workersHeapLimitMb !== prev.workersHeapLimitMb);
-    if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
-      this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
+    if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+      this.log.warn({}, 'web.* settings take effect on restart');
     }
     if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
       this.log.warn({}, 'grpc.listen_address takes effect on restart');

@@ -42,6 +42,8 @@ export const DURATION_BOUNDS = {
   reconnectBackoff: { min: 1, max: HOUR_MS },
   /** tcp_echo connect_timeout (the prober's own limit). */
   connectTimeout: { min: 1, max: 10 * MINUTE_MS },
+  /** web.read_timeout / write_timeout / idle_timeout: shorter than 100ms cuts real clients. */
+  webTimeout: { min: 100, max: HOUR_MS },
   /** workers_stall_timeout when not "auto" (also >= 3 x flush_interval). */
   stallTimeout: { min: SECOND_MS, max: HOUR_MS },
   /** file_watch.check_interval: the periodic stat of watched files (the fallback of fs.watch). */
@@ -84,6 +86,8 @@ export const COUNT_BOUNDS = {
   targetFiles: { min: 0, max: 1024 },
   /** responder.allow_cidrs entries. */
   allowCidrs: { min: 0, max: 10_000 },
+  /** web.max_requests / web.max_connections: 0 (no limit) up to the kernel's default fs.nr_open. */
+  webCount: { min: 0, max: 1_048_576 },
   /** workers_heap_limit_mb: V8 old-generation limit of a worker thread (MiB). */
   workerHeapLimitMb: { min: 64, max: 65_536 },
 } as const satisfies Record<string, Range>;

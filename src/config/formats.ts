@@ -373,6 +373,8 @@ export const FORMATS: Record<string, Format> = {
     elements: headerProblems,
     range: `at most ${HTTP_BOUNDS.headers} headers; values up to ${HTTP_BOUNDS.headerValueBytes} bytes`,
   },
+  'fp-web-timeout': durationFormat(DURATION_BOUNDS.webTimeout),
+  'fp-web-count': intFormat(COUNT_BOUNDS.webCount),
 };
 
 let registered = false;

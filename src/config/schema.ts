@@ -17,6 +17,8 @@ import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
+import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
+import { readFdLimits } from '../http/fd-limit.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -105,6 +107,19 @@ export function buildSchema(): SchemaSection {
         default: '127.0.0.1:9798',
       },
       telemetry_path: { doc: 'Path where Prometheus metrics are served.', format: 'fp-url-path', default: '/metrics' },
+      max_requests: {
+        doc: 'Concurrent scrapes of the telemetry path (as node_exporter --web.max-requests); beyond, 503 at once unless a scrape whose client stopped reading can be closed. 0: no limit.',
+        format: 'fp-web-count',
+        default: DEFAULT_MAX_REQUESTS,
+      },
+      max_connections: {
+        doc: 'Open connections to the web port; at the cap a new connection closes the longest-idle one, or is refused when all are busy. 0: no limit. Default: a quarter of the open-file limit, 16 to 1024.',
+        format: 'fp-web-count',
+        default: defaultMaxConnections(readFdLimits()?.soft ?? null),
+      },
+      read_timeout: { doc: 'A request\'s headers and body must arrive within this long (and a new connection must send one); else 408 and closed.', format: 'fp-web-timeout', default: '10s' },
+      write_timeout: { doc: 'A response whose client takes no bytes for this long is dropped (its buffers are freed).', format: 'fp-web-timeout', default: '10s' },
+      idle_timeout: { doc: 'A keep-alive connection idle this long after its last response is closed.', format: 'fp-web-timeout', default: '90s' },
     },
     dns: {
       refresh_interval: {

@@ -1,6 +1,7 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
 import type { ProbeKind, TargetSpec } from '../targets/model.js';
 import type { ResponderLimits } from '../responder/limits.js';
+import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS, HTTP_METHODS, DNS_PREFERENCES } from './formats.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,6 +54,12 @@ export interface ResponderConfig extends Required<ResponderLimits> {
   http: string | null;
 }
 
+/** The web port: where it listens and its limits (README: "Limits and abusive clients"). */
+export interface WebConfig extends WebLimits {
+  listenAddress: string;
+  telemetryPath: string;
+}
+
 export interface MeshPeer {
   name: string;
   address: string;
@@ -102,7 +109,7 @@ export interface Config {
   /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
   workersHeapLimitMb: number;
   log: { level: LogLevel; format: LogFormat };
-  web: { listenAddress: string; telemetryPath: string };
+  web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
   metrics: { rttBuckets: number[] };
   shard: { index: number; count: number };

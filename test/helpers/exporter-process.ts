@@ -73,10 +73,15 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** How to run node (default [process.execPath]), e.g. ['setpriv', ..., '/path/to/node']. */
   runner?: readonly string[];
+  /**
+   * A command that execs the node command line after it, e.g. ['prlimit', '--nofile=1024:1024', '--']
+   * (it must exec, so the child's pid stays node's own). Not with `netns`.
+   */
+  wrap?: readonly string[];
 }
 
 function spawnCli(args: readonly string[], opts: SpawnOptions): ChildProcess {
-  const run = [...(opts.runner ?? [process.execPath]), CLI_PATH, ...args];
+  const run = [...(opts.wrap ?? []), ...(opts.runner ?? [process.execPath]), CLI_PATH, ...args];
   const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...run]] : [run[0], run.slice(1)];
   return spawn(cmd, argv, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
