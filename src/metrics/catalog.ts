@@ -219,18 +219,11 @@ export interface ExtraLabel {
   readonly always: readonly Uint8Array[];
 }
 
-/** A family with what is derived from the kinds. */
-export interface MetricFamily {
+/** A family with what is derived from the kinds, every optional field resolved. */
+export interface MetricFamily extends Pick<FamilyDecl, 'prometheus' | 'otel' | 'unit' | 'type' | 'valueType' | 'help' | 'column'> {
   readonly id: FamilyId;
-  readonly prometheus: string;
-  readonly otel: string;
-  readonly unit: string;
-  readonly type: MetricType;
-  readonly valueType: 'int' | 'double';
-  readonly help: string;
   /** help, unless the OTLP description must differ. */
   readonly otelHelp: string;
-  readonly column: string;
   readonly label: ExtraLabel | undefined;
   readonly initial: number;
   readonly fromLossWindow: boolean;
