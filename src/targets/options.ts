@@ -11,7 +11,8 @@ import { kindModule, type KindOptions, type ProbeKind } from '../kinds/index.js'
 import type { ProbeDefaults } from './model.js';
 
 type Values = ProbeDefaults['optionValues'];
-const shared = new WeakMap<Values, Map<string, KindOptions>>();
+/** Per defaults: per kind, the shared options by timeout (a handful of entries). */
+const shared = new WeakMap<Values, Map<ProbeKind, Map<number, KindOptions>>>();
 
 /**
  * `own`: the target's own option values (validated; only keys the kind declares), or
@@ -19,12 +20,12 @@ const shared = new WeakMap<Values, Map<string, KindOptions>>();
  */
 export function targetOptions(kind: ProbeKind, defaults: Pick<ProbeDefaults, 'optionValues'>, own: Readonly<Record<string, unknown>> | null, timeoutMs: number): KindOptions {
   const values = defaults.optionValues;
-  const timing = { timeoutMs };
-  if (own !== null) return kindModule(kind).normalise({ ...values[kind], ...own }, timing);
-  let byKey = shared.get(values);
-  if (byKey === undefined) shared.set(values, (byKey = new Map()));
-  const key = `${kind} ${timeoutMs}`;
-  let o = byKey.get(key);
-  if (o === undefined) byKey.set(key, (o = kindModule(kind).normalise(values[kind], timing)));
+  if (own !== null) return kindModule(kind).normalise({ ...values[kind], ...own }, { timeoutMs });
+  let byKind = shared.get(values);
+  if (byKind === undefined) shared.set(values, (byKind = new Map()));
+  let byTimeout = byKind.get(kind);
+  if (byTimeout === undefined) byKind.set(kind, (byTimeout = new Map()));
+  let o = byTimeout.get(timeoutMs);
+  if (o === undefined) byTimeout.set(timeoutMs, (o = kindModule(kind).normalise(values[kind], { timeoutMs })));
   return o;
 }
