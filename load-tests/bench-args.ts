@@ -4,7 +4,7 @@
  *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s
  *                    [--kinds icmp,tcp_echo,http] [--workers N] ...
  */
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { BENCH_KINDS, type BenchKind } from './loopback-fleet.js';
 
 export interface BenchOptions {

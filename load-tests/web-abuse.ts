@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { getRequest, openConnections } from './abusive-clients.js';
 import { installChildCleanup, sleep, spawnTracked, stopChild, type Tracked } from './child-processes.js';
 import { CLI, freePort, writeJson } from './exporter-process.js';

@@ -25,8 +25,9 @@
  */
 import { BatchReader } from '../protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../protocol/events.js';
-import { PROBE_KINDS, type ProbeKind } from '../targets/model.js';
+import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
+import { CatalogColumns, type SnapshotColumns } from './columns.js';
 import { targetLabelFragment } from './labels.js';
 import { DEFAULT_LOSS_WINDOW, LossWindows } from './loss-window.js';
 
@@ -53,10 +54,18 @@ export interface TargetStoreOptions {
  * A consistent copy of the store taken at one instant (scrape start), so a
  * streaming serializer can yield to the event loop between chunks while batches
  * keep merging into the live store. Arrays cover slots [0, highWater).
- * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the
- * last column of each slot counts values above the last bound).
+ *
+ * Besides the slot metadata below, it has one field per store column of the metric
+ * catalog (SnapshotColumns, typed from metrics/catalog.ts): sent, received, timeouts,
+ * duplicates, late, errors (per ErrorReason code; undefined when no slot ever had that
+ * reason), rttBuckets, rttSum, lastRtt, lossRatio, connects, connected, phaseBuckets,
+ * phaseSum (per HttpPhase code; undefined when never recorded), httpStatus.
+ * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the last
+ * column of each slot counts values above the last bound).
  */
-export interface StoreSnapshot {
+export type StoreSnapshot = SnapshotMeta & SnapshotColumns;
+
+export interface SnapshotMeta {
   readonly highWater: number;
   readonly buckets: Float64Array;
   /** 1 = slot holds a target. */
@@ -69,23 +78,6 @@ export interface StoreSnapshot {
   readonly labels: readonly string[];
   /** The same fragments as UTF-8 bytes (what the serializer copies). */
   readonly labelBytes: readonly Uint8Array[];
-  readonly sent: Float64Array;
-  readonly received: Float64Array;
-  readonly timeouts: Float64Array;
-  readonly duplicates: Float64Array;
-  readonly late: Float64Array;
-  /** Per ErrorReason code; undefined when no slot ever had that reason. */
-  readonly errors: readonly (Float64Array | undefined)[];
-  readonly rttBuckets: Float64Array;
-  readonly rttSum: Float64Array;
-  readonly lastRtt: Float64Array;
-  readonly lossRatio: Float64Array;
-  readonly connects: Float64Array;
-  readonly connected: Float64Array;
-  /** Per HttpPhase code; undefined when no phase was ever recorded. */
-  readonly phaseBuckets: readonly (Float64Array | undefined)[];
-  readonly phaseSum: readonly (Float64Array | undefined)[];
-  readonly httpStatus: Float64Array;
 }
 
 /** One target's counters at one instant: what the live streams' state events carry. */
@@ -129,22 +121,8 @@ export class TargetStore {
   /** Epoch ms at which each slot's counters last started from zero (OTel start time). */
   private startTimes: number[] = [];
 
-  private sent: Float64Array;
-  private received: Float64Array;
-  private timeouts: Float64Array;
-  private duplicates: Float64Array;
-  private late: Float64Array;
-  private rttBuckets: Float64Array;
-  private rttSum: Float64Array;
-  private lastRtt: Float64Array;
-  private connects: Float64Array;
-  private connected: Float64Array;
-  private httpStatus: Float64Array;
-  /** Lazily allocated: most fleets only ever see a few reasons. */
-  private readonly errors: (Float64Array | undefined)[] = new Array(ERROR_REASON_NAMES.length).fill(undefined);
-  /** Lazily allocated on the first Phase record (only http targets have them). */
-  private readonly phaseBuckets: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
-  private readonly phaseSum: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
+  /** One column per metric family of the catalog (errors and phases allocated on first use). */
+  private readonly columns: CatalogColumns;
   private readonly loss: LossWindows;
 
   /** Records dropped because their slot is not (or no longer) defined. */
@@ -163,17 +141,7 @@ export class TargetStore {
     const c = this.capacity;
     this.defined = new Uint8Array(c);
     this.kind = new Uint8Array(c);
-    this.sent = new Float64Array(c);
-    this.received = new Float64Array(c);
-    this.timeouts = new Float64Array(c);
-    this.duplicates = new Float64Array(c);
-    this.late = new Float64Array(c);
-    this.rttBuckets = new Float64Array(c * this.stride);
-    this.rttSum = new Float64Array(c);
-    this.lastRtt = new Float64Array(c).fill(NaN);
-    this.connects = new Float64Array(c);
-    this.connected = new Float64Array(c);
-    this.httpStatus = new Float64Array(c);
+    this.columns = new CatalogColumns(c, this.stride);
     this.loss = new LossWindows(c);
   }
 
@@ -229,27 +197,11 @@ export class TargetStore {
     if (slot >= this.high) this.high = slot + 1;
   }
 
-  /** Zero every counter of a slot (NaN for last RTT) and empty its loss window. */
+  /** Every column of a slot back to its initial value (0; NaN for last RTT) and its loss window emptied. */
   resetSlot(slot: number): void {
     if (slot >= this.capacity) return;
     this.startTimes[slot] = Date.now();
-    this.sent[slot] = 0;
-    this.received[slot] = 0;
-    this.timeouts[slot] = 0;
-    this.duplicates[slot] = 0;
-    this.late[slot] = 0;
-    this.rttBuckets.fill(0, slot * this.stride, (slot + 1) * this.stride);
-    this.rttSum[slot] = 0;
-    this.lastRtt[slot] = NaN;
-    this.connects[slot] = 0;
-    this.connected[slot] = 0;
-    this.httpStatus[slot] = 0;
-    for (const e of this.errors) if (e !== undefined) e[slot] = 0;
-    for (let p = 0; p < this.phaseBuckets.length; p++) {
-      this.phaseBuckets[p]?.fill(0, slot * this.stride, (slot + 1) * this.stride);
-      const s = this.phaseSum[p];
-      if (s !== undefined) s[slot] = 0;
-    }
+    this.columns.reset(slot);
     this.loss.reset(slot);
   }
 
@@ -305,6 +257,12 @@ export class TargetStore {
     const n = r.count;
     const high = this.high;
     const defined = this.defined;
+    const stride = this.stride;
+    const buckets = this.buckets;
+    // Column handles of the catalog's families (metrics/catalog.ts), read once per batch
+    // (nothing grows while a batch merges). Which event fills which column is here.
+    const { sent, received, timeouts, duplicates, late, lastRtt, connects, connected, httpStatus } = this.columns.scalar;
+    const rtt = this.columns.histogram.rtt;
     for (let i = 0; i < n; i++) {
       const slot = r.slot(i);
       if (slot >= high || defined[slot] !== 1) {
@@ -313,19 +271,19 @@ export class TargetStore {
       }
       switch (r.event(i)) {
         case ProbeEvent.Sent:
-          this.sent[slot]++;
+          sent[slot]++;
           break;
         case ProbeEvent.Reply: {
           const v = this.checkValue(r.value(i));
-          this.received[slot]++;
-          this.rttBuckets[slot * this.stride + bucketIndex(this.buckets, v)]++;
-          this.rttSum[slot] += v;
-          this.lastRtt[slot] = v;
+          received[slot]++;
+          rtt.buckets[slot * stride + bucketIndex(buckets, v)]++;
+          rtt.sum[slot] += v;
+          lastRtt[slot] = v;
           this.loss.record(slot, false);
           break;
         }
         case ProbeEvent.Timeout:
-          this.timeouts[slot]++;
+          timeouts[slot]++;
           this.loss.record(slot, true);
           break;
         case ProbeEvent.Error:
@@ -333,17 +291,17 @@ export class TargetStore {
           this.loss.record(slot, true);
           break;
         case ProbeEvent.Duplicate:
-          this.duplicates[slot]++;
+          duplicates[slot]++;
           break;
         case ProbeEvent.Late:
           this.checkValue(r.value(i));
-          this.late[slot]++;
+          late[slot]++;
           break;
         case ProbeEvent.Connect:
-          this.connects[slot]++;
+          connects[slot]++;
           break;
         case ProbeEvent.Connected:
-          this.connected[slot] = r.aux(i) !== 0 ? 1 : 0;
+          connected[slot] = r.aux(i) !== 0 ? 1 : 0;
           break;
         case ProbeEvent.Phase: {
           const phase = r.aux(i);
@@ -352,12 +310,13 @@ export class TargetStore {
             break;
           }
           const v = this.checkValue(r.value(i));
-          this.phaseColumn(phase)[slot * this.stride + bucketIndex(this.buckets, v)]++;
-          this.phaseSum[phase]![slot] += v;
+          const h = this.columns.labelledHistogramCells('phase', phase);
+          h.buckets[slot * stride + bucketIndex(buckets, v)]++;
+          h.sum[slot] += v;
           break;
         }
         case ProbeEvent.Status:
-          this.httpStatus[slot] = r.aux(i);
+          httpStatus[slot] = r.aux(i);
           break;
         case ProbeEvent.TargetInvalid:
           this.errorColumn(r.reason(i))[slot]++;
@@ -379,20 +338,22 @@ export class TargetStore {
   slotState(slot: number): SlotState | undefined {
     if (!this.isDefined(slot)) return undefined;
     const errors: Record<string, number> = {};
-    for (let r = 0; r < this.errors.length; r++) {
-      const col = this.errors[r];
+    const errorColumns = this.columns.labelled.errors;
+    for (let r = 0; r < errorColumns.length; r++) {
+      const col = errorColumns[r];
       if (col !== undefined && col[slot] > 0) errors[ERROR_REASON_NAMES[r]] = col[slot];
     }
+    const c = this.columns.scalar;
     return {
-      sent: this.sent[slot],
-      received: this.received[slot],
-      timeouts: this.timeouts[slot],
-      late: this.late[slot],
-      duplicates: this.duplicates[slot],
+      sent: c.sent[slot],
+      received: c.received[slot],
+      timeouts: c.timeouts[slot],
+      late: c.late[slot],
+      duplicates: c.duplicates[slot],
       errors,
       lossRatio: this.loss.ratio(slot),
-      lastRtt: this.lastRtt[slot],
-      rttSum: this.rttSum[slot],
+      lastRtt: c.lastRtt[slot],
+      rttSum: this.columns.histogram.rtt.sum[slot],
     };
   }
 
@@ -402,7 +363,6 @@ export class TargetStore {
    */
   snapshot(): StoreSnapshot {
     const n = this.high;
-    const w = n * this.stride;
     const kind = this.kind.slice(0, n);
     const defined = this.defined.slice(0, n);
     const kindCounts = new Uint32Array(PROBE_KINDS.length);
@@ -417,21 +377,8 @@ export class TargetStore {
       kindCounts,
       labels: this.fragments.slice(0, n),
       labelBytes: this.fragmentBytes.slice(0, n),
-      sent: this.sent.slice(0, n),
-      received: this.received.slice(0, n),
-      timeouts: this.timeouts.slice(0, n),
-      duplicates: this.duplicates.slice(0, n),
-      late: this.late.slice(0, n),
-      errors: this.errors.map((e) => e?.slice(0, n)),
-      rttBuckets: this.rttBuckets.slice(0, w),
-      rttSum: this.rttSum.slice(0, n),
-      lastRtt: this.lastRtt.slice(0, n),
+      ...this.columns.snapshot(n),
       lossRatio,
-      connects: this.connects.slice(0, n),
-      connected: this.connected.slice(0, n),
-      phaseBuckets: this.phaseBuckets.map((p) => p?.slice(0, w)),
-      phaseSum: this.phaseSum.map((p) => p?.slice(0, n)),
-      httpStatus: this.httpStatus.slice(0, n),
     };
   }
 
@@ -443,55 +390,22 @@ export class TargetStore {
 
   private errorColumn(reason: number): Float64Array {
     // Codes outside the known set become 'unknown' (0): label values stay bounded.
-    const r = reason < ERROR_REASON_NAMES.length ? reason : 0;
-    let col = this.errors[r];
-    if (col === undefined) this.errors[r] = col = new Float64Array(this.capacity);
-    return col;
-  }
-
-  private phaseColumn(phase: number): Float64Array {
-    let col = this.phaseBuckets[phase];
-    if (col === undefined) {
-      this.phaseBuckets[phase] = col = new Float64Array(this.capacity * this.stride);
-      this.phaseSum[phase] = new Float64Array(this.capacity);
-    }
-    return col;
+    return this.columns.labelledCell('errors', reason < ERROR_REASON_NAMES.length ? reason : 0);
   }
 
   private ensureCapacity(n: number): void {
     if (n <= this.capacity) return;
     let c = this.capacity;
     while (c < n) c *= 2;
-    const st = this.stride;
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
-    this.sent = grow(this.sent, c);
-    this.received = grow(this.received, c);
-    this.timeouts = grow(this.timeouts, c);
-    this.duplicates = grow(this.duplicates, c);
-    this.late = grow(this.late, c);
-    this.rttBuckets = grow(this.rttBuckets, c * st);
-    this.rttSum = grow(this.rttSum, c);
-    this.lastRtt = grow(this.lastRtt, c);
-    this.connects = grow(this.connects, c);
-    this.connected = grow(this.connected, c);
-    this.httpStatus = grow(this.httpStatus, c);
-    for (let r = 0; r < this.errors.length; r++) {
-      const e = this.errors[r];
-      if (e !== undefined) this.errors[r] = grow(e, c);
-    }
-    for (let p = 0; p < this.phaseBuckets.length; p++) {
-      const b = this.phaseBuckets[p];
-      if (b !== undefined) this.phaseBuckets[p] = grow(b, c * st);
-      const s = this.phaseSum[p];
-      if (s !== undefined) this.phaseSum[p] = grow(s, c);
-    }
+    this.columns.grow(c);
     this.capacity = c;
   }
 }
 
-function grow<T extends Uint8Array | Float64Array>(a: T, n: number): T {
-  const b = new (a.constructor as { new (n: number): T })(n);
+function grow(a: Uint8Array, n: number): Uint8Array {
+  const b = new Uint8Array(n);
   b.set(a);
   return b;
 }

@@ -5,7 +5,7 @@
  * Token values never appear in a problem (they are secrets).
  */
 import { readFileSync } from 'node:fs';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../values/duration.js';
 import { tokenProblem } from '../auth/token.js';
 import type { ConfigProblem } from './errors.js';
 import type { ApiConfig, GrpcConfig, StreamConfig } from './types.js';

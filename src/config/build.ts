@@ -4,17 +4,17 @@
  * by entry, so each bad one is named with its index and field.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { formatDuration, parseDuration } from './duration.js';
-import { checkTimeoutSpan } from './bounds.js';
+import { formatDuration, parseDuration } from '../values/duration.js';
+import { checkTimeoutSpan } from '../kinds/timing.js';
+import { PROBE_KINDS, defaultOptionValues, kindModule, type OptionDecl, type ProbeKind } from '../kinds/index.js';
 import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
 import { checkMergedLabelCount } from '../targets/labels.js';
-import { toProbeOptions } from '../targets/options.js';
 import type { ConfigProblem } from './errors.js';
 import type { Config, MeshPeer, ProbeDefaults, LogLevel, LogFormat, DnsPreference, ResponderConfig } from './types.js';
-import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.js';
+import type { TargetSpec } from '../targets/model.js';
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
-import { readStructuredFileSync } from './file.js';
+import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
@@ -23,9 +23,19 @@ import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
 
+/**
+ * probe_defaults -> ProbeDefaults. Each kind's option values are kept as written
+ * (validated; a kind without a section, icmp, has none): a target's own values
+ * override them and the kind normalises the result (targets/options.ts).
+ */
 export function buildProbeDefaults(p: Props): ProbeDefaults {
-  const options = {} as Record<ProbeKind, Record<string, unknown>>;
-  for (const kind of PROBE_KINDS) options[kind] = toProbeOptions(kind, p[kind] ?? {});
+  const optionValues = {} as Record<ProbeKind, Readonly<Record<string, unknown>>>;
+  for (const kind of PROBE_KINDS) {
+    const configured = (p[kind] ?? {}) as Record<string, unknown>;
+    const values = defaultOptionValues(kind);
+    for (const key of Object.keys(kindModule(kind).options as Record<string, OptionDecl>)) if (configured[key] !== undefined) values[key] = configured[key];
+    optionValues[kind] = Object.freeze(values);
+  }
   return {
     kind: p.kind as ProbeKind,
     intervalMs: parseDuration(p.interval),
@@ -33,7 +43,7 @@ export function buildProbeDefaults(p: Props): ProbeDefaults {
     lossWindow: p.loss_window,
     payloadSize: p.payload_size,
     labels: { ...p.labels },
-    options,
+    optionValues,
   };
 }
 

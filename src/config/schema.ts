@@ -9,11 +9,11 @@
  * Precedence, lowest first: defaults < config file < environment < flags.
  */
 import { availableParallelism } from 'node:os';
-import { registerFormats } from './formats.js';
-import { PROBE_KINDS } from '../targets/model.js';
-import { KIND_OPTION_FIELDS } from '../targets/options.js';
+import { kindOptionFormatName, registerFormats } from './formats.js';
+import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
+import { HTTP_BOUNDS } from '../kinds/http.js';
+import { TIMEOUT_MAX_INTERVALS } from '../kinds/timing.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
-import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
@@ -43,28 +43,28 @@ export function isLeaf(node: SchemaLeaf | SchemaSection): node is SchemaLeaf {
 /** Default RTT histogram bounds (seconds): the store's, 50µs doubling up to ~13s. */
 export const DEFAULT_RTT_BUCKETS: readonly number[] = Array.from(STORE_DEFAULT_RTT_BUCKETS);
 
-/** Ports and path the responder listens on unless configured otherwise (and mesh probes use). */
-export const RESPONDER_DEFAULTS = { tcpEchoPort: 4000, udpEchoPort: 4000, httpPort: 4001, httpPath: '/v1/ping' } as const;
+export { RESPONDER_DEFAULTS } from '../responder/defaults.js';
 
-/** probe_defaults.<kind> sections, generated from the per-kind option table. */
+/** probe_defaults.<kind> sections, generated from the kind modules' option declarations. */
 function kindSections(): SchemaSection {
   const out: SchemaSection = {};
-  for (const kind of PROBE_KINDS) {
-    const fields = Object.entries(KIND_OPTION_FIELDS[kind]);
+  for (const k of KINDS) {
+    const fields = Object.entries(k.options) as Array<[string, OptionDecl]>;
     if (fields.length === 0) continue;
     const section: SchemaSection = {};
     for (const [key, f] of fields) {
-      const leaf: SchemaLeaf = { doc: f.doc, format: f.format, default: f.default };
+      const format = kindOptionFormatName(k.kind, key);
+      const leaf: SchemaLeaf = { doc: f.doc, format, default: structuredClone(f.default) };
       if (f.nullable) leaf.nullable = true;
       if (f.noEnv) {
         // Object-valued: convict must see format Object to merge it as one value.
         leaf.format = Object;
-        leaf.check = f.format;
+        leaf.check = format;
         leaf.noEnv = true;
       }
       section[key] = leaf;
     }
-    out[kind] = section;
+    out[k.kind] = section;
   }
   return out;
 }

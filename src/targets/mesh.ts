@@ -6,11 +6,17 @@
  */
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import type { MeshConfig, ProbeDefaults, ResponderConfig } from '../config/types.js';
-import type { ProbeKind, TargetSpec } from './model.js';
+import type { MeshConfig, ProbeDefaults, TargetSpec } from './model.js';
 import { parseHostPort } from './address.js';
-import { kindOptions } from './options.js';
-import { RESPONDER_DEFAULTS } from '../config/schema.js';
+import { targetOptions } from './options.js';
+import { RESPONDER_DEFAULTS } from '../responder/defaults.js';
+
+/** The responder's listen addresses ("host:port", or null when off), as configured. */
+export interface ResponderListeners {
+  tcpEcho: string | null;
+  udpEcho: string | null;
+  http: string | null;
+}
 
 export interface MeshPorts {
   tcpEcho: number;
@@ -20,7 +26,7 @@ export interface MeshPorts {
 }
 
 /** Ports the peers' responders listen on: this node's responder config, else the defaults (4000/4000/4001). */
-export function meshPorts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): MeshPorts {
+export function meshPorts(responder: ResponderListeners | null): MeshPorts {
   const port = (listen: string | null | undefined, fallback: number) => {
     if (!listen) return fallback;
     const hp = parseHostPort(listen, { allowEmptyHost: true, allowPortZero: true });
@@ -75,7 +81,7 @@ function hostForPort(address: string): string {
  * node answers mesh probes on. They identify self more precisely than interface
  * addresses, which several nodes can share (all of 127/8 on one machine).
  */
-export function responderListenHosts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): Set<string> {
+export function responderListenHosts(responder: ResponderListeners | null): Set<string> {
   const hosts = new Set<string>();
   for (const v of [responder?.tcpEcho, responder?.udpEcho, responder?.http]) {
     if (!v) continue;
@@ -118,7 +124,7 @@ export function meshTargets(
         timeoutMs: defaults.timeoutMs,
         payloadSize: defaults.payloadSize,
         lossWindow: defaults.lossWindow,
-        options: kindOptions(kind as ProbeKind, defaults, {}),
+        options: targetOptions(kind, defaults, null, defaults.timeoutMs),
         source: `${peer.source} (mesh ${kind})`,
       };
       const h = hostForPort(peer.address);

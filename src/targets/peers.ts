@@ -2,7 +2,7 @@
 import { checkHost } from './address.js';
 import { checkLabels } from './labels.js';
 import { checkTargetName } from './spec.js';
-import type { MeshPeer } from '../config/types.js';
+import type { MeshPeer } from './model.js';
 
 export interface PeerProblem {
   key: string;

@@ -12,9 +12,12 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DnsPreference } from '../config/types.js';
 import type { TargetSpec } from './model.js';
 import { parseHostPort, parseHttpUrl } from './address.js';
+
+/** Which address of a host name is probed (dns.prefer). */
+export const DNS_PREFERENCES = ['system', 'ipv4', 'ipv6'] as const;
+export type DnsPreference = (typeof DNS_PREFERENCES)[number];
 
 export type Resolution =
   | { status: 'ok'; ip: string; family: 4 | 6; /** Every address returned, in resolver order. */ addresses: string[] }

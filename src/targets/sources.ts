@@ -12,13 +12,26 @@
  * element on the stack and throws RangeError past ~120k elements); lists are appended
  * in loops.
  */
-import type { Config } from '../config/types.js';
-import type { TargetSpec } from './model.js';
+import type { MeshConfig, MeshPeer, ProbeDefaults, TargetSpec } from './model.js';
 import { fileLabel, readTargetFile, type RejectedTarget, type TargetLoad } from './files.js';
-import { meshPorts, meshTargets, ownAddresses, responderListenHosts } from './mesh.js';
+import { meshPorts, meshTargets, ownAddresses, responderListenHosts, type ResponderListeners } from './mesh.js';
 import { ownedByInstance } from './partition.js';
 import { mergePeers } from './peers-dns.js';
-import type { MeshPeer } from '../config/types.js';
+
+/**
+ * What the target sources read from the configuration (the typed Config fits): declared
+ * here so that targets/ needs nothing from config/ (config/ builds on targets/).
+ */
+export interface TargetSourcesConfig {
+  /** Inline targets, already validated. */
+  targets: readonly TargetSpec[];
+  /** Absolute paths. */
+  targetFiles: readonly string[];
+  probeDefaults: ProbeDefaults;
+  mesh: MeshConfig;
+  responder: ResponderListeners;
+  shard: { index: number; count: number };
+}
 
 /** What one target file contributes, and how its newest read went. */
 export interface TargetFileState {
@@ -97,7 +110,7 @@ function fileFailure(f: TargetFileState): RejectedTarget {
   return { source: label, reason: `${f.error}; keeping its ${f.load.targets.length} targets of the last good read${when}` };
 }
 
-export async function loadTargets(config: Config, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
+export async function loadTargets(config: TargetSourcesConfig, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
   const rejected: RejectedTarget[] = [];
   const all: TargetSpec[] = [];
   append(all, config.targets);

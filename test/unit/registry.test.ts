@@ -4,9 +4,12 @@ import { TargetRegistry, toShardTarget } from '../../src/targets/registry.js';
 import type { Resolution } from '../../src/targets/resolve.js';
 import type { TargetSpec } from '../../src/targets/model.js';
 import { splayPhase } from '../../src/targets/partition.js';
+import type { TcpEchoOptions } from '../../src/kinds/index.js';
+
+const TCP_ECHO_OPTIONS: TcpEchoOptions = { kind: 'tcp_echo', reconnectMinBackoffMs: 1, reconnectMaxBackoffMs: 1, connectTimeoutMs: 3000 };
 
 function spec(name: string, over: Partial<TargetSpec> = {}): TargetSpec {
-  return { name, kind: 'icmp', address: '127.0.0.1', labels: {}, intervalMs: 1000, timeoutMs: 1000, payloadSize: 56, lossWindow: 100, options: {}, source: 'test', ...over };
+  return { name, kind: 'icmp', address: '127.0.0.1', labels: {}, intervalMs: 1000, timeoutMs: 1000, payloadSize: 56, lossWindow: 100, options: { kind: 'icmp' }, source: 'test', ...over };
 }
 const ok = (ip: string, family: 4 | 6 = 4): Resolution => ({ status: 'ok', ip, family, addresses: [ip] });
 const resolveAll = (name: string): Resolution | undefined => (name.startsWith('unresolved') ? undefined : ok('127.0.0.1'));
@@ -71,8 +74,8 @@ test('changes in spec or resolution are reported; identical updates are not', ()
 });
 
 test('toShardTarget fills ports per kind, http host from the url, and a stable phase', () => {
-  const t = toShardTarget(5, spec('e', { kind: 'tcp_echo', address: '[::1]:4000', options: { reconnect_max_backoff_ms: 1 } }), ok('::1', 6));
-  assert.deepEqual(t, { slot: 5, name: 'e', kind: 'tcp_echo', ip: '::1', family: 6, port: 4000, intervalMs: 1000, phaseMs: splayPhase('e', 1000), timeoutMs: 1000, payloadSize: 56, options: { reconnect_max_backoff_ms: 1 } });
+  const t = toShardTarget(5, spec('e', { kind: 'tcp_echo', address: '[::1]:4000', options: TCP_ECHO_OPTIONS }), ok('::1', 6));
+  assert.deepEqual(t, { slot: 5, name: 'e', kind: 'tcp_echo', ip: '::1', family: 6, port: 4000, intervalMs: 1000, phaseMs: splayPhase('e', 1000), timeoutMs: 1000, payloadSize: 56, options: TCP_ECHO_OPTIONS });
   const h = toShardTarget(1, spec('h', { kind: 'http', address: 'localhost:4001', url: 'http://localhost:4001/v1/ping' }), { status: 'ok', ip: 'localhost', family: 4, addresses: [] });
   assert.equal(h?.port, 4001);
   assert.equal(h?.url, 'http://localhost:4001/v1/ping');

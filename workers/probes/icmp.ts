@@ -37,7 +37,7 @@ import { ErrorReason, DropReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import { DeadlineHeap } from '../deadline-heap.js';
-import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
+import { TIMEOUT_MAX_INTERVALS } from '../../src/kinds/timing.js';
 import { nodeTimers, performanceClock, type Clock, type TimerApi } from '../scheduler.js';
 import {
   PAYLOAD_MAX,
