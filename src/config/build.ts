@@ -14,6 +14,7 @@ import type { Config, MeshPeer, ProbeDefaults, LogLevel, DnsPreference, Responde
 import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.js';
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
+import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 import { readStructuredFileSync } from './file.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -118,8 +119,10 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     const other = names.get(peer.name);
     if (other !== undefined) problems.push({ key: peer.source, value: peer.name, message: `duplicate peer name (also ${other})` });
     else names.set(peer.name, peer.source);
-    const tooMany = checkMergedLabelCount(probeDefaults.labels, peer.labels);
-    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: tooMany });
+    // Mesh targets also carry the peer and prober labels.
+    const meshLabels = Object.fromEntries(MESH_TARGET_LABELS.map((k) => [k, '']));
+    const tooMany = checkMergedLabelCount(probeDefaults.labels, { ...peer.labels, ...meshLabels });
+    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
   }
 
   if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
