@@ -42,6 +42,10 @@ export const DURATION_BOUNDS = {
   reconnectBackoff: { min: 1, max: HOUR_MS },
   /** tcp_echo connect_timeout (the prober's own limit). */
   connectTimeout: { min: 1, max: 10 * MINUTE_MS },
+  /** history.retention: 0 turns the history off. */
+  historyRetention: { min: 0, max: DAY_MS },
+  /** history.resolution. */
+  historyResolution: { min: SECOND_MS, max: HOUR_MS },
 } as const satisfies Record<string, Range>;
 
 /**
@@ -60,6 +64,23 @@ export function checkTimeoutSpan(intervalMs: number, timeoutMs: number): string 
     `timeout ${formatDuration(timeoutMs)} spans more than ${TIMEOUT_MAX_INTERVALS} intervals of ${formatDuration(intervalMs)}; ` +
     `timeout must be at most ${TIMEOUT_MAX_INTERVALS} x interval`
   );
+}
+
+/**
+ * Most periods a history ring may hold (history.retention / history.resolution):
+ * 24 hours at 10 s. Each period costs about 7 bytes per target.
+ */
+export const HISTORY_MAX_POINTS = 8640;
+
+/** Why this history.retention / history.resolution pair cannot be used, or null. */
+export function checkHistorySpan(retentionMs: number, resolutionMs: number): string | null {
+  if (retentionMs === 0) return null; // off
+  if (!(resolutionMs > 0)) return null; // reported by its own check
+  if (retentionMs < resolutionMs) return `must be 0s (off) or at least history.resolution (${formatDuration(resolutionMs)})`;
+  if (retentionMs % resolutionMs !== 0) return `must be a whole number of history.resolution periods (${formatDuration(resolutionMs)})`;
+  const points = retentionMs / resolutionMs;
+  if (points > HISTORY_MAX_POINTS) return `holds ${points} periods of ${formatDuration(resolutionMs)}; at most ${HISTORY_MAX_POINTS}`;
+  return null;
 }
 
 /** Counts and sizes. */

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { formatDuration, parseDuration } from './duration.js';
-import { checkTimeoutSpan } from './bounds.js';
+import { checkHistorySpan, checkTimeoutSpan } from './bounds.js';
 import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
 import { checkMergedLabelCount } from '../targets/labels.js';
 import { toProbeOptions } from '../targets/options.js';
@@ -125,6 +125,12 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
   }
 
+  const history = { retentionMs: parseDuration(p.history.retention), resolutionMs: parseDuration(p.history.resolution) };
+  if (!isBad('history.retention', 'history.resolution')) {
+    const span = checkHistorySpan(history.retentionMs, history.resolutionMs);
+    if (span) problems.push({ key: 'history.retention', value: p.history.retention, message: span });
+  }
+
   if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
     problems.push({ key: 'shard.index', value: p.shard.index, message: `must be less than shard.count (${p.shard.count})` });
   }
@@ -159,6 +165,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
     metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
     targets,

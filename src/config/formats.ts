@@ -245,6 +245,8 @@ export const FORMATS: Record<string, Format> = {
   'fp-dns-refresh': durationFormat(DURATION_BOUNDS.dnsRefresh),
   'fp-backoff': durationFormat(DURATION_BOUNDS.reconnectBackoff),
   'fp-connect-timeout': durationFormat(DURATION_BOUNDS.connectTimeout),
+  'fp-history-retention': durationFormat(DURATION_BOUNDS.historyRetention),
+  'fp-history-resolution': durationFormat(DURATION_BOUNDS.historyResolution),
   'fp-max-connections': responderFormat(R.maxConnections),
   'fp-max-frame-bytes': responderFormat(R.maxFrameBytes),
   'fp-max-datagram-bytes': responderFormat(R.maxDatagramBytes),

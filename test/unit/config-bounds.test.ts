@@ -175,7 +175,8 @@ test('every duration, count, size and capped list in the schema documents its ra
     assert.ok(byKey.get(key)?.range, `${key} (${name}) has no documented range`);
   }
   for (const [name, r] of Object.entries(DURATION_BOUNDS)) {
-    assert.ok(r.max <= MAX_TIMER_MS && r.min >= 1, `${name}: ${r.min}..${r.max}`);
+    // history.retention is not a timer: its 0 means "off".
+    assert.ok(r.max <= MAX_TIMER_MS && (r.min >= 1 || name === 'historyRetention'), `${name}: ${r.min}..${r.max}`);
   }
   assert.ok(RESPONDER_LIMIT_RULES.idleTimeoutMs.max <= MAX_TIMER_MS);
   const help = formatConfigHelp();
