@@ -37,6 +37,11 @@ import {
   type TargetSet,
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
+import { History } from './aggregate/history.js';
+import { meshProberName } from './targets/mesh.js';
+import { mergePeers } from './targets/peers-dns.js';
+import type { ConsoleEntry } from './http/console/catalog.js';
+import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
@@ -67,6 +72,10 @@ export class Exporter {
   private readonly log: Logger;
   private config!: Config;
   private store!: TargetStore;
+  /** Short per-target history for the web console (null when history.retention is 0s). */
+  private history: History | null = null;
+  /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
+  private consoleGeneration = 0;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
   /** The live resolver: its periodic refreshes re-apply the registry. */
@@ -109,6 +118,7 @@ export class Exporter {
     this.config = this.loadConfig();
     this.log.level = this.config.log.level;
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
+    if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
@@ -137,6 +147,7 @@ export class Exporter {
       readiness: () => this.readiness(),
       reload: () => this.reload(),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
+      console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
     });
     const web = listenAddress('web.listen_address', this.config.web.listenAddress);
     this.listenUrl = await this.app.listen(web);
@@ -193,6 +204,8 @@ export class Exporter {
       return;
     }
     this.self.onBatch(workerIndex, header);
+    // Closes a history period when its boundary has passed (from the store's counters).
+    this.history?.observe(Date.now());
   }
 
   private onWorkerRejected(slot: number, reason: string): void {
@@ -336,6 +349,7 @@ export class Exporter {
   }
 
   private updateTargetStates(): void {
+    this.consoleGeneration++;
     let unresolved = 0;
     for (const e of this.registry.entries()) if (e.resolution?.status === 'error') unresolved++;
     this.self.setTargetStates({
@@ -404,6 +418,9 @@ export class Exporter {
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
     }
+    if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
+      this.log.warn({}, 'history.retention and history.resolution take effect on restart');
+    }
     if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
       // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
       this.log.warn({}, 'responder settings take effect on restart');
@@ -459,18 +476,52 @@ export class Exporter {
   }
 
   private targetStatus(): TargetStatus[] {
-    const out: TargetStatus[] = [];
+    // The console's entries without their slots; rejected entries of a source have no labels.
+    return this.consoleEntries().map(({ slot, labels, ...t }) => (slot < 0 ? t : { ...t, labels: labels as Record<string, string> }));
+  }
+
+  /** What the web console reads: the store, the history, the targets with their slots, this node and its mesh peers. */
+  private consoleSource(): ConsoleSource {
+    return {
+      store: this.store,
+      history: this.history,
+      generation: () => this.consoleGeneration,
+      entries: () => this.consoleEntries(),
+      status: () => this.status(),
+      workers: () => this.self.workerHealth(),
+      node: () => {
+        const peers = this.meshPeers();
+        const self = this.targets.meshSelf;
+        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+      },
+      peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
+    };
+  }
+
+  private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {
+    return mergePeers(this.config.mesh.peers, this.dnsPeers?.peers() ?? []).map((p) => ({ name: p.name, address: p.address, labels: p.labels }));
+  }
+
+  /** This node's web port (peers serve their console API on the same port). */
+  private webPort(): number {
+    const a = this.app?.server.address();
+    return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  /** targetStatus() with each target's store slot. */
+  private consoleEntries(): ConsoleEntry[] {
+    const out: ConsoleEntry[] = [];
     const workers = this.supervisor?.workers ?? 1;
     for (const e of this.registry.entries()) {
       const s = e.spec;
-      const base = { name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
+      const base = { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
       else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
       else out.push({ ...base, state: 'pending' });
     }
-    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: '', address: '', state: 'rejected', error: r.reason, source: r.source });
+    for (const r of this.targets.rejected) out.push({ slot: -1, name: r.name ?? '', kind: '', address: '', labels: {}, state: 'rejected', error: r.reason, source: r.source });
     return out;
   }
 

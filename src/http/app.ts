@@ -10,6 +10,8 @@ import { metricsRoutes, type MetricsSource } from './routes/metrics.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { adminRoutes, type Reloader } from './routes/admin.js';
 import { apiRoutes, type ApiSource } from './routes/api.js';
+import { consoleRoutes, type ConsoleRouteOptions } from './routes/console.js';
+import { linksPage } from './console/static.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -18,6 +20,8 @@ export interface BuildOptions {
   readiness: Readiness;
   reload: Reloader;
   api: ApiSource;
+  /** The web console at / and its API (without it, / lists the endpoints). */
+  console?: Omit<ConsoleRouteOptions, 'links'>;
 }
 
 /** Instrumentation is created once per process: it patches Fastify hooks via its plugin. */
@@ -44,12 +48,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { reload: opts.reload });
   await app.register(apiRoutes, { source: opts.api });
 
-  app.get('/', { config: { otel: false } }, async (_req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    return `<!doctype html><html><head><title>fleetprobe</title></head><body><h1>fleetprobe</h1>
-<ul><li><a href="${opts.telemetryPath}">${opts.telemetryPath}</a></li><li><a href="/healthz">/healthz</a></li>
-<li><a href="/readyz">/readyz</a></li><li><a href="/api/v1/targets">/api/v1/targets</a></li>
-<li><a href="/api/v1/status">/api/v1/status</a></li></ul></body></html>`;
-  });
+  const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
+  if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });
+  else await app.register(linksPage, { links });
   return app as unknown as FastifyInstance;
 }
