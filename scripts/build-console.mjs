@@ -1,25 +1,27 @@
 #!/usr/bin/env node
-// Build the web console: type-check src/console, bundle it with Vite into
-// dist/console (shipped in the package, served by fleetprobe at /), and write a .br
+// Build the web console: type-check src/console, bundle it with Vite, write a .br
 // and a .gz next to each text asset (served by @fastify/static when the browser
-// accepts them).
+// accepts them), and put the result in dist/console (shipped in the package, served
+// by fleetprobe at /).
 //
-// Skipped when dist/console is newer than every source file (and this script, the
-// Vite config, package-lock.json), so `npm test` and `npm start` do not rebuild an
-// unchanged console. `--force` builds anyway.
+// The bundle is made in node_modules/.cache/fleetprobe-console and only copied to
+// dist/console when it is newer than every source file (and this script and
+// package-lock.json): `npm run build` may empty dist/ first, and `npm test` and
+// `npm start` should not bundle an unchanged console again. `--force` builds anyway.
 //
 // Exits non-zero with a message when the build cannot run (e.g. dev dependencies
 // were not installed and there is no built console).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src', 'console');
-const out = path.join(root, 'dist', 'console');
+const dist = path.join(root, 'dist', 'console');
+const out = path.join(root, 'node_modules', '.cache', 'fleetprobe-console');
 const stamp = path.join(out, 'index.html');
 const PREFIX = '[fleetprobe build-console]';
 
@@ -38,8 +40,14 @@ function newestInput() {
   return Math.max(...inputs.filter((f) => existsSync(f)).map((f) => statSync(f).mtimeMs));
 }
 
+function publish() {
+  rmSync(dist, { recursive: true, force: true });
+  cpSync(out, dist, { recursive: true });
+}
+
 const force = process.argv.includes('--force');
 if (!force && existsSync(stamp) && statSync(stamp).mtimeMs >= newestInput()) {
+  publish();
   process.exit(0);
 }
 
@@ -47,7 +55,7 @@ let vite;
 try {
   vite = await import('vite');
 } catch {
-  if (existsSync(stamp)) {
+  if (existsSync(path.join(dist, 'index.html'))) {
     console.warn(`${PREFIX} vite is not installed (no dev dependencies): keeping the console built in dist/console`);
     process.exit(0);
   }
@@ -62,7 +70,7 @@ if (tsc.status !== 0) {
   process.exit(1);
 }
 
-await vite.build({ configFile: path.join(src, 'vite.config.ts') });
+await vite.build({ configFile: path.join(src, 'vite.config.ts'), build: { outDir: out, emptyOutDir: true } });
 
 let raw = 0;
 let br = 0;
@@ -75,4 +83,5 @@ for (const f of files(out)) {
   writeFileSync(`${f}.br`, b);
   writeFileSync(`${f}.gz`, gzipSync(body, { level: 9 }));
 }
+publish();
 console.log(`${PREFIX} dist/console: ${(raw / 1024).toFixed(1)} KiB (${(br / 1024).toFixed(1)} KiB brotli)`);

@@ -28,3 +28,29 @@ export function histogramQuantile(q: number, bounds: ArrayLike<number>, counts: 
   }
   return bounds[nb - 1];
 }
+
+/**
+ * Several quantiles (ascending `qs`) in one pass over the buckets; same answers as
+ * histogramQuantile() for each. `out[k]` gets the qs[k]-quantile (NaN when empty).
+ */
+export function histogramQuantiles(qs: readonly number[], bounds: ArrayLike<number>, counts: ArrayLike<number>, offset: number, total: number, out: Float64Array): void {
+  const nb = bounds.length;
+  if (!(total > 0)) {
+    out.fill(NaN, 0, qs.length);
+    return;
+  }
+  let k = 0;
+  let below = 0;
+  for (let i = 0; i < nb && k < qs.length; i++) {
+    const c = counts[offset + i];
+    if (c > 0) {
+      while (k < qs.length && below + c >= qs[k] * total) {
+        const lo = i === 0 ? 0 : bounds[i - 1];
+        out[k] = lo + (bounds[i] - lo) * Math.max(0, (qs[k] * total - below) / c);
+        k++;
+      }
+    }
+    below += c;
+  }
+  for (; k < qs.length; k++) out[k] = bounds[nb - 1];
+}

@@ -28,7 +28,7 @@
  * its epoch) starts over.
  */
 import type { LiveColumns, TargetStore } from './store.js';
-import { histogramQuantile } from './histogram-quantile.js';
+import { histogramQuantile, histogramQuantiles } from './histogram-quantile.js';
 import { decodeRtt, encodeRtt, RTT_CODE_COUNT } from './rtt-code.js';
 
 /** What the history reads from the store. */
@@ -46,11 +46,22 @@ export interface HistoryOptions {
 /** The percentiles each period keeps. */
 export const HISTORY_QUANTILES = [0.5, 0.9, 0.99] as const;
 
-/** Weight of each stored percentile in a mixture (see accumulate()): the share of probes it stands for. */
+/** Weight of each stored percentile in a mixture (see accumulate()): the share of probes it stands for (they sum to 1). */
 const MIXTURE_WEIGHTS = [0.5, 0.4, 0.1] as const;
 
 const U16_MAX = 0xffff;
 const TWO32 = 4294967296;
+
+/** A counter modulo 2^32 (what the baselines keep); a branch, not a float modulo, in the common case. */
+function mod32(x: number): number {
+  return x < TWO32 ? x : x % TWO32;
+}
+
+/** a − b modulo 2^32, for a and b in [0, 2^32). */
+function diff32(a: number, b: number): number {
+  const d = a - b;
+  return d < 0 ? d + TWO32 : d;
+}
 
 /** Periods of one target (or of the fleet), oldest first. RTTs in seconds (NaN: no answered probe). */
 export interface PeriodSeries {
@@ -89,7 +100,6 @@ export interface Accumulator {
 export interface QuantileScratch {
   weights: Float64Array;
   touched: Uint8Array;
-  delta: Float64Array;
 }
 
 export function newAccumulator(): Accumulator {
@@ -157,6 +167,8 @@ export class History {
   private lastCloseMs: number;
   private readonly delta: Float64Array;
   private readonly fleetHist: Float64Array;
+  private readonly q3 = new Float64Array(HISTORY_QUANTILES.length);
+  private readonly counts = { answered: 0, lost: 0 };
   /** Periods closed so far, and how long the newest close took (ms), for the console's status. */
   closes = 0;
   lastCloseDurationMs = 0;
@@ -216,10 +228,11 @@ export class History {
     const cols = this.store.liveColumns();
     const n = cols.highWater;
     this.ensureCapacity(n);
-    const errs = cols.errors.filter((e): e is Float64Array => e !== undefined);
+    const errs = cols.errorColumns;
     const stride = this.stride;
     const delta = this.delta;
     const fleetHist = this.fleetHist.fill(0);
+    const q3 = this.q3;
     let fleetA = 0;
     let fleetL = 0;
     let targets = 0;
@@ -230,22 +243,12 @@ export class History {
       targets++;
       let lostNow = cols.timeouts[slot];
       for (let e = 0; e < errs.length; e++) lostNow += errs[e][slot];
-      const a32 = cols.received[slot] % TWO32;
-      const l32 = lostNow % TWO32;
-      const da = (a32 - this.baseAnswered[slot] + TWO32) % TWO32;
-      const dl = (l32 - this.baseLost[slot] + TWO32) % TWO32;
+      const a32 = mod32(cols.received[slot]);
+      const l32 = mod32(lostNow);
+      const da = diff32(a32, this.baseAnswered[slot]);
+      const dl = diff32(l32, this.baseLost[slot]);
       this.baseAnswered[slot] = a32;
       this.baseLost[slot] = l32;
-      let hsum = 0;
-      const row = slot * stride;
-      for (let b = 0; b < stride; b++) {
-        const c32 = cols.rttBuckets[row + b] % TWO32;
-        const d = (c32 - this.baseHist[row + b] + TWO32) % TWO32;
-        this.baseHist[row + b] = c32;
-        delta[b] = d;
-        fleetHist[b] += d;
-        hsum += d;
-      }
       const i = slot * P + pos;
       let sa = da;
       let sl = dl;
@@ -256,10 +259,21 @@ export class History {
       }
       this.answered[i] = sa;
       this.lost[i] = sl;
-      if (hsum > 0) {
-        this.p50[i] = encodeRtt(histogramQuantile(0.5, this.buckets, delta, 0, hsum));
-        this.p90[i] = encodeRtt(histogramQuantile(0.9, this.buckets, delta, 0, hsum));
-        this.p99[i] = encodeRtt(histogramQuantile(0.99, this.buckets, delta, 0, hsum));
+      // Every answer lands in exactly one RTT bucket (the store counts both at once),
+      // so no answer means an unchanged histogram: skip its row.
+      if (da > 0) {
+        const row = slot * stride;
+        for (let b = 0; b < stride; b++) {
+          const c32 = mod32(cols.rttBuckets[row + b]);
+          const d = diff32(c32, this.baseHist[row + b]);
+          this.baseHist[row + b] = c32;
+          delta[b] = d;
+          fleetHist[b] += d;
+        }
+        histogramQuantiles(HISTORY_QUANTILES, this.buckets, delta, 0, da, q3);
+        this.p50[i] = encodeRtt(q3[0]);
+        this.p90[i] = encodeRtt(q3[1]);
+        this.p99[i] = encodeRtt(q3[2]);
       } else {
         this.p50[i] = this.p90[i] = this.p99[i] = 0;
       }
@@ -335,50 +349,51 @@ export class History {
 
   /**
    * The open period of a slot: what its counters gained since the last close (all of
-   * them when the rings have not seen this target yet).
+   * them when the rings have not seen this target yet), with its RTT percentiles.
    */
   open(slot: number): OpenPeriod {
-    return this.openWith(slot, this.store.liveColumns(), new Float64Array(this.stride));
-  }
-
-  private openWith(slot: number, cols: LiveColumns, delta: Float64Array): OpenPeriod {
+    const cols = this.store.liveColumns();
     const out: OpenPeriod = { startMs: this.lastCloseMs, answered: 0, lost: 0, p50: NaN, p90: NaN, p99: NaN };
     if (slot >= cols.highWater || cols.defined[slot] !== 1) return out;
     const tracked = this.tracks(slot, cols);
-    const row = slot * this.stride;
-    let hsum = 0;
-    for (let b = 0; b < this.stride; b++) {
-      const cur = cols.rttBuckets[row + b];
-      const d = tracked ? ((cur % TWO32) - this.baseHist[row + b] + TWO32) % TWO32 : cur;
-      delta[b] = d;
-      hsum += d;
-    }
-    let lostNow = cols.timeouts[slot];
-    for (const e of cols.errors) if (e !== undefined) lostNow += e[slot];
-    out.answered = tracked ? ((cols.received[slot] % TWO32) - this.baseAnswered[slot] + TWO32) % TWO32 : cols.received[slot];
-    out.lost = tracked ? ((lostNow % TWO32) - this.baseLost[slot] + TWO32) % TWO32 : lostNow;
-    if (hsum > 0) {
-      out.p50 = histogramQuantile(0.5, this.buckets, delta, 0, hsum);
-      out.p90 = histogramQuantile(0.9, this.buckets, delta, 0, hsum);
-      out.p99 = histogramQuantile(0.99, this.buckets, delta, 0, hsum);
+    this.openCounts(slot, cols, tracked, out);
+    if (out.answered > 0) {
+      const delta = new Float64Array(this.stride);
+      const row = slot * this.stride;
+      for (let b = 0; b < this.stride; b++) {
+        const cur = cols.rttBuckets[row + b];
+        delta[b] = tracked ? diff32(mod32(cur), this.baseHist[row + b]) : cur;
+      }
+      const q = new Float64Array(HISTORY_QUANTILES.length);
+      histogramQuantiles(HISTORY_QUANTILES, this.buckets, delta, 0, out.answered, q);
+      [out.p50, out.p90, out.p99] = q;
     }
     return out;
   }
 
+  /** Answered and lost probes of the open period (cheap: no histogram). */
+  private openCounts(slot: number, cols: LiveColumns, tracked: boolean, out: { answered: number; lost: number }): void {
+    let lostNow = cols.timeouts[slot];
+    const errs = cols.errorColumns;
+    for (let e = 0; e < errs.length; e++) lostNow += errs[e][slot];
+    out.answered = tracked ? diff32(mod32(cols.received[slot]), this.baseAnswered[slot]) : cols.received[slot];
+    out.lost = tracked ? diff32(mod32(lostNow), this.baseLost[slot]) : lostNow;
+  }
+
   /**
-   * Add a slot's periods that ended after `sinceMs`, plus its open period, to `acc`
-   * (counts, and its percentiles into the mixture weighted by answered probes).
-   * Pass the store's liveColumns() and a scratch Float64Array of `histogramStride`
-   * entries when calling it for many slots (no allocation per call).
+   * Add a slot's periods that ended after `sinceMs` to `acc` (counts, and their
+   * percentiles into the mixture weighted by answered probes), plus the counts of its
+   * open period, so loss is live; the open period's RTTs join at its close (a group's
+   * p99 stays a pass over stored bytes, cheap for 100k targets). Pass the store's
+   * liveColumns() when calling it for many slots.
    */
-  accumulate(slot: number, sinceMs: number, acc: Accumulator, cols: LiveColumns = this.store.liveColumns(), scratch: Float64Array = new Float64Array(this.stride)): void {
+  accumulate(slot: number, sinceMs: number, acc: Accumulator, cols: LiveColumns = this.store.liveColumns()): void {
     if (slot >= cols.highWater || cols.defined[slot] !== 1) return;
     const tracked = this.tracks(slot, cols);
-    const w = acc.weights;
     if (tracked) {
+      const w = acc.weights;
       const P = this.points;
-      const first = this.firstSeq[slot];
-      for (let seq = Math.max(this.openSeq - P, first); seq < this.openSeq; seq++) {
+      for (let seq = this.startSeq(slot, sinceMs); seq < this.openSeq; seq++) {
         const pos = seq % P;
         if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
         const i = slot * P + pos;
@@ -392,63 +407,69 @@ export class History {
         }
       }
     }
-    const o = this.openWith(slot, cols, scratch);
-    acc.answered += o.answered;
-    acc.lost += o.lost;
-    if (o.answered > 0 && o.p50 >= 0) addMixture(acc, o.answered, o.p50, o.p90, o.p99);
+    this.openCounts(slot, cols, tracked, this.counts);
+    acc.answered += this.counts.answered;
+    acc.lost += this.counts.lost;
   }
 
   /**
-   * One target's q-quantile over the periods that ended after `sinceMs` plus its open
-   * period, from the same mixture as accumulate() (NaN when nothing was answered).
-   * Cheap enough to run for every target of a large fleet: it touches only the codes
-   * the target used. `scratch` comes from newQuantileScratch() and is reused.
+   * One target's q-quantile over its periods that ended after `sinceMs`, from the
+   * same mixture as accumulate() (NaN when nothing was answered). Cheap enough to run
+   * for every target of a large fleet once per close: it touches only the codes the
+   * target used. `scratch` comes from newQuantileScratch() and is reused.
    */
   windowQuantile(slot: number, sinceMs: number, q: number, cols: LiveColumns, scratch: QuantileScratch): number {
+    if (slot >= cols.highWater || cols.defined[slot] !== 1 || !this.tracks(slot, cols)) return NaN;
     const { weights, touched } = scratch;
-    let nTouched = 0;
-    const add = (code: number, w: number): void => {
-      if (weights[code] === 0) touched[nTouched++] = code;
-      weights[code] += w;
-    };
-    if (slot >= cols.highWater || cols.defined[slot] !== 1) return NaN;
-    if (this.tracks(slot, cols)) {
-      const P = this.points;
-      for (let seq = Math.max(this.openSeq - P, this.firstSeq[slot]); seq < this.openSeq; seq++) {
-        const pos = seq % P;
-        if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
-        const i = slot * P + pos;
-        const a = this.answered[i];
-        if (a === 0) continue;
-        add(this.p50[i], a * MIXTURE_WEIGHTS[0]);
-        add(this.p90[i], a * MIXTURE_WEIGHTS[1]);
-        add(this.p99[i], a * MIXTURE_WEIGHTS[2]);
+    let n = 0;
+    let total = 0;
+    const P = this.points;
+    for (let seq = this.startSeq(slot, sinceMs); seq < this.openSeq; seq++) {
+      const pos = seq % P;
+      if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
+      const i = slot * P + pos;
+      const a = this.answered[i];
+      if (a === 0) continue;
+      total += a;
+      for (let k = 0; k < 3; k++) {
+        const code = k === 0 ? this.p50[i] : k === 1 ? this.p90[i] : this.p99[i];
+        if (weights[code] === 0) {
+          // Insertion into the sorted list of codes used (a few dozen at most).
+          let j = n++;
+          while (j > 0 && touched[j - 1] > code) {
+            touched[j] = touched[j - 1];
+            j--;
+          }
+          touched[j] = code;
+        }
+        weights[code] += a * MIXTURE_WEIGHTS[k];
       }
     }
-    const o = this.openWith(slot, cols, scratch.delta);
-    if (o.answered > 0 && o.p50 >= 0) {
-      add(encodeRtt(o.p50), o.answered * MIXTURE_WEIGHTS[0]);
-      add(encodeRtt(o.p90), o.answered * MIXTURE_WEIGHTS[1]);
-      add(encodeRtt(o.p99), o.answered * MIXTURE_WEIGHTS[2]);
-    }
-    if (nTouched === 0) return NaN;
-    const codes = touched.subarray(0, nTouched).sort();
-    let total = 0;
-    for (let k = 0; k < nTouched; k++) total += weights[codes[k]];
+    if (n === 0) return NaN;
     const rank = q * total * (1 - 1e-12);
     let run = 0;
     let result = NaN;
-    for (let k = 0; k < nTouched; k++) {
-      run += weights[codes[k]];
-      if (Number.isNaN(result) && run >= rank) result = decodeRtt(codes[k]);
-      weights[codes[k]] = 0;
+    for (let k = 0; k < n; k++) {
+      const code = touched[k];
+      run += weights[code];
+      if (run >= rank && Number.isNaN(result)) result = decodeRtt(code);
+      weights[code] = 0;
     }
     return result;
   }
 
+  /**
+   * The first period that can have ended after `sinceMs`: a period closes at the
+   * first batch after its end boundary, so never before it (the periodEnd check in
+   * the loops decides); the ring and the target's first period bound it too.
+   */
+  private startSeq(slot: number, sinceMs: number): number {
+    return Math.max(this.openSeq - this.points, this.firstSeq[slot], Math.floor(sinceMs / this.resolutionMs) - 1);
+  }
+
   /** Scratch space for windowQuantile(). */
   newQuantileScratch(): QuantileScratch {
-    return { weights: new Float64Array(RTT_CODE_COUNT), touched: new Uint8Array(RTT_CODE_COUNT), delta: new Float64Array(this.stride) };
+    return { weights: new Float64Array(RTT_CODE_COUNT), touched: new Uint8Array(RTT_CODE_COUNT) };
   }
 
   /** Bytes held by the rings (every typed array; the per-point metadata included). */
@@ -469,15 +490,16 @@ export class History {
     return 7 * points + 4 * (buckets + 1) + 4 + 4 + 4 + 8;
   }
 
-  /** Slots the rings have room for (grows by doubling with the store). */
+  /** Slots the rings have room for (grows with the store's high-water mark, by at least a quarter). */
   get slotCapacity(): number {
     return this.capacity;
   }
 
   private ensureCapacity(n: number): void {
     if (n <= this.capacity) return;
-    let c = Math.max(16, this.capacity);
-    while (c < n) c *= 2;
+    // Close to what is used (the rings are most of the memory a target costs): a
+    // quarter more than before, in steps of 64 slots. Slots only grow on reloads.
+    const c = Math.ceil(Math.max(n, this.capacity * 1.25) / 64) * 64;
     const P = this.points;
     this.answered = grow(this.answered, c * P);
     this.lost = grow(this.lost, c * P);

@@ -102,6 +102,8 @@ export interface LiveColumns {
   readonly duplicates: Float64Array;
   /** Per ErrorReason code; undefined when no slot ever had that reason. */
   readonly errors: readonly (Float64Array | undefined)[];
+  /** The error columns that exist (for sums over every reason without skipping holes per slot). */
+  readonly errorColumns: readonly Float64Array[];
   /** NON-cumulative counts, `stride` per slot. */
   readonly rttBuckets: Float64Array;
   readonly lastRtt: Float64Array;
@@ -323,6 +325,7 @@ export class TargetStore {
       late: this.late,
       duplicates: this.duplicates,
       errors: this.errors,
+      errorColumns: this.errors.filter((e): e is Float64Array => e !== undefined),
       rttBuckets: this.rttBuckets,
       lastRtt: this.lastRtt,
     };

@@ -149,6 +149,8 @@ test('targets/live: binary Float32 columns in list order (NaN without data or a 
   assert.equal(before.n, 7);
   assert.ok([...before.loss].every(Number.isNaN), 'no completed probe: no loss figure');
   feed(f);
+  assert.ok(Number.isNaN(decode((await a.inject({ url: '/api/v1/console/targets/live' })).rawPayload).loss[0]), 'cached for a second');
+  f.history.observe(Date.now()); // closes a period: the p99 column comes from closed periods
   await new Promise((r) => setTimeout(r, 1050)); // past the 1 s cache
   const res = await a.inject({ url: '/api/v1/console/targets/live' });
   assert.equal(res.headers['content-type'], 'application/octet-stream');

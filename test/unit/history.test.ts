@@ -250,6 +250,7 @@ class BigCounterStore implements HistoryStore {
     late: new Float64Array(1),
     duplicates: new Float64Array(1),
     errors: [],
+    errorColumns: [],
     rttBuckets: new Float64Array(3),
     lastRtt: new Float64Array(1),
   };
@@ -338,12 +339,17 @@ test('memory: each slot costs 7 bytes per period plus its baselines (940 bytes w
   h.observe(T0 + RES);
   const small = h.memoryBytes();
   const cap = h.slotCapacity;
-  store.defineSlot(cap * 4 - 1, icmp('far', '127.0.9.9'));
+  assert.equal(cap, 64, 'room for 64 slots after the first close');
+  store.defineSlot(9999, icmp('far', '127.0.9.9'));
   h.observe(T0 + 2 * RES);
   const grown = h.slotCapacity;
-  assert.equal(grown, cap * 4);
+  assert.ok(grown >= 10_000 && grown < 10_064, `capacity follows the slots in use (${grown})`);
   assert.equal(h.memoryBytes() - small, (grown - cap) * h.bytesPerTarget());
   assert.equal(h.bytesPerTarget(), 940);
+  // Growing by a little more: at least a quarter, so adding targets one reload at a time does not copy each time.
+  store.defineSlot(10_100, icmp('farther', '127.0.9.10'));
+  h.observe(T0 + 3 * RES);
+  assert.equal(h.slotCapacity, Math.ceil((grown * 1.25) / 64) * 64);
 });
 
 test('the constructor refuses a retention that is not a whole number of periods', () => {

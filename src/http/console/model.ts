@@ -9,7 +9,7 @@
  * it do more work than that.
  */
 import type { TargetStore } from '../../aggregate/store.js';
-import { History, newAccumulator, mixtureQuantile, addMixture, type Accumulator, type QuantileScratch } from '../../aggregate/history.js';
+import { History, HISTORY_QUANTILES, newAccumulator, mixtureQuantile, addMixture, type Accumulator, type QuantileScratch } from '../../aggregate/history.js';
 import { histogramQuantile } from '../../aggregate/histogram-quantile.js';
 import { rowCells, type NodeRow } from '../../aggregate/matrix.js';
 import { ERROR_REASON_NAMES } from '../../protocol/events.js';
@@ -70,6 +70,7 @@ interface Cached<T> {
 export class ConsoleModel {
   private catalogCache: TargetCatalog | null = null;
   private liveCache: Cached<LiveColumnsView> | null = null;
+  private p99Cache: Cached<Float32Array> | null = null;
   private overviewCache: Cached<Record<string, unknown>> | null = null;
   private readonly rowCache = new Map<string, Cached<NodeRow>>();
   private scratch: QuantileScratch | null = null;
@@ -87,7 +88,7 @@ export class ConsoleModel {
 
   private quantileScratch(): QuantileScratch {
     const h = this.source.history;
-    if (h === null) return { weights: new Float64Array(0), touched: new Uint8Array(0), delta: new Float64Array(0) };
+    if (h === null) return { weights: new Float64Array(0), touched: new Uint8Array(0) };
     this.scratch ??= h.newQuantileScratch();
     return this.scratch;
   }
@@ -124,16 +125,16 @@ export class ConsoleModel {
   }
 
   /** Add one slot's probes over a window to `acc`. */
-  private accumulateSlot(slot: number, window: MatrixWindow, now: number, acc: Accumulator, cols: ReturnType<TargetStore['liveColumns']>, delta: Float64Array): void {
+  private accumulateSlot(slot: number, window: MatrixWindow, now: number, acc: Accumulator, cols: ReturnType<TargetStore['liveColumns']>): void {
     if (slot < 0 || slot >= cols.highWater || cols.defined[slot] !== 1) return;
     const h = this.source.history;
     if (window !== 'all' && h !== null) {
-      h.accumulate(slot, now - window, acc, cols, delta);
+      h.accumulate(slot, now - window, acc, cols);
       return;
     }
     // Since the target started: its cumulative counters and histogram.
     let lost = cols.timeouts[slot];
-    for (const e of cols.errors) if (e !== undefined) lost += e[slot];
+    for (const e of cols.errorColumns) lost += e[slot];
     const answered = cols.received[slot];
     acc.answered += answered;
     acc.lost += lost;
@@ -146,8 +147,9 @@ export class ConsoleModel {
 
   /**
    * The numbers of every target of the catalog, in its order (cached CACHE_MS):
-   * loss ratio of its loss window, last RTT and RTT p99 over the last 5 minutes
-   * (seconds); NaN for no data.
+   * loss ratio of its loss window and last RTT (read from the store each time), and
+   * RTT p99 over the closed periods of the last 5 minutes (computed once per period
+   * close); seconds, NaN for no data.
    */
   live(): LiveColumnsView {
     const now = this.now();
@@ -163,25 +165,40 @@ export class ConsoleModel {
     const last = new Float32Array(buf, LIVE_HEADER_BYTES + n * 4, n);
     const p99 = new Float32Array(buf, LIVE_HEADER_BYTES + n * 8, n);
     const store = this.source.store;
-    const h = this.source.history;
     const cols = store.liveColumns();
-    const scratch = this.quantileScratch();
-    const errs = cols.errors.filter((e): e is Float64Array => e !== undefined);
+    const errs = cols.errorColumns;
     for (let i = 0; i < n; i++) {
       const slot = cat.slots[i];
       if (slot < 0 || slot >= cols.highWater || cols.defined[slot] !== 1) {
-        loss[i] = last[i] = p99[i] = NaN;
+        loss[i] = last[i] = NaN;
         continue;
       }
       let completed = cols.received[slot] + cols.timeouts[slot];
       for (const e of errs) completed += e[slot];
       loss[i] = completed > 0 ? store.lossRatio(slot) : NaN;
       last[i] = cols.lastRtt[slot];
-      p99[i] = h !== null ? h.windowQuantile(slot, now - TABLE_P99_WINDOW_MS, 0.99, cols, scratch) : histogramQuantile(0.99, cols.buckets, cols.rttBuckets, slot * cols.stride);
     }
+    p99.set(this.p99Column(cat, now));
     const value = { generation: cat.generation, count: n, buffer: buf, loss, last, p99 };
     this.liveCache = { at: now, key, value };
     return value;
+  }
+
+  /** Each target's RTT p99 over the last 5 minutes, recomputed when a period closes (or the targets change). */
+  private p99Column(cat: TargetCatalog, now: number): Float32Array {
+    const h = this.source.history;
+    const key = `${cat.generation}:${h?.closes ?? now}`;
+    if (this.p99Cache?.key === key) return this.p99Cache.value;
+    const cols = this.source.store.liveColumns();
+    const out = new Float32Array(cat.size);
+    const scratch = this.quantileScratch();
+    for (let i = 0; i < cat.size; i++) {
+      const slot = cat.slots[i];
+      if (slot < 0 || slot >= cols.highWater || cols.defined[slot] !== 1) out[i] = NaN;
+      else out[i] = h !== null ? h.windowQuantile(slot, now - TABLE_P99_WINDOW_MS, 0.99, cols, scratch) : histogramQuantile(0.99, cols.buckets, cols.rttBuckets, slot * cols.stride);
+    }
+    this.p99Cache = { at: now, key, value: out };
+    return out;
   }
 
   /** The overview (cached CACHE_MS). */
@@ -221,11 +238,7 @@ export class ConsoleModel {
       }
     });
     const h = this.source.history;
-    const nowAcc = newAccumulator();
-    const cols = this.source.store.liveColumns();
-    const delta = new Float64Array(cols.stride);
-    const window: MatrixWindow = h === null ? 'all' : Math.min(NOW_WINDOW_MS, h.retentionMs);
-    for (let i = 0; i < cat.size; i++) this.accumulateSlot(cat.slots[i], window, now, nowAcc, cols, delta);
+    const fleetNow = h === null ? this.fleetSinceStart(cat) : fleetRecent(h, now - NOW_WINDOW_MS);
     const status = this.source.status();
     const value: Record<string, unknown> = {
       node: this.source.node(),
@@ -238,7 +251,7 @@ export class ConsoleModel {
       target_files: status.target_files,
       targets: { total: cat.size, by_state: byState, by_kind: byKind, by_health: byHealth },
       fleet: {
-        now: { window_seconds: window === 'all' ? null : window / 1000, ...figures(nowAcc) },
+        now: { window_seconds: h === null ? null : NOW_WINDOW_MS / 1000, ...figures(fleetNow) },
         history: h === null ? null : { ...h.fleetSeries(), resolution_seconds: h.resolutionMs / 1000 },
       },
       worst: worst.map((i) => {
@@ -250,6 +263,24 @@ export class ConsoleModel {
     };
     this.overviewCache = { at: now, key: '', value };
     return value;
+  }
+
+  /** Every target's counters since it started, and the RTT percentiles of their summed histogram (history off). */
+  private fleetSinceStart(cat: TargetCatalog): Accumulator {
+    const acc = newAccumulator();
+    const cols = this.source.store.liveColumns();
+    const sum = new Float64Array(cols.stride);
+    for (let i = 0; i < cat.size; i++) {
+      const slot = cat.slots[i];
+      if (slot < 0 || slot >= cols.highWater || cols.defined[slot] !== 1) continue;
+      acc.answered += cols.received[slot];
+      acc.lost += cols.timeouts[slot];
+      for (const e of cols.errorColumns) acc.lost += e[slot];
+      for (let b = 0; b < cols.stride; b++) sum[b] += cols.rttBuckets[slot * cols.stride + b];
+    }
+    const q = HISTORY_QUANTILES.map((x) => histogramQuantile(x, cols.buckets, sum));
+    if (acc.answered > 0) addMixture(acc, acc.answered, q[0], q[1], q[2]);
+    return acc;
   }
 
   historyInfo(): Record<string, unknown> | null {
@@ -303,9 +334,8 @@ export class ConsoleModel {
     const hit = this.rowCache.get(key);
     if (hit && now - hit.at < CACHE_MS) return hit.value;
     const cols = this.source.store.liveColumns();
-    const delta = new Float64Array(cols.stride);
     const node = this.source.node();
-    const cells = rowCells(cat.groups(colLabel), (i, acc) => this.accumulateSlot(cat.slots[i], window, now, acc, cols, delta));
+    const cells = rowCells(cat.groups(colLabel), (i, acc) => this.accumulateSlot(cat.slots[i], window, now, acc, cols));
     const value: NodeRow = { node: node.name, labels: node.labels, cells };
     // Old generations and expired queries go; a handful of live queries stay.
     for (const [k, v] of this.rowCache) if (now - v.at >= CACHE_MS) this.rowCache.delete(k);
@@ -347,6 +377,23 @@ function mapNaN<T extends object>(o: T): T {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) out[k] = Array.isArray(v) ? v.map((x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x)) : typeof v === 'number' && !Number.isFinite(v) ? null : v;
   return out as T;
+}
+
+/**
+ * The fleet over its closed periods that ended after `since` (at least the newest
+ * one): counts summed, RTT percentiles mixed from each period's exact fleet
+ * percentiles, weighted by its answers.
+ */
+function fleetRecent(h: History, since: number): Accumulator {
+  const f = h.fleetSeries();
+  const acc = newAccumulator();
+  for (let i = f.end.length - 1; i >= 0; i--) {
+    if (f.end[i] <= since && i < f.end.length - 1) break;
+    acc.answered += f.answered[i];
+    acc.lost += f.lost[i];
+    if (f.answered[i] > 0) addMixture(acc, f.answered[i], f.p50[i], f.p90[i], f.p99[i]);
+  }
+  return acc;
 }
 
 /** answered, lost, loss and RTT p50/p99 of an accumulator (nulls for no data). */
