@@ -1,9 +1,14 @@
-/** History series → chart data: x in seconds, gaps (missing periods) as nulls so lines break. */
+/**
+ * History series → chart data, x in seconds. uPlot breaks a line at null and draws
+ * across undefined: a missing period (no batch arrived) is a null, so the line
+ * breaks there; a period without a value (no answered probe, e.g. a target probed
+ * less often than the resolution) is undefined, so the line goes on past it.
+ */
 import type { Series } from './types';
 
 export interface ChartData {
   x: number[];
-  cols: (number | null)[][];
+  cols: (number | null | undefined)[][];
 }
 
 /**
@@ -13,7 +18,7 @@ export interface ChartData {
  */
 export function seriesToChart(s: Series | null, pick: ((s: Series, i: number) => number | null)[], open?: { x: number; values: (number | null)[] }): ChartData {
   const x: number[] = [];
-  const cols: (number | null)[][] = pick.map(() => []);
+  const cols: (number | null | undefined)[][] = pick.map(() => []);
   if (s !== null) {
     const step = s.resolutionMs / 1000;
     for (let i = 0; i < s.end.length; i++) {
@@ -23,12 +28,12 @@ export function seriesToChart(s: Series | null, pick: ((s: Series, i: number) =>
         for (const c of cols) c.push(null);
       }
       x.push(t);
-      pick.forEach((f, k) => cols[k].push(f(s, i)));
+      pick.forEach((f, k) => cols[k].push(f(s, i) ?? undefined));
     }
   }
   if (open && (x.length === 0 || open.x > x[x.length - 1])) {
     x.push(open.x);
-    open.values.forEach((v, k) => cols[k].push(v));
+    open.values.forEach((v, k) => cols[k].push(v ?? undefined));
   }
   return { x, cols };
 }

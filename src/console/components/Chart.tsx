@@ -19,8 +19,8 @@ export interface ChartSeries {
 export interface ChartProps {
   title: string;
   series: ChartSeries[];
-  /** [x seconds, ...one array per series]; null for no value (a gap). */
-  data: (number | null)[][];
+  /** [x seconds, ...one array per series]; null breaks the line (a gap), undefined is skipped. */
+  data: (number | null | undefined)[][];
   format: (v: number) => string;
   /** A second y axis on the right for series with scale "y2". */
   format2?: (v: number) => string;
@@ -55,7 +55,6 @@ export function Chart(p: ChartProps) {
           scale: s.scale ?? 'y',
           dash: s.dash,
           spanGaps: false,
-          points: { show: false },
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : (s.scale === 'y2' && p.format2 ? p.format2 : p.format)(v)),
         })),
       ],
