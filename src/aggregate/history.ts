@@ -136,7 +136,9 @@ export class History {
   private readonly buckets: Float64Array;
   private capacity = 0;
 
-  // Per target × point (slot-major: slot * points + position).
+  // Per point × target (position-major: position * capacity + slot), so closing a
+  // period writes each array in one sequential run, and a pass over every target in
+  // slot order reads each period sequentially.
   private answered = new Uint16Array(0);
   private lost = new Uint16Array(0);
   private p50 = new Uint8Array(0);
@@ -228,6 +230,7 @@ export class History {
     const cols = this.store.liveColumns();
     const n = cols.highWater;
     this.ensureCapacity(n);
+    const cap = this.capacity;
     const errs = cols.errorColumns;
     const stride = this.stride;
     const delta = this.delta;
@@ -249,7 +252,7 @@ export class History {
       const dl = diff32(l32, this.baseLost[slot]);
       this.baseAnswered[slot] = a32;
       this.baseLost[slot] = l32;
-      const i = slot * P + pos;
+      const i = pos * cap + slot;
       let sa = da;
       let sl = dl;
       if (da + dl > U16_MAX) {
@@ -314,11 +317,12 @@ export class History {
     const out: PeriodSeries = { resolutionMs: this.resolutionMs, end: [], answered: [], lost: [], p50: [], p90: [], p99: [] };
     if (!this.tracks(slot, this.store.liveColumns())) return out;
     const P = this.points;
+    const cap = this.capacity;
     const first = this.firstSeq[slot];
     for (let seq = Math.max(this.openSeq - P, first); seq < this.openSeq; seq++) {
       const pos = seq % P;
       if (this.periodSeq[pos] !== seq) continue;
-      const i = slot * P + pos;
+      const i = pos * cap + slot;
       out.end.push(this.periodEnd[pos]);
       out.answered.push(this.answered[i]);
       out.lost.push(this.lost[i]);
@@ -393,10 +397,11 @@ export class History {
     if (tracked) {
       const w = acc.weights;
       const P = this.points;
+    const cap = this.capacity;
       for (let seq = this.startSeq(slot, sinceMs); seq < this.openSeq; seq++) {
         const pos = seq % P;
         if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
-        const i = slot * P + pos;
+        const i = pos * cap + slot;
         const a = this.answered[i];
         acc.answered += a;
         acc.lost += this.lost[i];
@@ -424,10 +429,11 @@ export class History {
     let n = 0;
     let total = 0;
     const P = this.points;
+    const cap = this.capacity;
     for (let seq = this.startSeq(slot, sinceMs); seq < this.openSeq; seq++) {
       const pos = seq % P;
       if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
-      const i = slot * P + pos;
+      const i = pos * cap + slot;
       const a = this.answered[i];
       if (a === 0) continue;
       total += a;
@@ -501,11 +507,12 @@ export class History {
     // quarter more than before, in steps of 64 slots. Slots only grow on reloads.
     const c = Math.ceil(Math.max(n, this.capacity * 1.25) / 64) * 64;
     const P = this.points;
-    this.answered = grow(this.answered, c * P);
-    this.lost = grow(this.lost, c * P);
-    this.p50 = grow(this.p50, c * P);
-    this.p90 = grow(this.p90, c * P);
-    this.p99 = grow(this.p99, c * P);
+    const old = this.capacity;
+    this.answered = regrid(this.answered, P, old, c);
+    this.lost = regrid(this.lost, P, old, c);
+    this.p50 = regrid(this.p50, P, old, c);
+    this.p90 = regrid(this.p90, P, old, c);
+    this.p99 = regrid(this.p99, P, old, c);
     this.baseAnswered = grow(this.baseAnswered, c);
     this.baseLost = grow(this.baseLost, c);
     this.baseHist = grow(this.baseHist, c * this.stride);
@@ -521,6 +528,13 @@ export function addMixture(acc: Accumulator, answered: number, p50: number, p90:
   w[encodeRtt(p50)] += answered * MIXTURE_WEIGHTS[0];
   w[encodeRtt(p90)] += answered * MIXTURE_WEIGHTS[1];
   w[encodeRtt(p99)] += answered * MIXTURE_WEIGHTS[2];
+}
+
+/** A position-major ring array with room for `newCap` slots per position (old slots keep their places). */
+function regrid<T extends Uint8Array | Uint16Array>(a: T, points: number, oldCap: number, newCap: number): T {
+  const b = new (a.constructor as { new (n: number): T })(points * newCap);
+  for (let p = 0; p < points && oldCap > 0; p++) b.set(a.subarray(p * oldCap, (p + 1) * oldCap), p * newCap);
+  return b;
 }
 
 function grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: T, n: number): T {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliDecompressSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { build } from '../../src/http/app.js';
 import { TargetStore } from '../../src/aggregate/store.js';
 import { History } from '../../src/aggregate/history.js';
@@ -129,6 +129,9 @@ test('targets: columnar JSON with dictionary-encoded labels, an ETag per generat
   assert.equal(l.states[l.state[6]], 'rejected');
   assert.equal(l.errors['6'], 'address is not valid');
   assert.equal((await a.inject({ url: '/api/v1/console/targets', headers: { 'if-none-match': '"g1"' } })).statusCode, 304);
+  const gz = await a.inject({ url: '/api/v1/console/targets', headers: { 'accept-encoding': 'gzip, br' } });
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.deepEqual(JSON.parse(gunzipSync(gz.rawPayload).toString('utf8')), l);
   f.generation = 2;
   f.entries = f.entries.slice(0, 2);
   const r2 = await a.inject({ url: '/api/v1/console/targets', headers: { 'if-none-match': '"g1"' } });

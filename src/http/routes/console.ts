@@ -3,7 +3,7 @@
  *
  *   GET /api/v1/console/capabilities        which optional APIs this node has (on-demand tests, live stream)
  *   GET /api/v1/console/overview            fleet figures, targets by state/kind/health, worst targets, workers, reload state
- *   GET /api/v1/console/targets             every target, columnar JSON (ETag = target-set generation)
+ *   GET /api/v1/console/targets             every target, columnar JSON (ETag = target-set generation; gzip when asked)
  *   GET /api/v1/console/targets/live        loss, last RTT and RTT p99 of every target: binary Float32 columns
  *   GET /api/v1/console/target?name=N       one target: counters, errors by reason, history, open period
  *   GET /api/v1/console/matrix?rows=&cols=&window=        the matrix (in mesh mode: every peer's row too)
@@ -16,6 +16,7 @@ import { mergeRows, type MissingRow, type NodeRow } from '../../aggregate/matrix
 import { ConsoleModel, LIVE_HEADER_BYTES, type ConsoleSource, type MatrixWindow } from '../console/model.js';
 import { PeerRows } from '../console/peers.js';
 import { consoleStatic } from '../console/static.js';
+import { acceptsGzip } from '../../metrics/scrape.js';
 
 export interface ConsoleRouteOptions {
   source: ConsoleSource;
@@ -56,8 +57,11 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
     const cat = model.catalog();
     const etag = `"g${cat.generation}"`;
     reply.header('etag', etag).header('cache-control', 'no-cache');
+    reply.header('vary', 'accept-encoding');
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(cat.toJson());
+    reply.type('application/json; charset=utf-8');
+    if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(cat.toGzip());
+    return reply.send(cat.toJson());
   });
 
   app.get('/api/v1/console/targets/live', POLLED, async (_req, reply) => {
