@@ -82,7 +82,7 @@ async function measure(n: number, retentionMs: number, resolutionMs: number): Pr
     peers: () => [],
   };
   const now = start + (history.points + 1) * resolutionMs + 1000;
-  const times = { live: [] as number[], p99: [] as number[], overview: [] as number[], row: [] as number[], list: [] as number[] };
+  const times = { live: [] as number[], p99: [] as number[], overview: [] as number[], row: [] as number[], list: [] as number[], target: [] as number[] };
   for (let i = 0; i < 5; i++) {
     let clock = now;
     const model = new ConsoleModel(source, () => clock);
@@ -99,6 +99,9 @@ async function measure(n: number, retentionMs: number, resolutionMs: number): Pr
     t0 = performance.now();
     model.overview();
     times.overview.push(performance.now() - t0);
+    t0 = performance.now();
+    model.target(fleet[Math.floor(n / 2)].name);
+    times.target.push(performance.now() - t0);
     model.localRow('rack', 15 * 60_000); // groups the targets by rack once per target set
     t0 = performance.now();
     model.localRow('rack', 5 * 60_000);
@@ -113,7 +116,7 @@ async function measure(n: number, retentionMs: number, resolutionMs: number): Pr
       `    closing one period over every target: median ${median(closes).toFixed(1)} ms, max ${Math.max(...closes).toFixed(1)} ms`,
       `    console API work (median of 5): target list ${median(times.list).toFixed(0)} ms (once per target-set change);` +
         ` live columns ${median(times.live).toFixed(1)} ms per poll, ${median(times.p99).toFixed(1)} ms with the 5-minute p99 column (once per period close);` +
-        ` overview ${median(times.overview).toFixed(1)} ms; matrix row by rack over 5 min ${median(times.row).toFixed(1)} ms`,
+        ` overview ${median(times.overview).toFixed(1)} ms; one target's detail ${median(times.target).toFixed(2)} ms; matrix row by rack over 5 min ${median(times.row).toFixed(1)} ms`,
     ].join('\n'),
   );
 }

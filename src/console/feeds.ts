@@ -62,7 +62,7 @@ export function useTarget(name: string): Feed<TargetDetail> {
 
 /**
  * The targets list (reloaded only when its generation changes, with If-None-Match)
- * and the live numbers of every target (binary columns, every 2 s).
+ * and the live numbers of every target (binary columns, every 1.5 s).
  */
 export function useTargets(): { list: TargetsList | undefined; live: LiveColumns | undefined; status: PollStatus } {
   const [list, setList] = useState<TargetsList | undefined>(undefined);
@@ -85,7 +85,7 @@ export function useTargets(): { list: TargetsList | undefined; live: LiveColumns
       },
       setLive,
       setStatus,
-      { intervalMs: 2000 },
+      { intervalMs: 1500 },
     );
   }, []);
   return { list, live, status };
@@ -111,5 +111,5 @@ function prepareList(l: TargetsList): void {
 }
 
 export function useMatrix(query: string): Feed<MatrixAnswer> {
-  return usePolled(query, (s) => getJson<MatrixAnswer>(`api/v1/console/matrix?${query}`, s), 2000);
+  return usePolled(query, (s) => getJson<MatrixAnswer>(`api/v1/console/matrix?${query}`, s), 1500);
 }

@@ -32,7 +32,7 @@ import { consoleFleet, consoleTargetName } from '../../load-tests/console-fleet.
 
 /** The page's document, as far as the functions run in the browser use it (the test compiles without the DOM lib). */
 declare const document: {
-  querySelector(sel: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
+  querySelector(sel: string): { textContent: string | null; getAttribute(name: string): string | null; getBoundingClientRect(): { bottom: number } } | null;
   querySelectorAll(sel: string): { length: number };
 };
 
@@ -55,8 +55,10 @@ before(() => {
   if (!SKIP) console.log(`# console screenshots: ${SHOTS}`);
 });
 
+/** The page down to the bottom of the view (no empty space below it), at most the viewport. */
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const bottom = await page.evaluate(() => document.querySelector('main > section')?.getBoundingClientRect().bottom ?? 900);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), clip: { x: 0, y: 0, width: 1400, height: Math.min(900, Math.ceil(bottom) + 16) } });
 }
 
 function noErrors(w: WatchedPage, where: string): void {

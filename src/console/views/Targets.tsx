@@ -1,7 +1,7 @@
 /**
  * Targets: every target in a table that renders only the visible rows, a search box
  * (name, address or label=value) and sortable columns. The list is loaded once per
- * change of the target set; the numbers (loss, last RTT, p99) are refreshed every 2 s
+ * change of the target set; the numbers (loss, last RTT, p99) are refreshed every 1.5 s
  * as binary columns. Filtering and sorting run here, on the columns.
  */
 import { useMemo, useState } from 'preact/hooks';

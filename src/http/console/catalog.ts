@@ -38,16 +38,26 @@ export class TargetCatalog {
   private gzipped: Buffer | null = null;
   private readonly groupCache = new Map<string, Map<string, number[]>>();
   readonly labelKeys: string[];
+  /** 1 for targets in state ok (probed), per row. */
+  readonly probing: Uint8Array;
+  /** Targets by state and by kind (fixed for a generation). */
+  readonly byState: Record<string, number>;
+  readonly byKind: Record<string, number>;
 
   constructor(
     readonly generation: number,
     readonly entries: readonly ConsoleEntry[],
   ) {
     this.slots = Int32Array.from(entries, (e) => e.slot);
+    this.probing = Uint8Array.from(entries, (e) => (e.state === 'ok' ? 1 : 0));
+    this.byState = Object.fromEntries(CONSOLE_STATES.map((st) => [st, 0]));
+    this.byKind = {};
     const keys = new Set<string>();
     entries.forEach((e, i) => {
       if (!this.byName.has(e.name)) this.byName.set(e.name, i);
       for (const k in e.labels) keys.add(k);
+      this.byState[e.state]++;
+      this.byKind[e.kind] = (this.byKind[e.kind] ?? 0) + 1;
     });
     this.labelKeys = [...keys].sort();
   }

@@ -15,7 +15,7 @@ import { rowCells, type NodeRow } from '../../aggregate/matrix.js';
 import { ERROR_REASON_NAMES } from '../../protocol/events.js';
 import { parseDuration, formatDuration } from '../../config/duration.js';
 import type { WorkerHealth } from '../../metrics/self.js';
-import { BUILTIN_LABELS, CONSOLE_STATES, TargetCatalog, type ConsoleEntry } from './catalog.js';
+import { BUILTIN_LABELS, TargetCatalog, type ConsoleEntry } from './catalog.js';
 
 /** This node as a prober (a row of the matrix). */
 export interface NodeIdentity {
@@ -207,25 +207,23 @@ export class ConsoleModel {
     if (this.overviewCache && now - this.overviewCache.at < CACHE_MS) return this.overviewCache.value;
     const cat = this.catalog();
     const live = this.live();
-    const byState: Record<string, number> = Object.fromEntries(CONSOLE_STATES.map((s) => [s, 0]));
-    const byKind: Record<string, number> = {};
     const byHealth = { healthy: 0, lossy: 0, down: 0, no_data: 0 };
     const worst: number[] = [];
+    const { loss, p99 } = live;
     const worse = (a: number, b: number): boolean => {
-      const la = nanLow(live.loss[a]);
-      const lb = nanLow(live.loss[b]);
-      return la !== lb ? la > lb : nanLow(live.p99[a]) > nanLow(live.p99[b]);
+      const la = nanLow(loss[a]);
+      const lb = nanLow(loss[b]);
+      return la !== lb ? la > lb : nanLow(p99[a]) > nanLow(p99[b]);
     };
-    cat.entries.forEach((e, i) => {
-      byState[e.state]++;
-      byKind[e.kind] = (byKind[e.kind] ?? 0) + 1;
-      if (e.state !== 'ok') return;
-      const l = live.loss[i];
-      if (Number.isNaN(l)) byHealth.no_data++;
+    const probing = cat.probing;
+    for (let i = 0; i < cat.size; i++) {
+      if (probing[i] !== 1) continue;
+      const l = loss[i];
+      if (l !== l) byHealth.no_data++;
       else if (l === 0) byHealth.healthy++;
       else if (l >= 1) byHealth.down++;
       else byHealth.lossy++;
-      if (Number.isNaN(l) && Number.isNaN(live.p99[i])) return;
+      if (l !== l && p99[i] !== p99[i]) continue;
       // Top 10 by loss, then p99: insertion into a short sorted list.
       if (worst.length < 10 || worse(i, worst[worst.length - 1])) {
         let k = Math.min(worst.length, 9);
@@ -236,7 +234,7 @@ export class ConsoleModel {
           k--;
         }
       }
-    });
+    }
     const h = this.source.history;
     const fleetNow = h === null ? this.fleetSinceStart(cat) : fleetRecent(h, now - NOW_WINDOW_MS);
     const status = this.source.status();
@@ -249,7 +247,7 @@ export class ConsoleModel {
       config: status.config,
       last_reload: status.last_reload,
       target_files: status.target_files,
-      targets: { total: cat.size, by_state: byState, by_kind: byKind, by_health: byHealth },
+      targets: { total: cat.size, by_state: cat.byState, by_kind: cat.byKind, by_health: byHealth },
       fleet: {
         now: { window_seconds: h === null ? null : NOW_WINDOW_MS / 1000, ...figures(fleetNow) },
         history: h === null ? null : { ...h.fleetSeries(), resolution_seconds: h.resolutionMs / 1000 },
