@@ -37,6 +37,11 @@ import {
   type TargetSet,
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
+import { History } from './aggregate/history.js';
+import { meshProberName } from './targets/mesh.js';
+import { mergePeers } from './targets/peers-dns.js';
+import type { ConsoleEntry } from './http/console/catalog.js';
+import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
@@ -83,6 +88,10 @@ export class Exporter {
   private readonly log: Logger;
   private config!: Config;
   private store!: TargetStore;
+  /** Short per-target history for the web console (null when history.retention is 0s). */
+  private history: History | null = null;
+  /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
+  private consoleGeneration = 0;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
   /** The live resolver: its periodic refreshes re-apply the registry. */
@@ -143,6 +152,7 @@ export class Exporter {
       throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
     }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
+    if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
@@ -211,6 +221,7 @@ export class Exporter {
       stream: this.streams?.routeOptions(),
       limits: this.config.web,
       registry: this.self.registry,
+      console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -334,6 +345,8 @@ export class Exporter {
       return;
     }
     this.self.onBatch(workerIndex, header);
+    // Closes a history period when its boundary has passed (from the store's counters).
+    this.history?.observe(Date.now());
     this.streams?.onBatch(buf);
   }
 
@@ -481,6 +494,7 @@ export class Exporter {
   }
 
   private updateTargetStates(): void {
+    this.consoleGeneration++;
     let unresolved = 0;
     let probing = 0;
     for (const e of this.registry.entries()) {
@@ -619,6 +633,9 @@ export class Exporter {
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
     }
+    if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
+      this.log.warn({}, 'history.retention and history.resolution take effect on restart');
+    }
     if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
       // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
       this.log.warn({}, 'responder settings take effect on restart');
@@ -691,11 +708,48 @@ export class Exporter {
   }
 
   private targetStatus(): TargetStatus[] {
-    const out: TargetStatus[] = [];
+    // The console's entries without their slots; rejected entries of a source have no labels.
+    // A rejection that is no single entry (a file that failed as a whole) has neither kind nor address: null in the API.
+    return this.consoleEntries().map(({ slot, labels, ...t }) =>
+      slot < 0 ? { ...t, kind: t.kind || null, address: t.address || null } : { ...t, labels: labels as Record<string, string> },
+    );
+  }
+
+  /** What the web console reads: the store, the history, the targets with their slots, this node and its mesh peers. */
+  private consoleSource(): ConsoleSource {
+    return {
+      store: this.store,
+      history: this.history,
+      generation: () => this.consoleGeneration,
+      entries: () => this.consoleEntries(),
+      status: () => this.status(),
+      workers: () => this.self.workerHealth(),
+      node: () => {
+        const peers = this.meshPeers();
+        const self = this.targets.meshSelf;
+        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+      },
+      peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
+    };
+  }
+
+  private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {
+    return mergePeers(this.config.mesh.peers, this.dnsPeers?.peers() ?? []).map((p) => ({ name: p.name, address: p.address, labels: p.labels }));
+  }
+
+  /** This node's web port (peers serve their console API on the same port). */
+  private webPort(): number {
+    const a = this.app?.server.address();
+    return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  /** targetStatus() with each target's store slot. */
+  private consoleEntries(): ConsoleEntry[] {
+    const out: ConsoleEntry[] = [];
     const workers = this.supervisor?.workers ?? 1;
     for (const e of this.registry.entries()) {
       const s = e.spec;
-      const base = { name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
+      const base = { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
@@ -703,7 +757,7 @@ export class Exporter {
       else out.push({ ...base, state: 'pending' });
     }
     // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
-    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: r.kind ?? null, address: r.address ?? null, state: 'rejected', error: r.reason, source: r.source });
+    for (const r of this.targets.rejected) out.push({ slot: -1, name: r.name ?? '', kind: r.kind ?? '', address: r.address ?? '', labels: {}, state: 'rejected', error: r.reason, source: r.source });
     return out;
   }
 

@@ -97,6 +97,27 @@ export interface SlotState {
   rttSum: number;
 }
 
+/** The store's own arrays (not copies), see TargetStore.liveColumns(). */
+export interface LiveColumns {
+  readonly highWater: number;
+  /** Histogram row width (bounds + overflow column). */
+  readonly stride: number;
+  readonly buckets: Float64Array;
+  readonly defined: Uint8Array;
+  readonly sent: Float64Array;
+  readonly received: Float64Array;
+  readonly timeouts: Float64Array;
+  readonly late: Float64Array;
+  readonly duplicates: Float64Array;
+  /** Per ErrorReason code; undefined when no slot ever had that reason. */
+  readonly errors: readonly (Float64Array | undefined)[];
+  /** The error columns that exist (for sums over every reason without skipping holes per slot). */
+  readonly errorColumns: readonly Float64Array[];
+  /** NON-cumulative counts, `stride` per slot. */
+  readonly rttBuckets: Float64Array;
+  readonly lastRtt: Float64Array;
+}
+
 const EMPTY_BYTES = new Uint8Array(0);
 const KIND_CODE: ReadonlyMap<string, number> = new Map(PROBE_KINDS.map((k, i) => [k, i]));
 
@@ -120,6 +141,8 @@ export class TargetStore {
   private attributeCache: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Epoch ms at which each slot's counters last started from zero (OTel start time). */
   private startTimes: number[] = [];
+  /** Bumped each time a slot's counters start from zero, so readers that keep their own per-slot state (the history rings) see a reset. */
+  private epochs: number[] = [];
 
   /** One column per metric family of the catalog (errors and phases allocated on first use). */
   private readonly columns: CatalogColumns;
@@ -201,6 +224,7 @@ export class TargetStore {
   resetSlot(slot: number): void {
     if (slot >= this.capacity) return;
     this.startTimes[slot] = Date.now();
+    this.epochs[slot] = (this.epochs[slot] ?? 0) + 1;
     this.columns.reset(slot);
     this.loss.reset(slot);
   }
@@ -245,6 +269,37 @@ export class TargetStore {
   /** Epoch ms at which a slot's counters last started from zero (definition or reset); NaN for an empty slot. */
   slotStartTimeMs(slot: number): number {
     return this.isDefined(slot) ? this.startTimes[slot] : NaN;
+  }
+
+  /** How many times a slot's counters have started from zero (1 after its first definition); 0 for a slot never defined. */
+  slotEpoch(slot: number): number {
+    return this.epochs[slot] ?? 0;
+  }
+
+  /**
+   * The live columns, for readers on the main thread that run between batches and
+   * must not copy the store (the history rings close a period over every slot). The
+   * arrays are replaced when the store grows: take them again after any defineSlot.
+   * Read only.
+   */
+  liveColumns(): LiveColumns {
+    const c = this.columns.scalar;
+    const errors = this.columns.labelled.errors;
+    return {
+      highWater: this.high,
+      stride: this.stride,
+      buckets: this.buckets,
+      defined: this.defined,
+      sent: c.sent,
+      received: c.received,
+      timeouts: c.timeouts,
+      late: c.late,
+      duplicates: c.duplicates,
+      errors,
+      errorColumns: errors.filter((e): e is Float64Array => e !== undefined),
+      rttBuckets: this.columns.histogram.rtt.buckets,
+      lastRtt: c.lastRtt,
+    };
   }
 
   /**

@@ -13,6 +13,7 @@
  */
 import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, type Range } from '../values/range.js';
 import { TIMING_BOUNDS } from '../kinds/timing.js';
+import { formatDuration } from '../values/duration.js';
 
 /** Durations (milliseconds). */
 export const DURATION_BOUNDS = {
@@ -26,7 +27,28 @@ export const DURATION_BOUNDS = {
   stallTimeout: { min: SECOND_MS, max: HOUR_MS },
   /** file_watch.check_interval: the periodic stat of watched files (the fallback of fs.watch). */
   fileCheckInterval: { min: SECOND_MS, max: HOUR_MS },
+  /** history.retention: 0 turns the history off. */
+  historyRetention: { min: 0, max: DAY_MS },
+  /** history.resolution. */
+  historyResolution: { min: SECOND_MS, max: HOUR_MS },
 } as const satisfies Record<string, Range>;
+
+/**
+ * Most periods a history ring may hold (history.retention / history.resolution):
+ * 24 hours at 10 s. Each period costs about 7 bytes per target.
+ */
+export const HISTORY_MAX_POINTS = 8640;
+
+/** Why this history.retention / history.resolution pair cannot be used, or null. */
+export function checkHistorySpan(retentionMs: number, resolutionMs: number): string | null {
+  if (retentionMs === 0) return null; // off
+  if (!(resolutionMs > 0)) return null; // reported by its own check
+  if (retentionMs < resolutionMs) return `must be 0s (off) or at least history.resolution (${formatDuration(resolutionMs)})`;
+  if (retentionMs % resolutionMs !== 0) return `must be a whole number of history.resolution periods (${formatDuration(resolutionMs)})`;
+  const points = retentionMs / resolutionMs;
+  if (points > HISTORY_MAX_POINTS) return `holds ${points} periods of ${formatDuration(resolutionMs)}; at most ${HISTORY_MAX_POINTS}`;
+  return null;
+}
 
 /** Counts and sizes. */
 export const COUNT_BOUNDS = {

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../values/duration.js';
 import { checkTimeoutSpan } from '../kinds/timing.js';
+import { checkHistorySpan } from './bounds.js';
 import { PROBE_KINDS, defaultOptionValues, kindModule, type OptionDecl, type ProbeKind } from '../kinds/index.js';
 import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
 import { checkMergedLabelCount } from '../targets/labels.js';
@@ -19,6 +20,7 @@ import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -137,8 +139,16 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     const other = names.get(peer.name);
     if (other !== undefined) problems.push({ key: peer.source, value: peer.name, message: `duplicate peer name (also ${other})` });
     else names.set(peer.name, peer.source);
-    const tooMany = checkMergedLabelCount(probeDefaults.labels, peer.labels);
-    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: tooMany });
+    // Mesh targets also carry the peer and prober labels.
+    const meshLabels = Object.fromEntries(MESH_TARGET_LABELS.map((k) => [k, '']));
+    const tooMany = checkMergedLabelCount(probeDefaults.labels, { ...peer.labels, ...meshLabels });
+    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
+  }
+
+  const history = { retentionMs: parseDuration(p.history.retention), resolutionMs: parseDuration(p.history.resolution) };
+  if (!isBad('history.retention', 'history.resolution')) {
+    const span = checkHistorySpan(history.retentionMs, history.resolutionMs);
+    if (span) problems.push({ key: 'history.retention', value: p.history.retention, message: span });
   }
 
   const flushIntervalMs = parseDuration(p.flush_interval);
@@ -199,6 +209,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
     metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
     targets,

@@ -118,6 +118,8 @@ export const FORMATS: Record<string, Format> = {
   'fp-flush-interval': durationFormat(DURATION_BOUNDS.flushInterval),
   'fp-dns-refresh': durationFormat(DURATION_BOUNDS.dnsRefresh),
   'fp-file-check-interval': durationFormat(DURATION_BOUNDS.fileCheckInterval),
+  'fp-history-retention': durationFormat(DURATION_BOUNDS.historyRetention),
+  'fp-history-resolution': durationFormat(DURATION_BOUNDS.historyResolution),
   'fp-max-connections': responderFormat(R.maxConnections),
   'fp-max-frame-bytes': responderFormat(R.maxFrameBytes),
   'fp-max-datagram-bytes': responderFormat(R.maxDatagramBytes),

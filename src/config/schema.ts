@@ -140,6 +140,20 @@ export function buildSchema(): SchemaSection {
         default: [...DEFAULT_RTT_BUCKETS],
       },
     },
+    history: {
+      retention: {
+        doc:
+          'How far back the in-memory history of each target reaches (the web console\'s graphs and matrix). ' +
+          'A whole number of history.resolution periods; 0s turns the history off. About 7 bytes per period per target.',
+        format: 'fp-history-retention',
+        default: '1h',
+      },
+      resolution: {
+        doc: 'Length of one history period: per target, its answered and lost probes and RTT p50/p90/p99.',
+        format: 'fp-history-resolution',
+        default: '30s',
+      },
+    },
     shard: {
       index: { doc: 'This instance\'s shard (0-based, below shard.count) when several instances split one target list by rendezvous hashing.', format: 'fp-shard-index', default: 0 },
       count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-shard-count', default: 1 },

@@ -61,6 +61,8 @@ export interface Config {
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
   metrics: { rttBuckets: number[] };
+  /** In-memory history rings (web console); retentionMs 0: off. */
+  history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
   probeDefaults: ProbeDefaults;
   /** Inline targets, validated (bad ones make loadConfig throw ConfigError). */

@@ -17,6 +17,8 @@ import { connectionsCheckingIntervalMs, type WebLimits } from './limits.js';
 import { ScrapeGate } from './scrape-gate.js';
 import { pacedReplies } from './paced-replies.js';
 import { NO_WEB_METRICS, registerWebMetrics } from './web-metrics.js';
+import { consoleRoutes, type ConsoleRouteOptions } from './routes/console.js';
+import { linksPage } from './console/static.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -31,6 +33,8 @@ export interface BuildOptions {
   limits: WebLimits;
   /** Registry for the web port's own metrics (the self-metrics registry); none: not exported. */
   registry?: Registry;
+  /** The web console at / and its API (without it, / lists the endpoints). */
+  console?: Omit<ConsoleRouteOptions, 'links'>;
 }
 
 /**
@@ -95,12 +99,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
 
-  app.get('/', { config: { otel: false } }, async (_req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    return `<!doctype html><html><head><title>fleetprobe</title></head><body><h1>fleetprobe</h1>
-<ul><li><a href="${opts.telemetryPath}">${opts.telemetryPath}</a></li><li><a href="/healthz">/healthz</a></li>
-<li><a href="/readyz">/readyz</a></li><li><a href="/api/v1/targets">/api/v1/targets</a></li>
-<li><a href="/api/v1/status">/api/v1/status</a></li></ul></body></html>`;
-  });
+  const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
+  if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });
+  else await app.register(linksPage, { links });
   return app as unknown as FastifyInstance;
 }

@@ -52,6 +52,24 @@ export interface OtlpExportStats {
   readonly lastSuccessAt: number;
 }
 
+/** One worker's health (SelfMetrics.workerHealth()); lags are those of its newest batch interval. */
+export interface WorkerHealth {
+  worker: number;
+  running: boolean;
+  /** starting, running, stalled or crashed (see pool/failures.ts). */
+  state: WorkerState;
+  targets: number;
+  restarts: number;
+  batches: number;
+  probesStarted: number;
+  /** Seconds since its newest batch; null before the first batch of this thread. */
+  lastBatchAgeSeconds: number | null;
+  schedulingLagMaxSeconds: number;
+  eventLoopLagMaxSeconds: number;
+  eventLoopLagMeanSeconds: number;
+  droppedPackets: number;
+}
+
 /** Per-worker facts, indexed by worker index. */
 class WorkerFacts {
   probesStarted: number[] = [];
@@ -188,6 +206,34 @@ export class SelfMetrics {
     w.loopLagMean[i] = header[Header.LoopLagMean];
     const drops = w.drops[i];
     for (let r = 0; r < DROP_REASON_NAMES.length; r++) drops[r] += nonNegative(header[Header.DropsStart + r]);
+  }
+
+  /**
+   * Each configured worker's health as the newest batches told it (for the web
+   * console's overview): the same facts the self metrics export, read on demand.
+   */
+  workerHealth(): WorkerHealth[] {
+    const w = this.w;
+    const now = this.mono();
+    const out: WorkerHealth[] = [];
+    for (let i = 0; i < this.configuredWorkers; i++) {
+      const last = w.lastBatchAt[i];
+      out.push({
+        worker: i,
+        running: w.state[i] === 'running',
+        state: w.state[i] ?? 'starting',
+        targets: w.targets[i] ?? 0,
+        restarts: w.restarts[i] ?? 0,
+        batches: w.batches[i] ?? 0,
+        probesStarted: w.probesStarted[i] ?? 0,
+        lastBatchAgeSeconds: last === undefined || Number.isNaN(last) ? null : (now - last) / 1000,
+        schedulingLagMaxSeconds: w.schedLagMax[i] ?? 0,
+        eventLoopLagMaxSeconds: w.loopLagMax[i] ?? 0,
+        eventLoopLagMeanSeconds: w.loopLagMean[i] ?? 0,
+        droppedPackets: (w.drops[i] ?? []).reduce((a, b) => a + b, 0),
+      });
+    }
+    return out;
   }
 
   /** A batch from this worker could not be decoded (and was not merged). */

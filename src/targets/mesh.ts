@@ -3,8 +3,11 @@
  * Self is the peer named mesh.name, or (without a name) any peer whose address is one
  * of this host's interface addresses. A peer given by host name cannot be matched by
  * address without DNS, so name the node when peers are host names.
+ *
+ * Every mesh target carries the labels `peer` (the peer probed) and `prober` (this
+ * node), besides the peer's own labels.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { MeshConfig, ProbeDefaults, TargetSpec } from './model.js';
 import { parseHostPort } from './address.js';
@@ -70,7 +73,16 @@ export interface MeshResult {
   targets: TargetSpec[];
   /** The peer recognised as this node, or null (then every peer is probed). */
   self: string | null;
+  /** This node's name as a prober: self, else mesh.name, else the host name. */
+  prober: string;
 }
+
+/**
+ * Labels fleetprobe puts on every mesh target: the peer probed and the node probing
+ * (a target is named "<peer>/<kind>", but a matrix or a rollup wants them apart).
+ * They override probe_defaults.labels of the same name; peer labels may not use them.
+ */
+export const MESH_TARGET_LABELS = ['peer', 'prober'] as const;
 
 function hostForPort(address: string): string {
   return isIP(address) === 6 ? `[${address}]` : address;
@@ -93,12 +105,18 @@ export function responderListenHosts(responder: ResponderListeners | null): Set<
   return hosts;
 }
 
+/** This node's name as a prober (the `prober` label, the matrix row): self, else mesh.name, else the host name. */
+export function meshProberName(self: string | null, meshName: string | null, hostname: () => string = osHostname): string {
+  return self ?? meshName ?? hostname();
+}
+
 export function meshTargets(
   mesh: MeshConfig,
   defaults: ProbeDefaults,
   ports: MeshPorts,
   own: ReadonlySet<string>,
   listenHosts: ReadonlySet<string> = new Set(),
+  hostname: () => string = osHostname,
 ): MeshResult {
   let self: string | null = null;
   if (mesh.name !== null) {
@@ -111,6 +129,7 @@ export function meshTargets(
       mesh.peers.find((p) => isLiteral(p) && own.has(normaliseIp(p.address)));
     self = mine ? mine.name : null;
   }
+  const prober = meshProberName(self, mesh.name, hostname);
   const targets: TargetSpec[] = [];
   for (const peer of mesh.peers) {
     if (peer.name === self) continue;
@@ -119,7 +138,7 @@ export function meshTargets(
         name: `${peer.name}/${kind}`,
         kind,
         address: '',
-        labels: { ...defaults.labels, ...peer.labels },
+        labels: { ...defaults.labels, ...peer.labels, peer: peer.name, prober },
         intervalMs: defaults.intervalMs,
         timeoutMs: defaults.timeoutMs,
         payloadSize: defaults.payloadSize,
@@ -147,5 +166,5 @@ export function meshTargets(
       targets.push(spec);
     }
   }
-  return { targets, self };
+  return { targets, self, prober };
 }

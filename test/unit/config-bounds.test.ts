@@ -182,7 +182,8 @@ test('every duration, count, size and capped list in the schema documents its ra
   }
   // Every table of duration bounds: the process's, a target's timing, the tcp_echo kind's.
   for (const [name, r] of [...Object.entries(DURATION_BOUNDS), ...Object.entries(TIMING_BOUNDS), ...Object.entries(TCP_ECHO_BOUNDS)]) {
-    assert.ok(r.max <= MAX_TIMER_MS && r.min >= 1, `${name}: ${r.min}..${r.max}`);
+    // history.retention is not a timer: its 0 means "off".
+    assert.ok(r.max <= MAX_TIMER_MS && (r.min >= 1 || name === 'historyRetention'), `${name}: ${r.min}..${r.max}`);
   }
   assert.ok(RESPONDER_LIMIT_RULES.idleTimeoutMs.max <= MAX_TIMER_MS);
   const help = formatConfigHelp();
