@@ -20,6 +20,7 @@ import { parseCidr } from '../responder/cidr.js';
 import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { HTTP_FRAMING_HEADERS, HTTP_HEADER_NAME, HTTP_HEADER_VALUE } from '../targets/http-headers.js';
 import {
+  API_BOUNDS,
   COUNT_BOUNDS,
   STREAM_BOUNDS,
   DURATION_BOUNDS,
@@ -291,6 +292,7 @@ export const FORMATS: Record<string, Format> = {
   'fp-stream-buffer-bytes': intFormat(STREAM_BOUNDS.maxBufferBytes),
   'fp-stream-state-interval': durationFormat(STREAM_BOUNDS.stateInterval),
   'fp-stream-stall-timeout': durationFormat(STREAM_BOUNDS.stallTimeout),
+  'fp-api-max-targets': intFormat(API_BOUNDS.maxTargets),
   'fp-bool': { check: (v) => (typeof v === 'boolean' ? null : 'must be true or false'), coerce: toBool },
   'fp-string': { check: (v) => (typeof v === 'string' && v !== '' ? null : 'must be a non-empty string') },
   /** A secret: only its type is checked here, so an error never prints it (see config/build-api.ts). */
