@@ -11,6 +11,8 @@ import { healthRoutes, type Readiness } from './routes/health.js';
 import { adminRoutes, type Reloader } from './routes/admin.js';
 import { apiRoutes, type ApiSource } from './routes/api.js';
 import { streamRoutes, type StreamRouteOptions } from './routes/stream.js';
+import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
+import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -21,6 +23,10 @@ export interface BuildOptions {
   api: ApiSource;
   /** GET /api/v1/stream (live results over SSE); absent: no stream route (responder mode). */
   stream?: StreamRouteOptions;
+  /** Who may use the routes that change things (see mutation-auth.ts); absent: nobody (fail closed). */
+  mutations?: () => MutationPolicy;
+  /** POST/DELETE /api/v1/targets; absent: no such routes (responder mode). */
+  targetChanges?: TargetChanges;
 }
 
 /** Instrumentation is created once per process: it patches Fastify hooks via its plugin. */
@@ -41,12 +47,15 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
   } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
   await app.register(otelInstrumentation.plugin());
+  // Before any route: every route declaring config.mutation gets the rule.
+  installMutationAuth(app as unknown as FastifyInstance, opts.mutations ?? (() => ({ token: null, listen: [] })));
 
   await app.register(metricsRoutes, { path: opts.telemetryPath, source: opts.metrics });
   await app.register(healthRoutes, { readiness: opts.readiness });
   await app.register(adminRoutes, { reload: opts.reload });
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
+  if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
 
   app.get('/', { config: { otel: false } }, async (_req, reply) => {
     reply.type('text/html; charset=utf-8');
