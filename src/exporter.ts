@@ -62,6 +62,12 @@ import { ErrorReason, ProbeEvent } from './protocol/events.js';
 import { LiveStreams } from './stream/service.js';
 import type { CatalogEntry } from './stream/selection.js';
 import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
+import { ApiTargetSource, API_SOURCE } from './targets/api-source.js';
+import { ApiTargetsController } from './targets/api-controller.js';
+import { readStateFile } from './targets/state-file.js';
+import type { TargetLoad } from './targets/files.js';
+import { ruleOf, type MutationPolicy } from './http/mutation-auth.js';
+import { describeMutationRule, type MutationRuleKind } from './auth/mutation.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -134,6 +140,14 @@ export class Exporter {
   private targetStatesPending = false;
   /** What asked for the reload being done ("SIGHUP", "file changed: …"), for its log line. */
   private reloadTrigger: string | null = null;
+  /** Targets added over the API (POST /api/v1/targets): a source of their own, read by every (re)load. */
+  private readonly apiTargets = new ApiTargetSource();
+  /** api.state_file as read at start (a change takes effect on restart). */
+  private apiStateFile: string | null = null;
+  /** Addresses the web server is bound to ("127.0.0.1:9798"): the mutation rule depends on them. */
+  private webAddresses: string[] = [];
+  /** The mutation rule last logged (logged again when a reload changes it). */
+  private loggedMutationRule: MutationRuleKind | null = null;
 
   constructor(private readonly opts: ExporterOptions) {
     this.mode = opts.mode ?? 'run';
@@ -175,6 +189,7 @@ export class Exporter {
     let initial: ReloadResult = { status: 'reloaded', applied: true, problems: [] };
     if (this.mode === 'run') {
       registerTargetFileMetrics(this.self.registry, () => this.targets.files);
+      await this.loadApiState(this.config);
       // Watched before they are read, so a change made while they are read is not lost.
       this.watchFiles(this.config);
       const prepared = await this.prepare(this.config);
@@ -194,6 +209,7 @@ export class Exporter {
     this.started = true;
     const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
     this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
+    this.logMutationRule();
     if (this.pendingFileChanges.length > 0) this.onFilesChanged(this.pendingFileChanges.splice(0));
   }
 
@@ -222,6 +238,8 @@ export class Exporter {
       limits: this.config.web,
       registry: this.self.registry,
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
+      mutations: () => this.mutationPolicy(),
+      targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -231,6 +249,9 @@ export class Exporter {
       if (!isListenFailure(err)) throw err;
       throw listenError(err, setting);
     }
+    // What is actually bound decides whether mutations without a token are allowed
+    // (a host name like "localhost" is judged by the addresses it bound to).
+    this.webAddresses = this.app.addresses().map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
     logFdLimits(this.log, this.config.web.maxConnections);
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
@@ -364,7 +385,7 @@ export class Exporter {
    */
   private async prepare(config: Config, reuseDnsPeers = false): Promise<Prepared> {
     const dnsPeers = reuseDnsPeers ? this.dnsPeers : await this.prepareDnsPeers(config);
-    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [] });
+    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [], api: this.apiTargets.load(config.probeDefaults) });
     const resolver = this.createResolver(config);
     resolver.setTargets(targets.targets);
     await resolver.refresh();
@@ -402,6 +423,82 @@ export class Exporter {
   private async retarget(): Promise<void> {
     const prepared = await this.prepare(this.config, true);
     this.goLive(prepared);
+  }
+
+  /**
+   * api.state_file: the API targets of the previous run, read before the first load. A
+   * file that cannot be read or parsed is a configuration error naming the key (exit 2):
+   * starting without its targets would overwrite it with the next change.
+   */
+  private async loadApiState(config: Config): Promise<void> {
+    this.apiStateFile = config.api.stateFile;
+    if (this.apiStateFile === null) return;
+    const read = await readStateFile(this.apiStateFile);
+    if (!read.ok) throw new ConfigError([{ key: 'api.state_file', value: this.apiStateFile, message: read.message }]);
+    this.apiTargets.commit(read.entries);
+    this.log.info({ file: this.apiStateFile, targets: read.entries.size, found: read.found }, 'targets API: state file read (counters of its targets start from zero)');
+  }
+
+  /** What the mutation rule is judged by, now (a reload may set or remove the token). */
+  private mutationPolicy(): MutationPolicy {
+    return { token: this.config.api.token, listen: this.webAddresses };
+  }
+
+  /** Log which rule guards the API's changes, at start and whenever a reload changes it. */
+  private logMutationRule(): void {
+    if (!this.app) return;
+    const rule = ruleOf(this.mutationPolicy());
+    if (rule.kind === this.loggedMutationRule) return;
+    this.loggedMutationRule = rule.kind;
+    const line = describeMutationRule(rule);
+    if (rule.kind === 'refused') this.log.warn({ rule: rule.kind, listen: rule.listen }, line);
+    else this.log.info({ rule: rule.kind, listen: rule.listen }, line);
+  }
+
+  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
+  private apiTargetsController(): ApiTargetsController {
+    return new ApiTargetsController({
+      source: this.apiTargets,
+      config: () => this.config,
+      stateFile: this.apiStateFile,
+      exclusive: (fn) => this.exclusive(fn),
+      targetSetWith: (api) => this.targetSetWith(api),
+      apply: (set) => this.applyApiTargets(set),
+      definedBy: (name) => this.definedBy(name),
+      logger: this.log.child({ component: 'api' }),
+    });
+  }
+
+  /** The target set with `api` as the API's part: every other source as it is now, nothing re-read. */
+  private targetSetWith(api: TargetLoad): Promise<TargetSet> {
+    return loadTargets(this.config, { files: this.targets.files, dnsPeers: this.dnsPeers?.peers() ?? [], api });
+  }
+
+  /**
+   * Make a target set that differs only in its API targets live: resolve the names that
+   * are new (with the live resolver, one lookup each — not a refresh of the fleet), then
+   * the registry diff as for any change: targets not involved keep slots and counters.
+   */
+  private async applyApiTargets(set: TargetSet): Promise<void> {
+    const resolver = this.resolver;
+    if (resolver) {
+      // Old and new together while the new ones resolve, so a refresh applying the old
+      // set meanwhile still finds every old target's answer.
+      resolver.setTargets([...this.targets.targets, ...set.targets]);
+      await resolver.resolveMissing();
+      resolver.setTargets(set.targets);
+    }
+    for (const r of set.rejected) if (r.source === API_SOURCE) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
+    this.targets = set;
+    this.applyRegistry();
+  }
+
+  /** The source of a target named `name` that is not an API target (configuration, mesh, files), or null. */
+  private definedBy(name: string): string | null {
+    for (const t of this.targets.targets) if (t.name === name && t.source !== API_SOURCE) return t.source;
+    for (const t of this.config.targets) if (t.name === name) return t.source;
+    for (const f of this.targets.files) for (const t of f.load?.targets ?? []) if (t.name === name) return t.source;
+    return null;
   }
 
   /** Run `fn` after every update queued before it (reloads and DNS peer changes never interleave). */
@@ -611,7 +708,9 @@ export class Exporter {
         err,
       );
     }
-    return this.recordReload(prepared ? this.outcome(prepared) : { status: 'reloaded', applied: true, problems: [] }, 'configuration reloaded');
+    const result = this.recordReload(prepared ? this.outcome(prepared) : { status: 'reloaded', applied: true, problems: [] }, 'configuration reloaded');
+    this.logMutationRule();
+    return result;
   }
 
   private async apply(next: Config, prepared: Prepared | null): Promise<void> {
@@ -635,6 +734,9 @@ export class Exporter {
     }
     if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
       this.log.warn({}, 'history.retention and history.resolution take effect on restart');
+    }
+    if (next.api.stateFile !== prev.api.stateFile) {
+      this.log.warn({ state_file: this.apiStateFile }, 'api.state_file takes effect on restart; API targets are still written to the file read at start');
     }
     if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
       // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
@@ -795,6 +897,7 @@ export class Exporter {
       })),
       responder: this.responder?.addresses() ?? null,
       mesh_dns: this.meshDnsStatus(),
+      api_targets: this.mode === 'run' ? { count: this.apiTargets.size, max: this.config.api.maxTargets, state_file: this.apiStateFile } : null,
       // The responder runs on its own thread: is it listening, how often was it restarted.
       responder_thread: this.responder?.status() ?? null,
     };
