@@ -13,7 +13,7 @@
  * own deltas from zero, which simply add to the totals).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { LOOP_LAG_RESOLUTION_MS } from '../../workers/loop-lag.js';
+import { LOOP_LAG_RESOLUTION_MS } from '../protocol/loop-lag.js';
 import { Header } from '../protocol/batch.js';
 import { DROP_REASON_NAMES } from '../protocol/events.js';
 import { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from '../pool/failures.js';
