@@ -29,11 +29,8 @@ import {
   fileLabel,
   loadTargets,
   parseHostPort,
-  partitionByWorker,
   Resolver,
   TargetRegistry,
-  workerOf,
-  type RegistryDiff,
   type TargetSet,
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
@@ -41,14 +38,14 @@ import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { TargetSync } from './pool/target-sync.js';
+import { WorkerRecords } from './pool/worker-record.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
 import type { TargetStatus } from './http/routes/api.js';
 import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/admin.js';
 import { registerTargetFileMetrics } from './metrics/target-files.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
-import { BatchWriter } from './protocol/batch.js';
-import { ErrorReason, ProbeEvent } from './protocol/events.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -77,6 +74,10 @@ export class Exporter {
   private store!: TargetStore;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
+  /** Registry → store → workers, for every target update. */
+  private sync!: TargetSync;
+  /** One record per worker index, kept across pool restarts (written by the supervisor, read by the self metrics). */
+  private readonly workerRecords = new WorkerRecords();
   /** The live resolver: its periodic refreshes re-apply the registry. */
   private resolver: Resolver | null = null;
   /** mesh.peers_dns, when configured: the live DNS source of mesh peers (its last good answer feeds the mesh). */
@@ -85,8 +86,6 @@ export class Exporter {
   /** Target updates (reloads, DNS peer changes) run one at a time, in order. */
   private serial: Promise<unknown> = Promise.resolve();
   private supervisor: ShardSupervisor | null = null;
-  /** The current supervisor has been started with its assignments (else the next applyRegistry starts it). */
-  private poolStarted = false;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
@@ -117,7 +116,8 @@ export class Exporter {
     this.config = this.loadConfig();
     this.log.level = this.config.log.level;
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
-    this.self = new SelfMetrics({ store: this.store });
+    this.sync = new TargetSync(this.registry, this.store);
+    this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
@@ -192,29 +192,16 @@ export class Exporter {
       healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
-      onBatch: (i, buf) => this.onBatch(i, buf),
-      onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
-      onLaunch: (i) => this.self.onWorkerLaunch(i),
-      onHealthy: (i) => this.self.onWorkerHealthy(i),
+      records: this.workerRecords,
+      onBatch: (_i, buf) => this.store.applyBatch(buf),
+      onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
     });
-    this.poolStarted = false;
-    this.self.setWorkers(config.workers);
+    this.sync.attach(this.supervisor);
   }
 
-  private onBatch(workerIndex: number, buf: ArrayBuffer): void {
-    let header: Float64Array;
-    try {
-      header = this.store.applyBatch(buf);
-    } catch (err) {
-      this.self.onBatchRejected(workerIndex);
-      this.log.warn({ err, worker: workerIndex }, 'rejected a malformed batch');
-      return;
-    }
-    this.self.onBatch(workerIndex, header);
-  }
-
-  private onWorkerRejected(slot: number, reason: string): void {
+  private onWorkerRejected(slot: number, reason: string, generation: number): void {
+    // About a target that has left this slot since (generations.ts, rule 1): not the current one's.
+    if (!(this.store.slotGeneration(slot) <= generation)) return;
     const name = this.store.nameOf(slot);
     this.workerRejected.set(slot, reason);
     this.log.warn({ target: name, slot, reason }, 'target rejected by its worker');
@@ -314,44 +301,31 @@ export class Exporter {
     };
   }
 
-  /** Registry update from the current targets and resolutions, then store + workers. */
+  /** Registry update from the current targets and resolutions, then store + workers (TargetSync). */
   private applyRegistry(): void {
     if (!this.supervisor || !this.resolver) return;
     const resolver = this.resolver;
-    const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
-    this.applyDiffToStore(diff);
-    const probing = this.registry.shardTargets();
-    const assignments = partitionByWorker(probing, this.supervisor.workers);
-    if (!this.poolStarted) {
-      this.supervisor.start(assignments);
-      this.poolStarted = true;
-    } else {
-      this.supervisor.update(assignments);
-    }
-    this.updateTargetStates();
-    this.log.info(
-      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: probing.length },
-      'targets applied',
-    );
-  }
-
-  private applyDiffToStore(diff: RegistryDiff): void {
-    for (const r of diff.removed) {
-      this.store.releaseSlot(r.slot);
-      this.workerRejected.delete(r.slot);
-    }
-    const unresolved = new BatchWriter(16);
+    const diff = this.sync.apply(this.targets.targets, (name) => resolver.get(name));
+    if (diff === null) return;
+    for (const r of diff.removed) this.workerRejected.delete(r.slot);
     for (const e of [...diff.added, ...diff.changed]) {
-      this.store.defineSlot(e.slot, e.spec);
       this.workerRejected.delete(e.slot);
       if (e.resolution?.status === 'error') {
-        // Counted against the target (errors_total{reason="resolve"}) through the same
-        // batch path the workers use, so there is one way counters change.
-        unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
         this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
       }
     }
-    if (unresolved.length > 0) this.store.applyBatch(unresolved.take(-1, 0));
+    this.updateTargetStates();
+    this.log.info(
+      {
+        generation: diff.generation,
+        added: diff.added.length,
+        removed: diff.removed.length,
+        changed: diff.changed.length,
+        probing: this.supervisor.status().reduce((n, w) => n + w.targets, 0),
+        slotsQuarantined: this.registry.quarantined,
+      },
+      'targets applied',
+    );
   }
 
   private updateTargetStates(): void {
@@ -488,14 +462,13 @@ export class Exporter {
 
   private targetStatus(): TargetStatus[] {
     const out: TargetStatus[] = [];
-    const workers = this.supervisor?.workers ?? 1;
     for (const e of this.registry.entries()) {
       const s = e.spec;
       const base = { name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
-      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
+      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: this.supervisor?.workerOfSlot(e.slot) });
       else out.push({ ...base, state: 'pending' });
     }
     for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: '', address: '', state: 'rejected', error: r.reason, source: r.source });
