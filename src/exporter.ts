@@ -468,7 +468,7 @@ export class Exporter {
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
-      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: this.supervisor?.workerOfSlot(e.slot) });
+      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: this.supervisor?.workerOf(s.name) });
       else out.push({ ...base, state: 'pending' });
     }
     for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: '', address: '', state: 'rejected', error: r.reason, source: r.source });

@@ -103,8 +103,8 @@ export interface SupervisorOptions {
   logger: SupervisorLogger;
   /** The per-worker records to write (default: a new table). Pass the same table to a replacement pool. */
   records?: WorkerRecords;
-  /** Worker of a target (default: rendezvous hashing of its name over `workers`). */
-  place?(target: ShardTarget, workers: number): number;
+  /** Worker of a target by its name (default: rendezvous hashing over `workers`). */
+  place?(name: string, workers: number): number;
   /** Override the worker script (tests). Default: the compiled workers/shard.js. */
   filename?: string;
   /** Backoff bounds for restarting a failed shard (ms). Default 100 and 10,000. */
@@ -166,17 +166,13 @@ export const STALL_GRACE_PER_TARGET_MS = 0.04;
 /** Grace for a graceful stop's pool teardown (terminating threads) after the shards returned or timed out. */
 const DESTROY_TIMEOUT_MS = 1000;
 
-const defaultPlace = (t: ShardTarget, workers: number): number => workerOf(t.name, workers);
-
 export class ShardSupervisor {
   private readonly pool: Piscina<ShardTask, void>;
   private readonly shards: ShardState[];
   readonly records: WorkerRecords;
   private readonly stallTimeoutMs: number;
   private readonly watchdogEveryMs: number;
-  private readonly place: (t: ShardTarget, workers: number) => number;
-  /** Worker index owning each slot. */
-  private readonly ownerOf = new Map<number, number>();
+  private readonly place: (name: string, workers: number) => number;
   /** The newest generation handed to the workers. */
   private generation = 0;
   private watchdog: NodeJS.Timeout | null = null;
@@ -188,7 +184,7 @@ export class ShardSupervisor {
     this.stallTimeoutMs = opts.stallTimeoutMs ?? defaultStallTimeoutMs(opts.flushIntervalMs);
     // Ten looks per timeout: a stall is seen within 10% of the timeout after it is due.
     this.watchdogEveryMs = Math.min(1000, Math.max(20, this.stallTimeoutMs / 10));
-    this.place = opts.place ?? defaultPlace;
+    this.place = opts.place ?? workerOf;
     this.records = opts.records ?? new WorkerRecords();
     this.records.configure(opts.workers);
     this.pool = new Piscina({
@@ -240,30 +236,22 @@ export class ShardSupervisor {
   }
 
   /**
-   * The target update of `generation`: these slots are gone, these targets are new or
-   * changed. Each running worker gets what changed for it, every worker gets the
-   * generation; a worker waiting for its restart gets its whole set when it starts.
+   * The target update of `generation`: these targets are gone (a slot and the name it
+   * had), these are new or changed. Each running worker gets what changed for it, every
+   * worker gets the generation; a worker waiting for its restart gets its whole set when
+   * it starts. A target's worker follows from its name alone (and a slot keeps its
+   * name while it holds a target), so a target never moves between the workers of one
+   * pool.
    */
-  update(generation: number, upsert: readonly ShardTarget[], remove: readonly number[]): void {
+  update(generation: number, upsert: readonly ShardTarget[], remove: ReadonlyArray<{ slot: number; name: string }>): void {
     if (!(generation > this.generation)) throw new RangeError(`generation ${generation} after ${this.generation}`);
     this.generation = generation;
     const deltas = this.shards.map(() => ({ upsert: [] as ShardTarget[], remove: [] as number[] }));
-    for (const slot of remove) {
-      const owner = this.ownerOf.get(slot);
-      if (owner === undefined) continue;
-      this.ownerOf.delete(slot);
-      this.shards[owner].targets.delete(slot);
-      deltas[owner].remove.push(slot);
+    for (const r of remove) {
+      const shard = this.shards[this.workerOf(r.name)];
+      if (shard.targets.delete(r.slot)) deltas[shard.index].remove.push(r.slot);
     }
-    for (const t of upsert) {
-      const before = this.ownerOf.get(t.slot);
-      const owner = this.assign(t);
-      if (before !== undefined && before !== owner) {
-        this.shards[before].targets.delete(t.slot);
-        deltas[before].remove.push(t.slot);
-      }
-      deltas[owner].upsert.push(t);
-    }
+    for (const t of upsert) deltas[this.assign(t)].upsert.push(t);
     for (const s of this.shards) {
       const d = deltas[s.index];
       if (this.post(s, { type: 'update', generation, upsert: d.upsert, remove: d.remove }) && d.upsert.length > 0) {
@@ -285,9 +273,11 @@ export class ShardSupervisor {
     );
   }
 
-  /** Worker index a slot's target is placed on, or undefined. */
-  workerOfSlot(slot: number): number | undefined {
-    return this.ownerOf.get(slot);
+  /** Worker index a target (by name) is placed on. */
+  workerOf(name: string): number {
+    const w = this.place(name, this.shards.length);
+    if (!Number.isInteger(w) || w < 0 || w >= this.shards.length) throw new RangeError(`placement of ${name} gave worker ${w} of ${this.shards.length}`);
+    return w;
   }
 
   /** True once every shard delivers batches (each has sent one since it (re)started). */
@@ -377,11 +367,9 @@ export class ShardSupervisor {
     clearTimeout(destroyTimer);
   }
 
-  /** Place a target and put it in its worker's set; returns the worker index. */
+  /** Put a target in its worker's set; returns the worker index. */
   private assign(t: ShardTarget): number {
-    const w = this.place(t, this.shards.length);
-    if (!Number.isInteger(w) || w < 0 || w >= this.shards.length) throw new RangeError(`placement of ${t.name} gave worker ${w} of ${this.shards.length}`);
-    this.ownerOf.set(t.slot, w);
+    const w = this.workerOf(t.name);
     this.shards[w].targets.set(t.slot, t);
     return w;
   }

@@ -58,11 +58,11 @@ export class TargetSync {
       return diff;
     }
     const upsert: ShardTarget[] = [];
-    const remove: number[] = diff.removed.map((r) => r.slot);
+    const remove: Array<{ slot: number; name: string }> = diff.removed.slice();
     for (const e of diff.added) if (e.shard) upsert.push(e.shard);
     for (const e of diff.changed) {
       if (e.shard) upsert.push(e.shard);
-      else remove.push(e.slot); // no longer probeable (stopped resolving)
+      else remove.push({ slot: e.slot, name: e.spec.name }); // no longer probeable (stopped resolving)
     }
     supervisor.update(g, upsert, remove);
     return diff;
