@@ -112,12 +112,13 @@ export class ShardRuntime {
   update(generation: number, upsert: readonly ShardTarget[], remove: readonly number[]): void {
     if (this.stopping) return;
     if (this.batcher.length > 0) this.flush();
+    // From here on everything written (and a target_rejected) belongs to the new generation.
+    this.generation = generation;
     for (const slot of remove) this.removeTarget(slot);
     for (const t of upsert) {
       if (this.targets.has(t.slot)) this.removeTarget(t.slot);
       this.addTarget(t);
     }
-    this.generation = generation;
   }
 
   private addTarget(t: ShardTarget): void {

@@ -112,11 +112,17 @@ test('an update delta removes, adds and changes targets by slot', { skip: SKIP }
     { onReady: (s) => (shard = s) },
   );
   await new Promise((r) => setTimeout(r, 200));
-  ch.port1.postMessage({ type: 'update', generation: 1, upsert: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200)], remove: [1] } satisfies ToWorker);
+  const bad = { ...icmpTarget(4, 'not-an-ip', 20, 200) };
+  ch.port1.postMessage({ type: 'update', generation: 1, upsert: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200), bad], remove: [1] } satisfies ToWorker);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(shard!.targetCount, 2);
   assert.equal(shard!.scheduler.has(1), false);
   assert.equal(shard!.appliedGeneration, 1);
+  // The rejection names the generation that brought the target (the main thread ignores one about a slot's earlier target).
+  assert.deepEqual(
+    tally.messages.filter((m) => m.type === 'target_rejected').map((m) => [(m as { slot: number }).slot, (m as { generation: number }).generation]),
+    [[4, 1]],
+  );
   const before1 = tally.sent.get(1) ?? 0;
   await new Promise((r) => setTimeout(r, 200));
   ch.port1.postMessage({ type: 'stop' });
