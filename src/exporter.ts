@@ -29,11 +29,8 @@ import {
   fileLabel,
   loadTargets,
   parseHostPort,
-  partitionByWorker,
   Resolver,
   TargetRegistry,
-  workerOf,
-  type RegistryDiff,
   type TargetSet,
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
@@ -46,6 +43,8 @@ import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { TargetSync } from './pool/target-sync.js';
+import { WorkerRecords } from './pool/worker-record.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
 import { logFdLimits } from './http/fd-limit.js';
@@ -53,12 +52,10 @@ import type { TargetStatus } from './http/routes/api.js';
 import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/admin.js';
 import { registerTargetFileMetrics } from './metrics/target-files.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
-import { BatchWriter } from './protocol/batch.js';
 import { failedListener, isListenFailure, listenError, type ListenerSetting } from './listen-error.js';
 import { nothingProbeable, type ProbeCounts } from './readiness.js';
 import { FileWatcher } from './targets/file-watch.js';
 import { setLogFormat } from './logger.js';
-import { ErrorReason, ProbeEvent } from './protocol/events.js';
 import { LiveStreams } from './stream/service.js';
 import type { CatalogEntry } from './stream/selection.js';
 import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
@@ -100,6 +97,10 @@ export class Exporter {
   private consoleGeneration = 0;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
+  /** Registry → store → workers, for every target update. */
+  private sync!: TargetSync;
+  /** One record per worker index, kept across pool restarts (written by the supervisor, read by the self metrics). */
+  private readonly workerRecords = new WorkerRecords();
   /** The live resolver: its periodic refreshes re-apply the registry. */
   private resolver: Resolver | null = null;
   /** mesh.peers_dns, when configured: the live DNS source of mesh peers (its last good answer feeds the mesh). */
@@ -108,8 +109,6 @@ export class Exporter {
   /** Target updates (reloads, DNS peer changes) run one at a time, in order. */
   private serial: Promise<unknown> = Promise.resolve();
   private supervisor: ShardSupervisor | null = null;
-  /** The current supervisor has been started with its assignments (else the next applyRegistry starts it). */
-  private poolStarted = false;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
@@ -130,8 +129,6 @@ export class Exporter {
   private listenUrl = '';
   /** start() finished: listeners bound, probing. */
   private started = false;
-  /** No probe goes out until every listener is bound (start) — set false by startProbing(). */
-  private probingHeld = true;
   /** Watches target_files and mesh.peers_file (run mode, file_watch.enabled). */
   private watcher: FileWatcher | null = null;
   /** Files that changed before start() finished: reloaded once it has. */
@@ -167,7 +164,10 @@ export class Exporter {
     }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
-    this.self = new SelfMetrics({ store: this.store });
+    this.sync = new TargetSync(this.registry, this.store);
+    // No probe goes out until every listener is bound (startProbing releases the pool).
+    this.sync.hold();
+    this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
     if (this.mode === 'run') {
@@ -194,7 +194,7 @@ export class Exporter {
       this.watchFiles(this.config);
       const prepared = await this.prepare(this.config);
       // The pool and every target's slot (its series exist from the first scrape), but
-      // no probe yet: probingHeld keeps the shards from starting.
+      // no probe yet: the held TargetSync keeps the shards from starting.
       this.startSupervisor(this.config);
       this.goLive(prepared);
       initial = this.outcome(prepared);
@@ -266,10 +266,7 @@ export class Exporter {
 
   /** Start the shards with the targets applied so far (once the listeners are bound). */
   private startProbing(): void {
-    this.probingHeld = false;
-    if (!this.supervisor || this.poolStarted) return;
-    this.supervisor.start(partitionByWorker(this.registry.shardTargets(), this.supervisor.workers));
-    this.poolStarted = true;
+    this.sync.release();
   }
 
   private applyLogSettings(config: Config): void {
@@ -346,32 +343,25 @@ export class Exporter {
       healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
-      onBatch: (i, buf) => this.onBatch(i, buf),
-      onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
-      onLaunch: (i) => this.self.onWorkerLaunch(i),
-      onHealthy: (i) => this.self.onWorkerHealthy(i),
+      records: this.workerRecords,
+      onBatch: (_i, buf) => this.onBatch(buf),
+      onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
     });
-    this.poolStarted = false;
-    this.self.setWorkers(config.workers);
+    this.sync.attach(this.supervisor);
   }
 
-  private onBatch(workerIndex: number, buf: ArrayBuffer): void {
-    let header: Float64Array;
-    try {
-      header = this.store.applyBatch(buf);
-    } catch (err) {
-      this.self.onBatchRejected(workerIndex);
-      this.log.warn({ err, worker: workerIndex }, 'rejected a malformed batch');
-      return;
-    }
-    this.self.onBatch(workerIndex, header);
+  /** Merge a batch (a malformed one throws: the supervisor counts it), then the views that follow batches. */
+  private onBatch(buf: ArrayBuffer): Float64Array {
+    const header = this.store.applyBatch(buf);
     // Closes a history period when its boundary has passed (from the store's counters).
     this.history?.observe(Date.now());
     this.streams?.onBatch(buf);
+    return header;
   }
 
-  private onWorkerRejected(slot: number, reason: string): void {
+  private onWorkerRejected(slot: number, reason: string, generation: number): void {
+    // About a target that has left this slot since (generations.ts, rule 1): not the current one's.
+    if (!(this.store.slotGeneration(slot) <= generation)) return;
     const name = this.store.nameOf(slot);
     this.workerRejected.set(slot, reason);
     this.log.warn({ target: name, slot, reason }, 'target rejected by its worker');
@@ -551,43 +541,30 @@ export class Exporter {
   private applyRegistry(): void {
     if (!this.supervisor || !this.resolver) return;
     const resolver = this.resolver;
-    const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
-    this.applyDiffToStore(diff);
+    // Registry, store and workers (pool/target-sync.ts); unresolved targets get their
+    // errors{reason="resolve"} record there, through the batch path.
+    const diff = this.sync.apply(this.targets.targets, (name) => resolver.get(name));
+    if (diff === null) return;
     this.streams?.targetsChanged();
-    const probing = this.registry.shardTargets();
-    const assignments = partitionByWorker(probing, this.supervisor.workers);
-    if (!this.poolStarted) {
-      if (!this.probingHeld) {
-        this.supervisor.start(assignments);
-        this.poolStarted = true;
-      }
-    } else {
-      this.supervisor.update(assignments);
-    }
-    this.updateTargetStates();
-    this.log.info(
-      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: probing.length },
-      'targets applied',
-    );
-  }
-
-  private applyDiffToStore(diff: RegistryDiff): void {
-    for (const r of diff.removed) {
-      this.store.releaseSlot(r.slot);
-      this.workerRejected.delete(r.slot);
-    }
-    const unresolved = new BatchWriter(16);
+    for (const r of diff.removed) this.workerRejected.delete(r.slot);
     for (const e of [...diff.added, ...diff.changed]) {
-      this.store.defineSlot(e.slot, e.spec);
       this.workerRejected.delete(e.slot);
       if (e.resolution?.status === 'error') {
-        // Counted against the target (errors_total{reason="resolve"}) through the same
-        // batch path the workers use, so there is one way counters change.
-        unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
         this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
       }
     }
-    if (unresolved.length > 0) this.store.applyBatch(unresolved.take(-1, 0));
+    this.updateTargetStates();
+    this.log.info(
+      {
+        generation: diff.generation,
+        added: diff.added.length,
+        removed: diff.removed.length,
+        changed: diff.changed.length,
+        probing: this.registry.shardTargets().length,
+        slotsQuarantined: this.registry.quarantined,
+      },
+      'targets applied',
+    );
   }
 
   private updateTargetStates(): void {
@@ -848,14 +825,13 @@ export class Exporter {
   /** targetStatus() with each target's store slot. */
   private consoleEntries(): ConsoleEntry[] {
     const out: ConsoleEntry[] = [];
-    const workers = this.supervisor?.workers ?? 1;
     for (const e of this.registry.entries()) {
       const s = e.spec;
       const base = { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
-      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
+      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: this.supervisor?.workerOf(s.name) });
       else out.push({ ...base, state: 'pending' });
     }
     // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
