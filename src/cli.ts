@@ -12,76 +12,119 @@
  * never closes (a collector that never answers) keeps the event loop, and so the
  * process, alive.
  */
-import { ConfigError, formatConfigHelp, loadConfig } from './config/index.js';
+import { ConfigError, loadConfig } from './config/index.js';
 import { loadTargets } from './targets/index.js';
+import { loadApiEntries } from './targets/api-source.js';
+import { readStateFile } from './targets/state-file.js';
 import { createLogger } from './logger.js';
 import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
+import { ListenError } from './listen-error.js';
+import { COMMANDS, SHUTDOWN_TIMEOUT_MS, generalHelp, isCommand, unknownCommandMessage, type CommandName } from './commands.js';
+
+export { SHUTDOWN_TIMEOUT_MS } from './commands.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_CONFIG = 2;
-/** Hard bound from the first SIGTERM/SIGINT to the process's exit. */
-export const SHUTDOWN_TIMEOUT_MS = 10_000;
 /** After a clean stop, handles left open (a request stuck on a collector) get this long before we exit anyway. */
 const EXIT_LINGER_MS = 500;
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 
-const SUBCOMMANDS = new Set(['run', 'responder', 'check-config', 'version', 'help']);
+const isHelpFlag = (a: string): boolean => a === '--help' || a === '-h';
 
-
-const USAGE = `usage: fleetprobe [run] [--config FILE] [flags]     probe targets and serve /metrics
-       fleetprobe responder [--config FILE] [flags] only answer other probers (tcp_echo, udp, http)
-       fleetprobe check-config --config FILE        validate configuration and target files, then exit
-       fleetprobe version | help
-
-Without --config (or FLEETPROBE_CONFIG) the embedded default configuration is used:
-it probes loopback addresses and its own responder.
-Signals: SIGHUP reloads configuration and targets (as POST /-/reload does); SIGTERM/SIGINT stop gracefully
-within ${SHUTDOWN_TIMEOUT_MS / 1000}s (then exit 1); a second SIGTERM/SIGINT exits at once (143/130).
-Exit status: 0 ok, 1 runtime failure, 2 invalid configuration, 128+signal on a second signal.
-`;
-
+/**
+ * The command and its arguments. The first word is the command when it is not a flag
+ * (an unknown word is an error, not a stray argument of "run"); flags alone mean run,
+ * so `fleetprobe --config x.yaml` runs.
+ */
 export async function main(argv: readonly string[]): Promise<number> {
-  let sub = 'run';
+  const first = argv[0];
+  let command: CommandName = 'run';
   let rest = argv;
-  if (argv.length > 0 && SUBCOMMANDS.has(argv[0])) {
-    sub = argv[0];
+  if (first !== undefined && !first.startsWith('-')) {
+    if (!isCommand(first)) {
+      process.stderr.write(`${unknownCommandMessage(first)}\n`);
+      return EXIT_CONFIG;
+    }
+    command = first;
     rest = argv.slice(1);
-  } else if (argv[0] === '--help' || argv[0] === '-h') {
-    sub = 'help';
-  } else if (argv[0] === '--version') {
-    sub = 'version';
+  } else if (first !== undefined && isHelpFlag(first)) {
+    command = 'help';
+    rest = argv.slice(1);
+  } else if (first === '--version') {
+    command = 'version';
+    rest = argv.slice(1);
   }
-  switch (sub) {
+  if (command === 'help') return help(rest);
+  // --help anywhere among a command's arguments (before "--") shows that command's help.
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.some(isHelpFlag)) {
+    process.stdout.write(COMMANDS[command].help());
+    return EXIT_OK;
+  }
+  switch (command) {
     case 'version':
+      if (rest.length > 0) return usageError(`"version" takes no arguments (got ${rest.join(' ')})`);
       process.stdout.write(`fleetprobe ${packageVersion()} (node ${process.version})\n`);
-      return EXIT_OK;
-    case 'help':
-      process.stdout.write(`${USAGE}\nConfiguration keys (file key / environment variable / flag):\n${formatConfigHelp()}\n`);
       return EXIT_OK;
     case 'check-config':
       return checkConfig(rest);
     default:
-      return run(rest, sub as ExporterMode);
+      return run(rest, command);
   }
 }
 
-function printConfigError(err: ConfigError): void {
-  process.stderr.write(`fleetprobe: invalid configuration:\n${err.message}\n`);
+function usageError(message: string): number {
+  process.stderr.write(`fleetprobe: ${message}; see fleetprobe --help\n`);
+  return EXIT_CONFIG;
 }
+
+/** `fleetprobe help [COMMAND]`. */
+function help(args: readonly string[]): number {
+  const topics = args.filter((a) => !isHelpFlag(a));
+  if (topics.length === 0 && args.length > 0) {
+    process.stdout.write(COMMANDS.help.help()); // fleetprobe help --help
+    return EXIT_OK;
+  }
+  if (topics.length === 0) {
+    process.stdout.write(generalHelp());
+    return EXIT_OK;
+  }
+  if (topics.length > 1) return usageError(`"help" takes one command (got ${topics.join(' ')})`);
+  if (!isCommand(topics[0])) {
+    process.stderr.write(`${unknownCommandMessage(topics[0])}\n`);
+    return EXIT_CONFIG;
+  }
+  process.stdout.write(COMMANDS[topics[0]].help());
+  return EXIT_OK;
+}
+
+/** err.message already begins "invalid configuration: N problems". */
+function printConfigError(err: ConfigError): void {
+  process.stderr.write(`fleetprobe: ${err.message}\n`);
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 async function checkConfig(argv: readonly string[]): Promise<number> {
   try {
     const config = loadConfig({ argv });
-    const set = await loadTargets(config);
+    // The targets API's state file is read as `run` reads it: a bad one stops the start.
+    let api;
+    if (config.api.stateFile !== null) {
+      const state = await readStateFile(config.api.stateFile);
+      if (!state.ok) throw new ConfigError([{ key: 'api.state_file', value: config.api.stateFile, message: state.message }]);
+      api = loadApiEntries(state.entries, config.probeDefaults);
+    }
+    const set = await loadTargets(config, { api });
     for (const r of set.rejected) {
       process.stderr.write(`${r.source}${r.name ? ` (${r.name})` : ''}: ${r.reason}\n`);
     }
     if (set.rejected.length > 0) {
-      process.stderr.write(`fleetprobe: ${set.rejected.length} target(s) rejected in ${config.configFile}\n`);
+      process.stderr.write(`fleetprobe: ${plural(set.rejected.length, 'target')} rejected in ${config.configFile}\n`);
       return EXIT_CONFIG;
     }
-    process.stdout.write(`${config.configFile}: ok (${set.targets.length} targets, ${config.workers} workers)\n`);
+    process.stdout.write(`${config.configFile}: ok (${plural(set.targets.length, 'target')}, ${plural(config.workers, 'worker')})\n`);
     return EXIT_OK;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -93,19 +136,25 @@ async function checkConfig(argv: readonly string[]): Promise<number> {
 }
 
 async function run(argv: readonly string[], mode: ExporterMode): Promise<number> {
+  if (mode === 'responder') {
+    const target = argv.find((a) => a === '--target' || a.startsWith('--target='));
+    if (target !== undefined) {
+      printConfigError(new ConfigError([{ key: '--target', value: target, message: 'the responder probes nothing; targets are for "fleetprobe run"' }]));
+      return EXIT_CONFIG;
+    }
+  }
   const logger = createLogger('info');
   const exporter = new Exporter({ argv, mode, logger });
   try {
     await exporter.start();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      printConfigError(err);
-      await exporter.stop().catch(() => {});
-      return EXIT_CONFIG;
-    }
-    logger.fatal({ err }, 'fleetprobe failed to start');
+    // One line on stderr that names the problem (and, for a listener, the setting and
+    // the fix); stdout stays for logs. What had started is closed after the line is out.
+    if (err instanceof ConfigError) printConfigError(err);
+    else if (err instanceof ListenError) process.stderr.write(`fleetprobe: ${err.message}\n`);
+    else process.stderr.write(`fleetprobe: cannot start: ${err instanceof Error ? err.message : String(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ''}`);
     await exporter.stop().catch(() => {});
-    return EXIT_FAILURE;
+    return err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -145,7 +194,7 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       logger.info({}, 'SIGHUP: reloading');
-      void exporter.reload();
+      void exporter.reload('SIGHUP');
     });
   });
 }

@@ -103,6 +103,8 @@ export class InflightWindow {
   private readonly entState: TypedColumn<Uint8Array>;
   private readonly deadlines: DeadlineTimer;
   readonly books: InflightBooks = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0 };
+  /** First sequence of the next target started (uint32, serial order): past every forgotten target's. */
+  private nextFirstSeq = 1;
 
   /** Whether a target's probes fit a ring of `ring`: all in flight within the timeout, plus the one being sent. */
   static fits(ring: number, intervalMs: number, timeoutMs: number): boolean {
@@ -155,16 +157,29 @@ export class InflightWindow {
 
   /**
    * Start (or restart) the books of local index `local`: nothing in flight, the next
-   * sequence `firstSeq` (1; tests start near 2^32 to cross the wrap).
+   * sequence `firstSeq` (default: past every sequence a forgotten target used; tests
+   * start near 2^32 to cross the wrap).
    */
-  start(local: number, timeoutMs: number, firstSeq = 1): void {
+  start(local: number, timeoutMs: number, firstSeq?: number): void {
     this.forget(local);
-    this.lastSeq.data[local] = (firstSeq - 1) >>> 0;
+    this.lastSeq.data[local] = ((firstSeq ?? this.nextFirstSeq) - 1) >>> 0;
     this.timeoutOf.data[local] = timeoutMs;
   }
 
-  /** Forget the probes in flight of `local` without booking anything (Prober.remove's contract). */
+  /**
+   * Forget the probes in flight of `local` without booking anything (Prober.remove's
+   * contract). Its sequences are not handed out again soon: the next target started
+   * begins past them, because an answer names its probe by slot (or local index) and
+   * sequence only, so a target that takes the slot (or replaces its own) must not match
+   * the answers of the one before still on the way (udp: a 60 ms reply counted as a 2 ms
+   * one, found by test/integration/target-updates-in-flight).
+   */
   forget(local: number): void {
+    const next = (this.lastSeq.data[local] + 1) >>> 0;
+    // Serial-number order (RFC 1982): moves forward only, and stays correct across the
+    // wrap at 2^32; a new target's sequences reach a forgotten one's only after 2^31 probes.
+    const ahead = (next - this.nextFirstSeq) >>> 0;
+    if (ahead !== 0 && ahead < 0x80000000) this.nextFirstSeq = next;
     const state = this.entState.data;
     const seqs = this.entSeq.data;
     for (let e = local << this.shift, end = e + this.ringSize; e < end; e++) {

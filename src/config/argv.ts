@@ -1,18 +1,22 @@
 /**
- * The command line as the config sees it: pull out --config, and name every flag
- * convict would silently ignore (a typo like --web.listen-adress must not be lost).
+ * The command line as the config sees it: pull out --config and every --target, and
+ * name every flag convict would silently ignore (a typo like --web.listen-adress must
+ * not be lost).
  */
 import type { ConfigProblem } from './errors.js';
 
 export interface SplitArgv {
   configFile: string | null;
-  /** argv without the --config option, for convict. */
+  /** Values of --target (repeatable), in order. */
+  targets: string[];
+  /** argv without the --config and --target options, for convict. */
   rest: string[];
   problems: ConfigProblem[];
 }
 
 export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<string>): SplitArgv {
   let configFile: string | null = null;
+  const targets: string[] = [];
   const rest: string[] = [];
   const problems: ConfigProblem[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -31,6 +35,12 @@ export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<strin
       else configFile = value;
       continue;
     }
+    if (name === 'target') {
+      if (value === undefined && takesNext) value = argv[++i];
+      if (value === undefined) problems.push({ key: '--target', value: null, message: 'needs an address (--target 127.0.0.1, --target 127.0.0.1:22, --target http://127.0.0.1:8080/)' });
+      else targets.push(value);
+      continue;
+    }
     const bare = name.startsWith('no-') && !knownFlags.has(name) ? name.slice(3) : name;
     if (!knownFlags.has(bare)) {
       problems.push({ key: `--${name}`, value: value ?? (takesNext ? argv[i + 1] : true), message: 'unknown flag (see --help for the list)' });
@@ -40,5 +50,5 @@ export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<strin
     rest.push(tok);
     if (takesNext) rest.push(argv[++i]);
   }
-  return { configFile, rest, problems };
+  return { configFile, targets, rest, problems };
 }

@@ -27,12 +27,16 @@ export function configSchemaDocs(): ConfigKeyDoc[] {
   });
 }
 
-/** A plain-text flag list: "--flag VALUE  doc (default: x; env: FLEETPROBE_X)". */
-export function formatConfigHelp(): string {
+/**
+ * A plain-text flag list: "--flag VALUE  doc (default: x; env: FLEETPROBE_X)"; `only`
+ * keeps the keys a command reads (e.g. the responder's).
+ */
+export function formatConfigHelp(only: (key: string) => boolean = () => true): string {
   const lines = [
     `  --config FILE  Config file (.yaml, .yml or .json); default: the embedded config/default.yaml. env: ${CONFIG_FILE_ENV}`,
   ];
   for (const d of configSchemaDocs()) {
+    if (!only(d.key)) continue;
     const def = JSON.stringify(d.default);
     const where = d.flag ? `  ${d.flag} VALUE` : `  (file only) ${d.key}`;
     const range = d.range ? `; range: ${d.range}` : '';

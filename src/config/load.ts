@@ -9,10 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema, leaves, type SchemaSection } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { splitArgv } from './argv.js';
-import { readStructuredFileSync } from './file.js';
+import { readStructuredFileSync } from '../values/structured-file.js';
 import { prune, checkLeaves, withDefaultsFor } from './validate.js';
 import { buildConfig } from './build.js';
 import type { Config } from './types.js';
+import { targetFromFlag } from '../targets/flag-target.js';
+import { describeProblems, parseTargetEntry } from '../targets/spec.js';
 
 export interface LoadConfigOptions {
   /** Arguments after the subcommand, e.g. ['--config', 'x.yaml', '--web.listen-address', '127.0.0.1:0']. */
@@ -26,6 +28,8 @@ export interface LoadConfigOptions {
 /** Environment variable naming the config file when --config is absent. */
 export const CONFIG_FILE_ENV = 'FLEETPROBE_CONFIG';
 export const EMBEDDED_DEFAULT = '(embedded default)';
+/** configFile of a configuration made of flags alone: --target without --config. */
+export const COMMAND_LINE_ONLY = '(command line)';
 
 /** config/default.yaml of this package, found from this module (src/ or dist/src/). */
 export function embeddedDefaultPath(): string {
@@ -62,11 +66,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   }
 
   const requested = args.configFile ?? env[CONFIG_FILE_ENV] ?? null;
+  // --target without a config file starts from the built-in defaults alone: not the
+  // embedded default, whose loopback targets and responder would come along (and
+  // collide with a responder already running on this host).
+  const flagsOnly = requested === null && args.targets.length > 0;
   const filePath = requested === null ? embeddedDefaultPath() : resolve(cwd, requested);
-  const configFile = requested === null ? EMBEDDED_DEFAULT : filePath;
+  const configFile = flagsOnly ? COMMAND_LINE_ONLY : requested === null ? EMBEDDED_DEFAULT : filePath;
   let fileObject: Record<string, unknown> = {};
   try {
-    fileObject = prune(readStructuredFileSync(filePath), s, problems);
+    if (!flagsOnly) fileObject = prune(readStructuredFileSync(filePath), s, problems);
   } catch (e) {
     problems.push({ key: requested === null ? 'config' : '--config', value: filePath, message: (e as Error).message });
   }
@@ -95,8 +103,34 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const safe = badKeys.size > 0 ? withDefaultsFor(props, s, badKeys) : props;
   const baseDir = requested === null ? cwd : dirname(filePath);
   const config = buildConfig(safe, configFile, baseDir, problems, badKeys);
+  addFlagTargets(config, args.targets, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** --target values -> targets appended to the inline ones; each bad one is a problem "--target[i]". */
+function addFlagTargets(config: Config, values: readonly string[], problems: ConfigProblem[]): void {
+  const names = new Map(config.targets.map((t) => [t.name, t.source]));
+  values.forEach((value, i) => {
+    const key = `--target[${i}]`;
+    const flag = targetFromFlag(value);
+    if (!flag.ok) {
+      problems.push({ key, value, message: flag.message });
+      return;
+    }
+    const parsed = parseTargetEntry(flag.entry, key, config.probeDefaults);
+    if (!parsed.ok) {
+      problems.push({ key, value, message: describeProblems(parsed.problems) });
+      return;
+    }
+    const other = names.get(parsed.spec.name);
+    if (other !== undefined) {
+      problems.push({ key, value, message: `names the same target as ${other}` });
+      return;
+    }
+    names.set(parsed.spec.name, key);
+    config.targets.push(parsed.spec);
+  });
 }
 
 /** The schema leaf a problem key belongs to: "responder.allow_cidrs[2]" -> "responder.allow_cidrs". */

@@ -18,7 +18,7 @@
  * process.env): OTEL_EXPORTER_OTLP[_METRICS]_HEADERS, _TIMEOUT, _COMPRESSION,
  * _CERTIFICATE, _CLIENT_KEY, _CLIENT_CERTIFICATE.
  */
-import { MAX_TIMER_MS } from '../config/bounds.js';
+import { MAX_TIMER_MS } from '../values/range.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 

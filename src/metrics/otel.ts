@@ -23,7 +23,11 @@ import { resolveOtelConfig, type OtlpProtocol } from './otel-config.js';
 import { createOtlpMetricExporter } from './otel-exporter.js';
 import { StoreMetricProducer, type OtelStoreSource } from './otel-producer.js';
 
-/** The logger calls used here (a pino Logger fits). */
+/**
+ * The logger calls used here (a pino Logger fits). The caller binds the component
+ * (`logger.child({ component: 'otel' })`); repeating it in each call would write the
+ * key twice on every line.
+ */
 export interface OtelLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -83,12 +87,12 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
   const { store, logger } = opts;
   const decision = resolveOtelConfig(opts.env ?? process.env);
   if (!decision.enabled) {
-    if (decision.error !== undefined) logger.error({ component: 'otel' }, `OTLP metrics export not started: ${decision.error}`);
-    else logger.debug({ component: 'otel' }, `OTLP metrics export off: ${decision.reason}`);
+    if (decision.error !== undefined) logger.error({}, `OTLP metrics export not started: ${decision.error}`);
+    else logger.debug({}, `OTLP metrics export off: ${decision.reason}`);
     return null;
   }
   const cfg = decision.config;
-  for (const w of cfg.warnings) logger.warn({ component: 'otel' }, w);
+  for (const w of cfg.warnings) logger.warn({}, w);
 
   const attrs: Record<string, string> = { ...cfg.resourceAttributes };
   attrs['service.name'] = cfg.serviceName ?? opts.serviceName ?? DEFAULT_SERVICE_NAME;
@@ -107,7 +111,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     maxExportBatchSize: opts.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE,
   });
   const provider = new MeterProvider({ resource, readers: [reader] });
-  logger.info({ component: 'otel', url: cfg.url, protocol: cfg.protocol, intervalMs: cfg.intervalMs, service: attrs['service.name'] }, 'OTLP metrics export started');
+  logger.info({ url: cfg.url, protocol: cfg.protocol, intervalMs: cfg.intervalMs, service: attrs['service.name'] }, 'OTLP metrics export started');
 
   let closing: Promise<void> | undefined;
   return {
@@ -124,11 +128,11 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
       const budget = Math.max(1, Math.min(cfg.timeoutMs, timeoutMs ?? cfg.timeoutMs));
       // The SDK bounds the whole shutdown (final collect + every export request) itself.
       closing = provider.shutdown({ timeoutMillis: budget }).then(
-        () => logger.debug({ component: 'otel' }, 'OTLP metrics export stopped'),
+        () => logger.debug({}, 'OTLP metrics export stopped'),
         (err: unknown) => {
           // A request may still hang on the collector; it must not send the rest too.
           exporter.refuseFurtherExports();
-          logger.warn({ component: 'otel', err, timeoutMs: budget, url: cfg.url }, 'OTLP final export did not finish in time; stopping without it');
+          logger.warn({ err, timeoutMs: budget, url: cfg.url }, 'OTLP final export did not finish in time; stopping without it');
         },
       );
       return closing;
@@ -180,13 +184,13 @@ class LoggingExporter implements PushMetricExporter {
         this.stats.exports++;
         this.stats.lastSuccessAt = Date.now() / 1000;
         if (this.failingSince > 0) {
-          this.logger.info({ component: 'otel', url: this.url, failedRequests: this.failingSince }, 'OTLP metrics export recovered');
+          this.logger.info({ url: this.url, failedRequests: this.failingSince }, 'OTLP metrics export recovered');
           this.failingSince = 0;
         }
       } else {
         this.stats.failures++;
         this.stats.lastError = describeError(result.error);
-        if (this.failingSince++ === 0) this.logger.error({ component: 'otel', url: this.url, err: result.error }, 'OTLP metrics export failed');
+        if (this.failingSince++ === 0) this.logger.error({ url: this.url, err: result.error }, 'OTLP metrics export failed');
       }
       resultCallback(result);
     });

@@ -64,7 +64,8 @@ export function parseHostPort(
     if (colon < 0) return 'has no port; write "host:port" or "[ipv6]:port"';
     host = s.slice(0, colon);
     portText = s.slice(colon + 1);
-    if (host.includes(':')) return 'an IPv6 address with a port must be written "[ipv6]:port"';
+    // Phrased to read after a key or a field name ("address must be written ...").
+    if (host.includes(':')) return 'must be written "[ipv6]:port" (an IPv6 address with a port needs brackets)';
     if (host === '') {
       if (!opts.allowEmptyHost) return 'has an empty host';
     } else if (isIP(host) === 0 && !isHostName(host)) {

@@ -20,16 +20,19 @@
  * A bad entry is rejected alone (with file, index and reason); the rest load.
  */
 import { relative, isAbsolute } from 'node:path';
-import type { ProbeDefaults } from '../config/types.js';
-import type { TargetSpec } from './model.js';
+import type { ProbeDefaults, TargetSpec } from './model.js';
 import { parseTargetEntry, describeProblems } from './spec.js';
 import { parseHostPort, parseHttpUrl } from './address.js';
-import { readStructuredFile } from '../config/file.js';
+import { readStructuredFile } from '../values/structured-file.js';
+import { clip } from '../values/clip.js';
 
 export interface RejectedTarget {
   /** "targets.json[12]", "sd.yaml[0].targets[3]", or the file for a file-level failure. */
   source: string;
   name?: string;
+  /** The entry's kind and address (or url) as written, when it has them (clipped). */
+  kind?: string;
+  address?: string;
   reason: string;
 }
 
@@ -51,13 +54,24 @@ function inferKind(entry: Record<string, unknown>, defaults: ProbeDefaults): Rec
   return entry;
 }
 
+/** Kind and address of a rejected entry, as far as it says (a file-level failure has neither). */
+function asWritten(entry: unknown, defaults: ProbeDefaults): { kind?: string; address?: string } {
+  if (!isMapping(entry)) return {};
+  const out: { kind?: string; address?: string } = {};
+  const kind = entry.kind ?? defaults.kind;
+  if (typeof kind === 'string') out.kind = clip(kind, 64);
+  const address = entry.address ?? entry.url;
+  if (typeof address === 'string') out.address = clip(address, 256);
+  return out;
+}
+
 function fromTargetList(doc: unknown[], label: string, defaults: ProbeDefaults, out: TargetLoad): void {
   doc.forEach((entry, i) => {
     const source = `${label}[${i}]`;
     const e = isMapping(entry) ? inferKind(entry, defaults) : entry;
     const parsed = parseTargetEntry(e, source, defaults);
     if (parsed.ok) out.targets.push(parsed.spec);
-    else out.rejected.push({ source, ...(parsed.name !== undefined ? { name: parsed.name } : {}), reason: describeProblems(parsed.problems) });
+    else out.rejected.push({ source, ...(parsed.name !== undefined ? { name: parsed.name } : {}), ...asWritten(e, defaults), reason: describeProblems(parsed.problems) });
   });
 }
 
@@ -86,7 +100,7 @@ function fromFileSd(doc: unknown[], label: string, defaults: ProbeDefaults, out:
         return;
       }
       if (meta.__name__ !== undefined && targets.length !== 1) {
-        out.rejected.push({ source, name: t, reason: '__name__ label is only allowed in a group with exactly one target' });
+        out.rejected.push({ source, name: t, address: clip(t, 256), reason: '__name__ label is only allowed in a group with exactly one target' });
         return;
       }
       const isUrl = /^https?:\/\//i.test(t) && typeof parseHttpUrl(t) !== 'string';
@@ -100,7 +114,7 @@ function fromFileSd(doc: unknown[], label: string, defaults: ProbeDefaults, out:
       entry = inferKind(entry, defaults);
       const parsed = parseTargetEntry(entry, source, defaults);
       if (parsed.ok) out.targets.push(parsed.spec);
-      else out.rejected.push({ source, name: String(entry.name), reason: describeProblems(parsed.problems) });
+      else out.rejected.push({ source, name: String(entry.name), ...asWritten(entry, defaults), reason: describeProblems(parsed.problems) });
     });
   });
 }

@@ -71,5 +71,5 @@ test('check-config with a malformed and a duplicate entry in a target file exits
   assert.ok(dup, `entry [2] named:\n${r.stderr}`);
   assert.match(dup, /duplicate target name "good"/);
   assert.match(dup, /targets\.json\[0\]/, 'names where the first definition is');
-  assert.match(r.stderr, /2 target\(s\) rejected/);
+  assert.match(r.stderr, /2 targets rejected/);
 });

@@ -156,6 +156,7 @@ test('responder subcommand with its port taken exits 1 and names the setting and
   const cfg = dir.file('busy.yaml', { web: { listen_address: `${HOST}:${webPort}` }, responder: { udp_echo: `${HOST}:${busy}` } });
   const r = await runCli(['responder', '--config', cfg], { timeoutMs: 15_000 });
   assert.equal(r.code, 1, `exit 1 (runtime failure)\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  assert.match(r.stdout + r.stderr, new RegExp(`responder\\.udp_echo: cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`));
+  // One human line on stderr naming the address, the setting and the cause (issue 9).
+  assert.match(r.stderr, new RegExp(`^fleetprobe: cannot listen on 127\\.0\\.0\\.1:${busy} \\(responder\\.udp_echo\\): address already in use`));
   assert.ok(await portIsFree(webPort, HOST), 'nothing was left listening');
 });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
+import { TIMEOUT_MAX_INTERVALS } from '../../src/kinds/timing.js';
 import { AfterFailure, ECHO_RING, InflightWindow, Outcome } from '../../workers/inflight-window.js';
 import { RING as ICMP_RING } from '../../workers/probes/icmp.js';
 import { SlotIndex } from '../../workers/slot-index.js';
@@ -272,7 +272,7 @@ test('32-bit sequences wrap: the probes on both sides of 2^32 are told apart', (
   assert.equal(books.count('reply'), 4);
 });
 
-test('forget drops a target\'s probes without booking them; start over the same local index starts its sequences again', () => {
+test('forget drops a target\'s probes without booking them; a target started on its local index continues past its sequences', () => {
   const { time, index, books, w, answer } = setup(32, 100);
   w.open(0, 0);
   w.open(0, 0);
@@ -281,15 +281,62 @@ test('forget drops a target\'s probes without booking them; start over the same 
   time.advanceTo(1000);
   assert.deepEqual(books.events, ['sent 10', 'sent 10'], 'no timeout for forgotten probes');
   assert.equal(time.pending, 0);
-  // The slot goes, another takes its local index: the old sequences mean nothing there.
+  // The slot goes, another takes its local index: the old sequences mean nothing there,
+  // and its own never repeat them (an answer names its probe by slot and sequence only).
   index.remove(10);
   const local = index.add(77);
   assert.equal(local, 0);
   w.start(local, 100);
   assert.equal(answer(2), Outcome.Unknown);
-  assert.equal(w.seqAt(w.open(local, time.t)), 1);
-  assert.equal(answer(1), Outcome.Reply);
+  assert.equal(w.seqAt(w.open(local, time.t)), 3);
+  assert.equal(answer(1), Outcome.Unknown, 'the forgotten target\'s first probe');
+  assert.equal(answer(2), Outcome.Unknown, 'the forgotten target\'s second probe');
+  assert.equal(answer(3), Outcome.Reply);
   assert.deepEqual(books.events.slice(2), ['sent 77', 'reply 77']);
+});
+
+test('a target restarted in place, or started on another local index, begins past every forgotten target\'s sequences', () => {
+  const { time, index, w, answer } = setup(32, 1000, 2);
+  for (let k = 0; k < 5; k++) w.open(0, 0); // local 0 sends 1..5
+  w.open(1, 0); // local 1 sends 1
+  // Local 0's target goes; local 1's is then changed in place (upsert): its new life
+  // starts past 5, the furthest any forgotten target went, not at its own 2.
+  w.forget(0);
+  w.start(1, 1000);
+  assert.equal(w.seqAt(w.open(1, 0)), 6);
+  time.t = 1;
+  assert.equal(answer(1, 1), Outcome.Unknown, 'the replaced target\'s probe');
+  assert.equal(answer(6, 1), Outcome.Reply);
+  // A target forgotten behind that point does not move it back.
+  const l2 = index.add(50);
+  w.start(l2, 1000, 2);
+  w.forget(l2);
+  w.start(l2, 1000);
+  assert.equal(w.seqAt(w.open(l2, 1)), 6, 'from 6 (local 0\'s), not after the forgotten 2\'s 1');
+});
+
+test('the first sequence of a new target follows forgotten ones across the 2^32 wrap (serial order)', () => {
+  const { index, w } = setup(32, 1000);
+  // Walk the next first sequence up to near 2^32, less than 2^31 at a time.
+  for (const first of [0x70000000, 0xe0000000]) {
+    w.start(0, 1000, first);
+    w.open(0, 0);
+    w.forget(0);
+  }
+  w.start(0, 1000, 0xfffffffe);
+  const sent = [0, 1, 2].map(() => w.seqAt(w.open(0, 0)));
+  assert.deepEqual(sent, [0xfffffffe, 0xffffffff, 0]);
+  w.forget(0);
+  const l = index.add(60);
+  w.start(l, 1000);
+  assert.equal(w.seqAt(w.open(l, 0)), 1, 'past 0, across the wrap');
+  // More than half the sequence space ahead counts as behind (serial order): no jump.
+  const far = index.add(61);
+  w.start(far, 1000, 0x90000000);
+  w.forget(far);
+  const l3 = index.add(62);
+  w.start(l3, 1000);
+  assert.equal(w.seqAt(w.open(l3, 0)), 1);
 });
 
 test('the window grows with the index: rings and deadlines of many targets', () => {

@@ -24,7 +24,7 @@ import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { connectErrorReason, errorCode } from './socket-errors.js';
-import { enumOption } from './target-options.js';
+import { optionsOf } from '../../src/kinds/index.js';
 import { SlotTable } from '../slot-index.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { AttemptPool } from './attempt-pool.js';
@@ -94,7 +94,7 @@ export class TcpProber implements Prober {
       port: t.port,
       family: t.family,
       timeoutMs: Math.max(1, t.timeoutMs),
-      resetOnClose: enumOption(t.options, 'close', 'reset', ['reset', 'fin'] as const) === 'reset',
+      resetOnClose: optionsOf(t.options, 'tcp').close === 'reset',
       attempts: new Set(),
     };
     this.remove(t.slot);

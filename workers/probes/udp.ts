@@ -5,7 +5,7 @@
  * port, not by which socket it arrived on.
  *
  * Sockets: N unconnected sockets per address family per prober (= per worker), shared by
- * all targets; a target with options.source_ports = N sends successive probes from
+ * all targets; a target with options.sourcePorts = N (source_ports) sends successive probes from
  * sockets 0..N-1 in turn, so they leave from N different source ports and hash onto
  * different ECMP paths. Never a socket per target: at 10^5 targets that is 10^5 file
  * descriptors and 10^5 receive buffers for no gain.
@@ -27,15 +27,12 @@ import { DropReason, ErrorReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { numberOption } from './target-options.js';
-import { COUNT_BOUNDS } from '../../src/config/bounds.js';
+import { optionsOf } from '../../src/kinds/index.js';
 import { SlotTable } from '../slot-index.js';
 import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader } from './udp-codec.js';
 
-/** Upper bound for options.source_ports (sockets per family per worker); declared with the config's bounds. */
-export const UDP_MAX_SOURCE_PORTS = COUNT_BOUNDS.sourcePorts.max;
 const RECV_BUFFER_BYTES = 4 << 20;
 /** Sends awaiting their completion callback, per target (ring size). */
 const SEND_RING = 64;
@@ -103,7 +100,7 @@ export class UdpProber implements Prober {
     const fam = net.isIP(t.ip);
     if (fam === 0) throw new Error(`udp: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`udp: bad port ${t.port}`);
-    const sourcePorts = numberOption(t.options, 'source_ports', 1, 1, UDP_MAX_SOURCE_PORTS) | 0;
+    const { sourcePorts } = optionsOf(t.options, 'udp');
     const family = fam === 6 ? 6 : 4;
     // Replies are compared with rinfo.address, which is inet_ntop's spelling; use the same.
     const ip = new net.SocketAddress({ address: t.ip, family: family === 6 ? 'ipv6' : 'ipv4' }).address;

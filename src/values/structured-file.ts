@@ -34,9 +34,20 @@ function checkedFormat(path: string): FileFormat {
   return format;
 }
 
-function readError(e: unknown): FileParseError {
+/**
+ * "cannot be read: ENOENT: no such file or directory". Node's message already starts
+ * with the code ("ENOENT: no such file or directory, open '/x.yaml'"); the path after
+ * the comma is cut, since every caller names the file itself.
+ */
+export function readErrorMessage(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return new FileParseError(`cannot be read: ${err.code ?? ''} ${err.message}`.trim());
+  let detail = (err.message ?? String(e)).replace(/, \w+ '[^']*'$/, '');
+  if (err.code && !detail.startsWith(err.code)) detail = `${err.code}: ${detail}`;
+  return `cannot be read: ${detail}`;
+}
+
+function readError(e: unknown): FileParseError {
+  return new FileParseError(readErrorMessage(e));
 }
 
 export function readStructuredFileSync(path: string): unknown {
