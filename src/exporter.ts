@@ -330,7 +330,7 @@ export class Exporter {
     return resolver;
   }
 
-  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb'>): void {
+  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb' | 'icmpSocket'>): void {
     this.supervisor = new ShardSupervisor({
       workers: config.workers,
       flushIntervalMs: config.flushIntervalMs,
@@ -338,6 +338,7 @@ export class Exporter {
       icmpIdentifierBase: this.icmpIdentifierBase,
       stallTimeoutMs: config.workersStallTimeoutMs,
       heapLimitMb: config.workersHeapLimitMb,
+      icmpSocket: config.icmpSocket,
       restartMinMs: this.opts.restartBackoff?.minMs,
       restartMaxMs: this.opts.restartBackoff?.maxMs,
       healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
@@ -699,7 +700,8 @@ export class Exporter {
       (next.workers !== this.supervisor.workers ||
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
-        next.workersHeapLimitMb !== prev.workersHeapLimitMb);
+        next.workersHeapLimitMb !== prev.workersHeapLimitMb ||
+        next.icmpSocket !== prev.icmpSocket);
     if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
       this.log.warn({}, 'web.* settings take effect on restart');
     }

@@ -197,6 +197,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     flushIntervalMs,
     workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
     workersHeapLimitMb: p.workers_heap_limit_mb,
+    icmpSocket: p.icmp.socket as Config['icmpSocket'],
     log: { level: p.log.level as LogLevel, format: p.log.format as LogFormat },
     web: {
       listenAddress: p.web.listen_address,

@@ -32,6 +32,8 @@ export type { Check, ElementProblem, Format } from '../values/format.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** log.format: JSON lines (pino's own) or logfmt (key=value, as Prometheus exporters log). */
 export const LOG_FORMATS = ['json', 'logfmt'] as const;
+export { ICMP_SOCKET_MODES } from '../protocol/icmp-socket-mode.js';
+import { ICMP_SOCKET_MODES } from '../protocol/icmp-socket-mode.js';
 /**
  * Values that turn a responder listener off. A file can write null; a flag or an
  * environment variable is always a string, so "off" (documented), "null" (what the
@@ -153,6 +155,7 @@ export const FORMATS: Record<string, Format> = {
   },
   'fp-log-level': { check: oneOf(LOG_LEVELS) },
   'fp-log-format': { check: oneOf(LOG_FORMATS) },
+  'fp-icmp-socket': { check: oneOf(ICMP_SOCKET_MODES) },
   'fp-kind': { check: oneOf(PROBE_KINDS) },
   'fp-dns-prefer': { check: oneOf(DNS_PREFERENCES) },
   'fp-listen': { check: listenCheck },

@@ -96,6 +96,15 @@ export function buildSchema(): SchemaSection {
       format: 'fp-heap-limit-mb',
       default: DEFAULT_HEAP_LIMIT_MB,
     },
+    icmp: {
+      socket: {
+        doc:
+          'Which ICMP socket the workers open: raw (needs CAP_NET_RAW), dgram (a Linux "ping socket": no capability, but the process\'s group ' +
+          'must be inside sysctl net.ipv4.ping_group_range), or auto (raw when it opens, else dgram). A change restarts the workers.',
+        format: 'fp-icmp-socket',
+        default: 'auto',
+      },
+    },
     log: {
       level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },
       format: { doc: 'Log line format on stdout: json (pino JSON lines) or logfmt (key=value, as Prometheus exporters log).', format: 'fp-log-format', default: 'json' },

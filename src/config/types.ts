@@ -4,6 +4,7 @@ import type { DnsPreference } from '../targets/resolve.js';
 import type { ResponderLimits } from '../responder/limits.js';
 import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
+import type { IcmpSocketChoice as IcmpSocketMode } from '../protocol/icmp-socket-mode.js';
 
 // Declared with the targets (targets/ does not import config/); re-exported for the
 // code that has always found them here.
@@ -61,6 +62,8 @@ export interface Config {
   workersStallTimeoutMs: number;
   /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
   workersHeapLimitMb: number;
+  /** icmp.socket: which ICMP socket the workers open. */
+  icmpSocket: IcmpSocketMode;
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };

@@ -343,6 +343,11 @@ export class SelfMetrics {
       "1 when the worker's raw ICMP socket of this family has kernel receive timestamps (SO_TIMESTAMPNS), so RTTs can be timed by the kernel clock.",
       IcmpSocketBits.KernelTimestamps,
     );
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_ping_socket',
+      "1 when the worker's ICMP socket of this family is a ping socket (SOCK_DGRAM: icmp.socket dgram, or auto without CAP_NET_RAW), 0 when raw. A ping socket needs no type or BPF filter: the kernel delivers only its own replies.",
+      IcmpSocketBits.PingSocket,
+    );
 
     const unknownSlot: Counter = new Counter({
       name: 'fleetprobe_batch_records_unknown_slot_total',

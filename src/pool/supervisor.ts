@@ -49,6 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { acknowledgedByAll } from '../protocol/generations.js';
 import type { FromWorker, ShardSettings, ShardTask, ToWorker } from '../protocol/messages.js';
+import type { IcmpSocketChoice } from '../protocol/icmp-socket-mode.js';
 import type { ShardTarget } from '../targets/model.js';
 import { workerOf } from '../targets/partition.js';
 import {
@@ -116,6 +117,8 @@ export interface SupervisorOptions {
   stallTimeoutMs?: number;
   /** resourceLimits.maxOldGenerationSizeMb of every worker thread; default 1024. */
   heapLimitMb?: number;
+  /** icmp.socket (default auto). */
+  icmpSocket?: IcmpSocketChoice;
 }
 
 export interface WorkerStatus {
@@ -380,6 +383,7 @@ export class ShardSupervisor {
       cookie: this.opts.cookie >>> 0,
       icmpIdentifier: (this.opts.icmpIdentifierBase + index) & 0xffff,
       flushIntervalMs: this.opts.flushIntervalMs,
+      icmpSocket: this.opts.icmpSocket ?? 'auto',
     };
   }
 

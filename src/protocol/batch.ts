@@ -66,6 +66,8 @@ export const enum IcmpSocketBits {
   BpfFilter = 2,
   TypeFilter = 4,
   KernelTimestamps = 8,
+  /** A ping socket (SOCK_DGRAM; icmp.socket dgram, or auto without CAP_NET_RAW), not a raw one. */
+  PingSocket = 16,
 }
 export const HEADER_BYTES = HEADER_FIELDS * 8;
 export const RECORD_BYTES = 16;

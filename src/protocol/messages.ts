@@ -10,6 +10,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ShardTarget } from '../targets/model.js';
+import type { IcmpSocketChoice } from './icmp-socket-mode.js';
 
 /** Settings every shard gets; fixed for the life of a shard task. */
 export interface ShardSettings {
@@ -20,6 +21,8 @@ export interface ShardSettings {
   icmpIdentifier: number;
   /** How often the worker ships a batch (ms). */
   flushIntervalMs: number;
+  /** Which ICMP socket to open (default auto): see protocol/icmp-socket-mode.ts. */
+  icmpSocket?: IcmpSocketChoice;
 }
 
 /** The piscina task payload: one long-lived shard. */

@@ -278,3 +278,14 @@ test('schema docs: every key has a doc and a default; scalar keys have env and f
   }
   assert.match(formatConfigHelp(), /--web\.listen-address VALUE/);
 });
+
+test('icmp.socket: auto by default; raw and dgram from file, variable and flag; anything else is named', () => {
+  assert.equal(loadConfig({ argv: [], env: {} }).icmpSocket, 'auto');
+  const d = dir();
+  assert.equal(loadConfig({ argv: ['--config', file(d, 'r.yaml', 'icmp: { socket: raw }\n')], env: {} }).icmpSocket, 'raw');
+  assert.equal(loadConfig({ argv: [], env: { FLEETPROBE_ICMP_SOCKET: 'dgram' } }).icmpSocket, 'dgram');
+  assert.equal(loadConfig({ argv: ['--icmp.socket', 'raw'], env: {} }).icmpSocket, 'raw');
+  const problems = problemsOf(() => loadConfig({ argv: ['--config', file(d, 'b.yaml', 'icmp: { socket: ping }\n')], env: {} }));
+  assert.deepEqual(problems.map((p) => [p.key, p.value]), [['icmp.socket', 'ping']]);
+  assert.match(problems[0].message, /auto, raw, dgram/);
+});

@@ -57,7 +57,7 @@ import {
   writeEchoRequest,
   ICMP_HEADER_BYTES,
 } from './icmp-codec.js';
-import { openRawIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
+import { openIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 
 /**
@@ -147,7 +147,8 @@ export class IcmpProber implements Prober {
     this.clock = opts.clock ?? systemClock;
     this.window = new InflightWindow(this.index, sink, this.clock, RING);
     this.stats = new IcmpStats(this.window.books);
-    this.openConn = opts.openConn ?? openRawIcmpConn;
+    const choice = settings.icmpSocket ?? 'auto';
+    this.openConn = opts.openConn ?? ((family) => openIcmpConn(family, choice));
     this.identifier = settings.icmpIdentifier & 0xffff;
     this.cookie = settings.cookie >>> 0;
     fillPadding(this.txBuf);
@@ -269,9 +270,12 @@ export class IcmpProber implements Prober {
       this.rxView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     const p = this.pkt;
-    const kind = p.parse(buf, this.rxView!, len, family);
+    const dgram = this.conns[family === 4 ? 0 : 1]?.kind === 'dgram';
+    const kind = p.parse(buf, this.rxView!, len, family, dgram);
     if (kind === PacketKind.Drop) return this.drop(p.drop);
-    if (p.identifier !== this.identifier) return this.drop(DropReason.foreign_identifier);
+    // A ping socket's identifier is the kernel's choice, and the kernel already
+    // delivered only this socket's replies: the cookie, slot and sequence still check.
+    if (!dgram && p.identifier !== this.identifier) return this.drop(DropReason.foreign_identifier);
 
     let i: number;
     let seq: number;
@@ -326,7 +330,8 @@ export class IcmpProber implements Prober {
 
   private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
     if (family === 4) {
-      if (off < 0 || off + 4 > buf.length) return false;
+      if (off < 0) return parseIPv4(source) === this.addr4.data[i]; // ping socket: recvfrom()'s source
+      if (off + 4 > buf.length) return false;
       return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4.data[i];
     }
     let a: Uint8Array;
@@ -359,8 +364,8 @@ export class IcmpProber implements Prober {
     } catch (err) {
       // Remember: retrying a raw socket per target would spam the same EPERM.
       const detail = err instanceof Error ? err.message : String(err);
-      const hint = /not permitted|EPERM|EACCES/i.test(detail) ? ' (raw ICMP sockets need root or CAP_NET_RAW: see "Running unprivileged" in the README)' : '';
-      const msg = `icmp: cannot open raw ICMPv${family === 4 ? 4 : 6} socket: ${detail}${hint}`;
+      const hint = /not permitted|EPERM|EACCES|permission denied/i.test(detail) ? ' (see "Running unprivileged" in the README)' : '';
+      const msg = `icmp: ${detail}${hint}`;
       this.connError[f] = msg;
       throw new Error(msg);
     }
@@ -416,6 +421,7 @@ function socketBits(conn: IcmpConn | null, status: FilterStatus | null): number 
   if (status?.bpf) bits |= IcmpSocketBits.BpfFilter;
   if (status?.typeFilter) bits |= IcmpSocketBits.TypeFilter;
   if (status?.kernelTimestamps) bits |= IcmpSocketBits.KernelTimestamps;
+  if (conn.kind === 'dgram') bits |= IcmpSocketBits.PingSocket;
   return bits;
 }
 
