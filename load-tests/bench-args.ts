@@ -18,6 +18,8 @@ export interface BenchOptions {
   warmupMs: number;
   /** Exporter worker threads; undefined: the exporter's default (CPU count). */
   workers: number | undefined;
+  /** icmp.socket of the exporter (--icmp-socket); undefined: its default (auto). */
+  icmpSocket: 'auto' | 'raw' | 'dgram' | undefined;
   /** Addresses pinged (and whose histograms are compared) per icmp run. */
   pingSamples: number;
   pingCount: number;
@@ -58,6 +60,7 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --duration DUR          measured window per run                     (default 30s)
   --warmup DUR            probing before the window                   (default 3 intervals, at least 3s)
   --workers N             exporter worker threads                     (default: exporter's own, CPU count)
+  --icmp-socket MODE      icmp.socket of the exporter: auto, raw, dgram (default auto; dgram needs the gid in net.ipv4.ping_group_range)
   --ping-samples N        addresses compared with ping per icmp run   (default 5)
   --ping-count N          pings per sample address (ping -c)          (default 200)
   --rtt-step-us N         fine RTT bucket width in µs, divides 1000   (default 5; 10 above 10k targets)
@@ -111,6 +114,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     durationMs: 30_000,
     warmupMs: NaN,
     workers: undefined,
+    icmpSocket: undefined,
     pingSamples: 5,
     pingCount: 200,
     pingIntervalS: 0.01,
@@ -174,6 +178,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--workers':
         o.workers = positiveInt(flag, value);
+        break;
+      case '--icmp-socket':
+        if (value !== 'auto' && value !== 'raw' && value !== 'dgram') throw new Error(`--icmp-socket must be auto, raw or dgram, got ${value}`);
+        o.icmpSocket = value;
         break;
       case '--ping-samples':
         o.pingSamples = positiveInt(flag, value);

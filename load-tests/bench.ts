@@ -112,7 +112,7 @@ function median(values: number[]): number {
 /** /metrics time and size with the exporter's default buckets: what an operator's Prometheus sees. */
 async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile: string, o: BenchOptions): Promise<ScrapeFigures> {
   const webPort = await freePort();
-  const cfg = writeJson(dir, 'scrape.json', exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }));
+  const cfg = writeJson(dir, 'scrape.json', exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }));
   const ex = await startExporter(`fleetprobe ${kind} ${n} (scrape phase)`, 'run', cfg, webPort, 60_000 + n * 2);
   try {
     // A couple of intervals so every series has counts, as in steady state.
@@ -213,7 +213,7 @@ async function runFleetprobe(kind: BenchKind, n: number, o: BenchOptions, notes:
     const cfg = writeJson(
       dir,
       'load.json',
-      exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile, rttBuckets: fineRttBuckets(step) }),
+      exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile, rttBuckets: fineRttBuckets(step) }),
     );
     log(`[${kind} ${n}] starting exporter (fine RTT buckets, ${step} µs steps to 1 ms)…`);
     const ex = await startExporter(`fleetprobe ${kind} ${n}`, 'run', cfg, webPort, 60_000 + n * 2);

@@ -33,6 +33,8 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 export interface ExporterConfigInput {
   webPort: number;
   workers?: number;
+  /** icmp.socket; undefined: the exporter's default (auto). */
+  icmpSocket?: 'auto' | 'raw' | 'dgram';
   intervalMs: number;
   timeoutMs: number;
   targetsFile?: string;
@@ -49,6 +51,7 @@ export function exporterConfig(c: ExporterConfigInput): Record<string, unknown> 
     probe_defaults: { interval: `${c.intervalMs}ms`, timeout: `${c.timeoutMs}ms` },
   };
   if (c.workers !== undefined) doc.workers = c.workers;
+  if (c.icmpSocket !== undefined) doc.icmp = { socket: c.icmpSocket };
   if (c.targetsFile) doc.target_files = [c.targetsFile];
   if (c.rttBuckets) doc.metrics = { rtt_buckets: c.rttBuckets };
   if (c.responder) {

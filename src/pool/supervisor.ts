@@ -50,6 +50,7 @@ import { Piscina } from 'piscina';
 import { acknowledgedByAll } from '../protocol/generations.js';
 import type { FromWorker, ShardSettings, ShardTask, ToWorker } from '../protocol/messages.js';
 import type { IcmpSocketChoice } from '../protocol/icmp-socket-mode.js';
+import { IcmpSocketBits } from '../protocol/batch.js';
 import type { ShardTarget } from '../targets/model.js';
 import { workerOf } from '../targets/partition.js';
 import {
@@ -138,6 +139,8 @@ export interface WorkerStatus {
   lastBatchAt: number;
   batches: number;
   threadId: number;
+  /** The ICMP socket open per family as of the newest batch: raw, dgram (ping socket), or null (none open). */
+  icmpSockets: { ipv4: 'raw' | 'dgram' | null; ipv6: 'raw' | 'dgram' | null };
   /** Generation of the newest target update the worker has acknowledged. */
   generation: number;
 }
@@ -319,6 +322,7 @@ export class ShardSupervisor {
       lastBatchAt: s.record.lastBatchAt,
       batches: s.record.batches,
       threadId: s.record.threadId,
+      icmpSockets: { ipv4: socketKind(s.record.icmpSocket[0]), ipv6: socketKind(s.record.icmpSocket[1]) },
       generation: s.abort !== null ? s.record.acknowledged : this.generation,
     }));
   }
@@ -531,4 +535,10 @@ function describeFailure(reason: WorkerFailureReason | null): string {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+}
+
+/** What a worker's IcmpSocketBits say about the socket of one family. */
+function socketKind(bits: number): 'raw' | 'dgram' | null {
+  if ((bits & IcmpSocketBits.Open) === 0) return null;
+  return (bits & IcmpSocketBits.PingSocket) !== 0 ? 'dgram' : 'raw';
 }

@@ -70,6 +70,9 @@ test('icmp.socket auto as an unprivileged uid: ping sockets for IPv4 and IPv6, e
   const kernel = [0, 1].reduce((a, w) => a + (m.value('fleetprobe_worker_icmp_rtt_clock_total', { worker: String(w), clock: 'kernel' }) ?? 0), 0);
   const monotonic = [0, 1].reduce((a, w) => a + (m.value('fleetprobe_worker_icmp_rtt_clock_total', { worker: String(w), clock: 'monotonic' }) ?? 0), 0);
   assert.ok(kernel > 0 && monotonic === 0, `kernel receive timestamps on ping sockets: kernel ${kernel}, monotonic ${monotonic}`);
+  const status = JSON.parse((await exp.request('/api/v1/status')).text()) as { workers: Array<{ icmpSockets: { ipv4: string | null; ipv6: string | null } }> };
+  const kinds = status.workers.flatMap((w) => [w.icmpSockets.ipv4, w.icmpSockets.ipv6]).filter((k) => k !== null);
+  assert.ok(kinds.length >= 2 && kinds.every((k) => k === 'dgram'), `the status names the ping sockets: ${JSON.stringify(status.workers.map((w) => w.icmpSockets))}`);
   const dropped = m.sum('fleetprobe_worker_dropped_packets_total');
   assert.equal(dropped, 0, 'nothing foreign reaches a ping socket');
   const stop = await exp.stop(5000);
