@@ -14,8 +14,11 @@
  */
 import { ConfigError, loadConfig } from './config/index.js';
 import { loadTargets } from './targets/index.js';
+import { loadApiEntries } from './targets/api-source.js';
+import { readStateFile } from './targets/state-file.js';
 import { createLogger } from './logger.js';
-import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
+import type { ExporterMode } from './exporter.js';
+import { packageVersion } from './version.js';
 import { ListenError } from './listen-error.js';
 import { COMMANDS, SHUTDOWN_TIMEOUT_MS, generalHelp, isCommand, unknownCommandMessage, type CommandName } from './commands.js';
 
@@ -107,7 +110,14 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 async function checkConfig(argv: readonly string[]): Promise<number> {
   try {
     const config = loadConfig({ argv });
-    const set = await loadTargets(config);
+    // The targets API's state file is read as `run` reads it: a bad one stops the start.
+    let api;
+    if (config.api.stateFile !== null) {
+      const state = await readStateFile(config.api.stateFile);
+      if (!state.ok) throw new ConfigError([{ key: 'api.state_file', value: config.api.stateFile, message: state.message }]);
+      api = loadApiEntries(state.entries, config.probeDefaults);
+    }
+    const set = await loadTargets(config, { api });
     for (const r of set.rejected) {
       process.stderr.write(`${r.source}${r.name ? ` (${r.name})` : ''}: ${r.reason}\n`);
     }
@@ -135,6 +145,10 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     }
   }
   const logger = createLogger('info');
+  // Loaded here, not at the top: the exporter pulls in Fastify, gRPC, OpenTelemetry and the
+  // worker pool, which `--help`, `version` and `check-config` never need (they start in a
+  // fraction of the time without them).
+  const { Exporter } = await import('./exporter.js');
   const exporter = new Exporter({ argv, mode, logger });
   try {
     await exporter.start();
