@@ -145,9 +145,13 @@ test('one node, three groups, half of the probes toward group b dropped: the rol
   const cells = await prom.query(lossMatrixQuery('20s'));
   const byGroup = new Map(cells.map((c) => [c.metric.dst_group, Number(c.value[1])]));
   assert.deepEqual(cells.map((c) => Object.keys(c.metric).sort()), [['dst_group'], ['dst_group'], ['dst_group']], 'one row per destination group, only its label');
-  assert.equal(byGroup.get('a'), 0);
-  assert.equal(byGroup.get('c'), 0);
+  // 1 - received/sent: probes in flight at the window's edges move a lossless cell off 0 by a fraction of a percent.
+  assert.ok(byGroup.get('a')! < 0.01, `heatmap cell a ${byGroup.get('a')}`);
+  assert.ok(byGroup.get('c')! < 0.01, `heatmap cell c ${byGroup.get('c')}`);
   assert.ok(Math.abs(byGroup.get('b')! - 0.5) < 0.1, `heatmap cell b ${byGroup.get('b')}`);
+  // The lost counter has no such edge: not one probe lost toward a or c in Prometheus either.
+  const lostIncrease = await prom.query('sum by (dst_group) (increase(fleetprobe_group_probes_lost_total[20s]))');
+  assert.deepEqual(new Map(lostIncrease.map((c) => [c.metric.dst_group, Number(c.value[1]) > 0])), new Map([['a', false], ['b', true], ['c', false]]));
   const rule = await prom.query(groupLossRule());
   assert.deepEqual(rule.map((r) => r.metric.dst_group).sort(), ['a', 'b', 'c']);
   for (const r of rule) {
@@ -215,8 +219,8 @@ test('a three-node mesh by rack: src_rack → dst_rack pairs per node, and Prome
   const cells = await prom.query(lossMatrixQuery('20s'));
   const byPair = new Map(cells.map((c) => [`${c.metric.src_rack}→${c.metric.dst_rack}`, Number(c.value[1])]));
   assert.deepEqual([...byPair.keys()].sort(), ['r1→r1', 'r1→r2', 'r2→r1'], 'node-a and node-b add up into the r1 rows');
-  assert.equal(byPair.get('r1→r1'), 0);
-  assert.equal(byPair.get('r2→r1'), 0);
+  assert.ok(byPair.get('r1→r1')! < 0.01, `r1 → r1 ${byPair.get('r1→r1')}`);
+  assert.ok(byPair.get('r2→r1')! < 0.01, `r2 → r1 ${byPair.get('r2→r1')}`);
   assert.ok(Math.abs(byPair.get('r1→r2')! - 0.5) < 0.1, `r1 → r2 ${byPair.get('r1→r2')}`);
 });
 
