@@ -464,3 +464,31 @@ test('unknown error reasons and every reason count as lost', () => {
   store.applyBatch(w.take(0, 1));
   assert.equal(collect(store, g).get('dst_rack=r1,kind=icmp')!.lost, ERROR_REASON_NAMES.length + 3);
 });
+
+test('generations: results of a slot\'s former target (a stale batch) and of a released one count in no group', () => {
+  const { store, g } = setup(['rack']);
+  const batch = (slot: number, sent: number, generation: number): ArrayBuffer => {
+    const w = new BatchWriter(256);
+    for (let i = 0; i < sent; i++) w.push(slot, ProbeEvent.Sent), w.push(slot, ProbeEvent.Timeout);
+    return w.take(0, 1, generation);
+  };
+  store.defineSlot(0, icmp('a', { rack: 'r1' }), 1);
+  store.defineSlot(1, icmp('keep', { rack: 'r3' }), 1);
+  store.applyBatch(batch(0, 4, 1));
+  // Update 2 puts another target in slot 0; a worker's batch written before it applied update 2 still carries a's probes.
+  store.defineSlot(0, icmp('b', { rack: 'r2' }), 2);
+  store.applyBatch(batch(0, 7, 1));
+  let c = collect(store, g);
+  assert.equal(store.staleRecords, 14, 'the store dropped the stale records');
+  assert.equal(c.has('dst_rack=r1,kind=icmp'), false, 'a left: its group went with it');
+  assert.deepEqual([c.get('dst_rack=r2,kind=icmp')!.sent, c.get('dst_rack=r2,kind=icmp')!.lost], [0, 0], 'b starts from zero, and a\'s late probes are not b\'s');
+  store.applyBatch(batch(0, 3, 2));
+  assert.equal(collect(store, g).get('dst_rack=r2,kind=icmp')!.lost, 3);
+  // Released at update 3; probes still in flight for it are dropped, and the group keeps what it had.
+  store.applyBatch(batch(1, 2, 2));
+  store.releaseSlot(1);
+  store.applyBatch(batch(1, 5, 2));
+  c = collect(store, g);
+  assert.equal(c.has('dst_rack=r3,kind=icmp'), false);
+  assert.equal(c.get('dst_rack=r2,kind=icmp')!.sent, 3);
+});
