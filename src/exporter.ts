@@ -40,6 +40,8 @@ import { mergePeers } from './targets/peers-dns.js';
 import type { ConsoleEntry } from './http/console/catalog.js';
 import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
+import { GroupRollupExports } from './metrics/group-rollups.js';
+import type { ProberIdentity } from './aggregate/groups.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
@@ -96,6 +98,8 @@ export class Exporter {
   /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
   private consoleGeneration = 0;
   private self!: SelfMetrics;
+  /** Group rollups (metrics.group_by); null without group_by. */
+  private groupRollups: GroupRollupExports | null = null;
   private readonly registry = new TargetRegistry();
   /** Registry → store → workers, for every target update. */
   private sync!: TargetSync;
@@ -168,6 +172,9 @@ export class Exporter {
     // No probe goes out until every listener is bound (startProbing releases the pool).
     this.sync.hold();
     this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
+    // Before any slot is defined: the rollups follow every slot from its definition.
+    const { groupBy, groupLimit } = this.config.metrics;
+    if (groupBy.length > 0) this.groupRollups = new GroupRollupExports(this.store, { groupBy, limit: groupLimit }, () => this.meshProber(), this.self.registry);
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
     if (this.mode === 'run') {
@@ -180,7 +187,13 @@ export class Exporter {
       });
     }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
-    this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    this.otel = startOtelExport({
+      store: this.store,
+      logger: this.log.child({ component: 'otel' }),
+      env: this.opts.env,
+      serviceVersion: packageVersion(),
+      snapshotMetrics: this.groupRollups?.otelMetrics,
+    });
     if (this.otel) {
       const stats = this.otel.stats;
       this.self.setOtlpSource(() => stats);
@@ -230,7 +243,7 @@ export class Exporter {
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
+      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip, snapshotFamilies: this.groupRollups?.textFamilies }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
@@ -709,6 +722,9 @@ export class Exporter {
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
     }
+    if (JSON.stringify(next.metrics.groupBy) !== JSON.stringify(prev.metrics.groupBy) || next.metrics.groupLimit !== prev.metrics.groupLimit) {
+      this.log.warn({}, 'metrics.group_by and metrics.group_limit take effect on restart');
+    }
     if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
       this.log.warn({}, 'history.retention and history.resolution take effect on restart');
     }
@@ -803,13 +819,23 @@ export class Exporter {
       entries: () => this.consoleEntries(),
       status: () => this.status(),
       workers: () => this.self.workerHealth(),
-      node: () => {
-        const peers = this.meshPeers();
-        const self = this.targets.meshSelf;
-        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
-      },
+      node: () => this.nodeIdentity(),
       peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
     };
+  }
+
+  /** This node as a prober: its mesh name and its own peer entry's labels; mesh when it has peers. */
+  private nodeIdentity(): { name: string; labels: Record<string, string>; mesh: boolean } {
+    const peers = this.meshPeers();
+    const self = this.targets.meshSelf;
+    return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+  }
+
+  /** The source side of the group rollups: this node in mesh mode, else none (the scraped instance is the source). */
+  private meshProber(): ProberIdentity | null {
+    if (this.mode !== 'run') return null;
+    const n = this.nodeIdentity();
+    return n.mesh ? { node: n.name, labels: n.labels } : null;
   }
 
   private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {

@@ -57,6 +57,10 @@ export const COUNT_BOUNDS = {
   shardCount: { min: 1, max: 10_000 },
   /** metrics.rtt_buckets: number of bounds (each one is a series per target). */
   rttBuckets: { min: 1, max: 256 },
+  /** metrics.group_by: labels per group (each group is a series per kind and family; more labels, more groups). */
+  groupBy: { min: 0, max: 4 },
+  /** metrics.group_limit: groups with series of their own (each about 26 series per kind with the default buckets). */
+  groupLimit: { min: 1, max: 1_000_000 },
   /** target_files entries. */
   targetFiles: { min: 0, max: 1024 },
   /** responder.allow_cidrs entries. */

@@ -16,7 +16,7 @@
 import convict from 'convict';
 import { isIP } from 'node:net';
 import { isHostName, parseHostPort } from '../targets/address.js';
-import { checkLabelEntries } from '../targets/labels.js';
+import { checkLabelEntries, checkLabelName } from '../targets/labels.js';
 import { LABEL_BOUNDS, TARGET_FIELD_FORMATS } from '../targets/fields.js';
 import { DNS_PREFERENCES } from '../targets/resolve.js';
 import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
@@ -184,6 +184,21 @@ export const FORMATS: Record<string, Format> = {
     coerce: toNumberList,
     range: `${COUNT_BOUNDS.rttBuckets.min} to ${COUNT_BOUNDS.rttBuckets.max} bounds, each in (0, ${RTT_BUCKET_MAX_SECONDS}] seconds`,
   }),
+  'fp-group-by': listFormat({
+    what: 'label names',
+    max: COUNT_BOUNDS.groupBy.max,
+    element: (l, i, all) => {
+      if (typeof l !== 'string') return 'must be a label name';
+      // Every rollup series has its kind; target and address would make a group per target.
+      if (l === 'kind') return 'kind is always a label of the rollups; group by labels of the targets';
+      const bad = checkLabelName(l);
+      if (bad) return bad;
+      return all.indexOf(l) < i ? `lists ${l} twice` : null;
+    },
+    coerce: toList,
+    range: `${COUNT_BOUNDS.groupBy.min} to ${COUNT_BOUNDS.groupBy.max} label names`,
+  }),
+  'fp-group-limit': intFormat(COUNT_BOUNDS.groupLimit),
   'fp-cidrs': listFormat({
     what: 'CIDRs',
     max: COUNT_BOUNDS.allowCidrs.max,

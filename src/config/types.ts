@@ -64,7 +64,8 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  metrics: { rttBuckets: number[] };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
