@@ -24,6 +24,7 @@ import type { ProbeDefaults, ProbeKind, ShardTarget, TargetSpec } from '../targe
 import { parseTargetEntry } from '../targets/spec.js';
 import { TARGET_FIELD_FORMATS, LABEL_BOUNDS } from '../targets/fields.js';
 import { checkTimeoutSpan } from '../kinds/timing.js';
+import { isProbeKind } from '../kinds/index.js';
 import { parseDuration, formatDuration } from '../values/duration.js';
 import { showValue } from '../values/show-value.js';
 import { clip } from '../values/clip.js';
@@ -131,7 +132,9 @@ export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
     else for (const p of parsed.problems) if (p.field !== 'name') problems.push({ key: p.field || 'body', message: p.message, value: showValue(p.value) });
   }
 
-  const kind = spec?.kind ?? null;
+  // The kind even when the new target has problems of its own, so test fields that do
+  // not fit it are reported in the same answer.
+  const kind: ProbeKind | null = spec?.kind ?? (targetName !== null ? null : b.kind === undefined ? ctx.defaults.kind : isProbeKind(b.kind) ? b.kind : null);
   const count = b.count === undefined ? DEFAULT_TEST_COUNT : b.count;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) bad('count', 'count must be a positive integer', b.count);
   else if (count > ctx.limits.maxCount) bad('count', `count ${count} is above tests.max_count (${ctx.limits.maxCount})`, b.count);
