@@ -56,7 +56,7 @@ export async function runOnAgent(t: PlannedTest, token: string | null, timeoutMs
     }
     return { ...base, test: body as TestViewLike, error: null };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    return { ...base, test: null, error: e.cause?.code ?? e.message };
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    return { ...base, test: null, error: e.cause?.code ?? e.cause?.message ?? e.message };
   }
 }

@@ -27,7 +27,7 @@ export async function controllerMain(argv: readonly string[], io: ControllerIo):
     return 2;
   }
   const a = parsed.args;
-  let token: string | null = io.env.FLEETPROBE_API_TOKEN ?? null;
+  let token: string | null = io.env.FLEETPROBE_API_TOKEN || null;
   if (a.tokenFile !== null) {
     try {
       token = readFileSync(a.tokenFile, 'utf8').trim();
