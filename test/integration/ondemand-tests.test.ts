@@ -70,7 +70,9 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
   const cfg = dir.file('fleetprobe.yaml', {
     workers: 2,
     flush_interval: '100ms',
-    web: { listen_address: listen },
+    // A read timeout shorter than the tests: ?wait=1 holds a request that was read in full,
+    // which the read timeout must not cut.
+    web: { listen_address: listen, read_timeout: '1s' },
     api: { token: TOKEN },
     tests: { max_concurrent: 2, max_count: 5000, results_kept: 50 },
     probe_defaults: { kind: 'udp', interval: '100ms', timeout: '500ms' },
