@@ -67,6 +67,9 @@ import { readStateFile } from './targets/state-file.js';
 import type { TargetLoad } from './targets/files.js';
 import { ruleOf, type MutationPolicy } from './http/mutation-auth.js';
 import { describeMutationRule, type MutationRuleKind } from './auth/mutation.js';
+import { TestManager } from './ondemand/manager.js';
+import { TestController } from './ondemand/controller.js';
+import { registerOnDemandMetrics } from './metrics/ondemand.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -147,6 +150,8 @@ export class Exporter {
   private apiStateFile: string | null = null;
   /** Addresses the web server is bound to ("127.0.0.1:9798"): the mutation rule depends on them. */
   private webAddresses: string[] = [];
+  /** On-demand tests (POST /api/v1/tests; run mode). */
+  private tests: TestManager | null = null;
   /** The mutation rule last logged (logged again when a reload changes it). */
   private loggedMutationRule: MutationRuleKind | null = null;
 
@@ -177,6 +182,7 @@ export class Exporter {
     if (groupBy.length > 0) this.groupRollups = new GroupRollupExports(this.store, { groupBy, limit: groupLimit }, () => this.meshProber(), this.self.registry);
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
+    registerOnDemandMetrics(this.self.registry, () => this.tests);
     if (this.mode === 'run') {
       this.streams = new LiveStreams({
         store: this.store,
@@ -253,6 +259,7 @@ export class Exporter {
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
+      tests: this.mode === 'run' ? this.testController() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -359,6 +366,8 @@ export class Exporter {
       records: this.workerRecords,
       onBatch: (_i, buf) => this.onBatch(buf),
       onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
+      onTestEnd: (_worker, end) => this.tests?.end(end.id, end.state, end.result, end.error),
+      onShardGone: (worker) => this.tests?.workerGone(worker),
     });
     this.sync.attach(this.supervisor);
   }
@@ -459,6 +468,28 @@ export class Exporter {
   }
 
   /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
+  /** On-demand tests: run on the workers of the pool in effect, limits read per request (a reload changes them). */
+  private testController(): TestController {
+    const manager = new TestManager(
+      () => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }),
+      {
+        start: (worker, task) => this.supervisor?.startTest(worker, task) ?? false,
+        cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
+      },
+    );
+    this.tests = manager;
+    return new TestController({
+      manager,
+      config: () => ({ probeDefaults: this.config.probeDefaults, limits: this.config.tests, dnsPrefer: this.config.dns.prefer }),
+      configured: (name) => {
+        const e = this.registry.get(name);
+        return e ? { spec: e.spec, shard: e.shard } : undefined;
+      },
+      workerOf: (name) => this.supervisor?.workerOf(name) ?? 0,
+      anyWorker: () => this.supervisor?.leastLoadedWorker() ?? null,
+    });
+  }
+
   private apiTargetsController(): ApiTargetsController {
     return new ApiTargetsController({
       source: this.apiTargets,
@@ -926,6 +957,8 @@ export class Exporter {
    * step failed with an error (a step cut off by its bound is only logged).
    */
   async stop(): Promise<boolean> {
+    // Waiting callers (?wait=1) get their answer before the HTTP server closes.
+    this.tests?.close();
     this.watcher?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();

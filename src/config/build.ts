@@ -19,7 +19,7 @@ import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
-import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -218,6 +218,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    tests: buildTestsConfig(p.tests),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
   };

@@ -39,6 +39,18 @@ export interface ApiConfig {
   maxTargets: number;
 }
 
+/** tests.*: limits of on-demand tests (POST /api/v1/tests). */
+export interface TestsConfig {
+  maxCount: number;
+  /** Probes per second. */
+  maxRate: number;
+  maxDurationMs: number;
+  maxConcurrent: number;
+  resultsKept: number;
+  /** Bytes. */
+  maxHttpSize: number;
+}
+
 export interface GrpcConfig {
   /** "host:port", or null when the gRPC server is off. */
   listenAddress: string | null;
@@ -79,6 +91,7 @@ export interface Config {
   responder: ResponderConfig;
   mesh: MeshConfig;
   api: ApiConfig;
+  tests: TestsConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
 }
