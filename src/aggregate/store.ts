@@ -5,14 +5,18 @@
  * scrape reads memory sequentially.
  *
  * Life of a slot:
- *  - defineSlot() makes its series exist at zero. Redefining the same target
- *    (same name, kind and address) only updates labels and window size: counters
- *    are monotonic for the life of the process, including across worker
- *    restarts (nothing here knows about workers at all).
+ *  - defineSlot() makes its series exist at zero, at a generation (the target update
+ *    that put the target there). Redefining the same target (targets/key.ts: same
+ *    name, kind and address) only updates labels and window size: counters are monotonic
+ *    for the life of the process, including across worker restarts.
  *  - A different target in the same slot starts from zero (resetSlot), since its
- *    series are new series.
+ *    series are new series, and takes the new generation.
  *  - releaseSlot() removes it from the exposition; records still in flight for it
  *    are dropped and counted (unknownSlotRecords).
+ *  - A record counts on a slot only if its batch's generation is at least the slot's
+ *    (src/protocol/generations.ts, rule 1): a batch written before the target was put
+ *    in the slot holds records of an older holder of the slot, which are dropped and
+ *    counted (staleRecords).
  *
  * What counts where (one probe ends in exactly one of reply / timeout / error):
  *  - Reply: received, RTT histogram + sum, last RTT, loss window (not lost).
@@ -23,8 +27,10 @@
  *  - Duplicate: duplicates.
  *  - TargetInvalid: errors[reason] only (not a probe, so not in the loss window).
  */
-import { BatchReader } from '../protocol/batch.js';
+import { BatchReader, Header } from '../protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../protocol/events.js';
+import { recordCounts } from '../protocol/generations.js';
+import { identityAddress, sameTarget } from '../targets/key.js';
 import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
 import { CatalogColumns, type SnapshotColumns, type SnapshotParts } from './columns.js';
@@ -146,6 +152,8 @@ export class TargetStore {
   private kind: Uint8Array;
   private names: string[] = [];
   private addresses: string[] = [];
+  /** Generation at which each slot's target was put there (generations.ts, rule 1). */
+  private generations: Float64Array;
   /** Every slot's label bytes (text fragment and protobuf LabelPairs) in one arena. */
   private readonly labelArena: LabelArena;
   /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
@@ -165,6 +173,8 @@ export class TargetStore {
 
   /** Records dropped because their slot is not (or no longer) defined. */
   unknownSlotRecords = 0;
+  /** Records dropped because their batch was written before the slot's target was put there. */
+  staleRecords = 0;
   /** Records dropped because their event code or HTTP phase is unknown. */
   malformedRecords = 0;
   /** Reply/Late/Phase values that were negative, not finite or above 2^32 s (observed as 0). */
@@ -181,6 +191,7 @@ export class TargetStore {
     this.kind = new Uint8Array(c);
     this.startTimes = new Float64Array(c);
     this.epochs = new Uint32Array(c);
+    this.generations = new Float64Array(c);
     this.columns = new CatalogColumns(c, this.stride, { schema: opts.nativeSchema, window: opts.nativeWindow });
     this.labelArena = new LabelArena(c);
     this.loss = new LossWindows(c);
@@ -214,21 +225,22 @@ export class TargetStore {
   }
 
   /**
-   * Put a target in a slot. A new target (slot empty, or held by a target with
-   * another name, kind or address) starts from zero; the same target only gets
-   * its labels and loss window size updated, its counters carry on.
-   * Throws (and leaves the slot untouched) on invalid labels or window size.
+   * Put a target in a slot at `generation` (the target update that put it there; 0
+   * when generations are not used). A new target (slot empty, or held by a target with
+   * another targetKey) starts from zero and takes the generation; the same target
+   * only gets its labels and loss window size updated, its counters and generation
+   * carry on. Throws (and leaves the slot untouched) on invalid labels or window size.
    */
-  defineSlot(slot: number, def: SlotDefinition): void {
+  defineSlot(slot: number, def: SlotDefinition, generation = 0): void {
     if (!Number.isInteger(slot) || slot < 0 || slot > 0xfffffffe) throw new RangeError(`bad slot ${slot}`);
     const kindCode = KIND_CODE.get(def.kind);
     if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
-    const address = def.address || def.url || '';
+    const address = identityAddress(def);
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
     const labels = encodeLabels(def.name, address, def.kind, def.labels); // validates them
     this.ensureCapacity(slot + 1);
-    const same = this.defined[slot] === 1 && this.names[slot] === def.name && this.kind[slot] === kindCode && this.addresses[slot] === address;
-    if (same) {
+    const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
+    if (held !== null && sameTarget(held, def)) {
       if (this.loss.windowSize(slot) !== window) this.loss.configure(slot, window);
     } else {
       this.loss.configure(slot, window); // validates before anything else changes
@@ -237,6 +249,7 @@ export class TargetStore {
       this.kind[slot] = kindCode;
       this.names[slot] = def.name;
       this.addresses[slot] = address;
+      this.generations[slot] = generation;
       this.resetSlot(slot);
     }
     this.labelArena.set(slot, labels);
@@ -273,6 +286,11 @@ export class TargetStore {
   /** Target name held by a slot, or undefined. */
   nameOf(slot: number): string | undefined {
     return this.isDefined(slot) ? this.names[slot] : undefined;
+  }
+
+  /** Generation at which a slot's target was put there; NaN for an empty slot. */
+  slotGeneration(slot: number): number {
+    return this.isDefined(slot) ? this.generations[slot] : NaN;
   }
 
   /**
@@ -331,8 +349,8 @@ export class TargetStore {
 
   /**
    * Merge one worker batch. Throws RangeError for a malformed buffer (nothing is
-   * merged then). Returns the batch header (worker index, per-worker counters)
-   * for the self metrics; it is a view on `buf`.
+   * merged then). Returns the batch header (worker index, generation, per-worker
+   * counters) for the supervisor's worker record; it is a view on `buf`.
    */
   applyBatch(buf: ArrayBuffer): Float64Array {
     const r = new BatchReader(buf);
@@ -346,10 +364,16 @@ export class TargetStore {
     const { sent, received, timeouts, duplicates, late, lastRtt, connects, connected, httpStatus } = this.columns.scalar;
     const rtt = this.columns.histogram.rtt;
     const rttNative = this.columns.native.rtt;
+    const generations = this.generations;
+    const batchGeneration = r.header[Header.Generation];
     for (let i = 0; i < n; i++) {
       const slot = r.slot(i);
       if (slot >= high || defined[slot] !== 1) {
         this.unknownSlotRecords++;
+        continue;
+      }
+      if (!recordCounts(batchGeneration, generations[slot])) {
+        this.staleRecords++;
         continue;
       }
       switch (r.event(i)) {
@@ -493,20 +517,17 @@ export class TargetStore {
     while (c < n) c *= 2;
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
-    const st = new Float64Array(c);
-    st.set(this.startTimes);
-    this.startTimes = st;
-    const ep = new Uint32Array(c);
-    ep.set(this.epochs);
-    this.epochs = ep;
+    this.startTimes = grow(this.startTimes, c);
+    this.epochs = grow(this.epochs, c);
+    this.generations = grow(this.generations, c);
     this.columns.grow(c);
     this.labelArena.grow(c);
     this.capacity = c;
   }
 }
 
-function grow(a: Uint8Array, n: number): Uint8Array {
-  const b = new Uint8Array(n);
+function grow<T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T {
+  const b = new (a.constructor as { new (n: number): T })(n);
   b.set(a);
   return b;
 }
