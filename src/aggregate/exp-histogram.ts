@@ -89,9 +89,16 @@ export function bucketIndexFor(v: number, schema: number): number {
   return (key + (1 << shift) - 1) >> shift; // ceil(key / 2^shift)
 }
 
-/** Upper bound (inclusive) of bucket `index` at `schema`: 2^(index · 2^−schema). */
+/**
+ * Upper bound (inclusive) of bucket `index` at `schema`: 2^(index · 2^−schema), from
+ * the same boundary table as bucketIndexFor (times a power of two, exact), so that
+ * bucketIndexFor(bucketUpperBound(i, s), s) === i for every i.
+ */
 export function bucketUpperBound(index: number, schema: number): number {
-  return 2 ** (index * 2 ** -schema);
+  if (schema <= 0) return 2 ** (index * 2 ** -schema);
+  const n = 1 << schema;
+  const j = ((index % n) + n) % n;
+  return BOUNDS[schema][j] * 2 ** ((index - j) / n + 1);
 }
 
 /** Lower bound (exclusive) of bucket `index` at `schema`. */
