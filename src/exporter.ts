@@ -230,7 +230,7 @@ export class Exporter {
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
+      metrics: ({ gzip, format }) => renderMetrics(this.store, this.self.registry, { gzip, format, classicHistograms: this.config.metrics.classicHistograms }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },

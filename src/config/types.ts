@@ -64,7 +64,7 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  metrics: { rttBuckets: number[] };
+  metrics: { rttBuckets: number[]; classicHistograms: boolean };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
