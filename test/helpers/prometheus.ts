@@ -35,6 +35,8 @@ export interface StartPrometheusOptions {
   /** host:port of each scrape target; loopback only. */
   targets: string[];
   scrapeInterval?: string;
+  /** Feature flags (`--enable-feature=`), e.g. native-histograms (then it asks for the protobuf exposition). */
+  features?: string[];
 }
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
@@ -58,6 +60,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
       `--storage.tsdb.path=${dir.path}/data`,
       '--storage.tsdb.retention.time=1h',
       '--log.level=warn',
+      ...(opts.features === undefined || opts.features.length === 0 ? [] : [`--enable-feature=${opts.features.join(',')}`]),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
