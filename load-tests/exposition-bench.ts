@@ -2,7 +2,9 @@
  * Micro-benchmark of the per-target exposition: fills a TargetStore with N
  * targets (mixed kinds, realistic label sets), merges a few batches so counters
  * and histograms are nonzero, then times snapshot + serialization and reports
- * the size. Timing is printed, never asserted.
+ * the size: the text format (what curl and Prometheus without native histograms get)
+ * and the protobuf exposition (classic + native RTT buckets, then native only).
+ * Timing is printed, never asserted.
  *
  *   node dist/load-tests/exposition-bench.js [targets...]   (default: 10000 50000)
  *
@@ -14,6 +16,7 @@ import { ProbeEvent } from '../src/protocol/events.js';
 import { PROBE_KINDS, type ProbeKind } from '../src/targets/model.js';
 import { TargetStore } from '../src/aggregate/store.js';
 import { expositionChunks } from '../src/metrics/exposition.js';
+import { protobufChunks } from '../src/metrics/protobuf-exposition.js';
 
 function fill(n: number): TargetStore {
   const store = new TargetStore({ initialSlots: 16 });
@@ -45,7 +48,7 @@ function fill(n: number): TargetStore {
 function bench(n: number): void {
   const store = fill(n);
   // Warm up once so the JIT has seen the serializer.
-  for (const _ of expositionChunks(store.snapshot())) void _;
+  for (const _ of expositionChunks(store.snapshot({ native: false }))) void _;
   const runs = 5;
   let best = Infinity;
   let bytes = 0;
@@ -54,7 +57,7 @@ function bench(n: number): void {
   let last: Buffer[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
-    const snap = store.snapshot();
+    const snap = store.snapshot({ native: false });
     const out: Buffer[] = [];
     for (const c of expositionChunks(snap)) out.push(c);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -73,6 +76,23 @@ function bench(n: number): void {
     `${n} targets: serialize best of ${runs} ${best.toFixed(1)} ms, ${lines} lines, ${(bytes / 1048576).toFixed(1)} MiB in ${chunks} chunks; ` +
       `gzip level 1 ${gzMs.toFixed(0)} ms -> ${(gz.length / 1048576).toFixed(2)} MiB`,
   );
+  for (const classicHistograms of [true, false]) {
+    for (const _ of protobufChunks(store.snapshot(), { classicHistograms })) void _;
+    let pbBest = Infinity;
+    let pbBytes = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      const snap = store.snapshot();
+      let size = 0;
+      for (const c of protobufChunks(snap, { classicHistograms })) size += c.length;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (ms < pbBest) pbBest = ms;
+      pbBytes = size;
+    }
+    console.log(
+      `${n} targets: protobuf (${classicHistograms ? 'classic + native' : 'native only'} RTT buckets) best of ${runs} ${pbBest.toFixed(1)} ms, ${(pbBytes / 1048576).toFixed(1)} MiB`,
+    );
+  }
 }
 
 const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
