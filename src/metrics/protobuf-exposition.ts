@@ -88,11 +88,12 @@ function familyHeader(w: ProtoWriter, name: string, help: string, type: PbType):
   return frame;
 }
 
+type LabelBytes = StoreSnapshot['labels'];
+
 /** A counter or gauge Metric: the slot's label pairs, an extra pair, the value. */
-function valueMetric(w: ProtoWriter, snap: StoreSnapshot, slot: number, extra: Uint8Array | undefined, field: number, v: number): void {
+function valueMetric(w: ProtoWriter, labels: LabelBytes, slot: number, extra: Uint8Array | undefined, field: number, v: number): void {
   const m = w.begin(MF_METRIC);
-  const { bytes, start, textLen, pbLen } = snap.labels;
-  w.raw(bytes, start[slot] + textLen[slot], pbLen[slot]);
+  w.copyFrom(labels.bytes, labels.start[slot] + labels.textLen[slot], labels.pbLen[slot]);
   if (extra !== undefined) w.raw(extra);
   const inner = w.begin(field);
   w.tag(VALUE, FIXED64);
@@ -166,7 +167,7 @@ function histogramBody(
 }
 
 /** One family as one delimited frame, or nothing when it has no series. */
-function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opts: ProtobufOptions): void {
+function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fam: MetricFamily, opts: ProtobufOptions): void {
   const n = snap.highWater;
   const { defined, kind } = snap;
   const mask = fam.kindMask;
@@ -175,7 +176,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
     const field = fam.type === 'counter' ? M_COUNTER : M_GAUGE;
     if (fam.label === undefined) {
       const col = snapshotValues(snap, fam);
-      for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) valueMetric(w, snap, s, undefined, field, col[s]);
+      for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) valueMetric(w, labels, s, undefined, field, col[s]);
     } else {
       // As the text: nonzero series, plus the kind's always-present ones at 0.
       const cols = snapshotLabelledValues(snap, fam);
@@ -188,7 +189,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
           const col = cols[v];
           const x = col === undefined ? 0 : col[s];
           if (x === 0 && keep[v] === 0) continue;
-          valueMetric(w, snap, s, extra[v], field, x);
+          valueMetric(w, labels, s, extra[v], field, x);
         }
       }
     }
@@ -197,7 +198,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
   }
   const bounds = snap.buckets;
   const stride = bounds.length + 1;
-  const { bytes, start, textLen, pbLen } = snap.labels;
+  const { bytes, start, textLen, pbLen } = labels;
   if (fam.label === undefined) {
     const { buckets, sum } = snapshotHistogram(snap, fam);
     const native = fam.native === undefined ? undefined : (snap as unknown as Record<string, ExpHistogramColumnsView | undefined>)[`${fam.column}Native`];
@@ -207,7 +208,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
     for (let s = 0; s < n; s++) {
       if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
       const m = w.begin(MF_METRIC);
-      w.raw(bytes, start[s] + textLen[s], pbLen[s]);
+      w.copyFrom(bytes, start[s] + textLen[s], pbLen[s]);
       const h = w.begin(M_HISTOGRAM);
       histogramBody(w, bounds, buckets, s * stride, sum[s], classic, native, s);
       w.end(h);
@@ -225,7 +226,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
         if (keep[v] === 0 && !rowHasCounts(b, s * stride, stride)) continue;
         const vs = sum[v];
         const m = w.begin(MF_METRIC);
-        w.raw(bytes, start[s] + textLen[s], pbLen[s]);
+        w.copyFrom(bytes, start[s] + textLen[s], pbLen[s]);
         w.raw(extra[v]);
         const h = w.begin(M_HISTOGRAM);
         histogramBody(w, bounds, b, s * stride, vs === undefined ? 0 : vs[s], true, undefined, s);
@@ -244,11 +245,12 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, fam: MetricFamily, opt
  */
 export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
   const w = new ProtoWriter();
+  const labels = snap.labels;
   for (const fam of METRIC_FAMILIES) {
     let any = false;
     for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;
     if (!any) continue;
-    familyFrame(w, snap, fam, opts);
+    familyFrame(w, snap, labels, fam, opts);
     yield w.take();
   }
 }
