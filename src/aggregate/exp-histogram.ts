@@ -165,7 +165,8 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
     if (!Number.isInteger(initialSchema) || initialSchema < MIN_SCHEMA || initialSchema > MAX_SCHEMA) {
       throw new RangeError(`native histogram schema must be an integer from ${MIN_SCHEMA} to ${MAX_SCHEMA}, got ${initialSchema}`);
     }
-    if (!Number.isInteger(window) || window < MIN_WINDOW || window > 4096) throw new RangeError(`native histogram window must be ${MIN_WINDOW}..4096 buckets, got ${window}`);
+    if (!Number.isInteger(window) || window < MIN_WINDOW || window > 4096)
+      throw new RangeError(`native histogram window must be ${MIN_WINDOW}..4096 buckets, got ${window}`);
     this.schema = new Int8Array(capacity).fill(initialSchema);
     this.first = new Int32Array(capacity).fill(EMPTY);
     this.counts = new Float64Array(capacity * window);

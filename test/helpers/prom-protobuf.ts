@@ -11,9 +11,18 @@ const PROTO = fileURLToPath(new URL('../../../test/fixtures/prometheus-client-me
 const root = protobuf.parse(readFileSync(PROTO, 'utf8'), { keepCase: true }).root;
 const MetricFamily = root.lookupType('io.prometheus.client.MetricFamily');
 
-export interface PbLabel { name: string; value: string }
-export interface PbBucket { cumulative_count: number; upper_bound: number }
-export interface PbSpan { offset?: number; length?: number }
+export interface PbLabel {
+  name: string;
+  value: string;
+}
+export interface PbBucket {
+  cumulative_count: number;
+  upper_bound: number;
+}
+export interface PbSpan {
+  offset?: number;
+  length?: number;
+}
 export interface PbHistogram {
   sample_count?: number;
   sample_sum?: number;
@@ -32,7 +41,12 @@ export interface PbMetric {
   summary?: { sample_count: number; sample_sum: number; quantile?: { quantile: number; value: number }[] };
   histogram?: PbHistogram;
 }
-export interface PbFamily { name: string; help: string; type: string; metric: PbMetric[] }
+export interface PbFamily {
+  name: string;
+  help: string;
+  type: string;
+  metric: PbMetric[];
+}
 
 /** Every MetricFamily of a delimited stream, in order. */
 export function decodeDelimited(buf: Uint8Array): PbFamily[] {

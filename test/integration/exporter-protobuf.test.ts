@@ -11,7 +11,8 @@ import { ExporterProcess, NEEDS_ROOT, tempDir, waitFor } from '../helpers/export
 import { freePort } from '../helpers/free-port.js';
 import { decodeDelimited, labelsOf, nativeBuckets, type PbFamily } from '../helpers/prom-protobuf.js';
 
-const PROMETHEUS_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+const PROMETHEUS_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 
 test('protobuf by Accept, text by default, gzip for both; metrics.classic_histograms applies at reload', { skip: NEEDS_ROOT, timeout: 60_000 }, async (t) => {
   const dir = tempDir('fp-protobuf');
@@ -41,10 +42,15 @@ test('protobuf by Accept, text by default, gzip for both; metrics.classic_histog
   };
   const rtt = (fams: PbFamily[]) => fams.find((f) => f.name === 'fleetprobe_probe_rtt_seconds')!.metric[0];
 
-  const fams = await waitFor('answered probes in the protobuf exposition', async () => {
-    const f = await protobuf();
-    return (rtt(f).histogram?.sample_count ?? 0) >= 5 && f;
-  }, 15_000, 200);
+  const fams = await waitFor(
+    'answered probes in the protobuf exposition',
+    async () => {
+      const f = await protobuf();
+      return (rtt(f).histogram?.sample_count ?? 0) >= 5 && f;
+    },
+    15_000,
+    200,
+  );
   const h = rtt(fams).histogram!;
   assert.deepEqual(labelsOf(rtt(fams)), { target: 'lo', address: '127.0.0.1', kind: 'icmp', rack: 'r1' });
   assert.equal(h.schema, 3);
@@ -52,7 +58,10 @@ test('protobuf by Accept, text by default, gzip for both; metrics.classic_histog
   let native = h.zero_count ?? 0;
   for (const c of nativeBuckets(h).values()) native += c;
   assert.equal(native, h.sample_count, 'native buckets count every answer');
-  assert.ok(fams.some((f) => f.name === 'fleetprobe_workers'), 'self metrics too');
+  assert.ok(
+    fams.some((f) => f.name === 'fleetprobe_workers'),
+    'self metrics too',
+  );
 
   const text = await exp.request('/metrics');
   assert.match(text.headers['content-type'], /^text\/plain; version=0\.0\.4/);
@@ -66,10 +75,15 @@ test('protobuf by Accept, text by default, gzip for both; metrics.classic_histog
 
   config(false);
   exp.signal('SIGHUP');
-  const after = await waitFor('the RTT histogram without classic buckets after the reload', async () => {
-    const f = await protobuf();
-    return (rtt(f).histogram!.bucket ?? []).length === 0 && f;
-  }, 15_000, 200);
+  const after = await waitFor(
+    'the RTT histogram without classic buckets after the reload',
+    async () => {
+      const f = await protobuf();
+      return (rtt(f).histogram!.bucket ?? []).length === 0 && f;
+    },
+    15_000,
+    200,
+  );
   assert.ok((rtt(after).histogram!.sample_count ?? 0) >= (h.sample_count ?? 0), 'counters carried on');
   assert.ok(nativeBuckets(rtt(after).histogram!).size > 0, 'still native');
 });

@@ -79,7 +79,10 @@ test('random values lie inside the bucket their index names (lower < v <= upper)
     const v = 2 ** (r() * 80 - 50) * (1 + r());
     for (const s of SCHEMAS) {
       const i = bucketIndexFor(v, s);
-      assert.ok(v <= bucketUpperBound(i, s) && v > bucketLowerBound(i, s), `schema ${s}: ${v} in bucket ${i} (${bucketLowerBound(i, s)}, ${bucketUpperBound(i, s)}]`);
+      assert.ok(
+        v <= bucketUpperBound(i, s) && v > bucketLowerBound(i, s),
+        `schema ${s}: ${v} in bucket ${i} (${bucketLowerBound(i, s)}, ${bucketUpperBound(i, s)}]`,
+      );
     }
   }
 });

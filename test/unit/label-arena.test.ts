@@ -19,7 +19,7 @@ function expected(name: string, address: string, kind: string, labels: Record<st
   return { text: e.text, pairs: e.pairs.map(([k, v]) => [k, v]) };
 }
 
-test('a slot\'s text fragment and protobuf label pairs say the same labels (escaping, unicode, sorted user labels)', () => {
+test("a slot's text fragment and protobuf label pairs say the same labels (escaping, unicode, sorted user labels)", () => {
   const a = new LabelArena(4);
   a.set(1, encodeLabels('we"ird\\n\name', '::1', 'icmp', { zone: 'ü', app: 'x"y' }));
   const v = a.view(4);
