@@ -249,7 +249,8 @@ export class Exporter {
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip, snapshotFamilies: this.groupRollups?.textFamilies }),
+      metrics: ({ gzip, format }) =>
+        renderMetrics(this.store, this.self.registry, { gzip, format, classicHistograms: this.config.metrics.classicHistograms, snapshotFamilies: this.groupRollups?.textFamilies }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },

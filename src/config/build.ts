@@ -208,7 +208,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       idleTimeoutMs: parseDuration(p.web.idle_timeout),
     },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit },
+    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit, classicHistograms: p.metrics.classic_histograms },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,

@@ -153,6 +153,13 @@ export function buildSchema(): SchemaSection {
         format: 'fp-group-limit',
         default: DEFAULT_GROUP_LIMIT,
       },
+      classic_histograms: {
+        doc:
+          'In the protobuf exposition (scrapers that ask for it, e.g. Prometheus with native histograms on), also write the classic ' +
+          'buckets of the RTT histogram next to its native one. The text exposition always has them.',
+        format: 'fp-bool',
+        default: true,
+      },
     },
     history: {
       retention: {

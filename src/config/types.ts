@@ -76,8 +76,8 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own. */
-  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own; classicHistograms: see metrics.classic_histograms. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number; classicHistograms: boolean };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };

@@ -42,6 +42,8 @@ export interface StartPrometheusOptions {
    */
   netns?: string;
   port?: number;
+  /** Feature flags (`--enable-feature=`), e.g. native-histograms (then it asks for the protobuf exposition). */
+  features?: string[];
 }
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
@@ -63,6 +65,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     `--storage.tsdb.path=${dir.path}/data`,
     '--storage.tsdb.retention.time=1h',
     '--log.level=warn',
+    ...(opts.features === undefined || opts.features.length === 0 ? [] : [`--enable-feature=${opts.features.join(',')}`]),
   ];
   // `ip netns exec` setns()es and execs: the child's pid is Prometheus' own, so signals reach it.
   const [cmd, argv] = opts.netns === undefined ? [PROMETHEUS_BIN, args] : ['ip', ['netns', 'exec', opts.netns, PROMETHEUS_BIN, ...args]];

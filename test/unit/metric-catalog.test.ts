@@ -16,7 +16,7 @@ import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import { KINDS, PROBE_KINDS } from '../../src/kinds/index.js';
 import { populatedStore } from '../helpers/populated-store.js';
 
-const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'labelBytes'];
+const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'version', 'takenAt'];
 const TARGET_LABELS = new Set(['target', 'address', 'kind', 'rack', 'note']);
 
 test('the catalog is well formed: unique ids, names and columns; kinds from the kind modules', () => {
@@ -86,7 +86,9 @@ test('the OTLP output has exactly the catalog\'s metrics, in its order, with its
 
 test('the store\'s snapshot has exactly the catalog\'s columns', () => {
   const snap = populatedStore().snapshot();
-  const expected = METRIC_FAMILIES.flatMap((f) => (f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`] : [f.column]));
+  const expected = METRIC_FAMILIES.flatMap((f) =>
+    f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`, ...(f.native ? [`${f.column}Native`] : [])] : [f.column],
+  );
   assert.deepEqual(Object.keys(snap).filter((k) => !SLOT_META.includes(k)).sort(), expected.sort());
 });
 
