@@ -62,6 +62,7 @@ import { ErrorReason, ProbeEvent } from './protocol/events.js';
 import { LiveStreams } from './stream/service.js';
 import type { CatalogEntry } from './stream/selection.js';
 import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
+import { WebSecurity } from './http/web-config/security.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -105,6 +106,8 @@ export class Exporter {
   /** The current supervisor has been started with its assignments (else the next applyRegistry starts it). */
   private poolStarted = false;
   private app: FastifyInstance | null = null;
+  /** web.config_file in force: TLS, basic auth, headers of the web port; TLS of the gRPC port. */
+  private webSecurity: WebSecurity | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
   /** SSE and gRPC live streams (run mode). */
@@ -211,6 +214,12 @@ export class Exporter {
         throw listenError(err, failedListener(err, responderListenerSettings(this.config)));
       }
     }
+    this.webSecurity = new WebSecurity(this.config.webSecurity, {
+      logger: this.log.child({ component: 'web' }),
+      registry: this.self.registry,
+      checkIntervalMs: this.config.fileWatch.checkIntervalMs,
+      apiToken: () => this.config.api.token,
+    });
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
@@ -222,6 +231,7 @@ export class Exporter {
       limits: this.config.web,
       registry: this.self.registry,
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
+      security: this.webSecurity,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -235,7 +245,7 @@ export class Exporter {
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
       try {
-        await this.streams.startGrpc();
+        await this.streams.startGrpc(this.webSecurity.grpcCredentials());
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
@@ -624,7 +634,8 @@ export class Exporter {
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
         next.workersHeapLimitMb !== prev.workersHeapLimitMb);
-    if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+    // web.config_file is applied by applyWebSecurity(); the rest of web.* needs a restart.
+    if (JSON.stringify({ ...next.web, configFile: null }) !== JSON.stringify({ ...prev.web, configFile: null })) {
       this.log.warn({}, 'web.* settings take effect on restart');
     }
     if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
@@ -643,6 +654,7 @@ export class Exporter {
     if (prepared === null) {
       this.config = next;
       this.applyLogSettings(next);
+      this.applyWebSecurity(next);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -658,6 +670,7 @@ export class Exporter {
       this.config = next;
       this.applyLogSettings(next);
       this.goLive(prepared);
+      this.applyWebSecurity(next);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
       // slots; an apply that throws is a bug path, and probing resumes either way.)
@@ -676,6 +689,13 @@ export class Exporter {
       }
       this.applyRegistry();
       throw err;
+    }
+  }
+
+  /** The reloaded web configuration file: applied at once, but for what needs a restart (logged). */
+  private applyWebSecurity(next: Config): void {
+    for (const change of this.webSecurity?.update(next.webSecurity) ?? []) {
+      this.log.warn({ change, file: next.web.configFile }, 'web.config_file: this change takes effect on restart');
     }
   }
 
@@ -822,6 +842,7 @@ export class Exporter {
    */
   async stop(): Promise<boolean> {
     this.watcher?.close();
+    this.webSecurity?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;
