@@ -5,14 +5,18 @@
  * scrape reads memory sequentially.
  *
  * Life of a slot:
- *  - defineSlot() makes its series exist at zero. Redefining the same target
- *    (same name, kind and address) only updates labels and window size: counters
- *    are monotonic for the life of the process, including across worker
- *    restarts (nothing here knows about workers at all).
+ *  - defineSlot() makes its series exist at zero, at a generation (the target update
+ *    that put the target there). Redefining the same target (targets/key.ts: same
+ *    name, kind and address) only updates labels and window size: counters are monotonic
+ *    for the life of the process, including across worker restarts.
  *  - A different target in the same slot starts from zero (resetSlot), since its
- *    series are new series.
+ *    series are new series, and takes the new generation.
  *  - releaseSlot() removes it from the exposition; records still in flight for it
  *    are dropped and counted (unknownSlotRecords).
+ *  - A record counts on a slot only if its batch's generation is at least the slot's
+ *    (src/protocol/generations.ts, rule 1): a batch written before the target was put
+ *    in the slot holds records of an older holder of the slot, which are dropped and
+ *    counted (staleRecords).
  *
  * What counts where (one probe ends in exactly one of reply / timeout / error):
  *  - Reply: received, RTT histogram + sum, last RTT, loss window (not lost).
@@ -23,8 +27,10 @@
  *  - Duplicate: duplicates.
  *  - TargetInvalid: errors[reason] only (not a probe, so not in the loss window).
  */
-import { BatchReader } from '../protocol/batch.js';
+import { BatchReader, Header } from '../protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../protocol/events.js';
+import { recordCounts } from '../protocol/generations.js';
+import { identityAddress, sameTarget } from '../targets/key.js';
 import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
 import { CatalogColumns, type SnapshotColumns } from './columns.js';
@@ -133,6 +139,8 @@ export class TargetStore {
   private kind: Uint8Array;
   private names: string[] = [];
   private addresses: string[] = [];
+  /** Generation at which each slot's target was put there (generations.ts, rule 1). */
+  private generations: Float64Array;
   private fragments: string[] = [];
   private fragmentBytes: Uint8Array[] = [];
   /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
@@ -150,6 +158,8 @@ export class TargetStore {
 
   /** Records dropped because their slot is not (or no longer) defined. */
   unknownSlotRecords = 0;
+  /** Records dropped because their batch was written before the slot's target was put there. */
+  staleRecords = 0;
   /** Records dropped because their event code or HTTP phase is unknown. */
   malformedRecords = 0;
   /** Reply/Late/Phase values that were negative or not finite (observed as 0). */
@@ -164,6 +174,7 @@ export class TargetStore {
     const c = this.capacity;
     this.defined = new Uint8Array(c);
     this.kind = new Uint8Array(c);
+    this.generations = new Float64Array(c);
     this.columns = new CatalogColumns(c, this.stride);
     this.loss = new LossWindows(c);
   }
@@ -188,21 +199,22 @@ export class TargetStore {
   }
 
   /**
-   * Put a target in a slot. A new target (slot empty, or held by a target with
-   * another name, kind or address) starts from zero; the same target only gets
-   * its labels and loss window size updated, its counters carry on.
-   * Throws (and leaves the slot untouched) on invalid labels or window size.
+   * Put a target in a slot at `generation` (the target update that put it there; 0
+   * when generations are not used). A new target (slot empty, or held by a target with
+   * another targetKey) starts from zero and takes the generation; the same target
+   * only gets its labels and loss window size updated, its counters and generation
+   * carry on. Throws (and leaves the slot untouched) on invalid labels or window size.
    */
-  defineSlot(slot: number, def: SlotDefinition): void {
+  defineSlot(slot: number, def: SlotDefinition, generation = 0): void {
     if (!Number.isInteger(slot) || slot < 0 || slot > 0xfffffffe) throw new RangeError(`bad slot ${slot}`);
     const kindCode = KIND_CODE.get(def.kind);
     if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
-    const address = def.address || def.url || '';
+    const address = identityAddress(def);
     const fragment = targetLabelFragment(def.name, address, def.kind, def.labels);
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
     this.ensureCapacity(slot + 1);
-    const same = this.defined[slot] === 1 && this.names[slot] === def.name && this.kind[slot] === kindCode && this.addresses[slot] === address;
-    if (same) {
+    const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
+    if (held !== null && sameTarget(held, def)) {
       if (this.loss.windowSize(slot) !== window) this.loss.configure(slot, window);
     } else {
       this.loss.configure(slot, window); // validates before anything else changes
@@ -211,6 +223,7 @@ export class TargetStore {
       this.kind[slot] = kindCode;
       this.names[slot] = def.name;
       this.addresses[slot] = address;
+      this.generations[slot] = generation;
       this.resetSlot(slot);
     }
     this.fragments[slot] = fragment;
@@ -246,6 +259,11 @@ export class TargetStore {
   /** Target name held by a slot, or undefined. */
   nameOf(slot: number): string | undefined {
     return this.isDefined(slot) ? this.names[slot] : undefined;
+  }
+
+  /** Generation at which a slot's target was put there; NaN for an empty slot. */
+  slotGeneration(slot: number): number {
+    return this.isDefined(slot) ? this.generations[slot] : NaN;
   }
 
   /**
@@ -304,8 +322,8 @@ export class TargetStore {
 
   /**
    * Merge one worker batch. Throws RangeError for a malformed buffer (nothing is
-   * merged then). Returns the batch header (worker index, per-worker counters)
-   * for the self metrics; it is a view on `buf`.
+   * merged then). Returns the batch header (worker index, generation, per-worker
+   * counters) for the supervisor's worker record; it is a view on `buf`.
    */
   applyBatch(buf: ArrayBuffer): Float64Array {
     const r = new BatchReader(buf);
@@ -318,10 +336,16 @@ export class TargetStore {
     // (nothing grows while a batch merges). Which event fills which column is here.
     const { sent, received, timeouts, duplicates, late, lastRtt, connects, connected, httpStatus } = this.columns.scalar;
     const rtt = this.columns.histogram.rtt;
+    const generations = this.generations;
+    const batchGeneration = r.header[Header.Generation];
     for (let i = 0; i < n; i++) {
       const slot = r.slot(i);
       if (slot >= high || defined[slot] !== 1) {
         this.unknownSlotRecords++;
+        continue;
+      }
+      if (!recordCounts(batchGeneration, generations[slot])) {
+        this.staleRecords++;
         continue;
       }
       switch (r.event(i)) {
@@ -454,13 +478,14 @@ export class TargetStore {
     while (c < n) c *= 2;
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
+    this.generations = grow(this.generations, c);
     this.columns.grow(c);
     this.capacity = c;
   }
 }
 
-function grow(a: Uint8Array, n: number): Uint8Array {
-  const b = new Uint8Array(n);
+function grow<T extends Uint8Array | Float64Array>(a: T, n: number): T {
+  const b = new (a.constructor as { new (n: number): T })(n);
   b.set(a);
   return b;
 }

@@ -76,5 +76,13 @@ export const STREAM_BOUNDS = {
   stallTimeout: { min: SECOND_MS, max: HOUR_MS },
 } as const satisfies Record<string, Range>;
 
+/** The Targets API (POST /api/v1/targets). */
+export const API_BOUNDS = {
+  /** api.max_targets: 0 turns adding off. */
+  maxTargets: { min: 0, max: 1_000_000 },
+  /** Bytes of one POST /api/v1/targets body (a list of ~20,000 small targets). */
+  bodyBytes: 4 * 1024 * 1024,
+} as const;
+
 /** Largest RTT bucket bound (seconds): no probe waits longer than the timeout's cap. */
 export const RTT_BUCKET_MAX_SECONDS = TIMING_BOUNDS.timeout.max / 1000;

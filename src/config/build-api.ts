@@ -44,7 +44,13 @@ export function buildApiConfig(p: Props, abs: (f: string) => string, problems: C
   if (p.require_token_for_reads === true && inline === null && file === null && !tokenKeysBad) {
     problems.push({ key: 'api.require_token_for_reads', value: true, message: 'needs api.token or api.token_file' });
   }
-  return { token, tokenFile: file, requireTokenForReads: p.require_token_for_reads === true };
+  return {
+    token,
+    tokenFile: file,
+    requireTokenForReads: p.require_token_for_reads === true,
+    stateFile: p.state_file === null ? null : abs(p.state_file),
+    maxTargets: p.max_targets,
+  };
 }
 
 export function buildGrpcConfig(p: Props): GrpcConfig {

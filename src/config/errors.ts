@@ -10,17 +10,9 @@ export interface ConfigProblem {
 }
 
 export { clip } from '../values/clip.js';
+import { showValue } from '../values/show-value.js';
 
-/** A value as a message shows it: JSON, cut to 120 characters. */
-export function showValue(value: unknown): string {
-  if (value === undefined) return '(missing)';
-  try {
-    const s = JSON.stringify(value);
-    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
-  } catch {
-    return String(value);
-  }
-}
+export { showValue };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -25,7 +25,7 @@ import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { clip } from '../values/clip.js';
 import { boolFormat, durationFormat, intFormat, listFormat, mappingFormat, oneOf, stringFormat, toList, toNumberList, type ElementProblem, type Format } from '../values/format.js';
 import type { Range } from '../values/range.js';
-import { COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS } from './bounds.js';
+import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS } from './bounds.js';
 
 export type { Check, ElementProblem, Format } from '../values/format.js';
 
@@ -139,6 +139,7 @@ export const FORMATS: Record<string, Format> = {
   'fp-stream-stall-timeout': durationFormat(STREAM_BOUNDS.stallTimeout),
   'fp-web-timeout': durationFormat(DURATION_BOUNDS.webTimeout),
   'fp-web-count': intFormat(COUNT_BOUNDS.webCount),
+  'fp-api-max-targets': intFormat(API_BOUNDS.maxTargets),
   'fp-bool': boolFormat,
   'fp-string': stringFormat,
   /** A secret: only its type is checked here, so an error never prints it (see config/build-api.ts). */

@@ -28,6 +28,19 @@ export function apiSections(): SchemaSection {
         format: 'fp-bool',
         default: false,
       },
+      state_file: {
+        doc:
+          'File keeping the targets added over the API (POST /api/v1/targets) across restarts, written atomically on every change and read at start ' +
+          '(a file that cannot be read or parsed stops the start). Relative to the config file. Unset: API targets live in memory only. Takes effect on restart.',
+        format: 'fp-string',
+        default: null,
+        nullable: true,
+      },
+      max_targets: {
+        doc: 'Most targets the API may hold (POST /api/v1/targets beyond it answers 409); 0: adding over the API is off.',
+        format: 'fp-api-max-targets',
+        default: 10_000,
+      },
     },
     grpc: {
       listen_address: {

@@ -30,12 +30,16 @@ export interface WebConfig extends WebLimits {
   configFile: string | null;
 }
 
-/** api.*: the bearer token (read from api.token_file at load when that is set). */
+/** api.*: the bearer token (read from api.token_file at load when that is set) and the Targets API. */
 export interface ApiConfig {
   token: string | null;
   /** Absolute path, or null. */
   tokenFile: string | null;
   requireTokenForReads: boolean;
+  /** Targets added over the API are kept here across restarts (absolute path), or null: in memory only. */
+  stateFile: string | null;
+  /** Most targets the API may hold. */
+  maxTargets: number;
 }
 
 export interface GrpcConfig {

@@ -21,6 +21,8 @@ import { NO_WEB_METRICS, registerWebMetrics } from './web-metrics.js';
 import { consoleRoutes, type ConsoleRouteOptions } from './routes/console.js';
 import { linksPage } from './console/static.js';
 import type { WebSecurity } from './web-config/security.js';
+import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
+import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -39,6 +41,10 @@ export interface BuildOptions {
   console?: Omit<ConsoleRouteOptions, 'links'>;
   /** The web configuration file in force (TLS, basic auth, headers, rate limit); none: plain HTTP, open. */
   security?: WebSecurity;
+  /** Who may use the routes that change things (see mutation-auth.ts); absent: nobody (fail closed). */
+  mutations?: () => MutationPolicy;
+  /** POST/DELETE /api/v1/targets; absent: no such routes (responder mode). */
+  targetChanges?: TargetChanges;
 }
 
 /**
@@ -94,6 +100,8 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
       route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
   } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
   await app.register(otelInstrumentation.plugin());
+  // Before any route: every route declaring config.mutation gets the rule.
+  installMutationAuth(app as unknown as FastifyInstance, opts.mutations ?? (() => ({ token: null, listen: [] })));
   pacedReplies(app as unknown as FastifyInstance, { writeTimeoutMs: limits.writeTimeoutMs, metrics: webMetrics });
 
   await app.register(metricsRoutes, {
@@ -107,6 +115,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { reload: opts.reload });
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
+  if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
 
   const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
   if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });

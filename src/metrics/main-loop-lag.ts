@@ -16,7 +16,7 @@
  * distribution; a stall shorter than the period is caught in proportion to its length.
  */
 import { Histogram, type Registry } from 'prom-client';
-import { LOOP_LAG_RESOLUTION_MS } from '../../workers/loop-lag.js';
+import { LOOP_LAG_RESOLUTION_MS } from '../protocol/loop-lag.js';
 
 /** Seconds: fine where the goals are (a few ms to 20 ms), coarse beyond. */
 export const MAIN_LOOP_LAG_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

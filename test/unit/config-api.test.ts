@@ -25,7 +25,7 @@ function problems(fn: () => unknown): ConfigError['problems'] {
 
 test('defaults: no token, gRPC off, stream limits', () => {
   const c = load('targets: []\n');
-  assert.deepEqual(c.api, { token: null, tokenFile: null, requireTokenForReads: false });
+  assert.deepEqual(c.api, { token: null, tokenFile: null, requireTokenForReads: false, stateFile: null, maxTargets: 10_000 });
   assert.deepEqual(c.grpc, { listenAddress: null });
   assert.deepEqual(c.stream, { maxClients: 128, maxBufferBytes: 1_048_576, stateIntervalMs: 10_000, stallTimeoutMs: 30_000 });
 });
@@ -72,4 +72,15 @@ test('bad token settings are config errors naming the key, every one in one pass
 test('a missing token file is named together with other bad leaf values (one pass)', () => {
   const ps = problems(() => load('api: {token_file: missing-token.txt}\nworkers: 0\n'));
   assert.deepEqual(ps.map((x) => x.key).sort(), ['api.token_file', 'workers']);
+});
+
+test('api.state_file is relative to the config file; api.max_targets is bounded (0 turns adding off)', () => {
+  const c = load('api: {state_file: state/api.json, max_targets: 0}\n');
+  assert.equal(c.api.stateFile, join(dir, 'state', 'api.json'));
+  assert.equal(c.api.maxTargets, 0);
+  assert.equal(load('targets: []\n', ['--api.max-targets', '5', '--api.state-file', '/var/lib/fleetprobe/api.json']).api.maxTargets, 5);
+  assert.equal(load('targets: []\n', [], { FLEETPROBE_API_STATE_FILE: '/x/y.json' }).api.stateFile, '/x/y.json');
+  const ps = problems(() => load('api: {state_file: "", max_targets: 1000001}\n'));
+  assert.deepEqual(ps.map((p) => p.key).sort(), ['api.max_targets', 'api.state_file']);
+  assert.match(ps.find((p) => p.key === 'api.max_targets')!.message, /between 0 and 1000000/);
 });

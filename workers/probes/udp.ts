@@ -58,8 +58,9 @@ class UdpTarget {
     readonly payloadSize: number,
     readonly sourcePorts: number,
     intervalMs: number,
+    firstSeq: number,
   ) {
-    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs));
+    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs), firstSeq);
     this.timer = new DeadlineTimer(() => prober.expire(this));
     this.buf = Buffer.alloc(payloadSize);
     this.onSent = (err) => prober.sendDone(this, err);
@@ -85,6 +86,14 @@ export class UdpProber implements Prober {
   private readonly sockets6: dgram.Socket[] = [];
   private readonly header = new UdpProbeHeader();
   private readonly cookie: number;
+  /**
+   * First sequence number of the next target added: past every sequence a removed
+   * target used. The payload names a probe by slot and sequence only, so a target that
+   * takes a slot (or replaces its own, changed) must not reuse a sequence of the one
+   * before, or that one's replies still on the way would match its probes (found by
+   * test/integration/target-updates-in-flight: a 60 ms reply counted as a 2 ms one).
+   */
+  private nextFirstSeq = 1;
 
   constructor(
     private readonly sink: ProbeSink,
@@ -103,7 +112,7 @@ export class UdpProber implements Prober {
     const ip = new net.SocketAddress({ address: t.ip, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
     this.remove(t.slot);
     const timeoutMs = Math.max(1, t.timeoutMs);
-    const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs));
+    const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs), this.nextFirstSeq);
     this.ensureSockets(family, sourcePorts);
     this.targets.set(t.slot, target);
   }
@@ -114,6 +123,7 @@ export class UdpProber implements Prober {
     this.targets.delete(slot);
     t.removed = true;
     t.timer.cancel();
+    if (t.window.nextSeq > this.nextFirstSeq) this.nextFirstSeq = t.window.nextSeq;
   }
 
   probe(slot: number): void {
