@@ -287,7 +287,9 @@ export class Exporter {
   /** Watch the target files and the peers file of `config` (none when file_watch.enabled is false). */
   private watchFiles(config: Config): void {
     if (this.mode !== 'run') return;
-    const paths = config.fileWatch.enabled ? [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : [])] : [];
+    // The web configuration file too: exporter-toolkit applies a changed one without a signal.
+    const watched = [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : []), ...(config.web.configFile ? [config.web.configFile] : [])];
+    const paths = config.fileWatch.enabled ? watched : [];
     if (paths.length === 0 && !this.watcher) return;
     this.watcher ??= new FileWatcher({
       debounceMs: FILE_WATCH_DEBOUNCE_MS,

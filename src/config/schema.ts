@@ -199,7 +199,7 @@ export function buildSchema(): SchemaSection {
     file_watch: {
       enabled: {
         doc:
-          'Re-read target_files and mesh.peers_file when they change on disk (a watch on their directories, debounced 500ms), ' +
+          'Re-read target_files, mesh.peers_file and web.config_file when they change on disk (a watch on their directories, debounced 500ms), ' +
           'with the same transactional reload as SIGHUP. The config file itself is not watched: reload it with SIGHUP or POST /-/reload.',
         format: 'fp-bool',
         default: true,
