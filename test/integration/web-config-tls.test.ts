@@ -94,7 +94,7 @@ let A: { exp: ExporterProcess; url: string; port: number; grpc: string; webFile:
 let B: { exp: ExporterProcess; url: string; port: number; grpc: string };
 let hash: string;
 
-async function startExporter(name: string, web: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+async function startExporter(name: string, web: Record<string, unknown>, extra: Record<string, unknown> = {}, grpc = true) {
   const port = await freePort();
   const grpcPort = await freePort();
   const webFile = dir.file(`${name}-web.yml`, toYaml(web));
@@ -102,7 +102,7 @@ async function startExporter(name: string, web: Record<string, unknown>, extra: 
     workers: 1,
     flush_interval: '100ms',
     web: { listen_address: `127.0.0.1:${port}` },
-    grpc: { listen_address: `127.0.0.1:${grpcPort}` },
+    ...(grpc ? { grpc: { listen_address: `127.0.0.1:${grpcPort}` } } : {}),
     api: { token: TOKEN },
     probe_defaults: { kind: 'tcp', interval: '200ms', timeout: '100ms' },
     targets: [{ name: 't', address: `127.0.0.1:${(peer.address() as { port: number }).port}` }],
@@ -226,6 +226,33 @@ test('client certificates: RequireAndVerifyClientCert refuses none and a foreign
   assert.equal(good.status, 200, good.stderr);
   const m = parseMetrics(good.body);
   assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'handshake' }) ?? 0) >= 2);
+});
+
+test('RequireAnyClientCert with client_allowed_sans: any certificate, verified or not, carrying an allowed SAN; checked right after the handshake', { timeout: 30_000 }, async (t) => {
+  const grafana = pki.issue(clientCa, 'grafana', ['DNS:grafana'], 'client', 'grafana');
+  const C = await startExporter('c', {
+    tls_server_config: { cert_file: server.certFile, key_file: server.keyFile, client_auth_type: 'RequireAnyClientCert', client_allowed_sans: ['prometheus'] },
+  }, {}, false);
+  t.after(() => C.exp.stop(3000));
+  const asStranger = [...withCa(), '--cert', stranger.certFile, '--key', stranger.keyFile];
+  await waitTlsReady(C, asStranger);
+  // Node has no option for "required, not verified": the server lets the handshake finish and closes the connection before reading a request.
+  const none = await curl(`${C.url}/metrics`, withCa());
+  assert.notEqual(none.exit, 0, `no certificate: ${none.status}`);
+  assert.equal(none.status, 0);
+  const wrongSan = await curl(`${C.url}/metrics`, [...withCa(), '--cert', grafana.certFile, '--key', grafana.keyFile]);
+  assert.equal(wrongSan.status, 0, 'a verified certificate without an allowed SAN is refused');
+  const ok = await curl(`${C.url}/metrics`, asStranger);
+  assert.equal(ok.status, 200, `an unverified certificate with an allowed SAN: ${ok.stderr}`);
+  const m = parseMetrics(ok.body);
+  assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_cert_missing' }) ?? 0) >= 1);
+  assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_san_not_allowed' }) ?? 0) >= 1);
+
+  // With a gRPC listener this type is refused: grpc-js cannot show a call an unverified certificate.
+  const cfg = dir.file('c-grpc.yaml', { grpc: { listen_address: '127.0.0.1:0' }, targets: [{ name: 'x', address: '127.0.0.1:9', kind: 'tcp' }] });
+  const r = await runCli(['check-config', '--config', cfg, '--web.config.file', C.webFile]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /web\.config_file tls_server_config\.client_auth_type.*cannot be enforced on the gRPC listener/);
 });
 
 test('a real Prometheus scrapes over TLS with basic_auth and with a client certificate; wrong credentials are down', { skip: prometheusUnavailable(), timeout: 60_000 }, async (t) => {

@@ -19,7 +19,7 @@ export type BcryptHashCheck = { ok: true; cost: number } | { ok: false; message:
 
 /** Whether `hash` is a bcrypt hash fleetprobe can verify, and its cost. Never echoes the hash. */
 export function checkBcryptHash(hash: unknown): BcryptHashCheck {
-  if (typeof hash !== 'string') return { ok: false, message: 'must be a bcrypt hash (a string such as "$2y$10$..." from htpasswd -nBC 10 "" or fleetprobe hash-password)' };
+  if (typeof hash !== 'string') return { ok: false, message: 'must be a bcrypt hash (a string such as "$2y$10$..." from htpasswd -nBC 10 "" | tr -d \':\\n\')' };
   const m = HASH.exec(hash);
   if (m === null) {
     if (/^\$2[^aby$]?\$/.test(hash)) return { ok: false, message: 'is a bcrypt hash of an unsupported variant (use $2a$, $2b$ or $2y$)' };
