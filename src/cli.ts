@@ -17,7 +17,8 @@ import { loadTargets } from './targets/index.js';
 import { loadApiEntries } from './targets/api-source.js';
 import { readStateFile } from './targets/state-file.js';
 import { createLogger } from './logger.js';
-import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
+import type { ExporterMode } from './exporter.js';
+import { packageVersion } from './version.js';
 import { ListenError } from './listen-error.js';
 import { COMMANDS, SHUTDOWN_TIMEOUT_MS, generalHelp, isCommand, unknownCommandMessage, type CommandName } from './commands.js';
 
@@ -144,6 +145,10 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     }
   }
   const logger = createLogger('info');
+  // Loaded here, not at the top: the exporter pulls in Fastify, gRPC, OpenTelemetry and the
+  // worker pool, which `--help`, `version` and `check-config` never need (they start in a
+  // fraction of the time without them).
+  const { Exporter } = await import('./exporter.js');
   const exporter = new Exporter({ argv, mode, logger });
   try {
     await exporter.start();

@@ -18,7 +18,7 @@
  * and is reported as partial).
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './version.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
@@ -991,13 +991,6 @@ interface Prepared {
   resolver: Resolver;
   /** mesh.peers_dns source whose peers are in `targets` (null without one); not yet on its timer unless already live. */
   dnsPeers: DnsPeers | null;
-}
-
-let cachedVersion: string | undefined;
-/** This package's version (package.json two levels above dist/src or src). */
-export function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return cachedVersion;
 }
 
 interface ListenAddress {
