@@ -3,7 +3,6 @@
  * then `inject()` in tests, `listen()` in the CLI). One plugin per route group; the
  * app knows nothing of workers or stores, only the small functions it is given.
  */
-import type { Server as HttpServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -92,7 +91,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const webMetrics = opts.registry ? registerWebMetrics(opts.registry) : NO_WEB_METRICS;
   // Before every route: TLS client-certificate checks, headers, rate limit, basic auth.
   opts.security?.install(app as unknown as FastifyInstance);
-  installConnectionGuard(app.server as unknown as HttpServer, { maxConnections: limits.maxConnections, metrics: webMetrics, log: opts.logger || undefined });
+  installConnectionGuard(app.server, { maxConnections: limits.maxConnections, metrics: webMetrics, log: opts.logger || undefined });
   // Request spans for the API (a no-op until an OTel tracer provider is registered);
   // scrapes and health probes are excluded so they do not flood a trace backend.
   otelInstrumentation ??= new FastifyOtelInstrumentation({

@@ -50,7 +50,7 @@ function curl(url: string, args: string[] = []): Promise<CurlResult> {
   return new Promise((resolve, reject) => {
     execFile('curl', ['-sS', '-i', '--max-time', '5', ...args, url], { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const exit = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      if (err && exit === -1) return reject(err);
+      if (err && exit === -1) return reject(new Error(err.message));
       const split = stdout.indexOf('\r\n\r\n');
       const head = split < 0 ? stdout : stdout.slice(0, split);
       const lines = head.split('\r\n');

@@ -134,7 +134,7 @@ export class BasicAuth {
       return this.compare(password, hash);
     });
     this.tail = run.catch(() => undefined);
-    let match = false;
+    let match: boolean;
     try {
       match = await run;
     } catch {
