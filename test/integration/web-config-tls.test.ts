@@ -344,6 +344,20 @@ test('SIGHUP re-reads the web configuration file: new users apply; a bad file is
   assert.equal((await curl(`${A.url}/metrics`, [...withCa(), '-u', 'alice:alice-pw'])).status, 200, 'the running configuration is kept');
 });
 
+test('a changed web configuration file applies without a signal (file_watch, as exporter-toolkit re-reads it)', { timeout: 40_000 }, async () => {
+  const asClient = [...withCa(), '--cert', client.certFile, '--key', client.keyFile];
+  assert.equal((await curl(`${B.url}/metrics`, asClient)).status, 200, 'B asks for no password yet');
+  dir.file(
+    'b-web.yml',
+    toYaml({
+      tls_server_config: { cert_file: server.certFile, key_file: server.keyFile, client_auth_type: 'RequireAndVerifyClientCert', client_ca_file: clientCa.certFile },
+      basic_auth_users: { prom: hash },
+    }),
+  );
+  await waitFor('B to ask for a password', async () => (await curl(`${B.url}/metrics`, asClient)).status === 401, 20_000, 250);
+  assert.equal((await curl(`${B.url}/metrics`, [...asClient, '-u', `prom:${PASSWORD}`])).status, 200);
+});
+
 test('check-config names every bad key of the web configuration file in one pass and exits 2', { timeout: 30_000 }, async () => {
   const bad = dir.file('bad-web.yml', toYaml({
     tls_server_config: { cert_file: join(dir.path, 'missing.pem'), key_file: server.keyFile, min_version: 'TLS11', client_auth_type: 'Sometimes' },
