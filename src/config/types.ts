@@ -42,6 +42,18 @@ export interface ApiConfig {
   maxTargets: number;
 }
 
+/** tests.*: limits of on-demand tests (POST /api/v1/tests). */
+export interface TestsConfig {
+  maxCount: number;
+  /** Probes per second. */
+  maxRate: number;
+  maxDurationMs: number;
+  maxConcurrent: number;
+  resultsKept: number;
+  /** Bytes. */
+  maxHttpSize: number;
+}
+
 export interface GrpcConfig {
   /** "host:port", or null when the gRPC server is off. */
   listenAddress: string | null;
@@ -69,7 +81,8 @@ export interface Config {
   /** The web configuration file (web.config_file), read and checked with the certificates it names; null without one. */
   webSecurity: WebSecurityConfig | null;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  metrics: { rttBuckets: number[] };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
@@ -83,6 +96,7 @@ export interface Config {
   responder: ResponderConfig;
   mesh: MeshConfig;
   api: ApiConfig;
+  tests: TestsConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
 }

@@ -22,6 +22,8 @@ import { linksPage } from './console/static.js';
 import type { WebSecurity } from './web-config/security.js';
 import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
 import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
+import { testRoutes } from './routes/tests.js';
+import type { TestController } from '../ondemand/controller.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -44,6 +46,8 @@ export interface BuildOptions {
   mutations?: () => MutationPolicy;
   /** POST/DELETE /api/v1/targets; absent: no such routes (responder mode). */
   targetChanges?: TargetChanges;
+  /** POST/GET/DELETE /api/v1/tests (on-demand tests); absent: no such routes (responder mode). */
+  tests?: TestController;
 }
 
 /**
@@ -115,6 +119,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
   if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
+  if (opts.tests) await app.register(testRoutes, { tests: opts.tests });
 
   const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
   if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });
