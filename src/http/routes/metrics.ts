@@ -17,6 +17,7 @@ import { watchFlush, type FlushWatch } from '../flush-watch.js';
 import { PacedBody } from '../paced-body.js';
 import type { ScrapeGate, ScrapeSlot } from '../scrape-gate.js';
 import type { WebMetrics } from '../web-metrics.js';
+import { resetConnection } from '../tcp-socket.js';
 
 export type MetricsSource = (opts: { gzip: boolean; format: ExpositionFormat }) => Promise<RenderedMetrics> | RenderedMetrics;
 
@@ -39,7 +40,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
     const drop = (reason: 'write_timeout' | 'scrape_stalled'): void => {
       metrics.dropped(reason);
       req.log.debug({ reason, remote: req.ip }, 'scrape dropped');
-      req.socket.resetAndDestroy();
+      resetConnection(req.socket);
       body?.destroy();
     };
     const slot: ScrapeSlot = {
