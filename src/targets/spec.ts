@@ -7,7 +7,7 @@ import { checkHost, checkHostPort, parseHttpUrl } from './address.js';
 import { checkLabels, checkMergedLabelCount } from './labels.js';
 import { targetOptions } from './options.js';
 import { TARGET_FIELD_FORMATS, TARGET_NAME_MAX_CHARS } from './fields.js';
-import { PROBE_KINDS, isProbeKind, kindModule, kindOfOption, type OptionDecl, type ProbeKind } from '../kinds/index.js';
+import { PROBE_KINDS, isProbeKind, kindModule, kindOfOption, type ProbeKind } from '../kinds/index.js';
 import { HTTP_BOUNDS } from '../kinds/http.js';
 import { checkTimeoutSpan } from '../kinds/timing.js';
 import { parseDuration } from '../values/duration.js';
@@ -70,7 +70,7 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
   }
   const kindKnown = problems.length === 0 || !problems.some((p) => p.field === 'kind');
   const km = kindModule(kind);
-  const optionDecls = km.options as Readonly<Record<string, OptionDecl>>;
+  const optionDecls = km.options;
 
   // The target's own option values (keys its kind declares), or null when it sets none.
   let own: Record<string, unknown> | null = null;
