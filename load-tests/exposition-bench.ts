@@ -50,7 +50,6 @@ function bench(n: number): void {
   let best = Infinity;
   let bytes = 0;
   let lines = 0;
-  let chunks = 0;
   let last: Buffer[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
@@ -61,7 +60,7 @@ function bench(n: number): void {
     if (ms < best) best = ms;
     last = out;
   }
-  chunks = last.length;
+  const chunks = last.length;
   for (const c of last) {
     bytes += c.length;
     for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) lines++;
