@@ -33,7 +33,7 @@ export function checkTargetName(v: unknown): string | null {
   if (typeof v !== 'string' || v.trim() === '') return 'name must be a non-empty string';
   if (v !== v.trim()) return 'name must not have leading or trailing spaces';
   if (v.length > TARGET_NAME_MAX_CHARS) return `name is longer than ${TARGET_NAME_MAX_CHARS} characters`;
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern rejects
   if (/[\u0000-\u001f\u007f]/.test(v)) return 'name must not contain control characters';
   return null;
 }
