@@ -1,5 +1,5 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
-import type { MeshConfig, ProbeDefaults, ProbeKind, TargetSpec } from '../targets/model.js';
+import type { MeshConfig, ProbeDefaults, TargetSpec } from '../targets/model.js';
 import type { DnsPreference } from '../targets/resolve.js';
 import type { ResponderLimits } from '../responder/limits.js';
 import type { WebLimits } from '../http/limits.js';

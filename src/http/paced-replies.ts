@@ -33,7 +33,7 @@ export function pacedReplies(app: FastifyInstance, opts: { writeTimeoutMs: numbe
     };
     const body = new PacedBody(Readable.from([buf]), { writeTimeoutMs: opts.writeTimeoutMs, onWriteTimeout: drop });
     const flush = watchFlush(body, reply.raw, { writeTimeoutMs: opts.writeTimeoutMs, onTimeout: drop });
-    reply.raw.once('close', flush.stop);
+    reply.raw.once('close', () => flush.stop());
     return body;
   });
 }

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { DataPointType, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { ValueType } from '@opentelemetry/api';
 import { FAMILY, FAMILY_DECLS, METRIC_FAMILIES } from '../../src/metrics/catalog.js';
@@ -79,7 +80,7 @@ test('the OTLP output has exactly the catalog\'s metrics, in its order, with its
       const extra = Object.keys(p.attributes).filter((a) => !TARGET_LABELS.has(a));
       assert.deepEqual(extra, f.label === undefined ? [] : [f.label.name], f.otel);
       if (f.type === 'histogram') assert.equal(typeof p.value, 'object');
-      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${String(p.value)}`);
+      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${inspect(p.value)}`);
     }
   }
 });
