@@ -10,7 +10,7 @@ import { tokenProblem } from '../auth/token.js';
 import type { ConfigProblem } from './errors.js';
 import type { ApiConfig, GrpcConfig, StreamConfig, TestsConfig } from './types.js';
 
-/** The api.*, grpc.* and stream.* properties as convict hands them over, after the schema's checks. */
+/** The api.*, grpc.*, stream.* and tests.* properties as convict hands them over, after the schema's checks. */
 interface ApiProps {
   token: string | null;
   token_file: string | null;
@@ -26,6 +26,14 @@ interface StreamProps {
   max_buffer_bytes: number;
   state_interval: string;
   stall_timeout: string;
+}
+interface TestsProps {
+  max_count: number;
+  max_rate: number;
+  max_duration: string;
+  max_concurrent: number;
+  results_kept: number;
+  max_http_size: number;
 }
 
 const REDACTED = '(redacted)';
@@ -81,7 +89,7 @@ export function buildStreamConfig(p: StreamProps): StreamConfig {
   };
 }
 
-export function buildTestsConfig(p: Props): TestsConfig {
+export function buildTestsConfig(p: TestsProps): TestsConfig {
   return {
     maxCount: p.max_count,
     maxRate: p.max_rate,
