@@ -41,7 +41,8 @@ export const options = {
 /** The on-demand test's body: a configured target, or a new address with its kind. */
 function testBody() {
   const count = Math.max(1, Math.floor((DURATION_S * 1000) / INTERVAL_MS));
-  const common = { count, interval: `${INTERVAL_MS}ms`, tags: { source: 'k6', script: 'network-guard' } };
+  // A timeout may span at most 15 intervals (fleetprobe's rule for every target): 10, at most 1 s.
+  const common = { count, interval: `${INTERVAL_MS}ms`, timeout: `${Math.min(1000, INTERVAL_MS * 10)}ms`, tags: { source: 'k6', script: 'network-guard' } };
   if (__ENV.TEST_TARGET) return { target: __ENV.TEST_TARGET, ...common };
   const address = __ENV.TEST_ADDRESS || '127.0.0.1';
   if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])(:\d+)?$/.test(address)) throw new Error(`TEST_ADDRESS must be on loopback, got ${address}`);

@@ -48,7 +48,7 @@ export const options = {
 };
 
 export function testsApi() {
-  const body = { address: ADDRESS, kind: __ENV.TEST_KIND || 'icmp', count: 5, interval: '20ms', tags: { source: 'k6' } };
+  const body = { address: ADDRESS, kind: __ENV.TEST_KIND || 'icmp', count: 5, interval: '20ms', timeout: '200ms', tags: { source: 'k6' } };
   const res = http.post(`${BASE_URL}/api/v1/tests`, JSON.stringify(body), { headers: HEADERS, tags: { endpoint: 'tests_start' } });
   check(res, { 'a test starts (202) or is refused at the limit (429)': (r) => r.status === 202 || r.status === 429 });
   if (res.status !== 202) return;

@@ -93,7 +93,8 @@ export function judge(test: OnDemandTestView | null, maxLoss: number, maxRttP99M
 export async function runNetworkGuard(o: NetworkGuardOptions): Promise<NetworkGuardReport> {
   const client = new OnDemandClient(o.fleetprobe, apiToken(o.tokenFile));
   const count = Math.max(1, Math.floor(o.durationMs / o.intervalMs));
-  const common = { count, interval: `${o.intervalMs}ms`, tags: { source: 'network-guard' } };
+  // A timeout may span at most 15 intervals (fleetprobe's rule for every target): 10, at most 1 s.
+  const common = { count, interval: `${o.intervalMs}ms`, timeout: `${Math.min(1000, o.intervalMs * 10)}ms`, tags: { source: 'network-guard' } };
   const started = await client.start(o.target ? { target: o.target, ...common } : { address: o.address, kind: o.kind, ...common });
   if (started.id === null) throw new Error(`fleetprobe refused the on-demand test: ${started.status} ${started.text}`);
   const load = { requests: 0, failed: 0 };

@@ -90,7 +90,7 @@ export async function runOnDemandLoad(o: OnDemandLoadOptions): Promise<OnDemandL
   const deadline = performance.now() + o.durationMs;
   const inFlight: Promise<void>[] = [];
   const oneTest = async (): Promise<void> => {
-    const body = { address: o.address, kind: o.kind, count: 5, interval: '20ms', tags: { source: 'ondemand-api-load' } };
+    const body = { address: o.address, kind: o.kind, count: 5, interval: '20ms', timeout: '200ms', tags: { source: 'ondemand-api-load' } };
     const s = await timed('tests_start', () => client.start(body), (r) => r.status === 202 || r.status === 429);
     if (!s || s.id === null) {
       if (s?.status === 429) tests.refused_429++;
