@@ -11,8 +11,9 @@
  * in one pass over the typed arrays.
  *
  * Semantics are those of the Prometheus exposition (src/metrics/exposition.ts):
- * every temporality is CUMULATIVE from the slot's start time (when the target
- * was defined or its counters were last reset), histogram bounds are the
+ * sums and histograms are CUMULATIVE from the slot's start time (when the target
+ * was defined or its counters were last reset; for DELTA, otel-delta.ts hands
+ * this producer increases and their start times instead), histogram bounds are the
  * store's buckets with inclusive upper bounds (Prometheus `le`), and the same
  * error reasons appear (nonzero ones plus the kind's ZERO_ERROR_REASONS).
  * Two differences the format forces: OTLP bucket counts are per bucket (not
@@ -155,6 +156,11 @@ export interface StoreMetricProducerOptions {
    * keep merging and /metrics keeps answering meanwhile). Default 2048.
    */
   sliceSlots?: number;
+  /**
+   * Temporality of the sums and histograms (default CUMULATIVE). DELTA only labels the
+   * points: the source must then hold increases, not totals (DeltaStoreSource).
+   */
+  temporality?: AggregationTemporality;
 }
 
 export const DEFAULT_SLICE_SLOTS = 2048;
@@ -170,6 +176,7 @@ export class StoreMetricProducer implements MetricProducer {
   private readonly scope: { name: string; version?: string };
   private readonly now: () => number;
   private readonly sliceSlots: number;
+  private readonly temporality: AggregationTemporality;
   private boundariesFor: Float64Array | undefined;
   private boundaries: number[] = [];
 
@@ -180,6 +187,7 @@ export class StoreMetricProducer implements MetricProducer {
     this.scope = opts.scopeVersion === undefined ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME } : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
     this.now = opts.now ?? Date.now;
     this.sliceSlots = Math.max(1, opts.sliceSlots ?? DEFAULT_SLICE_SLOTS);
+    this.temporality = opts.temporality ?? AggregationTemporality.CUMULATIVE;
   }
 
   /** Snapshot now, convert in slices with event-loop yields in between. */
@@ -226,7 +234,7 @@ export class StoreMetricProducer implements MetricProducer {
       attrs[s] = a;
       if (a !== undefined) starts[s] = this.cache.startTime(s, this.store.slotStartTimeMs(s));
     }
-    return new Conversion(snap, msToHrTime(this.now()), attrs, starts, this.cache, this.histogramBounds(snap.buckets));
+    return new Conversion(snap, msToHrTime(this.now()), attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality);
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -263,6 +271,7 @@ class Conversion {
     private readonly starts: readonly (HrTime | undefined)[],
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
+    private readonly temporality: AggregationTemporality,
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
@@ -316,14 +325,15 @@ class Conversion {
     const F = OTEL_FAMILIES;
     const out: MetricData[] = [];
     const CUMULATIVE = AggregationTemporality.CUMULATIVE;
+    const temporality = this.temporality;
     const sum = (f: Family, dataPoints: DataPoint<number>[]): void => {
-      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints });
+      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints });
     };
     const gauge = (f: Family, dataPoints: DataPoint<number>[]): void => {
       if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints });
     };
     const hist = (f: Family, dataPoints: DataPoint<Histogram>[]): void => {
-      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints });
+      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints });
     };
     sum(F.sent, this.sent);
     sum(F.received, this.received);
