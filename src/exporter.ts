@@ -139,7 +139,13 @@ export class Exporter {
     this.self = new SelfMetrics({ store: this.store });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
-    this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    this.otel = startOtelExport({
+      store: this.store,
+      selfRegistry: this.self.registry,
+      logger: this.log.child({ component: 'otel' }),
+      env: this.opts.env,
+      serviceVersion: packageVersion(),
+    });
     if (this.otel) {
       const stats = this.otel.stats;
       this.self.setOtlpSource(() => stats);
