@@ -255,6 +255,11 @@ export class Exporter {
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
+  /** The OTLP export, or null when the OTEL_* variables do not ask for one. */
+  get otlp(): OtelExport | null {
+    return this.otel;
+  }
+
   get url(): string {
     return this.listenUrl;
   }
