@@ -105,11 +105,14 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
       await sleep(spec.warmupMs);
 
       const otlp = exporter.otlp;
+      // Older code (a before/after comparison) may not have exporting(): lag during
+      // exports is then not classified.
+      const exporting = otlp !== null && typeof otlp.exporting === 'function' ? (): boolean => otlp.exporting() : (): boolean => false;
       const lags: number[] = [];
       const exportLags: number[] = [];
       let exports = 0;
       let busyTicks = 0;
-      let wasBusy = otlp?.exporting() ?? false;
+      let wasBusy = exporting();
       const TICK = 10;
       let last = performance.now();
       const timer = setInterval(() => {
@@ -117,7 +120,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
         const lag = Math.max(0, now - last - TICK);
         last = now;
         lags.push(lag);
-        const busy = otlp?.exporting() ?? false;
+        const busy = exporting();
         // A tick held up by an export fires after it: count it if either end saw one.
         if (busy || wasBusy) exportLags.push(lag);
         if (busy) busyTicks++;
@@ -143,7 +146,7 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
         exports,
         busyMsPerExport: exports > 0 ? (busyTicks * TICK) / exports : NaN,
         requests: stats0 && stats1 ? stats1.exports + stats1.failures - stats0.exports - stats0.failures : 0,
-        skipped: stats0 && stats1 ? stats1.skipped - stats0.skipped : 0,
+        skipped: stats0 && stats1 ? (stats1.skipped ?? 0) - (stats0.skipped ?? 0) : 0,
         rssMb: process.memoryUsage().rss / 1024 / 1024,
       };
     } finally {

@@ -61,6 +61,11 @@ export interface NPoint {
   sum?: number;
   counts?: number[];
   bounds?: number[];
+  /** Exponential histograms: scale, zero bucket and the positive/negative bucket ranges. */
+  scale?: number;
+  zeroCount?: number;
+  positive?: { offset: number; counts: number[] };
+  negative?: { offset: number; counts: number[] };
 }
 export interface NMetric {
   scope: string;
@@ -117,6 +122,10 @@ function normalize(req: Obj): NRequest {
             sum: p.sum !== undefined ? Number(p.sum) : undefined,
             counts: p.bucketCounts?.map(Number),
             bounds: p.explicitBounds?.map(Number),
+            scale: p.scale,
+            zeroCount: p.zeroCount !== undefined ? Number(p.zeroCount) : undefined,
+            positive: p.positive ? { offset: p.positive.offset ?? 0, counts: (p.positive.bucketCounts ?? []).map(Number) } : undefined,
+            negative: p.negative ? { offset: p.negative.offset ?? 0, counts: (p.negative.bucketCounts ?? []).map(Number) } : undefined,
           }),
         );
         out.metrics.push({
