@@ -4,7 +4,7 @@
  *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s
  *                    [--kinds icmp,tcp_echo,http] [--workers N] ...
  */
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { BENCH_KINDS, type BenchKind } from './loopback-fleet.js';
 
 export interface BenchOptions {
@@ -31,6 +31,19 @@ export interface BenchOptions {
   /** Measure /metrics time and size in a separate run with default buckets. */
   scrapePhase: boolean;
   scrapeRepeats: number;
+  /** SSE stream clients of the A/B streaming run (0 with grpcStreams 0: no A/B run). */
+  streamClients: number;
+  /** gRPC Subscribe streams of the A/B streaming run. */
+  grpcStreams: number;
+  /** Targets each stream client selects, or every target. */
+  streamSelect: number | 'all';
+  /** A/B pairs per size. */
+  abRounds: number;
+}
+
+/** True when the options ask for the A/B run of loads on top of probing instead of the capacity table. */
+export function wantsAbRun(o: BenchOptions): boolean {
+  return o.streamClients > 0 || o.grpcStreams > 0;
 }
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
@@ -50,6 +63,12 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --responders N          responder processes for tcp_echo/http       (default 2)
   --no-scrape-phase       skip the default-bucket /metrics timing run
   --scrape-repeats N      scrapes per encoding (median reported)      (default 3)
+A/B run of live-stream load (instead of the table above; icmp at each --targets size,
+without then with the clients, back to back): CPU added, main-thread loop lag, false loss
+  --stream-clients N      SSE clients on /api/v1/stream?mode=stream  (default 0)
+  --grpc-streams N        gRPC Subscribe STREAM calls                  (default 0)
+  --stream-select N|all   targets each client selects (by name)        (default 100)
+  --ab-rounds N           A/B pairs per size                           (default 1)
 Every run is bounded in time; loopback (127.0.0.0/8) only.`;
 
 function positiveInts(flag: string, v: string): number[] {
@@ -61,6 +80,12 @@ function positiveInts(flag: string, v: string): number[] {
 function positiveInt(flag: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function nonNegativeInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got "${v}"`);
   return n;
 }
 
@@ -92,6 +117,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     responders: 2,
     scrapePhase: true,
     scrapeRepeats: 3,
+    streamClients: 0,
+    grpcStreams: 0,
+    streamSelect: 100,
+    abRounds: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -158,11 +187,26 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--scrape-repeats':
         o.scrapeRepeats = positiveInt(flag, value);
         break;
+      case '--stream-clients':
+        o.streamClients = nonNegativeInt(flag, value);
+        break;
+      case '--grpc-streams':
+        o.grpcStreams = nonNegativeInt(flag, value);
+        break;
+      case '--stream-select':
+        o.streamSelect = value === 'all' ? 'all' : positiveInt(flag, value);
+        break;
+      case '--ab-rounds':
+        o.abRounds = positiveInt(flag, value);
+        break;
       default:
         throw new Error(`unknown option ${flag}\n${BENCH_USAGE}`);
     }
   }
   if (Number.isNaN(o.warmupMs)) o.warmupMs = Math.max(3000, 3 * o.intervalMs);
+  if (wantsAbRun(o)) {
+    if (o.kinds.length !== 1 || o.kinds[0] !== 'icmp') throw new Error('--stream-clients/--grpc-streams run icmp targets only (drop --kinds)');
+  }
   return o;
 }
 

@@ -23,7 +23,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_USAGE, parseBenchArgs, rttStepFor, type BenchOptions } from './bench-args.js';
+import { BENCH_USAGE, parseBenchArgs, rttStepFor, wantsAbRun, type BenchOptions } from './bench-args.js';
+import { runStreamBench } from './stream-bench.js';
 import { markdownTable, rowCells, TABLE_HEADER, type BenchRow, type RttFigures, type ScrapeFigures } from './bench-report.js';
 import { installChildCleanup, sleep, spawnTracked, stopChild, type Tracked } from './child-processes.js';
 import { exporterConfig, freePort, startExporter, writeJson, writeTargets, type RunningExporter } from './exporter-process.js';
@@ -361,6 +362,12 @@ async function main(argv: readonly string[]): Promise<number> {
     `load average at start (1m): ${loadAverage1m().toFixed(2)}`,
   ];
   for (const h of header) log(h);
+
+  if (wantsAbRun(o)) {
+    const report = await runStreamBench(o, log);
+    process.stdout.write(`\n${header.join('\n')}\n\n${report}\n`);
+    return 0;
+  }
 
   const rows: BenchRow[] = [];
   const notes: string[] = [];

@@ -27,7 +27,7 @@ import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { Exporter } from '../src/exporter.js';
 import { getText } from './http-client.js';
 import { loopbackAddresses } from './loopback-fleet.js';

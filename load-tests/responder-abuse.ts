@@ -32,7 +32,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { parsePrometheusText } from '../src/metrics/text-parse.js';
 import { installChildCleanup, sleep, spawnTracked, stopChild, type Tracked } from './child-processes.js';
 import { freePort, startExporter, writeJson, type RunningExporter } from './exporter-process.js';

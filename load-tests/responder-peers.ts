@@ -18,7 +18,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { ECHO_FRAME_BYTES, encodeEchoFrame, unixNanosNow } from '../src/protocol/echo-frame.js';
 
 export const PEER_PROTOCOLS = ['tcp_echo', 'udp', 'http'] as const;

@@ -12,7 +12,7 @@
  */
 import { Agent } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { parseDuration } from '../src/config/duration.js';
+import { parseDuration } from '../src/values/duration.js';
 import { timedGet } from './http-client.js';
 import { percentile } from './quantiles.js';
 

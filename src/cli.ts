@@ -14,6 +14,8 @@
  */
 import { ConfigError, loadConfig } from './config/index.js';
 import { loadTargets } from './targets/index.js';
+import { loadApiEntries } from './targets/api-source.js';
+import { readStateFile } from './targets/state-file.js';
 import { createLogger } from './logger.js';
 import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
 import { ListenError } from './listen-error.js';
@@ -107,7 +109,14 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 async function checkConfig(argv: readonly string[]): Promise<number> {
   try {
     const config = loadConfig({ argv });
-    const set = await loadTargets(config);
+    // The targets API's state file is read as `run` reads it: a bad one stops the start.
+    let api;
+    if (config.api.stateFile !== null) {
+      const state = await readStateFile(config.api.stateFile);
+      if (!state.ok) throw new ConfigError([{ key: 'api.state_file', value: config.api.stateFile, message: state.message }]);
+      api = loadApiEntries(state.entries, config.probeDefaults);
+    }
+    const set = await loadTargets(config, { api });
     for (const r of set.rejected) {
       process.stderr.write(`${r.source}${r.name ? ` (${r.name})` : ''}: ${r.reason}\n`);
     }

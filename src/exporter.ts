@@ -29,30 +29,42 @@ import {
   fileLabel,
   loadTargets,
   parseHostPort,
-  partitionByWorker,
   Resolver,
   TargetRegistry,
-  workerOf,
-  type RegistryDiff,
   type TargetSet,
 } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
+import { History } from './aggregate/history.js';
+import { meshProberName } from './targets/mesh.js';
+import { mergePeers } from './targets/peers-dns.js';
+import type { ConsoleEntry } from './http/console/catalog.js';
+import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { TargetSync } from './pool/target-sync.js';
+import { WorkerRecords } from './pool/worker-record.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
 import { build } from './http/app.js';
+import { logFdLimits } from './http/fd-limit.js';
 import type { TargetStatus } from './http/routes/api.js';
 import type { ReloadProblem, ReloadResult, ReloadStatus } from './http/routes/admin.js';
 import { registerTargetFileMetrics } from './metrics/target-files.js';
 import { startResponder, type Responder, type ResponderOptions } from './responder/index.js';
-import { BatchWriter } from './protocol/batch.js';
 import { failedListener, isListenFailure, listenError, type ListenerSetting } from './listen-error.js';
 import { nothingProbeable, type ProbeCounts } from './readiness.js';
 import { FileWatcher } from './targets/file-watch.js';
 import { setLogFormat } from './logger.js';
-import { ErrorReason, ProbeEvent } from './protocol/events.js';
+import { LiveStreams } from './stream/service.js';
+import type { CatalogEntry } from './stream/selection.js';
+import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
+import { ApiTargetSource, API_SOURCE } from './targets/api-source.js';
+import { ApiTargetsController } from './targets/api-controller.js';
+import { readStateFile } from './targets/state-file.js';
+import type { TargetLoad } from './targets/files.js';
+import { ruleOf, type MutationPolicy } from './http/mutation-auth.js';
+import { describeMutationRule, type MutationRuleKind } from './auth/mutation.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -79,8 +91,16 @@ export class Exporter {
   private readonly log: Logger;
   private config!: Config;
   private store!: TargetStore;
+  /** Short per-target history for the web console (null when history.retention is 0s). */
+  private history: History | null = null;
+  /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
+  private consoleGeneration = 0;
   private self!: SelfMetrics;
   private readonly registry = new TargetRegistry();
+  /** Registry → store → workers, for every target update. */
+  private sync!: TargetSync;
+  /** One record per worker index, kept across pool restarts (written by the supervisor, read by the self metrics). */
+  private readonly workerRecords = new WorkerRecords();
   /** The live resolver: its periodic refreshes re-apply the registry. */
   private resolver: Resolver | null = null;
   /** mesh.peers_dns, when configured: the live DNS source of mesh peers (its last good answer feeds the mesh). */
@@ -89,11 +109,12 @@ export class Exporter {
   /** Target updates (reloads, DNS peer changes) run one at a time, in order. */
   private serial: Promise<unknown> = Promise.resolve();
   private supervisor: ShardSupervisor | null = null;
-  /** The current supervisor has been started with its assignments (else the next applyRegistry starts it). */
-  private poolStarted = false;
   private app: FastifyInstance | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
+  /** SSE and gRPC live streams (run mode). */
+  private streams: LiveStreams | null = null;
+  private mainLoopLag: MainLoopLag | null = null;
   private targets: TargetSet = EMPTY_TARGET_SET;
   /** Targets a worker refused (by slot), with the reason. */
   private readonly workerRejected = new Map<number, string>();
@@ -108,8 +129,6 @@ export class Exporter {
   private listenUrl = '';
   /** start() finished: listeners bound, probing. */
   private started = false;
-  /** No probe goes out until every listener is bound (start) — set false by startProbing(). */
-  private probingHeld = true;
   /** Watches target_files and mesh.peers_file (run mode, file_watch.enabled). */
   private watcher: FileWatcher | null = null;
   /** Files that changed before start() finished: reloaded once it has. */
@@ -118,6 +137,14 @@ export class Exporter {
   private targetStatesPending = false;
   /** What asked for the reload being done ("SIGHUP", "file changed: …"), for its log line. */
   private reloadTrigger: string | null = null;
+  /** Targets added over the API (POST /api/v1/targets): a source of their own, read by every (re)load. */
+  private readonly apiTargets = new ApiTargetSource();
+  /** api.state_file as read at start (a change takes effect on restart). */
+  private apiStateFile: string | null = null;
+  /** Addresses the web server is bound to ("127.0.0.1:9798"): the mutation rule depends on them. */
+  private webAddresses: string[] = [];
+  /** The mutation rule last logged (logged again when a reload changes it). */
+  private loggedMutationRule: MutationRuleKind | null = null;
 
   constructor(private readonly opts: ExporterOptions) {
     this.mode = opts.mode ?? 'run';
@@ -136,8 +163,22 @@ export class Exporter {
       throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
     }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
-    this.self = new SelfMetrics({ store: this.store });
+    if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
+    this.sync = new TargetSync(this.registry, this.store);
+    // No probe goes out until every listener is bound (startProbing releases the pool).
+    this.sync.hold();
+    this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
+    this.mainLoopLag = startMainLoopLag(this.self.registry);
+    if (this.mode === 'run') {
+      this.streams = new LiveStreams({
+        store: this.store,
+        catalog: () => this.streamCatalog(),
+        config: () => this.config,
+        registry: this.self.registry,
+        logger: this.log.child({ component: 'grpc' }),
+      });
+    }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({
       store: this.store,
@@ -154,11 +195,12 @@ export class Exporter {
     let initial: ReloadResult = { status: 'reloaded', applied: true, problems: [] };
     if (this.mode === 'run') {
       registerTargetFileMetrics(this.self.registry, () => this.targets.files);
+      await this.loadApiState(this.config);
       // Watched before they are read, so a change made while they are read is not lost.
       this.watchFiles(this.config);
       const prepared = await this.prepare(this.config);
       // The pool and every target's slot (its series exist from the first scrape), but
-      // no probe yet: probingHeld keeps the shards from starting.
+      // no probe yet: the held TargetSync keeps the shards from starting.
       this.startSupervisor(this.config);
       this.goLive(prepared);
       initial = this.outcome(prepared);
@@ -173,6 +215,7 @@ export class Exporter {
     this.started = true;
     const workers = this.mode === 'run' ? { workers: this.config.workers } : {};
     this.log.info({ url: this.listenUrl, config: this.config.configFile, mode: this.mode, ...workers }, 'fleetprobe listening');
+    this.logMutationRule();
     if (this.pendingFileChanges.length > 0) this.onFilesChanged(this.pendingFileChanges.splice(0));
   }
 
@@ -197,6 +240,12 @@ export class Exporter {
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
+      stream: this.streams?.routeOptions(),
+      limits: this.config.web,
+      registry: this.self.registry,
+      console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
+      mutations: () => this.mutationPolicy(),
+      targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -206,14 +255,24 @@ export class Exporter {
       if (!isListenFailure(err)) throw err;
       throw listenError(err, setting);
     }
+    // What is actually bound decides whether mutations without a token are allowed
+    // (a host name like "localhost" is judged by the addresses it bound to).
+    this.webAddresses = this.app.addresses().map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+    logFdLimits(this.log, this.config.web.maxConnections);
+    const grpcAddress = this.config.grpc.listenAddress;
+    if (this.streams && grpcAddress !== null) {
+      try {
+        await this.streams.startGrpc();
+      } catch (err) {
+        if (!isListenFailure(err)) throw err;
+        throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
+      }
+    }
   }
 
   /** Start the shards with the targets applied so far (once the listeners are bound). */
   private startProbing(): void {
-    this.probingHeld = false;
-    if (!this.supervisor || this.poolStarted) return;
-    this.supervisor.start(partitionByWorker(this.registry.shardTargets(), this.supervisor.workers));
-    this.poolStarted = true;
+    this.sync.release();
   }
 
   private applyLogSettings(config: Config): void {
@@ -295,29 +354,25 @@ export class Exporter {
       healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
       filename: this.opts.shardFilename,
       logger: this.log.child({ component: 'supervisor' }),
-      onBatch: (i, buf) => this.onBatch(i, buf),
-      onRejected: (slot, reason) => this.onWorkerRejected(slot, reason),
-      onFailure: (i, f) => this.self.onWorkerFailure(i, f.reason, f.delayMs),
-      onLaunch: (i) => this.self.onWorkerLaunch(i),
-      onHealthy: (i) => this.self.onWorkerHealthy(i),
+      records: this.workerRecords,
+      onBatch: (_i, buf) => this.onBatch(buf),
+      onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
     });
-    this.poolStarted = false;
-    this.self.setWorkers(config.workers);
+    this.sync.attach(this.supervisor);
   }
 
-  private onBatch(workerIndex: number, buf: ArrayBuffer): void {
-    let header: Float64Array;
-    try {
-      header = this.store.applyBatch(buf);
-    } catch (err) {
-      this.self.onBatchRejected(workerIndex);
-      this.log.warn({ err, worker: workerIndex }, 'rejected a malformed batch');
-      return;
-    }
-    this.self.onBatch(workerIndex, header);
+  /** Merge a batch (a malformed one throws: the supervisor counts it), then the views that follow batches. */
+  private onBatch(buf: ArrayBuffer): Float64Array {
+    const header = this.store.applyBatch(buf);
+    // Closes a history period when its boundary has passed (from the store's counters).
+    this.history?.observe(Date.now());
+    this.streams?.onBatch(buf);
+    return header;
   }
 
-  private onWorkerRejected(slot: number, reason: string): void {
+  private onWorkerRejected(slot: number, reason: string, generation: number): void {
+    // About a target that has left this slot since (generations.ts, rule 1): not the current one's.
+    if (!(this.store.slotGeneration(slot) <= generation)) return;
     const name = this.store.nameOf(slot);
     this.workerRejected.set(slot, reason);
     this.log.warn({ target: name, slot, reason }, 'target rejected by its worker');
@@ -331,7 +386,7 @@ export class Exporter {
    */
   private async prepare(config: Config, reuseDnsPeers = false): Promise<Prepared> {
     const dnsPeers = reuseDnsPeers ? this.dnsPeers : await this.prepareDnsPeers(config);
-    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [] });
+    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [], api: this.apiTargets.load(config.probeDefaults) });
     const resolver = this.createResolver(config);
     resolver.setTargets(targets.targets);
     await resolver.refresh();
@@ -369,6 +424,82 @@ export class Exporter {
   private async retarget(): Promise<void> {
     const prepared = await this.prepare(this.config, true);
     this.goLive(prepared);
+  }
+
+  /**
+   * api.state_file: the API targets of the previous run, read before the first load. A
+   * file that cannot be read or parsed is a configuration error naming the key (exit 2):
+   * starting without its targets would overwrite it with the next change.
+   */
+  private async loadApiState(config: Config): Promise<void> {
+    this.apiStateFile = config.api.stateFile;
+    if (this.apiStateFile === null) return;
+    const read = await readStateFile(this.apiStateFile);
+    if (!read.ok) throw new ConfigError([{ key: 'api.state_file', value: this.apiStateFile, message: read.message }]);
+    this.apiTargets.commit(read.entries);
+    this.log.info({ file: this.apiStateFile, targets: read.entries.size, found: read.found }, 'targets API: state file read (counters of its targets start from zero)');
+  }
+
+  /** What the mutation rule is judged by, now (a reload may set or remove the token). */
+  private mutationPolicy(): MutationPolicy {
+    return { token: this.config.api.token, listen: this.webAddresses };
+  }
+
+  /** Log which rule guards the API's changes, at start and whenever a reload changes it. */
+  private logMutationRule(): void {
+    if (!this.app) return;
+    const rule = ruleOf(this.mutationPolicy());
+    if (rule.kind === this.loggedMutationRule) return;
+    this.loggedMutationRule = rule.kind;
+    const line = describeMutationRule(rule);
+    if (rule.kind === 'refused') this.log.warn({ rule: rule.kind, listen: rule.listen }, line);
+    else this.log.info({ rule: rule.kind, listen: rule.listen }, line);
+  }
+
+  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
+  private apiTargetsController(): ApiTargetsController {
+    return new ApiTargetsController({
+      source: this.apiTargets,
+      config: () => this.config,
+      stateFile: this.apiStateFile,
+      exclusive: (fn) => this.exclusive(fn),
+      targetSetWith: (api) => this.targetSetWith(api),
+      apply: (set) => this.applyApiTargets(set),
+      definedBy: (name) => this.definedBy(name),
+      logger: this.log.child({ component: 'api' }),
+    });
+  }
+
+  /** The target set with `api` as the API's part: every other source as it is now, nothing re-read. */
+  private targetSetWith(api: TargetLoad): Promise<TargetSet> {
+    return loadTargets(this.config, { files: this.targets.files, dnsPeers: this.dnsPeers?.peers() ?? [], api });
+  }
+
+  /**
+   * Make a target set that differs only in its API targets live: resolve the names that
+   * are new (with the live resolver, one lookup each — not a refresh of the fleet), then
+   * the registry diff as for any change: targets not involved keep slots and counters.
+   */
+  private async applyApiTargets(set: TargetSet): Promise<void> {
+    const resolver = this.resolver;
+    if (resolver) {
+      // Old and new together while the new ones resolve, so a refresh applying the old
+      // set meanwhile still finds every old target's answer.
+      resolver.setTargets([...this.targets.targets, ...set.targets]);
+      await resolver.resolveMissing();
+      resolver.setTargets(set.targets);
+    }
+    for (const r of set.rejected) if (r.source === API_SOURCE) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
+    this.targets = set;
+    this.applyRegistry();
+  }
+
+  /** The source of a target named `name` that is not an API target (configuration, mesh, files), or null. */
+  private definedBy(name: string): string | null {
+    for (const t of this.targets.targets) if (t.name === name && t.source !== API_SOURCE) return t.source;
+    for (const t of this.config.targets) if (t.name === name) return t.source;
+    for (const f of this.targets.files) for (const t of f.load?.targets ?? []) if (t.name === name) return t.source;
+    return null;
   }
 
   /** Run `fn` after every update queued before it (reloads and DNS peer changes never interleave). */
@@ -421,45 +552,34 @@ export class Exporter {
   private applyRegistry(): void {
     if (!this.supervisor || !this.resolver) return;
     const resolver = this.resolver;
-    const diff = this.registry.update(this.targets.targets, (name) => resolver.get(name));
-    this.applyDiffToStore(diff);
-    const probing = this.registry.shardTargets();
-    const assignments = partitionByWorker(probing, this.supervisor.workers);
-    if (!this.poolStarted) {
-      if (!this.probingHeld) {
-        this.supervisor.start(assignments);
-        this.poolStarted = true;
+    // Registry, store and workers (pool/target-sync.ts); unresolved targets get their
+    // errors{reason="resolve"} record there, through the batch path.
+    const diff = this.sync.apply(this.targets.targets, (name) => resolver.get(name));
+    if (diff === null) return;
+    this.streams?.targetsChanged();
+    for (const r of diff.removed) this.workerRejected.delete(r.slot);
+    for (const e of [...diff.added, ...diff.changed]) {
+      this.workerRejected.delete(e.slot);
+      if (e.resolution?.status === 'error') {
+        this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
       }
-    } else {
-      this.supervisor.update(assignments);
     }
     this.updateTargetStates();
     this.log.info(
-      { generation: diff.generation, added: diff.added.length, removed: diff.removed.length, changed: diff.changed.length, probing: probing.length },
+      {
+        generation: diff.generation,
+        added: diff.added.length,
+        removed: diff.removed.length,
+        changed: diff.changed.length,
+        probing: this.registry.shardTargets().length,
+        slotsQuarantined: this.registry.quarantined,
+      },
       'targets applied',
     );
   }
 
-  private applyDiffToStore(diff: RegistryDiff): void {
-    for (const r of diff.removed) {
-      this.store.releaseSlot(r.slot);
-      this.workerRejected.delete(r.slot);
-    }
-    const unresolved = new BatchWriter(16);
-    for (const e of [...diff.added, ...diff.changed]) {
-      this.store.defineSlot(e.slot, e.spec);
-      this.workerRejected.delete(e.slot);
-      if (e.resolution?.status === 'error') {
-        // Counted against the target (errors_total{reason="resolve"}) through the same
-        // batch path the workers use, so there is one way counters change.
-        unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
-        this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
-      }
-    }
-    if (unresolved.length > 0) this.store.applyBatch(unresolved.take(-1, 0));
-  }
-
   private updateTargetStates(): void {
+    this.consoleGeneration++;
     let unresolved = 0;
     let probing = 0;
     for (const e of this.registry.entries()) {
@@ -576,7 +696,9 @@ export class Exporter {
         err,
       );
     }
-    return this.recordReload(prepared ? this.outcome(prepared) : { status: 'reloaded', applied: true, problems: [] }, 'configuration reloaded');
+    const result = this.recordReload(prepared ? this.outcome(prepared) : { status: 'reloaded', applied: true, problems: [] }, 'configuration reloaded');
+    this.logMutationRule();
+    return result;
   }
 
   private async apply(next: Config, prepared: Prepared | null): Promise<void> {
@@ -589,11 +711,20 @@ export class Exporter {
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
         next.workersHeapLimitMb !== prev.workersHeapLimitMb);
-    if (next.web.listenAddress !== prev.web.listenAddress || next.web.telemetryPath !== prev.web.telemetryPath) {
-      this.log.warn({}, 'web.listen_address and web.telemetry_path take effect on restart');
+    if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+      this.log.warn({}, 'web.* settings take effect on restart');
+    }
+    if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
+      this.log.warn({}, 'grpc.listen_address takes effect on restart');
     }
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
+    }
+    if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
+      this.log.warn({}, 'history.retention and history.resolution take effect on restart');
+    }
+    if (next.api.stateFile !== prev.api.stateFile) {
+      this.log.warn({ state_file: this.apiStateFile }, 'api.state_file takes effect on restart; API targets are still written to the file read at start');
     }
     if (JSON.stringify(next.responder) !== JSON.stringify(prev.responder)) {
       // Listeners keep their sockets and metrics; rebinding them under load is a restart's job.
@@ -658,20 +789,64 @@ export class Exporter {
     return r;
   }
 
-  private targetStatus(): TargetStatus[] {
-    const out: TargetStatus[] = [];
-    const workers = this.supervisor?.workers ?? 1;
+  /** The registry's targets as the live streams select them. */
+  private *streamCatalog(): Generator<CatalogEntry> {
     for (const e of this.registry.entries()) {
       const s = e.spec;
-      const base = { name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
+      yield { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', labels: s.labels };
+    }
+  }
+
+  private targetStatus(): TargetStatus[] {
+    // The console's entries without their slots; rejected entries of a source have no labels.
+    // A rejection that is no single entry (a file that failed as a whole) has neither kind nor address: null in the API.
+    return this.consoleEntries().map(({ slot, labels, ...t }) =>
+      slot < 0 ? { ...t, kind: t.kind || null, address: t.address || null } : { ...t, labels: labels as Record<string, string> },
+    );
+  }
+
+  /** What the web console reads: the store, the history, the targets with their slots, this node and its mesh peers. */
+  private consoleSource(): ConsoleSource {
+    return {
+      store: this.store,
+      history: this.history,
+      generation: () => this.consoleGeneration,
+      entries: () => this.consoleEntries(),
+      status: () => this.status(),
+      workers: () => this.self.workerHealth(),
+      node: () => {
+        const peers = this.meshPeers();
+        const self = this.targets.meshSelf;
+        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+      },
+      peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
+    };
+  }
+
+  private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {
+    return mergePeers(this.config.mesh.peers, this.dnsPeers?.peers() ?? []).map((p) => ({ name: p.name, address: p.address, labels: p.labels }));
+  }
+
+  /** This node's web port (peers serve their console API on the same port). */
+  private webPort(): number {
+    const a = this.app?.server.address();
+    return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  /** targetStatus() with each target's store slot. */
+  private consoleEntries(): ConsoleEntry[] {
+    const out: ConsoleEntry[] = [];
+    for (const e of this.registry.entries()) {
+      const s = e.spec;
+      const base = { slot: e.slot, name: s.name, kind: s.kind, address: s.address || s.url || '', source: s.source, labels: s.labels };
       const rejectedWhy = this.workerRejected.get(e.slot);
       if (rejectedWhy !== undefined) out.push({ ...base, state: 'rejected', error: rejectedWhy });
       else if (e.resolution?.status === 'error') out.push({ ...base, state: 'unresolved', error: `${e.resolution.code}: ${e.resolution.message}` });
-      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: workerOf(s.name, workers) });
+      else if (e.shard) out.push({ ...base, state: 'ok', ip: e.shard.ip, worker: this.supervisor?.workerOf(s.name) });
       else out.push({ ...base, state: 'pending' });
     }
     // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
-    for (const r of this.targets.rejected) out.push({ name: r.name ?? '', kind: r.kind ?? null, address: r.address ?? null, state: 'rejected', error: r.reason, source: r.source });
+    for (const r of this.targets.rejected) out.push({ slot: -1, name: r.name ?? '', kind: r.kind ?? '', address: r.address ?? '', labels: {}, state: 'rejected', error: r.reason, source: r.source });
     return out;
   }
 
@@ -709,6 +884,7 @@ export class Exporter {
       })),
       responder: this.responder?.addresses() ?? null,
       mesh_dns: this.meshDnsStatus(),
+      api_targets: this.mode === 'run' ? { count: this.apiTargets.size, max: this.config.api.maxTargets, state_file: this.apiStateFile } : null,
       // The responder runs on its own thread: is it listening, how often was it restarted.
       responder_thread: this.responder?.status() ?? null,
     };
@@ -739,7 +915,14 @@ export class Exporter {
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;
-    let clean = await this.bounded('closing the HTTP server', t.http, async () => this.app?.close());
+    this.mainLoopLag?.stop();
+    let clean = await this.bounded('closing the HTTP server and the live streams', t.http, async () => {
+      // Stream subscribers get their last event (written at once) before the HTTP server
+      // cuts connections; the gRPC server stops alongside (bounded below t.http).
+      const streams = this.streams?.close(t.http - 500);
+      await this.app?.close();
+      await streams;
+    });
     // supervisor.stop is bounded itself (t.workers, then up to 1 s to end the threads).
     clean = (await this.bounded('stopping the workers', t.workers + 1500, async () => this.supervisor?.stop(t.workers))) && clean;
     // After the workers' final batches are merged, so the last export holds them. The

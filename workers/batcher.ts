@@ -65,8 +65,11 @@ export class Batcher implements ProbeSink {
     this.logFn?.(level, msg, fields);
   }
 
-  /** Finish the current batch (header version/worker/count/seq filled) for transfer. */
-  take(): ArrayBuffer {
-    return this.writer.take(this.workerIndex, ++this.batchSeq);
+  /**
+   * Finish the current batch (header version/worker/count/seq/generation filled) for
+   * transfer. `generation`: the target update applied while its records were written.
+   */
+  take(generation = 0): ArrayBuffer {
+    return this.writer.take(this.workerIndex, ++this.batchSeq, generation);
   }
 }

@@ -4,10 +4,19 @@
  * and runs until told to stop over its MessagePort.
  *
  *   main ──{update | stop}──▶ port ──▶ shard
- *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected}──▶ main
+ *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, stopped}──▶ main
  *
  * A batch is posted every flushIntervalMs even when it holds no records: it is the
  * heartbeat the main thread uses for readiness and batch age.
+ *
+ * Target updates are deltas tagged with a generation (src/protocol/generations.ts):
+ * before applying one, the shard ships the records it wrote since its last batch, so
+ * every batch's records were written at the one generation its header names. The
+ * shard decides nothing about identity: a slot in `upsert` that it has is replaced
+ * (its prober state starts afresh); the main thread only sends what changed.
+ *
+ * On {stop}: probers closed, a final batch, then {stopped} on the same port (FIFO),
+ * so the main thread knows the final batch has arrived when {stopped} does.
  *
  * Nothing one target or one packet does may end the shard: prober.add() failures
  * become target_rejected, probe() failures are caught by the scheduler, packet
@@ -33,23 +42,6 @@ export interface RunShardOptions {
   onReady?: (shard: ShardRuntime) => void;
 }
 
-/** Whether two placements of a slot can keep their prober state. */
-function sameTarget(a: ShardTarget, b: ShardTarget): boolean {
-  return (
-    a.kind === b.kind &&
-    a.ip === b.ip &&
-    a.family === b.family &&
-    a.port === b.port &&
-    a.url === b.url &&
-    a.name === b.name &&
-    a.intervalMs === b.intervalMs &&
-    a.phaseMs === b.phaseMs &&
-    a.timeoutMs === b.timeoutMs &&
-    a.payloadSize === b.payloadSize &&
-    JSON.stringify(a.options ?? {}) === JSON.stringify(b.options ?? {})
-  );
-}
-
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -67,10 +59,12 @@ export class ShardRuntime {
   private stopping: Promise<void> | null = null;
   private resolveDone!: () => void;
   readonly done: Promise<void>;
+  /** The newest target update applied (the generation every record written now belongs to). */
+  private generation: number;
 
   private readonly onMessage = (msg: ToWorker): void => {
     try {
-      if (msg?.type === 'update') this.update(msg.targets);
+      if (msg?.type === 'update') this.update(msg.generation, msg.upsert, msg.remove);
       else if (msg?.type === 'stop') void this.stop();
     } catch (err) {
       this.log('error', 'shard: message handling failed', { error: errorMessage(err) });
@@ -96,7 +90,8 @@ export class ShardRuntime {
     task.port.on('message', this.onMessage);
     task.port.on('close', this.onPortClose);
     this.post({ type: 'started', workerIndex: settings.workerIndex, threadId });
-    this.update(task.targets);
+    this.generation = task.generation ?? 0;
+    for (const t of task.targets) this.addTarget(t);
     this.flushTimer = setInterval(() => this.flush(), Math.max(10, settings.flushIntervalMs));
   }
 
@@ -104,18 +99,26 @@ export class ShardRuntime {
     return this.targets.size;
   }
 
-  /** Replace the target set, diffed by slot: unchanged targets keep their state. */
-  update(next: readonly ShardTarget[]): void {
+  /** Generation of the newest update applied. */
+  get appliedGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Apply the update of `generation`: remove these slots, then add or replace these
+   * targets. Records written so far are shipped first, under the generation they
+   * were written at.
+   */
+  update(generation: number, upsert: readonly ShardTarget[], remove: readonly number[]): void {
     if (this.stopping) return;
-    const seen = new Set<number>();
-    for (const t of next) {
-      seen.add(t.slot);
-      const cur = this.targets.get(t.slot);
-      if (cur && sameTarget(cur, t)) continue;
-      if (cur) this.removeTarget(t.slot);
+    if (this.batcher.length > 0) this.flush();
+    // From here on everything written (and a target_rejected) belongs to the new generation.
+    this.generation = generation;
+    for (const slot of remove) this.removeTarget(slot);
+    for (const t of upsert) {
+      if (this.targets.has(t.slot)) this.removeTarget(t.slot);
       this.addTarget(t);
     }
-    for (const slot of [...this.targets.keys()]) if (!seen.has(slot)) this.removeTarget(slot);
   }
 
   private addTarget(t: ShardTarget): void {
@@ -135,7 +138,7 @@ export class ShardRuntime {
       }
       this.scheduler.remove(t.slot);
       this.proberOf.delete(t.slot);
-      this.post({ type: 'target_rejected', slot: t.slot, reason: errorMessage(err) });
+      this.post({ type: 'target_rejected', slot: t.slot, reason: errorMessage(err), generation: this.generation });
     }
   }
 
@@ -173,7 +176,8 @@ export class ShardRuntime {
     h[Header.SchedLagCount] += this.schedStats.lagCount;
     h[Header.LoopLagMax] = this.lag.max;
     h[Header.LoopLagMean] = this.lag.mean;
-    const buf = this.batcher.take();
+    for (const p of this.probers.values()) p.reportStats?.(h);
+    const buf = this.batcher.take(this.generation);
     try {
       this.task.port.postMessage({ type: 'batch', buf } satisfies FromWorker, [buf]);
     } catch {
@@ -194,7 +198,10 @@ export class ShardRuntime {
           this.log('warn', 'prober close failed', { error: errorMessage(err) });
         }
       }
-      if (finalBatch) this.flush();
+      if (finalBatch) {
+        this.flush();
+        this.post({ type: 'stopped' });
+      }
       this.loopLag.stop();
       this.task.port.off('message', this.onMessage);
       this.task.port.off('close', this.onPortClose);

@@ -5,14 +5,18 @@
  * scrape reads memory sequentially.
  *
  * Life of a slot:
- *  - defineSlot() makes its series exist at zero. Redefining the same target
- *    (same name, kind and address) only updates labels and window size: counters
- *    are monotonic for the life of the process, including across worker
- *    restarts (nothing here knows about workers at all).
+ *  - defineSlot() makes its series exist at zero, at a generation (the target update
+ *    that put the target there). Redefining the same target (targets/key.ts: same
+ *    name, kind and address) only updates labels and window size: counters are monotonic
+ *    for the life of the process, including across worker restarts.
  *  - A different target in the same slot starts from zero (resetSlot), since its
- *    series are new series.
+ *    series are new series, and takes the new generation.
  *  - releaseSlot() removes it from the exposition; records still in flight for it
  *    are dropped and counted (unknownSlotRecords).
+ *  - A record counts on a slot only if its batch's generation is at least the slot's
+ *    (src/protocol/generations.ts, rule 1): a batch written before the target was put
+ *    in the slot holds records of an older holder of the slot, which are dropped and
+ *    counted (staleRecords).
  *
  * What counts where (one probe ends in exactly one of reply / timeout / error):
  *  - Reply: received, RTT histogram + sum, last RTT, loss window (not lost).
@@ -23,10 +27,13 @@
  *  - Duplicate: duplicates.
  *  - TargetInvalid: errors[reason] only (not a probe, so not in the loss window).
  */
-import { BatchReader } from '../protocol/batch.js';
+import { BatchReader, Header } from '../protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../protocol/events.js';
-import { PROBE_KINDS, type ProbeKind } from '../targets/model.js';
+import { recordCounts } from '../protocol/generations.js';
+import { identityAddress, sameTarget } from '../targets/key.js';
+import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
+import { CatalogColumns, type SnapshotColumns } from './columns.js';
 import { targetLabelFragment } from './labels.js';
 import { DEFAULT_LOSS_WINDOW, LossWindows } from './loss-window.js';
 
@@ -53,10 +60,18 @@ export interface TargetStoreOptions {
  * A consistent copy of the store taken at one instant (scrape start), so a
  * streaming serializer can yield to the event loop between chunks while batches
  * keep merging into the live store. Arrays cover slots [0, highWater).
- * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the
- * last column of each slot counts values above the last bound).
+ *
+ * Besides the slot metadata below, it has one field per store column of the metric
+ * catalog (SnapshotColumns, typed from metrics/catalog.ts): sent, received, timeouts,
+ * duplicates, late, errors (per ErrorReason code; undefined when no slot ever had that
+ * reason), rttBuckets, rttSum, lastRtt, lossRatio, connects, connected, phaseBuckets,
+ * phaseSum (per HttpPhase code; undefined when never recorded), httpStatus.
+ * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the last
+ * column of each slot counts values above the last bound).
  */
-export interface StoreSnapshot {
+export type StoreSnapshot = SnapshotMeta & SnapshotColumns;
+
+export interface SnapshotMeta {
   readonly highWater: number;
   readonly buckets: Float64Array;
   /** 1 = slot holds a target. */
@@ -69,23 +84,44 @@ export interface StoreSnapshot {
   readonly labels: readonly string[];
   /** The same fragments as UTF-8 bytes (what the serializer copies). */
   readonly labelBytes: readonly Uint8Array[];
+}
+
+/** One target's counters at one instant: what the live streams' state events carry. */
+export interface SlotState {
+  sent: number;
+  received: number;
+  timeouts: number;
+  late: number;
+  duplicates: number;
+  /** Errors by reason name; only reasons this target has seen (count > 0). */
+  errors: Record<string, number>;
+  /** Loss ratio of the sliding window (0 when nothing completed). */
+  lossRatio: number;
+  /** Seconds; NaN before the first reply. */
+  lastRtt: number;
+  /** Sum of answered RTTs, seconds (mean = rttSum / received). */
+  rttSum: number;
+}
+
+/** The store's own arrays (not copies), see TargetStore.liveColumns(). */
+export interface LiveColumns {
+  readonly highWater: number;
+  /** Histogram row width (bounds + overflow column). */
+  readonly stride: number;
+  readonly buckets: Float64Array;
+  readonly defined: Uint8Array;
   readonly sent: Float64Array;
   readonly received: Float64Array;
   readonly timeouts: Float64Array;
-  readonly duplicates: Float64Array;
   readonly late: Float64Array;
+  readonly duplicates: Float64Array;
   /** Per ErrorReason code; undefined when no slot ever had that reason. */
   readonly errors: readonly (Float64Array | undefined)[];
+  /** The error columns that exist (for sums over every reason without skipping holes per slot). */
+  readonly errorColumns: readonly Float64Array[];
+  /** NON-cumulative counts, `stride` per slot. */
   readonly rttBuckets: Float64Array;
-  readonly rttSum: Float64Array;
   readonly lastRtt: Float64Array;
-  readonly lossRatio: Float64Array;
-  readonly connects: Float64Array;
-  readonly connected: Float64Array;
-  /** Per HttpPhase code; undefined when no phase was ever recorded. */
-  readonly phaseBuckets: readonly (Float64Array | undefined)[];
-  readonly phaseSum: readonly (Float64Array | undefined)[];
-  readonly httpStatus: Float64Array;
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
@@ -103,6 +139,8 @@ export class TargetStore {
   private kind: Uint8Array;
   private names: string[] = [];
   private addresses: string[] = [];
+  /** Generation at which each slot's target was put there (generations.ts, rule 1). */
+  private generations: Float64Array;
   private fragments: string[] = [];
   private fragmentBytes: Uint8Array[] = [];
   /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
@@ -111,27 +149,17 @@ export class TargetStore {
   private attributeCache: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Epoch ms at which each slot's counters last started from zero (OTel start time). */
   private startTimes: number[] = [];
+  /** Bumped each time a slot's counters start from zero, so readers that keep their own per-slot state (the history rings) see a reset. */
+  private epochs: number[] = [];
 
-  private sent: Float64Array;
-  private received: Float64Array;
-  private timeouts: Float64Array;
-  private duplicates: Float64Array;
-  private late: Float64Array;
-  private rttBuckets: Float64Array;
-  private rttSum: Float64Array;
-  private lastRtt: Float64Array;
-  private connects: Float64Array;
-  private connected: Float64Array;
-  private httpStatus: Float64Array;
-  /** Lazily allocated: most fleets only ever see a few reasons. */
-  private readonly errors: (Float64Array | undefined)[] = new Array(ERROR_REASON_NAMES.length).fill(undefined);
-  /** Lazily allocated on the first Phase record (only http targets have them). */
-  private readonly phaseBuckets: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
-  private readonly phaseSum: (Float64Array | undefined)[] = new Array(HTTP_PHASE_NAMES.length).fill(undefined);
+  /** One column per metric family of the catalog (errors and phases allocated on first use). */
+  private readonly columns: CatalogColumns;
   private readonly loss: LossWindows;
 
   /** Records dropped because their slot is not (or no longer) defined. */
   unknownSlotRecords = 0;
+  /** Records dropped because their batch was written before the slot's target was put there. */
+  staleRecords = 0;
   /** Records dropped because their event code or HTTP phase is unknown. */
   malformedRecords = 0;
   /** Reply/Late/Phase values that were negative or not finite (observed as 0). */
@@ -146,17 +174,8 @@ export class TargetStore {
     const c = this.capacity;
     this.defined = new Uint8Array(c);
     this.kind = new Uint8Array(c);
-    this.sent = new Float64Array(c);
-    this.received = new Float64Array(c);
-    this.timeouts = new Float64Array(c);
-    this.duplicates = new Float64Array(c);
-    this.late = new Float64Array(c);
-    this.rttBuckets = new Float64Array(c * this.stride);
-    this.rttSum = new Float64Array(c);
-    this.lastRtt = new Float64Array(c).fill(NaN);
-    this.connects = new Float64Array(c);
-    this.connected = new Float64Array(c);
-    this.httpStatus = new Float64Array(c);
+    this.generations = new Float64Array(c);
+    this.columns = new CatalogColumns(c, this.stride);
     this.loss = new LossWindows(c);
   }
 
@@ -180,21 +199,22 @@ export class TargetStore {
   }
 
   /**
-   * Put a target in a slot. A new target (slot empty, or held by a target with
-   * another name, kind or address) starts from zero; the same target only gets
-   * its labels and loss window size updated, its counters carry on.
-   * Throws (and leaves the slot untouched) on invalid labels or window size.
+   * Put a target in a slot at `generation` (the target update that put it there; 0
+   * when generations are not used). A new target (slot empty, or held by a target with
+   * another targetKey) starts from zero and takes the generation; the same target
+   * only gets its labels and loss window size updated, its counters and generation
+   * carry on. Throws (and leaves the slot untouched) on invalid labels or window size.
    */
-  defineSlot(slot: number, def: SlotDefinition): void {
+  defineSlot(slot: number, def: SlotDefinition, generation = 0): void {
     if (!Number.isInteger(slot) || slot < 0 || slot > 0xfffffffe) throw new RangeError(`bad slot ${slot}`);
     const kindCode = KIND_CODE.get(def.kind);
     if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
-    const address = def.address || def.url || '';
+    const address = identityAddress(def);
     const fragment = targetLabelFragment(def.name, address, def.kind, def.labels);
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
     this.ensureCapacity(slot + 1);
-    const same = this.defined[slot] === 1 && this.names[slot] === def.name && this.kind[slot] === kindCode && this.addresses[slot] === address;
-    if (same) {
+    const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
+    if (held !== null && sameTarget(held, def)) {
       if (this.loss.windowSize(slot) !== window) this.loss.configure(slot, window);
     } else {
       this.loss.configure(slot, window); // validates before anything else changes
@@ -203,6 +223,7 @@ export class TargetStore {
       this.kind[slot] = kindCode;
       this.names[slot] = def.name;
       this.addresses[slot] = address;
+      this.generations[slot] = generation;
       this.resetSlot(slot);
     }
     this.fragments[slot] = fragment;
@@ -212,27 +233,12 @@ export class TargetStore {
     if (slot >= this.high) this.high = slot + 1;
   }
 
-  /** Zero every counter of a slot (NaN for last RTT) and empty its loss window. */
+  /** Every column of a slot back to its initial value (0; NaN for last RTT) and its loss window emptied. */
   resetSlot(slot: number): void {
     if (slot >= this.capacity) return;
     this.startTimes[slot] = Date.now();
-    this.sent[slot] = 0;
-    this.received[slot] = 0;
-    this.timeouts[slot] = 0;
-    this.duplicates[slot] = 0;
-    this.late[slot] = 0;
-    this.rttBuckets.fill(0, slot * this.stride, (slot + 1) * this.stride);
-    this.rttSum[slot] = 0;
-    this.lastRtt[slot] = NaN;
-    this.connects[slot] = 0;
-    this.connected[slot] = 0;
-    this.httpStatus[slot] = 0;
-    for (const e of this.errors) if (e !== undefined) e[slot] = 0;
-    for (let p = 0; p < this.phaseBuckets.length; p++) {
-      this.phaseBuckets[p]?.fill(0, slot * this.stride, (slot + 1) * this.stride);
-      const s = this.phaseSum[p];
-      if (s !== undefined) s[slot] = 0;
-    }
+    this.epochs[slot] = (this.epochs[slot] ?? 0) + 1;
+    this.columns.reset(slot);
     this.loss.reset(slot);
   }
 
@@ -253,6 +259,11 @@ export class TargetStore {
   /** Target name held by a slot, or undefined. */
   nameOf(slot: number): string | undefined {
     return this.isDefined(slot) ? this.names[slot] : undefined;
+  }
+
+  /** Generation at which a slot's target was put there; NaN for an empty slot. */
+  slotGeneration(slot: number): number {
+    return this.isDefined(slot) ? this.generations[slot] : NaN;
   }
 
   /**
@@ -278,37 +289,80 @@ export class TargetStore {
     return this.isDefined(slot) ? this.startTimes[slot] : NaN;
   }
 
+  /** How many times a slot's counters have started from zero (1 after its first definition); 0 for a slot never defined. */
+  slotEpoch(slot: number): number {
+    return this.epochs[slot] ?? 0;
+  }
+
+  /**
+   * The live columns, for readers on the main thread that run between batches and
+   * must not copy the store (the history rings close a period over every slot). The
+   * arrays are replaced when the store grows: take them again after any defineSlot.
+   * Read only.
+   */
+  liveColumns(): LiveColumns {
+    const c = this.columns.scalar;
+    const errors = this.columns.labelled.errors;
+    return {
+      highWater: this.high,
+      stride: this.stride,
+      buckets: this.buckets,
+      defined: this.defined,
+      sent: c.sent,
+      received: c.received,
+      timeouts: c.timeouts,
+      late: c.late,
+      duplicates: c.duplicates,
+      errors,
+      errorColumns: errors.filter((e): e is Float64Array => e !== undefined),
+      rttBuckets: this.columns.histogram.rtt.buckets,
+      lastRtt: c.lastRtt,
+    };
+  }
+
   /**
    * Merge one worker batch. Throws RangeError for a malformed buffer (nothing is
-   * merged then). Returns the batch header (worker index, per-worker counters)
-   * for the self metrics; it is a view on `buf`.
+   * merged then). Returns the batch header (worker index, generation, per-worker
+   * counters) for the supervisor's worker record; it is a view on `buf`.
    */
   applyBatch(buf: ArrayBuffer): Float64Array {
     const r = new BatchReader(buf);
     const n = r.count;
     const high = this.high;
     const defined = this.defined;
+    const stride = this.stride;
+    const buckets = this.buckets;
+    // Column handles of the catalog's families (metrics/catalog.ts), read once per batch
+    // (nothing grows while a batch merges). Which event fills which column is here.
+    const { sent, received, timeouts, duplicates, late, lastRtt, connects, connected, httpStatus } = this.columns.scalar;
+    const rtt = this.columns.histogram.rtt;
+    const generations = this.generations;
+    const batchGeneration = r.header[Header.Generation];
     for (let i = 0; i < n; i++) {
       const slot = r.slot(i);
       if (slot >= high || defined[slot] !== 1) {
         this.unknownSlotRecords++;
         continue;
       }
+      if (!recordCounts(batchGeneration, generations[slot])) {
+        this.staleRecords++;
+        continue;
+      }
       switch (r.event(i)) {
         case ProbeEvent.Sent:
-          this.sent[slot]++;
+          sent[slot]++;
           break;
         case ProbeEvent.Reply: {
           const v = this.checkValue(r.value(i));
-          this.received[slot]++;
-          this.rttBuckets[slot * this.stride + bucketIndex(this.buckets, v)]++;
-          this.rttSum[slot] += v;
-          this.lastRtt[slot] = v;
+          received[slot]++;
+          rtt.buckets[slot * stride + bucketIndex(buckets, v)]++;
+          rtt.sum[slot] += v;
+          lastRtt[slot] = v;
           this.loss.record(slot, false);
           break;
         }
         case ProbeEvent.Timeout:
-          this.timeouts[slot]++;
+          timeouts[slot]++;
           this.loss.record(slot, true);
           break;
         case ProbeEvent.Error:
@@ -316,17 +370,17 @@ export class TargetStore {
           this.loss.record(slot, true);
           break;
         case ProbeEvent.Duplicate:
-          this.duplicates[slot]++;
+          duplicates[slot]++;
           break;
         case ProbeEvent.Late:
           this.checkValue(r.value(i));
-          this.late[slot]++;
+          late[slot]++;
           break;
         case ProbeEvent.Connect:
-          this.connects[slot]++;
+          connects[slot]++;
           break;
         case ProbeEvent.Connected:
-          this.connected[slot] = r.aux(i) !== 0 ? 1 : 0;
+          connected[slot] = r.aux(i) !== 0 ? 1 : 0;
           break;
         case ProbeEvent.Phase: {
           const phase = r.aux(i);
@@ -335,12 +389,13 @@ export class TargetStore {
             break;
           }
           const v = this.checkValue(r.value(i));
-          this.phaseColumn(phase)[slot * this.stride + bucketIndex(this.buckets, v)]++;
-          this.phaseSum[phase]![slot] += v;
+          const h = this.columns.labelledHistogramCells('phase', phase);
+          h.buckets[slot * stride + bucketIndex(buckets, v)]++;
+          h.sum[slot] += v;
           break;
         }
         case ProbeEvent.Status:
-          this.httpStatus[slot] = r.aux(i);
+          httpStatus[slot] = r.aux(i);
           break;
         case ProbeEvent.TargetInvalid:
           this.errorColumn(r.reason(i))[slot]++;
@@ -358,13 +413,35 @@ export class TargetStore {
     return this.isDefined(slot) ? this.loss.ratio(slot) : 0;
   }
 
+  /** A slot's counters right now, or undefined for an empty slot (reads a few columns; no snapshot). */
+  slotState(slot: number): SlotState | undefined {
+    if (!this.isDefined(slot)) return undefined;
+    const errors: Record<string, number> = {};
+    const errorColumns = this.columns.labelled.errors;
+    for (let r = 0; r < errorColumns.length; r++) {
+      const col = errorColumns[r];
+      if (col !== undefined && col[slot] > 0) errors[ERROR_REASON_NAMES[r]] = col[slot];
+    }
+    const c = this.columns.scalar;
+    return {
+      sent: c.sent[slot],
+      received: c.received[slot],
+      timeouts: c.timeouts[slot],
+      late: c.late[slot],
+      duplicates: c.duplicates[slot],
+      errors,
+      lossRatio: this.loss.ratio(slot),
+      lastRtt: c.lastRtt[slot],
+      rttSum: this.columns.histogram.rtt.sum[slot],
+    };
+  }
+
   /**
    * Copy the store's current state for a scrape or an export. Costs one memcpy
    * per column (≈ 40 × 8 bytes per slot), far less than serializing.
    */
   snapshot(): StoreSnapshot {
     const n = this.high;
-    const w = n * this.stride;
     const kind = this.kind.slice(0, n);
     const defined = this.defined.slice(0, n);
     const kindCounts = new Uint32Array(PROBE_KINDS.length);
@@ -379,21 +456,8 @@ export class TargetStore {
       kindCounts,
       labels: this.fragments.slice(0, n),
       labelBytes: this.fragmentBytes.slice(0, n),
-      sent: this.sent.slice(0, n),
-      received: this.received.slice(0, n),
-      timeouts: this.timeouts.slice(0, n),
-      duplicates: this.duplicates.slice(0, n),
-      late: this.late.slice(0, n),
-      errors: this.errors.map((e) => e?.slice(0, n)),
-      rttBuckets: this.rttBuckets.slice(0, w),
-      rttSum: this.rttSum.slice(0, n),
-      lastRtt: this.lastRtt.slice(0, n),
+      ...this.columns.snapshot(n),
       lossRatio,
-      connects: this.connects.slice(0, n),
-      connected: this.connected.slice(0, n),
-      phaseBuckets: this.phaseBuckets.map((p) => p?.slice(0, w)),
-      phaseSum: this.phaseSum.map((p) => p?.slice(0, n)),
-      httpStatus: this.httpStatus.slice(0, n),
     };
   }
 
@@ -405,49 +469,17 @@ export class TargetStore {
 
   private errorColumn(reason: number): Float64Array {
     // Codes outside the known set become 'unknown' (0): label values stay bounded.
-    const r = reason < ERROR_REASON_NAMES.length ? reason : 0;
-    let col = this.errors[r];
-    if (col === undefined) this.errors[r] = col = new Float64Array(this.capacity);
-    return col;
-  }
-
-  private phaseColumn(phase: number): Float64Array {
-    let col = this.phaseBuckets[phase];
-    if (col === undefined) {
-      this.phaseBuckets[phase] = col = new Float64Array(this.capacity * this.stride);
-      this.phaseSum[phase] = new Float64Array(this.capacity);
-    }
-    return col;
+    return this.columns.labelledCell('errors', reason < ERROR_REASON_NAMES.length ? reason : 0);
   }
 
   private ensureCapacity(n: number): void {
     if (n <= this.capacity) return;
     let c = this.capacity;
     while (c < n) c *= 2;
-    const st = this.stride;
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
-    this.sent = grow(this.sent, c);
-    this.received = grow(this.received, c);
-    this.timeouts = grow(this.timeouts, c);
-    this.duplicates = grow(this.duplicates, c);
-    this.late = grow(this.late, c);
-    this.rttBuckets = grow(this.rttBuckets, c * st);
-    this.rttSum = grow(this.rttSum, c);
-    this.lastRtt = grow(this.lastRtt, c);
-    this.connects = grow(this.connects, c);
-    this.connected = grow(this.connected, c);
-    this.httpStatus = grow(this.httpStatus, c);
-    for (let r = 0; r < this.errors.length; r++) {
-      const e = this.errors[r];
-      if (e !== undefined) this.errors[r] = grow(e, c);
-    }
-    for (let p = 0; p < this.phaseBuckets.length; p++) {
-      const b = this.phaseBuckets[p];
-      if (b !== undefined) this.phaseBuckets[p] = grow(b, c * st);
-      const s = this.phaseSum[p];
-      if (s !== undefined) this.phaseSum[p] = grow(s, c);
-    }
+    this.generations = grow(this.generations, c);
+    this.columns.grow(c);
     this.capacity = c;
   }
 }

@@ -4,27 +4,40 @@
  * by entry, so each bad one is named with its index and field.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { formatDuration, parseDuration } from './duration.js';
-import { checkTimeoutSpan } from './bounds.js';
+import { formatDuration, parseDuration } from '../values/duration.js';
+import { checkTimeoutSpan } from '../kinds/timing.js';
+import { checkHistorySpan } from './bounds.js';
+import { PROBE_KINDS, defaultOptionValues, kindModule, type OptionDecl, type ProbeKind } from '../kinds/index.js';
 import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
 import { checkMergedLabelCount } from '../targets/labels.js';
-import { toProbeOptions } from '../targets/options.js';
 import type { ConfigProblem } from './errors.js';
 import type { Config, MeshPeer, ProbeDefaults, LogLevel, LogFormat, DnsPreference, ResponderConfig } from './types.js';
-import { PROBE_KINDS, type ProbeKind, type TargetSpec } from '../targets/model.js';
+import type { TargetSpec } from '../targets/model.js';
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
-import { readStructuredFileSync } from './file.js';
+import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
 
+/**
+ * probe_defaults -> ProbeDefaults. Each kind's option values are kept as written
+ * (validated; a kind without a section, icmp, has none): a target's own values
+ * override them and the kind normalises the result (targets/options.ts).
+ */
 export function buildProbeDefaults(p: Props): ProbeDefaults {
-  const options = {} as Record<ProbeKind, Record<string, unknown>>;
-  for (const kind of PROBE_KINDS) options[kind] = toProbeOptions(kind, p[kind] ?? {});
+  const optionValues = {} as Record<ProbeKind, Readonly<Record<string, unknown>>>;
+  for (const kind of PROBE_KINDS) {
+    const configured = (p[kind] ?? {}) as Record<string, unknown>;
+    const values = defaultOptionValues(kind);
+    for (const key of Object.keys(kindModule(kind).options as Record<string, OptionDecl>)) if (configured[key] !== undefined) values[key] = configured[key];
+    optionValues[kind] = Object.freeze(values);
+  }
   return {
     kind: p.kind as ProbeKind,
     intervalMs: parseDuration(p.interval),
@@ -32,7 +45,7 @@ export function buildProbeDefaults(p: Props): ProbeDefaults {
     lossWindow: p.loss_window,
     payloadSize: p.payload_size,
     labels: { ...p.labels },
-    options,
+    optionValues,
   };
 }
 
@@ -126,8 +139,16 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     const other = names.get(peer.name);
     if (other !== undefined) problems.push({ key: peer.source, value: peer.name, message: `duplicate peer name (also ${other})` });
     else names.set(peer.name, peer.source);
-    const tooMany = checkMergedLabelCount(probeDefaults.labels, peer.labels);
-    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: tooMany });
+    // Mesh targets also carry the peer and prober labels.
+    const meshLabels = Object.fromEntries(MESH_TARGET_LABELS.map((k) => [k, '']));
+    const tooMany = checkMergedLabelCount(probeDefaults.labels, { ...peer.labels, ...meshLabels });
+    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
+  }
+
+  const history = { retentionMs: parseDuration(p.history.retention), resolutionMs: parseDuration(p.history.resolution) };
+  if (!isBad('history.retention', 'history.resolution')) {
+    const span = checkHistorySpan(history.retentionMs, history.resolutionMs);
+    if (span) problems.push({ key: 'history.retention', value: p.history.retention, message: span });
   }
 
   const flushIntervalMs = parseDuration(p.flush_interval);
@@ -165,8 +186,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     problems.push({ key, value: p.responder[key.slice('responder.'.length)], message: r.message });
   }
 
-  if (!isBad('web.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
-    for (const c of listenerCollisions({ 'web.listen_address': p.web.listen_address, ...responderListeners(responder) })) problems.push(c);
+  if (!isBad('web.listen_address', 'grpc.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
+    const listeners = { 'web.listen_address': p.web.listen_address, 'grpc.listen_address': p.grpc.listen_address, ...responderListeners(responder) };
+    for (const c of listenerCollisions(listeners)) problems.push(c);
   }
 
   return {
@@ -176,9 +198,18 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
     workersHeapLimitMb: p.workers_heap_limit_mb,
     log: { level: p.log.level as LogLevel, format: p.log.format as LogFormat },
-    web: { listenAddress: p.web.listen_address, telemetryPath: p.web.telemetry_path },
+    web: {
+      listenAddress: p.web.listen_address,
+      telemetryPath: p.web.telemetry_path,
+      maxRequests: p.web.max_requests,
+      maxConnections: p.web.max_connections,
+      readTimeoutMs: parseDuration(p.web.read_timeout),
+      writeTimeoutMs: parseDuration(p.web.write_timeout),
+      idleTimeoutMs: parseDuration(p.web.idle_timeout),
+    },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
     metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
     targets,
@@ -186,6 +217,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     fileWatch: { enabled: p.file_watch.enabled, checkIntervalMs: parseDuration(p.file_watch.check_interval) },
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
+    api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    grpc: buildGrpcConfig(p.grpc),
+    stream: buildStreamConfig(p.stream),
   };
 }
 

@@ -9,21 +9,10 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** A user-supplied string cut for a message (a 50 MB label name must not become a 50 MB log line). */
-export function clip(s: string, max = 40): string {
-  return s.length > max ? `${s.slice(0, max)}... (${s.length} chars)` : s;
-}
+export { clip } from '../values/clip.js';
+import { showValue } from '../values/show-value.js';
 
-/** A value as a message shows it: JSON, cut to 120 characters. */
-export function showValue(value: unknown): string {
-  if (value === undefined) return '(missing)';
-  try {
-    const s = JSON.stringify(value);
-    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
-  } catch {
-    return String(value);
-  }
-}
+export { showValue };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

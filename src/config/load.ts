@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema, leaves, type SchemaSection } from './schema.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { splitArgv } from './argv.js';
-import { readStructuredFileSync } from './file.js';
+import { readStructuredFileSync } from '../values/structured-file.js';
 import { prune, checkLeaves, withDefaultsFor } from './validate.js';
 import { buildConfig } from './build.js';
 import type { Config } from './types.js';

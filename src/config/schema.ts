@@ -9,13 +9,16 @@
  * Precedence, lowest first: defaults < config file < environment < flags.
  */
 import { availableParallelism } from 'node:os';
-import { registerFormats } from './formats.js';
-import { PROBE_KINDS } from '../targets/model.js';
-import { KIND_OPTION_FIELDS } from '../targets/options.js';
+import { kindOptionFormatName, registerFormats } from './formats.js';
+import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
+import { HTTP_BOUNDS } from '../kinds/http.js';
+import { TIMEOUT_MAX_INTERVALS } from '../kinds/timing.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
-import { HTTP_BOUNDS, TIMEOUT_MAX_INTERVALS } from './bounds.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
+import { apiSections } from './schema-api.js';
+import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
+import { readFdLimits } from '../http/fd-limit.js';
 
 export interface SchemaLeaf {
   doc: string;
@@ -40,28 +43,28 @@ export function isLeaf(node: SchemaLeaf | SchemaSection): node is SchemaLeaf {
 /** Default RTT histogram bounds (seconds): the store's, 50µs doubling up to ~13s. */
 export const DEFAULT_RTT_BUCKETS: readonly number[] = Array.from(STORE_DEFAULT_RTT_BUCKETS);
 
-/** Ports and path the responder listens on unless configured otherwise (and mesh probes use). */
-export const RESPONDER_DEFAULTS = { tcpEchoPort: 4000, udpEchoPort: 4000, httpPort: 4001, httpPath: '/v1/ping' } as const;
+export { RESPONDER_DEFAULTS } from '../responder/defaults.js';
 
-/** probe_defaults.<kind> sections, generated from the per-kind option table. */
+/** probe_defaults.<kind> sections, generated from the kind modules' option declarations. */
 function kindSections(): SchemaSection {
   const out: SchemaSection = {};
-  for (const kind of PROBE_KINDS) {
-    const fields = Object.entries(KIND_OPTION_FIELDS[kind]);
+  for (const k of KINDS) {
+    const fields = Object.entries(k.options) as Array<[string, OptionDecl]>;
     if (fields.length === 0) continue;
     const section: SchemaSection = {};
     for (const [key, f] of fields) {
-      const leaf: SchemaLeaf = { doc: f.doc, format: f.format, default: f.default };
+      const format = kindOptionFormatName(k.kind, key);
+      const leaf: SchemaLeaf = { doc: f.doc, format, default: structuredClone(f.default) };
       if (f.nullable) leaf.nullable = true;
       if (f.noEnv) {
         // Object-valued: convict must see format Object to merge it as one value.
         leaf.format = Object;
-        leaf.check = f.format;
+        leaf.check = format;
         leaf.noEnv = true;
       }
       section[key] = leaf;
     }
-    out[kind] = section;
+    out[k.kind] = section;
   }
   return out;
 }
@@ -104,6 +107,19 @@ export function buildSchema(): SchemaSection {
         default: '127.0.0.1:9798',
       },
       telemetry_path: { doc: 'Path where Prometheus metrics are served.', format: 'fp-url-path', default: '/metrics' },
+      max_requests: {
+        doc: 'Concurrent scrapes of the telemetry path (as node_exporter --web.max-requests); beyond, 503 at once unless a scrape whose client stopped reading can be closed. 0: no limit.',
+        format: 'fp-web-count',
+        default: DEFAULT_MAX_REQUESTS,
+      },
+      max_connections: {
+        doc: 'Open connections to the web port; at the cap a new connection closes the longest-idle one, or is refused when all are busy. 0: no limit. Default: a quarter of the open-file limit, 16 to 1024.',
+        format: 'fp-web-count',
+        default: defaultMaxConnections(readFdLimits()?.soft ?? null),
+      },
+      read_timeout: { doc: 'A request\'s headers and body must arrive within this long (and a new connection must send one); else 408 and closed.', format: 'fp-web-timeout', default: '10s' },
+      write_timeout: { doc: 'A response whose client takes no bytes for this long is dropped (its buffers are freed).', format: 'fp-web-timeout', default: '10s' },
+      idle_timeout: { doc: 'A keep-alive connection idle this long after its last response is closed.', format: 'fp-web-timeout', default: '90s' },
     },
     dns: {
       refresh_interval: {
@@ -122,6 +138,20 @@ export function buildSchema(): SchemaSection {
         doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~13s (19 buckets), like smokeping_prober.',
         format: 'fp-buckets',
         default: [...DEFAULT_RTT_BUCKETS],
+      },
+    },
+    history: {
+      retention: {
+        doc:
+          'How far back the in-memory history of each target reaches (the web console\'s graphs and matrix). ' +
+          'A whole number of history.resolution periods; 0s turns the history off. About 7 bytes per period per target.',
+        format: 'fp-history-retention',
+        default: '1h',
+      },
+      resolution: {
+        doc: 'Length of one history period: per target, its answered and lost probes and RTT p50/p90/p99.',
+        format: 'fp-history-resolution',
+        default: '30s',
       },
     },
     shard: {
@@ -229,6 +259,7 @@ export function buildSchema(): SchemaSection {
         default: ['icmp'],
       },
     },
+    ...apiSections(),
   };
   withNames(schema, '');
   return schema;

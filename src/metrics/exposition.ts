@@ -25,75 +25,49 @@
  * the full picture of loss never depends on the errors family anyway
  * (sent/received/timeouts always exist).
  */
-import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES } from '../protocol/events.js';
 import type { StoreSnapshot } from '../aggregate/store.js';
 import { ChunkWriter } from './chunk-writer.js';
 import { formatNumber } from './format.js';
-import { KIND_HTTP, KIND_TCP_ECHO, ZERO_REASON_MASK } from './per-target-series.js';
+import { METRIC_FAMILIES, type FamilyId, type MetricFamily } from './catalog.js';
+import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
 
 export { ZERO_ERROR_REASONS } from './per-target-series.js';
 
-export const PER_TARGET_FAMILIES = {
-  rtt: 'fleetprobe_probe_rtt_seconds',
-  sent: 'fleetprobe_probe_sent_total',
-  received: 'fleetprobe_probe_received_total',
-  timeouts: 'fleetprobe_probe_timeouts_total',
-  duplicates: 'fleetprobe_probe_duplicates_total',
-  late: 'fleetprobe_probe_late_total',
-  errors: 'fleetprobe_probe_errors_total',
-  lastRtt: 'fleetprobe_probe_last_rtt_seconds',
-  lossRatio: 'fleetprobe_probe_loss_ratio',
-  connects: 'fleetprobe_connects_total',
-  connected: 'fleetprobe_connected',
-  httpPhase: 'fleetprobe_http_phase_seconds',
-  httpStatus: 'fleetprobe_http_status_code',
-} as const;
+/** Prometheus name of every per-target family, by catalog id. */
+export const PER_TARGET_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, f.prometheus])) as Readonly<Record<FamilyId, string>>;
 
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const NL = 0x0a;
 
-function header(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): Uint8Array {
-  return utf8(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
-}
-
-/** Byte pieces of one family: `name{`, `name_bucket{`, `name_sum{`, `name_count{`. */
+/** Byte pieces of one family: HELP/TYPE, `name{`, `name_bucket{`, `name_sum{`, `name_count{`, and `,<label>="<value>"` per label value. */
 interface FamilyPieces {
+  fam: MetricFamily;
   header: Uint8Array;
   open: Uint8Array;
   bucketOpen: Uint8Array;
   sumOpen: Uint8Array;
   countOpen: Uint8Array;
+  /** Scalars: `,reason="x"} `; histograms: `,phase="x"` (the `le` label follows). */
+  labelSuffix: Uint8Array[];
 }
-function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): FamilyPieces {
+function pieces(fam: MetricFamily): FamilyPieces {
+  const name = fam.prometheus;
+  const closeLabel = fam.type === 'histogram' ? '' : '} ';
   return {
-    header: header(name, type, help),
+    fam,
+    header: utf8(`# HELP ${name} ${fam.help}\n# TYPE ${name} ${fam.type}\n`),
     open: utf8(name + '{'),
     bucketOpen: utf8(name + '_bucket{'),
     sumOpen: utf8(name + '_sum{'),
     countOpen: utf8(name + '_count{'),
+    labelSuffix: fam.label === undefined ? [] : fam.label.values.map((v) => utf8(`,${fam.label!.name}="${v}"${closeLabel}`)),
   };
 }
-
-const F = PER_TARGET_FAMILIES;
-const SENT = family(F.sent, 'counter', 'Probes sent.');
-const RECEIVED = family(F.received, 'counter', 'Probes answered in time.');
-const TIMEOUTS = family(F.timeouts, 'counter', 'Probes not answered within the timeout.');
-const DUPLICATES = family(F.duplicates, 'counter', 'Extra replies to probes already answered.');
-const LATE = family(F.late, 'counter', 'Replies that arrived after their probe had timed out.');
-const ERRORS = family(F.errors, 'counter', 'Probes that failed, by reason (failures count as lost).');
-const RTT = family(F.rtt, 'histogram', 'Round-trip time of answered probes.');
-const LAST_RTT = family(F.lastRtt, 'gauge', 'Round-trip time of the latest answered probe (NaN before the first reply).');
-const LOSS = family(F.lossRatio, 'gauge', 'Share of the last completed probes (loss window) that were lost: timed out or failed.');
-const CONNECTS = family(F.connects, 'counter', 'Connections established to a tcp_echo target.');
-const CONNECTED = family(F.connected, 'gauge', 'Whether the tcp_echo connection is up (1) or down (0).');
-const PHASE = family(F.httpPhase, 'histogram', 'Duration of each phase of an HTTP probe.');
-const STATUS = family(F.httpStatus, 'gauge', 'Status code of the latest completed HTTP probe (0 before the first response).');
+const FAMILIES: readonly FamilyPieces[] = METRIC_FAMILIES.map(pieces);
 
 const CLOSE = utf8('} ');
-const REASON_SUFFIX = ERROR_REASON_NAMES.map((r) => utf8(`,reason="${r}"} `));
-const PHASE_LABEL = HTTP_PHASE_NAMES.map((p) => utf8(`,phase="${p}"`));
 
 /** `,le="<bound>"} ` for each bound, then `,le="+Inf"} `. */
 function leSuffixes(buckets: Float64Array): Uint8Array[] {
@@ -116,89 +90,35 @@ function lesFor(buckets: Float64Array): Uint8Array[] {
  * consumer may keep.
  */
 export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Buffer, void, undefined> {
-  const n = snap.highWater;
-  const { defined, kind, labelBytes } = snap;
   const w = new ChunkWriter(chunkBytes);
-  let anyTarget = false;
-  for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0) anyTarget = true;
-  if (!anyTarget) return;
-
-  // Simple per-slot counters.
-  yield* slotValues(w, snap, SENT, snap.sent);
-  yield* slotValues(w, snap, RECEIVED, snap.received);
-  yield* slotValues(w, snap, TIMEOUTS, snap.timeouts);
-  yield* slotValues(w, snap, DUPLICATES, snap.duplicates);
-  yield* slotValues(w, snap, LATE, snap.late);
-
-  // Errors by reason: nonzero ones, plus the kind's zero-initialised set.
-  w.bytes(ERRORS.header);
-  const errors = snap.errors;
-  const nr = ERROR_REASON_NAMES.length;
-  for (let s = 0; s < n; s++) {
-    if (defined[s] !== 1) continue;
-    const mask = ZERO_REASON_MASK[kind[s]];
-    for (let r = 0; r < nr; r++) {
-      const col = errors[r];
-      const v = col === undefined ? 0 : col[s];
-      if (v === 0 && mask[r] === 0) continue;
-      w.bytes(ERRORS.open);
-      w.bytes(labelBytes[s]);
-      w.bytes(REASON_SUFFIX[r]);
-      w.number(v);
-      w.byte(NL);
-    }
-    if (w.hasFullChunk) yield* w.take();
+  for (const p of FAMILIES) {
+    // A family with no series (no target of a kind that has it) is left out entirely.
+    if (!hasSeries(snap, p.fam)) continue;
+    w.bytes(p.header);
+    if (p.fam.type === 'histogram') yield* histogramSeries(w, snap, p);
+    else if (p.fam.label !== undefined) yield* labelledValueSeries(w, snap, p);
+    else yield* valueSeries(w, snap, p);
   }
-
-  // RTT histogram (stored non-cumulative; cumulated here).
-  const les = lesFor(snap.buckets);
-  const stride = snap.buckets.length + 1;
-  const rb = snap.rttBuckets;
-  w.bytes(RTT.header);
-  for (let s = 0; s < n; s++) {
-    if (defined[s] !== 1) continue;
-    const l = labelBytes[s];
-    writeHistogram(w, RTT, l, undefined, les, rb, s * stride, stride, snap.rttSum[s]);
-    if (w.hasFullChunk) yield* w.take();
-  }
-
-  yield* slotValues(w, snap, LAST_RTT, snap.lastRtt);
-  yield* slotValues(w, snap, LOSS, snap.lossRatio);
-
-  // Per-kind families: only for slots of that kind, only when such a slot exists.
-  if (snap.kindCounts[KIND_TCP_ECHO] > 0) {
-    yield* slotValues(w, snap, CONNECTS, snap.connects, KIND_TCP_ECHO);
-    yield* slotValues(w, snap, CONNECTED, snap.connected, KIND_TCP_ECHO);
-  }
-
-  if (snap.kindCounts[KIND_HTTP] > 0) {
-    w.bytes(PHASE.header);
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1 || kind[s] !== KIND_HTTP) continue;
-      for (let p = 0; p < HTTP_PHASE_NAMES.length; p++) {
-        const ps = snap.phaseSum[p];
-        writeHistogram(w, PHASE, labelBytes[s], PHASE_LABEL[p], les, snap.phaseBuckets[p], s * stride, stride, ps === undefined ? 0 : ps[s]);
-      }
-      if (w.hasFullChunk) yield* w.take();
-    }
-    yield* slotValues(w, snap, STATUS, snap.httpStatus, KIND_HTTP);
-  }
-
   yield* w.take(true);
 }
 
+function hasSeries(snap: StoreSnapshot, fam: MetricFamily): boolean {
+  for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) return true;
+  return false;
+}
+
 /**
- * A family with one sample per slot, labelled with the target's labels only:
- * HELP/TYPE, then `name{<labels>} <col[slot]>` for every defined slot (only
- * those of kind `onlyKind` when it is >= 0), handing out full chunks as it goes.
+ * Counters and gauges: `name{<labels>} <col[slot]>` for every defined slot of a kind
+ * that has the family, handing out full chunks as it goes.
  */
-function* slotValues(w: ChunkWriter, snap: StoreSnapshot, fam: FamilyPieces, col: Float64Array, onlyKind = -1): Generator<Buffer, void, undefined> {
+function* valueSeries(w: ChunkWriter, snap: StoreSnapshot, p: FamilyPieces): Generator<Buffer, void, undefined> {
   const n = snap.highWater;
   const { defined, kind, labelBytes } = snap;
-  w.bytes(fam.header);
+  const mask = p.fam.kindMask;
+  const col = snapshotValues(snap, p.fam);
   for (let s = 0; s < n; s++) {
-    if (defined[s] !== 1 || (onlyKind >= 0 && kind[s] !== onlyKind)) continue;
-    w.bytes(fam.open);
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    w.bytes(p.open);
     w.bytes(labelBytes[s]);
     w.bytes(CLOSE);
     w.number(col[s]);
@@ -207,10 +127,68 @@ function* slotValues(w: ChunkWriter, snap: StoreSnapshot, fam: FamilyPieces, col
   }
 }
 
+/** Labelled counters and gauges (errors by reason): nonzero series, plus the kind's always-present ones at 0. */
+function* labelledValueSeries(w: ChunkWriter, snap: StoreSnapshot, p: FamilyPieces): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind, labelBytes } = snap;
+  const mask = p.fam.kindMask;
+  const always = p.fam.label!.always;
+  const cols = snapshotLabelledValues(snap, p.fam);
+  const nv = cols.length;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    for (let v = 0; v < nv; v++) {
+      const col = cols[v];
+      const x = col === undefined ? 0 : col[s];
+      if (x === 0 && keep[v] === 0) continue;
+      w.bytes(p.open);
+      w.bytes(labelBytes[s]);
+      w.bytes(p.labelSuffix[v]);
+      w.number(x);
+      w.byte(NL);
+    }
+    if (w.hasFullChunk) yield* w.take();
+  }
+}
+
+/** Histograms (stored non-cumulative; cumulated here), one series per slot, or per label value and slot. */
+function* histogramSeries(w: ChunkWriter, snap: StoreSnapshot, p: FamilyPieces): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind, labelBytes } = snap;
+  const mask = p.fam.kindMask;
+  const les = lesFor(snap.buckets);
+  const stride = snap.buckets.length + 1;
+  if (p.fam.label === undefined) {
+    const { buckets, sum } = snapshotHistogram(snap, p.fam);
+    for (let s = 0; s < n; s++) {
+      if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+      writeHistogram(w, p, labelBytes[s], undefined, les, buckets, s * stride, stride, sum[s]);
+      if (w.hasFullChunk) yield* w.take();
+    }
+    return;
+  }
+  const always = p.fam.label.always;
+  const { buckets, sum } = snapshotLabelledHistogram(snap, p.fam);
+  const nv = buckets.length;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    for (let v = 0; v < nv; v++) {
+      const b = buckets[v];
+      if (keep[v] === 0 && !rowHasCounts(b, s * stride, stride)) continue;
+      const vs = sum[v];
+      writeHistogram(w, p, labelBytes[s], p.labelSuffix[v], les, b, s * stride, stride, vs === undefined ? 0 : vs[s]);
+    }
+    if (w.hasFullChunk) yield* w.take();
+  }
+}
+
+
 /** One histogram series: cumulative `_bucket` lines, `_sum`, `_count`. `counts` undefined = all zero. */
 function writeHistogram(
   w: ChunkWriter,
-  fam: FamilyPieces,
+  p: FamilyPieces,
   labels: Uint8Array,
   extraLabel: Uint8Array | undefined,
   les: Uint8Array[],
@@ -222,15 +200,15 @@ function writeHistogram(
   let cum = 0;
   for (let b = 0; b < stride; b++) {
     if (counts !== undefined) cum += counts[base + b];
-    w.bytes(fam.bucketOpen);
+    w.bytes(p.bucketOpen);
     w.bytes(labels);
     if (extraLabel !== undefined) w.bytes(extraLabel);
     w.bytes(les[b]);
     w.number(cum);
     w.byte(NL);
   }
-  closedSample(w, fam.sumOpen, labels, extraLabel, sum);
-  closedSample(w, fam.countOpen, labels, extraLabel, cum);
+  closedSample(w, p.sumOpen, labels, extraLabel, sum);
+  closedSample(w, p.countOpen, labels, extraLabel, cum);
 }
 
 /** `<open><labels><extraLabel>} <value>\n` (the `_sum` and `_count` lines of a histogram). */

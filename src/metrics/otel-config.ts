@@ -33,7 +33,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MAX_TIMER_MS } from '../config/bounds.js';
+import { MAX_TIMER_MS } from '../values/range.js';
 
 export const OTLP_PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];

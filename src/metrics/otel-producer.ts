@@ -20,24 +20,11 @@
  * cumulative like `le` buckets), and the last-RTT gauge is left out until the
  * first reply instead of carrying NaN (OTLP/JSON cannot encode NaN).
  *
- * Names are chosen so that the OTLP→Prometheus translation (dots to
- * underscores, unit suffix, `_total` on monotonic sums, `{…}` units dropped,
- * unit `1` on a gauge → `_ratio`) lands on exactly the native /metrics names:
- *
- *   OTel name                     unit         type              Prometheus family
- *   fleetprobe.probe.sent         {probe}      Sum (monotonic)   fleetprobe_probe_sent_total
- *   fleetprobe.probe.received     {probe}      Sum (monotonic)   fleetprobe_probe_received_total
- *   fleetprobe.probe.timeouts     {probe}      Sum (monotonic)   fleetprobe_probe_timeouts_total
- *   fleetprobe.probe.duplicates   {reply}      Sum (monotonic)   fleetprobe_probe_duplicates_total
- *   fleetprobe.probe.late         {reply}      Sum (monotonic)   fleetprobe_probe_late_total
- *   fleetprobe.probe.errors       {probe}      Sum (monotonic)   fleetprobe_probe_errors_total      +reason
- *   fleetprobe.probe.rtt          s            Histogram         fleetprobe_probe_rtt_seconds
- *   fleetprobe.probe.last_rtt     s            Gauge             fleetprobe_probe_last_rtt_seconds
- *   fleetprobe.probe.loss_ratio   1            Gauge             fleetprobe_probe_loss_ratio
- *   fleetprobe.connects           {connection} Sum (monotonic)   fleetprobe_connects_total          tcp_echo
- *   fleetprobe.connected          {connection} Gauge             fleetprobe_connected               tcp_echo
- *   fleetprobe.http.phase         s            Histogram         fleetprobe_http_phase_seconds      http, +phase
- *   fleetprobe.http.status_code   {code}       Gauge             fleetprobe_http_status_code        http
+ * Names, units, types and descriptions come from the metric catalog
+ * (metrics/catalog.ts), which also says which kinds have which family and which
+ * labelled series exist; a counter becomes a monotonic cumulative Sum, a gauge a
+ * Gauge, a histogram an explicit-bucket Histogram. The catalog's table of names lands
+ * on exactly the /metrics names under the OTLP→Prometheus translation.
  *
  * Attributes: target, address, kind, then the user labels: the Prometheus
  * label names and (unescaped) values, from TargetStore.slotAttributes().
@@ -56,9 +43,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
 import type { StoreSnapshot } from '../aggregate/store.js';
-import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES } from '../protocol/events.js';
-import { PER_TARGET_FAMILIES } from './exposition.js';
-import { KIND_HTTP, KIND_TCP_ECHO, ZERO_REASON_MASK } from './per-target-series.js';
+import { METRIC_FAMILIES, type ExtraLabelName, type FamilyId, type MetricFamily } from './catalog.js';
+import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
 
 /** What the producer reads; a TargetStore fits. */
 export interface OtelStoreSource {
@@ -71,29 +57,14 @@ interface Family {
   readonly descriptor: MetricDescriptor;
   readonly prometheus: string;
 }
-function fam(name: string, unit: string, valueType: ValueType, description: string, prometheus: string): Family {
-  return { descriptor: { name, unit, valueType, description }, prometheus };
-}
-const P = PER_TARGET_FAMILIES;
-const INT = ValueType.INT;
-const DOUBLE = ValueType.DOUBLE;
 
-/** Every per-target OTel metric, with the Prometheus family it mirrors. */
-export const OTEL_FAMILIES = {
-  sent: fam('fleetprobe.probe.sent', '{probe}', INT, 'Probes sent.', P.sent),
-  received: fam('fleetprobe.probe.received', '{probe}', INT, 'Probes answered in time.', P.received),
-  timeouts: fam('fleetprobe.probe.timeouts', '{probe}', INT, 'Probes not answered within the timeout.', P.timeouts),
-  duplicates: fam('fleetprobe.probe.duplicates', '{reply}', INT, 'Extra replies to probes already answered.', P.duplicates),
-  late: fam('fleetprobe.probe.late', '{reply}', INT, 'Replies that arrived after their probe had timed out.', P.late),
-  errors: fam('fleetprobe.probe.errors', '{probe}', INT, 'Probes that failed, by reason (failures count as lost).', P.errors),
-  rtt: fam('fleetprobe.probe.rtt', 's', DOUBLE, 'Round-trip time of answered probes.', P.rtt),
-  lastRtt: fam('fleetprobe.probe.last_rtt', 's', DOUBLE, 'Round-trip time of the latest answered probe (absent before the first reply).', P.lastRtt),
-  lossRatio: fam('fleetprobe.probe.loss_ratio', '1', DOUBLE, 'Share of the last completed probes (loss window) that were lost: timed out or failed.', P.lossRatio),
-  connects: fam('fleetprobe.connects', '{connection}', INT, 'Connections established to a tcp_echo target.', P.connects),
-  connected: fam('fleetprobe.connected', '{connection}', INT, 'Whether the tcp_echo connection is up (1) or down (0).', P.connected),
-  httpPhase: fam('fleetprobe.http.phase', 's', DOUBLE, 'Duration of each phase of an HTTP probe.', P.httpPhase),
-  httpStatus: fam('fleetprobe.http.status_code', '{code}', INT, 'Status code of the latest completed HTTP probe (0 before the first response).', P.httpStatus),
-} as const satisfies Record<keyof typeof PER_TARGET_FAMILIES, Family>;
+function descriptor(f: MetricFamily): MetricDescriptor {
+  return { name: f.otel, unit: f.unit, valueType: f.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE, description: f.otelHelp };
+}
+
+/** Every per-target OTel metric, with the Prometheus family it mirrors, by catalog id. */
+export const OTEL_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, { descriptor: descriptor(f), prometheus: f.prometheus }])) as Readonly<Record<FamilyId, Family>>;
+const DESCRIPTORS: readonly MetricDescriptor[] = METRIC_FAMILIES.map((f) => OTEL_FAMILIES[f.id].descriptor);
 
 export const DEFAULT_SCOPE_NAME = 'fleetprobe';
 
@@ -106,8 +77,7 @@ export function msToHrTime(ms: number): HrTime {
 /** Attribute objects derived from one slot's base attributes (+reason, +phase), kept until the base changes. */
 interface SlotDerived {
   base: Readonly<Record<string, string>>;
-  byReason: (Attributes | undefined)[];
-  byPhase: (Attributes | undefined)[];
+  byLabel: Partial<Record<ExtraLabelName, (Attributes | undefined)[]>>;
 }
 
 /**
@@ -130,18 +100,15 @@ class SlotCache {
 
   private slotDerived(slot: number, base: Readonly<Record<string, string>>): SlotDerived {
     let d = this.derived[slot];
-    if (d === undefined || d.base !== base) this.derived[slot] = d = { base, byReason: [], byPhase: [] };
+    if (d === undefined || d.base !== base) this.derived[slot] = d = { base, byLabel: {} };
     return d;
   }
 
-  withReason(slot: number, base: Readonly<Record<string, string>>, reason: number): Attributes {
-    const d = this.slotDerived(slot, base);
-    return (d.byReason[reason] ??= { ...base, reason: ERROR_REASON_NAMES[reason] });
-  }
-
-  withPhase(slot: number, base: Readonly<Record<string, string>>, phase: number): Attributes {
-    const d = this.slotDerived(slot, base);
-    return (d.byPhase[phase] ??= { ...base, phase: HTTP_PHASE_NAMES[phase] });
+  /** The slot's attributes plus one extra label (`reason`, `phase`) with its value number `v`. */
+  withLabel(slot: number, base: Readonly<Record<string, string>>, fam: MetricFamily, v: number): Attributes {
+    const label = fam.label!;
+    const byValue = (this.slotDerived(slot, base).byLabel[label.name] ??= []);
+    return (byValue[v] ??= { ...base, [label.name]: label.values[v] });
   }
 }
 
@@ -250,19 +217,10 @@ export class StoreMetricProducer implements MetricProducer {
 class Conversion {
   readonly slots: number;
   private readonly stride: number;
-  private readonly sent: DataPoint<number>[] = [];
-  private readonly received: DataPoint<number>[] = [];
-  private readonly timeouts: DataPoint<number>[] = [];
-  private readonly duplicates: DataPoint<number>[] = [];
-  private readonly late: DataPoint<number>[] = [];
-  private readonly errors: DataPoint<number>[] = [];
-  private readonly rtt: DataPoint<Histogram>[] = [];
-  private readonly lastRtt: DataPoint<number>[] = [];
-  private readonly loss: DataPoint<number>[] = [];
-  private readonly connects: DataPoint<number>[] = [];
-  private readonly connected: DataPoint<number>[] = [];
-  private readonly phase: DataPoint<Histogram>[] = [];
-  private readonly status: DataPoint<number>[] = [];
+  /** Points per family, in METRIC_FAMILIES order. */
+  private readonly points: DataPoint<number | Histogram>[][] = METRIC_FAMILIES.map(() => []);
+  /** Each family's columns in this snapshot, looked up once. */
+  private readonly columns: readonly FamilyColumns[];
 
   constructor(
     private readonly snap: StoreSnapshot,
@@ -275,82 +233,91 @@ class Conversion {
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
+    this.columns = METRIC_FAMILIES.map((f) => familyColumns(snap, f));
   }
 
-  /** Append the points of slots [from, to). */
+  /** Append the points of slots [from, to): for each family its slot has, one builder per metric type. */
   add(from: number, to: number): void {
     const { snap, endTime, cache, boundaries, stride } = this;
     const kind = snap.kind;
-    const nr = ERROR_REASON_NAMES.length;
-    const np = HTTP_PHASE_NAMES.length;
     for (let s = from; s < to; s++) {
       const attributes = this.attrs[s];
       if (attributes === undefined) continue; // empty slot
       const startTime = this.starts[s]!;
-      this.sent.push({ startTime, endTime, attributes, value: snap.sent[s] });
-      this.received.push({ startTime, endTime, attributes, value: snap.received[s] });
-      this.timeouts.push({ startTime, endTime, attributes, value: snap.timeouts[s] });
-      this.duplicates.push({ startTime, endTime, attributes, value: snap.duplicates[s] });
-      this.late.push({ startTime, endTime, attributes, value: snap.late[s] });
-
-      const mask = ZERO_REASON_MASK[kind[s]];
-      for (let r = 0; r < nr; r++) {
-        const col = snap.errors[r];
-        const v = col === undefined ? 0 : col[s];
-        if (v === 0 && mask[r] === 0) continue;
-        this.errors.push({ startTime, endTime, attributes: cache.withReason(s, attributes, r), value: v });
-      }
-
-      this.rtt.push({ startTime, endTime, attributes, value: histogram(boundaries, snap.rttBuckets, s * stride, stride, snap.rttSum[s]) });
-      const last = snap.lastRtt[s];
-      if (last === last) this.lastRtt.push({ startTime, endTime, attributes, value: last });
-      this.loss.push({ startTime, endTime, attributes, value: snap.lossRatio[s] });
-
-      if (kind[s] === KIND_TCP_ECHO) {
-        this.connects.push({ startTime, endTime, attributes, value: snap.connects[s] });
-        this.connected.push({ startTime, endTime, attributes, value: snap.connected[s] });
-      } else if (kind[s] === KIND_HTTP) {
-        for (let p = 0; p < np; p++) {
-          const ps = snap.phaseSum[p];
-          const value = histogram(boundaries, snap.phaseBuckets[p], s * stride, stride, ps === undefined ? 0 : ps[s]);
-          this.phase.push({ startTime, endTime, attributes: cache.withPhase(s, attributes, p), value });
+      const k = kind[s];
+      for (let fi = 0; fi < METRIC_FAMILIES.length; fi++) {
+        const fam = METRIC_FAMILIES[fi];
+        if (fam.kindMask[k] !== 1) continue;
+        const out = this.points[fi];
+        const c = this.columns[fi];
+        if (c.type === 'value') {
+          const value = c.values[s];
+          // OTLP/JSON cannot encode NaN: a gauge without a value yet (last RTT) has no point.
+          if (fam.type === 'gauge' && value !== value) continue;
+          out.push({ startTime, endTime, attributes, value });
+        } else if (c.type === 'labelled-value') {
+          const keep = fam.label!.always[k];
+          for (let v = 0; v < c.values.length; v++) {
+            const col = c.values[v];
+            const value = col === undefined ? 0 : col[s];
+            if (value === 0 && keep[v] === 0) continue;
+            out.push({ startTime, endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
+          }
+        } else if (c.type === 'histogram') {
+          out.push({ startTime, endTime, attributes, value: histogram(boundaries, c.buckets, s * stride, stride, c.sum[s]) });
+        } else {
+          const keep = fam.label!.always[k];
+          for (let v = 0; v < c.buckets.length; v++) {
+            const rows = c.buckets[v];
+            if (keep[v] === 0 && !rowHasCounts(rows, s * stride, stride)) continue;
+            const sums = c.sum[v];
+            const value = histogram(boundaries, rows, s * stride, stride, sums === undefined ? 0 : sums[s]);
+            out.push({ startTime, endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
+          }
         }
-        this.status.push({ startTime, endTime, attributes, value: snap.httpStatus[s] });
       }
     }
   }
 
-  /** The metrics that have points, in OTEL_FAMILIES order. */
+  /** The metrics that have points, in catalog order. */
   finish(): MetricData[] {
-    const F = OTEL_FAMILIES;
     const out: MetricData[] = [];
     const CUMULATIVE = AggregationTemporality.CUMULATIVE;
+    // Sums and histograms carry the configured temporality; gauges are always CUMULATIVE
+    // (the OTLP field is unused for them).
     const temporality = this.temporality;
-    const sum = (f: Family, dataPoints: DataPoint<number>[]): void => {
-      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints });
-    };
-    const gauge = (f: Family, dataPoints: DataPoint<number>[]): void => {
-      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints });
-    };
-    const hist = (f: Family, dataPoints: DataPoint<Histogram>[]): void => {
-      if (dataPoints.length > 0) out.push({ descriptor: f.descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints });
-    };
-    sum(F.sent, this.sent);
-    sum(F.received, this.received);
-    sum(F.timeouts, this.timeouts);
-    sum(F.duplicates, this.duplicates);
-    sum(F.late, this.late);
-    sum(F.errors, this.errors);
-    hist(F.rtt, this.rtt);
-    gauge(F.lastRtt, this.lastRtt);
-    gauge(F.lossRatio, this.loss);
-    sum(F.connects, this.connects);
-    gauge(F.connected, this.connected);
-    hist(F.httpPhase, this.phase);
-    gauge(F.httpStatus, this.status);
+    for (let fi = 0; fi < METRIC_FAMILIES.length; fi++) {
+      const dataPoints = this.points[fi];
+      if (dataPoints.length === 0) continue;
+      const descriptor = DESCRIPTORS[fi];
+      switch (METRIC_FAMILIES[fi].type) {
+        case 'counter':
+          out.push({ descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: dataPoints as DataPoint<number>[] });
+          break;
+        case 'gauge':
+          out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] });
+          break;
+        case 'histogram':
+          out.push({ descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: dataPoints as DataPoint<Histogram>[] });
+          break;
+      }
+    }
     return out;
   }
 }
+
+/** A family's columns in one snapshot, by shape. */
+type FamilyColumns =
+  | { type: 'value'; values: Float64Array }
+  | { type: 'labelled-value'; values: readonly (Float64Array | undefined)[] }
+  | { type: 'histogram'; buckets: Float64Array; sum: Float64Array }
+  | { type: 'labelled-histogram'; buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] };
+
+function familyColumns(snap: StoreSnapshot, f: MetricFamily): FamilyColumns {
+  if (f.type !== 'histogram') return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
+  return f.label === undefined ? { type: 'histogram', ...snapshotHistogram(snap, f) } : { type: 'labelled-histogram', ...snapshotLabelledHistogram(snap, f) };
+}
+
 
 /**
  * One explicit-bucket histogram value from a store row. The store's rows are

@@ -18,6 +18,15 @@ import { expositionChunks } from './exposition.js';
 
 export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/**
+ * Chunk size of a scrape body. Smaller than the serializer's 1 MiB default because a
+ * scrape whose client reads slowly (or not at all) holds about three chunks (one
+ * being written, one buffered, one being filled) besides its snapshot: 0.75 MiB
+ * here instead of 3 MiB, times web.max_requests. Scrape time at 10k targets was the
+ * same within noise (A/B on loopback with curl, 12 scrapes each, plain and gzip).
+ */
+export const SCRAPE_CHUNK_BYTES = 256 * 1024;
+
 export interface RenderOptions {
   /** Compress the body with gzip (when the client's Accept-Encoding allows it). */
   gzip: boolean;
@@ -45,7 +54,7 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
 function* body(selfText: string, snap: StoreSnapshot): Generator<Buffer, void, undefined> {
   // prom-client ends its text with '\n' (a lone '\n' when empty): families stay line-separated.
   if (selfText.trim().length > 0) yield Buffer.from(selfText, 'utf8');
-  yield* expositionChunks(snap);
+  yield* expositionChunks(snap, SCRAPE_CHUNK_BYTES);
 }
 
 /**

@@ -2,21 +2,21 @@
  * fleetprobe's own health metrics: a prom-client Registry with the default
  * process_* / nodejs_* metrics plus per-worker and control-plane families.
  *
- * Everything is READ AT SCRAPE TIME: the supervisor only records facts
- * (onBatch, onWorkerRestart, ...) into plain arrays; each metric's collect()
- * copies them into prom-client at scrape time. Nothing runs on a timer, and a
- * batch costs a few array additions, not prom-client label hashing.
+ * Everything is READ AT SCRAPE TIME: the per-worker facts live in one record per
+ * worker (src/pool/worker-record.ts), written by the shard supervisor; the store's
+ * drop counters live in the store; each metric's collect() copies them into
+ * prom-client at scrape time. Nothing runs on a timer, and a batch costs a few
+ * additions in its worker's record, not prom-client label hashing.
  *
- * Batch header counters are deltas since the worker's previous batch; they are
- * summed here, so the exported counters are monotonic for the life of the
- * process and carry on across worker restarts (a replacement worker starts its
- * own deltas from zero, which simply add to the totals).
+ * The records' counters are monotonic for the life of the process and carry on
+ * across worker and pool restarts (see worker-record.ts).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { LOOP_LAG_RESOLUTION_MS } from '../../workers/loop-lag.js';
-import { Header } from '../protocol/batch.js';
+import { IcmpSocketBits } from '../protocol/batch.js';
 import { DROP_REASON_NAMES } from '../protocol/events.js';
-import { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from '../pool/failures.js';
+import { LOOP_LAG_RESOLUTION_MS } from '../protocol/loop-lag.js';
+import { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerState } from '../pool/failures.js';
+import { WorkerRecords, type WorkerRecord } from '../pool/worker-record.js';
 
 /** Target states always exported (0 when absent), so alerts on them never see a missing series. */
 export const TARGET_STATES = ['configured', 'probing', 'rejected', 'unresolved'] as const;
@@ -24,16 +24,25 @@ export const TARGET_STATES = ['configured', 'probing', 'rejected', 'unresolved']
 /** prom-client default metrics left out: see the constructor. */
 export const LINT_FAILING_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
 
+/** Clocks that time ICMP RTTs: the `clock` label of fleetprobe_worker_icmp_rtt_clock_total. */
+export const ICMP_RTT_CLOCKS = ['kernel', 'monotonic'] as const;
+/** The `family` label of the ICMP socket gauges, in IcmpSocket4/6 order. */
+export const ICMP_FAMILIES = ['ipv4', 'ipv6'] as const;
+
 /** Where self metrics read the store's drop counters (a TargetStore fits). */
 export interface StoreStats {
   readonly unknownSlotRecords: number;
+  readonly staleRecords: number;
   readonly malformedRecords: number;
+  readonly invalidValues: number;
   readonly size: number;
 }
 
 export interface SelfMetricsOptions {
   /** Store whose dropped-record counters are exported. */
   store?: StoreStats;
+  /** The per-worker records (written by the supervisor); default: an empty table. */
+  workers?: WorkerRecords;
   /** Register process_* and nodejs_* default metrics (default true). */
   defaultMetrics?: boolean;
   /** Monotonic clock in ms (tests inject one); default performance.now(). */
@@ -52,55 +61,6 @@ export interface OtlpExportStats {
   readonly skipped: number;
   /** Unix time (s) of the newest successful export request, 0 before the first. */
   readonly lastSuccessAt: number;
-}
-
-/** Per-worker facts, indexed by worker index. */
-class WorkerFacts {
-  probesStarted: number[] = [];
-  batches: number[] = [];
-  rejectedBatches: number[] = [];
-  restarts: number[] = [];
-  /** failures[worker][reason index in WORKER_FAILURE_REASONS] */
-  failures: number[][] = [];
-  /** Current restart backoff (s); 0 while the worker is healthy. */
-  backoff: number[] = [];
-  targets: number[] = [];
-  state: WorkerState[] = [];
-  /** Monotonic ms of the newest batch, or NaN before the first batch of this thread. */
-  lastBatchAt: number[] = [];
-  /** Monotonic ms at which the current thread was (re)started or configured. */
-  startedAt: number[] = [];
-  schedLagSum: number[] = [];
-  schedLagCount: number[] = [];
-  schedLagMax: number[] = [];
-  loopLagMax: number[] = [];
-  loopLagMean: number[] = [];
-  /** drops[worker][reason] */
-  drops: number[][] = [];
-  /** Highest index seen + 1. */
-  seen = 0;
-
-  ensure(i: number, now: number): void {
-    while (this.seen <= i) {
-      const k = this.seen++;
-      this.probesStarted[k] = 0;
-      this.batches[k] = 0;
-      this.rejectedBatches[k] = 0;
-      this.restarts[k] = 0;
-      this.failures[k] = new Array<number>(WORKER_FAILURE_REASONS.length).fill(0);
-      this.backoff[k] = 0;
-      this.targets[k] = 0;
-      this.state[k] = 'starting';
-      this.lastBatchAt[k] = NaN;
-      this.startedAt[k] = now;
-      this.schedLagSum[k] = 0;
-      this.schedLagCount[k] = 0;
-      this.schedLagMax[k] = 0;
-      this.loopLagMax[k] = 0;
-      this.loopLagMean[k] = 0;
-      this.drops[k] = new Array<number>(DROP_REASON_NAMES.length).fill(0);
-    }
-  }
 }
 
 /**
@@ -127,10 +87,27 @@ class SumCountSummary {
   reset(): void {}
 }
 
+/** One worker's health (SelfMetrics.workerHealth()); lags are those of its newest batch interval. */
+export interface WorkerHealth {
+  worker: number;
+  running: boolean;
+  /** starting, running, stalled or crashed (see pool/failures.ts). */
+  state: WorkerState;
+  targets: number;
+  restarts: number;
+  batches: number;
+  probesStarted: number;
+  /** Seconds since its newest batch; null before the first batch of this thread. */
+  lastBatchAgeSeconds: number | null;
+  schedulingLagMaxSeconds: number;
+  eventLoopLagMaxSeconds: number;
+  eventLoopLagMeanSeconds: number;
+  droppedPackets: number;
+}
+
 export class SelfMetrics {
   readonly registry: Registry;
-  private readonly w = new WorkerFacts();
-  private configuredWorkers = 0;
+  readonly workers: WorkerRecords;
   private targetStates = new Map<string, number>(TARGET_STATES.map((s) => [s, 0]));
   /** 0 until the supervisor reports the initial load with onReload(true). */
   private reloadOk = 0;
@@ -145,6 +122,7 @@ export class SelfMetrics {
     this.mono = opts.monotonicNow ?? (() => performance.now());
     this.wall = opts.wallNow ?? (() => Date.now());
     this.store = opts.store;
+    this.workers = opts.workers ?? new WorkerRecords(this.mono);
     if (opts.defaultMetrics !== false) {
       // 50 ms instead of prom-client's 10 ms event-loop sampling: same reason as the
       // workers' LoopLagMonitor (each sample wakes the thread).
@@ -156,81 +134,38 @@ export class SelfMetrics {
     this.register();
   }
 
-  /**
-   * A new pool of n worker threads (at start, and when a reload restarts the pool):
-   * workers below n get series at zero, and no thread counts as running until it
-   * delivers a batch (a pool shrunk from 2 to 1 must not go on reporting 2 running).
-   */
-  setWorkers(n: number): void {
-    this.configuredWorkers = n;
-    const now = this.mono();
-    if (n > 0) this.w.ensure(n - 1, now);
-    for (let i = 0; i < this.w.seen; i++) {
-      this.w.state[i] = 'starting';
-      this.w.startedAt[i] = now;
-      this.w.lastBatchAt[i] = NaN;
-    }
-  }
-
-  /** Record a merged batch's header (see src/protocol/batch.ts Header). */
-  onBatch(workerIndex: number, header: Float64Array): void {
-    const w = this.w;
-    const i = workerIndex;
-    const now = this.mono();
-    w.ensure(i, now);
-    w.batches[i]++;
-    w.state[i] = 'running';
-    w.lastBatchAt[i] = now;
-    w.targets[i] = header[Header.Targets];
-    w.probesStarted[i] += nonNegative(header[Header.ProbesStarted]);
-    w.schedLagSum[i] += nonNegative(header[Header.SchedLagSum]);
-    w.schedLagCount[i] += nonNegative(header[Header.SchedLagCount]);
-    w.schedLagMax[i] = header[Header.SchedLagMax];
-    w.loopLagMax[i] = header[Header.LoopLagMax];
-    w.loopLagMean[i] = header[Header.LoopLagMean];
-    const drops = w.drops[i];
-    for (let r = 0; r < DROP_REASON_NAMES.length; r++) drops[r] += nonNegative(header[Header.DropsStart + r]);
-  }
-
-  /** A batch from this worker could not be decoded (and was not merged). */
-  onBatchRejected(workerIndex: number): void {
-    this.w.ensure(workerIndex, this.mono());
-    this.w.rejectedBatches[workerIndex]++;
-  }
-
-  /**
-   * A worker thread ended (crash, out of memory, stall, exit) and will be replaced after
-   * `backoffMs`: counted by reason, and not running until its replacement's first batch.
-   */
-  onWorkerFailure(workerIndex: number, reason: WorkerFailureReason, backoffMs: number): void {
-    const w = this.w;
-    const now = this.mono();
-    w.ensure(workerIndex, now);
-    w.restarts[workerIndex]++;
-    w.failures[workerIndex][WORKER_FAILURE_REASONS.indexOf(reason)]++;
-    w.backoff[workerIndex] = backoffMs / 1000;
-    w.state[workerIndex] = reason === 'stalled' ? 'stalled' : 'crashed';
-    w.startedAt[workerIndex] = now;
-    w.lastBatchAt[workerIndex] = NaN;
-  }
-
-  /** A worker's shard task was (re)launched: starting until its first batch. */
-  onWorkerLaunch(workerIndex: number): void {
-    this.w.ensure(workerIndex, this.mono());
-    this.w.state[workerIndex] = 'starting';
-    this.w.startedAt[workerIndex] = this.mono();
-  }
-
-  /** A worker that had failed ran long enough to be healthy: its backoff is reset. */
-  onWorkerHealthy(workerIndex: number): void {
-    this.w.ensure(workerIndex, this.mono());
-    this.w.backoff[workerIndex] = 0;
-  }
-
   /** Export fleetprobe_otlp_* from these stats (call once, when OTLP export is on). */
   setOtlpSource(read: () => OtlpExportStats): void {
     if (this.otlp === null) this.registerOtlp();
     this.otlp = read;
+  }
+
+  /**
+   * Each configured worker's health from its record (for the web console's overview):
+   * the same facts the self metrics export, read on demand.
+   */
+  workerHealth(): WorkerHealth[] {
+    const now = this.mono();
+    const out: WorkerHealth[] = [];
+    const all = this.workers.all();
+    for (let i = 0; i < this.workers.configured && i < all.length; i++) {
+      const r = all[i];
+      out.push({
+        worker: i,
+        running: r.state === 'running',
+        state: r.state,
+        targets: r.targets,
+        restarts: r.restarts,
+        batches: r.batches,
+        probesStarted: r.probesStarted,
+        lastBatchAgeSeconds: Number.isNaN(r.lastBatchAt) ? null : (now - r.lastBatchAt) / 1000,
+        schedulingLagMaxSeconds: r.schedLagMax,
+        eventLoopLagMaxSeconds: r.loopLagMax,
+        eventLoopLagMeanSeconds: r.loopLagMean,
+        droppedPackets: r.drops.reduce((a, b) => a + b, 0),
+      });
+    }
+    return out;
   }
 
   /** Counts of targets by state; the TARGET_STATES are always exported, missing ones as 0. */
@@ -246,9 +181,10 @@ export class SelfMetrics {
     if (ok) this.reloadSuccessAt = this.wall() / 1000;
   }
 
-  private workerIndexes(): number[] {
-    const n = Math.max(this.configuredWorkers, this.w.seen);
-    return Array.from({ length: n }, (_, i) => i);
+  /** Records of the current pool's workers and of any higher index an earlier, larger pool had. */
+  private records(): readonly WorkerRecord[] {
+    if (this.workers.configured > 0) this.workers.get(this.workers.configured - 1);
+    return this.workers.all();
   }
 
   private registerOtlp(): void {
@@ -284,8 +220,7 @@ export class SelfMetrics {
 
   private register(): void {
     const reg = this.registry;
-    const w = this.w;
-    const perWorkerCounter = (name: string, help: string, col: number[]): void => {
+    const perWorkerCounter = (name: string, help: string, read: (r: WorkerRecord) => number): void => {
       const c: Counter<'worker'> = new Counter({
         name,
         help,
@@ -293,11 +228,11 @@ export class SelfMetrics {
         registers: [reg],
         collect: () => {
           c.reset();
-          for (const i of this.workerIndexes()) c.inc({ worker: String(i) }, col[i] ?? 0);
+          for (const r of this.records()) c.inc({ worker: String(r.index) }, read(r));
         },
       });
     };
-    const perWorkerGauge = (name: string, help: string, read: (i: number) => number): void => {
+    const perWorkerGauge = (name: string, help: string, read: (r: WorkerRecord) => number): void => {
       const g: Gauge<'worker'> = new Gauge({
         name,
         help,
@@ -305,7 +240,19 @@ export class SelfMetrics {
         registers: [reg],
         collect: () => {
           g.reset();
-          for (const i of this.workerIndexes()) g.set({ worker: String(i) }, read(i));
+          for (const r of this.records()) g.set({ worker: String(r.index) }, read(r));
+        },
+      });
+    };
+    const perWorkerAndFamilyGauge = (name: string, help: string, bit: IcmpSocketBits): void => {
+      const g: Gauge<'worker' | 'family'> = new Gauge({
+        name,
+        help,
+        labelNames: ['worker', 'family'],
+        registers: [reg],
+        collect: () => {
+          g.reset();
+          for (const r of this.records()) ICMP_FAMILIES.forEach((family, f) => g.set({ worker: String(r.index), family }, (r.icmpSocket[f] & bit) !== 0 ? 1 : 0));
         },
       });
     };
@@ -318,13 +265,14 @@ export class SelfMetrics {
       labelNames: ['state'],
       registers: [reg],
       collect: () => {
+        const configured = this.workers.configured;
         const n = new Map<WorkerState, number>(WORKER_STATES.map((st) => [st, 0]));
-        for (const i of this.workerIndexes()) if (i < this.configuredWorkers) n.set(w.state[i], (n.get(w.state[i]) ?? 0) + 1);
-        workers.set({ state: 'configured' }, this.configuredWorkers);
+        for (const r of this.records()) if (r.index < configured) n.set(r.state, (n.get(r.state) ?? 0) + 1);
+        workers.set({ state: 'configured' }, configured);
         for (const [state, count] of n) workers.set({ state }, count);
       },
     });
-    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced (after a crash, running out of memory, a stall or an exit).', w.restarts);
+    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced (after a crash, running out of memory, a stall or an exit).', (r) => r.restarts);
     const failures: Counter<'worker' | 'reason'> = new Counter({
       name: 'fleetprobe_worker_failures_total',
       help: 'Worker threads that ended and were replaced, by reason: crashed, out_of_memory, stalled, exited.',
@@ -332,39 +280,36 @@ export class SelfMetrics {
       registers: [reg],
       collect: () => {
         failures.reset();
-        for (const i of this.workerIndexes()) {
-          const f = w.failures[i];
-          WORKER_FAILURE_REASONS.forEach((reason, r) => failures.inc({ worker: String(i), reason }, f === undefined ? 0 : f[r]));
-        }
+        for (const r of this.records()) WORKER_FAILURE_REASONS.forEach((reason, k) => failures.inc({ worker: String(r.index), reason }, r.failures[k]));
       },
     });
     perWorkerGauge(
       'fleetprobe_worker_restart_backoff_seconds',
       'Delay before the newest restart of a worker while it keeps failing (doubles per failure in a row up to a cap); 0 once it runs healthily.',
-      (i) => w.backoff[i] ?? 0,
+      (r) => r.backoffMs / 1000,
     );
-    perWorkerCounter('fleetprobe_worker_probes_started_total', 'Probes started by a worker (all kinds).', w.probesStarted);
-    perWorkerCounter('fleetprobe_batches_received_total', 'Result batches merged from a worker.', w.batches);
-    perWorkerCounter('fleetprobe_batches_rejected_total', 'Result batches from a worker that could not be decoded (dropped).', w.rejectedBatches);
-    perWorkerGauge('fleetprobe_worker_targets', 'Targets owned by a worker (as of its newest batch).', (i) => w.targets[i] ?? 0);
+    perWorkerCounter('fleetprobe_worker_probes_started_total', 'Probes started by a worker (all kinds).', (r) => r.probesStarted);
+    perWorkerCounter('fleetprobe_batches_received_total', 'Result batches merged from a worker.', (r) => r.batches);
+    perWorkerCounter('fleetprobe_batches_rejected_total', 'Result batches from a worker that could not be decoded (dropped).', (r) => r.rejectedBatches);
+    perWorkerGauge('fleetprobe_worker_targets', 'Targets owned by a worker (as of its newest batch).', (r) => r.targets);
+    perWorkerGauge(
+      'fleetprobe_worker_target_generation',
+      'Generation of the newest target update a worker has applied (acknowledged in its batches); a slot freed by an update is reused once every worker has reached it.',
+      (r) => r.acknowledged,
+    );
     perWorkerGauge(
       'fleetprobe_worker_last_batch_age_seconds',
       "Seconds since a worker's newest batch; before its first batch, seconds since it was (re)started.",
-      (i) => {
-        const now = this.mono();
-        const last = w.lastBatchAt[i];
-        const since = Number.isNaN(last) ? w.startedAt[i] : last;
-        return since === undefined ? 0 : Math.max(0, (now - since) / 1000);
-      },
+      (r) => Math.max(0, (this.mono() - (Number.isNaN(r.lastBatchAt) ? r.stateSince : r.lastBatchAt)) / 1000),
     );
     reg.registerMetric(
       new SumCountSummary('fleetprobe_worker_scheduling_lag_seconds', 'How late probes started relative to their deadline (sum and count).', () =>
-        this.workerIndexes().map((i) => ({ labels: { worker: String(i) }, sum: w.schedLagSum[i] ?? 0, count: w.schedLagCount[i] ?? 0 })),
+        this.records().map((r) => ({ labels: { worker: String(r.index) }, sum: r.schedLagSum, count: r.schedLagCount })),
       ) as unknown as Metric<string>,
     );
-    perWorkerGauge('fleetprobe_worker_scheduling_lag_max_seconds', 'Largest probe start lateness in the newest batch interval.', (i) => w.schedLagMax[i] ?? 0);
-    perWorkerGauge('fleetprobe_worker_event_loop_lag_max_seconds', "Largest event-loop delay of the worker thread in the newest batch interval.", (i) => w.loopLagMax[i] ?? 0);
-    perWorkerGauge('fleetprobe_worker_event_loop_lag_mean_seconds', "Mean event-loop delay of the worker thread in the newest batch interval.", (i) => w.loopLagMean[i] ?? 0);
+    perWorkerGauge('fleetprobe_worker_scheduling_lag_max_seconds', 'Largest probe start lateness in the newest batch interval.', (r) => r.schedLagMax);
+    perWorkerGauge('fleetprobe_worker_event_loop_lag_max_seconds', 'Largest event-loop delay of the worker thread in the newest batch interval.', (r) => r.loopLagMax);
+    perWorkerGauge('fleetprobe_worker_event_loop_lag_mean_seconds', 'Mean event-loop delay of the worker thread in the newest batch interval.', (r) => r.loopLagMean);
 
     const dropped: Counter<'worker' | 'reason'> = new Counter({
       name: 'fleetprobe_worker_dropped_packets_total',
@@ -373,12 +318,42 @@ export class SelfMetrics {
       registers: [reg],
       collect: () => {
         dropped.reset();
-        for (const i of this.workerIndexes()) {
-          const d = w.drops[i];
-          for (let r = 0; r < DROP_REASON_NAMES.length; r++) dropped.inc({ worker: String(i), reason: DROP_REASON_NAMES[r] }, d === undefined ? 0 : d[r]);
+        for (const r of this.records()) DROP_REASON_NAMES.forEach((reason, k) => dropped.inc({ worker: String(r.index), reason }, r.drops[k]));
+      },
+    });
+
+    const rttClock: Counter<'worker' | 'clock'> = new Counter({
+      name: 'fleetprobe_worker_icmp_rtt_clock_total',
+      help:
+        "ICMP replies (in time or late) by the clock that timed their RTT: kernel (the kernel's receive timestamp against a clock read right before sendto(), as ping does) " +
+        "or monotonic (the worker's own clock at send and at read, which adds its wake-up and read time: no kernel timestamps, or inconsistent ones).",
+      labelNames: ['worker', 'clock'],
+      registers: [reg],
+      collect: () => {
+        rttClock.reset();
+        for (const r of this.records()) {
+          rttClock.inc({ worker: String(r.index), clock: 'kernel' }, r.icmpRttKernel);
+          rttClock.inc({ worker: String(r.index), clock: 'monotonic' }, r.icmpRttMonotonic);
         }
       },
     });
+    perWorkerCounter(
+      'fleetprobe_worker_icmp_kernel_timestamps_rejected_total',
+      'ICMP replies whose kernel timestamps were inconsistent with the monotonic clock (the wall clock stepped between send and receive), timed by the monotonic clock instead.',
+      (r) => r.icmpStampsRejected,
+    );
+    perWorkerAndFamilyGauge('fleetprobe_worker_icmp_socket_open', "1 when the worker's raw ICMP socket of this family is open (it opens with the first target of the family).", IcmpSocketBits.Open);
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_bpf_filter_attached',
+      "1 when the worker's raw ICMP socket of this family has its BPF filter on the worker's ICMP identifier (else every ICMP packet on the host reaches the worker and is filtered in user space).",
+      IcmpSocketBits.BpfFilter,
+    );
+    perWorkerAndFamilyGauge('fleetprobe_worker_icmp_type_filter_attached', "1 when the worker's raw ICMP socket of this family has its ICMP type filter (ICMP_FILTER / ICMP6_FILTER).", IcmpSocketBits.TypeFilter);
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_kernel_timestamps_enabled',
+      "1 when the worker's raw ICMP socket of this family has kernel receive timestamps (SO_TIMESTAMPNS), so RTTs can be timed by the kernel clock.",
+      IcmpSocketBits.KernelTimestamps,
+    );
 
     const unknownSlot: Counter = new Counter({
       name: 'fleetprobe_batch_records_unknown_slot_total',
@@ -387,6 +362,24 @@ export class SelfMetrics {
       collect: () => {
         unknownSlot.reset();
         unknownSlot.inc(this.store?.unknownSlotRecords ?? 0);
+      },
+    });
+    const stale: Counter = new Counter({
+      name: 'fleetprobe_batch_records_stale_total',
+      help: 'Batch records dropped because their batch was written before the target now in their slot was put there (a record of an earlier target of the slot).',
+      registers: [reg],
+      collect: () => {
+        stale.reset();
+        stale.inc(this.store?.staleRecords ?? 0);
+      },
+    });
+    const invalid: Counter = new Counter({
+      name: 'fleetprobe_batch_records_invalid_value_total',
+      help: 'RTT and HTTP phase values in batch records that were negative or not finite (observed as 0).',
+      registers: [reg],
+      collect: () => {
+        invalid.reset();
+        invalid.inc(this.store?.invalidValues ?? 0);
       },
     });
     const malformed: Counter = new Counter({
@@ -423,8 +416,4 @@ export class SelfMetrics {
       collect: () => reloadAt.set(this.reloadSuccessAt),
     });
   }
-}
-
-function nonNegative(v: number): number {
-  return v > 0 ? v : 0;
 }

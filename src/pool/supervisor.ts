@@ -29,12 +29,28 @@
  * consecutive failures), capped at max; n resets once a shard has run for
  * `healthyAfterMs`. Counters live in the main thread's store, so a replaced worker's
  * targets continue from where they were.
+ *
+ * Targets: the supervisor places each target on a worker (rendezvous hashing of its
+ * name) and keeps every worker's current set, so a (re)started shard gets all of it
+ * with the current generation. update() sends each running worker only what changed
+ * for it, tagged with the generation (an empty delta when nothing did, so its
+ * acknowledgement keeps up), and acknowledgedGeneration() says what every worker has
+ * applied (src/protocol/generations.ts).
+ *
+ * What the supervisor knows about each worker lives in one WorkerRecord
+ * (worker-record.ts), which it alone writes and the self metrics read.
+ *
+ * Stopping: each shard ships its final batch and then {stopped} on the same port, so
+ * the final batch has arrived when {stopped} has; stop() waits for that (bounded), not
+ * for piscina's task completion, which travels on another channel.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { acknowledgedByAll } from '../protocol/generations.js';
 import type { FromWorker, ShardSettings, ShardTask, ToWorker } from '../protocol/messages.js';
 import type { ShardTarget } from '../targets/model.js';
+import { workerOf } from '../targets/partition.js';
 import {
   classifyExit,
   DEFAULT_HEALTHY_AFTER_MS,
@@ -46,6 +62,7 @@ import {
   type WorkerFailureReason,
   type WorkerState,
 } from './failures.js';
+import { WorkerRecords, type WorkerRecord } from './worker-record.js';
 
 export { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from './failures.js';
 
@@ -74,15 +91,20 @@ export interface SupervisorOptions {
   cookie: number;
   /** First ICMP identifier; worker i uses (base + i) mod 2^16. */
   icmpIdentifierBase: number;
-  onBatch(workerIndex: number, buf: ArrayBuffer): void;
-  onRejected?(slot: number, reason: string): void;
+  /**
+   * Merge a worker's batch; returns its header (a view on buf). Throws for a malformed
+   * batch, which is then counted as rejected and dropped.
+   */
+  onBatch(workerIndex: number, buf: ArrayBuffer): Float64Array;
+  /** A worker could not probe this target as it was at `generation`. */
+  onRejected?(slot: number, reason: string, generation: number): void;
   /** A shard ended and will be replaced after failure.delayMs. */
   onFailure?(workerIndex: number, failure: WorkerFailure): void;
-  /** A shard task was (re)launched (state starting). */
-  onLaunch?(workerIndex: number): void;
-  /** A shard that had failed has run for healthyAfterMs: its backoff is back to the minimum. */
-  onHealthy?(workerIndex: number): void;
   logger: SupervisorLogger;
+  /** The per-worker records to write (default: a new table). Pass the same table to a replacement pool. */
+  records?: WorkerRecords;
+  /** Worker of a target by its name (default: rendezvous hashing over `workers`). */
+  place?(name: string, workers: number): number;
   /** Override the worker script (tests). Default: the compiled workers/shard.js. */
   filename?: string;
   /** Backoff bounds for restarting a failed shard (ms). Default 100 and 10,000. */
@@ -113,29 +135,25 @@ export interface WorkerStatus {
   lastBatchAt: number;
   batches: number;
   threadId: number;
+  /** Generation of the newest target update the worker has acknowledged. */
+  generation: number;
 }
 
 interface ShardState {
   index: number;
-  targets: ShardTarget[];
+  /** The worker's current targets by slot: what a (re)started shard gets. */
+  targets: Map<number, ShardTarget>;
   port: MessagePort | null;
   abort: AbortController | null;
-  state: WorkerState;
   /** Set when the watchdog ends the task, so its rejection is counted as a stall. */
   stalledFor: number;
-  restarts: number;
-  consecutiveFailures: number;
-  lastFailure: WorkerFailureReason | null;
-  backoffMs: number;
-  launchedAt: number;
   /** The watchdog declares a stall when performance.now() passes this. */
   stallDeadline: number;
-  lastBatchAt: number;
-  batchesSinceStart: number;
-  batches: number;
-  threadId: number;
   restartTimer: NodeJS.Timeout | null;
   restartAt: number;
+  /** While stop() waits: resolves when this shard posted {stopped} (or its task ended without). */
+  onStopped: (() => void) | null;
+  readonly record: WorkerRecord;
 }
 
 const DEFAULT_SHARD_FILE = fileURLToPath(new URL('../../workers/shard.js', import.meta.url));
@@ -151,8 +169,12 @@ const DESTROY_TIMEOUT_MS = 1000;
 export class ShardSupervisor {
   private readonly pool: Piscina<ShardTask, void>;
   private readonly shards: ShardState[];
+  readonly records: WorkerRecords;
   private readonly stallTimeoutMs: number;
   private readonly watchdogEveryMs: number;
+  private readonly place: (name: string, workers: number) => number;
+  /** The newest generation handed to the workers. */
+  private generation = 0;
   private watchdog: NodeJS.Timeout | null = null;
   private lastWatchdogAt = 0;
   private stopping = false;
@@ -162,6 +184,9 @@ export class ShardSupervisor {
     this.stallTimeoutMs = opts.stallTimeoutMs ?? defaultStallTimeoutMs(opts.flushIntervalMs);
     // Ten looks per timeout: a stall is seen within 10% of the timeout after it is due.
     this.watchdogEveryMs = Math.min(1000, Math.max(20, this.stallTimeoutMs / 10));
+    this.place = opts.place ?? workerOf;
+    this.records = opts.records ?? new WorkerRecords();
+    this.records.configure(opts.workers);
     this.pool = new Piscina({
       filename: opts.filename ?? DEFAULT_SHARD_FILE,
       minThreads: opts.workers,
@@ -179,23 +204,15 @@ export class ShardSupervisor {
     this.pool.on('error', (err: unknown) => opts.logger.error({ err }, 'worker pool error'));
     this.shards = Array.from({ length: opts.workers }, (_, index) => ({
       index,
-      targets: [],
+      targets: new Map<number, ShardTarget>(),
       port: null,
       abort: null,
-      state: 'starting',
       stalledFor: Number.NaN,
-      restarts: 0,
-      consecutiveFailures: 0,
-      lastFailure: null,
-      backoffMs: 0,
-      launchedAt: Number.NaN,
       stallDeadline: Number.POSITIVE_INFINITY,
-      lastBatchAt: Number.NaN,
-      batchesSinceStart: 0,
-      batches: 0,
-      threadId: -1,
       restartTimer: null,
       restartAt: Number.NaN,
+      onStopped: null,
+      record: this.records.get(index),
     }));
   }
 
@@ -208,33 +225,64 @@ export class ShardSupervisor {
     return this.stallTimeoutMs;
   }
 
-  /** Start every shard with its assignment (assignments[i] for worker i). */
-  start(assignments: ShardTarget[][]): void {
-    this.checkAssignments(assignments);
-    for (const s of this.shards) {
-      s.targets = assignments[s.index];
-      this.launch(s);
-    }
+  /** Start every shard with its share of `targets`, the whole target set at `generation`. */
+  start(targets: readonly ShardTarget[], generation: number): void {
+    this.generation = generation;
+    for (const t of targets) this.assign(t);
+    for (const s of this.shards) this.launch(s);
     this.lastWatchdogAt = performance.now();
     this.watchdog ??= setInterval(() => this.checkStalls(), this.watchdogEveryMs);
     this.watchdog.unref();
   }
 
-  /** Replace every shard's target set; running shards diff it themselves. */
-  update(assignments: ShardTarget[][]): void {
-    this.checkAssignments(assignments);
+  /**
+   * The target update of `generation`: these targets are gone (a slot and the name it
+   * had), these are new or changed. Each running worker gets what changed for it, every
+   * worker gets the generation; a worker waiting for its restart gets its whole set when
+   * it starts. A target's worker follows from its name alone (and a slot keeps its
+   * name while it holds a target), so a target never moves between the workers of one
+   * pool.
+   */
+  update(generation: number, upsert: readonly ShardTarget[], remove: ReadonlyArray<{ slot: number; name: string }>): void {
+    if (!(generation > this.generation)) throw new RangeError(`generation ${generation} after ${this.generation}`);
+    this.generation = generation;
+    const deltas = this.shards.map(() => ({ upsert: [] as ShardTarget[], remove: [] as number[] }));
+    for (const r of remove) {
+      const shard = this.shards[this.workerOf(r.name)];
+      if (shard.targets.delete(r.slot)) deltas[shard.index].remove.push(r.slot);
+    }
+    for (const t of upsert) deltas[this.assign(t)].upsert.push(t);
     for (const s of this.shards) {
-      s.targets = assignments[s.index];
-      if (this.post(s, { type: 'update', targets: s.targets })) {
+      const d = deltas[s.index];
+      if (this.post(s, { type: 'update', generation, upsert: d.upsert, remove: d.remove }) && d.upsert.length > 0) {
         // Applying a big update keeps the shard busy; give it time before calling it stalled.
-        s.stallDeadline = Math.max(s.stallDeadline, performance.now() + this.stallAllowance(s.targets.length));
+        s.stallDeadline = Math.max(s.stallDeadline, performance.now() + this.stallAllowance(d.upsert.length));
       }
     }
   }
 
+  /**
+   * The generation every worker has acknowledged (generations.ts, rule 3): a running
+   * thread's newest batch (or its launch generation before one); a worker without a
+   * thread delivers nothing more, so it counts as the current generation.
+   */
+  acknowledgedGeneration(): number {
+    return acknowledgedByAll(
+      this.shards.map((s) => (s.abort !== null ? s.record.acknowledged : this.generation)),
+      this.generation,
+    );
+  }
+
+  /** Worker index a target (by name) is placed on. */
+  workerOf(name: string): number {
+    const w = this.place(name, this.shards.length);
+    if (!Number.isInteger(w) || w < 0 || w >= this.shards.length) throw new RangeError(`placement of ${name} gave worker ${w} of ${this.shards.length}`);
+    return w;
+  }
+
   /** True once every shard delivers batches (each has sent one since it (re)started). */
   ready(): boolean {
-    return this.shards.every((s) => s.state === 'running');
+    return this.shards.every((s) => s.record.state === 'running');
   }
 
   /** Why the pool is not ready, one sentence per worker that is not running (empty when ready). */
@@ -242,14 +290,15 @@ export class ShardSupervisor {
     const now = performance.now();
     const out: string[] = [];
     for (const s of this.shards) {
-      if (s.state === 'running') continue;
-      if (s.state === 'starting') {
-        out.push(`worker ${s.index} is starting (no result batch yet${s.restarts > 0 ? `; restart ${s.restarts}` : ''})`);
+      const r = s.record;
+      if (r.state === 'running') continue;
+      if (r.state === 'starting') {
+        out.push(`worker ${s.index} is starting (no result batch yet${r.restarts > 0 ? `; restart ${r.restarts}` : ''})`);
         continue;
       }
-      const what = s.state === 'stalled' ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})` : `worker ${s.index} ${describeFailure(s.lastFailure)}`;
+      const what = r.state === 'stalled' ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})` : `worker ${s.index} ${describeFailure(r.lastFailure)}`;
       const wait = Number.isNaN(s.restartAt) ? '' : `; restarting in ${seconds(Math.max(0, s.restartAt - now))}`;
-      out.push(`${what}; ${s.consecutiveFailures} failure(s) in a row${wait}`);
+      out.push(`${what}; ${r.consecutiveFailures} failure(s) in a row${wait}`);
     }
     return out;
   }
@@ -257,66 +306,72 @@ export class ShardSupervisor {
   status(): WorkerStatus[] {
     return this.shards.map((s) => ({
       index: s.index,
-      state: s.state,
+      state: s.record.state,
       running: s.abort !== null,
-      restarts: s.restarts,
-      consecutiveFailures: s.consecutiveFailures,
-      lastFailure: s.lastFailure,
-      backoffMs: s.backoffMs,
-      targets: s.targets.length,
-      lastBatchAt: s.lastBatchAt,
-      batches: s.batches,
-      threadId: s.threadId,
+      restarts: s.record.restarts,
+      consecutiveFailures: s.record.consecutiveFailures,
+      lastFailure: s.record.lastFailure,
+      backoffMs: s.record.backoffMs,
+      targets: s.targets.size,
+      lastBatchAt: s.record.lastBatchAt,
+      batches: s.record.batches,
+      threadId: s.record.threadId,
+      generation: s.abort !== null ? s.record.acknowledged : this.generation,
     }));
   }
 
   /**
-   * Graceful stop: ask each shard to flush its last batch and return, wait up to
-   * `timeoutMs`, then destroy the pool (the patched raw-socket closes open sockets in
-   * its environment cleanup hook, so terminating a thread is safe). Bounded: resolves
+   * Graceful stop: ask each shard to ship its final batch, wait until each has said
+   * {stopped} (which follows its final batch on the same port) or `timeoutMs` passed,
+   * then destroy the pool (the patched raw-socket closes open sockets in its
+   * environment cleanup hook, so terminating a thread is safe). Bounded: resolves
    * within timeoutMs + about 1 s even if a thread never answers.
    */
   async stop(timeoutMs = 3000): Promise<void> {
     this.stopping = true;
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
+    const waits: Promise<void>[] = [];
     for (const s of this.shards) {
       if (s.restartTimer) clearTimeout(s.restartTimer);
       s.restartTimer = null;
-      this.post(s, { type: 'stop' });
+      if (this.post(s, { type: 'stop' })) waits.push(new Promise<void>((resolve) => (s.onStopped = resolve)));
     }
-    // Poll until every shard task has returned, or the deadline passes. The poll timer is
-    // deliberately not unref()ed: during shutdown it may be the only handle left, and an
-    // empty loop would exit (code 13) before the shards flushed.
-    const deadline = performance.now() + timeoutMs;
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (this.shards.every((s) => s.port === null || s.abort === null) || performance.now() >= deadline) resolve();
-        else setTimeout(check, 10);
-      };
-      check();
-    });
-    // The final batch travels on the shard's own port, the task's completion on piscina's;
-    // the two are not ordered, so give queued port messages a turn before closing.
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const s of this.shards) s.port?.close();
+    // The timer is deliberately not unref()ed: during shutdown it may be the only handle
+    // left, and an empty loop would exit (code 13) before the shards flushed.
     let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      Promise.all(waits).then(() => 'stopped' as const),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      const late = this.shards.filter((s) => s.onStopped !== null).map((s) => s.index);
+      this.opts.logger.warn({ workers: late, timeoutMs }, 'workers did not confirm their final batch in time; their last results are lost');
+    }
+    for (const s of this.shards) {
+      s.onStopped = null;
+      s.port?.close();
+      s.port = null;
+    }
+    let destroyTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.pool.destroy().catch((err: unknown) => this.opts.logger.warn({ err }, 'worker pool teardown failed')),
       new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
+        destroyTimer = setTimeout(() => {
           this.opts.logger.warn({ timeoutMs: DESTROY_TIMEOUT_MS }, 'worker threads did not exit in time; leaving them to the process exit');
           resolve();
         }, DESTROY_TIMEOUT_MS);
       }),
     ]);
-    clearTimeout(timer);
+    clearTimeout(destroyTimer);
   }
 
-  private checkAssignments(assignments: ShardTarget[][]): void {
-    if (assignments.length !== this.shards.length) {
-      throw new RangeError(`expected ${this.shards.length} shard assignments, got ${assignments.length}`);
-    }
+  /** Put a target in its worker's set; returns the worker index. */
+  private assign(t: ShardTarget): number {
+    const w = this.workerOf(t.name);
+    this.shards[w].targets.set(t.slot, t);
+    return w;
   }
 
   private settings(index: number): ShardSettings {
@@ -332,7 +387,7 @@ export class ShardSupervisor {
     return this.stallTimeoutMs + targets * STALL_GRACE_PER_TARGET_MS;
   }
 
-  /** Post to a live shard; false when it is (re)starting (it gets s.targets at launch). */
+  /** Post to a live shard; false when it is (re)starting (it gets its whole set at launch). */
   private post(s: ShardState, msg: ToWorker): boolean {
     if (!s.port || !s.abort) return false;
     s.port.postMessage(msg);
@@ -343,59 +398,61 @@ export class ShardSupervisor {
     if (this.stopping) return;
     const { port1, port2 } = new MessageChannel();
     const abort = new AbortController();
-    const now = performance.now();
     s.port = port1;
     s.abort = abort;
-    s.state = 'starting';
     s.stalledFor = Number.NaN;
     s.restartAt = Number.NaN;
-    s.batchesSinceStart = 0;
-    s.launchedAt = now;
-    s.stallDeadline = now + this.stallAllowance(s.targets.length);
+    this.records.launched(s.index, this.generation);
+    s.stallDeadline = performance.now() + this.stallAllowance(s.targets.size);
     port1.on('message', (m: FromWorker) => this.onMessage(s, port1, m));
-    const task: ShardTask = { settings: this.settings(s.index), targets: s.targets, port: port2 };
+    const task: ShardTask = { settings: this.settings(s.index), targets: [...s.targets.values()], generation: this.generation, port: port2 };
     this.pool.run(task, { transferList: [port2], signal: abort.signal }).then(
       () => this.onExit(s, abort, null),
       (err: unknown) => this.onExit(s, abort, err ?? new Error('shard task failed')),
     );
-    this.opts.onLaunch?.(s.index);
   }
 
   private onMessage(s: ShardState, port: MessagePort, m: FromWorker): void {
     if (port !== s.port) return; // a message from a thread that was already replaced
     switch (m.type) {
-      case 'batch': {
-        const now = performance.now();
-        s.lastBatchAt = now;
-        s.batchesSinceStart++;
-        s.batches++;
-        if (s.state === 'starting') s.state = 'running';
-        s.stallDeadline = Math.max(s.stallDeadline, now + this.stallTimeoutMs);
-        if (s.consecutiveFailures > 0 && now - s.launchedAt >= (this.opts.healthyAfterMs ?? DEFAULT_HEALTHY_AFTER_MS)) {
-          this.opts.logger.info({ worker: s.index, restarts: s.restarts, failuresInARow: s.consecutiveFailures }, 'worker healthy again; restart backoff reset');
-          s.consecutiveFailures = 0;
-          s.backoffMs = 0;
-          this.opts.onHealthy?.(s.index);
-        }
-        try {
-          this.opts.onBatch(s.index, m.buf);
-        } catch (err) {
-          this.opts.logger.error({ err, worker: s.index }, 'dropping a malformed batch');
-        }
+      case 'batch':
+        this.onBatch(s, m.buf);
         break;
-      }
       case 'started':
-        s.threadId = m.threadId;
+        s.record.threadId = m.threadId;
         // The thread is up and has its task; applying the targets comes next.
-        s.stallDeadline = Math.max(s.stallDeadline, performance.now() + this.stallAllowance(s.targets.length));
+        s.stallDeadline = Math.max(s.stallDeadline, performance.now() + this.stallAllowance(s.targets.size));
         this.opts.logger.debug({ worker: s.index, threadId: m.threadId }, 'shard started');
         break;
       case 'log':
         this.opts.logger[m.level]({ worker: s.index, ...(m.fields ?? {}) }, m.msg);
         break;
       case 'target_rejected':
-        this.opts.onRejected?.(m.slot, m.reason);
+        this.opts.onRejected?.(m.slot, m.reason, m.generation);
         break;
+      case 'stopped':
+        s.onStopped?.();
+        s.onStopped = null;
+        break;
+    }
+  }
+
+  private onBatch(s: ShardState, buf: ArrayBuffer): void {
+    const now = performance.now();
+    // Any batch, even one that fails to decode, shows the thread is alive.
+    s.stallDeadline = Math.max(s.stallDeadline, now + this.stallTimeoutMs);
+    let header: Float64Array;
+    try {
+      header = this.opts.onBatch(s.index, buf);
+    } catch (err) {
+      this.records.batchRejected(s.index);
+      this.opts.logger.warn({ err, worker: s.index }, 'rejected a malformed batch');
+      return;
+    }
+    const r = this.records.batch(s.index, header);
+    if (r.consecutiveFailures > 0 && now - r.launchedAt >= (this.opts.healthyAfterMs ?? DEFAULT_HEALTHY_AFTER_MS)) {
+      this.opts.logger.info({ worker: s.index, restarts: r.restarts, failuresInARow: r.consecutiveFailures }, 'worker healthy again; restart backoff reset');
+      this.records.healthy(s.index);
     }
   }
 
@@ -411,10 +468,11 @@ export class ShardSupervisor {
     if (late || this.stopping) return;
     for (const s of this.shards) {
       if (s.abort === null || now <= s.stallDeadline) continue;
-      const silentFor = now - (Number.isNaN(s.lastBatchAt) || s.lastBatchAt < s.launchedAt ? s.launchedAt : s.lastBatchAt);
+      const r = s.record;
+      const silentFor = now - (Number.isNaN(r.lastBatchAt) || r.lastBatchAt < r.launchedAt ? r.launchedAt : r.lastBatchAt);
       s.stalledFor = silentFor;
       this.opts.logger.error(
-        { worker: s.index, threadId: s.threadId, silentForMs: Math.round(silentFor), stallTimeoutMs: this.stallTimeoutMs, targets: s.targets.length },
+        { worker: s.index, threadId: r.threadId, silentForMs: Math.round(silentFor), stallTimeoutMs: this.stallTimeoutMs, targets: s.targets.size },
         `worker ${s.index} stalled: no result batch for ${seconds(silentFor)}; terminating its thread and restarting its shard`,
       );
       s.abort.abort(new Error(`worker ${s.index} stalled`));
@@ -425,23 +483,28 @@ export class ShardSupervisor {
     if (s.abort !== abort) return; // an older task of this shard
     const stalled = !Number.isNaN(s.stalledFor);
     s.abort = null;
-    if (this.stopping) return; // stop() closes the port once queued batches are delivered
+    if (this.stopping) {
+      // A shard that returned posted {stopped} before it did (it is on its way on the
+      // port); one that failed never will, so stop() need not wait for it.
+      if (err !== null) {
+        s.onStopped?.();
+        s.onStopped = null;
+      }
+      return;
+    }
     s.port?.close();
     s.port = null;
     // A shard that returns, throws or stalls while we are not stopping has failed: replace it.
     const reason = classifyExit(err, stalled);
-    s.state = reason === 'stalled' ? 'stalled' : 'crashed';
-    s.restarts++;
-    s.consecutiveFailures++;
-    s.lastFailure = reason;
-    const delay = restartDelayMs(s.consecutiveFailures, this.opts.restartMinMs ?? DEFAULT_RESTART_MIN_MS, this.opts.restartMaxMs ?? DEFAULT_RESTART_MAX_MS);
-    s.backoffMs = delay;
+    const consecutive = s.record.consecutiveFailures + 1;
+    const delay = restartDelayMs(consecutive, this.opts.restartMinMs ?? DEFAULT_RESTART_MIN_MS, this.opts.restartMaxMs ?? DEFAULT_RESTART_MAX_MS);
+    const r = this.records.failed(s.index, reason, delay);
     s.restartAt = performance.now() + delay;
     this.opts.logger.error(
-      { worker: s.index, reason, err: reason === 'stalled' ? undefined : err, restarts: s.restarts, failuresInARow: s.consecutiveFailures, delayMs: delay },
-      `worker ${s.index} ${describeFailure(reason)} (${s.consecutiveFailures} in a row, ${s.restarts} restarts in all); restarting its shard in ${seconds(delay)}`,
+      { worker: s.index, reason, err: reason === 'stalled' ? undefined : err, restarts: r.restarts, failuresInARow: r.consecutiveFailures, delayMs: delay },
+      `worker ${s.index} ${describeFailure(reason)} (${r.consecutiveFailures} in a row, ${r.restarts} restarts in all); restarting its shard in ${seconds(delay)}`,
     );
-    this.opts.onFailure?.(s.index, { reason, restarts: s.restarts, consecutiveFailures: s.consecutiveFailures, delayMs: delay, error: err });
+    this.opts.onFailure?.(s.index, { reason, restarts: r.restarts, consecutiveFailures: r.consecutiveFailures, delayMs: delay, error: err });
     s.restartTimer = setTimeout(() => {
       s.restartTimer = null;
       this.launch(s);

@@ -20,7 +20,8 @@
  */
 import { DROP_REASON_NAMES } from './events.js';
 
-export const BATCH_VERSION = 1;
+/** 2: the header carries the applied generation and the ICMP RTT clock and socket fields. */
+export const BATCH_VERSION = 2;
 
 /** Header fields (float64 indices). Counters are deltas since the worker's previous batch. */
 export const enum Header {
@@ -40,15 +41,37 @@ export const enum Header {
   /** Event-loop delay of the worker thread over the interval (seconds). */
   LoopLagMax = 9,
   LoopLagMean = 10,
+  /**
+   * The target update (generation) the worker had applied when it wrote every record
+   * of this batch: it ships its records before applying an update. See generations.ts.
+   */
+  Generation = 11,
   /** First of DROP_REASON_NAMES.length drop counters (see DropReason). */
   DropsStart = 12,
+  /** ICMP replies (in time or late) whose RTT the kernel's receive timestamp timed. */
+  IcmpRttKernel = 20,
+  /** ICMP replies timed by the monotonic clock instead (no kernel stamps, or stamps rejected). */
+  IcmpRttMonotonic = 21,
+  /** Of those, replies whose kernel stamps were present but inconsistent (the wall clock stepped). */
+  IcmpStampsRejected = 22,
+  /** State of the raw ICMP socket of each family (a gauge, not a delta): IcmpSocketBits. */
+  IcmpSocket4 = 23,
+  IcmpSocket6 = 24,
 }
-export const HEADER_FIELDS = 24;
+export const HEADER_FIELDS = 32;
+
+/** Bits of Header.IcmpSocket4/6. 0 = no socket of that family. */
+export const enum IcmpSocketBits {
+  Open = 1,
+  BpfFilter = 2,
+  TypeFilter = 4,
+  KernelTimestamps = 8,
+}
 export const HEADER_BYTES = HEADER_FIELDS * 8;
 export const RECORD_BYTES = 16;
 
-if (Header.DropsStart + DROP_REASON_NAMES.length > HEADER_FIELDS) {
-  throw new Error('batch header too small for the drop counters');
+if (Header.DropsStart + DROP_REASON_NAMES.length > Header.IcmpRttKernel || Header.IcmpSocket6 >= HEADER_FIELDS) {
+  throw new Error('batch header fields overlap or do not fit');
 }
 
 /**
@@ -103,14 +126,18 @@ export class BatchWriter {
 
   /**
    * Finish the current batch and return it; the writer starts a new, empty one
-   * of the same capacity with a zeroed header.
+   * of the same capacity with a zeroed header. `generation`: the target update the
+   * writer had applied while every record in it was written (0: before any, which
+   * counts on slots defined at generation 0 only — tests and tools that use no
+   * generations at all).
    */
-  take(workerIndex: number, batchSeq: number): ArrayBuffer {
+  take(workerIndex: number, batchSeq: number, generation = 0): ArrayBuffer {
     const h = this.header;
     h[Header.Version] = BATCH_VERSION;
     h[Header.WorkerIndex] = workerIndex;
     h[Header.RecordCount] = this.count;
     h[Header.BatchSeq] = batchSeq;
+    h[Header.Generation] = generation;
     const used = HEADER_BYTES + this.count * RECORD_BYTES;
     // Transfer an exactly-sized buffer so the main thread does not hold on to slack.
     const out = used === this.buf.byteLength ? this.buf : this.buf.slice(0, used);

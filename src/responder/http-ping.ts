@@ -13,6 +13,7 @@
  * built at start, so a ping never allocates its payload. Responses carry
  * Cache-Control: no-store so no proxy answers a probe in our place.
  */
+import { RESPONDER_DEFAULTS } from './defaults.js';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Allowlist } from './cidr.js';
@@ -59,7 +60,7 @@ export class HttpPingServer {
     server.maxConnections = limits.maxConnections;
     server.on('drop', () => stats.reject(Proto.Http, Reject.MaxConnections));
     this.app.addHook('onRequest', this.checkSource);
-    this.app.get('/v1/ping', this.ping);
+    this.app.get(RESPONDER_DEFAULTS.httpPath, this.ping);
     this.app.setErrorHandler((err: FastifyError, _request, reply) => {
       logger.warn({ err }, 'http ping error');
       void reply.code(err.statusCode ?? 500).send();

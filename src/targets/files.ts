@@ -20,12 +20,11 @@
  * A bad entry is rejected alone (with file, index and reason); the rest load.
  */
 import { relative, isAbsolute } from 'node:path';
-import type { ProbeDefaults } from '../config/types.js';
-import type { TargetSpec } from './model.js';
+import type { ProbeDefaults, TargetSpec } from './model.js';
 import { parseTargetEntry, describeProblems } from './spec.js';
 import { parseHostPort, parseHttpUrl } from './address.js';
-import { readStructuredFile } from '../config/file.js';
-import { clip } from '../config/errors.js';
+import { readStructuredFile } from '../values/structured-file.js';
+import { clip } from '../values/clip.js';
 
 export interface RejectedTarget {
   /** "targets.json[12]", "sd.yaml[0].targets[3]", or the file for a file-level failure. */

@@ -1,6 +1,6 @@
 /** User labels that become Prometheus labels on every series of a target. */
-import { LABEL_BOUNDS } from '../config/bounds.js';
-import { clip } from '../config/errors.js';
+import { LABEL_BOUNDS } from './fields.js';
+import { clip } from '../values/clip.js';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 

@@ -3,14 +3,23 @@
  * Self is the peer named mesh.name, or (without a name) any peer whose address is one
  * of this host's interface addresses. A peer given by host name cannot be matched by
  * address without DNS, so name the node when peers are host names.
+ *
+ * Every mesh target carries the labels `peer` (the peer probed) and `prober` (this
+ * node), besides the peer's own labels.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import type { MeshConfig, ProbeDefaults, ResponderConfig } from '../config/types.js';
-import type { ProbeKind, TargetSpec } from './model.js';
+import type { MeshConfig, ProbeDefaults, TargetSpec } from './model.js';
 import { parseHostPort } from './address.js';
-import { kindOptions } from './options.js';
-import { RESPONDER_DEFAULTS } from '../config/schema.js';
+import { targetOptions } from './options.js';
+import { RESPONDER_DEFAULTS } from '../responder/defaults.js';
+
+/** The responder's listen addresses ("host:port", or null when off), as configured. */
+export interface ResponderListeners {
+  tcpEcho: string | null;
+  udpEcho: string | null;
+  http: string | null;
+}
 
 export interface MeshPorts {
   tcpEcho: number;
@@ -20,7 +29,7 @@ export interface MeshPorts {
 }
 
 /** Ports the peers' responders listen on: this node's responder config, else the defaults (4000/4000/4001). */
-export function meshPorts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): MeshPorts {
+export function meshPorts(responder: ResponderListeners | null): MeshPorts {
   const port = (listen: string | null | undefined, fallback: number) => {
     if (!listen) return fallback;
     const hp = parseHostPort(listen, { allowEmptyHost: true, allowPortZero: true });
@@ -64,7 +73,16 @@ export interface MeshResult {
   targets: TargetSpec[];
   /** The peer recognised as this node, or null (then every peer is probed). */
   self: string | null;
+  /** This node's name as a prober: self, else mesh.name, else the host name. */
+  prober: string;
 }
+
+/**
+ * Labels fleetprobe puts on every mesh target: the peer probed and the node probing
+ * (a target is named "<peer>/<kind>", but a matrix or a rollup wants them apart).
+ * They override probe_defaults.labels of the same name; peer labels may not use them.
+ */
+export const MESH_TARGET_LABELS = ['peer', 'prober'] as const;
 
 function hostForPort(address: string): string {
   return isIP(address) === 6 ? `[${address}]` : address;
@@ -75,7 +93,7 @@ function hostForPort(address: string): string {
  * node answers mesh probes on. They identify self more precisely than interface
  * addresses, which several nodes can share (all of 127/8 on one machine).
  */
-export function responderListenHosts(responder: Pick<ResponderConfig, 'tcpEcho' | 'udpEcho' | 'http'> | null): Set<string> {
+export function responderListenHosts(responder: ResponderListeners | null): Set<string> {
   const hosts = new Set<string>();
   for (const v of [responder?.tcpEcho, responder?.udpEcho, responder?.http]) {
     if (!v) continue;
@@ -87,12 +105,18 @@ export function responderListenHosts(responder: Pick<ResponderConfig, 'tcpEcho' 
   return hosts;
 }
 
+/** This node's name as a prober (the `prober` label, the matrix row): self, else mesh.name, else the host name. */
+export function meshProberName(self: string | null, meshName: string | null, hostname: () => string = osHostname): string {
+  return self ?? meshName ?? hostname();
+}
+
 export function meshTargets(
   mesh: MeshConfig,
   defaults: ProbeDefaults,
   ports: MeshPorts,
   own: ReadonlySet<string>,
   listenHosts: ReadonlySet<string> = new Set(),
+  hostname: () => string = osHostname,
 ): MeshResult {
   let self: string | null = null;
   if (mesh.name !== null) {
@@ -105,6 +129,7 @@ export function meshTargets(
       mesh.peers.find((p) => isLiteral(p) && own.has(normaliseIp(p.address)));
     self = mine ? mine.name : null;
   }
+  const prober = meshProberName(self, mesh.name, hostname);
   const targets: TargetSpec[] = [];
   for (const peer of mesh.peers) {
     if (peer.name === self) continue;
@@ -113,12 +138,12 @@ export function meshTargets(
         name: `${peer.name}/${kind}`,
         kind,
         address: '',
-        labels: { ...defaults.labels, ...peer.labels },
+        labels: { ...defaults.labels, ...peer.labels, peer: peer.name, prober },
         intervalMs: defaults.intervalMs,
         timeoutMs: defaults.timeoutMs,
         payloadSize: defaults.payloadSize,
         lossWindow: defaults.lossWindow,
-        options: kindOptions(kind as ProbeKind, defaults, {}),
+        options: targetOptions(kind, defaults, null, defaults.timeoutMs),
         source: `${peer.source} (mesh ${kind})`,
       };
       const h = hostForPort(peer.address);
@@ -141,5 +166,5 @@ export function meshTargets(
       targets.push(spec);
     }
   }
-  return { targets, self };
+  return { targets, self, prober };
 }

@@ -1,7 +1,9 @@
 /** The target model shared by config, targets, pool and workers. */
+import type { KindOptions, ProbeKind } from '../kinds/index.js';
 
-export const PROBE_KINDS = ['icmp', 'tcp', 'tcp_echo', 'udp', 'http'] as const;
-export type ProbeKind = (typeof PROBE_KINDS)[number];
+// The kinds are declared by their modules (src/kinds/); re-exported here, where the
+// rest of the tree has always found them.
+export { PROBE_KINDS, type ProbeKind, type KindOptions } from '../kinds/index.js';
 
 /** A target as the user configured it, after validation and defaults. */
 export interface TargetSpec {
@@ -23,8 +25,11 @@ export interface TargetSpec {
   payloadSize: number;
   /** Probes in the sliding loss window. */
   lossWindow: number;
-  /** Per-kind options (validated by the kind's own schema). */
-  options: Record<string, unknown>;
+  /**
+   * The kind's options with every default applied (see src/kinds/<kind>.ts); the same
+   * object for every target that sets none of its own.
+   */
+  options: KindOptions;
   /** Where it came from, for error messages: "config.yaml targets[3]" or "file.json[12]". */
   source: string;
 }
@@ -52,5 +57,40 @@ export interface ShardTarget {
   phaseMs: number;
   timeoutMs: number;
   payloadSize: number;
-  options: Record<string, unknown>;
+  /** As TargetSpec.options: normalised and typed; the prober applies no defaults of its own. */
+  options: KindOptions;
+}
+
+/** Defaults of every target field, from probe_defaults (typed, durations in ms). */
+export interface ProbeDefaults {
+  kind: ProbeKind;
+  intervalMs: number;
+  timeoutMs: number;
+  lossWindow: number;
+  payloadSize: number;
+  labels: Record<string, string>;
+  /**
+   * Option values of each kind as configured under probe_defaults.<kind> (validated,
+   * as written: durations as strings; every declared key present). A target's own
+   * values override them before the kind normalises them (targets/options.ts).
+   */
+  optionValues: Readonly<Record<ProbeKind, Readonly<Record<string, unknown>>>>;
+}
+
+export interface MeshPeer {
+  name: string;
+  address: string;
+  labels: Record<string, string>;
+  /** "mesh.peers[2]" or "peers.json[2]". */
+  source: string;
+}
+
+export interface MeshConfig {
+  name: string | null;
+  /** Inline peers followed by those of peersFile. */
+  peers: MeshPeer[];
+  peersFile: string | null;
+  /** DNS name whose addresses are more peers (resolved at run time), or null. */
+  peersDns: string | null;
+  kinds: ProbeKind[];
 }

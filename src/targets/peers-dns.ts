@@ -9,8 +9,8 @@
  * hiccup must not tear the mesh down — and is reported (log, metric, status).
  */
 import { isIP } from 'node:net';
-import type { DnsPreference, MeshPeer } from '../config/types.js';
-import { lookupHost, type LookupAll } from './resolve.js';
+import type { MeshPeer } from './model.js';
+import { lookupHost, type DnsPreference, type LookupAll } from './resolve.js';
 import { normaliseIp } from './mesh.js';
 
 /**

@@ -2,7 +2,8 @@
 import { checkHost } from './address.js';
 import { checkLabels } from './labels.js';
 import { checkTargetName } from './spec.js';
-import type { MeshPeer } from '../config/types.js';
+import type { MeshPeer } from './model.js';
+import { MESH_TARGET_LABELS } from './mesh.js';
 
 export interface PeerProblem {
   key: string;
@@ -38,6 +39,13 @@ export function parsePeers(raw: unknown, source: string): { peers: MeshPeer[]; p
     const addrBad = checkHost(e.address);
     if (addrBad) problems.push({ key: `${where}.address`, value: e.address, message: `address ${addrBad}` });
     for (const m of checkLabels(e.labels)) problems.push({ key: `${where}.labels`, value: e.labels, message: m });
+    if (typeof e.labels === 'object' && e.labels !== null) {
+      for (const k of MESH_TARGET_LABELS) {
+        if (Object.prototype.hasOwnProperty.call(e.labels, k)) {
+          problems.push({ key: `${where}.labels.${k}`, value: (e.labels as Record<string, unknown>)[k], message: `label "${k}" is set by fleetprobe on mesh targets (${MESH_TARGET_LABELS.join(', ')})` });
+        }
+      }
+    }
     if (problems.length === before) {
       peers.push({ name: e.name as string, address: e.address as string, labels: { ...((e.labels as Record<string, string>) ?? {}) }, source: where });
     }

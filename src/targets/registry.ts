@@ -1,16 +1,22 @@
 /**
  * Target name -> store slot, and the ShardTargets the workers get.
  *
- * Slots are small integers indexing the main thread's typed-array store. A slot is
- * stable while its target exists. When a target is removed its slot is quarantined
- * for one further update before reuse: batches are in flight for up to a flush
- * interval, and a late record for the removed target must not land on a new target
- * that took its slot. (The freeing update tells the workers; by the update after
- * that, every batch written before the workers heard has been merged.)
+ * Slots are small integers indexing the main thread's typed-array store. A slot holds
+ * one target (one identity, targets/key.ts) from the update that puts it there to the
+ * update that frees it. A name whose identity changes (another kind or address) is a
+ * new target: its old slot is freed and it gets another, so the old series end and the
+ * new ones start from zero.
+ *
+ * Every update has a generation (1, 2, ...). A freed slot is quarantined until every
+ * worker has acknowledged the generation that freed it (src/protocol/generations.ts,
+ * rule 2): the caller passes the generation all workers have acknowledged to update(),
+ * however close together updates come.
  *
  * Every configured target has a slot, resolved or not (its "cannot resolve" state is
  * reported against it); only resolved targets become ShardTargets.
  */
+import { slotReusable } from '../protocol/generations.js';
+import { sameTarget } from './key.js';
 import type { ShardTarget, TargetSpec } from './model.js';
 import type { Resolution } from './resolve.js';
 import { parseHostPort, parseHttpUrl } from './address.js';
@@ -27,12 +33,14 @@ export interface RegistryEntry {
 export interface RegistryDiff {
   /** Update counter, starting at 1. */
   generation: number;
-  /** Names new in this update. */
+  /** Targets new in this update (new names, and names whose identity changed). */
   added: RegistryEntry[];
-  /** Names gone; their slots are quarantined. */
+  /** Targets gone (names gone, and the old identity of names whose identity changed); their slots are quarantined. */
   removed: Array<{ name: string; slot: number }>;
-  /** Existing names whose spec or resolution changed (shard null: no longer probeable). */
+  /** Targets of the same identity whose spec or resolution changed (shard null: no longer probeable). */
   changed: RegistryEntry[];
+  /** Quarantined slots that became free in this update (every worker acknowledged their release). */
+  released: number;
 }
 
 /** ShardTarget for a spec and its resolution; null when it cannot be probed yet. */
@@ -113,7 +121,7 @@ export class TargetRegistry {
   #highWater = 0;
   /** Free slots usable now, kept sorted descending so pop() gives the lowest. */
   #ready: number[] = [];
-  /** Slots freed, with the generation that freed them. */
+  /** Slots freed, with the generation that freed them (in generation order). */
   #quarantine: Array<{ slot: number; freedAt: number }> = [];
 
   /** One more than the highest slot ever handed out: the size the store must have. */
@@ -148,25 +156,20 @@ export class TargetRegistry {
     return out;
   }
 
+  /** Slots waiting for every worker to acknowledge their release. */
+  get quarantined(): number {
+    return this.#quarantine.length;
+  }
+
   /**
    * Replace the target set. `resolve(name)` gives each target's current resolution.
-   * Names must be unique (dedupe before).
+   * Names must be unique (dedupe before). `acknowledged`: the generation every worker
+   * has acknowledged (generations.ts, rule 3); slots freed at or before it are free
+   * again.
    */
-  update(specs: readonly TargetSpec[], resolve: (name: string) => Resolution | undefined): RegistryDiff {
+  update(specs: readonly TargetSpec[], resolve: (name: string) => Resolution | undefined, acknowledged: number): RegistryDiff {
     const gen = ++this.#generation;
-    // Slots freed two or more updates ago have served their quarantine.
-    const stillQuarantined: Array<{ slot: number; freedAt: number }> = [];
-    let released = false;
-    for (const q of this.#quarantine) {
-      if (q.freedAt <= gen - 2) {
-        this.#ready.push(q.slot);
-        released = true;
-      } else stillQuarantined.push(q);
-    }
-    this.#quarantine = stillQuarantined;
-    if (released) this.#ready.sort((a, b) => b - a);
-
-    const diff: RegistryDiff = { generation: gen, added: [], removed: [], changed: [] };
+    const diff: RegistryDiff = { generation: gen, added: [], removed: [], changed: [], released: this.release(acknowledged) };
     const seen = new Set<string>();
     for (const spec of specs) seen.add(spec.name);
 
@@ -180,7 +183,13 @@ export class TargetRegistry {
 
     for (const spec of specs) {
       const res = resolve(spec.name);
-      const prev = this.#byName.get(spec.name);
+      let prev = this.#byName.get(spec.name);
+      if (prev !== undefined && !sameTarget(prev.spec, spec)) {
+        // Another kind or address under the same name: a new target in a new slot.
+        this.#quarantine.push({ slot: prev.slot, freedAt: gen });
+        diff.removed.push({ name: spec.name, slot: prev.slot });
+        prev = undefined;
+      }
       if (prev === undefined) {
         const slot = this.#ready.length > 0 ? (this.#ready.pop() as number) : this.#highWater++;
         const entry: RegistryEntry = { slot, spec, resolution: res, shard: toShardTarget(slot, spec, res) };
@@ -196,5 +205,16 @@ export class TargetRegistry {
       if (changed) diff.changed.push(prev);
     }
     return diff;
+  }
+
+  /** Move quarantined slots every worker has acknowledged to the free list; how many. */
+  private release(acknowledged: number): number {
+    let n = 0;
+    while (n < this.#quarantine.length && slotReusable(this.#quarantine[n].freedAt, acknowledged)) this.#ready.push(this.#quarantine[n++].slot);
+    if (n > 0) {
+      this.#quarantine.splice(0, n);
+      this.#ready.sort((a, b) => b - a);
+    }
+    return n;
   }
 }

@@ -12,9 +12,12 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DnsPreference } from '../config/types.js';
 import type { TargetSpec } from './model.js';
 import { parseHostPort, parseHttpUrl } from './address.js';
+
+/** Which address of a host name is probed (dns.prefer). */
+export const DNS_PREFERENCES = ['system', 'ipv4', 'ipv6'] as const;
+export type DnsPreference = (typeof DNS_PREFERENCES)[number];
 
 export type Resolution =
   | { status: 'ok'; ip: string; family: 4 | 6; /** Every address returned, in resolver order. */ addresses: string[] }
@@ -155,10 +158,20 @@ export class Resolver {
    * run. Resolves with the changes (also passed to onChange).
    */
   refresh(): Promise<ResolutionChange[]> {
-    this.#inFlight ??= this.#run().finally(() => {
+    this.#inFlight ??= this.#run([...this.#targets], true).finally(() => {
       this.#inFlight = undefined;
     });
     return this.#inFlight;
+  }
+
+  /**
+   * Resolve only the targets without an answer yet (names just added by setTargets),
+   * without calling onChange: the caller applies them itself. A target added over the
+   * API thus costs one lookup, not a refresh of the whole fleet.
+   */
+  async resolveMissing(): Promise<void> {
+    const missing = [...this.#targets].filter(([name]) => !this.#results.has(name));
+    if (missing.length > 0) await this.#run(missing, false);
   }
 
   /** Refresh now and then every refreshIntervalMs; the timer never keeps the process alive. */
@@ -185,8 +198,7 @@ export class Resolver {
     this.#timer = undefined;
   }
 
-  async #run(): Promise<ResolutionChange[]> {
-    const targets = [...this.#targets];
+  async #run(targets: Array<[string, Pick<TargetSpec, 'kind' | 'address' | 'url'>]>, notify: boolean): Promise<ResolutionChange[]> {
     // Each target's host and, for IP literals, its resolution, computed once per run.
     const hostOfTarget: Array<string | null> = new Array(targets.length);
     const literals = new Map<string, Resolution>();
@@ -219,7 +231,7 @@ export class Resolver {
       if (!same(previous, current)) changes.push({ name, previous, current });
       this.#results.set(name, current);
     }
-    if (changes.length > 0) this.#opts.onChange?.(changes);
+    if (notify && changes.length > 0) this.#opts.onChange?.(changes);
     return changes;
   }
 

@@ -1,7 +1,7 @@
 /**
- * All target sources together: inline (already validated by loadConfig), mesh, then
- * target files in order. A name seen twice keeps its first definition; the later one
- * is rejected naming both sources. Then the instance shard keeps only its own targets.
+ * All target sources together: inline (already validated by loadConfig), mesh, target
+ * files in order, then the targets added over the API (api-source.ts). A name seen
+ * twice keeps its first definition; the later one is rejected naming both sources. Then the instance shard keeps only its own targets.
  *
  * Target files keep their last good targets: a file whose read fails (unreadable,
  * truncated, not a list, empty) contributes what its previous good read gave, as
@@ -12,13 +12,26 @@
  * element on the stack and throws RangeError past ~120k elements); lists are appended
  * in loops.
  */
-import type { Config } from '../config/types.js';
-import type { TargetSpec } from './model.js';
+import type { MeshConfig, MeshPeer, ProbeDefaults, TargetSpec } from './model.js';
 import { fileLabel, readTargetFile, type RejectedTarget, type TargetLoad } from './files.js';
-import { meshPorts, meshTargets, ownAddresses, responderListenHosts } from './mesh.js';
+import { meshPorts, meshTargets, ownAddresses, responderListenHosts, type ResponderListeners } from './mesh.js';
 import { ownedByInstance } from './partition.js';
 import { mergePeers } from './peers-dns.js';
-import type { MeshPeer } from '../config/types.js';
+
+/**
+ * What the target sources read from the configuration (the typed Config fits): declared
+ * here so that targets/ needs nothing from config/ (config/ builds on targets/).
+ */
+export interface TargetSourcesConfig {
+  /** Inline targets, already validated. */
+  targets: readonly TargetSpec[];
+  /** Absolute paths. */
+  targetFiles: readonly string[];
+  probeDefaults: ProbeDefaults;
+  mesh: MeshConfig;
+  responder: ResponderListeners;
+  shard: { index: number; count: number };
+}
 
 /** What one target file contributes, and how its newest read went. */
 export interface TargetFileState {
@@ -75,6 +88,13 @@ export interface LoadTargetsOptions {
   previousFiles?: readonly TargetFileState[];
   /** Wall clock in ms (default Date.now()). */
   now?: () => number;
+  /** The targets added over the API (parsed against config.probeDefaults), last in order. */
+  api?: TargetLoad;
+  /**
+   * Use these file states as they are instead of reading the files (a change made over
+   * the API applies without re-reading anything).
+   */
+  files?: readonly TargetFileState[];
 }
 
 /** Append without spreading (see the file header). */
@@ -97,7 +117,7 @@ function fileFailure(f: TargetFileState): RejectedTarget {
   return { source: label, reason: `${f.error}; keeping its ${f.load.targets.length} targets of the last good read${when}` };
 }
 
-export async function loadTargets(config: Config, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
+export async function loadTargets(config: TargetSourcesConfig, opts: LoadTargetsOptions = {}): Promise<TargetSet> {
   const rejected: RejectedTarget[] = [];
   const all: TargetSpec[] = [];
   append(all, config.targets);
@@ -116,13 +136,21 @@ export async function loadTargets(config: Config, opts: LoadTargetsOptions = {})
   }
   const now = (opts.now ?? Date.now)();
   const previous = new Map((opts.previousFiles ?? []).map((f) => [f.path, f]));
-  const reads = await Promise.all(config.targetFiles.map((f) => readTargetFile(f, config.probeDefaults)));
-  const files = config.targetFiles.map((path, i) => nextFileState(path, reads[i], previous.get(path), now));
+  let files: TargetFileState[];
+  if (opts.files) files = [...opts.files];
+  else {
+    const reads = await Promise.all(config.targetFiles.map((f) => readTargetFile(f, config.probeDefaults)));
+    files = config.targetFiles.map((path, i) => nextFileState(path, reads[i], previous.get(path), now));
+  }
   for (const f of files) {
     if (!f.ok) rejected.push(fileFailure(f));
     if (f.load === null) continue;
     append(all, f.load.targets);
     append(rejected, f.load.rejected);
+  }
+  if (opts.api) {
+    append(all, opts.api.targets);
+    append(rejected, opts.api.rejected);
   }
   const unique = dedupeTargets(all, rejected);
   const targets = unique.filter((t) => ownedByInstance(t.name, config.shard.index, config.shard.count));

@@ -2,15 +2,16 @@
  * One raw target entry (inline, or from a tcp_ping_prometheus style file) ->
  * TargetSpec, or the list of everything wrong with it. Pure.
  */
-import { PROBE_KINDS, type ProbeKind, type TargetSpec } from './model.js';
+import type { ProbeDefaults, TargetSpec } from './model.js';
 import { checkHost, checkHostPort, parseHttpUrl } from './address.js';
 import { checkLabels, checkMergedLabelCount } from './labels.js';
-import { KIND_OPTION_FIELDS, kindOptions } from './options.js';
-import { FORMATS } from '../config/formats.js';
-import { parseDuration } from '../config/duration.js';
-import type { ProbeDefaults } from '../config/types.js';
-import { HTTP_BOUNDS, checkTimeoutSpan } from '../config/bounds.js';
-import { clip } from '../config/errors.js';
+import { targetOptions } from './options.js';
+import { TARGET_FIELD_FORMATS, TARGET_NAME_MAX_CHARS } from './fields.js';
+import { PROBE_KINDS, isProbeKind, kindModule, kindOfOption, type OptionDecl, type ProbeKind } from '../kinds/index.js';
+import { HTTP_BOUNDS } from '../kinds/http.js';
+import { checkTimeoutSpan } from '../kinds/timing.js';
+import { parseDuration } from '../values/duration.js';
+import { clip } from '../values/clip.js';
 
 export interface FieldProblem {
   /** Field of the entry ("address"), or "" for the entry as a whole. */
@@ -22,12 +23,7 @@ export interface FieldProblem {
 export type ParsedTarget = { ok: true; spec: TargetSpec } | { ok: false; name?: string; problems: FieldProblem[] };
 
 const COMMON_FIELDS: ReadonlySet<string> = new Set(['name', 'kind', 'address', 'url', 'labels', 'interval', 'timeout', 'loss_window', 'payload_size']);
-const COMMON_FORMATS: ReadonlyArray<readonly [string, string]> = [
-  ['interval', 'fp-interval'],
-  ['timeout', 'fp-timeout'],
-  ['loss_window', 'fp-loss-window'],
-  ['payload_size', 'fp-payload-size'],
-];
+const COMMON_FORMATS = Object.entries(TARGET_FIELD_FORMATS);
 
 // Own keys only: "constructor" or "__proto__" in a file entry is an unknown field, not an option.
 const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
@@ -36,7 +32,7 @@ const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnPrope
 export function checkTargetName(v: unknown): string | null {
   if (typeof v !== 'string' || v.trim() === '') return 'name must be a non-empty string';
   if (v !== v.trim()) return 'name must not have leading or trailing spaces';
-  if (v.length > 256) return 'name is longer than 256 characters';
+  if (v.length > TARGET_NAME_MAX_CHARS) return `name is longer than ${TARGET_NAME_MAX_CHARS} characters`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(v)) return 'name must not contain control characters';
   return null;
@@ -69,27 +65,29 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
 
   let kind: ProbeKind = defaults.kind;
   if (r.kind !== undefined) {
-    if ((PROBE_KINDS as readonly unknown[]).includes(r.kind)) kind = r.kind as ProbeKind;
+    if (isProbeKind(r.kind)) kind = r.kind;
     else bad('kind', `kind must be one of ${PROBE_KINDS.join(', ')}`);
   }
   const kindKnown = problems.length === 0 || !problems.some((p) => p.field === 'kind');
-  const optionFields = KIND_OPTION_FIELDS[kind];
+  const km = kindModule(kind);
+  const optionDecls = km.options as Readonly<Record<string, OptionDecl>>;
 
-  let ownOptions = false;
+  // The target's own option values (keys its kind declares), or null when it sets none.
+  let own: Record<string, unknown> | null = null;
   for (const key in r) {
     if (COMMON_FIELDS.has(key)) continue;
-    if (hasOwn(optionFields, key)) {
-      ownOptions = true;
+    if (hasOwn(optionDecls, key)) {
+      (own ??= {})[key] = r[key];
       continue;
     }
-    const owner = PROBE_KINDS.find((k) => hasOwn(KIND_OPTION_FIELDS[k], key));
+    const owner = kindOfOption(key);
     if (!kindKnown) continue; // cannot tell which options are allowed
     bad(key, owner ? `option "${key}" belongs to kind ${owner}, not ${kind}` : `unknown target field "${key}"`);
   }
 
   let address = '';
   let url: string | undefined;
-  if (kind === 'http') {
+  if (km.addressing === 'url') {
     if (r.address !== undefined) bad('address', 'an http target takes url, not address');
     const u = parseHttpUrl(r.url);
     if (typeof u === 'string') bad('url', r.url === undefined ? 'an http target needs url' : `url ${u}`);
@@ -100,7 +98,7 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     }
   } else {
     if (r.url !== undefined) bad('url', `url is only for kind http (this target is ${kind})`);
-    const why = kind === 'icmp' ? checkHost(r.address) : checkHostPort(r.address);
+    const why = km.addressing === 'host' ? checkHost(r.address) : checkHostPort(r.address);
     if (r.address === undefined) bad('address', `a ${kind} target needs address`);
     else if (why) bad('address', `address ${why}`);
     else address = r.address as string;
@@ -115,13 +113,13 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
 
   for (const [field, format] of COMMON_FORMATS) {
     if (r[field] === undefined) continue;
-    const why = FORMATS[format].check(r[field]);
+    const why = format.check(r[field]);
     if (why) bad(field, `${field} ${why}`);
   }
-  if (ownOptions) {
-    for (const [field, def] of Object.entries(optionFields)) {
-      if (r[field] === undefined || (def.nullable && r[field] === null)) continue;
-      const why = FORMATS[def.format].check(r[field]);
+  if (own !== null) {
+    for (const [field, decl] of Object.entries(optionDecls)) {
+      if (r[field] === undefined || (decl.nullable && r[field] === null)) continue;
+      const why = decl.format.check(r[field]);
       if (why) bad(field, `${field} ${why}`);
     }
   }
@@ -138,8 +136,9 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     }
   }
 
-  if (problems.length > 0) return { ok: false, name: typeof r.name === 'string' ? clip(r.name, 256) : undefined, problems };
+  if (problems.length > 0) return { ok: false, name: typeof r.name === 'string' ? clip(r.name, TARGET_NAME_MAX_CHARS) : undefined, problems };
 
+  const timeoutMs = r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs;
   const spec: TargetSpec = {
     name: r.name as string,
     kind,
@@ -147,11 +146,11 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     // Shared with the defaults when the entry has none of its own: one object, not one per target (500k-target files).
     labels: r.labels === undefined || r.labels === null ? defaults.labels : { ...defaults.labels, ...(r.labels as Record<string, string>) },
     intervalMs: r.interval !== undefined ? parseDuration(r.interval) : defaults.intervalMs,
-    timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs,
+    timeoutMs,
     payloadSize: r.payload_size !== undefined ? (r.payload_size as number) : defaults.payloadSize,
     lossWindow: r.loss_window !== undefined ? (r.loss_window as number) : defaults.lossWindow,
-    // The kind's defaults object itself when the entry sets no option (see labels).
-    options: ownOptions ? kindOptions(kind, defaults, r) : defaults.options[kind],
+    // One shared object per kind and timeout when the entry sets no option (see labels).
+    options: targetOptions(kind, defaults, own, timeoutMs),
     source,
   };
   if (url !== undefined) spec.url = url;

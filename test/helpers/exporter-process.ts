@@ -9,10 +9,10 @@
  * Everything is bounded: every wait has a deadline, and stop() escalates to SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequestRaw } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { stringify as toYaml } from 'yaml';
@@ -47,8 +47,29 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /** A temporary directory removed by `cleanup()` (call it from an after hook). */
-export function tempDir(prefix: string): { path: string; file(name: string, content: string | object): string; cleanup(): void } {
-  const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
+/**
+ * Where to make a directory another (unprivileged) uid must read: os.tmpdir() when every
+ * directory above it lets others through, else /tmp. CI points TMPDIR at a private
+ * (0700) directory, which a process that dropped to another uid cannot enter.
+ */
+export function tmpdirOthersCanEnter(): string {
+  const base = tmpdir();
+  for (let dir = base; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return '/tmp';
+    if (dirname(dir) === dir) return base;
+  }
+}
+
+/**
+ * A temporary directory with file() to write into it. `forOtherUsers`: made 0755 in a
+ * place every uid can enter (see tmpdirOthersCanEnter), for a test that drops privileges.
+ */
+export function tempDir(
+  prefix: string,
+  opts: { forOtherUsers?: boolean } = {},
+): { path: string; file(name: string, content: string | object): string; cleanup(): void } {
+  const path = mkdtempSync(join(opts.forOtherUsers ? tmpdirOthersCanEnter() : tmpdir(), `${prefix}-`));
+  if (opts.forOtherUsers) chmodSync(path, 0o755);
   return {
     path,
     file(name, content) {
@@ -73,10 +94,15 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** How to run node (default [process.execPath]), e.g. ['setpriv', ..., '/path/to/node']. */
   runner?: readonly string[];
+  /**
+   * A command that execs the node command line after it, e.g. ['prlimit', '--nofile=1024:1024', '--']
+   * (it must exec, so the child's pid stays node's own). Not with `netns`.
+   */
+  wrap?: readonly string[];
 }
 
 function spawnCli(args: readonly string[], opts: SpawnOptions): ChildProcess {
-  const run = [...(opts.runner ?? [process.execPath]), CLI_PATH, ...args];
+  const run = [...(opts.wrap ?? []), ...(opts.runner ?? [process.execPath]), CLI_PATH, ...args];
   const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...run]] : [run[0], run.slice(1)];
   return spawn(cmd, argv, { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -57,6 +57,6 @@ export function absorb(t: Tally, msg: FromWorker): void {
 }
 
 export function icmpTarget(slot: number, ip: string, intervalMs: number, timeoutMs = 500): ShardTarget {
-  return { slot, name: `icmp-${slot}`, kind: 'icmp', ip, family: ip.includes(':') ? 6 : 4, port: 0, intervalMs, phaseMs: (slot * 7) % intervalMs, timeoutMs, payloadSize: 56, options: {} };
+  return { slot, name: `icmp-${slot}`, kind: 'icmp', ip, family: ip.includes(':') ? 6 : 4, port: 0, intervalMs, phaseMs: (slot * 7) % intervalMs, timeoutMs, payloadSize: 56, options: { kind: 'icmp' } };
 }
 

@@ -130,9 +130,8 @@ async function runAs(runner: string[], dir: ReturnType<typeof tempDir>, udpPort:
 }
 
 test('fleetprobe as a non-root uid probes ICMP with exactly the privileges each deployment file gives it', { skip: SKIP, timeout: 120_000 }, async (t) => {
-  const dir = tempDir('fp-caps');
+  const dir = tempDir('fp-caps', { forOtherUsers: true }); // the unprivileged uid reads the config from here
   t.after(() => dir.cleanup());
-  chmodSync(dir.path, 0o755); // the unprivileged uid reads the config from here
   // An unprivileged peer for the kind that needs no capability: a plain UDP echo.
   const echo = createSocket('udp4');
   echo.on('message', (msg, from) => echo.send(msg, from.port, from.address));
@@ -140,9 +139,8 @@ test('fleetprobe as a non-root uid probes ICMP with exactly the privileges each 
   t.after(() => echo.close());
   const udpPort = echo.address().port;
 
-  const bin = mkdtempSync(join(tmpdir(), 'fp-node-'));
+  const bin = tempDir('fp-node', { forOtherUsers: true }).path; // it runs these binaries
   t.after(() => rmSync(bin, { recursive: true, force: true }));
-  chmodSync(bin, 0o755);
   const plainNode = join(bin, 'node');
   const capNode = join(bin, 'node-fleetprobe');
   copyFileSync(process.execPath, plainNode);

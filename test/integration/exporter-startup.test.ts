@@ -144,9 +144,7 @@ test('every target rejected when read: not ready, with the reason (no privileges
 const NS_SKIP = netnsUnavailable(['ip', 'setpriv']);
 
 test('no CAP_NET_RAW: every ICMP target refused -> /readyz 503 with the reason, probing: 0; a probeable target makes it ready', { skip: NS_SKIP, timeout: 60_000 }, async (t) => {
-  const dir = tempDir('fp-unpriv');
-  // uid 65534 must read the config.
-  chmodSync(dir.path, 0o755);
+  const dir = tempDir('fp-unpriv', { forOtherUsers: true }); // uid 65534 reads the config
   const ns = createNetns(`fp-ready-${process.pid}`);
   const listen = '127.0.0.1:9798'; // the namespace's own loopback: nothing else listens there
   let exp: ExporterProcess | undefined;

@@ -71,7 +71,7 @@ test('promtool check metrics accepts the whole /metrics body without errors or l
   }
   const store = buildStore(3000);
   const self = new SelfMetrics({ store });
-  self.setWorkers(2);
+  self.workers.configure(2);
   self.setTargetStates({ configured: 3000, rejected: 1, unresolved: 0 });
   self.onReload(true);
   const r = await renderMetrics(store, self.registry, { gzip: false });

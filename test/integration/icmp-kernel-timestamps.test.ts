@@ -213,7 +213,7 @@ class RttSink implements ProbeSink {
 }
 
 function loopbackTarget(family: Family): ShardTarget {
-  return { slot: 1, name: 'lo', kind: 'icmp', ip: LOOPBACK[family], family, port: 0, intervalMs: 10, phaseMs: 0, timeoutMs: 100, payloadSize: 56, options: {} };
+  return { slot: 1, name: 'lo', kind: 'icmp', ip: LOOPBACK[family], family, port: 0, intervalMs: 10, phaseMs: 0, timeoutMs: 100, payloadSize: 56, options: { kind: 'icmp' } };
 }
 
 async function probeLoopback(family: Family, count: number, skewMs: (n: number) => number) {

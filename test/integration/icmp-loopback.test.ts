@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { DROP_REASON_NAMES, ErrorReason } from '../../src/protocol/events.js';
-import type { FromWorker, ShardTask } from '../../src/protocol/messages.js';
+import type { FromWorker, ShardTask, ToWorker } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import { absorb, icmpTarget, newTally, type Tally } from '../helpers/shard-tally.js';
 import { runShard, type ShardRuntime } from '../../workers/shard.js';
@@ -102,7 +102,7 @@ test('a target that cannot be probed is rejected alone; the shard keeps running'
   assert.ok((t.reply.get(1) ?? 0) >= 5);
 });
 
-test('update adds, removes and changes targets by slot', { skip: SKIP }, async () => {
+test('an update delta removes, adds and changes targets by slot', { skip: SKIP }, async () => {
   const ch = new MessageChannel();
   const tally = newTally();
   ch.port1.on('message', (m: FromWorker) => absorb(tally, m));
@@ -112,10 +112,17 @@ test('update adds, removes and changes targets by slot', { skip: SKIP }, async (
     { onReady: (s) => (shard = s) },
   );
   await new Promise((r) => setTimeout(r, 200));
-  ch.port1.postMessage({ type: 'update', targets: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200)] });
+  const bad = { ...icmpTarget(4, 'not-an-ip', 20, 200) };
+  ch.port1.postMessage({ type: 'update', generation: 1, upsert: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200), bad], remove: [1] } satisfies ToWorker);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(shard!.targetCount, 2);
   assert.equal(shard!.scheduler.has(1), false);
+  assert.equal(shard!.appliedGeneration, 1);
+  // The rejection names the generation that brought the target (the main thread ignores one about a slot's earlier target).
+  assert.deepEqual(
+    tally.messages.filter((m) => m.type === 'target_rejected').map((m) => [(m as { slot: number }).slot, (m as { generation: number }).generation]),
+    [[4, 1]],
+  );
   const before1 = tally.sent.get(1) ?? 0;
   await new Promise((r) => setTimeout(r, 200));
   ch.port1.postMessage({ type: 'stop' });

@@ -81,6 +81,7 @@ test('npm pack, then npm install -g --prefix TMP: the installed fleetprobe runs 
     'dist/workers/shard.js',
     'config/default.yaml',
     'patches/raw-socket+1.8.1.patch',
+    'proto/fleetprobe/v1/telemetry.proto',
     'scripts/postinstall.mjs',
     'node_modules/raw-socket/src/raw.cc',
     'node_modules/nan/nan.h',

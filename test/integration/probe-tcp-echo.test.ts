@@ -145,7 +145,7 @@ test('tcp_echo: reconnects after the server restarts (connects 1→2, connected 
   const port = srv.port;
   const sink = new RecordingSink();
   const p = tcpEchoProberFactory(sink, TEST_SETTINGS);
-  p.add(shardTarget('tcp_echo', { slot: 6, port, timeoutMs: 300, options: { reconnect_max_backoff_ms: 200 } }));
+  p.add(shardTarget('tcp_echo', { slot: 6, port, timeoutMs: 300 }, { reconnect_max_backoff: '200ms' }));
   await sink.until(() => sink.records(ProbeEvent.Connected, 6).length === 1);
   p.probe(6);
   await sink.until(() => sink.count('reply', 6) === 1);
@@ -174,7 +174,7 @@ test('tcp_echo: probes in flight when the peer closes fail with closed (FIN) or 
   const srv = await startServer((c) => c.resume()); // reads, never echoes
   const sink = new RecordingSink();
   const p = tcpEchoProberFactory(sink, TEST_SETTINGS);
-  p.add(shardTarget('tcp_echo', { slot: 12, port: srv.port, timeoutMs: 5000, options: { reconnect_min_backoff_ms: 50 } }));
+  p.add(shardTarget('tcp_echo', { slot: 12, port: srv.port, timeoutMs: 5000 }, { reconnect_min_backoff: '50ms' }));
   await sink.until(() => sink.records(ProbeEvent.Connected, 12).length === 1);
   p.probe(12);
   p.probe(12);
@@ -201,7 +201,7 @@ test('tcp_echo: a target whose port is closed reports refused once the first con
   await stopServer(tmp);
   const sink = new RecordingSink();
   const p = tcpEchoProberFactory(sink, TEST_SETTINGS);
-  p.add(shardTarget('tcp_echo', { slot: 8, port, options: { reconnect_max_backoff_ms: 100 } }));
+  p.add(shardTarget('tcp_echo', { slot: 8, port }, { reconnect_max_backoff: '100ms' }));
   p.probe(8); // first connect still pending: skipped, not counted as loss
   assert.equal(sink.count('sent', 8), 0);
   await sleep(100);

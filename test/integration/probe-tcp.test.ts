@@ -10,6 +10,7 @@ import { ErrorReason } from '../../src/protocol/events.js';
 import { RecordingSink, sleep } from '../fixtures/recording-sink.js';
 import { shardTarget, TEST_SETTINGS } from '../fixtures/shard-target.js';
 import { tcpProberFactory } from '../../workers/probes/tcp.js';
+import { tcpKind } from '../../src/kinds/tcp.js';
 
 async function listen(server: net.Server, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((r) => server.listen(0, host, r));
@@ -54,7 +55,7 @@ test('tcp: options.close=fin closes with a FIN instead of a reset', async () => 
   const port = await listen(server);
   const sink = new RecordingSink();
   const p = tcpProberFactory(sink, TEST_SETTINGS);
-  p.add(shardTarget('tcp', { slot: 1, port, options: { close: 'fin' } }));
+  p.add(shardTarget('tcp', { slot: 1, port }, { close: 'fin' }));
   p.probe(1);
   await sink.until(() => sink.count('reply', 1) === 1);
   await sink.until(() => ended === 1, 2000, 'orderly end at server');
@@ -136,7 +137,10 @@ test('tcp: remove() abandons an in-flight probe without an outcome; add() reject
   const p = tcpProberFactory(sink, TEST_SETTINGS);
   assert.throws(() => p.add(shardTarget('tcp', { ip: 'example.invalid', port: 80 })), /not an IP/);
   assert.throws(() => p.add(shardTarget('tcp', { port: 0 })), /bad port/);
-  assert.throws(() => p.add(shardTarget('tcp', { port: 80, options: { close: 'slam' } })), /option close/);
+  // Options are checked once, by the kind (src/kinds/tcp.ts), before a target reaches a prober;
+  // the prober only refuses options of another kind.
+  assert.match(tcpKind.options.close.format.check('slam') ?? '', /must be one of reset, fin/);
+  assert.throws(() => p.add(shardTarget('tcp', { port: 80, options: { kind: 'udp', sourcePorts: 1 } })), /tcp: target carries udp options/);
   // 127.0.0.1 port with a full backlog is not needed: remove right after probe, before the connect callback.
   const server = net.createServer();
   const port = await listen(server);

@@ -10,6 +10,7 @@ import { DropReason } from '../../src/protocol/events.js';
 import { RecordingSink, sleep } from '../fixtures/recording-sink.js';
 import { shardTarget, TEST_SETTINGS } from '../fixtures/shard-target.js';
 import { UdpProber, udpProberFactory } from '../../workers/probes/udp.js';
+import { udpKind } from '../../src/kinds/udp.js';
 
 type OnMsg = (sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
@@ -90,6 +91,33 @@ test('udp: a second copy of a reply is a duplicate; a reply after the timeout is
   await close(srv.sock);
 });
 
+test('udp: a target that takes a slot (or replaces its own) never matches the replies of the one before', async (t) => {
+  // Every reply comes back 150 ms late, long after the slot changed hands.
+  const srv = await udpServer((s, m, r) => setTimeout(() => echoBack(s, m, r), 150));
+  const sink = new RecordingSink();
+  const p = udpProberFactory(sink, TEST_SETTINGS);
+  t.after(async () => {
+    await p.close();
+    await close(srv.sock);
+  });
+  p.add(shardTarget('udp', { slot: 26, port: srv.port, timeoutMs: 1000 }));
+  p.probe(26); // its reply is on the way...
+  await sleep(20);
+  p.remove(26);
+  p.add(shardTarget('udp', { slot: 26, port: srv.port, timeoutMs: 1000 })); // ...when a new target (same address) takes the slot
+  await sleep(20);
+  p.probe(26);
+  p.add(shardTarget('udp', { slot: 26, port: srv.port, timeoutMs: 1000, intervalMs: 500 })); // and is changed in place (upsert)
+  await sleep(20);
+  p.probe(26);
+  // All three replies are back: two of them are the earlier targets' (or, wrongly, counted as ours).
+  await sink.until(() => sink.count('dropped') + sink.count('reply', 26) + sink.count('duplicate', 26) + sink.count('late', 26) >= 3, 5000);
+  await sleep(50);
+  assert.deepEqual(sink.of('dropped').map((c) => c.code), [DropReason.bad_sequence, DropReason.bad_sequence], 'the earlier probes\' replies are not ours');
+  assert.equal(sink.count('reply', 26), 1, sink.summary());
+  assert.ok(sink.of('reply', 26)[0].value >= 0.14, `the reply counted is the last probe's own (${sink.of('reply', 26)[0].value} s)`);
+});
+
 test('udp: forged or foreign replies are dropped with the right reason and never counted as replies', async () => {
   const other = dgram.createSocket('udp4');
   await new Promise<void>((r) => other.bind(0, '127.0.0.1', r));
@@ -134,7 +162,7 @@ test('udp: source_ports rotates successive probes over N shared sockets', async 
   const srv = await udpServer((s, m, r) => { srcPorts.push(r.port); echoBack(s, m, r); });
   const sink = new RecordingSink();
   const p = udpProberFactory(sink, TEST_SETTINGS) as UdpProber;
-  p.add(shardTarget('udp', { slot: 27, port: srv.port, options: { source_ports: 3 } }));
+  p.add(shardTarget('udp', { slot: 27, port: srv.port }, { source_ports: 3 }));
   p.add(shardTarget('udp', { slot: 28, port: srv.port })); // shares socket 0
   await sleep(20);
   for (let i = 0; i < 6; i++) {
@@ -147,7 +175,9 @@ test('udp: source_ports rotates successive probes over N shared sockets', async 
   assert.equal(local.length, 3, 'sockets are per prober, sized by the largest source_ports');
   assert.deepEqual(srcPorts.slice(0, 6), [...local, ...local]);
   assert.equal(srcPorts[6], local[0]);
-  assert.throws(() => p.add(shardTarget('udp', { slot: 29, port: srv.port, options: { source_ports: 0 } })), /source_ports/);
+  // source_ports is checked once, by the kind (src/kinds/udp.ts), before a target reaches a prober.
+  assert.match(udpKind.options.source_ports.format.check(0) ?? '', /between 1 and 64/);
+  assert.match(udpKind.options.source_ports.format.check(65) ?? '', /between 1 and 64/);
   await p.close();
   await close(srv.sock);
 });

@@ -46,7 +46,7 @@ test(`${N.toLocaleString('en')} target-file entries load: check-config, and the 
     assert.equal(resolver.results().size, N);
 
     const registry = new TargetRegistry();
-    const diff = registry.update(set.targets, (name) => resolver.get(name));
+    const diff = registry.update(set.targets, (name) => resolver.get(name), registry.generation);
     assert.equal(diff.added.length, N);
     assert.equal(registry.highWaterMark, N);
     const shards = partitionByWorker(registry.shardTargets(), config.workers);
@@ -55,7 +55,7 @@ test(`${N.toLocaleString('en')} target-file entries load: check-config, and the 
 
     // A second load (what a reload does) diffs to nothing.
     const again = await loadTargets(config, { ownAddresses: new Set(), previousFiles: set.files });
-    const diff2 = registry.update(again.targets, (name) => resolver.get(name));
+    const diff2 = registry.update(again.targets, (name) => resolver.get(name), registry.generation);
     assert.deepEqual([diff2.added.length, diff2.removed.length, diff2.changed.length], [0, 0, 0]);
   });
 });

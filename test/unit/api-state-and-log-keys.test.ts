@@ -27,6 +27,7 @@ test('?state= filters by a known state and refuses an unknown one with the list 
     readiness: () => ({ ready: true }),
     reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => TARGETS, status: () => ({}) },
+    limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
   });
   t.after(() => app.close());
   const all = await app.inject({ method: 'GET', url: '/api/v1/targets' });

@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, ConfigError, configSchemaDocs, formatConfigHelp, parseDuration } from '../../src/config/index.js';
-import { COUNT_BOUNDS, DURATION_BOUNDS, LABEL_BOUNDS, MAX_TIMER_MS, TIMEOUT_MAX_INTERVALS } from '../../src/config/bounds.js';
+import { COUNT_BOUNDS, DURATION_BOUNDS } from '../../src/config/bounds.js';
+import { LABEL_BOUNDS } from '../../src/targets/fields.js';
+import { MAX_TIMER_MS, type Range } from '../../src/values/range.js';
+import { TIMEOUT_MAX_INTERVALS, TIMING_BOUNDS } from '../../src/kinds/timing.js';
+import { TCP_ECHO_BOUNDS } from '../../src/kinds/tcp-echo.js';
+import { UDP_BOUNDS } from '../../src/kinds/udp.js';
+import { httpKind } from '../../src/kinds/http.js';
 import { FORMATS } from '../../src/config/formats.js';
 import { buildSchema, leaves } from '../../src/config/schema.js';
 import { parseTargetDocument } from '../../src/targets/files.js';
@@ -174,8 +180,10 @@ test('every duration, count, size and capped list in the schema documents its ra
     if (name === 'fp-kinds') continue; // bounded by uniqueness over the five kinds
     assert.ok(byKey.get(key)?.range, `${key} (${name}) has no documented range`);
   }
-  for (const [name, r] of Object.entries(DURATION_BOUNDS)) {
-    assert.ok(r.max <= MAX_TIMER_MS && r.min >= 1, `${name}: ${r.min}..${r.max}`);
+  // Every table of duration bounds: the process's, a target's timing, the tcp_echo kind's.
+  for (const [name, r] of [...Object.entries(DURATION_BOUNDS), ...Object.entries(TIMING_BOUNDS), ...Object.entries(TCP_ECHO_BOUNDS)]) {
+    // history.retention is not a timer: its 0 means "off".
+    assert.ok(r.max <= MAX_TIMER_MS && (r.min >= 1 || name === 'historyRetention'), `${name}: ${r.min}..${r.max}`);
   }
   assert.ok(RESPONDER_LIMIT_RULES.idleTimeoutMs.max <= MAX_TIMER_MS);
   const help = formatConfigHelp();
@@ -186,13 +194,12 @@ test('every duration, count, size and capped list in the schema documents its ra
 });
 
 test('each duration bound is exact: the bound itself passes, one step past it fails', () => {
-  const cases: Array<[string, string, (v: string) => unknown]> = [
-    ['fp-interval', 'interval', (v) => ({ probe_defaults: { interval: v, timeout: '1ms' } })],
-    ['fp-flush-interval', 'flushInterval', (v) => ({ flush_interval: v })],
-    ['fp-dns-refresh', 'dnsRefresh', (v) => ({ dns: { refresh_interval: v } })],
+  const cases: Array<[string, Range, (v: string) => unknown]> = [
+    ['fp-interval', TIMING_BOUNDS.interval, (v) => ({ probe_defaults: { interval: v, timeout: '1ms' } })],
+    ['fp-flush-interval', DURATION_BOUNDS.flushInterval, (v) => ({ flush_interval: v })],
+    ['fp-dns-refresh', DURATION_BOUNDS.dnsRefresh, (v) => ({ dns: { refresh_interval: v } })],
   ];
-  for (const [format, bound, doc] of cases) {
-    const r = DURATION_BOUNDS[bound as keyof typeof DURATION_BOUNDS];
+  for (const [format, r, doc] of cases) {
     assert.equal(FORMATS[format].check(`${r.max}ms`), null, `${format} max`);
     assert.equal(FORMATS[format].check(`${r.min}ms`), null, `${format} min`);
     assert.notEqual(FORMATS[format].check(`${r.max + 1}ms`), null, `${format} max+1`);
@@ -279,12 +286,12 @@ test('the timeout span rule is the icmp worker\'s rule: the config refuses exact
   for (const interval of ['1ms', '7ms', '10ms', '100ms', '1s', '1.5s', '1h']) {
     for (const factor of [1, 14, 15, 15.0001, 16, 100]) {
       const intervalMs = parseDuration(interval);
-      const timeoutMs = Math.min(DURATION_BOUNDS.timeout.max, intervalMs * factor);
+      const timeoutMs = Math.min(TIMING_BOUNDS.timeout.max, intervalMs * factor);
       const entry = { name: `t${slot}`, address: '127.0.0.1', interval, timeout: `${timeoutMs}ms` };
       const parsed = parseTargetEntry(entry, 'test', d);
       let workerOk = true;
       try {
-        prober.add({ slot: slot++, name: entry.name, kind: 'icmp', ip: '127.0.0.1', family: 4, port: 0, intervalMs, phaseMs: 0, timeoutMs, payloadSize: 56, options: {} });
+        prober.add({ slot: slot++, name: entry.name, kind: 'icmp', ip: '127.0.0.1', family: 4, port: 0, intervalMs, phaseMs: 0, timeoutMs, payloadSize: 56, options: { kind: 'icmp' } });
       } catch (e) {
         workerOk = false;
         assert.match((e as Error).message, /spans more than/);
@@ -321,7 +328,7 @@ test('http headers: the config refuses exactly the headers the prober cannot sen
     } catch {
       proberOk = false;
     }
-    const configOk = FORMATS['fp-headers'].check(headers) === null;
+    const configOk = httpKind.options.headers.format.check(headers) === null;
     assert.equal(configOk, proberOk, JSON.stringify(headers));
   }
 });
@@ -337,7 +344,7 @@ test('file targets: a rule a worker would apply is a per-entry rejection with it
       { name: 'many-labels', address: '127.0.0.7', labels: Object.fromEntries(Array.from({ length: LABEL_BOUNDS.perTarget + 1 }, (_, i) => [`l${i}`, 'v'])) },
       { name: 'long-name-label', address: '127.0.0.8', labels: { ['n'.repeat(LABEL_BOUNDS.nameBytes + 1)]: 'v' } },
       { name: 'backoff', kind: 'tcp_echo', address: '127.0.0.1:4000', reconnect_max_backoff: '2h' },
-      { name: 'ports', kind: 'udp', address: '127.0.0.1:4000', source_ports: COUNT_BOUNDS.sourcePorts.max + 1 },
+      { name: 'ports', kind: 'udp', address: '127.0.0.1:4000', source_ports: UDP_BOUNDS.sourcePorts.max + 1 },
       { name: 'hdr', kind: 'http', url: 'http://127.0.0.1:4001/', headers: { Connection: 'keep-alive' } },
       { name: 'url', kind: 'http', url: `http://127.0.0.1:4001/${'p'.repeat(3000)}` },
       { name: 'ca', kind: 'http', url: 'https://127.0.0.1:4001/', ca_file: '/nonexistent/ca.pem' },

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMAND_LINE_ONLY, ConfigError, loadConfig } from '../../src/config/index.js';
-import { readErrorMessage, readStructuredFileSync } from '../../src/config/file.js';
+import { readErrorMessage, readStructuredFileSync } from '../../src/values/structured-file.js';
 import { parseTargetEntry } from '../../src/targets/spec.js';
 import { parseTargetDocument } from '../../src/targets/files.js';
 import { dedupeTargets } from '../../src/targets/sources.js';

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, ConfigError, embeddedDefaultPath, configSchemaDocs, formatConfigHelp } from '../../src/config/index.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { optionsOf } from '../../src/kinds/index.js';
 
 /** Loopback only: 127.0.0.0/8, ::1, localhost. */
 function isLoopback(addr: string): boolean {
@@ -93,7 +94,7 @@ test('environment and flags coerce lists, booleans and durations', () => {
   });
   assert.deepEqual(c.metrics.rttBuckets, [0.001, 0.01, 0.1]);
   assert.deepEqual(c.mesh.kinds, ['icmp', 'udp']);
-  assert.equal(c.probeDefaults.options.http.keep_alive, true);
+  assert.equal(c.probeDefaults.optionValues.http.keep_alive, true);
   assert.equal(c.dns.refreshIntervalMs, 300_000);
   assert.deepEqual(c.targetFiles, []);
 });
@@ -191,14 +192,15 @@ targets:
   assert.equal(a.intervalMs, 500);
   assert.equal(a.timeoutMs, 1000);
   assert.equal(a.source, `${p} targets[0]`);
-  assert.equal(b.options.reconnect_max_backoff_ms, 2000);
-  assert.equal(b.options.reconnect_min_backoff_ms, 100);
+  assert.equal(optionsOf(b.options, 'tcp_echo').reconnectMaxBackoffMs, 2000);
+  assert.equal(optionsOf(b.options, 'tcp_echo').reconnectMinBackoffMs, 100);
   assert.equal(cc.url, 'https://127.0.0.1:4001/v1/ping');
   assert.equal(cc.address, '127.0.0.1:4001');
-  assert.equal(cc.options.keep_alive, true);
-  assert.equal(cc.options.expect_status, '200,204');
-  assert.equal('ca_file' in cc.options, false);
-  assert.equal(dd.options.source_ports, 3);
+  const http = optionsOf(cc.options, 'http');
+  assert.equal(http.keepAlive, true);
+  assert.deepEqual(http.expectStatus, [[200, 200], [204, 204]]);
+  assert.equal(http.caFile, null, 'ca_file: null on the target is unset: the system store');
+  assert.equal(optionsOf(dd.options, 'udp').sourcePorts, 3);
   assert.equal(dd.payloadSize, 100);
 });
 

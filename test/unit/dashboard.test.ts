@@ -85,7 +85,7 @@ function storeWithEveryEvent(): TargetStore {
 async function exportedMetrics(): Promise<Exported> {
   const store = storeWithEveryEvent();
   const self = new SelfMetrics({ store });
-  self.setWorkers(2); // per-worker series exist (with their labels) from the start
+  self.workers.configure(2); // per-worker series exist (with their labels) from the start
   self.setOtlpSource(() => ({ exports: 0, failures: 0, skipped: 0, lastSuccessAt: 0 })); // as when OTLP export is on
   self.setTargetStates({ configured: PROBE_KINDS.length });
   self.onReload(true);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, formatDuration, isDuration, DurationError } from '../../src/config/duration.js';
+import { parseDuration, formatDuration, isDuration, DurationError } from '../../src/values/duration.js';
 
 test('durations with units parse to milliseconds', () => {
   const cases: Array<[string, number]> = [

@@ -1,19 +1,28 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorReason } from '../../src/protocol/events.js';
-import { parseExpectStatus, statusAccepted, statusErrorReason } from '../../workers/probes/http-status.js';
+import { statusAccepted, statusErrorReason, statusTable } from '../../workers/probes/http-status.js';
+import { parseExpectStatus } from '../../src/kinds/http-expect-status.js';
+import { defaultOptions } from '../../src/kinds/index.js';
 
-const accepted = (spec: unknown): number[] => {
-  const t = parseExpectStatus(spec);
+/** The one parser (the kind's, on the main thread) and the prober's table built from its ranges. */
+function table(spec: unknown): Uint8Array {
+  const ranges = parseExpectStatus(spec);
+  if (typeof ranges === 'string') throw new Error(`expect_status ${ranges}`);
+  return statusTable(ranges);
+}
+const acceptedBy = (t: Uint8Array): number[] => {
   const out: number[] = [];
   for (let s = 0; s < 600; s++) if (statusAccepted(t, s)) out.push(s);
   return out;
 };
+const accepted = (spec: unknown): number[] => acceptedBy(table(spec));
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 test('expect_status defaults to 2xx', () => {
-  assert.deepEqual(accepted(undefined), range(200, 299));
-  assert.deepEqual(accepted(null), range(200, 299));
+  // Unset, the http kind's default applies before the target reaches the prober.
+  assert.deepEqual(acceptedBy(statusTable(defaultOptions('http', { timeoutMs: 1000 }).expectStatus)), range(200, 299));
+  assert.deepEqual(accepted('2xx'), range(200, 299));
 });
 
 test('expect_status reads classes, codes, ranges and lists', () => {
@@ -27,13 +36,14 @@ test('expect_status reads classes, codes, ranges and lists', () => {
 });
 
 test('expect_status rejects what it cannot read', () => {
-  for (const bad of ['', '6xx', 'abc', '99', 600, 200.5, [], '300-200', true, {}]) {
-    assert.throws(() => parseExpectStatus(bad), /expect_status/, JSON.stringify(bad));
+  for (const bad of ['', '6xx', 'abc', '99', 600, 200.5, [], '300-200', true, {}, null, undefined, '200,']) {
+    assert.equal(typeof parseExpectStatus(bad), 'string', JSON.stringify(bad));
+    assert.throws(() => table(bad), /expect_status/, JSON.stringify(bad));
   }
 });
 
 test('statusAccepted is false outside 0..599', () => {
-  const t = parseExpectStatus('2xx');
+  const t = table('2xx');
   assert.equal(statusAccepted(t, 600), false);
   assert.equal(statusAccepted(t, -1), false);
 });

@@ -100,7 +100,7 @@ function target(slot: number, ip: string, extra: Partial<ShardTarget> = {}): Sha
     phaseMs: 0,
     timeoutMs: 500,
     payloadSize: 56,
-    options: {},
+    options: { kind: 'icmp' },
     ...extra,
   };
 }

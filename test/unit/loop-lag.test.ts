@@ -1,7 +1,7 @@
-/** Event-loop delay arithmetic of the workers' LoopLagMonitor (workers/loop-lag.ts). */
+/** Event-loop delay arithmetic of the workers' LoopLagMonitor (workers/loop-lag.ts; src/protocol/loop-lag.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loopDelaySeconds } from '../../workers/loop-lag.js';
+import { loopDelaySeconds } from '../../src/protocol/loop-lag.js';
 
 test('loop delay is the excess of each sampling interval over the resolution, never negative', () => {
   const out = { max: -1, mean: -1 };

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meshTargets, meshPorts, normaliseIp, ownAddresses, responderListenHosts } from '../../src/targets/mesh.js';
+import { parsePeers } from '../../src/targets/peers.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { MeshConfig } from '../../src/config/types.js';
 
@@ -33,7 +37,10 @@ test('self recognised by configured name is skipped; targets are <peer>/<kind> w
   assert.equal(r.targets.some((t) => t.name.startsWith('n1/')), false);
   assert.deepEqual(r.targets.find((t) => t.name === 'n6/udp')?.address, '[::1]:4000');
   assert.equal(r.targets.find((t) => t.name === 'n6/http')?.url, 'http://[::1]:4001/v1/ping');
-  assert.deepEqual(r.targets.find((t) => t.name === 'n2/icmp')?.labels, { rack: 'r2' });
+  // The peer and the prober are labels of their own (the name packs them as "<peer>/<kind>").
+  assert.deepEqual(r.targets.find((t) => t.name === 'n2/icmp')?.labels, { rack: 'r2', peer: 'n2', prober: 'n1' });
+  assert.deepEqual(r.targets.find((t) => t.name === 'n6/udp')?.labels, { peer: 'n6', prober: 'n1' });
+  assert.equal(r.prober, 'n1');
   assert.equal(r.targets.length, 10);
 });
 
@@ -76,4 +83,40 @@ test('without a name, the responder listen address identifies self before interf
   // Wildcard listeners say nothing about self: fall back to interface addresses.
   assert.deepEqual([...responderListenHosts({ tcpEcho: '0.0.0.0:4000', udpEcho: ':4000', http: '[::]:4001' })], []);
   assert.equal(meshTargets(mesh(), defaults(), meshPorts(null), new Set(['127.0.0.1']), new Set()).self, 'n1');
+});
+
+test('the prober label is self, else mesh.name, else the host name; it and peer override probe_defaults.labels', () => {
+  const d = { ...defaults(), labels: { peer: 'x', prober: 'y', zone: 'z1' } };
+  const bySelf = meshTargets(mesh(), d, meshPorts(null), new Set(['127.0.0.2']), new Set(), () => 'host-1');
+  assert.equal(bySelf.prober, 'n2');
+  assert.deepEqual(bySelf.targets.find((t) => t.name === 'n1/icmp')?.labels, { zone: 'z1', peer: 'n1', prober: 'n2' });
+  const byName = meshTargets(mesh({ name: 'outside' }), d, meshPorts(null), new Set(), new Set(), () => 'host-1');
+  assert.equal(byName.self, null);
+  assert.equal(byName.prober, 'outside');
+  const byHost = meshTargets(mesh(), d, meshPorts(null), new Set(['127.0.0.99']), new Set(), () => 'host-1');
+  assert.equal(byHost.prober, 'host-1');
+  for (const t of byHost.targets) assert.equal(t.labels.prober, 'host-1');
+  assert.deepEqual(new Set(byHost.targets.map((t) => t.labels.peer)), new Set(['n1', 'n2', 'n6']));
+});
+
+test('peer labels named peer or prober are refused (fleetprobe sets them); the label cap counts them', () => {
+  const bad = parsePeers([{ name: 'a', address: '127.0.0.1', labels: { peer: 'b', prober: 'c', rack: 'r1' } }], 'mesh.peers');
+  assert.deepEqual(bad.peers, []);
+  assert.deepEqual(bad.problems.map((p) => p.key), ['mesh.peers[0].labels.peer', 'mesh.peers[0].labels.prober']);
+  assert.match(bad.problems[0].message, /set by fleetprobe on mesh targets/);
+  // 31 own labels + peer + prober = 33 > 32.
+  const labels = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`l${i}`, 'v']));
+  const dir = mkdtempSync(join(tmpdir(), 'fp-mesh-labels-'));
+  try {
+    const cfg = join(dir, 'c.json');
+    writeFileSync(cfg, JSON.stringify({ mesh: { peers: [{ name: 'a', address: '127.0.0.1', labels }] } }));
+    assert.throws(
+      () => loadConfig({ argv: ['--config', cfg], env: {} }),
+      (e: Error) => /33 labels.*mesh targets also carry peer and prober/.test(String((e as { problems?: { message: string }[] }).problems?.map((p) => p.message))),
+    );
+    writeFileSync(cfg, JSON.stringify({ mesh: { peers: [{ name: 'a', address: '127.0.0.1', labels: { l0: 'v' } }] } }));
+    assert.equal(loadConfig({ argv: ['--config', cfg], env: {} }).mesh.peers.length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -96,8 +96,8 @@ test('every Prometheus type becomes its OTLP type with the registry values (cumu
 });
 
 test('the self metrics of a real SelfMetrics are all there, except the event-loop lag family that resets when read', async () => {
-  const self = new SelfMetrics({ store: { unknownSlotRecords: 3, malformedRecords: 0, size: 2 } });
-  self.setWorkers(2);
+  const self = new SelfMetrics({ store: { unknownSlotRecords: 3, staleRecords: 0, malformedRecords: 0, invalidValues: 0, size: 2 } });
+  self.workers.configure(2);
   self.setOtlpSource(() => ({ exports: 5, failures: 1, skipped: 0, lastSuccessAt: 0 }));
   self.setTargetStates({ configured: 2, probing: 2 });
   const ms = await metrics(new RegistryMetricProducer(self.registry));

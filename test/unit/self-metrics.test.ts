@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchWriter, Header } from '../../src/protocol/batch.js';
+import { BatchWriter, Header, HEADER_FIELDS, IcmpSocketBits } from '../../src/protocol/batch.js';
 import { DROP_REASON_NAMES, DropReason, ProbeEvent } from '../../src/protocol/events.js';
 import { TargetStore } from '../../src/aggregate/store.js';
-import { LINT_FAILING_DEFAULT_METRICS, SelfMetrics, TARGET_STATES } from '../../src/metrics/self.js';
+import { ICMP_FAMILIES, ICMP_RTT_CLOCKS, LINT_FAILING_DEFAULT_METRICS, SelfMetrics, TARGET_STATES } from '../../src/metrics/self.js';
 import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.js';
 
 async function scrape(m: SelfMetrics): Promise<{ samples: Sample[]; types: Map<string, string> }> {
@@ -17,12 +17,12 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 function header(fill: (h: Float64Array) => void): Float64Array {
   const w = new BatchWriter(1);
   fill(w.header);
-  return new Float64Array(w.take(0, 1), 0, 24);
+  return new Float64Array(w.take(0, 1, w.header[Header.Generation]), 0, HEADER_FIELDS);
 }
 
 test('per-worker series exist at zero for every configured worker', async () => {
   const m = new SelfMetrics({ defaultMetrics: false });
-  m.setWorkers(3);
+  m.workers.configure(3);
   const { samples } = await scrape(m);
   for (const w of ['0', '1', '2']) {
     assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: w }), 0);
@@ -38,7 +38,7 @@ test('per-worker series exist at zero for every configured worker', async () => 
 test('batch headers accumulate deltas into counters and set the gauges from the newest batch', async () => {
   let now = 1000;
   const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
-  m.setWorkers(2);
+  m.workers.configure(2);
   const h1 = header((h) => {
     h[Header.Targets] = 500;
     h[Header.ProbesStarted] = 100;
@@ -58,9 +58,9 @@ test('batch headers accumulate deltas into counters and set the gauges from the 
     h[Header.DropsStart + DropReason.bad_cookie] = 1;
     h[Header.DropsStart + DropReason.garbage] = 4;
   });
-  m.onBatch(1, h1);
+  m.workers.batch(1, h1);
   now = 3500;
-  m.onBatch(1, h2);
+  m.workers.batch(1, h2);
   now = 4000;
   const { samples } = await scrape(m);
   const w1 = { worker: '1' };
@@ -81,11 +81,11 @@ test('batch headers accumulate deltas into counters and set the gauges from the 
 test('a worker failure is counted by reason, keeps the counters, and the worker is not running until its next batch', async () => {
   let now = 0;
   const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
-  m.setWorkers(1);
-  m.onWorkerLaunch(0);
-  m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 10)));
+  m.workers.configure(1);
+  m.workers.launched(0, 0);
+  m.workers.batch(0, header((h) => (h[Header.ProbesStarted] = 10)));
   now = 2000;
-  m.onWorkerFailure(0, 'crashed', 100);
+  m.workers.failed(0, 'crashed', 100);
   now = 2250;
   let { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_worker_restarts_total', { worker: '0' }), 1);
@@ -96,27 +96,27 @@ test('a worker failure is counted by reason, keeps the counters, and the worker 
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 0);
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 1);
   assert.equal(value(samples, 'fleetprobe_worker_last_batch_age_seconds', { worker: '0' }), 0.25, 'age since the restart');
-  m.onWorkerLaunch(0);
+  m.workers.launched(0, 0);
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'starting' }), 1);
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 0);
-  m.onBatch(0, header((h) => (h[Header.ProbesStarted] = 5)));
+  m.workers.batch(0, header((h) => (h[Header.ProbesStarted] = 5)));
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 15, 'the new thread adds to the old totals');
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
   assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '0' }), 0.1, 'backoff stays until the worker is healthy');
-  m.onWorkerHealthy(0);
+  m.workers.healthy(0);
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_worker_restart_backoff_seconds', { worker: '0' }), 0);
 });
 
 test('stalls and out-of-memory ends are counted under their own reasons and states', async () => {
   const m = new SelfMetrics({ defaultMetrics: false });
-  m.setWorkers(3);
-  for (let i = 0; i < 3; i++) m.onWorkerLaunch(i);
-  m.onWorkerFailure(1, 'stalled', 100);
-  m.onWorkerFailure(2, 'out_of_memory', 200);
-  m.onWorkerFailure(2, 'out_of_memory', 400);
+  m.workers.configure(3);
+  for (let i = 0; i < 3; i++) m.workers.launched(i, 0);
+  m.workers.failed(1, 'stalled', 100);
+  m.workers.failed(2, 'out_of_memory', 200);
+  m.workers.failed(2, 'out_of_memory', 400);
   const { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '1', reason: 'stalled' }), 1);
   assert.equal(value(samples, 'fleetprobe_worker_failures_total', { worker: '2', reason: 'out_of_memory' }), 2);
@@ -187,7 +187,7 @@ test('store drop counters are read from the store at scrape time', async () => {
   w.push(0, ProbeEvent.Sent);
   w.push(5, ProbeEvent.Sent);
   w.push(0, 200);
-  m.onBatch(0, store.applyBatch(w.take(0, 1)));
+  m.workers.batch(0, store.applyBatch(w.take(0, 1)));
   const { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_batch_records_unknown_slot_total'), 1);
   assert.equal(value(samples, 'fleetprobe_batch_records_malformed_total'), 1);
@@ -195,7 +195,7 @@ test('store drop counters are read from the store at scrape time', async () => {
 
 test('rejected batches are counted per worker', async () => {
   const m = new SelfMetrics({ defaultMetrics: false });
-  m.onBatchRejected(2);
+  m.workers.batchRejected(2);
   const { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_batches_rejected_total', { worker: '2' }), 1);
   assert.equal(value(samples, 'fleetprobe_batches_rejected_total', { worker: '0' }), 0, 'lower workers exist too');
@@ -209,4 +209,73 @@ test('default process and nodejs metrics are registered without the lint-failing
   for (const n of LINT_FAILING_DEFAULT_METRICS) assert.equal(types.has(n), false, n);
   assert.equal(types.get('fleetprobe_worker_scheduling_lag_seconds'), 'summary');
   assert.equal(types.get('fleetprobe_worker_restarts_total'), 'counter');
+});
+
+test('ICMP RTT clocks, rejected kernel stamps and the socket state come from the batch headers into the worker record', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  m.workers.configure(2);
+  let { samples } = await scrape(m);
+  for (const w of ['0', '1']) {
+    for (const clock of ICMP_RTT_CLOCKS) assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: w, clock }), 0);
+    assert.equal(value(samples, 'fleetprobe_worker_icmp_kernel_timestamps_rejected_total', { worker: w }), 0);
+    for (const family of ICMP_FAMILIES) {
+      for (const g of ['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled']) assert.equal(value(samples, `fleetprobe_worker_icmp_${g}`, { worker: w, family }), 0);
+    }
+  }
+  const v4 = IcmpSocketBits.Open | IcmpSocketBits.BpfFilter | IcmpSocketBits.TypeFilter | IcmpSocketBits.KernelTimestamps;
+  m.workers.batch(
+    1,
+    header((h) => {
+      h[Header.IcmpRttKernel] = 90;
+      h[Header.IcmpRttMonotonic] = 10;
+      h[Header.IcmpStampsRejected] = 4;
+      h[Header.IcmpSocket4] = v4;
+      h[Header.IcmpSocket6] = IcmpSocketBits.Open | IcmpSocketBits.TypeFilter;
+    }),
+  );
+  m.workers.batch(
+    1,
+    header((h) => {
+      h[Header.IcmpRttKernel] = 10;
+      h[Header.IcmpRttMonotonic] = 1;
+      h[Header.IcmpSocket4] = v4;
+      h[Header.IcmpSocket6] = IcmpSocketBits.Open | IcmpSocketBits.TypeFilter;
+    }),
+  );
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: '1', clock: 'kernel' }), 100);
+  assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: '1', clock: 'monotonic' }), 11);
+  assert.equal(value(samples, 'fleetprobe_worker_icmp_kernel_timestamps_rejected_total', { worker: '1' }), 4);
+  const at = (g: string, family: string): number => value(samples, `fleetprobe_worker_icmp_${g}`, { worker: '1', family });
+  assert.deepEqual(['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv4')), [1, 1, 1, 1]);
+  assert.deepEqual(['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv6')), [1, 0, 1, 0]);
+  assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: '0', clock: 'kernel' }), 0, 'per worker');
+});
+
+test('the generation each worker acknowledged is the newest of its batches, and its launch generation before one', async () => {
+  const m = new SelfMetrics({ defaultMetrics: false });
+  m.workers.configure(1);
+  m.workers.launched(0, 5);
+  let { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_worker_target_generation', { worker: '0' }), 5);
+  m.workers.batch(0, header((h) => (h[Header.Generation] = 9)));
+  m.workers.batch(0, header((h) => (h[Header.Generation] = 7))); // never goes back
+  ({ samples } = await scrape(m));
+  assert.equal(value(samples, 'fleetprobe_worker_target_generation', { worker: '0' }), 9);
+});
+
+test('stale records and invalid values are read from the store at scrape time', async () => {
+  const store = new TargetStore();
+  store.defineSlot(0, { name: 'a', kind: 'icmp', address: '127.0.0.1', labels: {} }, 2);
+  const m = new SelfMetrics({ defaultMetrics: false, store });
+  const w = new BatchWriter(4);
+  w.push(0, ProbeEvent.Sent);
+  store.applyBatch(w.take(0, 1, 1)); // written before the target was put in slot 0
+  w.push(0, ProbeEvent.Reply, 0, 0, -1);
+  w.push(0, ProbeEvent.Reply, 0, 0, Number.NaN);
+  store.applyBatch(w.take(0, 2, 2));
+  const { samples } = await scrape(m);
+  assert.equal(value(samples, 'fleetprobe_batch_records_stale_total'), 1);
+  assert.equal(value(samples, 'fleetprobe_batch_records_invalid_value_total'), 2);
+  assert.equal(value(samples, 'fleetprobe_batch_records_unknown_slot_total'), 0);
 });

@@ -313,3 +313,45 @@ test('a custom bucket layout is validated and used', () => {
   st.applyBatch(batch([[0, ProbeEvent.Reply, 0, 0, 0.05], [0, ProbeEvent.Reply, 0, 0, 5]]));
   assert.deepEqual(Array.from(st.snapshot().rttBuckets), [0, 1, 1]);
 });
+
+test('a record counts on a slot only if its batch was written at or after the slot got its target (every small pair of generations)', () => {
+  for (let slotGen = 0; slotGen <= 4; slotGen++) {
+    for (let batchGen = 0; batchGen <= 4; batchGen++) {
+      const st = new TargetStore();
+      st.defineSlot(0, icmp('a'), slotGen);
+      const w = new BatchWriter(4);
+      w.push(0, ProbeEvent.Sent);
+      w.push(0, ProbeEvent.Reply, 0, 0, 0.002);
+      st.applyBatch(w.take(1, 1, batchGen));
+      const s = st.snapshot();
+      const counts = batchGen >= slotGen;
+      assert.equal(s.sent[0], counts ? 1 : 0, `slot at ${slotGen}, batch at ${batchGen}`);
+      assert.equal(s.received[0], counts ? 1 : 0);
+      assert.equal(st.staleRecords, counts ? 0 : 2);
+      assert.equal(st.unknownSlotRecords, 0);
+    }
+  }
+});
+
+test('a new target in a slot takes the new generation; the same target keeps its own (and its counters)', () => {
+  const st = new TargetStore();
+  st.defineSlot(0, icmp('a'), 3);
+  st.applyBatch(batch([[0, ProbeEvent.Sent]]));
+  assert.equal(st.staleRecords, 1, 'a batch of generation 0 predates the definition at 3');
+  const w = new BatchWriter(4);
+  w.push(0, ProbeEvent.Sent);
+  st.applyBatch(w.take(0, 2, 3));
+  st.defineSlot(0, icmp('a', { labels: { rack: 'r1' } }), 7); // same identity: not a new target
+  assert.equal(st.slotGeneration(0), 3);
+  assert.equal(st.snapshot().sent[0], 1);
+  st.defineSlot(0, icmp('a', { address: '127.0.0.2' }), 8); // another address: a new target in place
+  assert.equal(st.slotGeneration(0), 8);
+  assert.equal(st.snapshot().sent[0], 0);
+  const late = new BatchWriter(4);
+  late.push(0, ProbeEvent.Reply, 0, 0, 0.001); // written while the worker still probed 127.0.0.1
+  st.applyBatch(late.take(0, 3, 7));
+  assert.equal(st.snapshot().received[0], 0, 'a reply of the old address is not counted on the new one');
+  assert.equal(st.staleRecords, 2);
+  st.releaseSlot(0);
+  assert.ok(Number.isNaN(st.slotGeneration(0)));
+});

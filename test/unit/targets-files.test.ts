@@ -7,6 +7,7 @@ import { dedupeTargets, loadTargets } from '../../src/targets/sources.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RejectedTarget } from '../../src/targets/files.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { optionsOf } from '../../src/kinds/index.js';
 
 function setup(files: Record<string, string>, configYaml: string) {
   const d = makeTempDir('fleetprobe-targets').path;
@@ -34,7 +35,7 @@ test('tcp_ping_prometheus format: name+address entries; host:port without kind m
   ]);
   assert.equal(r.targets[1].intervalMs, 2000);
   assert.deepEqual(r.targets[1].labels, { rack: 'r1' });
-  assert.equal(r.targets[2].options.source_ports, 2);
+  assert.equal(optionsOf(r.targets[2].options, 'udp').sourcePorts, 2);
 });
 
 test('bad entries of a target file are rejected one by one with index, name and every reason; the rest load', () => {
@@ -137,7 +138,7 @@ test('duplicate names across sources: the first wins, the later is rejected nami
 test('dedupeTargets keeps order and is a no-op without duplicates', () => {
   const rejected: RejectedTarget[] = [];
   const d = defaults();
-  const specs = ['a', 'b', 'c'].map((name, i) => ({ name, kind: 'icmp' as const, address: `127.0.0.${i + 1}`, labels: {}, intervalMs: d.intervalMs, timeoutMs: d.timeoutMs, payloadSize: 56, lossWindow: 100, options: {}, source: `s${i}` }));
+  const specs = ['a', 'b', 'c'].map((name, i) => ({ name, kind: 'icmp' as const, address: `127.0.0.${i + 1}`, labels: {}, intervalMs: d.intervalMs, timeoutMs: d.timeoutMs, payloadSize: 56, lossWindow: 100, options: { kind: 'icmp' as const }, source: `s${i}` }));
   assert.deepEqual(dedupeTargets(specs, rejected), specs);
   assert.deepEqual(rejected, []);
 });

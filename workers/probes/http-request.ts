@@ -16,7 +16,7 @@
  * Names must be tokens and values must not contain CR, LF or NUL (no header injection).
  */
 
-import { HTTP_FRAMING_HEADERS, HTTP_HEADER_NAME, HTTP_HEADER_VALUE } from '../../src/targets/http-headers.js';
+import { HTTP_FRAMING_HEADERS, HTTP_HEADER_NAME, HTTP_HEADER_VALUE } from '../../src/kinds/http-headers.js';
 
 export const HTTP_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);

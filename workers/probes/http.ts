@@ -55,10 +55,9 @@ import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { buildHttpRequest } from './http-request.js';
 import { HttpResponseParser, ParseState } from './http-response-parser.js';
-import { parseExpectStatus, statusAccepted, statusErrorReason } from './http-status.js';
+import { statusAccepted, statusErrorReason, statusTable } from './http-status.js';
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
-import { boolOption, numberOption, stringOption } from './tcp-options.js';
-import { COUNT_BOUNDS } from '../../src/config/bounds.js';
+import { optionsOf } from '../../src/kinds/index.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
@@ -68,7 +67,6 @@ const PHASE_TLS = phaseIndex('tls');
 const PHASE_FIRST_BYTE = phaseIndex('first_byte');
 const PHASE_TOTAL = phaseIndex('total');
 
-export const HTTP_DEFAULT_MAX_BODY_BYTES = 1 << 20;
 /** Size of the read buffer shared by all probe sockets of a thread. */
 const READ_BUFFER_BYTES = 64 * 1024;
 
@@ -194,23 +192,9 @@ export class HttpProber implements Prober {
     const url = new URL(t.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`http: unsupported scheme ${url.protocol}`);
     const isHttps = url.protocol === 'https:';
-    const o = t.options;
-    const method = stringOption(o, 'method', 'GET').toUpperCase();
-    const keepAlive = boolOption(o, 'keep_alive', false);
-    const accept = parseExpectStatus(o?.expect_status);
-    const maxBodyBytes = numberOption(o, 'max_body_bytes', HTTP_DEFAULT_MAX_BODY_BYTES, COUNT_BOUNDS.httpProbeMaxBodyBytes.min, COUNT_BOUNDS.httpProbeMaxBodyBytes.max);
-    const caFile = stringOption(o, 'ca_file', '');
-    const insecure = boolOption(o, 'insecure_skip_verify', false);
-    const serverName = stringOption(o, 'server_name', '');
-    const headers: Record<string, string> = {};
-    const extra = o?.headers;
-    if (extra !== undefined && extra !== null) {
-      if (typeof extra !== 'object' || Array.isArray(extra)) throw new Error('option headers: expected an object of strings');
-      for (const [k, v] of Object.entries(extra)) {
-        if (typeof v !== 'string') throw new Error(`option headers.${k}: expected a string`);
-        headers[k] = v;
-      }
-    }
+    // Validated and normalised by the main thread (src/kinds/http.ts): nothing to default here.
+    const { method, expectStatus, keepAlive, maxBodyBytes, caFile, insecureSkipVerify, serverName, headers } = optionsOf(t.options, 'http');
+    const accept = statusTable(expectStatus);
     const request = buildHttpRequest({ method, url, keepAlive, headers });
     const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const connect: net.NetConnectOpts & tls.ConnectionOptions = {
@@ -220,9 +204,9 @@ export class HttpProber implements Prober {
     };
     if (isHttps) {
       // Built once: tls.connect would otherwise build a context (and parse the CA) per probe.
-      connect.secureContext = tls.createSecureContext(caFile !== '' ? { ca: readFileSync(caFile, 'utf8') } : {});
-      connect.rejectUnauthorized = !insecure;
-      if (serverName !== '') connect.servername = serverName;
+      connect.secureContext = tls.createSecureContext(caFile !== null ? { ca: readFileSync(caFile, 'utf8') } : {});
+      connect.rejectUnauthorized = !insecureSkipVerify;
+      if (serverName !== null) connect.servername = serverName;
       else if (net.isIP(hostname) === 0) connect.servername = hostname;
     }
     this.remove(t.slot);

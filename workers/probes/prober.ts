@@ -32,6 +32,12 @@ export interface Prober {
   probe(slot: number): void;
   /** Close sockets and timers. In-flight probes are abandoned. */
   close(): Promise<void> | void;
+  /**
+   * Optional: write the prober's own statistics into the header of the batch about to
+   * be shipped (src/protocol/batch.ts Header): counters as deltas since the previous
+   * call (add to the field), states as their current value.
+   */
+  reportStats?(header: Float64Array): void;
 }
 
 /** How the shard creates the prober of one kind (one instance per kind per shard). */

@@ -13,8 +13,8 @@
  * - Nagle is disabled (setNoDelay): a 16-byte frame must leave at once, not wait for the
  *   ACK of the previous one, or RTTs would include up to 40 ms of delayed-ACK stall.
  * - Connection lost: probes in flight fail with `reset`/`closed`; the prober reconnects
- *   with capped exponential backoff (options.reconnect_min_backoff_ms, default 100,
- *   doubling up to options.reconnect_max_backoff_ms, default 30,000; each wait drawn
+ *   with capped exponential backoff (options.reconnectMinBackoffMs, default 100,
+ *   doubling up to options.reconnectMaxBackoffMs, default 30,000; each wait drawn
  *   uniformly from [backoff/2, backoff] so a fleet does not reconnect in lockstep). The
  *   backoff resets after the first echoed frame on a new connection, so a server that
  *   accepts and immediately closes is still retried at a slowing pace.
@@ -34,8 +34,7 @@ import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
 import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.js';
-import { numberOption } from './tcp-options.js';
-import { DURATION_BOUNDS } from '../../src/config/bounds.js';
+import { optionsOf } from '../../src/kinds/index.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
 
 const enum ConnState {
@@ -239,13 +238,10 @@ export class TcpEchoProber implements Prober {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp_echo: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`tcp_echo: bad port ${t.port}`);
     const timeoutMs = Math.max(1, t.timeoutMs);
-    // Bounds declared once with the config's (which rejects out-of-range values first).
-    const { reconnectBackoff: rb, connectTimeout: ct } = DURATION_BOUNDS;
-    const maxBackoff = numberOption(t.options, 'reconnect_max_backoff_ms', 30_000, rb.min, rb.max);
-    const minBackoff = Math.min(maxBackoff, numberOption(t.options, 'reconnect_min_backoff_ms', 100, rb.min, rb.max));
-    const connectTimeout = numberOption(t.options, 'connect_timeout_ms', Math.min(ct.max, Math.max(timeoutMs, 3000)), ct.min, ct.max);
+    // Validated and normalised by the main thread (src/kinds/tcp-echo.ts), every default applied.
+    const o = optionsOf(t.options, 'tcp_echo');
     this.remove(t.slot);
-    const c = new EchoConnection(this.sink, t.slot, t.ip, t.port, t.family, timeoutMs, connectTimeout, minBackoff, maxBackoff, Math.max(1, t.intervalMs));
+    const c = new EchoConnection(this.sink, t.slot, t.ip, t.port, t.family, timeoutMs, o.connectTimeoutMs, o.reconnectMinBackoffMs, o.reconnectMaxBackoffMs, Math.max(1, t.intervalMs));
     this.conns.set(t.slot, c);
     c.connect();
   }

@@ -23,7 +23,7 @@ import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { connectErrorReason, errorCode } from './tcp-errors.js';
-import { enumOption } from './tcp-options.js';
+import { optionsOf } from '../../src/kinds/index.js';
 
 interface TcpTarget {
   slot: number;
@@ -85,7 +85,7 @@ export class TcpProber implements Prober {
       port: t.port,
       family: t.family,
       timeoutMs: Math.max(1, t.timeoutMs),
-      resetOnClose: enumOption(t.options, 'close', 'reset', ['reset', 'fin'] as const) === 'reset',
+      resetOnClose: optionsOf(t.options, 'tcp').close === 'reset',
       attempts: new Set(),
     });
   }

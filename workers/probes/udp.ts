@@ -5,7 +5,7 @@
  * port, not by which socket it arrived on.
  *
  * Sockets: N unconnected sockets per address family per prober (= per worker), shared by
- * all targets; a target with options.source_ports = N sends successive probes from
+ * all targets; a target with options.sourcePorts = N (source_ports) sends successive probes from
  * sockets 0..N-1 in turn, so they leave from N different source ports and hash onto
  * different ECMP paths. Never a socket per target: at 10^5 targets that is 10^5 file
  * descriptors and 10^5 receive buffers for no gain.
@@ -27,13 +27,10 @@ import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
-import { numberOption } from './tcp-options.js';
-import { COUNT_BOUNDS } from '../../src/config/bounds.js';
+import { optionsOf } from '../../src/kinds/index.js';
 import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
 import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader, unwrapSeq32 } from './udp-codec.js';
 
-/** Upper bound for options.source_ports (sockets per family per worker); declared with the config's bounds. */
-export const UDP_MAX_SOURCE_PORTS = COUNT_BOUNDS.sourcePorts.max;
 const RECV_BUFFER_BYTES = 4 << 20;
 /** Sends awaiting their completion callback, per target (ring size). */
 const SEND_RING = 64;
@@ -61,8 +58,9 @@ class UdpTarget {
     readonly payloadSize: number,
     readonly sourcePorts: number,
     intervalMs: number,
+    firstSeq: number,
   ) {
-    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs));
+    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs), firstSeq);
     this.timer = new DeadlineTimer(() => prober.expire(this));
     this.buf = Buffer.alloc(payloadSize);
     this.onSent = (err) => prober.sendDone(this, err);
@@ -88,6 +86,14 @@ export class UdpProber implements Prober {
   private readonly sockets6: dgram.Socket[] = [];
   private readonly header = new UdpProbeHeader();
   private readonly cookie: number;
+  /**
+   * First sequence number of the next target added: past every sequence a removed
+   * target used. The payload names a probe by slot and sequence only, so a target that
+   * takes a slot (or replaces its own, changed) must not reuse a sequence of the one
+   * before, or that one's replies still on the way would match its probes (found by
+   * test/integration/target-updates-in-flight: a 60 ms reply counted as a 2 ms one).
+   */
+  private nextFirstSeq = 1;
 
   constructor(
     private readonly sink: ProbeSink,
@@ -100,13 +106,13 @@ export class UdpProber implements Prober {
     const fam = net.isIP(t.ip);
     if (fam === 0) throw new Error(`udp: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`udp: bad port ${t.port}`);
-    const sourcePorts = numberOption(t.options, 'source_ports', 1, 1, UDP_MAX_SOURCE_PORTS) | 0;
+    const { sourcePorts } = optionsOf(t.options, 'udp');
     const family = fam === 6 ? 6 : 4;
     // Replies are compared with rinfo.address, which is inet_ntop's spelling; use the same.
     const ip = new net.SocketAddress({ address: t.ip, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
     this.remove(t.slot);
     const timeoutMs = Math.max(1, t.timeoutMs);
-    const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs));
+    const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs), this.nextFirstSeq);
     this.ensureSockets(family, sourcePorts);
     this.targets.set(t.slot, target);
   }
@@ -117,6 +123,7 @@ export class UdpProber implements Prober {
     this.targets.delete(slot);
     t.removed = true;
     t.timer.cancel();
+    if (t.window.nextSeq > this.nextFirstSeq) this.nextFirstSeq = t.window.nextSeq;
   }
 
   probe(slot: number): void {

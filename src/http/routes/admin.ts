@@ -8,6 +8,9 @@
  *   400 partial   applied, but target files failed to read and keep their last good
  *                 targets (the input is bad, so a 4xx: `curl -f` and scripts notice);
  *   500 failed    applying failed and was rolled back: nothing changed.
+ *
+ * Like every mutation it needs the API token, or, with none configured, a web listener
+ * on loopback only (401/403 otherwise; src/http/mutation-auth.ts).
  */
 import type { FastifyInstance } from 'fastify';
 
@@ -41,6 +44,7 @@ export async function adminRoutes(app: FastifyInstance, opts: { reload: Reloader
     const r = await opts.reload();
     return reply.code(RELOAD_HTTP_STATUS[r.status]).send(r);
   };
-  app.post('/-/reload', handler);
-  app.put('/-/reload', handler);
+  // A mutation: the token, or loopback-only without one (src/http/mutation-auth.ts).
+  app.post('/-/reload', { config: { mutation: true } }, handler);
+  app.put('/-/reload', { config: { mutation: true } }, handler);
 }

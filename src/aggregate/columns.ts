@@ -1,0 +1,154 @@
+/**
+ * The store's per-slot columns, derived from the metric catalog (metrics/catalog.ts):
+ * one Float64Array per counter or gauge, a buckets row plus a sum per histogram, and
+ * for labelled families one such column per label value, allocated the first time a
+ * record needs it (most fleets only ever see a few error reasons). Allocation, growth,
+ * reset and snapshot are written once here for every family; which event fills which
+ * column is the store's applyBatch.
+ *
+ * Histogram rows are NON-cumulative, stride = bounds + 1 (the last column of each slot
+ * counts values above the last bound).
+ */
+import {
+  METRIC_FAMILIES,
+  type DerivedColumn,
+  type HistogramColumn,
+  type LabelledColumn,
+  type LabelledHistogramColumn,
+  type ScalarColumn,
+} from '../metrics/catalog.js';
+
+/** The snapshot fields of the catalog's families (StoreSnapshot has these plus the slot metadata). */
+export type SnapshotColumns = { readonly [C in ScalarColumn | DerivedColumn]: Float64Array } & {
+  /** Per label value; undefined when no slot ever had that value. */
+  readonly [C in LabelledColumn]: readonly (Float64Array | undefined)[];
+} & { readonly [C in HistogramColumn as `${C}Buckets` | `${C}Sum`]: Float64Array } & {
+  /** Per label value; undefined when that value was never recorded. */
+  readonly [C in LabelledHistogramColumn as `${C}Buckets` | `${C}Sum`]: readonly (Float64Array | undefined)[];
+};
+
+export interface HistogramCells {
+  buckets: Float64Array;
+  sum: Float64Array;
+}
+
+const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({ column: f.column as ScalarColumn, initial: f.initial }));
+const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({ column: f.column as LabelledColumn, values: f.label!.values.length }));
+const HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label === undefined).map((f) => f.column as HistogramColumn);
+const LABELLED_HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label !== undefined).map((f) => ({
+  column: f.column as LabelledHistogramColumn,
+  values: f.label!.values.length,
+}));
+
+function grow(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+
+export class CatalogColumns {
+  /**
+   * Column handles by name. The arrays are replaced when the store grows: read them
+   * when a batch starts, never keep them across a defineSlot().
+   */
+  readonly scalar = {} as Record<ScalarColumn, Float64Array>;
+  readonly labelled = {} as Record<LabelledColumn, (Float64Array | undefined)[]>;
+  readonly histogram = {} as Record<HistogramColumn, HistogramCells>;
+  readonly labelledHistogram = {} as Record<LabelledHistogramColumn, (HistogramCells | undefined)[]>;
+  private capacity: number;
+
+  constructor(
+    capacity: number,
+    /** Histogram row width: one column per bound plus the overflow column. */
+    private readonly stride: number,
+  ) {
+    this.capacity = capacity;
+    // New slots start at 0 (lastRtt's NaN is set when a slot is defined: reset()).
+    for (const { column } of SCALARS) this.scalar[column] = new Float64Array(capacity);
+    for (const { column, values } of LABELLED) this.labelled[column] = new Array<Float64Array | undefined>(values).fill(undefined);
+    for (const column of HISTOGRAMS) this.histogram[column] = { buckets: new Float64Array(capacity * stride), sum: new Float64Array(capacity) };
+    for (const { column, values } of LABELLED_HISTOGRAMS) {
+      this.labelledHistogram[column] = new Array<HistogramCells | undefined>(values).fill(undefined);
+    }
+  }
+
+  /** The column of one label value, allocated on first use. */
+  labelledCell(column: LabelledColumn, value: number): Float64Array {
+    const cols = this.labelled[column];
+    let col = cols[value];
+    if (col === undefined) cols[value] = col = new Float64Array(this.capacity);
+    return col;
+  }
+
+  /** The histogram of one label value, allocated on first use. */
+  labelledHistogramCells(column: LabelledHistogramColumn, value: number): HistogramCells {
+    const cells = this.labelledHistogram[column];
+    let h = cells[value];
+    if (h === undefined) cells[value] = h = { buckets: new Float64Array(this.capacity * this.stride), sum: new Float64Array(this.capacity) };
+    return h;
+  }
+
+  /** Every column of a slot back to its initial value. */
+  reset(slot: number): void {
+    const st = this.stride;
+    for (const { column, initial } of SCALARS) this.scalar[column][slot] = initial;
+    for (const { column } of LABELLED) for (const c of this.labelled[column]) if (c !== undefined) c[slot] = 0;
+    for (const column of HISTOGRAMS) {
+      const h = this.histogram[column];
+      h.buckets.fill(0, slot * st, (slot + 1) * st);
+      h.sum[slot] = 0;
+    }
+    for (const { column } of LABELLED_HISTOGRAMS) {
+      for (const h of this.labelledHistogram[column]) {
+        if (h === undefined) continue;
+        h.buckets.fill(0, slot * st, (slot + 1) * st);
+        h.sum[slot] = 0;
+      }
+    }
+  }
+
+  /** Room for `capacity` slots (the caller doubles). */
+  grow(capacity: number): void {
+    const st = this.stride;
+    for (const { column } of SCALARS) this.scalar[column] = grow(this.scalar[column], capacity);
+    for (const { column } of LABELLED) {
+      const cols = this.labelled[column];
+      for (let v = 0; v < cols.length; v++) {
+        const c = cols[v];
+        if (c !== undefined) cols[v] = grow(c, capacity);
+      }
+    }
+    for (const column of HISTOGRAMS) {
+      const h = this.histogram[column];
+      h.buckets = grow(h.buckets, capacity * st);
+      h.sum = grow(h.sum, capacity);
+    }
+    for (const { column } of LABELLED_HISTOGRAMS) {
+      for (const h of this.labelledHistogram[column]) {
+        if (h === undefined) continue;
+        h.buckets = grow(h.buckets, capacity * st);
+        h.sum = grow(h.sum, capacity);
+      }
+    }
+    this.capacity = capacity;
+  }
+
+  /** Copies of slots [0, n) of every stored column (the derived ones are the store's to add). */
+  snapshot(n: number): Omit<SnapshotColumns, DerivedColumn> {
+    const w = n * this.stride;
+    const out: Record<string, Float64Array | readonly (Float64Array | undefined)[]> = {};
+    for (const { column } of SCALARS) out[column] = this.scalar[column].slice(0, n);
+    for (const { column } of LABELLED) out[column] = this.labelled[column].map((c) => c?.slice(0, n));
+    for (const column of HISTOGRAMS) {
+      const h = this.histogram[column];
+      out[`${column}Buckets`] = h.buckets.slice(0, w);
+      out[`${column}Sum`] = h.sum.slice(0, n);
+    }
+    for (const { column } of LABELLED_HISTOGRAMS) {
+      const cells = this.labelledHistogram[column];
+      out[`${column}Buckets`] = cells.map((h) => h?.buckets.slice(0, w));
+      out[`${column}Sum`] = cells.map((h) => h?.sum.slice(0, n));
+    }
+    return out as unknown as Omit<SnapshotColumns, DerivedColumn>;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * A family's columns in a StoreSnapshot, by the names the catalog gives them
+ * (metrics/catalog.ts `column`): the one place where the exporters turn a family into
+ * its typed arrays, so that writers iterate the catalog instead of naming fields.
+ */
+import type { StoreSnapshot } from '../aggregate/store.js';
+import type { MetricFamily } from './catalog.js';
+
+type Columns = Readonly<Record<string, Float64Array | readonly (Float64Array | undefined)[]>>;
+const columns = (snap: StoreSnapshot): Columns => snap as unknown as Columns;
+
+function field<T>(snap: StoreSnapshot, name: string, fam: MetricFamily): T {
+  const col = columns(snap)[name];
+  if (col === undefined) throw new Error(`store snapshot has no column ${name} for ${fam.prometheus}`);
+  return col as T;
+}
+
+/** Counters and gauges: one value per slot. */
+export function snapshotValues(snap: StoreSnapshot, fam: MetricFamily): Float64Array {
+  return field<Float64Array>(snap, fam.column, fam);
+}
+
+/** Labelled counters and gauges: one column per label value (undefined: all zero). */
+export function snapshotLabelledValues(snap: StoreSnapshot, fam: MetricFamily): readonly (Float64Array | undefined)[] {
+  return field<readonly (Float64Array | undefined)[]>(snap, fam.column, fam);
+}
+
+/** Histograms: non-cumulative bucket rows (stride = bounds + 1) and sums. */
+export function snapshotHistogram(snap: StoreSnapshot, fam: MetricFamily): { buckets: Float64Array; sum: Float64Array } {
+  return { buckets: field<Float64Array>(snap, `${fam.column}Buckets`, fam), sum: field<Float64Array>(snap, `${fam.column}Sum`, fam) };
+}
+
+/** Labelled histograms: rows and sums per label value (undefined: never recorded). */
+export function snapshotLabelledHistogram(snap: StoreSnapshot, fam: MetricFamily): { buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] } {
+  return {
+    buckets: field<readonly (Float64Array | undefined)[]>(snap, `${fam.column}Buckets`, fam),
+    sum: field<readonly (Float64Array | undefined)[]>(snap, `${fam.column}Sum`, fam),
+  };
+}
+
+/** A histogram row with any count (a labelled series that is not always present exists once it has one). */
+export function rowHasCounts(counts: Float64Array | undefined, base: number, stride: number): boolean {
+  if (counts === undefined) return false;
+  for (let b = 0; b < stride; b++) if (counts[base + b] !== 0) return true;
+  return false;
+}

@@ -1,0 +1,10 @@
+/** A value as an error message shows it: JSON, cut to 120 characters; "(missing)" for undefined. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  try {
+    const s = JSON.stringify(value);
+    return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+  } catch {
+    return String(value);
+  }
+}
