@@ -24,6 +24,7 @@ import { startTcpExporter } from '../helpers/tcp-exporter.js';
 import { OtlpReceiver, type NMetric, type NRequest } from '../helpers/otlp-receiver.js';
 import { SELF_METRICS_LEFT_OUT } from '../../src/metrics/otel-self-producer.js';
 import type { Sample } from '../../src/metrics/text-parse.js';
+import { METRIC_FAMILIES } from '../../src/metrics/catalog.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string }).version;
 
@@ -92,6 +93,18 @@ const STATE_GAUGES = /^(fleetprobe_(workers|targets|worker_targets|worker_restar
 /** Families whose very series come and go with what the process is doing at the instant (a scrape is an active request). */
 const INSTANT = /^nodejs_active_/;
 
+/**
+ * The per-target families, from the catalog (a name prefix would not do: the web
+ * server's fleetprobe_http_connections is a self metric).
+ */
+const PER_TARGET_FAMILIES = new Set(METRIC_FAMILIES.map((f) => f.prometheus));
+const isPerTargetFamily = (family: string): boolean => PER_TARGET_FAMILIES.has(family);
+/** The family a sample belongs to (a histogram's _bucket, _sum and _count samples included). */
+const familyOf = (a: Metrics, sample: string): string => {
+  const base = sample.replace(/_(bucket|sum|count)$/, '');
+  return base !== sample && a.parsed.types.get(base) === 'histogram' ? base : sample;
+};
+
 const close = (x: number, y: number): boolean => x === y || Math.abs(x - y) <= 1e-12 * Math.max(1, Math.abs(x), Math.abs(y));
 
 for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
@@ -157,7 +170,7 @@ for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
 
     // Every per-target family of /metrics is in the export, series for series.
     const perTarget = translate(e, a).filter((s) => s.perTarget);
-    const onMetrics = a.parsed.samples.filter((s) => s.name.startsWith('fleetprobe_probe_') || s.name.startsWith('fleetprobe_http_') || s.name.startsWith('fleetprobe_connect'));
+    const onMetrics = a.parsed.samples.filter((s) => isPerTargetFamily(familyOf(a, s.name)));
     assert.equal(perTarget.length, onMetrics.length, 'as many per-target samples in OTLP as on /metrics');
     assert.ok(perTarget.length > 3 * 25, `${perTarget.length} per-target samples compared exactly`);
 
@@ -165,7 +178,7 @@ for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
     const selfFamilies = new Set(e.metrics.filter((m) => m.scope === 'fleetprobe.self').map((m) => prometheusName(m)));
     // Families with at least one series (a family without series, e.g. target files when there are none, has nothing to export).
     const withSeries = (f: string): boolean => a.parsed.samples.some((x) => x.name === f || x.name.startsWith(`${f}_`));
-    const metricsFamilies = a.families().filter((f) => !f.startsWith('fleetprobe_probe_') && !f.startsWith('fleetprobe_http_') && !f.startsWith('fleetprobe_connect') && withSeries(f));
+    const metricsFamilies = a.families().filter((f) => !isPerTargetFamily(f) && withSeries(f));
     for (const f of metricsFamilies) {
       if (SELF_METRICS_LEFT_OUT.test(f)) assert.equal(selfFamilies.has(f), false, `${f} is not exported`);
       else if (!INSTANT.test(f)) assert.ok(selfFamilies.has(f), `${f} from /metrics is exported over OTLP`);
