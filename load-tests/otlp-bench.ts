@@ -4,7 +4,7 @@
  *
  *   npm run build && node dist/load-tests/otlp-bench.js [--targets 10000,50000]
  *       [--protocols http/protobuf,grpc,http/json] [--interval 10s] [--warmup 20s]
- *       [--duration 60s] [--workers N]
+ *       [--duration 60s] [--workers N] [--cpu-prof DIR]
  *
  * For each target count, back to back (A/B on the same machine): one run with OTLP
  * off, then one per protocol with OTLP on, exporting every --interval to a collector
@@ -19,6 +19,8 @@
  *    exporting() flag: converting, serializing or a request in flight);
  *  - per export: added CPU divided by the exports in the window, and what that adds
  *    at the default 60 s interval.
+ * --cpu-prof DIR: each run's process writes a V8 CPU profile (every thread) to DIR,
+ * to see what the time goes to (profiling adds its own cost: not for the figures).
  * Every run is bounded in time; every target and listener is on 127.0.0.0/8.
  */
 import { spawn } from 'node:child_process';
@@ -159,9 +161,12 @@ async function runChild(spec: RunSpec): Promise<RunResult> {
 
 // ---- parent: A/B runs and the table -------------------------------------------------------------
 
+/** Node flags for the measured processes: `--cpu-prof DIR` writes a CPU profile of each run's threads to DIR. */
+let childNodeArgs: string[] = [];
+
 function runInChild(spec: RunSpec): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SELF, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...childNodeArgs, SELF, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const limit = setTimeout(() => child.kill('SIGKILL'), spec.warmupMs + spec.durationMs + 300_000);
@@ -219,6 +224,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const durationMs = parseDuration(arg(argv, 'duration', '60s'));
   const workersArg = arg(argv, 'workers', '');
   const workers = workersArg === '' ? undefined : Number(workersArg);
+  const profDir = arg(argv, 'cpu-prof', '');
+  if (profDir !== '') childNodeArgs = ['--cpu-prof', '--cpu-prof-dir', profDir];
   process.stdout.write(
     `# OTLP export cost: ${cpuModel()}, ${availableParallelism()} cores, Linux ${release()}, Node ${process.version}; load average ${loadAverage1m()} at start\n` +
       `# icmp targets at 1 s, export every ${intervalMs / 1000} s, ${warmupMs / 1000} s warm-up, ${durationMs / 1000} s window; OTLP off and on back to back\n\n`,
@@ -264,7 +271,7 @@ if (argv[0] === '--child') {
     },
   );
 } else if (argv.includes('--help')) {
-  process.stdout.write('usage: node dist/load-tests/otlp-bench.js [--targets 10000,50000] [--protocols http/protobuf,grpc,http/json] [--interval 10s] [--warmup 20s] [--duration 60s] [--workers N]\n');
+  process.stdout.write('usage: node dist/load-tests/otlp-bench.js [--targets 10000,50000] [--protocols http/protobuf,grpc,http/json] [--interval 10s] [--warmup 20s] [--duration 60s] [--workers N] [--cpu-prof DIR]\n');
 } else {
   main(argv).then(
     () => process.exit(0),
