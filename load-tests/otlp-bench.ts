@@ -189,7 +189,11 @@ function startSink(): Promise<Sink> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    const lines = (): string[] => out.trim().split('\n').filter((l) => l !== '');
+    const lines = (): string[] =>
+      out
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '');
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       if (lines().length === 1 && d.includes('\n')) {
@@ -271,7 +275,9 @@ if (argv[0] === '--child') {
     },
   );
 } else if (argv.includes('--help')) {
-  process.stdout.write('usage: node dist/load-tests/otlp-bench.js [--targets 10000,50000] [--protocols http/protobuf,grpc,http/json] [--interval 10s] [--warmup 20s] [--duration 60s] [--workers N] [--cpu-prof DIR]\n');
+  process.stdout.write(
+    'usage: node dist/load-tests/otlp-bench.js [--targets 10000,50000] [--protocols http/protobuf,grpc,http/json] [--interval 10s] [--warmup 20s] [--duration 60s] [--workers N] [--cpu-prof DIR]\n',
+  );
 } else {
   main(argv).then(
     () => process.exit(0),

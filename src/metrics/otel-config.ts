@@ -147,7 +147,11 @@ export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConf
     .filter((e) => e !== '');
   for (const e of exporters ?? []) {
     if (!(METRICS_EXPORTERS as readonly string[]).includes(e)) {
-      bad('OTEL_METRICS_EXPORTER', rawExporters, `${JSON.stringify(e)} is not supported; fleetprobe understands ${METRICS_EXPORTERS.join(', ')} (Prometheus is served at /metrics regardless)`);
+      bad(
+        'OTEL_METRICS_EXPORTER',
+        rawExporters,
+        `${JSON.stringify(e)} is not supported; fleetprobe understands ${METRICS_EXPORTERS.join(', ')} (Prometheus is served at /metrics regardless)`,
+      );
     }
   }
   if (problems.length > 0) return { enabled: false, problems };
@@ -208,7 +212,8 @@ export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConf
   }
   const key = effective(env, CLIENT_KEY_VARS);
   const cert = effective(env, CLIENT_CERTIFICATE_VARS);
-  if (key !== undefined && cert === undefined) bad(key.variable, key.value, `a client key needs a client certificate (${CLIENT_CERTIFICATE_VARS.join(' or ')})`);
+  if (key !== undefined && cert === undefined)
+    bad(key.variable, key.value, `a client key needs a client certificate (${CLIENT_CERTIFICATE_VARS.join(' or ')})`);
   if (cert !== undefined && key === undefined) bad(cert.variable, cert.value, `a client certificate needs its key (${CLIENT_KEY_VARS.join(' or ')})`);
 
   const rawTemporality = read(env, TEMPORALITY_VAR);
@@ -225,7 +230,9 @@ export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConf
     timeoutMs = intervalMs;
   }
 
-  const resourceAttributes = parseResourceAttributes(read(env, 'OTEL_RESOURCE_ATTRIBUTES'), (message) => bad('OTEL_RESOURCE_ATTRIBUTES', read(env, 'OTEL_RESOURCE_ATTRIBUTES'), message));
+  const resourceAttributes = parseResourceAttributes(read(env, 'OTEL_RESOURCE_ATTRIBUTES'), (message) =>
+    bad('OTEL_RESOURCE_ATTRIBUTES', read(env, 'OTEL_RESOURCE_ATTRIBUTES'), message),
+  );
   const serviceName = read(env, 'OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'];
 
   if (problems.length > 0) return { enabled: false, problems };
@@ -281,7 +288,8 @@ function checkGrpcEndpoint(endpoint: string, variable: string, warnings: string[
   }
   if (scheme === 'unix') return u.pathname === '' || u.pathname === '/' ? 'names no socket path' : undefined;
   if (u.hostname === '') return 'has no host';
-  if (u.pathname !== '' && u.pathname !== '/') warnings.push(`${variable}: the path ${JSON.stringify(u.pathname)} is ignored with the grpc protocol (the service path is fixed)`);
+  if (u.pathname !== '' && u.pathname !== '/')
+    warnings.push(`${variable}: the path ${JSON.stringify(u.pathname)} is ignored with the grpc protocol (the service path is fixed)`);
   return undefined;
 }
 

@@ -40,7 +40,9 @@ export function createOtlpMetricExporter(url: string, protocol: OtlpProtocol, te
   if (protocol === 'grpc') return new OTLPGrpcMetricExporter({ url, temporalityPreference });
   if (protocol === 'http/json') return new OTLPMetricExporter({ url, temporalityPreference });
   const options = convertLegacyHttpOptions({ url }, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' });
-  return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(options, ProtobufMetricsSerializer, COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined), { temporalityPreference });
+  return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(options, ProtobufMetricsSerializer, COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined), {
+    temporalityPreference,
+  });
 }
 
 /** The kinds of data fleetprobe exports with a temporality (gauges have none). */
@@ -53,7 +55,6 @@ export type TemporalKind = 'counter' | 'histogram';
  * distribution is a Histogram, so `delta` and `lowmemory` both mean DELTA here.
  */
 export function temporalityFor(exporter: PushMetricExporter, kind: TemporalKind): AggregationTemporality {
-  const select = exporter.selectAggregationTemporality;
-  if (select === undefined) return AggregationTemporality.CUMULATIVE;
-  return select.call(exporter, kind === 'counter' ? InstrumentType.COUNTER : InstrumentType.HISTOGRAM);
+  if (exporter.selectAggregationTemporality === undefined) return AggregationTemporality.CUMULATIVE;
+  return exporter.selectAggregationTemporality(kind === 'counter' ? InstrumentType.COUNTER : InstrumentType.HISTOGRAM);
 }

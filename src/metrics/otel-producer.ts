@@ -63,7 +63,9 @@ function descriptor(f: MetricFamily): MetricDescriptor {
 }
 
 /** Every per-target OTel metric, with the Prometheus family it mirrors, by catalog id. */
-export const OTEL_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, { descriptor: descriptor(f), prometheus: f.prometheus }])) as Readonly<Record<FamilyId, Family>>;
+export const OTEL_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, { descriptor: descriptor(f), prometheus: f.prometheus }])) as Readonly<
+  Record<FamilyId, Family>
+>;
 const DESCRIPTORS: readonly MetricDescriptor[] = METRIC_FAMILIES.map((f) => OTEL_FAMILIES[f.id].descriptor);
 
 export const DEFAULT_SCOPE_NAME = 'fleetprobe';
@@ -128,6 +130,11 @@ export interface StoreMetricProducerOptions {
    * points: the source must then hold increases, not totals (DeltaStoreSource).
    */
   temporality?: AggregationTemporality;
+  /**
+   * More metrics computed from the same snapshot (the group rollups: group-otel.ts),
+   * called in the tick the snapshot is taken; they follow the per-target metrics.
+   */
+  snapshotMetrics?: (snap: StoreSnapshot, endTime: HrTime) => MetricData[];
 }
 
 export const DEFAULT_SLICE_SLOTS = 2048;
@@ -144,6 +151,7 @@ export class StoreMetricProducer implements MetricProducer {
   private readonly now: () => number;
   private readonly sliceSlots: number;
   private readonly temporality: AggregationTemporality;
+  private readonly snapshotMetrics: StoreMetricProducerOptions['snapshotMetrics'];
   private boundariesFor: Float64Array | undefined;
   private boundaries: number[] = [];
 
@@ -151,10 +159,14 @@ export class StoreMetricProducer implements MetricProducer {
     private readonly store: OtelStoreSource,
     opts: StoreMetricProducerOptions = {},
   ) {
-    this.scope = opts.scopeVersion === undefined ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME } : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
+    this.scope =
+      opts.scopeVersion === undefined
+        ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME }
+        : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
     this.now = opts.now ?? Date.now;
     this.sliceSlots = Math.max(1, opts.sliceSlots ?? DEFAULT_SLICE_SLOTS);
     this.temporality = opts.temporality ?? AggregationTemporality.CUMULATIVE;
+    this.snapshotMetrics = opts.snapshotMetrics;
   }
 
   /** Snapshot now, convert in slices with event-loop yields in between. */
@@ -193,15 +205,17 @@ export class StoreMetricProducer implements MetricProducer {
   private begin(): Conversion {
     const snap = this.store.snapshot();
     const n = snap.highWater;
-    const attrs: (Readonly<Record<string, string>> | undefined)[] = new Array(n);
-    const starts: (HrTime | undefined)[] = new Array(n);
+    const attrs = new Array<Readonly<Record<string, string>> | undefined>(n);
+    const starts = new Array<HrTime | undefined>(n);
     for (let s = 0; s < n; s++) {
       if (snap.defined[s] !== 1) continue;
       const a = this.store.slotAttributes(s);
       attrs[s] = a;
       if (a !== undefined) starts[s] = this.cache.startTime(s, this.store.slotStartTimeMs(s));
     }
-    return new Conversion(snap, msToHrTime(this.now()), attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality);
+    const endTime = msToHrTime(this.now());
+    const extra = this.snapshotMetrics?.(snap, endTime) ?? [];
+    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality, extra);
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -230,6 +244,8 @@ class Conversion {
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
     private readonly temporality: AggregationTemporality,
+    /** Metrics appended after the per-target ones (snapshotMetrics). */
+    private readonly extra: readonly MetricData[] = [],
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
@@ -292,16 +308,28 @@ class Conversion {
       const descriptor = DESCRIPTORS[fi];
       switch (METRIC_FAMILIES[fi].type) {
         case 'counter':
-          out.push({ descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: dataPoints as DataPoint<number>[] });
+          out.push({
+            descriptor,
+            aggregationTemporality: temporality,
+            dataPointType: DataPointType.SUM,
+            isMonotonic: true,
+            dataPoints: dataPoints as DataPoint<number>[],
+          });
           break;
         case 'gauge':
           out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] });
           break;
         case 'histogram':
-          out.push({ descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: dataPoints as DataPoint<Histogram>[] });
+          out.push({
+            descriptor,
+            aggregationTemporality: temporality,
+            dataPointType: DataPointType.HISTOGRAM,
+            dataPoints: dataPoints as DataPoint<Histogram>[],
+          });
           break;
       }
     }
+    out.push(...this.extra);
     return out;
   }
 }
@@ -314,10 +342,10 @@ type FamilyColumns =
   | { type: 'labelled-histogram'; buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] };
 
 function familyColumns(snap: StoreSnapshot, f: MetricFamily): FamilyColumns {
-  if (f.type !== 'histogram') return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
+  if (f.type !== 'histogram')
+    return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
   return f.label === undefined ? { type: 'histogram', ...snapshotHistogram(snap, f) } : { type: 'labelled-histogram', ...snapshotLabelledHistogram(snap, f) };
 }
-
 
 /**
  * One explicit-bucket histogram value from a store row. The store's rows are

@@ -178,7 +178,9 @@ class SelfConversion {
         const dataPoints = f.values
           .filter((v) => Number.isFinite(v.value))
           .map((v): DataPoint<number> => ({ startTime: this.endTime, endTime: this.endTime, attributes: attributesOf(v.labels), value: v.value }));
-        return dataPoints.length === 0 ? undefined : { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
+        return dataPoints.length === 0
+          ? undefined
+          : { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
       }
       case 'histogram':
       case 'summary': {
@@ -200,7 +202,12 @@ class SelfConversion {
       return { startTime: this.prevTime, endTime: this.endTime, attributes, value: value - before };
     }
     // New series (counted since the process start) or one that went down (starts over).
-    return { startTime: typeof before === 'number' && this.prevTime !== undefined ? this.prevTime : this.processStart, endTime: this.endTime, attributes, value };
+    return {
+      startTime: typeof before === 'number' && this.prevTime !== undefined ? this.prevTime : this.processStart,
+      endTime: this.endTime,
+      attributes,
+      value,
+    };
   }
 
   private histogramPoint(family: string, h: GroupedHistogram): DataPoint<Histogram> {
@@ -211,12 +218,26 @@ class SelfConversion {
     this.next.set(key, { counts: h.counts, sum: h.sum, count: h.count });
     const before = this.prev.get(key);
     const carriesOn =
-      typeof before === 'object' && this.prevTime !== undefined && before.counts.length === h.counts.length && before.count <= h.count && before.counts.every((c, i) => c <= h.counts[i]);
+      typeof before === 'object' &&
+      this.prevTime !== undefined &&
+      before.counts.length === h.counts.length &&
+      before.count <= h.count &&
+      before.counts.every((c, i) => c <= h.counts[i]);
     if (!carriesOn) {
-      return { startTime: typeof before === 'object' && this.prevTime !== undefined ? this.prevTime : this.processStart, endTime: this.endTime, attributes, value: whole };
+      return {
+        startTime: typeof before === 'object' && this.prevTime !== undefined ? this.prevTime : this.processStart,
+        endTime: this.endTime,
+        attributes,
+        value: whole,
+      };
     }
     const counts = h.counts.map((c, i) => c - before.counts[i]);
-    return { startTime: this.prevTime!, endTime: this.endTime, attributes, value: { buckets: { boundaries: h.boundaries, counts }, sum: h.sum - before.sum, count: h.count - before.count } };
+    return {
+      startTime: this.prevTime,
+      endTime: this.endTime,
+      attributes,
+      value: { buckets: { boundaries: h.boundaries, counts }, sum: h.sum - before.sum, count: h.count - before.count },
+    };
   }
 }
 

@@ -46,7 +46,7 @@ import { ConfigError } from '../config/errors.js';
 import { resolveOtelConfig, type OtlpProtocol, type TemporalityPreference } from './otel-config.js';
 import { DeltaStoreSource } from './otel-delta.js';
 import { createOtlpMetricExporter, temporalityFor } from './otel-exporter.js';
-import { StoreMetricProducer, type OtelStoreSource } from './otel-producer.js';
+import { StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
 import { RegistryMetricProducer, type PromRegistrySource } from './otel-self-producer.js';
 
 /**
@@ -81,6 +81,8 @@ export interface OtelExportOptions {
   maxExportBatchSize?: number;
   /** Targets converted between two yields to the event loop (default OTLP_SLICE_SLOTS). */
   sliceSlots?: number;
+  /** More metrics from each export's snapshot (the group rollups); see StoreMetricProducerOptions. */
+  snapshotMetrics?: StoreMetricProducerOptions['snapshotMetrics'];
 }
 
 export interface OtelExportStats {
@@ -182,6 +184,10 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     temporality,
     sliceSlots: opts.sliceSlots ?? OTLP_SLICE_SLOTS,
     ...(delta !== null ? { now: () => delta.snapshotTimeMs } : {}),
+    // The group rollups are computed from the store's cumulative snapshot and keep state
+    // across snapshots; the delta source hands the producer increases instead, so with
+    // delta temporality they stay on /metrics only (documented).
+    ...(delta === null && opts.snapshotMetrics !== undefined ? { snapshotMetrics: opts.snapshotMetrics } : {}),
   });
   const producers: MetricProducer[] = [storeProducer];
   if (opts.selfRegistry !== undefined) producers.push(new RegistryMetricProducer(opts.selfRegistry, { scopeVersion: opts.serviceVersion, temporality }));
@@ -195,7 +201,14 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
   });
   const provider = new MeterProvider({ resource, readers: [reader] });
   logger.info(
-    { url: cfg.url, protocol: cfg.protocol, intervalMs: cfg.intervalMs, temporality: cfg.temporality, service: attrs['service.name'], instance: attrs['service.instance.id'] },
+    {
+      url: cfg.url,
+      protocol: cfg.protocol,
+      intervalMs: cfg.intervalMs,
+      temporality: cfg.temporality,
+      service: attrs['service.name'],
+      instance: attrs['service.instance.id'],
+    },
     'OTLP metrics export started',
   );
 
@@ -266,10 +279,11 @@ class ExportGate implements MetricProducer {
 }
 
 type ResultCallback = Parameters<PushMetricExporter['export']>[1];
-/** ExportResultCode.SUCCESS (@opentelemetry/core). */
-const EXPORT_SUCCESS = 0;
+type ExportResultCode = Parameters<ResultCallback>[0]['code'];
+/** ExportResultCode.SUCCESS (@opentelemetry/core, not a direct dependency). */
+const EXPORT_SUCCESS = 0 as ExportResultCode;
 /** ExportResultCode.FAILED. */
-const EXPORT_FAILED = 1;
+const EXPORT_FAILED = 1 as ExportResultCode;
 
 /**
  * Counts and logs export outcomes: the SDK only reports failures through the
@@ -348,7 +362,6 @@ class LoggingExporter implements PushMetricExporter {
   shutdown(): Promise<void> {
     return this.inner.shutdown();
   }
-
 }
 
 /** OTLPExporterError carries the HTTP status in `code`; its message is only the status text. */

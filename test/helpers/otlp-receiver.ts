@@ -112,22 +112,20 @@ function normalize(req: Obj): NRequest {
       for (const m of sm.metrics ?? []) {
         const type = m.sum ? 'sum' : m.gauge ? 'gauge' : m.histogram ? 'histogram' : 'exponentialHistogram';
         const body = m.sum ?? m.gauge ?? m.histogram ?? m.exponentialHistogram;
-        const points: NPoint[] = (body.dataPoints ?? []).map(
-          (p: Obj): NPoint => ({
-            attrs: attrs(p.attributes),
-            start: BigInt(p.startTimeUnixNano ?? 0),
-            time: BigInt(p.timeUnixNano ?? 0),
-            value: p.asInt !== undefined ? Number(p.asInt) : p.asDouble !== undefined ? Number(p.asDouble) : undefined,
-            count: p.count !== undefined ? Number(p.count) : undefined,
-            sum: p.sum !== undefined ? Number(p.sum) : undefined,
-            counts: p.bucketCounts?.map(Number),
-            bounds: p.explicitBounds?.map(Number),
-            scale: p.scale,
-            zeroCount: p.zeroCount !== undefined ? Number(p.zeroCount) : undefined,
-            positive: p.positive ? { offset: p.positive.offset ?? 0, counts: (p.positive.bucketCounts ?? []).map(Number) } : undefined,
-            negative: p.negative ? { offset: p.negative.offset ?? 0, counts: (p.negative.bucketCounts ?? []).map(Number) } : undefined,
-          }),
-        );
+        const points: NPoint[] = (body.dataPoints ?? []).map((p: Obj): NPoint => ({
+          attrs: attrs(p.attributes),
+          start: BigInt(p.startTimeUnixNano ?? 0),
+          time: BigInt(p.timeUnixNano ?? 0),
+          value: p.asInt !== undefined ? Number(p.asInt) : p.asDouble !== undefined ? Number(p.asDouble) : undefined,
+          count: p.count !== undefined ? Number(p.count) : undefined,
+          sum: p.sum !== undefined ? Number(p.sum) : undefined,
+          counts: p.bucketCounts?.map(Number),
+          bounds: p.explicitBounds?.map(Number),
+          scale: p.scale,
+          zeroCount: p.zeroCount !== undefined ? Number(p.zeroCount) : undefined,
+          positive: p.positive ? { offset: p.positive.offset ?? 0, counts: (p.positive.bucketCounts ?? []).map(Number) } : undefined,
+          negative: p.negative ? { offset: p.negative.offset ?? 0, counts: (p.negative.bucketCounts ?? []).map(Number) } : undefined,
+        }));
         out.metrics.push({
           scope: sm.scope?.name ?? '',
           name: m.name,
@@ -208,7 +206,14 @@ export class OtlpReceiver {
         if (this.status === 200 && req.method === 'POST') {
           try {
             const decoded = json ? decodeJsonRequest(body.toString('utf8')) : decodeProtobufRequest(body);
-            this.push({ protocol: json ? 'http/json' : 'http/protobuf', path: req.url ?? '', headers: req.headers, bytes: body.length, decoded, at: Date.now() });
+            this.push({
+              protocol: json ? 'http/json' : 'http/protobuf',
+              path: req.url ?? '',
+              headers: req.headers,
+              bytes: body.length,
+              decoded,
+              at: Date.now(),
+            });
           } catch (err) {
             this.decodeErrors.push((err as Error).message);
           }
@@ -276,7 +281,10 @@ export class OtlpReceiver {
     const deadline = Date.now() + ms;
     while (this.requests.length < count) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`receiver got ${this.requests.length} requests, wanted ${count}${this.decodeErrors.length ? `; decode errors: ${this.decodeErrors.join('; ')}` : ''}`);
+      if (left <= 0)
+        throw new Error(
+          `receiver got ${this.requests.length} requests, wanted ${count}${this.decodeErrors.length ? `; decode errors: ${this.decodeErrors.join('; ')}` : ''}`,
+        );
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -66,10 +66,17 @@ test('every bad OTEL_* variable and FLEETPROBE_* key is named in the same one pa
   const dir = tempDir('fp-otelcheck-all');
   t.after(() => dir.cleanup());
   const r = await runCli(['check-config', '--config', configFile(dir)], {
-    env: { ...ON, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml', OTEL_METRIC_EXPORT_INTERVAL: 'often', OTEL_EXPORTER_OTLP_COMPRESSION: 'br', FLEETPROBE_WORKERS: 'many' },
+    env: {
+      ...ON,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml',
+      OTEL_METRIC_EXPORT_INTERVAL: 'often',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'br',
+      FLEETPROBE_WORKERS: 'many',
+    },
   });
   assert.equal(r.code, 2, r.stderr);
-  for (const v of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_EXPORTER_OTLP_COMPRESSION', 'workers']) assert.ok(named(r, v), `${v} named:\n${r.stderr}`);
+  for (const v of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_EXPORTER_OTLP_COMPRESSION', 'workers'])
+    assert.ok(named(r, v), `${v} named:\n${r.stderr}`);
   assert.match(r.stderr, /4 problems/);
 });
 
@@ -92,7 +99,9 @@ test('check-config accepts a complete grpc configuration, and ignores OTEL_* sha
   });
   assert.equal(grpc.code, 0, grpc.stderr);
   assert.match(grpc.stdout, /ok \(1 target, 1 worker\)/);
-  const off = await runCli(['check-config', '--config', cfg], { env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml', OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' } });
+  const off = await runCli(['check-config', '--config', cfg], {
+    env: { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml', OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' },
+  });
   assert.equal(off.code, 0, off.stderr);
 });
 

@@ -12,15 +12,7 @@ import { BatchWriter } from '../../src/protocol/batch.js';
 import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
 import { startOtelExport, type OtelExport, type OtelLogger } from '../../src/metrics/otel.js';
 import { ConfigError } from '../../src/config/errors.js';
-import {
-  OtlpReceiver,
-  TEMPORALITY_CUMULATIVE,
-  TEMPORALITY_DELTA,
-  mergeRequests,
-  metricOf,
-  pointOf,
-  type NRequest,
-} from '../helpers/otlp-receiver.js';
+import { OtlpReceiver, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, mergeRequests, metricOf, pointOf, type NRequest } from '../helpers/otlp-receiver.js';
 
 // ---- fixtures -------------------------------------------------------------------
 
@@ -71,7 +63,11 @@ function fleetStore(): TargetStore {
 function checkFleet(r: NRequest): void {
   assert.equal(r.resource['service.name'], 'probe-lab');
   assert.equal(r.resource['deployment.environment'], 'test env');
-  assert.match(r.resource['service.instance.id'] ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a random UUID v4 per process');
+  assert.match(
+    r.resource['service.instance.id'] ?? '',
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    'a random UUID v4 per process',
+  );
   assert.equal(r.resource['host.name'], hostname());
   assert.equal(r.resource['service.version'], '1.2.3');
   assert.equal(metricOf(r, 'fleetprobe.probe.sent').scope, 'fleetprobe');
@@ -161,7 +157,13 @@ describe('OTLP export', () => {
     it(`${protocol}: forceFlush sends every series with the store values, and the self metrics, decoded with the official schema`, async () => {
       const from = receiver.requests.length;
       const { registry } = selfRegistry();
-      const exp = startOtelExport({ store: fleetStore(), selfRegistry: registry, logger: new RecordingLogger(), env: envFor(endpoint(protocol), protocol), serviceVersion: '1.2.3' });
+      const exp = startOtelExport({
+        store: fleetStore(),
+        selfRegistry: registry,
+        logger: new RecordingLogger(),
+        env: envFor(endpoint(protocol), protocol),
+        serviceVersion: '1.2.3',
+      });
       assert.ok(exp);
       try {
         assert.equal(exp.protocol, protocol);
@@ -215,7 +217,11 @@ describe('OTLP export', () => {
 
   it('shutdown exports the final values once, then nothing more is sent', async () => {
     const store = fleetStore();
-    const exp = startOtelExport({ store, logger: new RecordingLogger(), env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_METRIC_EXPORT_TIMEOUT: '200' } });
+    const exp = startOtelExport({
+      store,
+      logger: new RecordingLogger(),
+      env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_METRIC_EXPORT_TIMEOUT: '200' },
+    });
     assert.ok(exp);
     const w = new BatchWriter(8);
     for (let i = 0; i < 7; i++) w.push(0, ProbeEvent.Sent);
@@ -235,7 +241,11 @@ describe('OTLP export', () => {
   it('exports on its own every OTEL_METRIC_EXPORT_INTERVAL, with cumulative values and a stable start time', async () => {
     const store = fleetStore();
     const from = receiver.requests.length;
-    const exp = startOtelExport({ store, logger: new RecordingLogger(), env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '150', OTEL_METRIC_EXPORT_TIMEOUT: '150' } });
+    const exp = startOtelExport({
+      store,
+      logger: new RecordingLogger(),
+      env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '150', OTEL_METRIC_EXPORT_TIMEOUT: '150' },
+    });
     assert.ok(exp);
     try {
       await receiver.waitFor(from + 1, 3000);
@@ -294,14 +304,27 @@ describe('OTLP export', () => {
           const ps = e.metrics.find((m) => m.name === name)?.points.filter((p) => Object.entries(match).every(([k, v]) => p.attrs[k] === v)) ?? [];
           return acc + ps.reduce((a, p) => a + pick(p), 0);
         }, 0);
-      assert.equal(sum('fleetprobe.probe.sent', { target: 'gw' }, (p) => p.value!), 5 + 1 + 2 + 3);
+      assert.equal(
+        sum('fleetprobe.probe.sent', { target: 'gw' }, (p) => p.value!),
+        5 + 1 + 2 + 3,
+      );
       assert.deepEqual(
         exports.map((e) => pointOf(e, 'fleetprobe.probe.sent', { target: 'gw' }).value),
         [5, 1, 2, 3],
       );
-      assert.equal(sum('fleetprobe.probe.errors', { target: 'gw', reason: 'refused' }, (p) => p.value!), 1);
-      assert.equal(sum('fleetprobe.probe.rtt', { target: 'gw' }, (p) => p.count!), 3 + 3);
-      assert.equal(sum('fleetprobe_worker_restarts', { worker: '0' }, (p) => p.value!), 2 + 3, 'self metrics are delta too');
+      assert.equal(
+        sum('fleetprobe.probe.errors', { target: 'gw', reason: 'refused' }, (p) => p.value!),
+        1,
+      );
+      assert.equal(
+        sum('fleetprobe.probe.rtt', { target: 'gw' }, (p) => p.count!),
+        3 + 3,
+      );
+      assert.equal(
+        sum('fleetprobe_worker_restarts', { worker: '0' }, (p) => p.value!),
+        2 + 3,
+        'self metrics are delta too',
+      );
       for (let i = 1; i < exports.length; i++) {
         const prev = pointOf(exports[i - 1], 'fleetprobe.probe.sent', { target: 'gw' });
         const cur = pointOf(exports[i], 'fleetprobe.probe.sent', { target: 'gw' });
@@ -369,7 +392,12 @@ describe('a collector that never answers', () => {
         exp = startOtelExport({
           store: fleetStore(),
           logger: new RecordingLogger(),
-          env: { OTEL_EXPORTER_OTLP_ENDPOINT: hole.url, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_METRIC_EXPORT_INTERVAL: '100', OTEL_METRIC_EXPORT_TIMEOUT: '100' },
+          env: {
+            OTEL_EXPORTER_OTLP_ENDPOINT: hole.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+            OTEL_METRIC_EXPORT_INTERVAL: '100',
+            OTEL_METRIC_EXPORT_TIMEOUT: '100',
+          },
         });
         assert.ok(exp);
         const stats = exp.stats;

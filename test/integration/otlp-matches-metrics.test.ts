@@ -77,7 +77,10 @@ function translate(r: NRequest, a: Metrics): Translated[] {
 function lookup(m: Metrics, s: Sample): number | undefined {
   const want = Object.entries(s.labels);
   const found = m.parsed.samples.filter(
-    (x) => x.name === s.name && Object.keys(x.labels).length === want.length && want.every(([k, v]) => (k === 'le' ? leKey(x.labels.le ?? '') === v : x.labels[k] === v)),
+    (x) =>
+      x.name === s.name &&
+      Object.keys(x.labels).length === want.length &&
+      want.every(([k, v]) => (k === 'le' ? leKey(x.labels.le ?? '') === v : x.labels[k] === v)),
   );
   assert.ok(found.length <= 1, `${found.length} samples for ${s.name} ${JSON.stringify(s.labels)}`);
   return found[0]?.value;
@@ -88,7 +91,8 @@ function lookup(m: Metrics, s: Sample): number | undefined {
  * agree. The others (open handles, memory, ages) change with the act of reading
  * (a scrape opens a socket), so only their presence is checked.
  */
-const STATE_GAUGES = /^(fleetprobe_(workers|targets|worker_targets|worker_restart_backoff_seconds|config_last_reload_.*|target_file_.*)|process_start_time_seconds|process_max_fds|nodejs_version_info)$/;
+const STATE_GAUGES =
+  /^(fleetprobe_(workers|targets|worker_targets|worker_restart_backoff_seconds|config_last_reload_.*|target_file_.*)|process_start_time_seconds|process_max_fds|nodejs_version_info)$/;
 
 /** Families whose very series come and go with what the process is doing at the instant (a scrape is an active request). */
 const INSTANT = /^nodejs_active_/;
@@ -126,7 +130,12 @@ for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
     );
     const url = `${exporter.url}/metrics`;
     // Every target has answered once (so its last-RTT gauge exists in both).
-    await waitFor('a reply from every target', async () => ((await scrapeMetrics(url)).find('fleetprobe_probe_received_total').filter((s) => s.value > 0).length === 3 ? true : undefined), 20_000, 200);
+    await waitFor(
+      'a reply from every target',
+      async () => ((await scrapeMetrics(url)).find('fleetprobe_probe_received_total').filter((s) => s.value > 0).length === 3 ? true : undefined),
+      20_000,
+      200,
+    );
 
     let exact = 0;
     let bounded = 0;
@@ -184,7 +193,13 @@ for (const protocol of ['grpc', 'http/protobuf', 'http/json'] as const) {
       else if (!INSTANT.test(f)) assert.ok(selfFamilies.has(f), `${f} from /metrics is exported over OTLP`);
     }
     for (const f of selfFamilies) assert.ok(metricsFamilies.includes(f), `${f} (OTLP) is a /metrics family`);
-    for (const f of ['fleetprobe_workers', 'fleetprobe_targets', 'fleetprobe_batches_received_total', 'fleetprobe_otlp_exports_total', 'process_cpu_seconds_total']) {
+    for (const f of [
+      'fleetprobe_workers',
+      'fleetprobe_targets',
+      'fleetprobe_batches_received_total',
+      'fleetprobe_otlp_exports_total',
+      'process_cpu_seconds_total',
+    ]) {
       assert.ok(selfFamilies.has(f), `${f} exported`);
     }
 

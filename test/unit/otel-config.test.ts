@@ -72,7 +72,8 @@ test('OTEL_METRICS_EXPORTER without otlp, or with none, disables export even wit
 });
 
 test('an OTEL_METRICS_EXPORTER fleetprobe does not know is a problem, not a silent no', () => {
-  for (const v of ['console', 'otlp,zipkin', 'prometheus,logging']) onlyProblem({ OTEL_METRICS_EXPORTER: v, ...ON }, 'OTEL_METRICS_EXPORTER', /is not supported; fleetprobe understands otlp, prometheus, none/);
+  for (const v of ['console', 'otlp,zipkin', 'prometheus,logging'])
+    onlyProblem({ OTEL_METRICS_EXPORTER: v, ...ON }, 'OTEL_METRICS_EXPORTER', /is not supported; fleetprobe understands otlp, prometheus, none/);
 });
 
 test('OTEL_SDK_DISABLED=true disables export (nothing else is checked); a non-boolean is a problem', () => {
@@ -91,7 +92,8 @@ test('protocol: http/protobuf by default, grpc and http/json accepted, the metri
 });
 
 test('grpc takes the endpoint as is (no /v1/metrics), in every form the gRPC exporter accepts', () => {
-  const grpc = (endpoint: string, variable = 'OTEL_EXPORTER_OTLP_ENDPOINT'): OtelExportConfig => enabled({ [variable]: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+  const grpc = (endpoint: string, variable = 'OTEL_EXPORTER_OTLP_ENDPOINT'): OtelExportConfig =>
+    enabled({ [variable]: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
   assert.equal(grpc('http://collector:4317').url, 'http://collector:4317');
   assert.equal(grpc('https://collector:4317').url, 'https://collector:4317');
   assert.equal(grpc('collector:4317').url, 'collector:4317');
@@ -104,7 +106,11 @@ test('grpc takes the endpoint as is (no /v1/metrics), in every form the gRPC exp
 });
 
 test('an unknown protocol is a problem naming the variable that holds it, the generic one too', () => {
-  onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'carrier-pigeon' }, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', /must be one of grpc, http\/protobuf, http\/json/);
+  onlyProblem(
+    { ...ON, OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'carrier-pigeon' },
+    'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+    /must be one of grpc, http\/protobuf, http\/json/,
+  );
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_PROTOCOL: 'http', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL', /must be one of/);
 });
 
@@ -131,7 +137,13 @@ test('headers: valid pairs pass; each malformed one is a problem whose value hid
 });
 
 test('timeout, compression and insecure variables are checked, both of each pair', () => {
-  enabled({ ...ON, OTEL_EXPORTER_OTLP_TIMEOUT: '2500', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none', OTEL_EXPORTER_OTLP_INSECURE: 'TRUE' });
+  enabled({
+    ...ON,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+    OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none',
+    OTEL_EXPORTER_OTLP_INSECURE: 'TRUE',
+  });
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_TIMEOUT: '10s' }, 'OTEL_EXPORTER_OTLP_TIMEOUT', /positive number of milliseconds/);
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '0' }, 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', /positive number of milliseconds/);
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }, 'OTEL_EXPORTER_OTLP_COMPRESSION', /gzip or none/);
@@ -140,8 +152,21 @@ test('timeout, compression and insecure variables are checked, both of each pair
 
 test('certificate files must be readable, and a client key comes with its certificate', () => {
   const readable: ResolveOptions = { fileReadable: (p) => (p.startsWith('/ok/') ? undefined : 'cannot be read: ENOENT') };
-  enabled({ ...ON, OTEL_EXPORTER_OTLP_CERTIFICATE: '/ok/ca.pem', OTEL_EXPORTER_OTLP_CLIENT_KEY: '/ok/k.pem', OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: '/ok/c.pem' }, readable);
-  onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: '/missing/ca.pem' }, 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE', /cannot be read: ENOENT/, readable);
+  enabled(
+    {
+      ...ON,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/ok/ca.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: '/ok/k.pem',
+      OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: '/ok/c.pem',
+    },
+    readable,
+  );
+  onlyProblem(
+    { ...ON, OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: '/missing/ca.pem' },
+    'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE',
+    /cannot be read: ENOENT/,
+    readable,
+  );
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/ok/k.pem' }, 'OTEL_EXPORTER_OTLP_CLIENT_KEY', /needs a client certificate/, readable);
   onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/ok/c.pem' }, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', /needs its key/, readable);
   // The real check: a directory is not a certificate file.
@@ -152,7 +177,11 @@ test('temporality preference: cumulative by default; delta and lowmemory in any 
   assert.equal(enabled(ON).temporality, 'cumulative');
   assert.equal(enabled({ ...ON, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'Delta' }).temporality, 'delta');
   assert.equal(enabled({ ...ON, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'LOWMEMORY' }).temporality, 'lowmemory');
-  onlyProblem({ ...ON, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'deltas' }, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', /cumulative, delta, lowmemory/);
+  onlyProblem(
+    { ...ON, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'deltas' },
+    'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
+    /cumulative, delta, lowmemory/,
+  );
 });
 
 test('interval and timeout: defaults, explicit values, and a default timeout lowered to a short interval', () => {
@@ -165,12 +194,17 @@ test('interval and timeout: defaults, explicit values, and a default timeout low
 });
 
 test('an explicit timeout longer than the interval is a problem (the SDK refuses it too)', () => {
-  onlyProblem({ ...ON, OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' }, 'OTEL_METRIC_EXPORT_TIMEOUT', /must not exceed the export interval \(1000 ms/);
+  onlyProblem(
+    { ...ON, OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_METRIC_EXPORT_TIMEOUT: '5000' },
+    'OTEL_METRIC_EXPORT_TIMEOUT',
+    /must not exceed the export interval \(1000 ms/,
+  );
   onlyProblem({ ...ON, OTEL_METRIC_EXPORT_TIMEOUT: '90000' }, 'OTEL_METRIC_EXPORT_TIMEOUT', /must not exceed the export interval \(60000 ms/);
 });
 
 test('a bad interval or timeout is a problem: not a number, not positive, or past the largest timer delay', () => {
-  for (const bad of ['-5', '0', 'soon', '10s', '1e3']) onlyProblem({ ...ON, OTEL_METRIC_EXPORT_INTERVAL: bad }, 'OTEL_METRIC_EXPORT_INTERVAL', /positive number of milliseconds/);
+  for (const bad of ['-5', '0', 'soon', '10s', '1e3'])
+    onlyProblem({ ...ON, OTEL_METRIC_EXPORT_INTERVAL: bad }, 'OTEL_METRIC_EXPORT_INTERVAL', /positive number of milliseconds/);
   onlyProblem({ ...ON, OTEL_METRIC_EXPORT_INTERVAL: '360000000000' }, 'OTEL_METRIC_EXPORT_INTERVAL', /at most 2147483647 ms/);
   onlyProblem({ ...ON, OTEL_METRIC_EXPORT_TIMEOUT: 'never' }, 'OTEL_METRIC_EXPORT_TIMEOUT', /positive number of milliseconds/);
 });

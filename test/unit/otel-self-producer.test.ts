@@ -24,7 +24,9 @@ function find(ms: MetricData[], name: string): MetricData {
 }
 
 function point<T = number>(m: MetricData, attrs: Record<string, string> = {}): DataPoint<T> {
-  const ps = (m.dataPoints as DataPoint<T>[]).filter((p) => Object.keys(attrs).length === Object.keys(p.attributes).length && Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
+  const ps = (m.dataPoints as DataPoint<T>[]).filter(
+    (p) => Object.keys(attrs).length === Object.keys(p.attributes).length && Object.entries(attrs).every(([k, v]) => p.attributes[k] === v),
+  );
   assert.equal(ps.length, 1, `${m.descriptor.name} ${JSON.stringify(attrs)}`);
   return ps[0];
 }
@@ -117,8 +119,14 @@ test('the self metrics of a real SelfMetrics are all there, except the event-loo
   ]) {
     assert.ok(names.has(n), `${n} exported`);
   }
-  assert.deepEqual([...names].filter((n) => SELF_METRICS_LEFT_OUT.test(n)), []);
-  assert.ok((await self.registry.getMetricsAsJSON()).some((m) => m.name === 'nodejs_eventloop_lag_p99_seconds'), 'they are still on /metrics');
+  assert.deepEqual(
+    [...names].filter((n) => SELF_METRICS_LEFT_OUT.test(n)),
+    [],
+  );
+  assert.ok(
+    (await self.registry.getMetricsAsJSON()).some((m) => m.name === 'nodejs_eventloop_lag_p99_seconds'),
+    'they are still on /metrics',
+  );
   assert.equal(point(find(ms, 'fleetprobe_targets'), { state: 'probing' }).value, 2);
   assert.equal(point(find(ms, 'fleetprobe_otlp_exports'), { result: 'success' }).value, 5);
   assert.equal(point(find(ms, 'fleetprobe_batch_records_unknown_slot')).value, 3);

@@ -177,9 +177,10 @@ export class UdpProber implements Prober {
     const t = this.targets.get(h.slot);
     if (t === undefined) return this.sink.dropped(DropReason.unknown_slot);
     if (rinfo.port !== t.port || rinfo.address !== t.ip) return this.sink.dropped(DropReason.address_mismatch);
-    switch (t.window.match(unwrapSeq32(h.seq32, t.window.nextSeq), now)) {
+    const seq = unwrapSeq32(h.seq32, t.window.nextSeq);
+    switch (t.window.match(seq, now)) {
       case SeqMatch.Reply:
-        return this.sink.reply(t.slot, t.window.rttMs / 1000);
+        return this.sink.reply(t.slot, t.window.rttMs / 1000, seq);
       case SeqMatch.Duplicate:
         return this.sink.duplicate(t.slot);
       case SeqMatch.Late:
