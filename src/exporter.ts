@@ -23,16 +23,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { showValue } from './config/errors.js';
-import {
-  DnsPeers,
-  EMPTY_TARGET_SET,
-  fileLabel,
-  loadTargets,
-  parseHostPort,
-  Resolver,
-  TargetRegistry,
-  type TargetSet,
-} from './targets/index.js';
+import { DnsPeers, EMPTY_TARGET_SET, fileLabel, loadTargets, parseHostPort, Resolver, TargetRegistry, type TargetSet } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
 import { History } from './aggregate/history.js';
 import { meshProberName } from './targets/mesh.js';
@@ -172,7 +163,9 @@ export class Exporter {
     this.config = this.loadConfig();
     this.applyLogSettings(this.config);
     if (this.mode === 'responder' && !hasResponderListener(this.config)) {
-      throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
+      throw new ConfigError([
+        { key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' },
+      ]);
     }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
@@ -198,6 +191,7 @@ export class Exporter {
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
     this.otel = startOtelExport({
       store: this.store,
+      selfRegistry: this.self.registry,
       logger: this.log.child({ component: 'otel' }),
       env: this.opts.env,
       serviceVersion: packageVersion(),
@@ -243,7 +237,10 @@ export class Exporter {
   private async bindListeners(): Promise<void> {
     if (hasResponderListener(this.config)) {
       try {
-        this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
+        this.responder = await startResponder(responderOptions(this.config), {
+          registry: this.self.registry,
+          logger: this.log.child({ component: 'responder' }),
+        });
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, failedListener(err, responderListenerSettings(this.config)));
@@ -282,7 +279,9 @@ export class Exporter {
     }
     // What is actually bound decides whether mutations without a token are allowed
     // (a host name like "localhost" is judged by the addresses it bound to).
-    this.webAddresses = this.app.addresses().map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+    this.webAddresses = this.app
+      .addresses()
+      .map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
     logFdLimits(this.log, this.config.web.maxConnections);
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
@@ -317,7 +316,8 @@ export class Exporter {
       maxDelayMs: FILE_WATCH_MAX_DELAY_MS,
       checkIntervalMs: config.fileWatch.checkIntervalMs,
       onChange: (changed) => this.onFilesChanged(changed),
-      onWatchError: (dir, err) => this.log.warn({ dir, error: err.message }, 'cannot watch a directory of watched files; checking them every file_watch.check_interval'),
+      onWatchError: (dir, err) =>
+        this.log.warn({ dir, error: err.message }, 'cannot watch a directory of watched files; checking them every file_watch.check_interval'),
     });
     this.watcher.setPaths(paths, config.fileWatch.checkIntervalMs);
   }
@@ -341,6 +341,11 @@ export class Exporter {
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
+  /** The OTLP export, or null when the OTEL_* variables do not ask for one. */
+  get otlp(): OtelExport | null {
+    return this.otel;
+  }
+
   get url(): string {
     return this.listenUrl;
   }
@@ -410,7 +415,11 @@ export class Exporter {
    */
   private async prepare(config: Config, reuseDnsPeers = false): Promise<Prepared> {
     const dnsPeers = reuseDnsPeers ? this.dnsPeers : await this.prepareDnsPeers(config);
-    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [], api: this.apiTargets.load(config.probeDefaults) });
+    const targets = await loadTargets(config, {
+      previousFiles: this.targets.files,
+      dnsPeers: dnsPeers?.peers() ?? [],
+      api: this.apiTargets.load(config.probeDefaults),
+    });
     const resolver = this.createResolver(config);
     resolver.setTargets(targets.targets);
     await resolver.refresh();
@@ -461,7 +470,10 @@ export class Exporter {
     const read = await readStateFile(this.apiStateFile);
     if (!read.ok) throw new ConfigError([{ key: 'api.state_file', value: this.apiStateFile, message: read.message }]);
     this.apiTargets.commit(read.entries);
-    this.log.info({ file: this.apiStateFile, targets: read.entries.size, found: read.found }, 'targets API: state file read (counters of its targets start from zero)');
+    this.log.info(
+      { file: this.apiStateFile, targets: read.entries.size, found: read.found },
+      'targets API: state file read (counters of its targets start from zero)',
+    );
   }
 
   /** What the mutation rule is judged by, now (a reload may set or remove the token). */
@@ -483,13 +495,10 @@ export class Exporter {
   /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
   /** On-demand tests: run on the workers of the pool in effect, limits read per request (a reload changes them). */
   private testController(): TestController {
-    const manager = new TestManager(
-      () => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }),
-      {
-        start: (worker, task) => this.supervisor?.startTest(worker, task) ?? false,
-        cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
-      },
-    );
+    const manager = new TestManager(() => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }), {
+      start: (worker, task) => this.supervisor?.startTest(worker, task) ?? false,
+      cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
+    });
     this.tests = manager;
     return new TestController({
       manager,
@@ -559,7 +568,8 @@ export class Exporter {
   private goLive(p: Prepared): void {
     for (const r of p.targets.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
     for (const f of p.targets.files) {
-      if (f.stale) this.log.error({ file: f.path, error: f.error, kept: f.load?.targets.length ?? 0 }, 'target file failed to read; keeping its last good targets');
+      if (f.stale)
+        this.log.error({ file: f.path, error: f.error, kept: f.load?.targets.length ?? 0 }, 'target file failed to read; keeping its last good targets');
       else if (!f.ok) this.log.error({ file: f.path, error: f.error }, 'target file failed to read; it has no earlier good read, so it has no targets');
     }
     this.targets = p.targets;
@@ -583,7 +593,9 @@ export class Exporter {
       .filter((f) => !f.ok)
       .map((f) => ({
         key: fileLabel(f.path),
-        message: f.stale ? `${f.error}; keeping its ${f.load?.targets.length ?? 0} targets of the last good read` : `${f.error}; no earlier good read, so no targets from it`,
+        message: f.stale
+          ? `${f.error}; keeping its ${f.load?.targets.length ?? 0} targets of the last good read`
+          : `${f.error}; no earlier good read, so no targets from it`,
       }));
     return {
       status: problems.length > 0 ? 'partial' : 'reloaded',
@@ -607,7 +619,10 @@ export class Exporter {
     for (const e of [...diff.added, ...diff.changed]) {
       this.workerRejected.delete(e.slot);
       if (e.resolution?.status === 'error') {
-        this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
+        this.log.warn(
+          { target: e.spec.name, code: e.resolution.code, error: e.resolution.message },
+          'target does not resolve; retrying on the next DNS refresh',
+        );
       }
     }
     this.updateTargetStates();
@@ -659,7 +674,14 @@ export class Exporter {
    * probed one (enough for readiness, and O(1) in the usual case).
    */
   private probeCounts(untilProbing = false): ProbeCounts {
-    const c: ProbeCounts = { configured: this.registry.size, probing: 0, refused: 0, unresolved: 0, rejected: this.targets.rejected.length, notOwned: this.targets.notOwned };
+    const c: ProbeCounts = {
+      configured: this.registry.size,
+      probing: 0,
+      refused: 0,
+      unresolved: 0,
+      rejected: this.targets.rejected.length,
+      notOwned: this.targets.notOwned,
+    };
     for (const e of this.registry.entries()) {
       const refused = this.workerRejected.get(e.slot);
       if (refused !== undefined) {
@@ -915,7 +937,17 @@ export class Exporter {
       else out.push({ ...base, state: 'pending' });
     }
     // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
-    for (const r of this.targets.rejected) out.push({ slot: -1, name: r.name ?? '', kind: r.kind ?? '', address: r.address ?? '', labels: {}, state: 'rejected', error: r.reason, source: r.source });
+    for (const r of this.targets.rejected)
+      out.push({
+        slot: -1,
+        name: r.name ?? '',
+        kind: r.kind ?? '',
+        address: r.address ?? '',
+        labels: {},
+        state: 'rejected',
+        error: r.reason,
+        source: r.source,
+      });
     return out;
   }
 

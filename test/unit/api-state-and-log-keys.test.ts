@@ -79,11 +79,16 @@ test('the OTel export\'s lines name their component once', async () => {
   });
   const logger = createLogger('debug', 'fleetprobe', 'json', sink).child({ component: 'otel' });
   const store = new TargetStore({ buckets: [0.001, 0.01] });
-  // A protocol that is refused (logs an error) and an export that starts (logs info), both through the child.
-  assert.equal(startOtelExport({ store, logger, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } }), null);
-  const otel = startOtelExport({ store, logger, env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://127.0.0.1:9/v1/metrics', OTEL_METRIC_EXPORT_INTERVAL: '600000' } });
-  assert.ok(otel);
-  await otel.shutdown(200);
+  // An export that is off (logs at debug) and two that start (log info) and stop, both through the child.
+  assert.equal(startOtelExport({ store, logger, env: { OTEL_METRICS_EXPORTER: 'none' } }), null);
+  for (const env of [
+    { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', OTEL_METRIC_EXPORT_INTERVAL: '600000' },
+    { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://127.0.0.1:9/v1/metrics', OTEL_METRIC_EXPORT_INTERVAL: '600000' },
+  ]) {
+    const otel = startOtelExport({ store, logger, env });
+    assert.ok(otel);
+    await otel.shutdown(200);
+  }
   await new Promise((r) => setImmediate(r));
   assert.ok(lines.length >= 2, lines.join('\n'));
   for (const line of lines) {

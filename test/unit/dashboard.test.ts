@@ -90,7 +90,7 @@ async function exportedMetrics(): Promise<Exported> {
   const { store, rollups } = storeWithEveryEvent();
   const self = new SelfMetrics({ store });
   self.workers.configure(2); // per-worker series exist (with their labels) from the start
-  self.setOtlpSource(() => ({ exports: 0, failures: 0, lastSuccessAt: 0 })); // as when OTLP export is on
+  self.setOtlpSource(() => ({ exports: 0, failures: 0, skipped: 0, lastSuccessAt: 0 })); // as when OTLP export is on
   self.setTargetStates({ configured: PROBE_KINDS.length });
   self.onReload(true);
   const responderRegistry = new Registry();
