@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'k6/lib/*.d.ts'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -45,6 +45,6 @@ export default tseslint.config(
   {
     // k6 scripts run in k6's runtime, not Node.
     files: ['k6/**/*.js'],
-    languageOptions: { globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly' } },
+    languageOptions: { globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', console: 'readonly' } },
   },
 );

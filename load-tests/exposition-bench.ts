@@ -5,6 +5,12 @@
  * the size. Timing is printed, never asserted.
  *
  *   node dist/load-tests/exposition-bench.js [targets...]   (default: 10000 50000)
+ *   node dist/load-tests/exposition-bench.js --group-by rack 10000 100000
+ *
+ * With `--group-by LABEL[,LABEL]` each size is measured twice, back to back: the
+ * per-target exposition alone, then with the group rollups (metrics.group_by) attached
+ * and written after it, as /metrics does; plus the rollups alone (collect + serialize).
+ * The fleet's labels: region (3 values), rack (40 values).
  *
  * Pure in-memory: sends no traffic.
  */
@@ -14,9 +20,14 @@ import { ProbeEvent } from '../src/protocol/events.js';
 import { PROBE_KINDS, type ProbeKind } from '../src/targets/model.js';
 import { TargetStore } from '../src/aggregate/store.js';
 import { expositionChunks } from '../src/metrics/exposition.js';
+import { GroupRollupExports } from '../src/metrics/group-rollups.js';
+import { SCRAPE_CHUNK_BYTES } from '../src/metrics/scrape.js';
+import { DEFAULT_GROUP_LIMIT } from '../src/aggregate/groups.js';
 
-function fill(n: number): TargetStore {
+function fill(n: number, groupBy: readonly string[] = []): { store: TargetStore; rollups: GroupRollupExports | null } {
   const store = new TargetStore({ initialSlots: 16 });
+  // Attached before any slot is defined, as the exporter does.
+  const rollups = groupBy.length > 0 ? new GroupRollupExports(store, { groupBy, limit: DEFAULT_GROUP_LIMIT }, () => null) : null;
   for (let s = 0; s < n; s++) {
     // Mostly icmp, like a real fleet; a few of every other kind.
     const kind: ProbeKind = s % 10 < 7 ? 'icmp' : PROBE_KINDS[s % PROBE_KINDS.length];
@@ -39,11 +50,50 @@ function fill(n: number): TargetStore {
     }
     store.applyBatch(w.take(0, round + 1));
   }
-  return store;
+  return { store, rollups };
+}
+
+/** Best-of-`runs` ms of `render`, and the bytes and lines of its last output. */
+function timeBest(render: () => Buffer[], runs: number): { ms: number; bytes: number; lines: number } {
+  render(); // warm up the JIT
+  let best = Infinity;
+  let last: Buffer[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    last = render();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  let bytes = 0;
+  let lines = 0;
+  for (const c of last) {
+    bytes += c.length;
+    for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) lines++;
+  }
+  return { ms: best, bytes, lines };
+}
+
+/** The same fleet without and with group rollups: what group_by adds to a scrape's serialization. */
+function benchGroups(n: number, groupBy: readonly string[]): void {
+  const runs = 7;
+  const fmt = (r: { ms: number; bytes: number; lines: number }): string => `${r.ms.toFixed(1)} ms, ${r.lines} lines, ${(r.bytes / 1e6).toFixed(2)} MB`;
+  const plain = fill(n).store;
+  const without = timeBest(() => [...expositionChunks(plain.snapshot(), SCRAPE_CHUNK_BYTES)], runs);
+  const { store, rollups } = fill(n, groupBy);
+  const withGroups = timeBest(() => {
+    const snap = store.snapshot();
+    return [...expositionChunks(snap, SCRAPE_CHUNK_BYTES), ...rollups!.textFamilies(snap, SCRAPE_CHUNK_BYTES)];
+  }, runs);
+  // The snapshot is the scrape's own (shared with the per-target families): not timed here.
+  const snap = store.snapshot();
+  const alone = timeBest(() => [...rollups!.textFamilies(snap, SCRAPE_CHUNK_BYTES)], runs);
+  console.log(
+    `${n} targets, group_by [${groupBy.join(', ')}] (${rollups!.rollups.stats().groups} groups), best of ${runs}: ` +
+      `without ${fmt(without)}; with ${fmt(withGroups)}; the rollups alone (collect over every slot, serialize) ${fmt(alone)}`,
+  );
 }
 
 function bench(n: number): void {
-  const store = fill(n);
+  const { store } = fill(n);
   // Warm up once so the JIT has seen the serializer.
   for (const _ of expositionChunks(store.snapshot())) void _;
   const runs = 5;
@@ -75,5 +125,12 @@ function bench(n: number): void {
   );
 }
 
-const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-for (const n of sizes.length > 0 ? sizes : [10_000, 50_000]) bench(n);
+const args = process.argv.slice(2);
+const g = args.indexOf('--group-by');
+const groupBy = g >= 0 ? (args.splice(g, 2)[1] ?? '').split(',').filter((l) => l !== '') : [];
+if (g >= 0 && groupBy.length === 0) throw new Error('--group-by needs a label list, e.g. --group-by rack');
+const sizes = args.map(Number).filter((x) => x > 0);
+for (const n of sizes.length > 0 ? sizes : [10_000, 50_000]) {
+  if (groupBy.length > 0) benchGroups(n, groupBy);
+  else bench(n);
+}

@@ -40,6 +40,8 @@ import { mergePeers } from './targets/peers-dns.js';
 import type { ConsoleEntry } from './http/console/catalog.js';
 import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
+import { GroupRollupExports } from './metrics/group-rollups.js';
+import type { ProberIdentity } from './aggregate/groups.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
@@ -65,6 +67,9 @@ import { readStateFile } from './targets/state-file.js';
 import type { TargetLoad } from './targets/files.js';
 import { ruleOf, type MutationPolicy } from './http/mutation-auth.js';
 import { describeMutationRule, type MutationRuleKind } from './auth/mutation.js';
+import { TestManager } from './ondemand/manager.js';
+import { TestController } from './ondemand/controller.js';
+import { registerOnDemandMetrics } from './metrics/ondemand.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -96,6 +101,8 @@ export class Exporter {
   /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
   private consoleGeneration = 0;
   private self!: SelfMetrics;
+  /** Group rollups (metrics.group_by); null without group_by. */
+  private groupRollups: GroupRollupExports | null = null;
   private readonly registry = new TargetRegistry();
   /** Registry → store → workers, for every target update. */
   private sync!: TargetSync;
@@ -143,6 +150,8 @@ export class Exporter {
   private apiStateFile: string | null = null;
   /** Addresses the web server is bound to ("127.0.0.1:9798"): the mutation rule depends on them. */
   private webAddresses: string[] = [];
+  /** On-demand tests (POST /api/v1/tests; run mode). */
+  private tests: TestManager | null = null;
   /** The mutation rule last logged (logged again when a reload changes it). */
   private loggedMutationRule: MutationRuleKind | null = null;
 
@@ -168,8 +177,12 @@ export class Exporter {
     // No probe goes out until every listener is bound (startProbing releases the pool).
     this.sync.hold();
     this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
+    // Before any slot is defined: the rollups follow every slot from its definition.
+    const { groupBy, groupLimit } = this.config.metrics;
+    if (groupBy.length > 0) this.groupRollups = new GroupRollupExports(this.store, { groupBy, limit: groupLimit }, () => this.meshProber(), this.self.registry);
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
+    registerOnDemandMetrics(this.self.registry, () => this.tests);
     if (this.mode === 'run') {
       this.streams = new LiveStreams({
         store: this.store,
@@ -180,7 +193,13 @@ export class Exporter {
       });
     }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
-    this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    this.otel = startOtelExport({
+      store: this.store,
+      logger: this.log.child({ component: 'otel' }),
+      env: this.opts.env,
+      serviceVersion: packageVersion(),
+      snapshotMetrics: this.groupRollups?.otelMetrics,
+    });
     if (this.otel) {
       const stats = this.otel.stats;
       this.self.setOtlpSource(() => stats);
@@ -230,7 +249,7 @@ export class Exporter {
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
+      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip, snapshotFamilies: this.groupRollups?.textFamilies }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
@@ -240,6 +259,7 @@ export class Exporter {
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
+      tests: this.mode === 'run' ? this.testController() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -346,6 +366,8 @@ export class Exporter {
       records: this.workerRecords,
       onBatch: (_i, buf) => this.onBatch(buf),
       onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
+      onTestEnd: (_worker, end) => this.tests?.end(end.id, end.state, end.result, end.error),
+      onShardGone: (worker) => this.tests?.workerGone(worker),
     });
     this.sync.attach(this.supervisor);
   }
@@ -446,6 +468,28 @@ export class Exporter {
   }
 
   /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
+  /** On-demand tests: run on the workers of the pool in effect, limits read per request (a reload changes them). */
+  private testController(): TestController {
+    const manager = new TestManager(
+      () => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }),
+      {
+        start: (worker, task) => this.supervisor?.startTest(worker, task) ?? false,
+        cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
+      },
+    );
+    this.tests = manager;
+    return new TestController({
+      manager,
+      config: () => ({ probeDefaults: this.config.probeDefaults, limits: this.config.tests, dnsPrefer: this.config.dns.prefer }),
+      configured: (name) => {
+        const e = this.registry.get(name);
+        return e ? { spec: e.spec, shard: e.shard } : undefined;
+      },
+      workerOf: (name) => this.supervisor?.workerOf(name) ?? 0,
+      anyWorker: () => this.supervisor?.leastLoadedWorker() ?? null,
+    });
+  }
+
   private apiTargetsController(): ApiTargetsController {
     return new ApiTargetsController({
       source: this.apiTargets,
@@ -709,6 +753,9 @@ export class Exporter {
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
     }
+    if (JSON.stringify(next.metrics.groupBy) !== JSON.stringify(prev.metrics.groupBy) || next.metrics.groupLimit !== prev.metrics.groupLimit) {
+      this.log.warn({}, 'metrics.group_by and metrics.group_limit take effect on restart');
+    }
     if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
       this.log.warn({}, 'history.retention and history.resolution take effect on restart');
     }
@@ -803,13 +850,23 @@ export class Exporter {
       entries: () => this.consoleEntries(),
       status: () => this.status(),
       workers: () => this.self.workerHealth(),
-      node: () => {
-        const peers = this.meshPeers();
-        const self = this.targets.meshSelf;
-        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
-      },
+      node: () => this.nodeIdentity(),
       peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
     };
+  }
+
+  /** This node as a prober: its mesh name and its own peer entry's labels; mesh when it has peers. */
+  private nodeIdentity(): { name: string; labels: Record<string, string>; mesh: boolean } {
+    const peers = this.meshPeers();
+    const self = this.targets.meshSelf;
+    return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+  }
+
+  /** The source side of the group rollups: this node in mesh mode, else none (the scraped instance is the source). */
+  private meshProber(): ProberIdentity | null {
+    if (this.mode !== 'run') return null;
+    const n = this.nodeIdentity();
+    return n.mesh ? { node: n.name, labels: n.labels } : null;
   }
 
   private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {
@@ -900,6 +957,8 @@ export class Exporter {
    * step failed with an error (a step cut off by its bound is only logged).
    */
   async stop(): Promise<boolean> {
+    // Waiting callers (?wait=1) get their answer before the HTTP server closes.
+    this.tests?.close();
     this.watcher?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();

@@ -121,9 +121,13 @@ export function checkNodeRow(v: unknown): string | null {
   return null;
 }
 
-/** The row key of a node for `rowLabel`: the node name for "prober", else that label of the node. */
+/**
+ * The row key of a node for `rowLabel`: the node name for "prober" and for "peer" (a
+ * node is the peer of that name to the others, so rows by peer line up with columns by
+ * peer), else that label of the node. The group rollups name their source side with it.
+ */
 export function rowKey(node: { node: string; labels: Record<string, string> }, rowLabel: string): string {
-  return rowLabel === 'prober' ? node.node : (node.labels[rowLabel] ?? NO_GROUP);
+  return rowLabel === 'prober' || rowLabel === 'peer' ? node.node : (node.labels[rowLabel] ?? NO_GROUP);
 }
 
 /** Merge node rows (and nodes that did not answer) into the matrix for `rowLabel` × the rows' column groups. */

@@ -121,7 +121,22 @@ export interface LiveColumns {
   readonly errorColumns: readonly Float64Array[];
   /** NON-cumulative counts, `stride` per slot. */
   readonly rttBuckets: Float64Array;
+  readonly rttSum: Float64Array;
   readonly lastRtt: Float64Array;
+}
+
+/**
+ * Told, synchronously, when a slot's counters are about to leave it and when a slot got
+ * its target, so a reader that adds slots up into groups (aggregate/groups.ts) keeps
+ * its sums monotonic while targets come, go and change labels. Must not change the store.
+ */
+export interface SlotObserver {
+  /** The slot's counters are about to be zeroed (a new target takes the slot): read them now. */
+  slotResetting(slot: number): void;
+  /** The slot is about to be released (its counters are still readable). */
+  slotReleasing(slot: number): void;
+  /** defineSlot() finished: a new target, or the same one with new labels. */
+  slotDefined(slot: number, def: SlotDefinition): void;
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
@@ -155,6 +170,7 @@ export class TargetStore {
   /** One column per metric family of the catalog (errors and phases allocated on first use). */
   private readonly columns: CatalogColumns;
   private readonly loss: LossWindows;
+  private readonly observers: SlotObserver[] = [];
 
   /** Records dropped because their slot is not (or no longer) defined. */
   unknownSlotRecords = 0;
@@ -177,6 +193,11 @@ export class TargetStore {
     this.generations = new Float64Array(c);
     this.columns = new CatalogColumns(c, this.stride);
     this.loss = new LossWindows(c);
+  }
+
+  /** Tell `o` about every later slot change (see SlotObserver); attach before defining slots. */
+  observeSlots(o: SlotObserver): void {
+    this.observers.push(o);
   }
 
   /** One past the highest slot ever defined. */
@@ -231,11 +252,13 @@ export class TargetStore {
     this.userLabels[slot] = def.labels;
     this.attributeCache[slot] = undefined;
     if (slot >= this.high) this.high = slot + 1;
+    for (const o of this.observers) o.slotDefined(slot, def);
   }
 
   /** Every column of a slot back to its initial value (0; NaN for last RTT) and its loss window emptied. */
   resetSlot(slot: number): void {
     if (slot >= this.capacity) return;
+    for (const o of this.observers) o.slotResetting(slot);
     this.startTimes[slot] = Date.now();
     this.epochs[slot] = (this.epochs[slot] ?? 0) + 1;
     this.columns.reset(slot);
@@ -245,6 +268,7 @@ export class TargetStore {
   /** Remove a target: its series disappear and later records for it are dropped. */
   releaseSlot(slot: number): void {
     if (!this.isDefined(slot)) return;
+    for (const o of this.observers) o.slotReleasing(slot);
     this.defined[slot] = 0;
     this.definedCount--;
     this.names[slot] = '';
@@ -316,6 +340,7 @@ export class TargetStore {
       errors,
       errorColumns: errors.filter((e): e is Float64Array => e !== undefined),
       rttBuckets: this.columns.histogram.rtt.buckets,
+      rttSum: this.columns.histogram.rtt.sum,
       lastRtt: c.lastRtt,
     };
   }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseDuration } from '../values/duration.js';
 import { tokenProblem } from '../auth/token.js';
 import type { ConfigProblem } from './errors.js';
-import type { ApiConfig, GrpcConfig, StreamConfig } from './types.js';
+import type { ApiConfig, GrpcConfig, StreamConfig, TestsConfig } from './types.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Props = Record<string, any>;
@@ -63,5 +63,16 @@ export function buildStreamConfig(p: Props): StreamConfig {
     maxBufferBytes: p.max_buffer_bytes,
     stateIntervalMs: parseDuration(p.state_interval),
     stallTimeoutMs: parseDuration(p.stall_timeout),
+  };
+}
+
+export function buildTestsConfig(p: Props): TestsConfig {
+  return {
+    maxCount: p.max_count,
+    maxRate: p.max_rate,
+    maxDurationMs: parseDuration(p.max_duration),
+    maxConcurrent: p.max_concurrent,
+    resultsKept: p.results_kept,
+    maxHttpSize: p.max_http_size,
   };
 }

@@ -19,7 +19,7 @@ import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
-import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -208,7 +208,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       idleTimeoutMs: parseDuration(p.web.idle_timeout),
     },
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
@@ -218,6 +218,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    tests: buildTestsConfig(p.tests),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
   };

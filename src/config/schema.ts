@@ -15,6 +15,7 @@ import { HTTP_BOUNDS } from '../kinds/http.js';
 import { TIMEOUT_MAX_INTERVALS } from '../kinds/timing.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
+import { DEFAULT_GROUP_LIMIT } from '../aggregate/groups.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
 import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
@@ -138,6 +139,19 @@ export function buildSchema(): SchemaSection {
         doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~13s (19 buckets), like smokeping_prober.',
         format: 'fp-buckets',
         default: [...DEFAULT_RTT_BUCKETS],
+      },
+      group_by: {
+        doc:
+          'Target labels whose values group targets into rollups (fleetprobe_group_* families): per group and probe kind, the probes sent, ' +
+          'received and lost and the RTT histogram, summed over the group\'s targets. In mesh mode per pair of this node\'s group ' +
+          '(src_<label>) and the targets\' group (dst_<label>). [] (default): no rollups.',
+        format: 'fp-group-by',
+        default: [],
+      },
+      group_limit: {
+        doc: 'Most groups with series of their own; the targets of further groups are summed into one group whose labels read __other__ (fleetprobe_rollup_groups{state="folded"} counts them).',
+        format: 'fp-group-limit',
+        default: DEFAULT_GROUP_LIMIT,
       },
     },
     history: {

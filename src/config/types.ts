@@ -39,6 +39,18 @@ export interface ApiConfig {
   maxTargets: number;
 }
 
+/** tests.*: limits of on-demand tests (POST /api/v1/tests). */
+export interface TestsConfig {
+  maxCount: number;
+  /** Probes per second. */
+  maxRate: number;
+  maxDurationMs: number;
+  maxConcurrent: number;
+  resultsKept: number;
+  /** Bytes. */
+  maxHttpSize: number;
+}
+
 export interface GrpcConfig {
   /** "host:port", or null when the gRPC server is off. */
   listenAddress: string | null;
@@ -64,7 +76,8 @@ export interface Config {
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  metrics: { rttBuckets: number[] };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
@@ -78,6 +91,7 @@ export interface Config {
   responder: ResponderConfig;
   mesh: MeshConfig;
   api: ApiConfig;
+  tests: TestsConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
 }

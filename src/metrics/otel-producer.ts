@@ -122,6 +122,11 @@ export interface StoreMetricProducerOptions {
    * keep merging and /metrics keeps answering meanwhile). Default 2048.
    */
   sliceSlots?: number;
+  /**
+   * More metrics computed from the same snapshot (the group rollups: group-otel.ts),
+   * called in the tick the snapshot is taken; they follow the per-target metrics.
+   */
+  snapshotMetrics?: (snap: StoreSnapshot, endTime: HrTime) => MetricData[];
 }
 
 export const DEFAULT_SLICE_SLOTS = 2048;
@@ -137,6 +142,7 @@ export class StoreMetricProducer implements MetricProducer {
   private readonly scope: { name: string; version?: string };
   private readonly now: () => number;
   private readonly sliceSlots: number;
+  private readonly snapshotMetrics: StoreMetricProducerOptions['snapshotMetrics'];
   private boundariesFor: Float64Array | undefined;
   private boundaries: number[] = [];
 
@@ -147,6 +153,7 @@ export class StoreMetricProducer implements MetricProducer {
     this.scope = opts.scopeVersion === undefined ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME } : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
     this.now = opts.now ?? Date.now;
     this.sliceSlots = Math.max(1, opts.sliceSlots ?? DEFAULT_SLICE_SLOTS);
+    this.snapshotMetrics = opts.snapshotMetrics;
   }
 
   /** Snapshot now, convert in slices with event-loop yields in between. */
@@ -193,7 +200,9 @@ export class StoreMetricProducer implements MetricProducer {
       attrs[s] = a;
       if (a !== undefined) starts[s] = this.cache.startTime(s, this.store.slotStartTimeMs(s));
     }
-    return new Conversion(snap, msToHrTime(this.now()), attrs, starts, this.cache, this.histogramBounds(snap.buckets));
+    const endTime = msToHrTime(this.now());
+    const extra = this.snapshotMetrics?.(snap, endTime) ?? [];
+    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), extra);
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -221,6 +230,8 @@ class Conversion {
     private readonly starts: readonly (HrTime | undefined)[],
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
+    /** Metrics appended after the per-target ones (snapshotMetrics). */
+    private readonly extra: readonly MetricData[] = [],
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
@@ -290,6 +301,7 @@ class Conversion {
           break;
       }
     }
+    out.push(...this.extra);
     return out;
   }
 }

@@ -21,7 +21,7 @@ import { defaultResource, resourceFromAttributes } from '@opentelemetry/resource
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { resolveOtelConfig, type OtlpProtocol } from './otel-config.js';
 import { createOtlpMetricExporter } from './otel-exporter.js';
-import { StoreMetricProducer, type OtelStoreSource } from './otel-producer.js';
+import { StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
 
 /**
  * The logger calls used here (a pino Logger fits). The caller binds the component
@@ -51,6 +51,8 @@ export interface OtelExportOptions {
    * several sequential requests so none exceeds a collector's body limit).
    */
   maxExportBatchSize?: number;
+  /** More metrics from each export's snapshot (the group rollups); see StoreMetricProducerOptions. */
+  snapshotMetrics?: StoreMetricProducerOptions['snapshotMetrics'];
 }
 
 export interface OtelExportStats {
@@ -102,7 +104,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
 
   const stats: OtelExportStats = { exports: 0, failures: 0, lastSuccessAt: 0, lastError: undefined };
   const exporter = new LoggingExporter(createOtlpMetricExporter(cfg.url, cfg.protocol), logger, stats, cfg.url);
-  const producer = new StoreMetricProducer(store, { scopeVersion: opts.serviceVersion });
+  const producer = new StoreMetricProducer(store, { scopeVersion: opts.serviceVersion, snapshotMetrics: opts.snapshotMetrics });
   const reader = new PeriodicExportingMetricReader({
     exporter,
     exportIntervalMillis: cfg.intervalMs,

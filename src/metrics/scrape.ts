@@ -30,6 +30,12 @@ export const SCRAPE_CHUNK_BYTES = 256 * 1024;
 export interface RenderOptions {
   /** Compress the body with gzip (when the client's Accept-Encoding allows it). */
   gzip: boolean;
+  /**
+   * More families computed from the same snapshot (the group rollups), written after
+   * the per-target ones. Called in the tick the snapshot is taken: compute then, and
+   * serialize lazily in the returned chunks.
+   */
+  snapshotFamilies?: (snap: StoreSnapshot, chunkBytes: number) => Iterable<Buffer>;
 }
 
 export interface RenderedMetrics {
@@ -51,10 +57,11 @@ export function acceptsGzip(acceptEncoding: string | string[] | undefined): bool
   return false;
 }
 
-function* body(selfText: string, snap: StoreSnapshot): Generator<Buffer, void, undefined> {
+function* body(selfText: string, snap: StoreSnapshot, more: Iterable<Buffer>): Generator<Buffer, void, undefined> {
   // prom-client ends its text with '\n' (a lone '\n' when empty): families stay line-separated.
   if (selfText.trim().length > 0) yield Buffer.from(selfText, 'utf8');
   yield* expositionChunks(snap, SCRAPE_CHUNK_BYTES);
+  yield* more;
 }
 
 /**
@@ -65,7 +72,9 @@ function* body(selfText: string, snap: StoreSnapshot): Generator<Buffer, void, u
 export async function renderMetrics(store: TargetStore, selfRegistry: Registry | undefined, opts: RenderOptions): Promise<RenderedMetrics> {
   const selfText = selfRegistry === undefined ? '' : await selfRegistry.metrics();
   // Snapshot now, not when the consumer first reads: the body is the state at render time.
-  const raw = Readable.from(body(selfText, store.snapshot()), { objectMode: false });
+  const snap = store.snapshot();
+  const more = opts.snapshotFamilies?.(snap, SCRAPE_CHUNK_BYTES) ?? [];
+  const raw = Readable.from(body(selfText, snap, more), { objectMode: false });
   const headers: Record<string, string> = { 'content-type': PROMETHEUS_TEXT_CONTENT_TYPE };
   if (!opts.gzip) return { body: raw, headers };
   headers['content-encoding'] = 'gzip';

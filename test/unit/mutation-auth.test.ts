@@ -33,7 +33,7 @@ test('the rule: token when one is configured; else loopback only when every boun
   assert.equal(mutationRule(null, ['10.1.2.3:9798']).kind, 'refused');
   // Not bound yet: fail closed.
   assert.equal(mutationRule(null, []).kind, 'refused');
-  for (const kind of ['token', 'loopback', 'refused'] as const) assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets, POST \/-\/reload/);
+  for (const kind of ['token', 'loopback', 'refused'] as const) assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets and \/api\/v1\/tests, POST \/-\/reload/);
 });
 
 test('decisions: 401 missing/bad token (also on loopback), allowed with it; 403 with the fix when refused, whatever is sent', () => {
