@@ -2,7 +2,9 @@
  * Micro-benchmark of the per-target exposition: fills a TargetStore with N
  * targets (mixed kinds, realistic label sets), merges a few batches so counters
  * and histograms are nonzero, then times snapshot + serialization and reports
- * the size. Timing is printed, never asserted.
+ * the size: the text format (what curl and Prometheus without native histograms get)
+ * and the protobuf exposition (classic + native RTT buckets, then native only).
+ * Timing is printed, never asserted.
  *
  *   node dist/load-tests/exposition-bench.js [targets...]   (default: 10000 50000)
  *   node dist/load-tests/exposition-bench.js --group-by rack 10000 100000
@@ -23,6 +25,7 @@ import { expositionChunks } from '../src/metrics/exposition.js';
 import { GroupRollupExports } from '../src/metrics/group-rollups.js';
 import { SCRAPE_CHUNK_BYTES } from '../src/metrics/scrape.js';
 import { DEFAULT_GROUP_LIMIT } from '../src/aggregate/groups.js';
+import { protobufChunks } from '../src/metrics/protobuf-exposition.js';
 
 function fill(n: number, groupBy: readonly string[] = []): { store: TargetStore; rollups: GroupRollupExports | null } {
   const store = new TargetStore({ initialSlots: 16 });
@@ -95,23 +98,22 @@ function benchGroups(n: number, groupBy: readonly string[]): void {
 function bench(n: number): void {
   const { store } = fill(n);
   // Warm up once so the JIT has seen the serializer.
-  for (const _ of expositionChunks(store.snapshot())) void _;
+  for (const _ of expositionChunks(store.snapshot({ native: false }))) void _;
   const runs = 5;
   let best = Infinity;
   let bytes = 0;
   let lines = 0;
-  let chunks = 0;
   let last: Buffer[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
-    const snap = store.snapshot();
+    const snap = store.snapshot({ native: false });
     const out: Buffer[] = [];
     for (const c of expositionChunks(snap)) out.push(c);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (ms < best) best = ms;
     last = out;
   }
-  chunks = last.length;
+  const chunks = last.length;
   for (const c of last) {
     bytes += c.length;
     for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) lines++;
@@ -123,6 +125,23 @@ function bench(n: number): void {
     `${n} targets: serialize best of ${runs} ${best.toFixed(1)} ms, ${lines} lines, ${(bytes / 1048576).toFixed(1)} MiB in ${chunks} chunks; ` +
       `gzip level 1 ${gzMs.toFixed(0)} ms -> ${(gz.length / 1048576).toFixed(2)} MiB`,
   );
+  for (const classicHistograms of [true, false]) {
+    for (const _ of protobufChunks(store.snapshot(), { classicHistograms })) void _;
+    let pbBest = Infinity;
+    let pbBytes = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      const snap = store.snapshot();
+      let size = 0;
+      for (const c of protobufChunks(snap, { classicHistograms })) size += c.length;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (ms < pbBest) pbBest = ms;
+      pbBytes = size;
+    }
+    console.log(
+      `${n} targets: protobuf (${classicHistograms ? 'classic + native' : 'native only'} RTT buckets) best of ${runs} ${pbBest.toFixed(1)} ms, ${(pbBytes / 1048576).toFixed(1)} MiB`,
+    );
+  }
 }
 
 const args = process.argv.slice(2);

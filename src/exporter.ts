@@ -61,6 +61,7 @@ import { setLogFormat } from './logger.js';
 import { LiveStreams } from './stream/service.js';
 import type { CatalogEntry } from './stream/selection.js';
 import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
+import { WebSecurity } from './http/web-config/security.js';
 import { ApiTargetSource, API_SOURCE } from './targets/api-source.js';
 import { ApiTargetsController } from './targets/api-controller.js';
 import { readStateFile } from './targets/state-file.js';
@@ -117,6 +118,8 @@ export class Exporter {
   private serial: Promise<unknown> = Promise.resolve();
   private supervisor: ShardSupervisor | null = null;
   private app: FastifyInstance | null = null;
+  /** web.config_file in force: TLS, basic auth, headers of the web port; TLS of the gRPC port. */
+  private webSecurity: WebSecurity | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
   /** SSE and gRPC live streams (run mode). */
@@ -246,10 +249,17 @@ export class Exporter {
         throw listenError(err, failedListener(err, responderListenerSettings(this.config)));
       }
     }
+    this.webSecurity = new WebSecurity(this.config.webSecurity, {
+      logger: this.log.child({ component: 'web' }),
+      registry: this.self.registry,
+      checkIntervalMs: this.config.fileWatch.checkIntervalMs,
+      apiToken: () => this.config.api.token,
+    });
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip, snapshotFamilies: this.groupRollups?.textFamilies }),
+      metrics: ({ gzip, format }) =>
+        renderMetrics(this.store, this.self.registry, { gzip, format, classicHistograms: this.config.metrics.classicHistograms, snapshotFamilies: this.groupRollups?.textFamilies }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
@@ -257,6 +267,7 @@ export class Exporter {
       limits: this.config.web,
       registry: this.self.registry,
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
+      security: this.webSecurity,
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
       tests: this.mode === 'run' ? this.testController() : undefined,
@@ -276,7 +287,7 @@ export class Exporter {
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
       try {
-        await this.streams.startGrpc();
+        await this.streams.startGrpc(this.webSecurity.grpcCredentials());
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
@@ -297,7 +308,9 @@ export class Exporter {
   /** Watch the target files and the peers file of `config` (none when file_watch.enabled is false). */
   private watchFiles(config: Config): void {
     if (this.mode !== 'run') return;
-    const paths = config.fileWatch.enabled ? [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : [])] : [];
+    // The web configuration file too: exporter-toolkit applies a changed one without a signal.
+    const watched = [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : []), ...(config.web.configFile ? [config.web.configFile] : [])];
+    const paths = config.fileWatch.enabled ? watched : [];
     if (paths.length === 0 && !this.watcher) return;
     this.watcher ??= new FileWatcher({
       debounceMs: FILE_WATCH_DEBOUNCE_MS,
@@ -744,7 +757,8 @@ export class Exporter {
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
         next.workersHeapLimitMb !== prev.workersHeapLimitMb);
-    if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+    // web.config_file is applied by applyWebSecurity(); the rest of web.* needs a restart.
+    if (JSON.stringify({ ...next.web, configFile: null }) !== JSON.stringify({ ...prev.web, configFile: null })) {
       this.log.warn({}, 'web.* settings take effect on restart');
     }
     if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
@@ -769,6 +783,7 @@ export class Exporter {
     if (prepared === null) {
       this.config = next;
       this.applyLogSettings(next);
+      this.applyWebSecurity(next);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -784,6 +799,7 @@ export class Exporter {
       this.config = next;
       this.applyLogSettings(next);
       this.goLive(prepared);
+      this.applyWebSecurity(next);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
       // slots; an apply that throws is a bug path, and probing resumes either way.)
@@ -802,6 +818,13 @@ export class Exporter {
       }
       this.applyRegistry();
       throw err;
+    }
+  }
+
+  /** The reloaded web configuration file: applied at once, but for what needs a restart (logged). */
+  private applyWebSecurity(next: Config): void {
+    for (const change of this.webSecurity?.update(next.webSecurity) ?? []) {
+      this.log.warn({ change, file: next.web.configFile }, 'web.config_file: this change takes effect on restart');
     }
   }
 
@@ -960,6 +983,7 @@ export class Exporter {
     // Waiting callers (?wait=1) get their answer before the HTTP server closes.
     this.tests?.close();
     this.watcher?.close();
+    this.webSecurity?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;

@@ -20,6 +20,7 @@ import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
+import { buildWebSecurity } from './build-web.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -206,9 +207,11 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       readTimeoutMs: parseDuration(p.web.read_timeout),
       writeTimeoutMs: parseDuration(p.web.write_timeout),
       idleTimeoutMs: parseDuration(p.web.idle_timeout),
+      configFile: p.web.config_file === null ? null : abs(p.web.config_file),
     },
+    webSecurity: buildWebSecurity(p.web.config_file, abs, p.grpc.listen_address, problems),
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit },
+    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit, classicHistograms: p.metrics.classic_histograms },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,

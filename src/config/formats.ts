@@ -103,7 +103,7 @@ export function kindOptionFormatName(kind: string, key: string): string {
 /** probe_defaults.<kind>.<option>: the kinds' own formats, under derived names. */
 function kindOptionFormats(): Record<string, Format> {
   const out: Record<string, Format> = {};
-  for (const k of KINDS) for (const [key, decl] of Object.entries(k.options) as Array<[string, OptionDecl]>) out[kindOptionFormatName(k.kind, key)] = decl.format;
+  for (const k of KINDS) for (const [key, decl] of Object.entries<OptionDecl>(k.options)) out[kindOptionFormatName(k.kind, key)] = decl.format;
   return out;
 }
 

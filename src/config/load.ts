@@ -81,11 +81,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
   // convict's own definition: our leaves carry extra fields (check, noEnv) it ignores.
   const conf = convict(s as unknown as convict.Schema<Record<string, unknown>>, {
-    env: env as NodeJS.ProcessEnv,
-    args: args.rest as string[],
+    env,
+    args: args.rest,
   });
   conf.load(fileObject);
-  const props = conf.getProperties() as Record<string, unknown>;
+  const props = conf.getProperties();
 
   const leafProblems: ConfigProblem[] = [];
   const badKeys = checkLeaves(props, s, leafProblems);

@@ -1,9 +1,10 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
-import type { MeshConfig, ProbeDefaults, ProbeKind, TargetSpec } from '../targets/model.js';
+import type { MeshConfig, ProbeDefaults, TargetSpec } from '../targets/model.js';
 import type { DnsPreference } from '../targets/resolve.js';
 import type { ResponderLimits } from '../responder/limits.js';
 import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
+import type { WebSecurityConfig } from '../http/web-config/load.js';
 
 // Declared with the targets (targets/ does not import config/); re-exported for the
 // code that has always found them here.
@@ -25,6 +26,8 @@ export interface ResponderConfig extends Required<ResponderLimits> {
 export interface WebConfig extends WebLimits {
   listenAddress: string;
   telemetryPath: string;
+  /** web.config_file: absolute path, or null. What it holds is Config.webSecurity. */
+  configFile: string | null;
 }
 
 /** api.*: the bearer token (read from api.token_file at load when that is set) and the Targets API. */
@@ -75,9 +78,11 @@ export interface Config {
   workersHeapLimitMb: number;
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
+  /** The web configuration file (web.config_file), read and checked with the certificates it names; null without one. */
+  webSecurity: WebSecurityConfig | null;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own. */
-  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own; classicHistograms: see metrics.classic_histograms. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number; classicHistograms: boolean };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };

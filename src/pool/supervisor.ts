@@ -109,7 +109,7 @@ export interface SupervisorOptions {
   /** The per-worker records to write (default: a new table). Pass the same table to a replacement pool. */
   records?: WorkerRecords;
   /** Worker of a target by its name (default: rendezvous hashing over `workers`). */
-  place?(name: string, workers: number): number;
+  place?: (name: string, workers: number) => number;
   /** Override the worker script (tests). Default: the compiled workers/shard.js. */
   filename?: string;
   /** Backoff bounds for restarting a failed shard (ms). Default 100 and 10,000. */

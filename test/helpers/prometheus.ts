@@ -36,23 +36,33 @@ export interface StartPrometheusOptions {
   targets: string[];
   scrapeInterval?: string;
   /**
+   * More jobs, each a Prometheus scrape_config without job_name and static_configs
+   * (scheme, tls_config, basic_auth...), scraping its own loopback targets.
+   */
+  jobs?: Array<{ job: string; targets: string[]; scrape: Record<string, unknown> }>;
+  /**
    * Run Prometheus inside this network namespace (scraping targets on its loopback);
    * queries then go through a process inside it too. Give `port` with it: the free
    * ports of this namespace say nothing about another.
    */
   netns?: string;
   port?: number;
+  /** Feature flags (`--enable-feature=`), e.g. native-histograms (then it asks for the protobuf exposition). */
+  features?: string[];
 }
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
-  for (const t of opts.targets) {
+  for (const t of [...opts.targets, ...(opts.jobs ?? []).flatMap((j) => j.targets)]) {
     if (!/^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(t)) throw new Error(`refusing to scrape a non-loopback target: ${t}`);
   }
   const dir = tempDir('fp-prom');
   const interval = opts.scrapeInterval ?? '1s';
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-    scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
+    scrape_configs: [
+      ...(opts.targets.length > 0 ? [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }] : []),
+      ...(opts.jobs ?? []).map((j) => ({ job_name: j.job, ...j.scrape, static_configs: [{ targets: j.targets }] })),
+    ],
   };
   const configFile = dir.file('prometheus.yml', config);
   const port = opts.port ?? (await freePort());
@@ -63,6 +73,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
     `--storage.tsdb.path=${dir.path}/data`,
     '--storage.tsdb.retention.time=1h',
     '--log.level=warn',
+    ...(opts.features === undefined || opts.features.length === 0 ? [] : [`--enable-feature=${opts.features.join(',')}`]),
   ];
   // `ip netns exec` setns()es and execs: the child's pid is Prometheus' own, so signals reach it.
   const [cmd, argv] = opts.netns === undefined ? [PROMETHEUS_BIN, args] : ['ip', ['netns', 'exec', opts.netns, PROMETHEUS_BIN, ...args]];

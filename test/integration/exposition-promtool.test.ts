@@ -56,7 +56,10 @@ function buildStore(n: number, attach?: (st: TargetStore) => void): TargetStore 
     if (s % 13 === 0) w.push(slot, ProbeEvent.Error, s % ERROR_REASON_NAMES.length);
     if (s % 17 === 0) w.push(slot, ProbeEvent.Duplicate);
     if (s % 19 === 0) w.push(slot, ProbeEvent.Late, 0, 0, 3);
-    if (PROBE_KINDS[s % PROBE_KINDS.length] === 'tcp_echo') w.push(slot, ProbeEvent.Connected, 0, 1), w.push(slot, ProbeEvent.Connect);
+    if (PROBE_KINDS[s % PROBE_KINDS.length] === 'tcp_echo') {
+      w.push(slot, ProbeEvent.Connected, 0, 1);
+      w.push(slot, ProbeEvent.Connect);
+    }
     if (PROBE_KINDS[s % PROBE_KINDS.length] === 'http') {
       for (let p = 0; p < HTTP_PHASE_NAMES.length; p++) w.push(slot, ProbeEvent.Phase, 0, p, 0.001 * (p + 1));
       w.push(slot, ProbeEvent.Status, 0, 200);

@@ -48,8 +48,7 @@ type JsonKv = { key: string; value: { stringValue?: string } };
 const jsonAttrs = (kvs: JsonKv[] | undefined): Record<string, string> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, String(kv.value.stringValue)]));
 
 function decodeJson(body: Buffer): NRequest {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const req = JSON.parse(body.toString('utf8')) as any;
+  const req = JSON.parse(body.toString('utf8'));
   const out: NRequest = { resource: {}, metrics: [] };
   for (const rm of req.resourceMetrics) {
     Object.assign(out.resource, jsonAttrs(rm.resource?.attributes));
