@@ -2,7 +2,7 @@
  * Command line of the capacity/accuracy benchmark (pure parsing, no I/O).
  *
  *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s
- *                    [--kinds icmp,tcp_echo,http] [--workers N] ...
+ *                    [--kinds icmp,tcp,tcp_echo,udp,http] [--workers N] ...
  */
 import { parseDuration } from '../src/values/duration.js';
 import { BENCH_KINDS, type BenchKind } from './loopback-fleet.js';
@@ -26,7 +26,7 @@ export interface BenchOptions {
   rttStepUs: number | undefined;
   /** Target counts at which fping is run for comparison (icmp only); empty: none. */
   fpingSizes: number[];
-  /** Separate responder processes (each its own loopback address) for tcp_echo/http. */
+  /** Separate responder processes (each its own loopback address) for tcp/tcp_echo/udp/http. */
   responders: number;
   /** Measure /metrics time and size in a separate run with default buckets. */
   scrapePhase: boolean;
@@ -48,9 +48,11 @@ export function wantsAbRun(o: BenchOptions): boolean {
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
   --targets LIST          icmp target counts, e.g. 1000,10000,50000   (default 1000,10000)
+  --tcp-targets LIST      tcp (connect) target counts                (default 2000)
   --tcp-echo-targets LIST tcp_echo target counts                     (default 5000)
+  --udp-targets LIST      udp target counts                          (default 5000)
   --http-targets LIST     http target counts                         (default 2000)
-  --kinds LIST            icmp,tcp_echo,http                          (default icmp)
+  --kinds LIST            icmp,tcp,tcp_echo,udp,http                  (default icmp)
   --interval DUR          probe interval                              (default 1s)
   --timeout DUR           probe timeout                               (default 1s)
   --duration DUR          measured window per run                     (default 30s)
@@ -60,7 +62,7 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --ping-count N          pings per sample address (ping -c)          (default 200)
   --rtt-step-us N         fine RTT bucket width in µs, divides 1000   (default 5; 10 above 10k targets)
   --fping LIST            target counts to run fping at, or "none"    (default 1000)
-  --responders N          responder processes for tcp_echo/http       (default 2)
+  --responders N          responder processes for tcp/tcp_echo/udp/http (default 2)
   --no-scrape-phase       skip the default-bucket /metrics timing run
   --scrape-repeats N      scrapes per encoding (median reported)      (default 3)
 A/B run of live-stream load (instead of the table above; icmp at each --targets size,
@@ -103,7 +105,7 @@ function duration(flag: string, v: string): number {
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   const o: BenchOptions = {
     kinds: ['icmp'],
-    sizes: { icmp: [1000, 10000], tcp_echo: [5000], http: [2000] },
+    sizes: { icmp: [1000, 10000], tcp: [2000], tcp_echo: [5000], udp: [5000], http: [2000] },
     intervalMs: 1000,
     timeoutMs: 1000,
     durationMs: 30_000,
@@ -139,8 +141,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--targets':
         o.sizes.icmp = positiveInts(flag, value);
         break;
+      case '--tcp-targets':
+        o.sizes.tcp = positiveInts(flag, value);
+        break;
       case '--tcp-echo-targets':
         o.sizes.tcp_echo = positiveInts(flag, value);
+        break;
+      case '--udp-targets':
+        o.sizes.udp = positiveInts(flag, value);
         break;
       case '--http-targets':
         o.sizes.http = positiveInts(flag, value);

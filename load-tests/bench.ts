@@ -1,11 +1,11 @@
 /**
  * Capacity and accuracy benchmark of the whole exporter, end to end, on loopback.
  *
- *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s [--kinds icmp,tcp_echo,http] [--workers N]
+ *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s [--kinds icmp,tcp,tcp_echo,udp,http] [--workers N]
  *   node dist/load-tests/bench.js --help
  *
  * For each kind and target count:
- *  1. (tcp_echo/http) start `fleetprobe responder` processes, one loopback address each;
+ *  1. (tcp/tcp_echo/udp/http) start `fleetprobe responder` processes, one loopback address each;
  *  2. load phase: start `fleetprobe run` with N targets and FINE RTT buckets, wait for
  *     /readyz, warm up, then over the measured window read probes/s (sent_total
  *     deltas between two scrapes), CPU of the whole exporter process (/proc/PID/stat,
@@ -164,7 +164,12 @@ async function startResponders(kind: BenchKind, n: number, dir: string, o: Bench
         webPort,
         intervalMs: o.intervalMs,
         timeoutMs: o.timeoutMs,
-        responder: kind === 'tcp_echo' ? { tcpEcho: listen, maxConnections: perResponder + 256 } : { http: listen, maxConnections: perResponder + 256 },
+        responder:
+          kind === 'tcp_echo' || kind === 'tcp'
+            ? { tcpEcho: listen, maxConnections: perResponder + 256 }
+            : kind === 'udp'
+              ? { udpEcho: listen }
+              : { http: listen, maxConnections: perResponder + 256 },
       }),
     );
     running.push(await startExporter(`responder ${listen}`, 'responder', cfg, webPort, 30_000));

@@ -38,7 +38,7 @@ export interface ExporterConfigInput {
   targetsFile?: string;
   /** Seconds; undefined: the exporter's default buckets. */
   rttBuckets?: number[];
-  responder?: { tcpEcho?: string; http?: string; maxConnections?: number };
+  responder?: { tcpEcho?: string; udpEcho?: string; http?: string; maxConnections?: number };
 }
 
 /** The config document (JSON, which the YAML loader reads too, written as .json). */
@@ -54,12 +54,14 @@ export function exporterConfig(c: ExporterConfigInput): Record<string, unknown> 
   if (c.responder) {
     doc.responder = {
       ...(c.responder.tcpEcho ? { tcp_echo: c.responder.tcpEcho } : {}),
+      ...(c.responder.udpEcho ? { udp_echo: c.responder.udpEcho } : {}),
       ...(c.responder.http ? { http: c.responder.http } : {}),
       max_connections: c.responder.maxConnections ?? 4096,
       idle_timeout: '1h',
       allow_cidrs: ['127.0.0.0/8'],
       // One bench prober (one source address) opens thousands of tcp_echo connections
-      // at start: the per-source abuse limits are off for this fan-in.
+      // at start, and sends thousands of udp datagrams a second: the per-source abuse
+      // limits are off for this fan-in.
       tcp_connect_rate_per_source: 0,
       udp_rate_per_source: 0,
     };

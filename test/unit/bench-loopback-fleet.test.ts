@@ -26,7 +26,7 @@ test('spreadIndexes picks k distinct indexes spanning first to last', () => {
   assert.deepEqual(spreadIndexes(0, 3), []);
 });
 
-test('targetEntries spreads tcp_echo and http targets round-robin over the responder endpoints', () => {
+test('targetEntries spreads tcp, tcp_echo, udp and http targets round-robin over the responder endpoints', () => {
   const eps = [
     { host: '127.0.0.1', port: 4000 },
     { host: '127.0.0.2', port: 4001 },
@@ -34,6 +34,9 @@ test('targetEntries spreads tcp_echo and http targets round-robin over the respo
   const tcp = targetEntries('tcp_echo', 3, eps);
   assert.deepEqual(tcp.map((e) => e.address), ['127.0.0.1:4000', '127.0.0.2:4001', '127.0.0.1:4000']);
   assert.deepEqual(tcp.map((e) => e.kind), ['tcp_echo', 'tcp_echo', 'tcp_echo']);
+  assert.deepEqual(targetEntries('tcp', 1, eps), [{ name: 't0', kind: 'tcp', address: '127.0.0.1:4000' }]);
+  const udp = targetEntries('udp', 3, eps);
+  assert.deepEqual(udp.map((e) => [e.kind, e.address]), [['udp', '127.0.0.1:4000'], ['udp', '127.0.0.2:4001'], ['udp', '127.0.0.1:4000']]);
   const http = targetEntries('http', 2, eps);
   assert.deepEqual(http.map((e) => e.url), ['http://127.0.0.1:4000/v1/ping', 'http://127.0.0.2:4001/v1/ping']);
   assert.equal(new Set(targetEntries('icmp', 500).map((e) => e.name)).size, 500);

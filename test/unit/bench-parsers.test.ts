@@ -82,6 +82,9 @@ test('parseBenchArgs reads lists, durations and kinds, and rejects what it does 
   assert.equal(o.workers, 3);
   assert.deepEqual(o.fpingSizes, []);
   assert.equal(o.warmupMs, 3000);
+  const u = parseBenchArgs(['--kinds', 'udp,tcp_echo,tcp', '--udp-targets', '1000,5000', '--tcp-targets', '300']);
+  assert.ok(u !== 'help');
+  assert.deepEqual([u.kinds, u.sizes.udp, u.sizes.tcp_echo, u.sizes.tcp], [['udp', 'tcp_echo', 'tcp'], [1000, 5000], [5000], [300]]);
   assert.equal(parseBenchArgs(['--help']), 'help');
   assert.throws(() => parseBenchArgs(['--kinds', 'icmp,smtp']), /unknown kind/);
   assert.throws(() => parseBenchArgs(['--targets', '10,-1']), /positive integers/);

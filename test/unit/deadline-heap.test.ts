@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeadlineHeap } from '../../workers/deadline-heap.js';
+import { DeadlineHeap } from '../../workers/time/deadline-heap.js';
 
 /** Deterministic PRNG so failures reproduce. */
 function lcg(seed: number): () => number {

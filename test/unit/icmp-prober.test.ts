@@ -111,7 +111,6 @@ function setup() {
   const conns: Record<number, FakeConn> = {};
   const prober = new IcmpProber(sink, { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 }, {
     clock: time,
-    timers: time,
     openConn: (family) => (conns[family] = new FakeConn(family)),
   });
   return { time, sink, conns, prober };
@@ -416,4 +415,32 @@ test('close closes the sockets and cancels the timeout timer', () => {
   assert.equal(conns[4].closed, true);
   assert.equal(time.pending, 0);
   assert.throws(() => prober.add(target(2, '127.0.0.1')));
+});
+
+test('16-bit wire sequences wrap: an error quoting only our header names the latest probe with that seq16', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '192.0.2.10'));
+  prober.add(target(2, '192.0.2.11'));
+  const shortError = (req: Buffer, dst: string) => ipv4(icmp4(3, 1, ipv4(req, '127.0.0.1', dst).subarray(0, 28)), '127.0.0.9', '127.0.0.1');
+  prober.probe(1); // seq16 0
+  const first = conns[4].sent[0].pkt;
+  for (let k = 1; k < 65_536; k++) {
+    time.advanceTo(k * 1000);
+    prober.probe(2); // seq16 1 .. 65535
+  }
+  time.advanceTo(65_536 * 1000);
+  prober.probe(1); // seq16 0 again, target 1's sequence 2
+  const again = conns[4].sent[conns[4].sent.length - 1].pkt;
+  assert.equal(again.readUInt16BE(6), 0);
+  assert.equal(first.readUInt16BE(6), 0);
+  const before = sink.events.length;
+  conns[4].deliver(shortError(first, '192.0.2.10'), '127.0.0.9', time.t + 1);
+  assert.deepEqual(sink.events.slice(before), [`error 1 ${ErrorReason.host_unreachable}`], 'the pending probe that now holds seq16 0');
+  // Target 2's last probe (seq16 65535) was long timed out: its error adds nothing.
+  const last2 = conns[4].sent[conns[4].sent.length - 2].pkt;
+  assert.equal(last2.readUInt16BE(6), 65_535);
+  conns[4].deliver(shortError(last2, '192.0.2.11'), '127.0.0.9', time.t + 2);
+  assert.equal(sink.events.length, before + 1);
+  assert.deepEqual(sink.drops, []);
+  assert.equal(sink.events.filter((e) => e === 'timeout 2').length, 65_535, 'every other probe timed out once');
 });

@@ -6,7 +6,7 @@ import { ManualTime } from '../helpers/manual-time.js';
 function setup(maxStartsPerTurn = 256, originMs = 0, coalesceMs = 2) {
   const time = new ManualTime(originMs);
   const starts: Array<[number, number]> = [];
-  const s = new Scheduler((slot) => starts.push([slot, time.now()]), undefined, { clock: time, timers: time, maxStartsPerTurn, coalesceMs });
+  const s = new Scheduler((slot) => starts.push([slot, time.now()]), undefined, { clock: time, maxStartsPerTurn, coalesceMs });
   return { time, starts, s };
 }
 
@@ -170,7 +170,7 @@ test('an exception from one start is reported and does not stop the others', () 
       started.push(slot);
     },
     (slot) => errors.push(slot),
-    { clock: time, timers: time },
+    { clock: time },
   );
   s.set(1, 100, 0);
   s.set(2, 100, 0);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorReason } from '../../src/protocol/events.js';
-import { connectErrorReason, errorCode, establishedErrorReason } from '../../workers/probes/tcp-errors.js';
+import { connectErrorReason, errorCode, establishedErrorReason } from '../../workers/probes/socket-errors.js';
 
 test('connect errors map to refused, unreachable, dns and connect_failed', () => {
   assert.equal(connectErrorReason('ECONNREFUSED'), ErrorReason.refused);

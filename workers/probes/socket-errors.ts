@@ -1,6 +1,7 @@
 /**
  * Maps Node socket error codes to the bounded ErrorReason codes (the `reason` label).
- * Shared by the tcp, tcp_echo and http probers (owned with them).
+ * Shared by the tcp, tcp_echo and http probers: errors of any Node socket, so named for
+ * what they map, not for one kind (they were tcp-errors.ts).
  *
  * The distinction that matters to operators: `refused` (a RST answered our SYN: the host
  * is up, nothing listens) is not a timeout (SYN unanswered: host or path down, or a
