@@ -100,7 +100,7 @@ function duration(flag: string, v: string): number {
     if (!(ms > 0)) throw new Error('must be > 0');
     return ms;
   } catch (e) {
-    throw new Error(`${flag}: ${(e as Error).message}`);
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -30,6 +30,10 @@ import { installChildCleanup, sleep, spawnTracked, stopChild, type Tracked } fro
 import { exporterConfig, freePort, startExporter, writeJson, writeTargets, type RunningExporter } from './exporter-process.js';
 import { ExpositionTally, LineSplitter, type HistogramTotals } from './exposition-tally.js';
 import { getJson, timedGet } from './http-client.js';
+import { PROTOBUF_CONTENT_TYPE } from '../src/metrics/protobuf-exposition.js';
+
+/** What Prometheus 2.42 sends with --enable-feature=native-histograms. */
+const PROMETHEUS_PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 import { fineRttBuckets, loopbackAddresses, spreadIndexes, targetEntries, type BenchKind, type Endpoint } from './loopback-fleet.js';
 import { parseFpingSummary, parsePingTimes } from './ping-parse.js';
 import { cpuModel, cpuSeconds, loadAverage1m, peakRssBytes } from './proc-stats.js';
@@ -119,18 +123,24 @@ async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile:
     await sleep(Math.max(2000, 2 * o.intervalMs));
     const plain: { ms: number; bytes: number }[] = [];
     const gz: { ms: number; bytes: number }[] = [];
+    const pb: { ms: number; bytes: number }[] = [];
     for (let i = 0; i < o.scrapeRepeats; i++) {
       const p = await timedGet(`${ex.baseUrl}/metrics`, { timeoutMs: 120_000 });
       plain.push({ ms: p.totalMs, bytes: p.bytes });
       const g = await timedGet(`${ex.baseUrl}/metrics`, { gzip: true, timeoutMs: 120_000 });
       if (g.contentEncoding !== 'gzip') throw new Error('/metrics did not gzip when asked');
       gz.push({ ms: g.totalMs, bytes: g.bytes });
+      const b = await timedGet(`${ex.baseUrl}/metrics`, { accept: PROMETHEUS_PROTOBUF_ACCEPT, timeoutMs: 120_000 });
+      if (b.contentType !== PROTOBUF_CONTENT_TYPE) throw new Error(`/metrics did not answer protobuf when asked (${b.contentType})`);
+      pb.push({ ms: b.totalMs, bytes: b.bytes });
     }
     return {
       plainMs: median(plain.map((x) => x.ms)),
       plainBytes: median(plain.map((x) => x.bytes)),
       gzipMs: median(gz.map((x) => x.ms)),
       gzipBytes: median(gz.map((x) => x.bytes)),
+      protobufMs: median(pb.map((x) => x.ms)),
+      protobufBytes: median(pb.map((x) => x.bytes)),
     };
   } finally {
     await stopChild(ex.child);
@@ -408,7 +418,8 @@ async function main(argv: readonly string[]): Promise<number> {
     '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes).',
     '- false loss: (timeouts+errors)/sent between the two scrapes; on loopback every loss is false loss.',
     '- /metrics: median of ' + o.scrapeRepeats + ' scrapes (request to last byte, fresh connection) in a SEPARATE run with DEFAULT buckets; "gzip" sends',
-    '  Accept-Encoding: gzip and counts compressed bytes. The load phase uses fine buckets; its (larger) scrape is in the notes.',
+    '  Accept-Encoding: gzip and counts compressed bytes; "protobuf" sends the Accept header of Prometheus with native histograms (uncompressed).',
+    '  The load phase uses fine buckets; its (larger) scrape is in the notes.',
     '- RTT: fleetprobe p50/p99 by linear interpolation in fine buckets over the window, for the ping sample targets and for all targets;',
     `  ping: ${o.pingCount} pings per sample address at -i ${o.pingIntervalS} during the window (kernel receive timestamps), same addresses.`,
     '- load avg: highest 1-minute load average seen during the window (other work on the machine competes for the same cores).',

@@ -58,6 +58,7 @@ async function cpuPercent(pid: number, windowMs: number): Promise<number> {
 async function timedFilter(page: Page, q: string): Promise<number> {
   return page.evaluate(async (query) => {
     const input = document.querySelector('input[type=search]')!;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the native setter, called with call(input) below (what React/Preact inputs need)
     const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
     const t0 = performance.now();
     setter.call(input, query);

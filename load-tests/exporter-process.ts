@@ -92,7 +92,7 @@ export async function startExporter(name: string, mode: 'run' | 'responder', con
   const child = spawnTracked(name, process.execPath, [CLI, mode, '--config', configPath]);
   const baseUrl = `http://127.0.0.1:${webPort}`;
   const deadline = Date.now() + readyTimeoutMs;
-  let last = '';
+  let last: string;
   for (;;) {
     if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
       throw new Error(`${name} exited (${child.proc.exitCode ?? child.proc.signalCode}) before ready:\n${child.output().slice(-4000)}`);

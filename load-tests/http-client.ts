@@ -18,10 +18,13 @@ export interface TimedResponse {
   /** Request start to last byte, ms. */
   totalMs: number;
   contentEncoding: string | undefined;
+  contentType: string | undefined;
 }
 
 export interface GetOptions {
   gzip?: boolean;
+  /** Accept header (e.g. the Prometheus protobuf exposition's type). */
+  accept?: string;
   timeoutMs?: number;
   /** Connection reuse (keep-alive agent); default: a fresh connection per request. */
   agent?: Agent;
@@ -32,7 +35,7 @@ export interface GetOptions {
 export function timedGet(url: string, opts: GetOptions = {}): Promise<TimedResponse> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: opts.agent ?? false, headers: opts.gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
+    const req = request(url, { agent: opts.agent ?? false, headers: { ...(opts.gzip ? { 'accept-encoding': 'gzip' } : {}), ...(opts.accept ? { accept: opts.accept } : {}) } }, (res) => {
       const headersAt = performance.now();
       let bytes = 0;
       const enc = res.headers['content-encoding'];
@@ -51,7 +54,7 @@ export function timedGet(url: string, opts: GetOptions = {}): Promise<TimedRespo
       });
       res.on('error', reject);
       const finish = (): void =>
-        resolve({ status: res.statusCode ?? 0, bytes, headersAt, totalMs: performance.now() - started, contentEncoding: enc });
+        resolve({ status: res.statusCode ?? 0, bytes, headersAt, totalMs: performance.now() - started, contentEncoding: enc, contentType: res.headers['content-type'] });
       res.on('end', () => {
         if (gunzip) {
           gunzip.once('end', finish);

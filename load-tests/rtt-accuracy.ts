@@ -189,7 +189,7 @@ function parseScrape(text: string): Scrape {
   return s;
 }
 
-async function scrape(ns: string, port: number): Promise<Scrape> {
+function scrape(ns: string, port: number): Scrape {
   const out = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sf', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (out.status !== 0) throw new Error(`scrape failed: ${out.stderr}`);
   return parseScrape(out.stdout);
@@ -274,7 +274,7 @@ async function main(): Promise<void> {
       ]),
     );
     await sleep(quietMs);
-    const before = await scrape(topo.p, port);
+    const before = scrape(topo.p, port);
     const loadStart = loadAverage1m();
     path.on();
     const windowStart = Date.now() / 1000;
@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     path.off();
     const windowEnd = Date.now() / 1000 + 1;
     await sleep(quietMs);
-    const after = await scrape(topo.p, port);
+    const after = scrape(topo.p, port);
     await Promise.all(pings.map((p) => p.exited));
     const loadEnd = loadAverage1m();
     for (const b of busy) await stopChild(b, 'SIGKILL', 1000);

@@ -151,7 +151,7 @@ export class StreamLoad implements ExtraLoad {
     }
   }
 
-  async stop(): Promise<LoadFigures> {
+  stop(): Promise<LoadFigures> {
     const seconds = (performance.now() - this.windowT0) / 1000;
     this.stopping = true;
     const all = [...this.sse.map((c) => ({ t: 'sse', c: c.counts })), ...this.grpc.map((c) => ({ t: 'grpc', c: c.counts }))];
@@ -172,7 +172,7 @@ export class StreamLoad implements ExtraLoad {
     }
     for (const c of this.grpc) c.call.cancel();
     this.client?.close();
-    return figures;
+    return Promise.resolve(figures);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Entry point: `fleetprobe [run] [flags]`, `fleetprobe responder [flags]`,
- * `fleetprobe check-config --config FILE`, `fleetprobe version`, `fleetprobe help`.
+ * `fleetprobe check-config --config FILE`, `fleetprobe test ...` (the controller),
+ * `fleetprobe version`, `fleetprobe help`.
  *
  * Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 invalid configuration
  * (every bad key is printed before anything starts), 128+n when a second signal n
@@ -20,6 +21,7 @@ import { createLogger } from './logger.js';
 import type { ExporterMode } from './exporter.js';
 import { packageVersion } from './version.js';
 import { ListenError } from './listen-error.js';
+import { controllerMain } from './controller/main.js';
 import { COMMANDS, SHUTDOWN_TIMEOUT_MS, generalHelp, isCommand, unknownCommandMessage, type CommandName } from './commands.js';
 
 export { SHUTDOWN_TIMEOUT_MS } from './commands.js';
@@ -70,6 +72,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_OK;
     case 'check-config':
       return checkConfig(rest);
+    case 'test':
+      return controllerMain(rest, { env: process.env, stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x) });
     default:
       return run(rest, command);
   }

@@ -88,7 +88,8 @@ export function listenError(err: unknown, setting: ListenerSetting): ListenError
  */
 export function failedListener(err: unknown, settings: readonly ListenerSetting[]): ListenerSetting {
   // An error that names its setting ("responder.http: cannot listen on ...") says it outright.
-  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  const m = (err as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : '';
   const named = settings.find((s) => message.startsWith(`${s.key}:`));
   if (named) return named;
   const { syscall, port } = parse(err);

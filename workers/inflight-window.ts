@@ -253,7 +253,8 @@ export class InflightWindow {
           return Outcome.Late;
         }
         this.books.replies++;
-        this.sink.reply(slot, rttMs / 1000);
+        // With its sequence: on-demand tests count reordered replies (RFC 4737) from it.
+        this.sink.reply(slot, rttMs / 1000, this.entSeq.data[entry]);
         return Outcome.Reply;
       }
       case State.TimedOut:

@@ -3,8 +3,12 @@
  * its probers (one per kind, sockets included), one scheduler and one batcher,
  * and runs until told to stop over its MessagePort.
  *
- *   main ──{update | stop}──▶ port ──▶ shard
- *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, stopped}──▶ main
+ *   main ──{update | stop | test_start | test_cancel}──▶ port ──▶ shard
+ *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, test_end, stopped}──▶ main
+ *
+ * Probers write to a ProbeSinkRouter: scheduled slots into the batch, on-demand slots
+ * (tests, workers/ondemand.ts) into the test's tally, so a test shares the probers of
+ * its kind and never touches the store.
  *
  * A batch is posted every flushIntervalMs even when it holds no records: it is the
  * heartbeat the main thread uses for readiness and batch age.
@@ -33,6 +37,8 @@ import { LoopLagMonitor } from './loop-lag.js';
 import { proberFactories } from './probes/registry.js';
 import type { Prober, ProberFactory } from './probes/prober.js';
 import { Scheduler, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
+import { OnDemandRunner } from './ondemand.js';
+import { ProbeSinkRouter } from './probe-sink-router.js';
 
 export interface RunShardOptions {
   /** Prober factories by kind (default: the registry). */
@@ -50,6 +56,8 @@ export class ShardRuntime {
   readonly batcher: Batcher;
   readonly scheduler: Scheduler;
   readonly probers = new Map<ProbeKind, Prober>();
+  readonly ondemand: OnDemandRunner;
+  private readonly sink: ProbeSinkRouter;
   private readonly targets = new Map<number, ShardTarget>();
   private readonly proberOf = new Map<number, Prober>();
   private readonly loopLag = new LoopLagMonitor();
@@ -66,6 +74,9 @@ export class ShardRuntime {
     try {
       if (msg?.type === 'update') this.update(msg.generation, msg.upsert, msg.remove);
       else if (msg?.type === 'stop') void this.stop();
+      else if (msg?.type === 'test_start') {
+        if (!this.stopping) this.ondemand.start(msg.task);
+      } else if (msg?.type === 'test_cancel') this.ondemand.cancel(msg.id);
     } catch (err) {
       this.log('error', 'shard: message handling failed', { error: errorMessage(err) });
     }
@@ -82,6 +93,11 @@ export class ShardRuntime {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { settings } = task;
     this.batcher = new Batcher(settings.workerIndex, 4096, (level, msg, fields) => this.log(level, msg, fields));
+    this.ondemand = new OnDemandRunner(
+      (kind) => this.proberFor(kind),
+      (m) => this.post(m),
+    );
+    this.sink = new ProbeSinkRouter(this.batcher, this.ondemand);
     this.scheduler = new Scheduler(
       (slot) => this.proberOf.get(slot)?.probe(slot),
       (slot, err) => this.log('warn', 'probe start failed', { slot, error: errorMessage(err) }),
@@ -159,7 +175,7 @@ export class ShardRuntime {
     if (p) return p;
     const factory = this.factories[kind];
     if (!factory) throw new Error(`probe kind '${kind}' is not supported by this worker`);
-    p = factory(this.batcher, this.task.settings);
+    p = factory(this.sink, this.task.settings);
     this.probers.set(kind, p);
     return p;
   }
@@ -191,6 +207,7 @@ export class ShardRuntime {
     this.stopping = (async () => {
       clearInterval(this.flushTimer);
       this.scheduler.stop();
+      this.ondemand.stopAll();
       for (const p of this.probers.values()) {
         try {
           await p.close();

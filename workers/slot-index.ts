@@ -15,7 +15,13 @@
  * slot → local is a typed array indexed by slot (grown by doubling to the highest slot
  * added), not a Map: a lookup is one bounds check and one load, and the slot read from a
  * reply on the wire (attacker-controlled) is checked, never used to grow anything.
+ * Slots from DENSE_SLOTS up (the on-demand tests' slots start at 0xf0000000,
+ * src/protocol/messages.ts ONDEMAND_SLOT_BASE) live in a Map instead: a typed array up
+ * to them would be 16 GB (found by test/integration/ondemand-tests: the worker died).
  */
+
+/** Slots below this are looked up in a typed array (16 MB at the most); the rest in a Map. */
+export const DENSE_SLOTS = 1 << 22;
 
 type NumberArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
@@ -85,6 +91,8 @@ export class ValueColumn<T> implements Column {
 export class SlotIndex {
   /** localBySlot[slot] = local index, or -1. */
   private localBySlot: Int32Array;
+  /** Slots >= DENSE_SLOTS → local index. */
+  private readonly sparse = new Map<number, number>();
   private slotOfLocal: Uint32Array;
   private freeList: Int32Array;
   private freeCount = 0;
@@ -113,7 +121,9 @@ export class SlotIndex {
 
   /** Local index of a slot, or -1 (also for anything that is not a valid slot number). */
   localOf(slot: number): number {
-    return slot >>> 0 === slot && slot < this.localBySlot.length ? this.localBySlot[slot] : -1;
+    if (slot >>> 0 !== slot) return -1;
+    if (slot < DENSE_SLOTS) return slot < this.localBySlot.length ? this.localBySlot[slot] : -1;
+    return this.sparse.size === 0 ? -1 : (this.sparse.get(slot) ?? -1);
   }
 
   has(slot: number): boolean {
@@ -127,14 +137,14 @@ export class SlotIndex {
 
   /** Whether a local index currently belongs to a target. */
   inUse(local: number): boolean {
-    return local >= 0 && local < this.highWater && this.localBySlot[this.slotOfLocal[local]] === local;
+    return local >= 0 && local < this.highWater && this.localOf(this.slotOfLocal[local]) === local;
   }
 
   /** Add a slot that is not in the index; returns its local index (a freed one first). */
   add(slot: number): number {
     if (slot >>> 0 !== slot) throw new RangeError(`bad slot ${slot}`);
     if (this.localOf(slot) >= 0) throw new Error(`slot ${slot} is already in the index`);
-    if (slot >= this.localBySlot.length) this.growSlots(slot + 1);
+    if (slot >= this.localBySlot.length && slot < DENSE_SLOTS) this.growSlots(slot + 1);
     let local: number;
     if (this.freeCount > 0) {
       local = this.freeList[--this.freeCount];
@@ -142,7 +152,8 @@ export class SlotIndex {
       if (this.highWater === this.cap) this.growLocals(this.cap * 2);
       local = this.highWater++;
     }
-    this.localBySlot[slot] = local;
+    if (slot < DENSE_SLOTS) this.localBySlot[slot] = local;
+    else this.sparse.set(slot, local);
     this.slotOfLocal[local] = slot;
     this.count++;
     return local;
@@ -152,7 +163,8 @@ export class SlotIndex {
   remove(slot: number): number {
     const local = this.localOf(slot);
     if (local < 0) return -1;
-    this.localBySlot[slot] = -1;
+    if (slot < DENSE_SLOTS) this.localBySlot[slot] = -1;
+    else this.sparse.delete(slot);
     this.freeList[this.freeCount++] = local;
     this.count--;
     return local;
@@ -162,8 +174,9 @@ export class SlotIndex {
   clear(): void {
     for (let i = 0; i < this.highWater; i++) {
       const slot = this.slotOfLocal[i];
-      if (this.localBySlot[slot] === i) this.localBySlot[slot] = -1;
+      if (slot < DENSE_SLOTS && this.localBySlot[slot] === i) this.localBySlot[slot] = -1;
     }
+    this.sparse.clear();
     this.highWater = this.freeCount = this.count = 0;
   }
 

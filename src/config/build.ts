@@ -19,7 +19,8 @@ import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
-import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
+import { buildWebSecurity } from './build-web.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -207,9 +208,11 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       readTimeoutMs: parseDuration(p.web.read_timeout),
       writeTimeoutMs: parseDuration(p.web.write_timeout),
       idleTimeoutMs: parseDuration(p.web.idle_timeout),
+      configFile: p.web.config_file === null ? null : abs(p.web.config_file),
     },
+    webSecurity: buildWebSecurity(p.web.config_file, abs, p.grpc.listen_address, problems),
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit, classicHistograms: p.metrics.classic_histograms },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
@@ -219,6 +222,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    tests: buildTestsConfig(p.tests),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
   };

@@ -15,6 +15,7 @@ import { HTTP_BOUNDS } from '../kinds/http.js';
 import { TIMEOUT_MAX_INTERVALS } from '../kinds/timing.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
+import { DEFAULT_GROUP_LIMIT } from '../aggregate/groups.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
 import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
@@ -129,6 +130,15 @@ export function buildSchema(): SchemaSection {
       read_timeout: { doc: 'A request\'s headers and body must arrive within this long (and a new connection must send one); else 408 and closed.', format: 'fp-web-timeout', default: '10s' },
       write_timeout: { doc: 'A response whose client takes no bytes for this long is dropped (its buffers are freed).', format: 'fp-web-timeout', default: '10s' },
       idle_timeout: { doc: 'A keep-alive connection idle this long after its last response is closed.', format: 'fp-web-timeout', default: '90s' },
+      config_file: {
+        doc:
+          'Web configuration file in the Prometheus exporter-toolkit format (TLS, client certificates, basic_auth_users, response headers, rate_limit) ' +
+          'for the web port, and TLS for the gRPC port. Relative to the config file; read again on reload; its certificate files are re-read when they change. ' +
+          'Also --web.config.file. Unset: plain HTTP, no authentication.',
+        format: 'fp-string',
+        default: null,
+        nullable: true,
+      },
     },
     dns: {
       refresh_interval: {
@@ -147,6 +157,26 @@ export function buildSchema(): SchemaSection {
         doc: 'Upper bounds (seconds) of the RTT histogram buckets, strictly increasing. Default: 50µs doubling to ~13s (19 buckets), like smokeping_prober.',
         format: 'fp-buckets',
         default: [...DEFAULT_RTT_BUCKETS],
+      },
+      group_by: {
+        doc:
+          'Target labels whose values group targets into rollups (fleetprobe_group_* families): per group and probe kind, the probes sent, ' +
+          'received and lost and the RTT histogram, summed over the group\'s targets. In mesh mode per pair of this node\'s group ' +
+          '(src_<label>) and the targets\' group (dst_<label>). [] (default): no rollups.',
+        format: 'fp-group-by',
+        default: [],
+      },
+      group_limit: {
+        doc: 'Most groups with series of their own; the targets of further groups are summed into one group whose labels read __other__ (fleetprobe_rollup_groups{state="folded"} counts them).',
+        format: 'fp-group-limit',
+        default: DEFAULT_GROUP_LIMIT,
+      },
+      classic_histograms: {
+        doc:
+          'In the protobuf exposition (scrapers that ask for it, e.g. Prometheus with native histograms on), also write the classic ' +
+          'buckets of the RTT histogram next to its native one. The text exposition always has them.',
+        format: 'fp-bool',
+        default: true,
       },
     },
     history: {
@@ -199,7 +229,7 @@ export function buildSchema(): SchemaSection {
     file_watch: {
       enabled: {
         doc:
-          'Re-read target_files and mesh.peers_file when they change on disk (a watch on their directories, debounced 500ms), ' +
+          'Re-read target_files, mesh.peers_file and web.config_file when they change on disk (a watch on their directories, debounced 500ms), ' +
           'with the same transactional reload as SIGHUP. The config file itself is not watched: reload it with SIGHUP or POST /-/reload.',
         format: 'fp-bool',
         default: true,

@@ -90,7 +90,7 @@ export function withDefaultsFor(props: Record<string, unknown>, schema: SchemaSe
     if (isLeaf(node)) {
       if (bad.has(path)) out[key] = structuredClone(node.default);
     } else {
-      const sub = isMapping(props[key]) ? (props[key] as Record<string, unknown>) : {};
+      const sub = isMapping(props[key]) ? props[key] : {};
       out[key] = withDefaultsFor(sub, node, bad, path);
     }
   }

@@ -26,7 +26,7 @@ export function usePolled<T>(key: string | null, fetcher: (signal: AbortSignal) 
     if (key === null) return;
     setData(undefined);
     return poll(fetcher, setData, setStatus, { intervalMs });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only a new key restarts polling: callers pass a fresh fetcher closure on every render.
   }, [key]);
   return { data, status };
 }

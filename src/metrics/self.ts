@@ -57,6 +57,8 @@ export interface OtlpExportStats {
   readonly exports: number;
   /** Export requests that failed (collector unreachable, rejected, timed out). */
   readonly failures: number;
+  /** Export intervals skipped because a request of the previous export was still pending. */
+  readonly skipped: number;
   /** Unix time (s) of the newest successful export request, 0 before the first. */
   readonly lastSuccessAt: number;
 }
@@ -197,6 +199,15 @@ export class SelfMetrics {
         const st = this.otlp?.();
         exports.inc({ result: 'success' }, st?.exports ?? 0);
         exports.inc({ result: 'failure' }, st?.failures ?? 0);
+      },
+    });
+    const skipped: Counter = new Counter({
+      name: 'fleetprobe_otlp_exports_skipped_total',
+      help: 'OTLP export intervals skipped because a request of the previous export was still pending (a slow or unresponsive collector): at most one export is in flight.',
+      registers: [reg],
+      collect: () => {
+        skipped.reset();
+        skipped.inc(this.otlp?.().skipped ?? 0);
       },
     });
     const lastOk: Gauge = new Gauge({

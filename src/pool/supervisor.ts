@@ -48,7 +48,8 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { acknowledgedByAll } from '../protocol/generations.js';
-import type { FromWorker, ShardSettings, ShardTask, ToWorker } from '../protocol/messages.js';
+import type { FromWorker, OnDemandTask, ShardSettings, ShardTask, TestEndState, ToWorker } from '../protocol/messages.js';
+import type { TestResult } from '../ondemand/result.js';
 import type { IcmpSocketChoice } from '../protocol/icmp-socket-mode.js';
 import { IcmpSocketBits } from '../protocol/batch.js';
 import type { ShardTarget } from '../targets/model.js';
@@ -100,13 +101,17 @@ export interface SupervisorOptions {
   onBatch(workerIndex: number, buf: ArrayBuffer): Float64Array;
   /** A worker could not probe this target as it was at `generation`. */
   onRejected?(slot: number, reason: string, generation: number): void;
+  /** An on-demand test ended on a worker (see startTest). */
+  onTestEnd?(workerIndex: number, end: { id: string; state: TestEndState; result: TestResult; error?: string }): void;
+  /** A shard's thread is gone (failed, or stopped): its on-demand tests will not report. */
+  onShardGone?(workerIndex: number): void;
   /** A shard ended and will be replaced after failure.delayMs. */
   onFailure?(workerIndex: number, failure: WorkerFailure): void;
   logger: SupervisorLogger;
   /** The per-worker records to write (default: a new table). Pass the same table to a replacement pool. */
   records?: WorkerRecords;
   /** Worker of a target by its name (default: rendezvous hashing over `workers`). */
-  place?(name: string, workers: number): number;
+  place?: (name: string, workers: number) => number;
   /** Override the worker script (tests). Default: the compiled workers/shard.js. */
   filename?: string;
   /** Backoff bounds for restarting a failed shard (ms). Default 100 and 10,000. */
@@ -374,6 +379,29 @@ export class ShardSupervisor {
     clearTimeout(destroyTimer);
   }
 
+  /**
+   * Run an on-demand test on a worker (beside its scheduled probes; the task's slot is an
+   * on-demand slot, see ONDEMAND_SLOT_BASE). False when that worker is not running now
+   * (restarting after a failure): nothing was sent.
+   */
+  startTest(workerIndex: number, task: OnDemandTask): boolean {
+    const s = this.shards[workerIndex];
+    return s !== undefined && !this.stopping && this.post(s, { type: 'test_start', task });
+  }
+
+  /** Ask a worker to end an on-demand test now (it answers with test_end, state cancelled). */
+  cancelTest(workerIndex: number, id: string): void {
+    const s = this.shards[workerIndex];
+    if (s) this.post(s, { type: 'test_cancel', id });
+  }
+
+  /** The running worker with the fewest targets: where a test to a new address runs (any worker may). */
+  leastLoadedWorker(): number {
+    let best = 0;
+    for (const s of this.shards) if (s.abort !== null && (this.shards[best].abort === null || s.targets.size < this.shards[best].targets.size)) best = s.index;
+    return best;
+  }
+
   /** Put a target in its worker's set; returns the worker index. */
   private assign(t: ShardTarget): number {
     const w = this.workerOf(t.name);
@@ -438,6 +466,9 @@ export class ShardSupervisor {
       case 'target_rejected':
         this.opts.onRejected?.(m.slot, m.reason, m.generation);
         break;
+      case 'test_end':
+        this.opts.onTestEnd?.(s.index, m);
+        break;
       case 'stopped':
         s.onStopped?.();
         s.onStopped = null;
@@ -491,6 +522,7 @@ export class ShardSupervisor {
     if (s.abort !== abort) return; // an older task of this shard
     const stalled = !Number.isNaN(s.stalledFor);
     s.abort = null;
+    this.opts.onShardGone?.(s.index);
     if (this.stopping) {
       // A shard that returned posted {stopped} before it did (it is on its way on the
       // port); one that failed never will, so stop() need not wait for it.

@@ -72,7 +72,7 @@ export const enum IcmpSocketBits {
 export const HEADER_BYTES = HEADER_FIELDS * 8;
 export const RECORD_BYTES = 16;
 
-if (Header.DropsStart + DROP_REASON_NAMES.length > Header.IcmpRttKernel || Header.IcmpSocket6 >= HEADER_FIELDS) {
+if (Header.DropsStart + DROP_REASON_NAMES.length > Number(Header.IcmpRttKernel) || Number(Header.IcmpSocket6) >= HEADER_FIELDS) {
   throw new Error('batch header fields overlap or do not fit');
 }
 

@@ -127,7 +127,6 @@ function parseIPv6(text: string, end: number, out: Uint32Array): boolean {
       if (v4 < 0) return false;
       groups[count++] = v4 >>> 16;
       groups[count++] = v4 & 0xffff;
-      i = end;
       break;
     }
     let value = 0;

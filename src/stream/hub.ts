@@ -222,7 +222,7 @@ export class StreamHub {
     }
     const format = this.opts.formats[transport];
     if (format === undefined) throw new Error(`no stream format for transport ${transport}`);
-    const sub = new Subscription(this.nextId++, transport, TRANSPORTS.indexOf(transport), req.mode, req.selection, format, req.sink as StreamSink<unknown>, slots);
+    const sub = new Subscription(this.nextId++, transport, TRANSPORTS.indexOf(transport), req.mode, req.selection, format, req.sink, slots);
     this.subs.add(sub);
     this.clientsBy[transport]++;
     if (sub.mode === 'stream') {
@@ -346,7 +346,7 @@ export class StreamHub {
     this.ensureCatalog();
     if (!this.indexDirty) return;
     this.indexDirty = false;
-    const idx: (Subscription[] | undefined)[] = new Array(this.catalog.highWater);
+    const idx = new Array<Subscription[] | undefined>(this.catalog.highWater);
     for (const s of this.subs) {
       if (s.mode !== 'stream' || s.closed) continue;
       for (const slot of s.slots) (idx[slot] ??= []).push(s);

@@ -92,7 +92,7 @@ function fromFileSd(doc: unknown[], label: string, defaults: ProbeDefaults, out:
     const labels: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(rawLabels)) if (!k.startsWith('__')) labels[k] = v;
     const targets = g.targets as unknown[];
-    const meta = rawLabels as Record<string, unknown>;
+    const meta = rawLabels;
     targets.forEach((t, ti) => {
       const source = `${groupSource}.targets[${ti}]`;
       if (typeof t !== 'string' || t === '') {

@@ -22,9 +22,9 @@ export function targetOptions(kind: ProbeKind, defaults: Pick<ProbeDefaults, 'op
   const values = defaults.optionValues;
   if (own !== null) return kindModule(kind).normalise({ ...values[kind], ...own }, { timeoutMs });
   let byKind = shared.get(values);
-  if (byKind === undefined) shared.set(values, (byKind = new Map()));
+  if (byKind === undefined) shared.set(values, (byKind = new Map<ProbeKind, Map<number, KindOptions>>()));
   let byTimeout = byKind.get(kind);
-  if (byTimeout === undefined) byKind.set(kind, (byTimeout = new Map()));
+  if (byTimeout === undefined) byKind.set(kind, (byTimeout = new Map<number, KindOptions>()));
   let o = byTimeout.get(timeoutMs);
   if (o === undefined) byTimeout.set(timeoutMs, (o = kindModule(kind).normalise(values[kind], { timeoutMs })));
   return o;

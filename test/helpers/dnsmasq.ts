@@ -59,7 +59,7 @@ export async function startDnsmasq(netns: string, domain: string, name: string, 
     await waitFor(`dnsmasq in ${netns} to answer ${name}`, () => (exited ? Promise.reject(new Error(log)) : same(lookupInNetns(netns, name), addresses)), 10_000, 100);
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${log}`);
+    throw new Error(`${(err as Error).message}\n${log}`, { cause: err });
   }
   return {
     async answer(addrs) {

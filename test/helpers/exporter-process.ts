@@ -9,6 +9,7 @@
  * Everything is bounded: every wait has a deadline, and stop() escalates to SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inspect } from 'node:util';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequestRaw } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `; last error: ${(lastErr as Error).message ?? String(lastErr)}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `; last error: ${(lastErr as Error).message ?? inspect(lastErr)}` : ''}`);
     }
     await sleep(everyMs);
   }

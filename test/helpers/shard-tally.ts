@@ -36,7 +36,7 @@ export function absorb(t: Tally, msg: FromWorker): void {
   for (let d = 0; d < DROP_REASON_NAMES.length; d++) t.drops[d] += r.header[Header.DropsStart + d];
   for (let i = 0; i < r.count; i++) {
     const slot = r.slot(i);
-    switch (r.event(i)) {
+    switch (r.event(i) as ProbeEvent) {
       case ProbeEvent.Sent:
         inc(t.sent, slot);
         break;

@@ -76,7 +76,7 @@ export class SseClient {
       }
       if (data.length === 0 && event === 'message') continue;
       const text = data.join('\n');
-      let json: Record<string, unknown> | null = null;
+      let json: Record<string, unknown> | null;
       try {
         json = JSON.parse(text) as Record<string, unknown>;
       } catch {

@@ -133,7 +133,7 @@ test('10,000 targets: the views load without errors, search narrows to one row, 
   const points0 = Number(await attr(page, chart, 'data-points'));
   const last0 = Number(await attr(page, chart, 'data-last-x'));
   await page.waitForFunction(
-    ([sel, p, x]) => Number(document.querySelector(sel as string)?.getAttribute('data-points')) > (p as number) && Number(document.querySelector(sel as string)?.getAttribute('data-last-x')) > (x as number),
+    ([sel, p, x]) => Number(document.querySelector(sel)?.getAttribute('data-points')) > p && Number(document.querySelector(sel)?.getAttribute('data-last-x')) > x,
     [chart, points0, last0] as const,
     { timeout: 15_000 },
   );

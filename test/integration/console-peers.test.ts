@@ -72,12 +72,17 @@ async function serve(source: ConsoleSource, host: string, port: number, peerRows
     telemetryPath: '/metrics',
     metrics: () => ({ body: '', headers: {} }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => [], status: () => ({}) },
     console: { source, peerPort: () => port, peerRows },
     limits: { maxRequests: 40, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
   } as unknown as Parameters<typeof build>[0]);
-  if (counter) app.addHook('onRequest', async (req) => void (req.url.startsWith('/api/v1/console/matrix/local') && counter.n++));
+  if (counter) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.url.startsWith('/api/v1/console/matrix/local')) counter.n++;
+      done();
+    });
+  }
   await app.listen({ host, port });
   apps.push(app);
   return app;

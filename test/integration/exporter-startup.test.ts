@@ -38,7 +38,7 @@ async function countingServer(): Promise<{ server: Server; port: number; connect
   server.close = ((cb?: (err?: Error) => void) => {
     for (const s of sockets) s.destroy();
     return close(cb);
-  }) as Server['close'];
+  });
   return { server, port: (server.address() as { port: number }).port, connections: () => n };
 }
 
@@ -173,8 +173,8 @@ test('no CAP_NET_RAW: every ICMP target refused -> /readyz 503 with the reason, 
   exp = new ExporterProcess(['run', '--config', cfg], listen, { netns: ns.name, runner });
 
   const reason = await waitFor('/readyz 503 saying nothing can be probed', async () => {
-    if (exp!.exit) throw new Error(`exited\n${exp!.tail()}`);
-    const r = await exp!.request('/readyz');
+    if (exp.exit) throw new Error(`exited\n${exp.tail()}`);
+    const r = await exp.request('/readyz');
     return r.status === 503 && /no target can be probed/.test(r.text()) && r.text();
   }, 30_000, 250);
   assert.match(reason, /^not ready: no target can be probed: of 2 configured, 2 refused by the workers \(lo[46]: icmp: cannot open a raw ICMPv[46] socket \(.*needs CAP_NET_RAW\) nor a ping socket \(.*ping_group_range/);

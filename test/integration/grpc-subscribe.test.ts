@@ -101,7 +101,7 @@ test('reflection lists the service and serves its descriptors and their imports 
     await s.ended();
     const sent = s.responses[0].state;
     const bytes = Buffer.from(Response.encode(Response.fromObject({ target: 'a', state: { ...sent, errors: [{ reason: 'refused', count: 2 }] } })).finish());
-    const back = Response.toObject(Response.decode(bytes), { longs: Number }) as Message;
+    const back = Response.toObject(Response.decode(bytes), { longs: Number });
     assert.deepEqual(back.state.labels, [{ name: 'rack', value: 'r1' }]);
     assert.deepEqual(back.state.errors, [{ reason: 'refused', count: 2 }]);
     assert.equal(back.state.sent, sent.sent);

@@ -64,8 +64,8 @@ test('raw-socket Socket API: send stamps before sendto and the reply\'s kernel r
   for (let i = 0; i < 50 && rx === null; i++) await sleep(10);
   assert.ok(rx !== null, 'echo reply received');
   const [rxSec, rxNsec] = rx as number[];
-  assert.ok(Number.isInteger(tx[0]) && tx[1] >= 0 && tx[1] < 1e9, `tx stamp ${tx}`);
-  assert.ok(Number.isInteger(rxSec) && rxNsec >= 0 && rxNsec < 1e9, `rx stamp ${rx}`);
+  assert.ok(Number.isInteger(tx[0]) && tx[1] >= 0 && tx[1] < 1e9, `tx stamp ${tx.join(',')}`);
+  assert.ok(Number.isInteger(rxSec) && rxNsec >= 0 && rxNsec < 1e9, `rx stamp ${rxSec},${rxNsec}`);
   const txMs = tx[0] * 1000 + tx[1] / 1e6;
   assert.ok(Math.abs(txMs - wallBefore) < 1000, 'tx stamp is CLOCK_REALTIME (near Date.now())');
   const rttNs = (rxSec - tx[0]) * 1e9 + (rxNsec - tx[1]);
@@ -232,7 +232,7 @@ async function probeLoopback(family: Family, count: number, skewMs: (n: number) 
   } finally {
     prober.close();
   }
-  return { sink, stats: prober.stats, conn: conn! as RecordingConn };
+  return { sink, stats: prober.stats, conn: conn! };
 }
 
 for (const family of [4, 6] as const) {

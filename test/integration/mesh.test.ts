@@ -17,7 +17,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ExporterProcess, isRoot, REPO_ROOT, tempDir, waitFor, type Metrics } from '../helpers/exporter-process.js';
-import { freePort } from '../helpers/free-port.js';
 import { portFreeOnAll } from '../helpers/mesh-ports.js';
 import { describeTargets, snapshot, totalsDelta, type ProbeTotals } from '../helpers/mesh-totals.js';
 

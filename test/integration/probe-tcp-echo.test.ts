@@ -64,15 +64,17 @@ test('tcp_echo: frames split across reads and coalesced into one read are reasse
   // The server holds the frames and returns 4 of them as: 5 bytes, 27 bytes, 1 byte, 31 bytes.
   const srv = await startServer((c) => {
     let held = Buffer.alloc(0);
-    c.on('data', async (d: Buffer) => {
+    c.on('data', (d: Buffer) => {
       held = Buffer.concat([held, d]);
       if (held.length < 64) return;
       const all = held;
       held = Buffer.alloc(0);
-      for (const [a, b] of [[0, 5], [5, 32], [32, 33], [33, 64]]) {
-        c.write(all.subarray(a, b));
-        await sleep(15);
-      }
+      void (async () => {
+        for (const [a, b] of [[0, 5], [5, 32], [32, 33], [33, 64]]) {
+          c.write(all.subarray(a, b));
+          await sleep(15);
+        }
+      })();
     });
   });
   const sink = new RecordingSink();
@@ -88,7 +90,7 @@ test('tcp_echo: frames split across reads and coalesced into one read are reasse
   assert.equal(sink.count('dropped'), 0);
   // The first frame completed only with the second write, 15 ms after the first one.
   const rtts = sink.of('reply', 3).map((r) => r.value);
-  assert.ok(rtts[0] >= 0.014, `rtts ${rtts}`);
+  assert.ok(rtts[0] >= 0.014, `rtts ${rtts.join(',')}`);
   await p.close();
   await stopServer(srv);
 });

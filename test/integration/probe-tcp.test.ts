@@ -87,7 +87,7 @@ test('tcp: a listener whose accept queue is full drops our SYN: timeout, not an 
   ].join('\n')], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.after(() => py.kill('SIGTERM'));
   const port = await new Promise<number>((resolve, reject) => {
-    py.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     py.once('error', reject);
   });
   const fillers: net.Socket[] = [];

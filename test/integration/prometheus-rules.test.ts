@@ -169,6 +169,59 @@ test('promtool test rules: 25% loss fires FleetprobeTargetLoss after 5m, silence
   }
 });
 
+test('promtool test rules: the group loss is the ratio of the summed rollups of every instance of a source group; 10% loss fires FleetprobeGroupLoss for that pair only', { skip: NO_PROMTOOL }, () => {
+  const dir = tempDir('fp-grouprules');
+  try {
+    const job = 'fleetprobe';
+    const labels = (instance: string, src: string, dst: string) => `{job="${job}",instance="${instance}",src_rack="${src}",dst_rack="${dst}",kind="icmp"}`;
+    const input_series = [
+      // Two nodes of rack r1 probe rack r2: one loses 20%, the other nothing: 10% for the pair.
+      { series: `fleetprobe_group_probes_sent_total${labels('n1:9798', 'r1', 'r2')}`, values: '0+20x60' },
+      { series: `fleetprobe_group_probes_received_total${labels('n1:9798', 'r1', 'r2')}`, values: '0+16x60' },
+      { series: `fleetprobe_group_probes_sent_total${labels('n2:9798', 'r1', 'r2')}`, values: '0+20x60' },
+      { series: `fleetprobe_group_probes_received_total${labels('n2:9798', 'r1', 'r2')}`, values: '0+20x60' },
+      // Within rack r1: no loss.
+      { series: `fleetprobe_group_probes_sent_total${labels('n1:9798', 'r1', 'r1')}`, values: '0+20x60' },
+      { series: `fleetprobe_group_probes_received_total${labels('n1:9798', 'r1', 'r1')}`, values: '0+20x60' },
+      // 3% loss from r2 to r1: recorded, below the alert.
+      { series: `fleetprobe_group_probes_sent_total${labels('n3:9798', 'r2', 'r1')}`, values: '0+100x60' },
+      { series: `fleetprobe_group_probes_received_total${labels('n3:9798', 'r2', 'r1')}`, values: '0+97x60' },
+    ];
+    const pair = (src: string, dst: string) => ({ job, src_rack: src, dst_rack: dst, kind: 'icmp' });
+    const alertLabels = { ...pair('r1', 'r2'), severity: 'warning' };
+    const testFile = dir.file('group-rules.test.yml', {
+      rule_files: [RULES_FILE],
+      evaluation_interval: '15s',
+      tests: [
+        {
+          interval: '15s',
+          input_series,
+          alert_rule_test: [
+            { eval_time: '4m', alertname: 'FleetprobeGroupLoss', exp_alerts: [] },
+            { eval_time: '10m', alertname: 'FleetprobeGroupLoss', exp_alerts: [{ exp_labels: alertLabels, exp_annotations: expandAnnotations(alertRule('FleetprobeGroupLoss'), alertLabels, '10%') }] },
+          ],
+          promql_expr_test: [
+            {
+              expr: 'round(group:fleetprobe_probe_loss:ratio_rate5m, 0.001)',
+              eval_time: '10m',
+              exp_samples: [
+                { labels: `{job="${job}",src_rack="r1",dst_rack="r2",kind="icmp"}`, value: 0.1 },
+                { labels: `{job="${job}",src_rack="r1",dst_rack="r1",kind="icmp"}`, value: 0 },
+                { labels: `{job="${job}",src_rack="r2",dst_rack="r1",kind="icmp"}`, value: 0.03 },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const r = promtool('test', 'rules', testFile);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /SUCCESS/);
+  } finally {
+    dir.cleanup();
+  }
+});
+
 test('every dashboard query is valid PromQL (promtool check rules on a rule per query)', { skip: NO_PROMTOOL }, () => {
   const queries = dashboardQueries();
   assert.ok(queries.length > 30, `${queries.length} queries`);
@@ -194,19 +247,21 @@ test('a real Prometheus scraping fleetprobe answers every dashboard and rule que
   const dir = tempDir('fp-dashlive');
   const [webPort, echoPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const listen = `127.0.0.1:${webPort}`;
+  // Zones for the group rollups (metrics.group_by) the group matrix panels and rules read.
   const targets: Record<string, unknown>[] = [
-    { name: 'echo-tcp', kind: 'tcp_echo', address: `127.0.0.1:${echoPort}` },
-    { name: 'echo-udp', kind: 'udp', address: `127.0.0.1:${echoPort}` },
-    { name: 'connect', kind: 'tcp', address: `127.0.0.1:${echoPort}` },
-    { name: 'ping-http', kind: 'http', url: `http://127.0.0.1:${httpPort}/v1/ping` },
+    { name: 'echo-tcp', kind: 'tcp_echo', address: `127.0.0.1:${echoPort}`, labels: { zone: 'a' } },
+    { name: 'echo-udp', kind: 'udp', address: `127.0.0.1:${echoPort}`, labels: { zone: 'a' } },
+    { name: 'connect', kind: 'tcp', address: `127.0.0.1:${echoPort}`, labels: { zone: 'b' } },
+    { name: 'ping-http', kind: 'http', url: `http://127.0.0.1:${httpPort}/v1/ping`, labels: { zone: 'b' } },
   ];
-  if (isRoot) targets.push({ name: 'lo4', kind: 'icmp', address: '127.0.0.1' });
+  if (isRoot) targets.push({ name: 'lo4', kind: 'icmp', address: '127.0.0.1', labels: { zone: 'c' } });
   const cfg = dir.file('c.yaml', {
     workers: 2,
     flush_interval: '100ms',
     web: { listen_address: listen },
     responder: { tcp_echo: `127.0.0.1:${echoPort}`, udp_echo: `127.0.0.1:${echoPort}`, http: `127.0.0.1:${httpPort}` },
     probe_defaults: { interval: '200ms', timeout: '1s' },
+    metrics: { group_by: ['zone'] },
     targets,
   });
   const job = 'fleetprobe-dash';
@@ -242,4 +297,15 @@ test('a real Prometheus scraping fleetprobe answers every dashboard and rule que
   const loss = await p.query(rules.find((r) => r.record === 'fleetprobe:probe_loss:ratio_rate5m')!.expr);
   assert.equal(loss.length, targets.length);
   for (const row of loss) assert.ok(Number(row.value[1]) < 0.05, `${row.metric.target} loss ${row.value[1]}`);
+
+  // The group matrix heatmap: one row per destination zone (no src_* outside mesh mode), no loss on loopback.
+  const [, lossMatrix] = dashboardQueries().find(([where]) => where.includes('"Loss matrix'))!;
+  const cells = await p.query(substitute(lossMatrix, { job, rateInterval: '5s', range: '30s' }));
+  const zones = isRoot ? ['a', 'b', 'c'] : ['a', 'b'];
+  assert.deepEqual(cells.map((c) => c.metric).sort((x, y) => x.dst_zone.localeCompare(y.dst_zone)), zones.map((z) => ({ dst_zone: z })));
+  for (const c of cells) assert.ok(Number(c.value[1]) < 0.05, `zone ${c.metric.dst_zone} loss ${c.value[1]}`);
+  const [, rttMatrix] = dashboardQueries().find(([where]) => where.includes('"RTT p99 matrix'))!;
+  const rtt = await p.query(substitute(rttMatrix, { job, rateInterval: '5s', range: '30s' }));
+  assert.equal(rtt.length, targets.length, 'one RTT row per zone and kind (one kind per target here)');
+  for (const r of rtt) assert.ok(Number(r.value[1]) > 0 && Number(r.value[1]) < 1, `${JSON.stringify(r.metric)} p99 ${r.value[1]}`);
 });

@@ -35,7 +35,7 @@ test('Prometheus scrapes the exporter and PromQL sees every target', { skip: SKI
     probe_defaults: { interval: '100ms', timeout: '500ms', labels: { env: 'it' } },
     targets: TARGETS,
   });
-  const { exp, prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job: JOB, dir });
+  const { prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job: JOB, dir });
 
   await waitFor(`up{job="${JOB}"} == 1`, async () => (await p.query(`up{job="${JOB}"} == 1`)).length === 1, 15_000, 250).catch((err: Error) => {
     throw new Error(`${err.message}\nprometheus log:\n${p.log()}`);

@@ -39,7 +39,7 @@ test('the real resolver resolves localhost and literals from /etc/hosts, without
   assert.equal(seen.length, 1);
 });
 
-test('the real resolver reports a name that does not resolve and still resolves the others', async (t) => {
+test('the real resolver reports a name that does not resolve and still resolves the others', (t) => {
   // The failing lookup runs in a child inside a network namespace whose resolv.conf names
   // a loopback resolver with nothing listening: the query fails there and never reaches
   // the host's DNS server.
@@ -74,9 +74,9 @@ test('a failing name is retried at the next refresh and its recovery is reported
   const r = new Resolver({
     refreshIntervalMs: 60_000,
     // Fault injection: the real resolver cannot be made to fail then recover on cue.
-    lookup: async (host) => {
-      if (fail) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' });
-      return [{ address: '127.0.0.7', family: 4 }];
+    lookup: (host) => {
+      if (fail) return Promise.reject(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' }));
+      return Promise.resolve([{ address: '127.0.0.7', family: 4 }]);
     },
   });
   r.setTargets([spec('flaky', 'icmp', 'flaky.test')]);
@@ -110,7 +110,7 @@ test('a lookup slower than the timeout is reported as ETIMEOUT without holding u
 
 test('start() refreshes on its interval with an unref\'ed timer; stop() ends it', async () => {
   let calls = 0;
-  const r = new Resolver({ refreshIntervalMs: 30, lookup: async () => (calls++, [{ address: '127.0.0.1', family: 4 }]) });
+  const r = new Resolver({ refreshIntervalMs: 30, lookup: () => (calls++, Promise.resolve([{ address: '127.0.0.1', family: 4 }])) });
   r.setTargets([spec('a', 'icmp', 'a.test')]);
   await r.start();
   await new Promise((res) => setTimeout(res, 140));
@@ -122,7 +122,7 @@ test('start() refreshes on its interval with an unref\'ed timer; stop() ends it'
 });
 
 test('targets removed by setTargets are forgotten; a changed address is resolved afresh', async () => {
-  const r = new Resolver({ refreshIntervalMs: 60_000, lookup: async (h) => [{ address: h === 'one.test' ? '127.0.0.1' : '127.0.0.2', family: 4 }] });
+  const r = new Resolver({ refreshIntervalMs: 60_000, lookup: (h) => Promise.resolve([{ address: h === 'one.test' ? '127.0.0.1' : '127.0.0.2', family: 4 }]) });
   r.setTargets([spec('a', 'icmp', 'one.test'), spec('b', 'icmp', 'one.test')]);
   await r.refresh();
   r.setTargets([spec('a', 'icmp', 'two.test')]);

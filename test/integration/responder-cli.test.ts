@@ -39,11 +39,13 @@ function tcpEchoExchange(port: number, chunks: readonly Buffer[], expect: number
         resolve(Buffer.concat(got));
       }
     });
-    sock.once('connect', async () => {
-      for (const c of chunks) {
-        sock.write(c);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    sock.once('connect', () => {
+      void (async () => {
+        for (const c of chunks) {
+          sock.write(c);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
     });
   });
 }

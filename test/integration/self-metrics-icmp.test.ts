@@ -42,7 +42,7 @@ test('ICMP RTT clocks, socket state and acknowledged generations are exported wi
   exp = new ExporterProcess(['run', '--config', cfg], listen, { netns: ns.name });
   await exp.waitReady(15_000);
 
-  const scrape = (): Promise<Metrics> => exp!.scrape();
+  const scrape = (): Promise<Metrics> => exp.scrape();
   let m = await waitFor('every target answered', async () => {
     const s = await scrape();
     return targets.every((x) => (s.value('fleetprobe_probe_received_total', { target: x.name }) ?? 0) >= 5) && s;
@@ -81,7 +81,7 @@ test('ICMP RTT clocks, socket state and acknowledged generations are exported wi
   assert.equal(reload.status, 200, reload.text());
   m = await waitFor('both workers acknowledged the reload', async () => {
     const s = await scrape();
-    return ['0', '1'].every((w) => (s.value('fleetprobe_worker_target_generation', { worker: w }) ?? 0) > gen0!) && s;
+    return ['0', '1'].every((w) => (s.value('fleetprobe_worker_target_generation', { worker: w }) ?? 0) > gen0) && s;
   }, 10_000, 100);
   assert.equal(m.value('fleetprobe_worker_target_generation', { worker: '0' }), m.value('fleetprobe_worker_target_generation', { worker: '1' }));
   assert.equal(m.find('fleetprobe_probe_sent_total', { target: 'v6' }).length, 0, 'the removed target is gone');

@@ -109,7 +109,7 @@ test('slow SSE and gRPC clients are dropped while 10,000 targets are probed, wit
   const m0 = await exp.scrape();
   const t0 = Date.now();
   const dropCount = (m: Metrics, transport: string): number | undefined => m.value('fleetprobe_stream_dropped_clients_total', { transport, reason: 'buffer_full' });
-  await waitFor('the slow SSE client to be dropped (buffer_full)', async () => dropCount(await exp!.scrape(), 'sse') === 1, 60_000, 100);
+  await waitFor('the slow SSE client to be dropped (buffer_full)', async () => dropCount(await exp.scrape(), 'sse') === 1, 60_000, 100);
   // The dropped SSE client reads again at once (within the server's grace before it
   // cuts the socket): what was queued, then the last event, then the end (the last
   // HTTP chunk: the raw client sees the chunked framing).
@@ -118,7 +118,7 @@ test('slow SSE and gRPC clients are dropped while 10,000 targets are probed, wit
   assert.ok(slow.ended, 'the dropped SSE connection is closed');
   assert.match(slow.text, /event: dropped\ndata: \{"reason":"buffer_full"\}\n\n\r\n(0\r\n\r\n)?$/, `tail: ${JSON.stringify(slow.text.slice(-300))}`);
   const dropped = await waitFor('the slow gRPC client to be dropped (buffer_full)', async () => {
-    const m = await exp!.scrape();
+    const m = await exp.scrape();
     return dropCount(m, 'grpc') === 1 && m;
   }, 60_000, 250);
   grpcSlow.call.resume();

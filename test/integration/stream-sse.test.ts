@@ -59,7 +59,7 @@ test('once: the state of each selected target, a sync, an end; then the connecti
   assert.match(String(c.headers['content-type']), /^text\/event-stream/);
   assert.equal(c.headers['cache-control'], 'no-cache, no-store');
   await c.closed;
-  assert.deepEqual(c.events.map((e) => `${e.event}:${e.json?.target ?? ''}`), ['state:a', 'state:c', 'sync:', 'end:']);
+  assert.deepEqual(c.events.map((e) => `${e.event}:${(e.json?.target as string | undefined) ?? ''}`), ['state:a', 'state:c', 'sync:', 'end:']);
   assert.equal(c.events[3].json?.reason, 'done');
   const a = c.events[0].json!;
   assert.equal(a.kind, 'icmp');

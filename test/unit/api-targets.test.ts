@@ -48,7 +48,7 @@ function ok(r: AddPlan | Refusal): AddPlan {
 }
 function refusal(r: AddPlan | Refusal | { ok: true }): Refusal {
   if (r.ok) assert.fail('expected a refusal');
-  return r as Refusal;
+  return r;
 }
 
 test('one target: created with every default applied, and shown as a config target with source "api"', () => {

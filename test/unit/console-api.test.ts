@@ -79,9 +79,9 @@ async function app(f: Fixture, dir?: string) {
   return build({
     logger: false,
     telemetryPath: '/metrics',
-    metrics: async () => ({ body: '', contentType: 'text/plain' }),
+    metrics: () => Promise.resolve({ body: '', contentType: 'text/plain' }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => [], status: () => ({}) },
     console: { source: source(f), peerPort: () => 0, dir },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
@@ -249,7 +249,7 @@ test('static: index revalidated, hashed assets immutable and pre-compressed, a s
   assert.match(CONSOLE_CSP, /script-src 'self'/);
   assert.doesNotMatch(CONSOLE_CSP, /unsafe|https?:/);
   assert.ok(index.headers.etag);
-  assert.equal((await a.inject({ url: '/', headers: { 'if-none-match': index.headers.etag as string } })).statusCode, 304);
+  assert.equal((await a.inject({ url: '/', headers: { 'if-none-match': index.headers.etag } })).statusCode, 304);
   // Every asset the page refers to is served, from this origin.
   const refs = [...index.body.matchAll(/(?:src|href)="\.\/(assets\/[^"]+)"/g)].map((m) => m[1]);
   assert.ok(refs.some((r) => r.endsWith('.js')) && refs.some((r) => r.endsWith('.css')), refs.join(','));

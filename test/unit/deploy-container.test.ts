@@ -49,7 +49,7 @@ function contextAllows(ignoreFile: string): (path: string) => boolean {
 
 /** Every rule of the image; `problems` is empty when they all hold. */
 function checkContainerfile(text: string, repoRoot: string, ignoreFile: string): Parsed {
-  const problems = validate(text).map((d) => `lint line ${d.range.start.line + 1}: ${d.message}`);
+  const problems = validate(text).map((d) => `lint line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
   const df = DockerfileParser.parse(text);
   const all = df.getInstructions();
   const froms = df.getFROMs();

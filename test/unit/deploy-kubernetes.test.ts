@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { fieldProblems, loadManifests, schemaProblems, type K8sObject, type LoadedDoc } from '../helpers/kubernetes.js';
+import { fieldProblems, loadManifests, schemaProblems, type K8sObject } from '../helpers/kubernetes.js';
 import { REPO_ROOT, tempDir } from '../helpers/exporter-process.js';
 import { loadConfig } from '../../src/config/load.js';
 import { loadTargets } from '../../src/targets/sources.js';

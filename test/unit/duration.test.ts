@@ -13,7 +13,7 @@ test('durations with units parse to milliseconds', () => {
 
 test('a bare number is refused with a message that asks for a unit', () => {
   for (const v of [1, '1', '1.5', '0', 250]) {
-    assert.throws(() => parseDuration(v), (e: unknown) => e instanceof DurationError && /no unit/.test((e as Error).message), String(v));
+    assert.throws(() => parseDuration(v), (e: unknown) => e instanceof DurationError && /no unit/.test(e.message), String(v));
   }
 });
 

@@ -233,7 +233,7 @@ test('the serializer is lazy: it produces nothing until asked', () => {
   const gen = expositionChunks(st.snapshot(), 1024);
   const first = gen.next();
   assert.equal(first.done, false);
-  assert.equal(first.value!.length, 1024);
-  assert.ok(first.value!.toString().startsWith(`# HELP ${F.sent} `));
+  assert.equal(first.value.length, 1024);
+  assert.ok(first.value.toString().startsWith(`# HELP ${F.sent} `));
   gen.return(undefined);
 });

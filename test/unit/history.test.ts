@@ -252,6 +252,7 @@ class BigCounterStore implements HistoryStore {
     errors: [],
     errorColumns: [],
     rttBuckets: new Float64Array(3),
+    rttSum: new Float64Array(1),
     lastRtt: new Float64Array(1),
   };
   liveColumns(): LiveColumns {

@@ -13,7 +13,7 @@ import type { FilterStatus, IcmpConn, PacketHandler } from '../../workers/probes
 import { internetChecksum } from '../../workers/probes/icmp-codec.js';
 import type { ProbeSink } from '../../workers/probes/prober.js';
 import { ManualTime } from '../helpers/manual-time.js';
-import { error4, error6, icmp4, ipv4 } from '../helpers/icmp-packets.js';
+import { error6, icmp4, ipv4 } from '../helpers/icmp-packets.js';
 
 class FakeConn implements IcmpConn {
   handler: PacketHandler | null = null;

@@ -16,7 +16,7 @@ import { configSchemaDocs, loadConfig } from '../../src/config/index.js';
 import { parseTargetEntry } from '../../src/targets/spec.js';
 
 const timing = { timeoutMs: 1000 };
-const declared = (kind: (typeof PROBE_KINDS)[number]): Array<[string, OptionDecl]> => Object.entries(kindModule(kind).options) as Array<[string, OptionDecl]>;
+const declared = (kind: (typeof PROBE_KINDS)[number]): Array<[string, OptionDecl]> => Object.entries<OptionDecl>(kindModule(kind).options);
 
 test('with nothing configured, every kind gets the defaults its prober used to apply itself', () => {
   assert.deepEqual(defaultOptions('icmp', timing), { kind: 'icmp' });

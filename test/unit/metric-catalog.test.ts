@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { DataPointType, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { ValueType } from '@opentelemetry/api';
 import { FAMILY, FAMILY_DECLS, METRIC_FAMILIES } from '../../src/metrics/catalog.js';
@@ -16,7 +17,7 @@ import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import { KINDS, PROBE_KINDS } from '../../src/kinds/index.js';
 import { populatedStore } from '../helpers/populated-store.js';
 
-const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'labelBytes'];
+const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'version', 'takenAt'];
 const TARGET_LABELS = new Set(['target', 'address', 'kind', 'rack', 'note']);
 
 test('the catalog is well formed: unique ids, names and columns; kinds from the kind modules', () => {
@@ -79,14 +80,16 @@ test('the OTLP output has exactly the catalog\'s metrics, in its order, with its
       const extra = Object.keys(p.attributes).filter((a) => !TARGET_LABELS.has(a));
       assert.deepEqual(extra, f.label === undefined ? [] : [f.label.name], f.otel);
       if (f.type === 'histogram') assert.equal(typeof p.value, 'object');
-      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${String(p.value)}`);
+      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${inspect(p.value)}`);
     }
   }
 });
 
 test('the store\'s snapshot has exactly the catalog\'s columns', () => {
   const snap = populatedStore().snapshot();
-  const expected = METRIC_FAMILIES.flatMap((f) => (f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`] : [f.column]));
+  const expected = METRIC_FAMILIES.flatMap((f) =>
+    f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`, ...(f.native ? [`${f.column}Native`] : [])] : [f.column],
+  );
   assert.deepEqual(Object.keys(snap).filter((k) => !SLOT_META.includes(k)).sort(), expected.sort());
 });
 

@@ -85,7 +85,7 @@ test('counters become cumulative monotonic sums with the raw target attributes a
     assert.equal((m as { isMonotonic: boolean }).isMonotonic, true, name);
     assert.equal(m.descriptor.valueType, ValueType.INT, name);
     assert.equal(m.dataPoints.length, 1, name);
-    const p = m.dataPoints[0] as DataPoint<number>;
+    const p = m.dataPoints[0];
     assert.equal(p.value, value, name);
     // Unescaped values, keys in the Prometheus order (target, address, kind, user labels sorted).
     assert.deepEqual(Object.entries(p.attributes), [

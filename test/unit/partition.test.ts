@@ -24,7 +24,7 @@ test('placement is balanced over workers', () => {
   for (const workers of [2, 3, 8]) {
     const shards = partitionByWorker(all.map((name) => ({ name })), workers);
     const expect = all.length / workers;
-    for (const s of shards) assert.ok(Math.abs(s.length - expect) / expect < 0.05, `${workers}: ${shards.map((x) => x.length)}`);
+    for (const s of shards) assert.ok(Math.abs(s.length - expect) / expect < 0.05, `${workers}: ${shards.map((x) => x.length).join(',')}`);
   }
 });
 

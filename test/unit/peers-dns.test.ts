@@ -52,10 +52,10 @@ function scripted(): { lookup: LookupAll; answer: string[] | Error; calls: numbe
   const s = {
     answer: [] as string[] | Error,
     calls: 0,
-    lookup: (async () => {
+    lookup: (() => {
       s.calls++;
-      if (s.answer instanceof Error) throw s.answer;
-      return s.answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+      if (s.answer instanceof Error) return Promise.reject(s.answer);
+      return Promise.resolve(s.answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
     }) as LookupAll,
   };
   return s;

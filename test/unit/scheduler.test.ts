@@ -82,7 +82,7 @@ test('coalescing starts probes due within the window in one wake-up, never late,
   const byslot = new Map<number, number[]>();
   for (const [slot, t] of coalesced.starts) byslot.set(slot, [...(byslot.get(slot) ?? []), t]);
   for (const [slot, ts] of byslot) {
-    assert.ok(ts.length === 2 || (ts.length === 3 && slot < 2), `slot ${slot}: ${ts}`);
+    assert.ok(ts.length === 2 || (ts.length === 3 && slot < 2), `slot ${slot}: ${ts.join(',')}`);
     assert.ok(ts[0] >= slot - 2 && ts[0] <= slot, `slot ${slot} first start ${ts[0]}`);
     assert.ok(ts[1] >= 1000 + slot - 2 && ts[1] <= 1000 + slot, `slot ${slot} second start ${ts[1]}`);
   }

@@ -132,19 +132,22 @@ test('OTLP export counters appear only once an OTLP source is set, and read it a
   const m = new SelfMetrics({ defaultMetrics: false });
   let { samples } = await scrape(m);
   assert.equal(samples.filter((x) => x.name.startsWith('fleetprobe_otlp_')).length, 0, 'no OTLP series while export is off');
-  const stats = { exports: 0, failures: 0, lastSuccessAt: 0 };
+  const stats = { exports: 0, failures: 0, skipped: 0, lastSuccessAt: 0 };
   m.setOtlpSource(() => stats);
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 0);
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 0);
   assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 0);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_skipped_total'), 0);
   stats.exports = 3;
   stats.failures = 2;
+  stats.skipped = 4;
   stats.lastSuccessAt = 1_700_000_123.5;
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 3);
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 2);
   assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 1_700_000_123.5);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_skipped_total'), 4);
 });
 
 test('target states always include configured, rejected and unresolved', async () => {

@@ -1,7 +1,7 @@
 /** The dense slot index and its growable columns (workers/slot-index.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SlotIndex, SlotTable } from '../../workers/slot-index.js';
+import { DENSE_SLOTS, SlotIndex, SlotTable } from '../../workers/slot-index.js';
 
 /** Deterministic PRNG so failures reproduce. */
 function lcg(seed: number): () => number {
@@ -167,4 +167,32 @@ test('SlotTable: one value per slot, by dense local index, with the index shared
   for (const v of all) table.remove(v.slot);
   assert.equal(table.size, 0);
   assert.throws(() => table.add(-2, () => ({ slot: -2, local: -1 })), RangeError);
+});
+
+test('slots from DENSE_SLOTS up (on-demand tests: 0xf0000000 and on) are indexed without a typed array up to them', () => {
+  const ix = new SlotIndex(100); // a capacity that is no power of two: the dense array's length is not DENSE_SLOTS
+  const col = ix.column(Uint32Array);
+  const big = [0xf000_0000, 0xffff_ffff, DENSE_SLOTS, DENSE_SLOTS + 1];
+  const locals = big.map((s) => ix.add(s));
+  const small = ix.add(DENSE_SLOTS - 1);
+  assert.deepEqual(locals, [0, 1, 2, 3]);
+  assert.equal(small, 4);
+  for (const [k, s] of big.entries()) {
+    assert.equal(ix.localOf(s), k);
+    assert.equal(ix.slotOf(k), s);
+    assert.ok(ix.inUse(k));
+    col.data[k] = s;
+  }
+  assert.equal(ix.localOf(DENSE_SLOTS - 1), 4);
+  assert.equal(ix.localOf(0xf000_0001), -1, 'a sparse slot never added');
+  assert.equal(ix.localOf(DENSE_SLOTS + 2), -1);
+  assert.throws(() => ix.add(0xf000_0000), /already/);
+  assert.equal(ix.remove(0xf000_0000), 0);
+  assert.equal(ix.localOf(0xf000_0000), -1);
+  assert.equal(ix.inUse(0), false);
+  assert.equal(ix.add(0xf000_0002), 0, 'its local index is reused');
+  assert.equal(col.data[1], 0xffff_ffff);
+  ix.clear();
+  for (const s of [...big, 0xf000_0002, DENSE_SLOTS - 1]) assert.equal(ix.localOf(s), -1);
+  assert.equal(ix.size, 0);
 });

@@ -256,7 +256,7 @@ test('stream: initial states, then sync, then results; a result before its targe
   await tick();
   f.apply(batch([[1, ProbeEvent.Timeout]]));
   const ev = sink.events();
-  assert.deepEqual(ev.map((e) => `${e.event}:${e.data.target ?? ''}`), ['state:t0', 'state:t1', 'sync:', 'result:t1']);
+  assert.deepEqual(ev.map((e) => `${e.event}:${(e.data.target as string | undefined) ?? ''}`), ['state:t0', 'state:t1', 'sync:', 'result:t1']);
   assert.equal(ev[0].data.received, 1);
 });
 
@@ -271,7 +271,7 @@ test('stream: during a long initial sync, results of targets whose state was sen
   assert.ok(statesSoFar > 0 && statesSoFar < 600, `mid-sync: ${statesSoFar} states`);
   f.apply(batch([[10, ProbeEvent.Reply, 0, 0, 0.001], [550, ProbeEvent.Sent], [550, ProbeEvent.Reply, 0, 0, 0.002]]));
   await tick(12);
-  const ev = sink.events().map((e) => `${e.event}:${e.data.target ?? ''}`);
+  const ev = sink.events().map((e) => `${e.event}:${(e.data.target as string | undefined) ?? ''}`);
   assert.equal(ev.length, 600 + 1 + 1, ev.slice(-3).join());
   assert.equal(ev.indexOf('result:t10'), statesSoFar, 'right after the states already sent');
   assert.equal(ev[ev.length - 1], 'sync:');

@@ -321,7 +321,10 @@ export class HttpProber implements Prober {
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_FIRST_BYTE, (a.tFirstByte - afterSetup) / 1000);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TOTAL, total);
     this.sink.record(slot, ProbeEvent.Status, 0, status, 0);
-    if (statusAccepted(t.accept, status)) this.sink.reply(slot, total);
+    if (statusAccepted(t.accept, status)) {
+      this.sink.transferred?.(slot, a.parser.bodyBytes, total);
+      this.sink.reply(slot, total);
+    }
     else this.sink.error(slot, statusErrorReason(status));
 
     const socket = a.socket!;

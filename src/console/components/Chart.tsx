@@ -74,8 +74,8 @@ export function Chart(p: ChartProps) {
       plot.current?.destroy();
       plot.current = null;
     };
-    // The series layout is fixed for a chart's life; data changes go through setData below.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // The series layout is fixed for a chart's life (only title and series count rebuild it);
+    // data changes go through setData below.
   }, [p.title, p.series.length]);
 
   useEffect(() => {

@@ -118,7 +118,7 @@ export class ConsoleModel {
     try {
       ms = parseDuration(v);
     } catch (e) {
-      throw new Error(`window ${(e as Error).message}`);
+      throw new Error(`window ${(e as Error).message}`, { cause: e });
     }
     if (ms < h.resolutionMs || ms > h.retentionMs) throw new Error(`window must be between ${formatDuration(h.resolutionMs)} and ${formatDuration(h.retentionMs)} (history.resolution and history.retention), or all`);
     return ms;
@@ -373,7 +373,7 @@ function num(v: number): number | null {
 /** JSON has no NaN: arrays and fields of numbers with NaN as null. */
 function mapNaN<T extends object>(o: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = Array.isArray(v) ? v.map((x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x)) : typeof v === 'number' && !Number.isFinite(v) ? null : v;
+  for (const [k, v] of Object.entries(o)) out[k] = Array.isArray(v) ? (v as unknown[]).map((x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x)) : typeof v === 'number' && !Number.isFinite(v) ? null : v;
   return out as T;
 }
 

@@ -47,7 +47,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
 
   // What else this fleetprobe serves that the console can use (asked once, so the
   // console never probes a missing endpoint and logs a 404).
-  app.get('/api/v1/console/capabilities', async () => ({
+  app.get('/api/v1/console/capabilities', () => ({
     tests: app.hasRoute({ method: 'POST', url: '/api/v1/tests' }),
     stream: app.hasRoute({ method: 'GET', url: '/api/v1/stream' }),
     history: model.historyInfo(),

@@ -36,7 +36,7 @@ function requestErrorCode(err: FastifyError): string {
   return 'bad_request';
 }
 
-export async function targetChangeRoutes(app: FastifyInstance, opts: { changes: TargetChanges }): Promise<void> {
+export function targetChangeRoutes(app: FastifyInstance, opts: { changes: TargetChanges }): void {
   // Only for this plugin's routes (encapsulated): errors of the request itself, in the API's format.
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const status = err.statusCode ?? 500;
