@@ -77,8 +77,13 @@ without then with the clients, back to back): CPU added, main-thread loop lag, f
 Every run is bounded in time; loopback (127.0.0.0/8) only.`;
 
 function positiveInts(flag: string, v: string): number[] {
-  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${flag}: expected a comma-separated list of positive integers, got "${v}"`);
+  const out = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`${flag}: expected a comma-separated list of positive integers, got "${v}"`);
   return out;
 }
 
@@ -158,9 +163,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         o.sizes.http = positiveInts(flag, value);
         break;
       case '--kinds': {
-        const kinds = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const kinds = value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
         const bad = kinds.filter((k) => !(BENCH_KINDS as readonly string[]).includes(k));
-        if (kinds.length === 0 || bad.length > 0) throw new Error(`--kinds: unknown kind(s) ${bad.join(', ') || '(none)'}; choose from ${BENCH_KINDS.join(', ')}`);
+        if (kinds.length === 0 || bad.length > 0)
+          throw new Error(`--kinds: unknown kind(s) ${bad.join(', ') || '(none)'}; choose from ${BENCH_KINDS.join(', ')}`);
         o.kinds = [...new Set(kinds)] as BenchKind[];
         break;
       }

@@ -81,7 +81,15 @@ export const TABLE_HEADER = [
 
 export function rowCells(r: BenchRow): string[] {
   if (r.unavailable) {
-    return [r.tool, r.kind, String(r.targets), fmtInterval(r.intervalMs), `not measured: ${r.unavailable.replace(/\|/g, '/')}`, ...Array(10).fill(''), num(r.loadAvg1m, 2)];
+    return [
+      r.tool,
+      r.kind,
+      String(r.targets),
+      fmtInterval(r.intervalMs),
+      `not measured: ${r.unavailable.replace(/\|/g, '/')}`,
+      ...Array(10).fill(''),
+      num(r.loadAvg1m, 2),
+    ];
   }
   return [
     r.tool,

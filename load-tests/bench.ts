@@ -33,7 +33,8 @@ import { getJson, timedGet } from './http-client.js';
 import { PROTOBUF_CONTENT_TYPE } from '../src/metrics/protobuf-exposition.js';
 
 /** What Prometheus 2.42 sends with --enable-feature=native-histograms. */
-const PROMETHEUS_PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+const PROMETHEUS_PROTOBUF_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 import { fineRttBuckets, loopbackAddresses, spreadIndexes, targetEntries, type BenchKind, type Endpoint } from './loopback-fleet.js';
 import { parseFpingSummary, parsePingTimes } from './ping-parse.js';
 import { cpuModel, cpuSeconds, loadAverage1m, peakRssBytes } from './proc-stats.js';
@@ -89,7 +90,10 @@ async function tallyScrape(baseUrl: string, sampleTargets: ReadonlySet<string>):
 function rttFromDelta(later: HistogramTotals, earlier: HistogramTotals): RttFigures {
   // Both scrapes come from the same process and bucket layout; align by bound anyway.
   const before = new Map(earlier.bounds.map((b, i) => [b, earlier.cumulative[i]]));
-  const delta = subtractCounts(later.cumulative, later.bounds.map((b) => before.get(b) ?? 0));
+  const delta = subtractCounts(
+    later.cumulative,
+    later.bounds.map((b) => before.get(b) ?? 0),
+  );
   const total = later.total - earlier.total;
   return {
     p50: histogramQuantile(later.bounds, delta, total, 0.5) * 1e6,
@@ -116,7 +120,11 @@ function median(values: number[]): number {
 /** /metrics time and size with the exporter's default buckets: what an operator's Prometheus sees. */
 async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile: string, o: BenchOptions): Promise<ScrapeFigures> {
   const webPort = await freePort();
-  const cfg = writeJson(dir, 'scrape.json', exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }));
+  const cfg = writeJson(
+    dir,
+    'scrape.json',
+    exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }),
+  );
   const ex = await startExporter(`fleetprobe ${kind} ${n} (scrape phase)`, 'run', cfg, webPort, 60_000 + n * 2);
   try {
     // A couple of intervals so every series has counts, as in steady state.
@@ -223,7 +231,15 @@ async function runFleetprobe(kind: BenchKind, n: number, o: BenchOptions, notes:
     const cfg = writeJson(
       dir,
       'load.json',
-      exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile, rttBuckets: fineRttBuckets(step) }),
+      exporterConfig({
+        webPort,
+        workers: o.workers,
+        icmpSocket: o.icmpSocket,
+        intervalMs: o.intervalMs,
+        timeoutMs: o.timeoutMs,
+        targetsFile,
+        rttBuckets: fineRttBuckets(step),
+      }),
     );
     log(`[${kind} ${n}] starting exporter (fine RTT buckets, ${step} µs steps to 1 ms)…`);
     const ex = await startExporter(`fleetprobe ${kind} ${n}`, 'run', cfg, webPort, 60_000 + n * 2);
@@ -335,7 +351,9 @@ async function runFping(n: number, o: BenchOptions, notes: string[]): Promise<Be
     await stopChild(child, 'SIGINT', 5000);
     const s = parseFpingSummary(child.stderr());
     if (s.sent === 0) throw new Error(`fping printed no summary:\n${child.stderr().slice(-2000)}`);
-    notes.push(`fping ${n}: ${args.join(' ')}; whole run ${windowS.toFixed(1)} s incl. start-up; sent ${s.sent}, received ${s.received} (probes in flight at SIGINT count as lost)`);
+    notes.push(
+      `fping ${n}: ${args.join(' ')}; whole run ${windowS.toFixed(1)} s incl. start-up; sent ${s.sent}, received ${s.received} (probes in flight at SIGINT count as lost)`,
+    );
     return {
       tool: 'fping',
       kind: 'icmp',

@@ -169,7 +169,19 @@ async function casesOf(root: string, n: number, args: Args): Promise<Array<[stri
     const opts = { clock: time, timers: time, openConn: () => conn };
     const p = new IcmpProber(countingSink(c), { workerIndex: 0, cookie: 0x5eed, icmpIdentifier: 0x4242, flushIntervalMs: 1000 }, opts);
     for (let k = 0; k < n; k++) {
-      p.add({ slot: k * 3, name: `t${k}`, kind: 'icmp', ip: loopbackAddress(k), family: 4, port: 0, intervalMs: 1000, phaseMs: 0, timeoutMs: 500, payloadSize: 56, options: {} });
+      p.add({
+        slot: k * 3,
+        name: `t${k}`,
+        kind: 'icmp',
+        ip: loopbackAddress(k),
+        family: 4,
+        port: 0,
+        intervalMs: 1000,
+        phaseMs: 0,
+        timeoutMs: 500,
+        payloadSize: 56,
+        options: {},
+      });
     }
     const round = (r: number): void => {
       used = 0;
@@ -185,7 +197,8 @@ async function casesOf(root: string, n: number, args: Args): Promise<Array<[stri
     p.close();
     const want = n * (args.rounds + 1);
     const outcomes = answer ? c.reply : c.timeout;
-    if (c.sent !== want || outcomes !== want || c.other !== 0) throw new Error(`icmp: sent ${c.sent}, outcomes ${outcomes}, other ${c.other}; expected ${want}`);
+    if (c.sent !== want || outcomes !== want || c.other !== 0)
+      throw new Error(`icmp: sent ${c.sent}, outcomes ${outcomes}, other ${c.other}; expected ${want}`);
     return ns / (n * args.rounds);
   };
 
@@ -200,7 +213,9 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const [a, b] = args.roots;
   process.stdout.write(`dataplane-bench: node ${process.version}, median of ${args.repeats} runs of ${args.rounds} rounds each\n`);
-  process.stdout.write(b === undefined ? `tree: ${a}\n` : `A: ${a}\nB: ${b}\n(runs of A and B alternate, AB BA AB ...; B/A is the median of the paired ratios)\n`);
+  process.stdout.write(
+    b === undefined ? `tree: ${a}\n` : `A: ${a}\nB: ${b}\n(runs of A and B alternate, AB BA AB ...; B/A is the median of the paired ratios)\n`,
+  );
   for (const n of args.targets) {
     const ca = await casesOf(a, n, args);
     const cb = b === undefined ? null : await casesOf(b, n, args);
@@ -220,7 +235,11 @@ async function main(): Promise<void> {
         if (runB) ratio.push(xb[i] / xa[i]);
       }
       const line = `${name.padEnd(13)} ${String(n).padStart(6)} targets: ${b === undefined ? '' : 'A '}${median(xa).toFixed(0).padStart(5)} ns/probe`;
-      process.stdout.write(runB ? `${line}   B ${median(xb).toFixed(0).padStart(5)} ns/probe   B/A ${median(ratio).toFixed(2)} (pairs: ${ratio.map((r) => r.toFixed(2)).join(' ')})\n` : `${line}  (runs: ${xa.map((x) => x.toFixed(0)).join(' ')})\n`);
+      process.stdout.write(
+        runB
+          ? `${line}   B ${median(xb).toFixed(0).padStart(5)} ns/probe   B/A ${median(ratio).toFixed(2)} (pairs: ${ratio.map((r) => r.toFixed(2)).join(' ')})\n`
+          : `${line}  (runs: ${xa.map((x) => x.toFixed(0)).join(' ')})\n`,
+      );
     }
   }
 }

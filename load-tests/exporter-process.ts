@@ -88,7 +88,13 @@ export interface RunningExporter {
 }
 
 /** Start `fleetprobe MODE --config FILE` and wait (bounded) until /readyz answers 200. */
-export async function startExporter(name: string, mode: 'run' | 'responder', configPath: string, webPort: number, readyTimeoutMs: number): Promise<RunningExporter> {
+export async function startExporter(
+  name: string,
+  mode: 'run' | 'responder',
+  configPath: string,
+  webPort: number,
+  readyTimeoutMs: number,
+): Promise<RunningExporter> {
   const child = spawnTracked(name, process.execPath, [CLI, mode, '--config', configPath]);
   const baseUrl = `http://127.0.0.1:${webPort}`;
   const deadline = Date.now() + readyTimeoutMs;

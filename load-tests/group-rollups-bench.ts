@@ -77,8 +77,22 @@ interface Figures {
   cpuPct: number;
 }
 
-async function measure(run: number, label: string, groupBy: boolean, n: number, groups: number, scrapes: number, intervalMs: number, dir: string): Promise<Figures> {
-  const targets = Array.from({ length: n }, (_, i) => ({ name: `h${String(i).padStart(6, '0')}`, kind: 'icmp', address: loopbackAddress(i + 1), labels: { rack: `r${i % groups}` } }));
+async function measure(
+  run: number,
+  label: string,
+  groupBy: boolean,
+  n: number,
+  groups: number,
+  scrapes: number,
+  intervalMs: number,
+  dir: string,
+): Promise<Figures> {
+  const targets = Array.from({ length: n }, (_, i) => ({
+    name: `h${String(i).padStart(6, '0')}`,
+    kind: 'icmp',
+    address: loopbackAddress(i + 1),
+    labels: { rack: `r${i % groups}` },
+  }));
   const targetsFile = writeJson(dir, `targets-${run}.json`, targets);
   const port = await freePort();
   const cfg = exporterConfig({ webPort: port, intervalMs, timeoutMs: 1000, targetsFile });
@@ -147,8 +161,12 @@ async function main(): Promise<void> {
     results.push(await measure(results.length, 'without group_by', false, n, groups, scrapes, intervalMs, dir));
     results.push(await measure(results.length, `group_by: [rack], ${groups} racks`, true, n, groups, scrapes, intervalMs, dir));
   }
-  console.log(`${n.toLocaleString('en-US')} ICMP targets on loopback, interval ${values.interval}, ${scrapes} scrapes 1 s apart; ${cpuModel()}; load average ${loadAverage1m().toFixed(1)}`);
-  console.log('| run | series | per-target (`fleetprobe_probe_*`) | group (`fleetprobe_group_*`) | `/metrics` plain | plain: median (max) | gzip | gzip: median (max) | exporter CPU % of one core |');
+  console.log(
+    `${n.toLocaleString('en-US')} ICMP targets on loopback, interval ${values.interval}, ${scrapes} scrapes 1 s apart; ${cpuModel()}; load average ${loadAverage1m().toFixed(1)}`,
+  );
+  console.log(
+    '| run | series | per-target (`fleetprobe_probe_*`) | group (`fleetprobe_group_*`) | `/metrics` plain | plain: median (max) | gzip | gzip: median (max) | exporter CPU % of one core |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const f of results) console.log(row(f));
 }

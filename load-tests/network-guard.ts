@@ -62,7 +62,11 @@ export function parseNetworkGuardArgs(argv: string[]): NetworkGuardOptions {
     maxRttP99Ms: Number(v['max-rtt-p99-ms']),
     tokenFile: v['token-file'],
   };
-  for (const [flag, url] of [['--fleetprobe', o.fleetprobe], ['--sut', o.sut]] as const) if (!isLoopbackUrl(url)) throw new Error(`${flag} must be a loopback http URL, got ${url}`);
+  for (const [flag, url] of [
+    ['--fleetprobe', o.fleetprobe],
+    ['--sut', o.sut],
+  ] as const)
+    if (!isLoopbackUrl(url)) throw new Error(`${flag} must be a loopback http URL, got ${url}`);
   if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1)(:\d+)?$/.test(o.address)) throw new Error(`--address must be on loopback, got ${o.address}`);
   if (!(o.intervalMs >= 10 && o.intervalMs <= 60_000)) throw new Error('--interval-ms must be 10..60000');
   if (!(o.durationMs > 0 && o.durationMs <= 600_000)) throw new Error('--duration must be > 0 and at most 10m');

@@ -73,7 +73,11 @@ export interface OnDemandLoadReport {
 export async function runOnDemandLoad(o: OnDemandLoadOptions): Promise<OnDemandLoadReport> {
   const token = apiToken(o.tokenFile);
   const client = new OnDemandClient(o.url, token);
-  const stats: Record<string, EndpointStats> = { tests_start: { latenciesMs: [], errors: 0 }, tests_get: { latenciesMs: [], errors: 0 }, stream_once: { latenciesMs: [], errors: 0 } };
+  const stats: Record<string, EndpointStats> = {
+    tests_start: { latenciesMs: [], errors: 0 },
+    tests_get: { latenciesMs: [], errors: 0 },
+    stream_once: { latenciesMs: [], errors: 0 },
+  };
   const tests = { started: 0, refused_429: 0, ended: {} as Record<string, number> };
   const timed = async <T>(name: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T | null> => {
     const t0 = performance.now();
@@ -91,13 +95,21 @@ export async function runOnDemandLoad(o: OnDemandLoadOptions): Promise<OnDemandL
   const inFlight: Promise<void>[] = [];
   const oneTest = async (): Promise<void> => {
     const body = { address: o.address, kind: o.kind, count: 5, interval: '20ms', timeout: '200ms', tags: { source: 'ondemand-api-load' } };
-    const s = await timed('tests_start', () => client.start(body), (r) => r.status === 202 || r.status === 429);
+    const s = await timed(
+      'tests_start',
+      () => client.start(body),
+      (r) => r.status === 202 || r.status === 429,
+    );
     if (!s || s.id === null) {
       if (s?.status === 429) tests.refused_429++;
       return;
     }
     tests.started++;
-    const t = await timed('tests_get', () => client.waitEnded(s.id!, 30_000, 100), (v) => v !== null && v.state !== 'running');
+    const t = await timed(
+      'tests_get',
+      () => client.waitEnded(s.id!, 30_000, 100),
+      (v) => v !== null && v.state !== 'running',
+    );
     const state = t?.state ?? 'unknown';
     tests.ended[state] = (tests.ended[state] ?? 0) + 1;
   };
@@ -114,7 +126,10 @@ export async function runOnDemandLoad(o: OnDemandLoadOptions): Promise<OnDemandL
       await timed(
         'stream_once',
         async () => {
-          const res = await fetch(`${o.url}/api/v1/stream?mode=once${select}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(`${o.url}/api/v1/stream?mode=once${select}`, {
+            headers: token ? { authorization: `Bearer ${token}` } : {},
+            signal: AbortSignal.timeout(10_000),
+          });
           return { status: res.status, text: await res.text() };
         },
         (r) => r.status === 200 && r.text.includes('data:'),
@@ -127,7 +142,12 @@ export async function runOnDemandLoad(o: OnDemandLoadOptions): Promise<OnDemandL
   const endpoints: OnDemandLoadReport['endpoints'] = {};
   for (const [name, s] of Object.entries(stats)) {
     const l = s.latenciesMs;
-    endpoints[name] = { requests: l.length + s.errors, errors: s.errors, p50_ms: l.length ? percentile(l, 0.5) : null, p99_ms: l.length ? percentile(l, 0.99) : null };
+    endpoints[name] = {
+      requests: l.length + s.errors,
+      errors: s.errors,
+      p50_ms: l.length ? percentile(l, 0.5) : null,
+      p99_ms: l.length ? percentile(l, 0.99) : null,
+    };
   }
   return { endpoints, tests };
 }

@@ -28,7 +28,12 @@ export class OnDemandClient {
 
   /** POST /api/v1/tests: the response's status and, on 202, the test's id. */
   async start(body: Record<string, unknown>): Promise<{ status: number; id: string | null; text: string }> {
-    const res = await fetch(`${this.baseUrl}/api/v1/tests`, { method: 'POST', headers: this.headers, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${this.baseUrl}/api/v1/tests`, {
+      method: 'POST',
+      headers: this.headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await res.text();
     const id = res.status === 202 ? String((JSON.parse(text) as { id: string }).id) : null;
     return { status: res.status, id, text };

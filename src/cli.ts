@@ -161,7 +161,10 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     // the fix); stdout stays for logs. What had started is closed after the line is out.
     if (err instanceof ConfigError) printConfigError(err);
     else if (err instanceof ListenError) process.stderr.write(`fleetprobe: ${err.message}\n`);
-    else process.stderr.write(`fleetprobe: cannot start: ${err instanceof Error ? err.message : String(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ''}`);
+    else
+      process.stderr.write(
+        `fleetprobe: cannot start: ${err instanceof Error ? err.message : String(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ''}`,
+      );
     await exporter.stop().catch(() => {});
     return err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
   }

@@ -135,8 +135,9 @@ ${HELP_OPTION}
   },
   help: {
     usage: 'fleetprobe help [COMMAND]',
-    summary: 'this overview and every configuration key, or one command\'s help (also -h, --help)',
-    help: () => `usage: ${COMMANDS.help.usage}\n\nWithout COMMAND: every command and every configuration key. With one: that command's help\n(the same as fleetprobe COMMAND --help).\n`,
+    summary: "this overview and every configuration key, or one command's help (also -h, --help)",
+    help: () =>
+      `usage: ${COMMANDS.help.usage}\n\nWithout COMMAND: every command and every configuration key. With one: that command's help\n(the same as fleetprobe COMMAND --help).\n`,
   },
 };
 

@@ -256,7 +256,12 @@ export class Exporter {
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
       metrics: ({ gzip, format }) =>
-        renderMetrics(this.store, this.self.registry, { gzip, format, classicHistograms: this.config.metrics.classicHistograms, snapshotFamilies: this.groupRollups?.textFamilies }),
+        renderMetrics(this.store, this.self.registry, {
+          gzip,
+          format,
+          classicHistograms: this.config.metrics.classicHistograms,
+          snapshotFamilies: this.groupRollups?.textFamilies,
+        }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
@@ -308,7 +313,11 @@ export class Exporter {
   private watchFiles(config: Config): void {
     if (this.mode !== 'run') return;
     // The web configuration file too: exporter-toolkit applies a changed one without a signal.
-    const watched = [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : []), ...(config.web.configFile ? [config.web.configFile] : [])];
+    const watched = [
+      ...config.targetFiles,
+      ...(config.mesh.peersFile ? [config.mesh.peersFile] : []),
+      ...(config.web.configFile ? [config.web.configFile] : []),
+    ];
     const paths = config.fileWatch.enabled ? watched : [];
     if (paths.length === 0 && !this.watcher) return;
     this.watcher ??= new FileWatcher({

@@ -122,7 +122,8 @@ export class InflightWindow {
     ring: number,
     private readonly maxRing = ring,
   ) {
-    for (const r of [ring, maxRing]) if (!(r >= 2) || (r & (r - 1)) !== 0 || r > MAX_RING) throw new RangeError(`ring must be a power of two in [2, ${MAX_RING}], got ${r}`);
+    for (const r of [ring, maxRing])
+      if (!(r >= 2) || (r & (r - 1)) !== 0 || r > MAX_RING) throw new RangeError(`ring must be a power of two in [2, ${MAX_RING}], got ${r}`);
     if (maxRing < ring) throw new RangeError(`maxRing ${maxRing} < ring ${ring}`);
     this.ringSize = ring;
     this.shift = Math.log2(ring);
@@ -216,7 +217,7 @@ export class InflightWindow {
   /** The ring entry of `local`'s probe with sequence `seq`, or -1 (never sent, too old, forgotten, not a uint32). */
   find(local: number, seq: number): number {
     if (seq >>> 0 !== seq) return -1;
-    if (((this.lastSeq.data[local] - seq) >>> 0) >= this.ringSize) return -1;
+    if ((this.lastSeq.data[local] - seq) >>> 0 >= this.ringSize) return -1;
     const e = (local << this.shift) | (seq & this.mask);
     return this.entSeq.data[e] === seq ? e : -1;
   }

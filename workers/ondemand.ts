@@ -59,7 +59,13 @@ export class OnDemandRunner implements ProbeSink {
       prober = this.proberFor(task.target.kind);
       prober.add(task.target);
     } catch (err) {
-      this.post({ type: 'test_end', id: task.id, state: 'failed', result: summarize(task.target.kind, newTally()), error: err instanceof Error ? err.message : String(err) });
+      this.post({
+        type: 'test_end',
+        id: task.id,
+        state: 'failed',
+        result: summarize(task.target.kind, newTally()),
+        error: err instanceof Error ? err.message : String(err),
+      });
       return;
     }
     const t = new RunningTest(task, prober);

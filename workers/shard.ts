@@ -253,4 +253,3 @@ export async function runShard(task: ShardTask, options: RunShardOptions = {}): 
 export default async function shard(task: ShardTask): Promise<void> {
   await runShard(task);
 }
-

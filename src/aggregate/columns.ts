@@ -43,8 +43,14 @@ export interface HistogramCells {
   sum: Float64Array;
 }
 
-const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({ column: f.column as ScalarColumn, initial: f.initial }));
-const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({ column: f.column as LabelledColumn, values: f.label!.values.length }));
+const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({
+  column: f.column as ScalarColumn,
+  initial: f.initial,
+}));
+const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({
+  column: f.column as LabelledColumn,
+  values: f.label!.values.length,
+}));
 const HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label === undefined).map((f) => f.column as HistogramColumn);
 const NATIVE = METRIC_FAMILIES.filter((f) => f.native !== undefined).map((f) => ({ column: f.column as NativeHistogramColumn, schema: f.native!.schema }));
 const LABELLED_HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label !== undefined).map((f) => ({

@@ -115,7 +115,8 @@ export function checkNodeRow(v: unknown): string | null {
     for (let i = 0; i < rtt.length; i += 2) {
       const code: unknown = rtt[i];
       const w: unknown = rtt[i + 1];
-      if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code >= RTT_CODE_COUNT || typeof w !== 'number' || !(w >= 0)) return `cell ${g}: bad rtt pair`;
+      if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code >= RTT_CODE_COUNT || typeof w !== 'number' || !(w >= 0))
+        return `cell ${g}: bad rtt pair`;
     }
   }
   return null;

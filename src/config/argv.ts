@@ -42,7 +42,12 @@ export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<strin
     }
     if (name === 'target') {
       if (value === undefined && takesNext) value = argv[++i];
-      if (value === undefined) problems.push({ key: '--target', value: null, message: 'needs an address (--target 127.0.0.1, --target 127.0.0.1:22, --target http://127.0.0.1:8080/)' });
+      if (value === undefined)
+        problems.push({
+          key: '--target',
+          value: null,
+          message: 'needs an address (--target 127.0.0.1, --target 127.0.0.1:22, --target http://127.0.0.1:8080/)',
+        });
       else targets.push(value);
       continue;
     }

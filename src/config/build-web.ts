@@ -9,7 +9,12 @@ import type { ConfigProblem } from './errors.js';
 import { loadWebConfig, type WebSecurityConfig } from '../http/web-config/load.js';
 import { CLIENT_AUTH_POLICIES } from '../http/web-config/names.js';
 
-export function buildWebSecurity(configured: string | null, abs: (f: string) => string, grpcListen: string | null, problems: ConfigProblem[]): WebSecurityConfig | null {
+export function buildWebSecurity(
+  configured: string | null,
+  abs: (f: string) => string,
+  grpcListen: string | null,
+  problems: ConfigProblem[],
+): WebSecurityConfig | null {
   if (configured === null) return null;
   const file = abs(configured);
   const loaded = loadWebConfig(file);

@@ -143,7 +143,12 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     // Mesh targets also carry the peer and prober labels.
     const meshLabels = Object.fromEntries(MESH_TARGET_LABELS.map((k) => [k, '']));
     const tooMany = checkMergedLabelCount(probeDefaults.labels, { ...peer.labels, ...meshLabels });
-    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
+    if (tooMany)
+      problems.push({
+        key: `${peer.source}.labels`,
+        value: Object.keys(peer.labels).length,
+        message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})`,
+      });
   }
 
   const history = { retentionMs: parseDuration(p.history.retention), resolutionMs: parseDuration(p.history.resolution) };
@@ -153,7 +158,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   }
 
   const flushIntervalMs = parseDuration(p.flush_interval);
-  const stall = isBad('workers_stall_timeout', 'flush_interval') ? defaultStallTimeoutMs(flushIntervalMs) : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
+  const stall = isBad('workers_stall_timeout', 'flush_interval')
+    ? defaultStallTimeoutMs(flushIntervalMs)
+    : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
   if (typeof stall === 'string') problems.push({ key: 'workers_stall_timeout', value: p.workers_stall_timeout, message: stall });
 
   if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
@@ -212,7 +219,12 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     },
     webSecurity: buildWebSecurity(p.web.config_file, abs, p.grpc.listen_address, problems),
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets], groupBy: [...p.metrics.group_by], groupLimit: p.metrics.group_limit, classicHistograms: p.metrics.classic_histograms },
+    metrics: {
+      rttBuckets: [...p.metrics.rtt_buckets],
+      groupBy: [...p.metrics.group_by],
+      groupLimit: p.metrics.group_limit,
+      classicHistograms: p.metrics.classic_histograms,
+    },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,

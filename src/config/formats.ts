@@ -23,7 +23,19 @@ import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
 import { parseCidr } from '../responder/cidr.js';
 import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { clip } from '../values/clip.js';
-import { boolFormat, durationFormat, intFormat, listFormat, mappingFormat, oneOf, stringFormat, toList, toNumberList, type ElementProblem, type Format } from '../values/format.js';
+import {
+  boolFormat,
+  durationFormat,
+  intFormat,
+  listFormat,
+  mappingFormat,
+  oneOf,
+  stringFormat,
+  toList,
+  toNumberList,
+  type ElementProblem,
+  type Format,
+} from '../values/format.js';
 import type { Range } from '../values/range.js';
 import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS, TESTS_BOUNDS } from './bounds.js';
 
@@ -227,7 +239,10 @@ export const FORMATS: Record<string, Format> = {
   }),
   /** Entries are checked one by one elsewhere, so each bad entry is named. */
   'fp-list': { check: (v) => (Array.isArray(v) ? null : 'must be a list') },
-  'fp-labels': mappingFormat(labelProblems, `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`),
+  'fp-labels': mappingFormat(
+    labelProblems,
+    `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`,
+  ),
   ...kindOptionFormats(),
 };
 

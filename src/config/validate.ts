@@ -60,7 +60,13 @@ function leafProblems(leaf: SchemaLeaf, path: string, value: unknown): ConfigPro
  * Every leaf of the merged properties that fails its format. Returns the dotted keys
  * of the bad leaves (a problem's key may name an element below its leaf).
  */
-export function checkLeaves(props: Record<string, unknown>, schema: SchemaSection, problems: ConfigProblem[], prefix = '', bad: Set<string> = new Set()): Set<string> {
+export function checkLeaves(
+  props: Record<string, unknown>,
+  schema: SchemaSection,
+  problems: ConfigProblem[],
+  prefix = '',
+  bad: Set<string> = new Set(),
+): Set<string> {
   for (const [key, node] of Object.entries(schema)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const value = isMapping(props) ? props[key] : undefined;

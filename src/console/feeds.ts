@@ -42,7 +42,8 @@ export interface TargetFeed {
 
 export function pollingTargetFeed(name: string): TargetFeed {
   return {
-    start: (onData, onStatus) => poll((s) => getJson<TargetDetail>(`api/v1/console/target?name=${encodeURIComponent(name)}`, s), onData, onStatus, { intervalMs: 1000 }),
+    start: (onData, onStatus) =>
+      poll((s) => getJson<TargetDetail>(`api/v1/console/target?name=${encodeURIComponent(name)}`, s), onData, onStatus, { intervalMs: 1000 }),
   };
 }
 

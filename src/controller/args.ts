@@ -76,7 +76,8 @@ export function parseControllerArgs(argv: readonly string[]): { ok: true; args: 
     } catch {
       /* reported below */
     }
-    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) problems.push(`--agent must be an http(s) URL of a fleetprobe exporter, got ${JSON.stringify(a)}`);
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+      problems.push(`--agent must be an http(s) URL of a fleetprobe exporter, got ${JSON.stringify(a)}`);
   }
   const mesh = str('mesh') ?? null;
   const target = str('target') ?? null;

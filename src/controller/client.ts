@@ -42,7 +42,12 @@ export async function runOnAgent(t: PlannedTest, token: string | null, timeoutMs
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   try {
-    const res = await fetch(`${t.agent}/api/v1/tests?wait=1`, { method: 'POST', headers, body: JSON.stringify(t.body), signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${t.agent}/api/v1/tests?wait=1`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(t.body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = await res.text();
     let body: unknown = null;
     try {

@@ -17,13 +17,36 @@ function throughput(bps: number | undefined): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => cell.padEnd(widths[c]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** One row per outcome: loss, RTT statistics (ms), jitter, throughput; an error in place of figures. */
 export function formatRows(outcomes: readonly AgentOutcome[]): string {
   const mesh = outcomes.some((o) => o.from !== undefined);
-  const head = [...(mesh ? ['FROM', 'TO'] : []), 'AGENT', 'TARGET', 'STATE', 'SENT', 'RECV', 'LOSS%', 'MIN_MS', 'AVG_MS', 'MAX_MS', 'P99_MS', 'JITTER_MS', 'THROUGHPUT'];
+  const head = [
+    ...(mesh ? ['FROM', 'TO'] : []),
+    'AGENT',
+    'TARGET',
+    'STATE',
+    'SENT',
+    'RECV',
+    'LOSS%',
+    'MIN_MS',
+    'AVG_MS',
+    'MAX_MS',
+    'P99_MS',
+    'JITTER_MS',
+    'THROUGHPUT',
+  ];
   const rows = [head];
   for (const o of outcomes) {
     const lead = [...(mesh ? [o.from ?? '', o.to ?? ''] : []), o.agent];

@@ -43,7 +43,8 @@ export function peerTarget(address: string, kind: ProbeKind, port: number | null
 
 export function planAgents(a: ControllerArgs): PlannedTest[] {
   // An http target is written with url, not address (as in a config target).
-  const target: Record<string, unknown> = a.target !== null ? { target: a.target } : a.kind === 'http' ? { url: a.address, kind: a.kind } : { address: a.address, kind: a.kind };
+  const target: Record<string, unknown> =
+    a.target !== null ? { target: a.target } : a.kind === 'http' ? { url: a.address, kind: a.kind } : { address: a.address, kind: a.kind };
   return a.agents.map((agent) => ({ agent: agent.replace(/\/+$/, ''), body: { ...target, ...testFields(a) } }));
 }
 

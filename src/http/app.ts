@@ -99,8 +99,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   // Request spans for the API (a no-op until an OTel tracer provider is registered);
   // scrapes and health probes are excluded so they do not flood a trace backend.
   otelInstrumentation ??= new FastifyOtelInstrumentation({
-    ignorePaths: (route: { url: string }) =>
-      route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
+    ignorePaths: (route: { url: string }) => route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
   } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
   await app.register(otelInstrumentation.plugin());
   // Before any route: every route declaring config.mutation gets the rule.

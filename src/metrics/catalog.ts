@@ -75,7 +75,17 @@ interface FamilyDecl {
 }
 
 export const FAMILY_DECLS = [
-  { id: 'sent', prometheus: 'fleetprobe_probe_sent_total', otel: 'fleetprobe.probe.sent', unit: '{probe}', type: 'counter', valueType: 'int', scope: 'every-kind', column: 'sent', help: 'Probes sent.' },
+  {
+    id: 'sent',
+    prometheus: 'fleetprobe_probe_sent_total',
+    otel: 'fleetprobe.probe.sent',
+    unit: '{probe}',
+    type: 'counter',
+    valueType: 'int',
+    scope: 'every-kind',
+    column: 'sent',
+    help: 'Probes sent.',
+  },
   {
     id: 'received',
     prometheus: 'fleetprobe_probe_received_total',
@@ -301,6 +311,7 @@ export const FAMILY: Readonly<Record<FamilyId, MetricFamily>> = Object.fromEntri
 for (const k of KINDS) {
   for (const id of k.families) {
     const f = (FAMILY as Record<string, MetricFamily | undefined>)[id];
-    if (f === undefined || f.everyKind) throw new Error(`kind ${k.kind} lists family ${JSON.stringify(id)}, which is not a family of its own in metrics/catalog.ts`);
+    if (f === undefined || f.everyKind)
+      throw new Error(`kind ${k.kind} lists family ${JSON.stringify(id)}, which is not a family of its own in metrics/catalog.ts`);
   }
 }

@@ -44,7 +44,12 @@ export function groupMetricData(r: GroupRollupSnapshot, buckets: Float64Array, e
         const base = i * width + off;
         const counts = Array.from(r.values.subarray(base, base + stride));
         const count = counts.reduce((a, b) => a + b, 0);
-        return { startTime: starts[i], endTime, attributes: attributes(c.labels), value: { buckets: { boundaries, counts }, sum: r.values[base + stride], count } };
+        return {
+          startTime: starts[i],
+          endTime,
+          attributes: attributes(c.labels),
+          value: { buckets: { boundaries, counts }, sum: r.values[base + stride], count },
+        };
       });
       return { descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints };
     }

@@ -31,7 +31,12 @@ export class GroupRollupExports {
     private readonly prober: () => ProberIdentity | null,
     registry?: Registry,
   ) {
-    this.rollups = new GroupRollups({ groupBy: settings.groupBy, limit: settings.limit, stride: store.buckets.length + 1, liveColumns: () => store.liveColumns() });
+    this.rollups = new GroupRollups({
+      groupBy: settings.groupBy,
+      limit: settings.limit,
+      stride: store.buckets.length + 1,
+      liveColumns: () => store.liveColumns(),
+    });
     store.observeSlots(this.rollups);
     if (registry !== undefined) registerGroupRollupMetrics(registry, this.rollups);
   }

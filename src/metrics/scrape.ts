@@ -65,7 +65,15 @@ export function acceptedFormat(accept: string | string[] | undefined): Expositio
     const param = new Map(
       params.map((p) => {
         const eq = p.indexOf('=');
-        return eq < 0 ? [p, ''] : [p.slice(0, eq).trim(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1')];
+        return eq < 0
+          ? [p, '']
+          : [
+              p.slice(0, eq).trim(),
+              p
+                .slice(eq + 1)
+                .trim()
+                .replace(/^"(.*)"$/, '$1'),
+            ];
       }),
     );
     const qs = param.get('q');

@@ -71,13 +71,18 @@ export class TestController {
     let worker: number | null;
     if (plan.target !== null) {
       if (base === null) {
-        return refused(409, 'target_not_probed', [{ key: 'target', message: `target ${plan.target} is not probed now (unresolved, refused or owned by another instance); see GET /api/v1/targets` }]);
+        return refused(409, 'target_not_probed', [
+          { key: 'target', message: `target ${plan.target} is not probed now (unresolved, refused or owned by another instance); see GET /api/v1/targets` },
+        ]);
       }
       worker = this.d.workerOf(plan.target);
     } else {
       const host = hostOf(plan.spec);
       const res: Resolution = host === null ? httpResolution(plan.spec) : await lookupHost(host, { timeoutMs: TEST_LOOKUP_TIMEOUT_MS, prefer: cfg.dnsPrefer });
-      if (res.status !== 'ok') return refused(400, 'invalid_test', [{ key: plan.spec.kind === 'http' ? 'url' : 'address', message: `cannot resolve ${host ?? plan.address}: ${res.code} ${res.message}` }]);
+      if (res.status !== 'ok')
+        return refused(400, 'invalid_test', [
+          { key: plan.spec.kind === 'http' ? 'url' : 'address', message: `cannot resolve ${host ?? plan.address}: ${res.code} ${res.message}` },
+        ]);
       base = toShardTarget(ONDEMAND_SLOT_BASE, plan.spec, res);
       if (base === null) return refused(400, 'invalid_test', [{ key: 'address', message: 'cannot be probed' }]);
       worker = this.d.anyWorker();

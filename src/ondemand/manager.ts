@@ -75,9 +75,7 @@ export interface Launcher {
   cancel(worker: number, id: string): void;
 }
 
-export type StartOutcome =
-  | { ok: true; id: string }
-  | { ok: false; status: 429 | 503; error: 'too_many_tests' | 'worker_unavailable'; message: string };
+export type StartOutcome = { ok: true; id: string } | { ok: false; status: 429 | 503; error: 'too_many_tests' | 'worker_unavailable'; message: string };
 
 export class TestManager {
   private readonly entries = new Map<string, Entry>();
@@ -106,7 +104,12 @@ export class TestManager {
   start(desc: TestDescription, worker: number, task: (id: string, slotIndex: number) => OnDemandTask): StartOutcome {
     const { maxConcurrent } = this.limits();
     if (this.running >= maxConcurrent) {
-      return { ok: false, status: 429, error: 'too_many_tests', message: `${this.running} on-demand tests are running; tests.max_concurrent is ${maxConcurrent}: wait for one to end or cancel one` };
+      return {
+        ok: false,
+        status: 429,
+        error: 'too_many_tests',
+        message: `${this.running} on-demand tests are running; tests.max_concurrent is ${maxConcurrent}: wait for one to end or cancel one`,
+      };
     }
     const id = randomUUID();
     const t = task(id, this.slotSeq++ & 0x0fff_ffff);
@@ -144,7 +147,8 @@ export class TestManager {
 
   /** A worker's thread is gone: its running tests will never report. */
   workerGone(worker: number): void {
-    for (const e of [...this.entries.values()]) if (e.state === 'running' && e.worker === worker) this.end(e.id, 'failed', null, 'the worker running the test stopped');
+    for (const e of [...this.entries.values()])
+      if (e.state === 'running' && e.worker === worker) this.end(e.id, 'failed', null, 'the worker running the test stopped');
   }
 
   /** DELETE: ask the worker to stop it (the end arrives as a report). Null: no such test. */

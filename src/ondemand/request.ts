@@ -96,9 +96,19 @@ export const NEW_TARGET_NAME = 'ondemand';
 
 export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
   const problems: TestProblem[] = [];
-  const bad = (key: string, message: string, ...value: unknown[]) => problems.push(value.length > 0 ? { key, message, value: showValue(value[0]) } : { key, message });
+  const bad = (key: string, message: string, ...value: unknown[]) =>
+    problems.push(value.length > 0 ? { key, message, value: showValue(value[0]) } : { key, message });
   if (!isMapping(body)) {
-    return { ok: false, problems: [{ key: 'body', value: showValue(body), message: 'must be a JSON object: {"target": "NAME"} or a new target ({"address": ..., "kind": ...}) plus test fields' }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          key: 'body',
+          value: showValue(body),
+          message: 'must be a JSON object: {"target": "NAME"} or a new target ({"address": ..., "kind": ...}) plus test fields',
+        },
+      ],
+    };
   }
   const b = body;
   for (const [k, why] of Object.entries(NOT_FOR_TESTS)) if (hasOwn(b, k)) bad(k, why, b[k]);
@@ -110,7 +120,13 @@ export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
   if (hasOwn(b, 'target')) {
     if (typeof b.target !== 'string' || b.target === '') bad('target', 'target must be the name of a configured target', b.target);
     else {
-      for (const k of ['address', 'url', 'kind']) if (hasOwn(b, k)) bad(k, `${k} describes a new target; a test of a configured target takes only test fields (count, interval, timeout, payload_size, rate, size, tags)`, b[k]);
+      for (const k of ['address', 'url', 'kind'])
+        if (hasOwn(b, k))
+          bad(
+            k,
+            `${k} describes a new target; a test of a configured target takes only test fields (count, interval, timeout, payload_size, rate, size, tags)`,
+            b[k],
+          );
       const c = ctx.configured(b.target);
       if (!c) bad('target', `no configured target is named ${JSON.stringify(clip(b.target, 256))}`, b.target);
       else {
@@ -148,11 +164,16 @@ export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
   if (b.rate !== undefined) {
     if (kind !== null && kind !== 'udp') bad('rate', `rate is for udp tests; a ${kind} test takes interval`, b.rate);
     else if (b.interval !== undefined) bad('rate', 'set either rate or interval, not both', b.rate);
-    else if (typeof b.rate !== 'number' || !(b.rate > 0) || !Number.isFinite(b.rate)) bad('rate', 'rate must be a positive number of probes per second', b.rate);
+    else if (typeof b.rate !== 'number' || !(b.rate > 0) || !Number.isFinite(b.rate))
+      bad('rate', 'rate must be a positive number of probes per second', b.rate);
     else if (b.rate > ctx.limits.maxRate) bad('rate', `rate ${b.rate}/s is above tests.max_rate (${ctx.limits.maxRate}/s)`, b.rate);
     else intervalMs = 1000 / b.rate;
   } else if (1000 / intervalMs > ctx.limits.maxRate) {
-    bad('interval', `interval ${formatDuration(intervalMs)} is ${+(1000 / intervalMs).toFixed(3)} probes/s, above tests.max_rate (${ctx.limits.maxRate}/s)`, b.interval ?? formatDuration(intervalMs));
+    bad(
+      'interval',
+      `interval ${formatDuration(intervalMs)} is ${+(1000 / intervalMs).toFixed(3)} probes/s, above tests.max_rate (${ctx.limits.maxRate}/s)`,
+      b.interval ?? formatDuration(intervalMs),
+    );
   }
 
   let timeoutMs = spec?.timeoutMs ?? ctx.defaults.timeoutMs;
@@ -190,7 +211,8 @@ export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
       const entries = Object.entries(b.tags);
       if (entries.length > LABEL_BOUNDS.perTarget) bad('tags', `at most ${LABEL_BOUNDS.perTarget} tags`, `(${entries.length} tags)`);
       for (const [k, v] of entries) {
-        if (k === '' || Buffer.byteLength(k, 'utf8') > LABEL_BOUNDS.nameBytes) bad(`tags.${clip(k, 64)}`, `a tag name must be 1 to ${LABEL_BOUNDS.nameBytes} bytes`);
+        if (k === '' || Buffer.byteLength(k, 'utf8') > LABEL_BOUNDS.nameBytes)
+          bad(`tags.${clip(k, 64)}`, `a tag name must be 1 to ${LABEL_BOUNDS.nameBytes} bytes`);
         else if (typeof v !== 'string') bad(`tags.${k}`, 'a tag value must be a string', v);
         else if (Buffer.byteLength(v, 'utf8') > LABEL_BOUNDS.valueBytes) bad(`tags.${k}`, `a tag value must be at most ${LABEL_BOUNDS.valueBytes} bytes`, v);
         else tags[k] = v;
@@ -201,7 +223,11 @@ export function planTest(body: unknown, ctx: TestPlanContext): PlanResult {
   if (problems.length === 0 && typeof count === 'number') {
     const durationMs = count * intervalMs + timeoutMs;
     if (durationMs > ctx.limits.maxDurationMs) {
-      bad('count', `count x interval + timeout is ${formatDuration(Math.ceil(durationMs))}, above tests.max_duration (${formatDuration(ctx.limits.maxDurationMs)})`, count);
+      bad(
+        'count',
+        `count x interval + timeout is ${formatDuration(Math.ceil(durationMs))}, above tests.max_duration (${formatDuration(ctx.limits.maxDurationMs)})`,
+        count,
+      );
     }
   }
   if (problems.length > 0 || spec === null) return { ok: false, problems };

@@ -307,7 +307,10 @@ export class ShardSupervisor {
         out.push(`worker ${s.index} is starting (no result batch yet${r.restarts > 0 ? `; restart ${r.restarts}` : ''})`);
         continue;
       }
-      const what = r.state === 'stalled' ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})` : `worker ${s.index} ${describeFailure(r.lastFailure)}`;
+      const what =
+        r.state === 'stalled'
+          ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})`
+          : `worker ${s.index} ${describeFailure(r.lastFailure)}`;
       const wait = Number.isNaN(s.restartAt) ? '' : `; restarting in ${seconds(Math.max(0, s.restartAt - now))}`;
       out.push(`${what}; ${r.consecutiveFailures} failure(s) in a row${wait}`);
     }

@@ -211,7 +211,10 @@ export class StreamHub {
   subscribe<C>(transport: Transport, req: SubscribeRequest<C>): Subscription {
     if (!this.hasRoom()) {
       this.stats.rejected[transport].limit++;
-      throw new StreamError('limit', this.closing ? 'the server is shutting down' : `too many stream subscribers (stream.max_clients = ${this.opts.limits().maxClients})`);
+      throw new StreamError(
+        'limit',
+        this.closing ? 'the server is shutting down' : `too many stream subscribers (stream.max_clients = ${this.opts.limits().maxClients})`,
+      );
     }
     let slots: Uint32Array;
     try {
@@ -457,7 +460,7 @@ export class StreamHub {
     const slots = sub.slots;
     const chunk: unknown[] = [];
     sub.syncedBelow = 0;
-    for (let i = 0; i < slots.length; ) {
+    for (let i = 0; i < slots.length;) {
       if (sub.closed) return false;
       this.ensureCatalog();
       const time = eventTime(this.wallNow());

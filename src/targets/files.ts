@@ -71,7 +71,13 @@ function fromTargetList(doc: unknown[], label: string, defaults: ProbeDefaults, 
     const e = isMapping(entry) ? inferKind(entry, defaults) : entry;
     const parsed = parseTargetEntry(e, source, defaults);
     if (parsed.ok) out.targets.push(parsed.spec);
-    else out.rejected.push({ source, ...(parsed.name !== undefined ? { name: parsed.name } : {}), ...asWritten(e, defaults), reason: describeProblems(parsed.problems) });
+    else
+      out.rejected.push({
+        source,
+        ...(parsed.name !== undefined ? { name: parsed.name } : {}),
+        ...asWritten(e, defaults),
+        reason: describeProblems(parsed.problems),
+      });
   });
 }
 

@@ -91,7 +91,8 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     if (r.address !== undefined) bad('address', 'an http target takes url, not address');
     const u = parseHttpUrl(r.url);
     if (typeof u === 'string') bad('url', r.url === undefined ? 'an http target needs url' : `url ${u}`);
-    else if (Buffer.byteLength(u.url, 'utf8') > HTTP_BOUNDS.urlBytes) bad('url', `url is ${Buffer.byteLength(u.url, 'utf8')} bytes; at most ${HTTP_BOUNDS.urlBytes}`);
+    else if (Buffer.byteLength(u.url, 'utf8') > HTTP_BOUNDS.urlBytes)
+      bad('url', `url is ${Buffer.byteLength(u.url, 'utf8')} bytes; at most ${HTTP_BOUNDS.urlBytes}`);
     else {
       url = u.url;
       address = new URL(u.url).host;
@@ -132,7 +133,8 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
       const intervalMs = r.interval !== undefined ? parseDuration(r.interval) : defaults.intervalMs;
       const timeoutMs = r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs;
       const span = checkTimeoutSpan(intervalMs, timeoutMs);
-      if (span) problems.push({ field: r.timeout !== undefined || r.interval === undefined ? 'timeout' : 'interval', value: r.timeout ?? r.interval, message: span });
+      if (span)
+        problems.push({ field: r.timeout !== undefined || r.interval === undefined ? 'timeout' : 'interval', value: r.timeout ?? r.interval, message: span });
     }
   }
 

@@ -56,4 +56,3 @@ export class ManualTime implements Clock {
     this.t = to;
   }
 }
-

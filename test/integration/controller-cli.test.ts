@@ -53,7 +53,9 @@ test('controller CLI: three agents, a mesh of three, the token, bad arguments', 
   const agents = HOSTS.flatMap((h) => ['--agent', `http://${h}:${web}`]);
 
   await t.test('--agent x3: one row per agent, exit 0', async () => {
-    const r = await runCli(['test', ...agents, '--address', `127.0.0.1:${udp}`, '--kind', 'udp', '--count', '20', '--interval', '10ms', '--tags', 'run=ci'], { env: { FLEETPROBE_API_TOKEN: TOKEN } });
+    const r = await runCli(['test', ...agents, '--address', `127.0.0.1:${udp}`, '--kind', 'udp', '--count', '20', '--interval', '10ms', '--tags', 'run=ci'], {
+      env: { FLEETPROBE_API_TOKEN: TOKEN },
+    });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.match(lines[0], /^AGENT\s+TARGET\s+STATE\s+SENT\s+RECV\s+LOSS%\s+MIN_MS\s+AVG_MS\s+MAX_MS\s+P99_MS\s+JITTER_MS\s+THROUGHPUT$/);
@@ -66,8 +68,27 @@ test('controller CLI: three agents, a mesh of three, the token, bad arguments', 
   });
 
   await t.test('--mesh: every peer to every other peer, rows then the matrix; --json', async () => {
-    const peers = dir.file('peers.json', HOSTS.map((h, i) => ({ name: `n${i + 1}`, address: h })));
-    const common = ['test', '--mesh', peers, '--agent-port', String(web), '--kind', 'udp', '--target-port', String(udp), '--count', '10', '--interval', '10ms', '--token-file', tokenFile];
+    const peers = dir.file(
+      'peers.json',
+      HOSTS.map((h, i) => ({ name: `n${i + 1}`, address: h })),
+    );
+    const common = [
+      'test',
+      '--mesh',
+      peers,
+      '--agent-port',
+      String(web),
+      '--kind',
+      'udp',
+      '--target-port',
+      String(udp),
+      '--count',
+      '10',
+      '--interval',
+      '10ms',
+      '--token-file',
+      tokenFile,
+    ];
     const text = await runCli(common);
     assert.equal(text.code, 0, text.stdout + text.stderr);
     assert.match(text.stdout, /^FROM\s+TO\s+AGENT/m);
@@ -99,6 +120,7 @@ test('controller CLI: three agents, a mesh of three, the token, bad arguments', 
   await t.test('bad arguments: exit 2, each problem named', async () => {
     const r = await runCli(['test', '--agent', 'ftp://x', '--target', 'a', '--address', 'b', '--count', 'many', '--tags', 'novalue']);
     assert.equal(r.code, 2);
-    for (const re of [/--agent must be an http\(s\) URL/, /either --target NAME or --address/, /--count must be an integer/, /--tags must be key=value/]) assert.match(r.stderr, re);
+    for (const re of [/--agent must be an http\(s\) URL/, /either --target NAME or --address/, /--count must be an integer/, /--tags must be key=value/])
+      assert.match(r.stderr, re);
   });
 });

@@ -66,12 +66,19 @@ test('a bad target-file entry is rejected alone and an unresolvable name is repo
   assert.ok((ghost.error ?? '').length > 0, 'unresolved carries the resolver error');
 
   const first = await exp.scrape();
-  const m = await waitFor('lo4 and f-ok to keep replying, ghost to count resolve errors', async () => {
-    const x = await exp.scrape();
-    return (
-      ['lo4', 'f-ok'].every((n) => x.value('fleetprobe_probe_received_total', { target: n })! >= first.value('fleetprobe_probe_received_total', { target: n })! + 5) && x
-    );
-  }, 10_000, 250);
+  const m = await waitFor(
+    'lo4 and f-ok to keep replying, ghost to count resolve errors',
+    async () => {
+      const x = await exp.scrape();
+      return (
+        ['lo4', 'f-ok'].every(
+          (n) => x.value('fleetprobe_probe_received_total', { target: n })! >= first.value('fleetprobe_probe_received_total', { target: n })! + 5,
+        ) && x
+      );
+    },
+    10_000,
+    250,
+  );
   assert.equal(m.value('fleetprobe_targets', { state: 'rejected' }), 1);
   assert.equal(m.value('fleetprobe_targets', { state: 'unresolved' }), 1);
   assert.ok(m.value('fleetprobe_probe_errors_total', { target: 'ghost', reason: 'resolve' })! >= 1, 'errors_total{reason="resolve"} for ghost');

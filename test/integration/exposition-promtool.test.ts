@@ -89,7 +89,11 @@ test('promtool check metrics accepts the whole /metrics body without errors or l
   const { samples } = parsePrometheusText(body.toString('utf8'));
   const sent = samples.filter((s) => s.name === 'fleetprobe_probe_sent_total');
   assert.equal(sent.length, 2999);
-  for (const odd of ODD) assert.ok(sent.some((s) => s.labels.region === odd), JSON.stringify(odd));
+  for (const odd of ODD)
+    assert.ok(
+      sent.some((s) => s.labels.region === odd),
+      JSON.stringify(odd),
+    );
 });
 
 test('promtool check metrics accepts /metrics with group rollups (odd group values, mesh source labels, the __other__ group)', async (t) => {
@@ -99,7 +103,10 @@ test('promtool check metrics accepts /metrics with group rollups (odd group valu
   }
   let rollups: GroupRollupExports | undefined;
   // 9 (odd region, zone) groups (the zone follows the region here); the limit of 5 folds 4 into __other__.
-  const store = buildStore(3000, (st) => (rollups = new GroupRollupExports(st, { groupBy: ['region', 'zone'], limit: 5 }, () => ({ node: 'node "a"\n', labels: { region: 'ünï ✓' } }))));
+  const store = buildStore(
+    3000,
+    (st) => (rollups = new GroupRollupExports(st, { groupBy: ['region', 'zone'], limit: 5 }, () => ({ node: 'node "a"\n', labels: { region: 'ünï ✓' } }))),
+  );
   const self = new SelfMetrics({ store });
   const r = await renderMetrics(store, self.registry, { gzip: false, snapshotFamilies: rollups!.textFamilies });
   const body = await readBody(r.body);
@@ -111,7 +118,10 @@ test('promtool check metrics accepts /metrics with group rollups (odd group valu
   // Groups × kinds: each (region, zone) group holds targets of every kind here.
   assert.equal(new Set(sent.map((s) => `${s.labels.dst_region}|${s.labels.dst_zone}`)).size, 6, '5 groups and __other__');
   assert.deepEqual(rollups!.rollups.stats(), { groups: 5, folded: 4, foldedTargets: 4 * 333 });
-  assert.ok(sent.every((s) => s.labels.src_region === 'ünï ✓' && s.labels.src_zone === undefined), 'the source labels this node has');
+  assert.ok(
+    sent.every((s) => s.labels.src_region === 'ünï ✓' && s.labels.src_zone === undefined),
+    'the source labels this node has',
+  );
   assert.ok(sent.some((s) => s.labels.dst_region === OTHER_GROUP && s.labels.dst_zone === OTHER_GROUP));
   const total = (name: string) => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
   // Every probe is in one group, the released target's one probe included (a group keeps what its targets counted).

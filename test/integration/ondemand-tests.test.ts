@@ -94,7 +94,10 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
   const get = async (id: string): Promise<TestView> => json<TestView>(await exp.request(`/api/v1/tests/${id}`));
 
   await t.test('udp behind a 40 ms delay: ?wait=1 answers with RTT statistics at the delay', async () => {
-    const r = await post({ address: `127.0.0.1:${delayedPort}`, kind: 'udp', count: 50, interval: '10ms', timeout: '1s', tags: { ticket: 'NET-1' } }, '?wait=1');
+    const r = await post(
+      { address: `127.0.0.1:${delayedPort}`, kind: 'udp', count: 50, interval: '10ms', timeout: '1s', tags: { ticket: 'NET-1' } },
+      '?wait=1',
+    );
     assert.equal(r.status, 200, r.text());
     const v = json<TestView>(r);
     assert.equal(v.state, 'done', r.text());
@@ -165,7 +168,10 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
     // A new address obeys target validation: an address that is not one.
     const badAddr = await post({ address: 'not an address!', kind: 'icmp' });
     assert.equal(badAddr.status, 400);
-    assert.ok(json<{ problems: Array<{ key: string }> }>(badAddr).problems.some((p) => p.key === 'address'), badAddr.text());
+    assert.ok(
+      json<{ problems: Array<{ key: string }> }>(badAddr).problems.some((p) => p.key === 'address'),
+      badAddr.text(),
+    );
   });
 
   await t.test('401 without the token, for POST and DELETE', async () => {
@@ -192,10 +198,14 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
     assert.equal((await get(ida)).state, 'running');
     const del = await exp.request(`/api/v1/tests/${ida}`, { method: 'DELETE', headers: { authorization: AUTH.authorization } });
     assert.equal(del.status, 202, del.text());
-    const ended = await waitFor('the cancelled test to end', async () => {
-      const v = await get(ida);
-      return v.state !== 'running' && v;
-    }, 10_000);
+    const ended = await waitFor(
+      'the cancelled test to end',
+      async () => {
+        const v = await get(ida);
+        return v.state !== 'running' && v;
+      },
+      10_000,
+    );
     assert.equal(ended.state, 'cancelled');
     assert.ok(ended.result!.sent < 600, `cancelled after ${ended.result!.sent} probes`);
     cancelledId = ida;
@@ -209,10 +219,14 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
     const list = json<{ tests: TestView[] }>(await exp.request('/api/v1/tests'));
     assert.ok(list.tests.length >= 6, `${list.tests.length} tests`);
     assert.ok(list.tests.some((v) => v.id === cancelledId && v.state === 'cancelled'));
-    const m = await waitFor('every test to end', async () => {
-      const l = json<{ tests: TestView[] }>(await exp.request('/api/v1/tests'));
-      return l.tests.every((v) => v.state !== 'running') && exp.scrape();
-    }, 15_000);
+    const m = await waitFor(
+      'every test to end',
+      async () => {
+        const l = json<{ tests: TestView[] }>(await exp.request('/api/v1/tests'));
+        return l.tests.every((v) => v.state !== 'running') && exp.scrape();
+      },
+      15_000,
+    );
     const ended = json<{ tests: TestView[] }>(await exp.request('/api/v1/tests')).tests;
     const count = (kind: string, state: string) => ended.filter((v) => v.kind === kind && v.state === state).length;
     assert.equal(m.value('fleetprobe_ondemand_tests_total', { kind: 'udp', state: 'done' }), count('udp', 'done'));

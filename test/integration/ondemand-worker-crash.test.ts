@@ -29,7 +29,8 @@ test('a worker crash fails its running on-demand test at once; the next test run
   t.after(() => fx.stop());
   const url = fx.exporter.url;
   await waitFor('/readyz 200', async () => (await fx.readyz()).status === 200, 10_000, 50);
-  const post = (body: unknown, q = '') => httpRequest(`${url}/api/v1/tests${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: 20_000 });
+  const post = (body: unknown, q = '') =>
+    httpRequest(`${url}/api/v1/tests${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), timeoutMs: 20_000 });
   const get = async (id: string): Promise<View> => JSON.parse((await httpRequest(`${url}/api/v1/tests/${id}`)).text()) as View;
 
   // 20 s at 20/s: the guard timer would fire only after ~30 s.
@@ -39,20 +40,30 @@ test('a worker crash fails its running on-demand test at once; the next test run
   await waitFor('the test to be under way', async () => (await get(id)).state === 'running', 5000);
   const t0 = Date.now();
   fx.plan({ mode: 'crash', times: 1 });
-  const ended = await waitFor('the test to end', async () => {
-    const v = await get(id);
-    return v.state !== 'running' && v;
-  }, 10_000, 50);
+  const ended = await waitFor(
+    'the test to end',
+    async () => {
+      const v = await get(id);
+      return v.state !== 'running' && v;
+    },
+    10_000,
+    50,
+  );
   assert.equal(ended.state, 'failed');
   assert.match(ended.error ?? '', /worker running the test stopped/);
   assert.ok(Date.now() - t0 < 10_000, 'ended by the crash, not by the guard timer');
   assert.equal(fx.claims().length, 1, 'the fixture crashed the worker once');
 
   // The place is free again and the replaced worker runs a test to the end.
-  const next = await waitFor('a test on the replacement to finish', async () => {
-    const a = await post({ address: `127.0.0.1:${udp}`, kind: 'udp', count: 10, interval: '20ms' }, '?wait=1');
-    return a.status === 200 && (JSON.parse(a.text()) as View);
-  }, 15_000, 200);
+  const next = await waitFor(
+    'a test on the replacement to finish',
+    async () => {
+      const a = await post({ address: `127.0.0.1:${udp}`, kind: 'udp', count: 10, interval: '20ms' }, '?wait=1');
+      return a.status === 200 && (JSON.parse(a.text()) as View);
+    },
+    15_000,
+    200,
+  );
   assert.equal(next.state, 'done');
   assert.equal(next.result!.received, 10);
   const m = await fx.scrape();

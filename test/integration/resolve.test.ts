@@ -108,7 +108,7 @@ test('a lookup slower than the timeout is reported as ETIMEOUT without holding u
   assert.equal(r.get('f')?.status, 'ok');
 });
 
-test('start() refreshes on its interval with an unref\'ed timer; stop() ends it', async () => {
+test("start() refreshes on its interval with an unref'ed timer; stop() ends it", async () => {
   let calls = 0;
   const r = new Resolver({ refreshIntervalMs: 30, lookup: () => (calls++, Promise.resolve([{ address: '127.0.0.1', family: 4 }])) });
   r.setTargets([spec('a', 'icmp', 'a.test')]);
@@ -133,7 +133,10 @@ test('targets removed by setTargets are forgotten; a changed address is resolved
 });
 
 test('pickAddress honours dns.prefer and hostOf extracts the host per kind', () => {
-  const addrs = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+  const addrs = [
+    { address: '::1', family: 6 },
+    { address: '127.0.0.1', family: 4 },
+  ];
   assert.deepEqual(pickAddress(addrs, 'system'), { address: '::1', family: 6 });
   assert.deepEqual(pickAddress(addrs, 'ipv4'), { address: '127.0.0.1', family: 4 });
   assert.deepEqual(pickAddress([addrs[1]], 'ipv6'), { address: '127.0.0.1', family: 4 });

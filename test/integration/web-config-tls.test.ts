@@ -114,10 +114,15 @@ async function startExporter(name: string, web: Record<string, unknown>, extra: 
 }
 
 async function waitTlsReady(e: { exp: ExporterProcess; url: string }, args: string[]): Promise<void> {
-  await waitFor(`${e.url}/readyz over TLS`, async () => {
-    if (e.exp.exit) throw new Error(`exited ${JSON.stringify(e.exp.exit)}\n${e.exp.tail()}`);
-    return (await curl(`${e.url}/readyz`, args)).status === 200;
-  }, 20_000, 200);
+  await waitFor(
+    `${e.url}/readyz over TLS`,
+    async () => {
+      if (e.exp.exit) throw new Error(`exited ${JSON.stringify(e.exp.exit)}\n${e.exp.tail()}`);
+      return (await curl(`${e.url}/readyz`, args)).status === 200;
+    },
+    20_000,
+    200,
+  );
 }
 
 before(async () => {
@@ -142,7 +147,12 @@ before(async () => {
     { file_watch: { enabled: false } },
   );
   B = await startExporter('b', {
-    tls_server_config: { cert_file: server.certFile, key_file: server.keyFile, client_auth_type: 'RequireAndVerifyClientCert', client_ca_file: clientCa.certFile },
+    tls_server_config: {
+      cert_file: server.certFile,
+      key_file: server.keyFile,
+      client_auth_type: 'RequireAndVerifyClientCert',
+      client_ca_file: clientCa.certFile,
+    },
   });
   await waitTlsReady(A, ['--cacert', ca.certFile]);
   await waitTlsReady(B, ['--cacert', ca.certFile, '--cert', client.certFile, '--key', client.keyFile]);
@@ -228,83 +238,122 @@ test('client certificates: RequireAndVerifyClientCert refuses none and a foreign
   assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'handshake' }) ?? 0) >= 2);
 });
 
-test('RequireAnyClientCert with client_allowed_sans: any certificate, verified or not, carrying an allowed SAN; checked right after the handshake', { timeout: 30_000 }, async (t) => {
-  const grafana = pki.issue(clientCa, 'grafana', ['DNS:grafana'], 'client', 'grafana');
-  const C = await startExporter('c', {
-    tls_server_config: { cert_file: server.certFile, key_file: server.keyFile, client_auth_type: 'RequireAnyClientCert', client_allowed_sans: ['prometheus'] },
-  }, {}, false);
-  t.after(() => C.exp.stop(3000));
-  const asStranger = [...withCa(), '--cert', stranger.certFile, '--key', stranger.keyFile];
-  await waitTlsReady(C, asStranger);
-  // Node has no option for "required, not verified": the server lets the handshake finish and closes the connection before reading a request.
-  const none = await curl(`${C.url}/metrics`, withCa());
-  assert.notEqual(none.exit, 0, `no certificate: ${none.status}`);
-  assert.equal(none.status, 0);
-  const wrongSan = await curl(`${C.url}/metrics`, [...withCa(), '--cert', grafana.certFile, '--key', grafana.keyFile]);
-  assert.equal(wrongSan.status, 0, 'a verified certificate without an allowed SAN is refused');
-  const ok = await curl(`${C.url}/metrics`, asStranger);
-  assert.equal(ok.status, 200, `an unverified certificate with an allowed SAN: ${ok.stderr}`);
-  const m = parseMetrics(ok.body);
-  assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_cert_missing' }) ?? 0) >= 1);
-  assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_san_not_allowed' }) ?? 0) >= 1);
+test(
+  'RequireAnyClientCert with client_allowed_sans: any certificate, verified or not, carrying an allowed SAN; checked right after the handshake',
+  { timeout: 30_000 },
+  async (t) => {
+    const grafana = pki.issue(clientCa, 'grafana', ['DNS:grafana'], 'client', 'grafana');
+    const C = await startExporter(
+      'c',
+      {
+        tls_server_config: {
+          cert_file: server.certFile,
+          key_file: server.keyFile,
+          client_auth_type: 'RequireAnyClientCert',
+          client_allowed_sans: ['prometheus'],
+        },
+      },
+      {},
+      false,
+    );
+    t.after(() => C.exp.stop(3000));
+    const asStranger = [...withCa(), '--cert', stranger.certFile, '--key', stranger.keyFile];
+    await waitTlsReady(C, asStranger);
+    // Node has no option for "required, not verified": the server lets the handshake finish and closes the connection before reading a request.
+    const none = await curl(`${C.url}/metrics`, withCa());
+    assert.notEqual(none.exit, 0, `no certificate: ${none.status}`);
+    assert.equal(none.status, 0);
+    const wrongSan = await curl(`${C.url}/metrics`, [...withCa(), '--cert', grafana.certFile, '--key', grafana.keyFile]);
+    assert.equal(wrongSan.status, 0, 'a verified certificate without an allowed SAN is refused');
+    const ok = await curl(`${C.url}/metrics`, asStranger);
+    assert.equal(ok.status, 200, `an unverified certificate with an allowed SAN: ${ok.stderr}`);
+    const m = parseMetrics(ok.body);
+    assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_cert_missing' }) ?? 0) >= 1);
+    assert.ok((m.value('fleetprobe_tls_refused_connections_total', { listener: 'web', reason: 'client_san_not_allowed' }) ?? 0) >= 1);
 
-  // With a gRPC listener this type is refused: grpc-js cannot show a call an unverified certificate.
-  const cfg = dir.file('c-grpc.yaml', { grpc: { listen_address: '127.0.0.1:0' }, targets: [{ name: 'x', address: '127.0.0.1:9', kind: 'tcp' }] });
-  const r = await runCli(['check-config', '--config', cfg, '--web.config.file', C.webFile]);
-  assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /web\.config_file tls_server_config\.client_auth_type.*cannot be enforced on the gRPC listener/);
-});
+    // With a gRPC listener this type is refused: grpc-js cannot show a call an unverified certificate.
+    const cfg = dir.file('c-grpc.yaml', { grpc: { listen_address: '127.0.0.1:0' }, targets: [{ name: 'x', address: '127.0.0.1:9', kind: 'tcp' }] });
+    const r = await runCli(['check-config', '--config', cfg, '--web.config.file', C.webFile]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /web\.config_file tls_server_config\.client_auth_type.*cannot be enforced on the gRPC listener/);
+  },
+);
 
-test('a real Prometheus scrapes over TLS with basic_auth and with a client certificate; wrong credentials are down', { skip: prometheusUnavailable(), timeout: 60_000 }, async (t) => {
-  const passwordFile = dir.file('prom-password', PASSWORD);
-  const prom: PrometheusServer = await startPrometheus({
-    job: 'unused',
-    targets: [],
-    jobs: [
-      { job: 'tls-basic', targets: [`127.0.0.1:${A.port}`], scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile }, basic_auth: { username: 'prom', password_file: passwordFile } } },
-      { job: 'tls-wrong', targets: [`127.0.0.1:${A.port}`], scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile }, basic_auth: { username: 'prom', password: 'nope' } } },
-      { job: 'mtls', targets: [`127.0.0.1:${B.port}`], scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile, cert_file: client.certFile, key_file: client.keyFile } } },
-      { job: 'mtls-nocert', targets: [`127.0.0.1:${B.port}`], scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile } } },
-    ],
-  });
-  t.after(() => prom.stop());
-  const up = async (job: string): Promise<string | undefined> => (await prom.query(`up{job="${job}"}`))[0]?.value[1];
-  await waitFor('every job scraped at least once', async () => (await Promise.all(['tls-basic', 'tls-wrong', 'mtls', 'mtls-nocert'].map(up))).every((v) => v !== undefined), 20_000, 250);
-  await waitFor('the good jobs up', async () => (await up('tls-basic')) === '1' && (await up('mtls')) === '1', 20_000, 250);
-  assert.equal(await up('tls-wrong'), '0', prom.log());
-  assert.equal(await up('mtls-nocert'), '0');
-  // The samples are the exporter's, read through TLS.
-  const sent = await prom.query('fleetprobe_probe_sent_total{job="tls-basic",target="t"}');
-  assert.equal(sent.length, 1, prom.log());
-  const sentB = await prom.query('fleetprobe_probe_sent_total{job="mtls",target="t"}');
-  assert.equal(sentB.length, 1);
-});
+test(
+  'a real Prometheus scrapes over TLS with basic_auth and with a client certificate; wrong credentials are down',
+  { skip: prometheusUnavailable(), timeout: 60_000 },
+  async (t) => {
+    const passwordFile = dir.file('prom-password', PASSWORD);
+    const prom: PrometheusServer = await startPrometheus({
+      job: 'unused',
+      targets: [],
+      jobs: [
+        {
+          job: 'tls-basic',
+          targets: [`127.0.0.1:${A.port}`],
+          scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile }, basic_auth: { username: 'prom', password_file: passwordFile } },
+        },
+        {
+          job: 'tls-wrong',
+          targets: [`127.0.0.1:${A.port}`],
+          scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile }, basic_auth: { username: 'prom', password: 'nope' } },
+        },
+        {
+          job: 'mtls',
+          targets: [`127.0.0.1:${B.port}`],
+          scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile, cert_file: client.certFile, key_file: client.keyFile } },
+        },
+        { job: 'mtls-nocert', targets: [`127.0.0.1:${B.port}`], scrape: { scheme: 'https', tls_config: { ca_file: ca.certFile } } },
+      ],
+    });
+    t.after(() => prom.stop());
+    const up = async (job: string): Promise<string | undefined> => (await prom.query(`up{job="${job}"}`))[0]?.value[1];
+    await waitFor(
+      'every job scraped at least once',
+      async () => (await Promise.all(['tls-basic', 'tls-wrong', 'mtls', 'mtls-nocert'].map(up))).every((v) => v !== undefined),
+      20_000,
+      250,
+    );
+    await waitFor('the good jobs up', async () => (await up('tls-basic')) === '1' && (await up('mtls')) === '1', 20_000, 250);
+    assert.equal(await up('tls-wrong'), '0', prom.log());
+    assert.equal(await up('mtls-nocert'), '0');
+    // The samples are the exporter's, read through TLS.
+    const sent = await prom.query('fleetprobe_probe_sent_total{job="tls-basic",target="t"}');
+    assert.equal(sent.length, 1, prom.log());
+    const sentB = await prom.query('fleetprobe_probe_sent_total{job="mtls",target="t"}');
+    assert.equal(sentB.length, 1);
+  },
+);
 
-test('gRPC over TLS from the same file: a TLS client (with its client certificate for B) is served, a plaintext one or one without a certificate is not', { timeout: 30_000 }, async () => {
-  const caPem = Buffer.from(ca.cert);
-  const once = async (address: string, creds: Parameters<typeof telemetryClient>[1]) => {
-    const c = telemetryClient(address, creds);
-    try {
-      const s = Subscription.open(c, bearer(TOKEN), { subscribe: { mode: 'ONCE' } });
-      const st = await s.ended(8000);
-      return { code: st.code, details: st.details, targets: s.of('state').map((r) => r.target as string) };
-    } finally {
-      c.close();
-    }
-  };
-  const a = await once(A.grpc, credentials.createSsl(caPem));
-  assert.equal(a.code, Status.OK, a.details);
-  assert.deepEqual(a.targets, ['t']);
-  const plain = await once(A.grpc, credentials.createInsecure());
-  assert.equal(plain.code, Status.UNAVAILABLE, plain.details);
+test(
+  'gRPC over TLS from the same file: a TLS client (with its client certificate for B) is served, a plaintext one or one without a certificate is not',
+  { timeout: 30_000 },
+  async () => {
+    const caPem = Buffer.from(ca.cert);
+    const once = async (address: string, creds: Parameters<typeof telemetryClient>[1]) => {
+      const c = telemetryClient(address, creds);
+      try {
+        const s = Subscription.open(c, bearer(TOKEN), { subscribe: { mode: 'ONCE' } });
+        const st = await s.ended(8000);
+        return { code: st.code, details: st.details, targets: s.of('state').map((r) => r.target as string) };
+      } finally {
+        c.close();
+      }
+    };
+    const a = await once(A.grpc, credentials.createSsl(caPem));
+    assert.equal(a.code, Status.OK, a.details);
+    assert.deepEqual(a.targets, ['t']);
+    const plain = await once(A.grpc, credentials.createInsecure());
+    assert.equal(plain.code, Status.UNAVAILABLE, plain.details);
 
-  const b = await once(B.grpc, credentials.createSsl(caPem, Buffer.from(client.key), Buffer.from(client.cert)));
-  assert.equal(b.code, Status.OK, b.details);
-  const noCert = await once(B.grpc, credentials.createSsl(caPem));
-  assert.equal(noCert.code, Status.UNAVAILABLE, noCert.details);
-  const foreign = await once(B.grpc, credentials.createSsl(caPem, Buffer.from(stranger.key), Buffer.from(stranger.cert)));
-  assert.equal(foreign.code, Status.UNAVAILABLE, foreign.details);
-});
+    const b = await once(B.grpc, credentials.createSsl(caPem, Buffer.from(client.key), Buffer.from(client.cert)));
+    assert.equal(b.code, Status.OK, b.details);
+    const noCert = await once(B.grpc, credentials.createSsl(caPem));
+    assert.equal(noCert.code, Status.UNAVAILABLE, noCert.details);
+    const foreign = await once(B.grpc, credentials.createSsl(caPem, Buffer.from(stranger.key), Buffer.from(stranger.cert)));
+    assert.equal(foreign.code, Status.UNAVAILABLE, foreign.details);
+  },
+);
 
 test('a certificate replaced on disk is served to new connections without a restart (web and gRPC)', { timeout: 40_000 }, async () => {
   const before = await servedFingerprint(A.port, ca.cert);
@@ -314,8 +363,12 @@ test('a certificate replaced on disk is served to new connections without a rest
   renameSync(next.keyFile, server.keyFile);
   renameSync(next.certFile, server.certFile);
   const want = await fingerprintOf(next.cert);
-  await waitFor('the new certificate on the web port of A and B', async () =>
-    (await servedFingerprint(A.port, ca.cert)) === want && (await servedFingerprint(B.port, ca.cert, client)) === want, 15_000, 250);
+  await waitFor(
+    'the new certificate on the web port of A and B',
+    async () => (await servedFingerprint(A.port, ca.cert)) === want && (await servedFingerprint(B.port, ca.cert, client)) === want,
+    15_000,
+    250,
+  );
   const m = parseMetrics((await curl(`${A.url}/metrics`, asProm())).body);
   assert.ok((m.value('fleetprobe_web_tls_certificate_reloads_total', { result: 'success' }) ?? 0) >= 1);
   // Still a working server: basic auth over the new certificate.
@@ -337,10 +390,19 @@ test('SIGHUP re-reads the web configuration file: new users apply; a bad file is
 
   dir.file('a-web.yml', web({ alice: 'plain-text' }, { http_server_config: { headers: { 'X-Frame-Options': 'allow' } } }));
   A.exp.signal('SIGHUP');
-  await waitFor('the reload refused', async () => {
-    const s = await curl(`${A.url}/api/v1/status`, [...withCa(), '-u', 'alice:alice-pw']);
-    return s.status === 200 && /web\.config_file basic_auth_users\.alice/.test(s.body) && /web\.config_file http_server_config\.headers\.X-Frame-Options/.test(s.body);
-  }, 15_000, 200);
+  await waitFor(
+    'the reload refused',
+    async () => {
+      const s = await curl(`${A.url}/api/v1/status`, [...withCa(), '-u', 'alice:alice-pw']);
+      return (
+        s.status === 200 &&
+        /web\.config_file basic_auth_users\.alice/.test(s.body) &&
+        /web\.config_file http_server_config\.headers\.X-Frame-Options/.test(s.body)
+      );
+    },
+    15_000,
+    200,
+  );
   assert.equal((await curl(`${A.url}/metrics`, [...withCa(), '-u', 'alice:alice-pw'])).status, 200, 'the running configuration is kept');
 });
 
@@ -350,7 +412,12 @@ test('a changed web configuration file applies without a signal (file_watch, as 
   dir.file(
     'b-web.yml',
     toYaml({
-      tls_server_config: { cert_file: server.certFile, key_file: server.keyFile, client_auth_type: 'RequireAndVerifyClientCert', client_ca_file: clientCa.certFile },
+      tls_server_config: {
+        cert_file: server.certFile,
+        key_file: server.keyFile,
+        client_auth_type: 'RequireAndVerifyClientCert',
+        client_ca_file: clientCa.certFile,
+      },
       basic_auth_users: { prom: hash },
     }),
   );
@@ -359,13 +426,16 @@ test('a changed web configuration file applies without a signal (file_watch, as 
 });
 
 test('check-config names every bad key of the web configuration file in one pass and exits 2', { timeout: 30_000 }, async () => {
-  const bad = dir.file('bad-web.yml', toYaml({
-    tls_server_config: { cert_file: join(dir.path, 'missing.pem'), key_file: server.keyFile, min_version: 'TLS11', client_auth_type: 'Sometimes' },
-    basic_auth_users: { u: 'secret' },
-    http_server_config: { headers: { 'X-Powered-By': 'me' } },
-    tls_config: {},
-  }));
-  const cfg = dir.file('check.yaml', { targets: [{ name: 'x', address: '127.0.0.1:9' , kind: 'tcp' }] });
+  const bad = dir.file(
+    'bad-web.yml',
+    toYaml({
+      tls_server_config: { cert_file: join(dir.path, 'missing.pem'), key_file: server.keyFile, min_version: 'TLS11', client_auth_type: 'Sometimes' },
+      basic_auth_users: { u: 'secret' },
+      http_server_config: { headers: { 'X-Powered-By': 'me' } },
+      tls_config: {},
+    }),
+  );
+  const cfg = dir.file('check.yaml', { targets: [{ name: 'x', address: '127.0.0.1:9', kind: 'tcp' }] });
   const r = await runCli(['check-config', '--config', cfg, '--web.config.file', bad]);
   assert.equal(r.code, 2, r.stderr);
   for (const key of [
@@ -375,7 +445,8 @@ test('check-config names every bad key of the web configuration file in one pass
     'web.config_file basic_auth_users.u',
     'web.config_file http_server_config.headers.X-Powered-By',
     'web.config_file tls_config',
-  ]) assert.ok(r.stderr.includes(key), `${key} not named in:\n${r.stderr}`);
+  ])
+    assert.ok(r.stderr.includes(key), `${key} not named in:\n${r.stderr}`);
   assert.ok(!r.stderr.includes('secret'), 'a password or hash is never echoed');
 
   const good = dir.file('good-web.yml', toYaml({ tls_server_config: { cert_file: server.certFile, key_file: server.keyFile }, basic_auth_users: { u: hash } }));

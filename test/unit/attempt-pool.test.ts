@@ -41,7 +41,10 @@ test('attempts past their deadline go to onExpired, earliest first; released one
   assert.equal(time.pending, 1, 'one timer for every attempt');
   pool.release(c); // answered in time
   time.advanceTo(1000);
-  assert.deepEqual(expired, [['b', 100], ['a', 300]]);
+  assert.deepEqual(expired, [
+    ['b', 100],
+    ['a', 300],
+  ]);
   assert.equal(time.pending, 0);
 });
 

@@ -22,7 +22,10 @@ process_cpu_seconds_total 1.5
 `;
 
 test('ExpositionTally sums chosen families over all series and the RTT histogram over all and sample targets', () => {
-  const t = new ExpositionTally(['fleetprobe_probe_sent_total', 'fleetprobe_probe_errors_total', 'fleetprobe_worker_scheduling_lag_seconds_count'], new Set(['t2']));
+  const t = new ExpositionTally(
+    ['fleetprobe_probe_sent_total', 'fleetprobe_probe_errors_total', 'fleetprobe_worker_scheduling_lag_seconds_count'],
+    new Set(['t2']),
+  );
   // Feed in odd-sized chunks to exercise line reassembly.
   const split = new LineSplitter((l) => t.line(l));
   for (let i = 0; i < EXPOSITION.length; i += 7) split.push(EXPOSITION.slice(i, i + 7));

@@ -17,7 +17,21 @@ const bad = (argv: string[]): string[] => {
 };
 
 test('arguments: agents and a target or an address with a kind; repeatable tags', () => {
-  const a = ok(['--agent', 'http://127.0.0.1:9798', '--agent', 'http://127.0.0.2:9798/', '--target', 'db1', '--count', '5', '--tags', 'a=1', '--tags', 'b=x=y', '--json']);
+  const a = ok([
+    '--agent',
+    'http://127.0.0.1:9798',
+    '--agent',
+    'http://127.0.0.2:9798/',
+    '--target',
+    'db1',
+    '--count',
+    '5',
+    '--tags',
+    'a=1',
+    '--tags',
+    'b=x=y',
+    '--json',
+  ]);
   assert.deepEqual(a.agents, ['http://127.0.0.1:9798', 'http://127.0.0.2:9798/']);
   assert.equal(a.target, 'db1');
   assert.equal(a.count, 5);
@@ -51,9 +65,22 @@ test('plans: one body per agent; a mesh is every ordered pair of distinct peers'
 });
 
 test('output: rows with figures or the error; the matrix', () => {
-  const res = { sent: 10, received: 9, loss_ratio: 0.1, rtt_seconds: { min: 0.001, avg: 0.002, max: 0.004, stddev: 0, p50: 0.002, p90: 0.003, p99: 0.004 }, jitter_seconds: 0.0005, throughput_bytes_per_second: 3 * 1024 * 1024 };
+  const res = {
+    sent: 10,
+    received: 9,
+    loss_ratio: 0.1,
+    rtt_seconds: { min: 0.001, avg: 0.002, max: 0.004, stddev: 0, p50: 0.002, p90: 0.003, p99: 0.004 },
+    jitter_seconds: 0.0005,
+    throughput_bytes_per_second: 3 * 1024 * 1024,
+  };
   const outs: AgentOutcome[] = [
-    { agent: 'http://a:1', from: 'a', to: 'b', error: null, test: { id: '1', state: 'done', kind: 'http', target: null, address: 'http://b/v1/ping', result: res } },
+    {
+      agent: 'http://a:1',
+      from: 'a',
+      to: 'b',
+      error: null,
+      test: { id: '1', state: 'done', kind: 'http', target: null, address: 'http://b/v1/ping', result: res },
+    },
     { agent: 'http://b:1', from: 'b', to: 'a', error: 'HTTP 401: missing token', test: null },
   ];
   const rows = formatRows(outs).split('\n');

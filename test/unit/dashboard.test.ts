@@ -97,7 +97,12 @@ async function exportedMetrics(): Promise<Exported> {
   registerResponderMetrics(responderRegistry, { snapshot: () => new ResponderStats(), restarts: () => 0 });
 
   const snap = store.snapshot();
-  const texts = [renderExpositionText(snap), renderGroupExpositionText(rollups.collect(snap), snap.buckets), await self.registry.metrics(), await responderRegistry.metrics()];
+  const texts = [
+    renderExpositionText(snap),
+    renderGroupExpositionText(rollups.collect(snap), snap.buckets),
+    await self.registry.metrics(),
+    await responderRegistry.metrics(),
+  ];
   const out: Exported = { names: new Set(), labels: new Map(), types: new Map() };
   for (const text of texts) addExposition(out, parsePrometheusText(text));
   return out;
@@ -265,7 +270,11 @@ test('the PromQL reader finds metric names, label matchers, grouping labels and 
       ' or count_values("code", baz{d!="1e3"}) > 0.5e-3 and histogram_quantile(0.99, qux_bucket)',
   );
   assert.deepEqual([...r.metrics].sort(), ['bar:rec', 'baz', 'foo_total', 'qux_bucket']);
-  assert.deepEqual(r.matchers, [['foo_total', 'a'], ['foo_total', 'c'], ['baz', 'd']]);
+  assert.deepEqual(r.matchers, [
+    ['foo_total', 'a'],
+    ['foo_total', 'c'],
+    ['baz', 'd'],
+  ]);
   assert.deepEqual([...r.grouping].sort(), ['job', 'kind', 'le']);
   assert.deepEqual([...r.created], ['code']);
 });
@@ -276,7 +285,10 @@ test('the exported names are derived from a real render and include every family
   for (const name of ['fleetprobe_probe_rtt_seconds_bucket', 'fleetprobe_http_phase_seconds_bucket', 'fleetprobe_worker_scheduling_lag_seconds_sum']) {
     assert.ok(ex.names.has(name), name);
   }
-  assert.ok([...ex.names].some((n) => n.startsWith('fleetprobe_responder_')), 'responder metrics rendered');
+  assert.ok(
+    [...ex.names].some((n) => n.startsWith('fleetprobe_responder_')),
+    'responder metrics rendered',
+  );
   assert.ok(ex.names.has('process_cpu_seconds_total'), 'default process metrics rendered');
   assert.deepEqual([...(ex.labels.get('fleetprobe_probe_errors_total') ?? [])].sort(), ['address', 'kind', 'reason', 'target', 'zone']);
   // The checker itself rejects what is not exported.
@@ -348,7 +360,10 @@ test('every dashboard query references only metrics and labels fleetprobe export
 test('every variable lists a label its metric has', async () => {
   const ex = await exported;
   const sources = variableSources();
-  assert.deepEqual(sources.map(([v]) => v), ['job', 'instance', 'kind', 'target']);
+  assert.deepEqual(
+    sources.map(([v]) => v),
+    ['job', 'instance', 'kind', 'target'],
+  );
   for (const [v, metric, label] of sources) {
     assert.ok(ex.names.has(metric), `variable ${v}: ${metric} is not exported`);
     assert.ok(SCRAPE_LABELS.includes(label) || ex.labels.get(metric)?.has(label), `variable ${v}: ${metric} has no label ${label}`);
@@ -381,7 +396,10 @@ test('the group matrix: heatmaps of loss and RTT p99 per source → destination 
   const row = dashboard.panels.findIndex((p) => p.type === 'row' && p.title === 'Group matrix');
   const next = dashboard.panels.findIndex((p, i) => i > row && p.type === 'row');
   const panels = dashboard.panels.slice(row + 1, next) as (Panel & { options?: { calculate?: boolean; filterValues?: { le?: number } } })[];
-  assert.deepEqual(panels.map((p) => p.type), ['heatmap', 'heatmap']);
+  assert.deepEqual(
+    panels.map((p) => p.type),
+    ['heatmap', 'heatmap'],
+  );
   const [loss, rtt] = panels;
   for (const p of panels) {
     // Precomputed values (not a histogram Grafana should bucket), and cells at 0 kept: no loss is news too.
@@ -429,7 +447,14 @@ test('every alert has a severity and summary and description annotations, and th
     assert.ok((a.annotations?.description ?? '').length > 30, `${a.alert} description`);
   }
   const byName = new Map(alerts.map((a) => [a.alert, a]));
-  for (const name of ['FleetprobeTargetLoss', 'FleetprobeTargetDown', 'FleetprobeGroupLoss', 'FleetprobeWorkerRestarted', 'FleetprobeStaleBatches', 'FleetprobeConfigReloadFailed']) {
+  for (const name of [
+    'FleetprobeTargetLoss',
+    'FleetprobeTargetDown',
+    'FleetprobeGroupLoss',
+    'FleetprobeWorkerRestarted',
+    'FleetprobeStaleBatches',
+    'FleetprobeConfigReloadFailed',
+  ]) {
     assert.ok(byName.has(name), name);
   }
   assert.equal(byName.get('FleetprobeTargetLoss')?.for, '5m');

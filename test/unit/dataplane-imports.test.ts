@@ -29,7 +29,8 @@ const PACKAGES = new Set(['raw-socket']);
 
 /** "importer -> imported" (runtime) that still cross the line, and why. */
 const RUNTIME_EXCEPTIONS: Record<string, string> = {
-  'workers/ondemand.ts -> src/ondemand/result.ts': 'the worker sums an on-demand test up with the main thread\'s pure statistics (issue 8 on-demand, merged after this check); they belong in a module both planes share',
+  'workers/ondemand.ts -> src/ondemand/result.ts':
+    "the worker sums an on-demand test up with the main thread's pure statistics (issue 8 on-demand, merged after this check); they belong in a module both planes share",
   'src/ondemand/result.ts -> src/ondemand/stats.ts': 'pulled in by the on-demand result above',
 };
 
@@ -59,7 +60,11 @@ export function importsOf(source: string): Import[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
   const stmt = /^\s*(import|export)\s+(type\s+)?([^;'"]*?)\s*from\s*['"]([^'"]+)['"]/gm;
   for (const m of code.matchAll(stmt)) {
-    const names = m[3].replace(/^\{|\}$/g, '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const names = m[3]
+      .replace(/^\{|\}$/g, '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const allTypes = names.length > 0 && m[3].trim().startsWith('{') && names.every((n) => n.startsWith('type '));
     out.push({ spec: m[4], typeOnly: m[2] !== undefined || allTypes });
   }
@@ -111,7 +116,9 @@ test('the import parser tells runtime imports from type-only ones', () => {
     "import net from 'node:net';",
   ].join('\n');
   assert.deepEqual(
-    importsOf(src).map((i) => `${i.spec} ${i.typeOnly ? 'type' : 'runtime'}`).sort(),
+    importsOf(src)
+      .map((i) => `${i.spec} ${i.typeOnly ? 'type' : 'runtime'}`)
+      .sort(),
     [
       './a.js runtime',
       './b.js type',
@@ -152,7 +159,11 @@ test('workers/ loads no control-plane code at runtime: only workers/, src/protoc
   assert.deepEqual(unexpected, [], 'the data plane imports the control plane');
   const stale = Object.keys(RUNTIME_EXCEPTIONS).filter((c) => !crossings.has(c));
   assert.deepEqual(stale, [], 'these exceptions no longer happen: remove them from RUNTIME_EXCEPTIONS');
-  assert.deepEqual([...packages].filter((p) => !PACKAGES.has(p.split(' -> ')[1])), [], 'packages a worker loads');
+  assert.deepEqual(
+    [...packages].filter((p) => !PACKAGES.has(p.split(' -> ')[1])),
+    [],
+    'packages a worker loads',
+  );
   assert.ok(seen.has('workers/shard.ts') && seen.has('src/protocol/batch.ts'), 'the walk reached the shard and the protocol');
 });
 
@@ -165,6 +176,14 @@ test('type-only imports from workers/ stay within the shared modules too (known 
       if (target !== null && !shared(target)) crossings.add(`${file} -> ${target}`);
     }
   }
-  assert.deepEqual([...crossings].filter((c) => !(c in TYPE_EXCEPTIONS)), [], 'new type dependencies of the data plane on the control plane');
-  assert.deepEqual(Object.keys(TYPE_EXCEPTIONS).filter((c) => !crossings.has(c)), [], 'these exceptions no longer happen: remove them from TYPE_EXCEPTIONS');
+  assert.deepEqual(
+    [...crossings].filter((c) => !(c in TYPE_EXCEPTIONS)),
+    [],
+    'new type dependencies of the data plane on the control plane',
+  );
+  assert.deepEqual(
+    Object.keys(TYPE_EXCEPTIONS).filter((c) => !crossings.has(c)),
+    [],
+    'these exceptions no longer happen: remove them from TYPE_EXCEPTIONS',
+  );
 });

@@ -23,13 +23,32 @@ function setup() {
 
 test('one timer for many keys, firing each at its deadline in deadline order', () => {
   const { time, fired, timer } = setup();
-  for (const [k, due] of [[3, 30], [1, 10], [2, 20], [4, 20], [0, 40]]) timer.set(k, due);
+  for (const [k, due] of [
+    [3, 30],
+    [1, 10],
+    [2, 20],
+    [4, 20],
+    [0, 40],
+  ])
+    timer.set(k, due);
   assert.equal(time.pending, 1, 'five keys, one timer');
   time.advanceTo(100);
   // Equal deadlines (keys 2 and 4) come in either order.
-  assert.deepEqual(fired.map(([, t]) => t), [10, 20, 20, 30, 40]);
-  assert.deepEqual(fired.map(([k]) => k).filter((k) => k !== 2 && k !== 4), [1, 3, 0]);
-  assert.deepEqual(fired.slice(1, 3).map(([k]) => k).sort(), [2, 4]);
+  assert.deepEqual(
+    fired.map(([, t]) => t),
+    [10, 20, 20, 30, 40],
+  );
+  assert.deepEqual(
+    fired.map(([k]) => k).filter((k) => k !== 2 && k !== 4),
+    [1, 3, 0],
+  );
+  assert.deepEqual(
+    fired
+      .slice(1, 3)
+      .map(([k]) => k)
+      .sort(),
+    [2, 4],
+  );
   assert.equal(time.pending, 0, 'nothing left: no timer');
   assert.equal(timer.armed, false);
 });
@@ -45,7 +64,10 @@ test('moving a key to an earlier deadline re-arms the one timer for it', () => {
   time.advanceTo(60);
   assert.deepEqual(fired, [[2, 50]]);
   time.advanceTo(150);
-  assert.deepEqual(fired, [[2, 50], [1, 100]]);
+  assert.deepEqual(fired, [
+    [2, 50],
+    [1, 100],
+  ]);
 });
 
 test('a key added earlier than the armed deadline re-arms; one added later does not', () => {
@@ -134,7 +156,10 @@ test('yieldTurn continues in the next turn (an immediate), with no timer armed m
     return orig(fn);
   };
   time.advanceTo(5);
-  assert.deepEqual([...seen].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
   assert.equal(immediates, 2, '8 keys at 3 per turn: 3 turns, 2 yields');
   timer.set(99, 1); // a set while an immediate is pending must not arm a timer beside it
   timer.yieldTurn();
@@ -190,7 +215,13 @@ test('the system clock unrefs its timers: a pending probe timeout never keeps a 
 test('popDue hands out the due keys earliest first, then -1', () => {
   const time = new ManualTime();
   const timer = new DeadlineTimer(time, () => {});
-  for (const [k, due] of [[5, 30], [6, 10], [7, 20], [8, 40]]) timer.set(k, due);
+  for (const [k, due] of [
+    [5, 30],
+    [6, 10],
+    [7, 20],
+    [8, 40],
+  ])
+    timer.set(k, due);
   const out: number[] = [];
   for (let k = timer.popDue(30); k >= 0; k = timer.popDue(30)) out.push(k);
   assert.deepEqual(out, [6, 7, 5]);

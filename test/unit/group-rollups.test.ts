@@ -87,7 +87,7 @@ test('group keys: the values of the group_by labels in order, "" for a missing o
   assert.equal(groupKey(['r1', 'p2']), groupKey(['r1', 'p2']));
 });
 
-test('source values are the matrix\'s row keys: prober and peer name the node, other labels are the node\'s own', () => {
+test("source values are the matrix's row keys: prober and peer name the node, other labels are the node's own", () => {
   const node = { node: 'node-a', labels: { rack: 'r9', site: 's1' } };
   assert.deepEqual(sourceValues(node, ['rack', 'peer', 'prober', 'pod']), ['r9', 'node-a', 'node-a', NO_GROUP]);
   for (const l of ['rack', 'peer', 'prober', 'pod']) assert.equal(sourceValues(node, [l])[0], rowKey(node, l), l);
@@ -141,7 +141,13 @@ test('the text rollup equals the per-target series of the same snapshot summed b
     const attrs = filled.slotAttributes(s);
     if (attrs === undefined) continue;
     const { target, address, kind, ...labels } = attrs;
-    store.defineSlot(s, { name: target, kind: kind as SlotDefinition['kind'], address: kind === 'http' ? undefined : address, url: kind === 'http' ? address : undefined, labels });
+    store.defineSlot(s, {
+      name: target,
+      kind: kind as SlotDefinition['kind'],
+      address: kind === 'http' ? undefined : address,
+      url: kind === 'http' ? address : undefined,
+      labels,
+    });
   }
   const w = new BatchWriter(4096);
   for (let s = 0; s < src.highWater; s++) {
@@ -152,7 +158,8 @@ test('the text rollup equals the per-target series of the same snapshot summed b
       for (let i = 0; i < (col?.[s] ?? 0); i++) w.push(s, ProbeEvent.Error, r);
     });
     const stride = src.buckets.length + 1;
-    for (let b = 0; b < stride; b++) for (let i = 0; i < src.rttBuckets[s * stride + b]; i++) w.push(s, ProbeEvent.Reply, 0, 0, b < src.buckets.length ? src.buckets[b] : 100);
+    for (let b = 0; b < stride; b++)
+      for (let i = 0; i < src.rttBuckets[s * stride + b]; i++) w.push(s, ProbeEvent.Reply, 0, 0, b < src.buckets.length ? src.buckets[b] : 100);
   }
   store.applyBatch(w.take(0, 1));
   const snap = store.snapshot();
@@ -162,7 +169,8 @@ test('the text rollup equals the per-target series of the same snapshot summed b
   const groupKeyOf = (l: Record<string, string>) => `${l.dst_rack ?? ''}|${l.dst_note ?? ''}|${l.kind}`;
   const sumBy = (samples: Sample[], names: string[], key: (l: Record<string, string>) => string, le?: string) => {
     const m = new Map<string, number>();
-    for (const s of samples) if (names.includes(s.name) && (le === undefined || s.labels.le === le)) m.set(key(s.labels), (m.get(key(s.labels)) ?? 0) + s.value);
+    for (const s of samples)
+      if (names.includes(s.name) && (le === undefined || s.labels.le === le)) m.set(key(s.labels), (m.get(key(s.labels)) ?? 0) + s.value);
     return m;
   };
   const same = (perTargetNames: string[], groupName: string, le?: string) => {
@@ -173,7 +181,8 @@ test('the text rollup equals the per-target series of the same snapshot summed b
   same(['fleetprobe_probe_sent_total'], 'fleetprobe_group_probes_sent_total');
   same(['fleetprobe_probe_received_total'], 'fleetprobe_group_probes_received_total');
   same(['fleetprobe_probe_timeouts_total', 'fleetprobe_probe_errors_total'], 'fleetprobe_group_probes_lost_total');
-  for (const le of [...Array.from(snap.buckets, formatNumber), '+Inf']) same(['fleetprobe_probe_rtt_seconds_bucket'], 'fleetprobe_group_rtt_seconds_bucket', le);
+  for (const le of [...Array.from(snap.buckets, formatNumber), '+Inf'])
+    same(['fleetprobe_probe_rtt_seconds_bucket'], 'fleetprobe_group_rtt_seconds_bucket', le);
   same(['fleetprobe_probe_rtt_seconds_count'], 'fleetprobe_group_rtt_seconds_count');
   // Targets per group: the number of per-target sent series.
   const counts = new Map<string, number>();
@@ -182,12 +191,15 @@ test('the text rollup equals the per-target series of the same snapshot summed b
   // Sums compare with float tolerance (added in another order).
   const sums = sumBy(groups, ['fleetprobe_group_rtt_seconds_sum'], groupKeyOf);
   for (const [k, v] of sumBy(perTarget, ['fleetprobe_probe_rtt_seconds_sum'], keyOf)) assert.ok(Math.abs((sums.get(k) ?? NaN) - v) < 1e-9, k);
-  assert.ok(groups.some((s) => s.labels.dst_note?.includes('"') && s.labels.dst_note.includes('\n')), 'an escaped value read back intact');
+  assert.ok(
+    groups.some((s) => s.labels.dst_note?.includes('"') && s.labels.dst_note.includes('\n')),
+    'an escaped value read back intact',
+  );
 });
 
 // ------------------------------------------------------------------ monotonic while targets change
 
-test('a released target\'s probes stay in its group; the group disappears with its last target', () => {
+test("a released target's probes stay in its group; the group disappears with its last target", () => {
   const { store, g } = setup(['rack']);
   store.defineSlot(0, icmp('a', { rack: 'r1' }));
   store.defineSlot(1, icmp('b', { rack: 'r1' }));
@@ -207,7 +219,7 @@ test('a released target\'s probes stay in its group; the group disappears with i
   assert.equal(collect(store, g).get('dst_rack=r1,kind=icmp')!.sent, 0);
 });
 
-test('a slot taken by another target: the old target\'s counts stay in its group, the new one starts from zero in its own', () => {
+test("a slot taken by another target: the old target's counts stay in its group, the new one starts from zero in its own", () => {
   const { store, g } = setup(['rack']);
   store.defineSlot(0, icmp('a', { rack: 'r1' }));
   store.defineSlot(1, icmp('keep', { rack: 'r1' }));
@@ -258,7 +270,7 @@ test('redefining a target with the same group (a reload) changes nothing', () =>
 test('group counters never decrease through a random sequence of probes, releases, relabels and new targets', () => {
   const { store, g } = setup(['rack'], 3);
   let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   const last = new Map<string, Record<string, number | number[]>>();
   for (let step = 0; step < 400; step++) {
     const slot = rnd(8);
@@ -271,7 +283,8 @@ test('group counters never decrease through a random sequence of probes, release
     for (const [k, v] of now) {
       const prev = last.get(k);
       if (prev === undefined) continue;
-      for (const f of ['sent', 'received', 'lost', 'rttSum'] as const) assert.ok((v[f] as number) >= (prev[f] as number), `step ${step} ${k} ${f} ${String(prev[f])} -> ${String(v[f])}`);
+      for (const f of ['sent', 'received', 'lost', 'rttSum'] as const)
+        assert.ok((v[f] as number) >= (prev[f] as number), `step ${step} ${k} ${f} ${String(prev[f])} -> ${String(v[f])}`);
       (v.rttBuckets as number[]).forEach((x, b) => assert.ok(x >= (prev.rttBuckets as number[])[b], `step ${step} ${k} bucket ${b}`));
     }
     // A cell that vanished (no target left) may start over later: forget it.
@@ -280,7 +293,11 @@ test('group counters never decrease through a random sequence of probes, release
     // Targets add up to the defined slots.
     let defined = 0;
     for (let s = 0; s < 8; s++) if (store.isDefined(s)) defined++;
-    assert.equal([...now.values()].reduce((a, v) => a + (v.targets as number), 0), defined, `step ${step}`);
+    assert.equal(
+      [...now.values()].reduce((a, v) => a + (v.targets as number), 0),
+      defined,
+      `step ${step}`,
+    );
   }
 });
 
@@ -295,7 +312,11 @@ test('beyond the limit, further groups are folded into __other__ and counted; a 
   store.defineSlot(4, icmp('e', { rack: 'r3', pod: 'p1' }));
   probe(store, [0, 1, 2, 3, 4], 4, 2);
   let c = collect(store, g);
-  assert.deepEqual([...c.keys()].sort(), ['dst_rack=__other__,dst_pod=__other__,kind=icmp', 'dst_rack=r1,dst_pod=p1,kind=icmp', 'dst_rack=r2,dst_pod=p1,kind=icmp']);
+  assert.deepEqual([...c.keys()].sort(), [
+    'dst_rack=__other__,dst_pod=__other__,kind=icmp',
+    'dst_rack=r1,dst_pod=p1,kind=icmp',
+    'dst_rack=r2,dst_pod=p1,kind=icmp',
+  ]);
   assert.equal(c.get(`dst_rack=${OTHER_GROUP},dst_pod=${OTHER_GROUP},kind=icmp`)!.targets, 3);
   assert.equal(c.get(`dst_rack=${OTHER_GROUP},dst_pod=${OTHER_GROUP},kind=icmp`)!.sent, 12);
   assert.deepEqual(g.stats(), { groups: 2, folded: 2, foldedTargets: 3 });
@@ -319,7 +340,8 @@ test('beyond the limit, further groups are folded into __other__ and counted; a 
 
 test('series = groups × kinds: 1,000 targets in 10 racks and 2 kinds are 20 cells', () => {
   const { store, g } = setup(['rack'], 10);
-  for (let s = 0; s < 1000; s++) store.defineSlot(s, s % 2 ? icmp(`t${s}`, { rack: `r${s % 10}` }) : { name: `t${s}`, kind: 'udp', address: '127.0.0.1:7', labels: { rack: `r${s % 10}` } });
+  for (let s = 0; s < 1000; s++)
+    store.defineSlot(s, s % 2 ? icmp(`t${s}`, { rack: `r${s % 10}` }) : { name: `t${s}`, kind: 'udp', address: '127.0.0.1:7', labels: { rack: `r${s % 10}` } });
   const r = g.collect(store.snapshot());
   assert.equal(r.cells.length, 10);
   for (let s = 0; s < 1000; s++) store.defineSlot(s, { ...icmp(`t${s}`, { rack: `r${s % 10}` }), kind: s % 3 ? 'icmp' : 'udp' });
@@ -329,7 +351,7 @@ test('series = groups × kinds: 1,000 targets in 10 racks and 2 kinds are 20 cel
 
 // ------------------------------------------------------------------ mesh: source → destination
 
-test('mesh mode: each cell is a source → destination pair; a change of this node\'s labels starts every cell over under the new labels', () => {
+test("mesh mode: each cell is a source → destination pair; a change of this node's labels starts every cell over under the new labels", () => {
   let t = 1_000;
   const { store, g } = setup(['rack', 'peer'], 100, () => t);
   store.defineSlot(0, icmp('node-b/icmp', { rack: 'r1', peer: 'node-b', prober: 'node-a' }));
@@ -338,7 +360,10 @@ test('mesh mode: each cell is a source → destination pair; a change of this no
   probe(store, [1], 10, 5);
   const node = { node: 'node-a', labels: { rack: 'r1' } };
   let c = collect(store, g, sourceValues(node, g.groupBy));
-  assert.deepEqual([...c.keys()].sort(), ['src_rack=r1,src_peer=node-a,dst_rack=r1,dst_peer=node-b,kind=icmp', 'src_rack=r1,src_peer=node-a,dst_rack=r2,dst_peer=node-c,kind=icmp']);
+  assert.deepEqual([...c.keys()].sort(), [
+    'src_rack=r1,src_peer=node-a,dst_rack=r1,dst_peer=node-b,kind=icmp',
+    'src_rack=r1,src_peer=node-a,dst_rack=r2,dst_peer=node-c,kind=icmp',
+  ]);
   assert.equal(c.get('src_rack=r1,src_peer=node-a,dst_rack=r2,dst_peer=node-c,kind=icmp')!.lost, 5);
   // The same source again: nothing starts over.
   t = 2_000;
@@ -348,7 +373,10 @@ test('mesh mode: each cell is a source → destination pair; a change of this no
   const moved = sourceValues({ node: 'node-a', labels: { rack: 'r3' } }, g.groupBy);
   const r = g.collect(store.snapshot(), moved);
   c = cells(r);
-  assert.deepEqual([...c.keys()].sort(), ['src_rack=r3,src_peer=node-a,dst_rack=r1,dst_peer=node-b,kind=icmp', 'src_rack=r3,src_peer=node-a,dst_rack=r2,dst_peer=node-c,kind=icmp']);
+  assert.deepEqual([...c.keys()].sort(), [
+    'src_rack=r3,src_peer=node-a,dst_rack=r1,dst_peer=node-b,kind=icmp',
+    'src_rack=r3,src_peer=node-a,dst_rack=r2,dst_peer=node-c,kind=icmp',
+  ]);
   for (const v of c.values()) assert.deepEqual({ ...v, targets: 0 }, { targets: 0, sent: 0, received: 0, lost: 0, rttBuckets: [0, 0, 0, 0], rttSum: 0 });
   assert.ok(r.cells.every((x) => x.startMs === 3_000));
   probe(store, [1], 4, 0);
@@ -372,7 +400,10 @@ test('the group catalog is well formed: unique names, Prometheus conventions, so
     for (const s of f.sources) assert.equal(s.kinds.length, PROBE_KINDS.length, `${f.id} sums ${s.id}`);
   }
   assert.deepEqual(groupCellLayout(20), { width: 3 + 21, stride: 20, offset: { sent: 0, received: 1, lost: 2, rtt: 3, targets: -1 } });
-  assert.deepEqual(GROUP_FAMILY_DECLS.map((d) => d.id), GROUP_FAMILIES.map((f) => f.id));
+  assert.deepEqual(
+    GROUP_FAMILY_DECLS.map((d) => d.id),
+    GROUP_FAMILIES.map((f) => f.id),
+  );
 });
 
 test('the text form has every group family in catalog order with its help and type; histograms cumulative with _count = received', () => {
@@ -383,12 +414,16 @@ test('the text form has every group family in catalog order with its help and ty
   probe(store, [1], 3, 3, 0.5);
   const snap = store.snapshot();
   const ex = parsePrometheusText(renderGroupExpositionText(g.collect(snap), snap.buckets));
-  assert.deepEqual([...ex.types.keys()], GROUP_FAMILIES.map((f) => f.prometheus));
+  assert.deepEqual(
+    [...ex.types.keys()],
+    GROUP_FAMILIES.map((f) => f.prometheus),
+  );
   for (const f of GROUP_FAMILIES) {
     assert.equal(ex.types.get(f.prometheus), f.type);
     assert.equal(ex.help.get(f.prometheus), f.help);
   }
-  const v = (name: string, labels: Record<string, string>) => ex.samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
+  const v = (name: string, labels: Record<string, string>) =>
+    ex.samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
   assert.deepEqual(
     ['0.001', '0.01', '0.1', '+Inf'].map((le) => v('fleetprobe_group_rtt_seconds_bucket', { dst_rack: 'r1', le })),
     [0, 7, 7, 7],
@@ -402,14 +437,17 @@ test('the text form has every group family in catalog order with its help and ty
   assert.equal(renderGroupExpositionText(empty.g.collect(empty.store.snapshot()), empty.store.buckets), '');
 });
 
-test('OTLP: the group families with the catalog\'s names, units and point types, labels as attributes, the cells\' start times', () => {
+test("OTLP: the group families with the catalog's names, units and point types, labels as attributes, the cells' start times", () => {
   const { store, g } = setup(['rack']);
   store.defineSlot(0, icmp('a', { rack: 'r1' }));
   store.defineSlot(1, { name: 'b', kind: 'udp', address: '127.0.0.1:7', labels: { rack: 'r2' } });
   probe(store, [0, 1], 5, 4, 0.005);
   const snap = store.snapshot();
   const metrics = groupMetricData(g.collect(snap), snap.buckets, [2_000, 0]);
-  assert.deepEqual(metrics.map((m) => m.descriptor.name), GROUP_FAMILIES.map((f) => f.otel));
+  assert.deepEqual(
+    metrics.map((m) => m.descriptor.name),
+    GROUP_FAMILIES.map((f) => f.otel),
+  );
   const pointType = { counter: DataPointType.SUM, gauge: DataPointType.GAUGE, histogram: DataPointType.HISTOGRAM } as const;
   GROUP_FAMILIES.forEach((f, i) => {
     const m = metrics[i];
@@ -418,17 +456,23 @@ test('OTLP: the group families with the catalog\'s names, units and point types,
     assert.equal(m.descriptor.valueType, f.valueType === 'int' ? ValueType.INT : ValueType.DOUBLE);
     assert.equal(m.dataPointType, pointType[f.type]);
     if (m.dataPointType === DataPointType.SUM) assert.equal(m.isMonotonic, true);
-    assert.deepEqual(new Set(m.dataPoints.map((p) => JSON.stringify(p.attributes))), new Set(['{"dst_rack":"r1","kind":"icmp"}', '{"dst_rack":"r2","kind":"udp"}']));
+    assert.deepEqual(
+      new Set(m.dataPoints.map((p) => JSON.stringify(p.attributes))),
+      new Set(['{"dst_rack":"r1","kind":"icmp"}', '{"dst_rack":"r2","kind":"udp"}']),
+    );
     for (const p of m.dataPoints) assert.deepEqual(p.startTime, [1, 0]);
   });
   const rtt = metrics[GROUP_FAMILIES.findIndex((f) => f.id === 'rtt')].dataPoints as DataPoint<Histogram>[];
   assert.deepEqual(rtt[0].value.buckets, { boundaries: BUCKETS, counts: [0, 4, 0, 0] });
   assert.equal(rtt[0].value.count, 4);
   const lost = metrics[GROUP_FAMILIES.findIndex((f) => f.id === 'lost')].dataPoints as DataPoint<number>[];
-  assert.deepEqual(lost.map((p) => p.value), [1, 1]);
+  assert.deepEqual(
+    lost.map((p) => p.value),
+    [1, 1],
+  );
 });
 
-test('the store\'s OTLP producer appends the group metrics of its own snapshot (snapshotMetrics hook), and /metrics self registry counts the groups', async () => {
+test("the store's OTLP producer appends the group metrics of its own snapshot (snapshotMetrics hook), and /metrics self registry counts the groups", async () => {
   const store = new TargetStore({ buckets: BUCKETS });
   const registry = new Registry();
   const rollups = new GroupRollupExports(store, { groupBy: ['rack'], limit: 1 }, () => null, registry);
@@ -439,12 +483,24 @@ test('the store\'s OTLP producer appends the group metrics of its own snapshot (
   const names = scopes[0].metrics.map((m) => m.descriptor.name);
   assert.deepEqual(names, [...METRIC_FAMILIES.filter((f) => f.kinds.includes('icmp')).map((f) => f.otel), ...GROUP_FAMILIES.map((f) => f.otel)]);
   const sent = scopes[0].metrics.find((m) => m.descriptor.name === 'fleetprobe.group.probes.sent')!;
-  assert.deepEqual(sent.dataPoints.map((p) => [p.attributes, p.value]), [[{ dst_rack: 'r1', kind: 'icmp' }, 2], [{ dst_rack: OTHER_GROUP, kind: 'icmp' }, 2]]);
+  assert.deepEqual(
+    sent.dataPoints.map((p) => [p.attributes, p.value]),
+    [
+      [{ dst_rack: 'r1', kind: 'icmp' }, 2],
+      [{ dst_rack: OTHER_GROUP, kind: 'icmp' }, 2],
+    ],
+  );
   const self = parsePrometheusText(await registry.metrics()).samples.filter((s) => s.name === 'fleetprobe_rollup_groups');
-  assert.deepEqual(self.map((s) => [s.labels.state, s.value]), [['exported', 1], ['folded', 1]]);
+  assert.deepEqual(
+    self.map((s) => [s.labels.state, s.value]),
+    [
+      ['exported', 1],
+      ['folded', 1],
+    ],
+  );
 });
 
-test('the README documents exactly the group catalog\'s families with their types, and metrics.group_by', () => {
+test("the README documents exactly the group catalog's families with their types, and metrics.group_by", () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const start = readme.indexOf('### Group rollups');
   assert.ok(start > 0, 'README has a Group rollups section');
@@ -453,7 +509,8 @@ test('the README documents exactly the group catalog\'s families with their type
   const documented = new Map(rows.map((r) => [/`(fleetprobe_group_[a-z_]+)/.exec(r)![1], r.split('|')[2].trim()]));
   assert.deepEqual([...documented.keys()].sort(), GROUP_FAMILIES.map((f) => f.prometheus).sort());
   for (const f of GROUP_FAMILIES) assert.equal(documented.get(f.prometheus), f.type, f.prometheus);
-  for (const word of ['metrics.group_by', 'metrics.group_limit', 'src_', 'dst_', OTHER_GROUP, 'fleetprobe_rollup_groups']) assert.ok(section.includes(word), word);
+  for (const word of ['metrics.group_by', 'metrics.group_limit', 'src_', 'dst_', OTHER_GROUP, 'fleetprobe_rollup_groups'])
+    assert.ok(section.includes(word), word);
 });
 
 test('unknown error reasons and every reason count as lost', () => {
@@ -465,11 +522,11 @@ test('unknown error reasons and every reason count as lost', () => {
   assert.equal(collect(store, g).get('dst_rack=r1,kind=icmp')!.lost, ERROR_REASON_NAMES.length + 3);
 });
 
-test('generations: results of a slot\'s former target (a stale batch) and of a released one count in no group', () => {
+test("generations: results of a slot's former target (a stale batch) and of a released one count in no group", () => {
   const { store, g } = setup(['rack']);
   const batch = (slot: number, sent: number, generation: number): ArrayBuffer => {
     const w = new BatchWriter(256);
-    for (let i = 0; i < sent; i++) w.push(slot, ProbeEvent.Sent), w.push(slot, ProbeEvent.Timeout);
+    for (let i = 0; i < sent; i++) (w.push(slot, ProbeEvent.Sent), w.push(slot, ProbeEvent.Timeout));
     return w.take(0, 1, generation);
   };
   store.defineSlot(0, icmp('a', { rack: 'r1' }), 1);
@@ -481,7 +538,7 @@ test('generations: results of a slot\'s former target (a stale batch) and of a r
   let c = collect(store, g);
   assert.equal(store.staleRecords, 14, 'the store dropped the stale records');
   assert.equal(c.has('dst_rack=r1,kind=icmp'), false, 'a left: its group went with it');
-  assert.deepEqual([c.get('dst_rack=r2,kind=icmp')!.sent, c.get('dst_rack=r2,kind=icmp')!.lost], [0, 0], 'b starts from zero, and a\'s late probes are not b\'s');
+  assert.deepEqual([c.get('dst_rack=r2,kind=icmp')!.sent, c.get('dst_rack=r2,kind=icmp')!.lost], [0, 0], "b starts from zero, and a's late probes are not b's");
   store.applyBatch(batch(0, 3, 2));
   assert.equal(collect(store, g).get('dst_rack=r2,kind=icmp')!.lost, 3);
   // Released at update 3; probes still in flight for it are dropped, and the group keeps what it had.

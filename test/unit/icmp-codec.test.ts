@@ -216,7 +216,7 @@ test('malformed v6 packets are dropped with a reason', () => {
 
 test('random garbage never throws and always yields a decision', () => {
   let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) & 0xff);
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) & 0xff;
   const p = new ParsedPacket();
   for (let n = 0; n < 5000; n++) {
     const b = Buffer.alloc(n % 200);

@@ -109,10 +109,14 @@ function setup() {
   const time = new ManualTime();
   const sink = new RecordingSink();
   const conns: Record<number, FakeConn> = {};
-  const prober = new IcmpProber(sink, { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 }, {
-    clock: time,
-    openConn: (family) => (conns[family] = new FakeConn(family)),
-  });
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 },
+    {
+      clock: time,
+      openConn: (family) => (conns[family] = new FakeConn(family)),
+    },
+  );
   return { time, sink, conns, prober };
 }
 
@@ -284,12 +288,7 @@ test('ICMP errors become Error(reason), matched with or without our payload quot
   const short = ipv4(icmp4(11, 0, ipv4(b, '127.0.0.1', '192.0.2.11').subarray(0, 28)), '127.0.0.9', '127.0.0.1');
   conns[4].deliver(short, '127.0.0.9', 4);
   time.advanceTo(5000);
-  assert.deepEqual(sink.events, [
-    'sent 1',
-    'sent 2',
-    `error 1 ${ErrorReason.host_unreachable}`,
-    `error 2 ${ErrorReason.ttl_exceeded}`,
-  ]);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 2', `error 1 ${ErrorReason.host_unreachable}`, `error 2 ${ErrorReason.ttl_exceeded}`]);
 });
 
 test('an error quoting a request to another address is dropped as address_mismatch', () => {
@@ -308,13 +307,37 @@ test('forged and foreign replies are dropped with the right reason and change no
   prober.probe(1);
   const req = conns[4].sent[0].pkt;
   const c = conns[4];
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt16BE(ID ^ 1, 4)), '127.0.0.1', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE((COOKIE ^ 1) >>> 0, 8)), '127.0.0.1', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(77, 12)), '127.0.0.1', 1);
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt16BE(ID ^ 1, 4)),
+    '127.0.0.1',
+    1,
+  );
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE((COOKIE ^ 1) >>> 0, 8)),
+    '127.0.0.1',
+    1,
+  );
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(77, 12)),
+    '127.0.0.1',
+    1,
+  );
   c.deliver(replyTo(req, '127.0.0.3'), '127.0.0.3', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 16)), '127.0.0.1', 1); // seq never sent
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeDoubleBE(-1, 20)), '127.0.0.1', 1); // send time tampered
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 12)), '127.0.0.1', 1); // slot 2: nothing sent
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 16)),
+    '127.0.0.1',
+    1,
+  ); // seq never sent
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeDoubleBE(-1, 20)),
+    '127.0.0.1',
+    1,
+  ); // send time tampered
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 12)),
+    '127.0.0.1',
+    1,
+  ); // slot 2: nothing sent
   c.deliver(Buffer.from([0x45, 0, 0]), '127.0.0.1', 1);
   assert.deepEqual(sink.drops, [
     DropReason.foreign_identifier,
@@ -382,13 +405,17 @@ test('add rejects bad addresses, unsupported timeouts and oversize payloads', ()
 test('a socket that cannot be opened rejects its family only, without retrying per target', () => {
   const sink = new RecordingSink();
   let opens = 0;
-  const prober = new IcmpProber(sink, { workerIndex: 0, cookie: 1, icmpIdentifier: 1, flushIntervalMs: 1000 }, {
-    openConn: (family) => {
-      opens++;
-      if (family === 6) throw new Error('Operation not permitted');
-      return new FakeConn(family);
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: 1, icmpIdentifier: 1, flushIntervalMs: 1000 },
+    {
+      openConn: (family) => {
+        opens++;
+        if (family === 6) throw new Error('Operation not permitted');
+        return new FakeConn(family);
+      },
     },
-  });
+  );
   assert.throws(() => prober.add(target(1, '::1')), /Operation not permitted/);
   assert.throws(() => prober.add(target(2, '::1')), /Operation not permitted/);
   prober.add(target(3, '127.0.0.1'));

@@ -83,7 +83,10 @@ test('admit grows the ring of every target for a timeout of many intervals, keep
   assert.equal(books.count('timeout'), 1, 'pending deadlines kept (150, 160)');
   time.advanceTo(160);
   assert.equal(books.count('timeout'), 4);
-  assert.deepEqual(books.events.filter((e) => e.startsWith('timeout')), ['timeout 10', 'timeout 10', 'timeout 10', 'timeout 12']);
+  assert.deepEqual(
+    books.events.filter((e) => e.startsWith('timeout')),
+    ['timeout 10', 'timeout 10', 'timeout 10', 'timeout 12'],
+  );
   // Sequences go on; a ring this large remembers far back.
   for (let k = 0; k < 100; k++) w.open(0, 200);
   assert.equal(w.find(0, 1) >= 0, true);
@@ -204,7 +207,10 @@ test('failAll fails every probe in flight once (Unknown after: their answers are
   const e = w.open(0, time.t);
   assert.equal(w.seqAt(e), 4);
   assert.equal(answer(4), Outcome.Reply);
-  assert.deepEqual(books.events.filter((x) => x.startsWith('error')), ['error 10 7', 'error 10 7']);
+  assert.deepEqual(
+    books.events.filter((x) => x.startsWith('error')),
+    ['error 10 7', 'error 10 7'],
+  );
 });
 
 test('fail books one Error for a pending probe only; after it an answer is a Duplicate (icmp) or Unknown', () => {
@@ -272,7 +278,7 @@ test('32-bit sequences wrap: the probes on both sides of 2^32 are told apart', (
   assert.equal(books.count('reply'), 4);
 });
 
-test('forget drops a target\'s probes without booking them; a target started on its local index continues past its sequences', () => {
+test("forget drops a target's probes without booking them; a target started on its local index continues past its sequences", () => {
   const { time, index, books, w, answer } = setup(32, 100);
   w.open(0, 0);
   w.open(0, 0);
@@ -289,13 +295,13 @@ test('forget drops a target\'s probes without booking them; a target started on 
   w.start(local, 100);
   assert.equal(answer(2), Outcome.Unknown);
   assert.equal(w.seqAt(w.open(local, time.t)), 3);
-  assert.equal(answer(1), Outcome.Unknown, 'the forgotten target\'s first probe');
-  assert.equal(answer(2), Outcome.Unknown, 'the forgotten target\'s second probe');
+  assert.equal(answer(1), Outcome.Unknown, "the forgotten target's first probe");
+  assert.equal(answer(2), Outcome.Unknown, "the forgotten target's second probe");
   assert.equal(answer(3), Outcome.Reply);
   assert.deepEqual(books.events.slice(2), ['sent 77', 'reply 77']);
 });
 
-test('a target restarted in place, or started on another local index, begins past every forgotten target\'s sequences', () => {
+test("a target restarted in place, or started on another local index, begins past every forgotten target's sequences", () => {
   const { time, index, w, answer } = setup(32, 1000, 2);
   for (let k = 0; k < 5; k++) w.open(0, 0); // local 0 sends 1..5
   w.open(1, 0); // local 1 sends 1
@@ -305,14 +311,14 @@ test('a target restarted in place, or started on another local index, begins pas
   w.start(1, 1000);
   assert.equal(w.seqAt(w.open(1, 0)), 6);
   time.t = 1;
-  assert.equal(answer(1, 1), Outcome.Unknown, 'the replaced target\'s probe');
+  assert.equal(answer(1, 1), Outcome.Unknown, "the replaced target's probe");
   assert.equal(answer(6, 1), Outcome.Reply);
   // A target forgotten behind that point does not move it back.
   const l2 = index.add(50);
   w.start(l2, 1000, 2);
   w.forget(l2);
   w.start(l2, 1000);
-  assert.equal(w.seqAt(w.open(l2, 1)), 6, 'from 6 (local 0\'s), not after the forgotten 2\'s 1');
+  assert.equal(w.seqAt(w.open(l2, 1)), 6, "from 6 (local 0's), not after the forgotten 2's 1");
 });
 
 test('the first sequence of a new target follows forgotten ones across the 2^32 wrap (serial order)', () => {
@@ -392,4 +398,3 @@ test('books balance over a long random run: sent = replies + timeouts + errors +
   assert.equal(b.sent, b.replies + b.timeouts + b.errors + inFlight);
   assert.ok(b.late > 0 && b.duplicates > 0 && b.timeouts > 0 && b.errors > 0);
 });
-

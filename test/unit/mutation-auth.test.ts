@@ -18,7 +18,19 @@ test('loopback addresses: 127.0.0.0/8, ::1 and IPv4-mapped 127/8, with or withou
   for (const a of ['127.0.0.1', '127.0.0.1:9798', '127.255.0.9:1', '[::1]:9798', '::1', '[::1]', '::ffff:127.0.0.1', '[::ffff:127.0.0.2]:80']) {
     assert.equal(isLoopbackAddress(a), true, a);
   }
-  for (const a of ['0.0.0.0:9798', '[::]:9798', '::', '10.0.0.1:9798', '128.0.0.1:1', '[2001:db8::1]:9798', 'localhost:9798', '', '::2', '[::ffff:10.0.0.1]:1', 'not an address']) {
+  for (const a of [
+    '0.0.0.0:9798',
+    '[::]:9798',
+    '::',
+    '10.0.0.1:9798',
+    '128.0.0.1:1',
+    '[2001:db8::1]:9798',
+    'localhost:9798',
+    '',
+    '::2',
+    '[::ffff:10.0.0.1]:1',
+    'not an address',
+  ]) {
     assert.equal(isLoopbackAddress(a), false, a);
   }
 });
@@ -33,7 +45,8 @@ test('the rule: token when one is configured; else loopback only when every boun
   assert.equal(mutationRule(null, ['10.1.2.3:9798']).kind, 'refused');
   // Not bound yet: fail closed.
   assert.equal(mutationRule(null, []).kind, 'refused');
-  for (const kind of ['token', 'loopback', 'refused'] as const) assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets and \/api\/v1\/tests, POST \/-\/reload/);
+  for (const kind of ['token', 'loopback', 'refused'] as const)
+    assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets and \/api\/v1\/tests, POST \/-\/reload/);
 });
 
 test('decisions: 401 missing/bad token (also on loopback), allowed with it; 403 with the fix when refused, whatever is sent', () => {
@@ -131,7 +144,12 @@ test('a refused request is answered before its body is parsed; a changing route 
   await a.ready();
   const broken = await a.inject({ method: 'POST', url: '/thing', headers: { 'content-type': 'application/json' }, payload: '{"not json' });
   assert.equal(broken.statusCode, 401, 'no token: 401, not the 400 of the unparsable body');
-  const parsed = await a.inject({ method: 'POST', url: '/thing', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, payload: '{"not json' });
+  const parsed = await a.inject({
+    method: 'POST',
+    url: '/thing',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+    payload: '{"not json',
+  });
   assert.equal(parsed.statusCode, 400, 'with the token the body is parsed (and refused)');
   assert.equal(handled, 0);
   assert.equal((await a.inject({ method: 'POST', url: '/thing', headers: { authorization: 'Bearer tok' } })).statusCode, 200);

@@ -45,7 +45,10 @@ const problems = (body: unknown): TestProblem[] => {
   assert.ok(!r.ok, `expected problems for ${JSON.stringify(body)}`);
   return r.problems;
 };
-const keys = (body: unknown): string[] => problems(body).map((p) => p.key).sort();
+const keys = (body: unknown): string[] =>
+  problems(body)
+    .map((p) => p.key)
+    .sort();
 
 test('a configured target: its own timing unless the test sets it; rate sets the interval', () => {
   const r = planTest({ target: 'u1' }, ctx);
@@ -74,7 +77,10 @@ test('a new address is validated like a config target, with probe_defaults', () 
 });
 
 test('every problem at once, for both shapes', () => {
-  assert.deepEqual(keys({ address: '127.0.0.1', kind: 'icmp', count: 0, rate: 5, size: 1, tags: { a: 1 }, name: 'x', labels: {}, bogus: 1 }), ['bogus', 'count', 'labels', 'name', 'rate', 'size', 'tags.a'].sort());
+  assert.deepEqual(
+    keys({ address: '127.0.0.1', kind: 'icmp', count: 0, rate: 5, size: 1, tags: { a: 1 }, name: 'x', labels: {}, bogus: 1 }),
+    ['bogus', 'count', 'labels', 'name', 'rate', 'size', 'tags.a'].sort(),
+  );
   assert.deepEqual(keys({ target: 'u1', address: '127.0.0.1', count: 1.5, interval: 'soon', bogus: 1 }), ['address', 'bogus', 'count', 'interval'].sort());
   assert.deepEqual(keys({ target: 'nope' }), ['target']);
   assert.deepEqual(keys([1]), ['body']);

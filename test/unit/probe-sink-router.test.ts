@@ -10,7 +10,10 @@ import type { ProbeSink } from '../../workers/probes/prober.js';
 /** Every call the on-demand side receives, as [method, ...args]. */
 function recorder(): ProbeSink & { calls: unknown[][] } {
   const calls: unknown[][] = [];
-  const rec = (name: string) => (...args: unknown[]) => void calls.push([name, ...args]);
+  const rec =
+    (name: string) =>
+    (...args: unknown[]) =>
+      void calls.push([name, ...args]);
   return {
     calls,
     sent: rec('sent'),

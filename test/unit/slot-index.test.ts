@@ -65,7 +65,10 @@ test('columns grow with the index by doubling, keep their contents and fill new 
   assert.equal(ring.data.length, 8 * 16);
   assert.equal(names.data.length, 8);
   assert.deepEqual([...f.data.subarray(0, 4)], [0.5, 1.5, 2.5, 3.5]);
-  assert.deepEqual([0, 1, 2, 3].map((k) => ring.data[k * 16 + 15]), [0, 1, 2, 3]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((k) => ring.data[k * 16 + 15]),
+    [0, 1, 2, 3],
+  );
   assert.deepEqual([...ring.data.subarray(4 * 16)], new Array(4 * 16).fill(7), 'new room filled');
   assert.equal(ring.data[0], 7, 'untouched old elements keep the fill');
   assert.deepEqual(names.data, ['t0', 't1', 't2', 't3', 'none', 'none', 'none', 'none']);
@@ -163,7 +166,10 @@ test('SlotTable: one value per slot, by dense local index, with the index shared
   for (let s = 100; s < 110; s++) table.add(s, (local) => ({ slot: s, local }));
   assert.equal(extra.data[table.get(99)!.local], 1.5, 'columns grew with it');
   const all = table.values();
-  assert.deepEqual(all.map((v) => v.slot).sort((a, b) => a - b), [5, 7, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109]);
+  assert.deepEqual(
+    all.map((v) => v.slot).sort((a, b) => a - b),
+    [5, 7, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109],
+  );
   for (const v of all) table.remove(v.slot);
   assert.equal(table.size, 0);
   assert.throws(() => table.add(-2, () => ({ slot: -2, local: -1 })), RangeError);

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader,
-  UDP_HEADER_BYTES, UDP_MAX_PAYLOAD, UDP_MIN_PAYLOAD,
+  decodeUdpProbe,
+  encodeUdpProbe,
+  udpPayloadSize,
+  UdpProbeHeader,
+  UDP_HEADER_BYTES,
+  UDP_MAX_PAYLOAD,
+  UDP_MIN_PAYLOAD,
 } from '../../workers/probes/udp-codec.js';
 
 test('udp probe header round-trips cookie, slot, seq and send time', () => {
@@ -14,7 +19,10 @@ test('udp probe header round-trips cookie, slot, seq and send time', () => {
   assert.equal(h.slot, 123456);
   assert.equal(h.seq32, 0xfffffffe);
   assert.equal(h.unixMs, 1.7e12 + 0.125);
-  assert.ok(buf.subarray(UDP_HEADER_BYTES).every((b) => b === 0), 'padding untouched');
+  assert.ok(
+    buf.subarray(UDP_HEADER_BYTES).every((b) => b === 0),
+    'padding untouched',
+  );
 });
 
 test('udp probe header: byte layout is big-endian as documented', () => {

@@ -63,7 +63,11 @@ test('the cache: entries expire after the TTL without use, the least recently us
     seen.push(password.toString());
     return Promise.resolve(hash === `h-${password.toString()}`);
   };
-  const users = new Map([['u1', 'h-p1'], ['u2', 'h-p2'], ['u3', 'h-p3']]);
+  const users = new Map([
+    ['u1', 'h-p1'],
+    ['u2', 'h-p2'],
+    ['u3', 'h-p3'],
+  ]);
   const auth = new BasicAuth(users, { compare, now: () => now, cacheTtlMs: 1000, cacheSize: 2 });
   const ok = async (u: string, p: string): Promise<BasicAuthResult> => auth.check(basic(u, p));
   assert.equal((await ok('u1', 'p1')).ok, true);
@@ -143,8 +147,10 @@ test('client certificate judgement for every client_auth_type', () => {
   assert.equal(judgeClientCert(p, ['grafana'], verified), 'client_san_not_allowed');
 });
 
-test('SANs: Node\'s subjectaltname string parsed, quoted values and IPv6 handled, matched exactly', () => {
-  const sans = parseSubjectAltNames('DNS:prometheus, DNS:"a, b", IP Address:127.0.0.1, IP Address:FE80:0:0:0:0:0:1:2, email:ops@example.org, URI:spiffe://td/prom, othername:x');
+test("SANs: Node's subjectaltname string parsed, quoted values and IPv6 handled, matched exactly", () => {
+  const sans = parseSubjectAltNames(
+    'DNS:prometheus, DNS:"a, b", IP Address:127.0.0.1, IP Address:FE80:0:0:0:0:0:1:2, email:ops@example.org, URI:spiffe://td/prom, othername:x',
+  );
   assert.deepEqual(sans, { dns: ['prometheus', 'a, b'], ip: ['127.0.0.1', 'fe80::1:2'], email: ['ops@example.org'], uri: ['spiffe://td/prom'] });
   assert.equal(sanAllowed(sans, ['fe80::1:2']), true);
   assert.equal(sanAllowed(sans, ['FE80:0::1:2']), true, 'an allowed IP is compared canonicalized');

@@ -39,7 +39,10 @@ test('a full file: every documented key becomes its Node setting, relative paths
       prefer_server_cipher_suites: false,
       curve_preferences: ['X25519', 'CurveP256'],
     },
-    http_server_config: { http2: false, headers: { 'X-Frame-Options': 'deny', 'Strict-Transport-Security': 'max-age=31536000', 'X-Content-Type-Options': 'nosniff', 'X-XSS-Protection': '' } },
+    http_server_config: {
+      http2: false,
+      headers: { 'X-Frame-Options': 'deny', 'Strict-Transport-Security': 'max-age=31536000', 'X-Content-Type-Options': 'nosniff', 'X-XSS-Protection': '' },
+    },
     basic_auth_users: { alice: HASH_Y, bob: HASH_B, carol: HASH_A },
     rate_limit: { interval: '100ms', burst: 20 },
   });
@@ -55,19 +58,33 @@ test('a full file: every documented key becomes its Node setting, relative paths
   assert.deepEqual(tls.cipherSuites, ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-CHACHA20-POLY1305'], 'TLS 1.3 names choose nothing, as in Go');
   assert.equal(tls.preferServerCipherSuites, false);
   assert.deepEqual(tls.curves, ['X25519', 'P-256']);
-  assert.deepEqual(spec.headers, [['X-Frame-Options', 'deny'], ['Strict-Transport-Security', 'max-age=31536000'], ['X-Content-Type-Options', 'nosniff']], 'a blank header is unset');
+  assert.deepEqual(
+    spec.headers,
+    [
+      ['X-Frame-Options', 'deny'],
+      ['Strict-Transport-Security', 'max-age=31536000'],
+      ['X-Content-Type-Options', 'nosniff'],
+    ],
+    'a blank header is unset',
+  );
   assert.deepEqual([...spec.users.keys()], ['alice', 'bob', 'carol']);
   assert.deepEqual(spec.rateLimit, { intervalMs: 100, burst: 20 });
 
   const material = { cert: 'C', key: 'K', ca: 'CA' };
   assert.deepEqual(secureContextOptions(tls, material), {
-    cert: 'C', key: 'K', ca: 'CA', minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', honorCipherOrder: false,
-    ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305', ecdhCurve: 'X25519:P-256',
+    cert: 'C',
+    key: 'K',
+    ca: 'CA',
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    honorCipherOrder: false,
+    ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305',
+    ecdhCurve: 'X25519:P-256',
   });
   assert.deepEqual(clientCertServerOptions(tls), { requestCert: true, rejectUnauthorized: true });
 });
 
-test('defaults are exporter-toolkit\'s: NoClientCert, TLS12 to TLS13, server cipher order, Node\'s suites and curves', () => {
+test("defaults are exporter-toolkit's: NoClientCert, TLS12 to TLS13, server cipher order, Node's suites and curves", () => {
   const { spec, problems } = parse({ tls_server_config: { cert: '-----BEGIN CERTIFICATE-----', key: 'k' } });
   assert.deepEqual(problems, []);
   const tls = spec.tls!;
@@ -94,19 +111,32 @@ test('every client auth type maps to the Node options and post-handshake checks 
     RequireAndVerifyClientCert: { requestCert: true, rejectUnauthorized: true },
   };
   for (const [type, options] of Object.entries(expect)) {
-    const { spec, problems } = parse({ tls_server_config: { cert_file: 'c', key_file: 'k', client_auth_type: type, ...(type === 'NoClientCert' ? {} : { client_ca_file: 'ca' }) } });
+    const { spec, problems } = parse({
+      tls_server_config: { cert_file: 'c', key_file: 'k', client_auth_type: type, ...(type === 'NoClientCert' ? {} : { client_ca_file: 'ca' }) },
+    });
     assert.deepEqual(problems, [], type);
     assert.deepEqual(clientCertServerOptions(spec.tls!), options, type);
   }
-  assert.equal(parse({ tls_server_config: { cert_file: 'c', key_file: 'k', client_auth_type: 'RequireClientCert', client_ca_file: 'ca' } }).spec.tls!.clientAuth, 'RequireAnyClientCert');
+  assert.equal(
+    parse({ tls_server_config: { cert_file: 'c', key_file: 'k', client_auth_type: 'RequireClientCert', client_ca_file: 'ca' } }).spec.tls!.clientAuth,
+    'RequireAnyClientCert',
+  );
 });
 
 test('unknown keys are named with their path, at every level', () => {
   assert.deepEqual(
-    keys({ tls_config: {}, tls_server_config: { cert_file: 'c', key_file: 'k', certfile: 'x' }, http_server_config: { header: {}, headers: { 'X-Powered-By': 'me' } }, rate_limit: { interval: '1s', burst: 1, limit: 3 } }).sort(),
+    keys({
+      tls_config: {},
+      tls_server_config: { cert_file: 'c', key_file: 'k', certfile: 'x' },
+      http_server_config: { header: {}, headers: { 'X-Powered-By': 'me' } },
+      rate_limit: { interval: '1s', burst: 1, limit: 3 },
+    }).sort(),
     ['http_server_config.header', 'http_server_config.headers.X-Powered-By', 'rate_limit.limit', 'tls_config', 'tls_server_config.certfile'],
   );
-  assert.match(problemOf({ tls_config: {} }, 'tls_config')!.message, /unknown key \(known here: tls_server_config, http_server_config, basic_auth_users, rate_limit\)/);
+  assert.match(
+    problemOf({ tls_config: {} }, 'tls_config')!.message,
+    /unknown key \(known here: tls_server_config, http_server_config, basic_auth_users, rate_limit\)/,
+  );
   assert.deepEqual(keys('just a string'), ['(top level)']);
   assert.deepEqual(keys({ tls_server_config: ['x'] }), ['tls_server_config']);
 });
@@ -120,16 +150,36 @@ test('TLS problems, each named by its key', () => {
     [{ ...base, cert: 'PEM' }, 'tls_server_config.cert', /set either cert or cert_file, not both/],
     [{ ...base, client_ca: 'PEM', client_ca_file: 'ca', client_auth_type: 'RequireAndVerifyClientCert' }, 'tls_server_config.client_ca', /not both/],
     [{ ...base, cert_file: 7 }, 'tls_server_config.cert_file', /must be a string/],
-    [{ ...base, client_auth_type: 'RequireAndVerify' }, 'tls_server_config.client_auth_type', /unknown client auth type \(known: NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert\)/],
-    [{ ...base, client_ca_file: 'ca' }, 'tls_server_config.client_auth_type', /client_ca_file \(or client_ca\) is set but client_auth_type asks for no client certificate/],
-    [{ ...base, client_allowed_sans: ['x'] }, 'tls_server_config.client_allowed_sans', /needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert/],
-    [{ ...base, client_auth_type: 'VerifyClientCertIfGiven', client_allowed_sans: ['x'] }, 'tls_server_config.client_allowed_sans', /with VerifyClientCertIfGiven a client may send no certificate/],
+    [
+      { ...base, client_auth_type: 'RequireAndVerify' },
+      'tls_server_config.client_auth_type',
+      /unknown client auth type \(known: NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert\)/,
+    ],
+    [
+      { ...base, client_ca_file: 'ca' },
+      'tls_server_config.client_auth_type',
+      /client_ca_file \(or client_ca\) is set but client_auth_type asks for no client certificate/,
+    ],
+    [
+      { ...base, client_allowed_sans: ['x'] },
+      'tls_server_config.client_allowed_sans',
+      /needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert/,
+    ],
+    [
+      { ...base, client_auth_type: 'VerifyClientCertIfGiven', client_allowed_sans: ['x'] },
+      'tls_server_config.client_allowed_sans',
+      /with VerifyClientCertIfGiven a client may send no certificate/,
+    ],
     [{ ...base, client_auth_type: 'RequireAnyClientCert', client_allowed_sans: 'x' }, 'tls_server_config.client_allowed_sans', /must be a list/],
     [{ ...base, client_auth_type: 'RequireAnyClientCert', client_allowed_sans: ['ok', ''] }, 'tls_server_config.client_allowed_sans[1]', /non-empty string/],
     [{ ...base, min_version: 'TLS10' }, 'tls_server_config.min_version', /TLS 1\.0 is refused by the OpenSSL 3 in Node\.js/],
     [{ ...base, min_version: 'TLS11' }, 'tls_server_config.min_version', /TLS 1\.1 is refused/],
     [{ ...base, max_version: 'TLS11' }, 'tls_server_config.max_version', /TLS 1\.1 is refused/],
-    [{ ...base, min_version: 'TLSv1.3' }, 'tls_server_config.min_version', /unknown TLS version \(known: TLS10, TLS11, TLS12, TLS13; fleetprobe serves TLS12 and TLS13\)/],
+    [
+      { ...base, min_version: 'TLSv1.3' },
+      'tls_server_config.min_version',
+      /unknown TLS version \(known: TLS10, TLS11, TLS12, TLS13; fleetprobe serves TLS12 and TLS13\)/,
+    ],
     [{ ...base, min_version: 'TLS13', max_version: 'TLS12' }, 'tls_server_config.min_version', /is above max_version \(TLS12\)/],
     [{ ...base, cipher_suites: ['TLS_RSA_WITH_RC4_128_SHA'] }, 'tls_server_config.cipher_suites[0]', /unknown cipher suite/],
     [{ ...base, cipher_suites: ['ECDHE-RSA-AES128-GCM-SHA256'] }, 'tls_server_config.cipher_suites[0]', /Go tls\.CipherSuites\(\) names/],
@@ -156,11 +206,15 @@ test('every Go cipher suite name accepted maps to an OpenSSL suite this Node has
   }
 });
 
-test('headers: only exporter-toolkit\'s five, enumerated values checked, no line breaks', () => {
+test("headers: only exporter-toolkit's five, enumerated values checked, no line breaks", () => {
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [
     [{ 'X-Frame-Options': 'allow' }, 'http_server_config.headers.X-Frame-Options', /must be one of "deny", "sameorigin"/],
     [{ 'X-Content-Type-Options': 'sniff' }, 'http_server_config.headers.X-Content-Type-Options', /must be one of "nosniff"/],
-    [{ 'x-frame-options': 'deny' }, 'http_server_config.headers.x-frame-options', /unknown key \(known here: Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy\)/],
+    [
+      { 'x-frame-options': 'deny' },
+      'http_server_config.headers.x-frame-options',
+      /unknown key \(known here: Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, X-XSS-Protection, Content-Security-Policy\)/,
+    ],
     [{ 'Content-Security-Policy': "default-src 'self'\r\nSet-Cookie: x=1" }, 'http_server_config.headers.Content-Security-Policy', /line breaks/],
     [{ 'Strict-Transport-Security': 1 }, 'http_server_config.headers.Strict-Transport-Security', /must be a string/],
   ];
@@ -176,7 +230,15 @@ test('headers: only exporter-toolkit\'s five, enumerated values checked, no line
 
 test('basic_auth_users: every bad hash named by its user, the hash never echoed', () => {
   const { spec, problems } = parse({
-    basic_auth_users: { ok: HASH_Y, plain: 'secret', short: HASH_Y.slice(0, -1), cost: HASH_Y.replace('$10$', '$03$'), variant: HASH_Y.replace('$2y$', '$2x$'), num: 12, 'a:b': HASH_Y },
+    basic_auth_users: {
+      ok: HASH_Y,
+      plain: 'secret',
+      short: HASH_Y.slice(0, -1),
+      cost: HASH_Y.replace('$10$', '$03$'),
+      variant: HASH_Y.replace('$2y$', '$2x$'),
+      num: 12,
+      'a:b': HASH_Y,
+    },
   });
   assert.deepEqual([...spec.users.keys()], ['ok']);
   const byKey = new Map(problems.map((p) => [p.key, p]));
@@ -218,5 +280,11 @@ test('one pass names every problem of every section', () => {
     basic_auth_users: { u: 'pw' },
     rate_limit: { interval: 'x', burst: 1 },
   });
-  assert.deepEqual(all.sort(), ['basic_auth_users.u', 'http_server_config.headers.X-Frame-Options', 'rate_limit.interval', 'tls_server_config.client_auth_type', 'tls_server_config.min_version']);
+  assert.deepEqual(all.sort(), [
+    'basic_auth_users.u',
+    'http_server_config.headers.X-Frame-Options',
+    'rate_limit.interval',
+    'tls_server_config.client_auth_type',
+    'tls_server_config.min_version',
+  ]);
 });

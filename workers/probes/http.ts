@@ -197,7 +197,11 @@ export class HttpProber implements Prober {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.attempts = new AttemptPool(this.clock, (id) => new HttpAttempt(this, id), (a) => this.expire(a));
+    this.attempts = new AttemptPool(
+      this.clock,
+      (id) => new HttpAttempt(this, id),
+      (a) => this.expire(a),
+    );
   }
 
   add(t: ShardTarget): void {
@@ -324,8 +328,7 @@ export class HttpProber implements Prober {
     if (statusAccepted(t.accept, status)) {
       this.sink.transferred?.(slot, a.parser.bodyBytes, total);
       this.sink.reply(slot, total);
-    }
-    else this.sink.error(slot, statusErrorReason(status));
+    } else this.sink.error(slot, statusErrorReason(status));
 
     const socket = a.socket!;
     if (truncated || socket.readableEnded) {

@@ -226,8 +226,7 @@ export class ParsedPacket {
       return this.dropWith(DropReason.wrong_type);
     }
     const code = buf[1];
-    this.error =
-      type === ICMP6_PACKET_TOO_BIG ? ErrorReason.packet_too_big : type === ICMP6_TIME_EXCEEDED ? ErrorReason.ttl_exceeded : unreach6Reason(code);
+    this.error = type === ICMP6_PACKET_TOO_BIG ? ErrorReason.packet_too_big : type === ICMP6_TIME_EXCEEDED ? ErrorReason.ttl_exceeded : unreach6Reason(code);
     const inner = ICMP_HEADER_BYTES;
     if (len - inner < IPV6_HEADER_BYTES) return this.dropWith(DropReason.short);
     if (buf[inner] >> 4 !== 6) return this.dropWith(DropReason.garbage);

@@ -358,9 +358,7 @@ function openDgram(family: 4 | 6, rawProblem: string | null): IcmpConn {
     return new RawIcmpConn(family, 'dgram');
   } catch (err) {
     const dgram = message(err);
-    const hint = PERMISSION.test(dgram)
-      ? `the process's groups are outside sysctl net.ipv4.ping_group_range (it governs IPv6 ping sockets too)`
-      : dgram;
+    const hint = PERMISSION.test(dgram) ? `the process's groups are outside sysctl net.ipv4.ping_group_range (it governs IPv6 ping sockets too)` : dgram;
     throw new Error(
       rawProblem === null
         ? `cannot open an ICMPv${family === 4 ? 4 : 6} ping socket (icmp.socket dgram): ${dgram}; ${hint}`

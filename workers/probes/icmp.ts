@@ -134,10 +134,8 @@ export class IcmpProber implements Prober {
   /** stats as of the previous reportStats() (deltas go into the batch header). */
   private readonly reported = { kernelRtt: 0, monotonicRtt: 0, clockFallbacks: 0 };
 
-  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
-    this.receive(4, buf, len, source, t, kt);
-  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
-    this.receive(6, buf, len, source, t, kt);
+  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(4, buf, len, source, t, kt);
+  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(6, buf, len, source, t, kt);
 
   constructor(
     private readonly sink: ProbeSink,
@@ -384,7 +382,6 @@ export class IcmpProber implements Prober {
     this.conns[f] = conn;
     return conn;
   }
-
 }
 
 /** IcmpProberStats over the window's books (live: read when asked) plus the prober's own counters. */

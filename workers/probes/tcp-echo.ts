@@ -235,7 +235,23 @@ export class TcpEchoProber implements Prober {
     // MAX_RING the oldest probe in flight is booked as a timeout when its entry is reused).
     this.window.admit(Math.max(1, t.intervalMs), timeoutMs);
     this.remove(t.slot);
-    const c = this.conns.add(t.slot, (i) => new EchoConnection(this.sink, this.window, this.clock, t.slot, i, t.ip, t.port, t.family, o.connectTimeoutMs, o.reconnectMinBackoffMs, o.reconnectMaxBackoffMs));
+    const c = this.conns.add(
+      t.slot,
+      (i) =>
+        new EchoConnection(
+          this.sink,
+          this.window,
+          this.clock,
+          t.slot,
+          i,
+          t.ip,
+          t.port,
+          t.family,
+          o.connectTimeoutMs,
+          o.reconnectMinBackoffMs,
+          o.reconnectMaxBackoffMs,
+        ),
+    );
     this.window.start(c.local, timeoutMs);
     c.connect();
   }

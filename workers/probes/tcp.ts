@@ -82,7 +82,11 @@ export class TcpProber implements Prober {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
-    this.attempts = new AttemptPool(this.clock, (id) => new TcpAttempt(this, id), (a) => this.finish(a, -1, 0));
+    this.attempts = new AttemptPool(
+      this.clock,
+      (id) => new TcpAttempt(this, id),
+      (a) => this.finish(a, -1, 0),
+    );
   }
 
   add(t: ShardTarget): void {

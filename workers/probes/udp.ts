@@ -205,13 +205,18 @@ export class UdpProber implements Prober {
     const all = [...this.sockets4, ...this.sockets6];
     this.sockets4.length = 0;
     this.sockets6.length = 0;
-    await Promise.all(all.map((s) => new Promise<void>((resolve) => {
-      try {
-        s.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    })));
+    await Promise.all(
+      all.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            try {
+              s.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    );
   }
 }
 

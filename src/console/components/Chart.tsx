@@ -43,7 +43,9 @@ export function Chart(p: ChartProps) {
       height: p.height ?? 220,
       scales: {
         x: { time: true },
-        ...(p.yFromZeroTo !== undefined ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(p.yFromZeroTo!, (max || 0) * 1.1)] } } : {}),
+        ...(p.yFromZeroTo !== undefined
+          ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(p.yFromZeroTo!, (max || 0) * 1.1)] } }
+          : {}),
       },
       series: [
         {},

@@ -93,14 +93,37 @@ export function OnDemandTest({ target }: { target: string }) {
       {error && <p class="bad">{error}</p>}
       {test && (
         <dl class="facts" data-testid="test-result">
-          <dt>state</dt><dd>{test.state}{test.error ? `: ${test.error}` : ''}</dd>
+          <dt>state</dt>
+          <dd>
+            {test.state}
+            {test.error ? `: ${test.error}` : ''}
+          </dd>
           {r && (
             <>
-              <dt>sent / received</dt><dd>{r.sent} / {r.received} (loss {fmtLoss(r.loss_ratio)})</dd>
-              <dt>RTT min / avg / max</dt><dd>{fmtRtt(r.rtt_seconds.min)} / {fmtRtt(r.rtt_seconds.avg)} / {fmtRtt(r.rtt_seconds.max)}</dd>
-              <dt>RTT p50 / p90 / p99</dt><dd>{fmtRtt(r.rtt_seconds.p50)} / {fmtRtt(r.rtt_seconds.p90)} / {fmtRtt(r.rtt_seconds.p99)}</dd>
-              <dt>stddev</dt><dd>{fmtRtt(r.rtt_seconds.stddev)}</dd>
-              {Object.keys(r.errors ?? {}).length > 0 && (<><dt>errors</dt><dd>{Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')}</dd></>)}
+              <dt>sent / received</dt>
+              <dd>
+                {r.sent} / {r.received} (loss {fmtLoss(r.loss_ratio)})
+              </dd>
+              <dt>RTT min / avg / max</dt>
+              <dd>
+                {fmtRtt(r.rtt_seconds.min)} / {fmtRtt(r.rtt_seconds.avg)} / {fmtRtt(r.rtt_seconds.max)}
+              </dd>
+              <dt>RTT p50 / p90 / p99</dt>
+              <dd>
+                {fmtRtt(r.rtt_seconds.p50)} / {fmtRtt(r.rtt_seconds.p90)} / {fmtRtt(r.rtt_seconds.p99)}
+              </dd>
+              <dt>stddev</dt>
+              <dd>{fmtRtt(r.rtt_seconds.stddev)}</dd>
+              {Object.keys(r.errors ?? {}).length > 0 && (
+                <>
+                  <dt>errors</dt>
+                  <dd>
+                    {Object.entries(r.errors)
+                      .map(([k, v]) => `${k}: ${v}`)
+                      .join(', ')}
+                  </dd>
+                </>
+              )}
             </>
           )}
         </dl>

@@ -51,7 +51,10 @@ export function targetChangeRoutes(app: FastifyInstance, opts: { changes: Target
   });
 
   const send = (reply: { code(n: number): { headers(h: Record<string, string>): { send(b?: unknown): unknown } } }, a: ApiAnswer) =>
-    reply.code(a.status).headers(a.headers ?? {}).send(a.body);
+    reply
+      .code(a.status)
+      .headers(a.headers ?? {})
+      .send(a.body);
 
   app.post('/api/v1/targets', { config: { mutation: true }, bodyLimit: API_BOUNDS.bodyBytes }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;

@@ -27,7 +27,11 @@ export async function testRoutes(app: FastifyInstance, opts: { tests: TestContro
     let message = err.message;
     if (status === 415) message = `${message}; send the test as JSON with "Content-Type: application/json"`;
     if (status === 413) message = `the body is larger than ${TESTS_BOUNDS.bodyBytes} bytes`;
-    return reply.code(status).send({ error: status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request', message, problems: [{ key: 'body', message }] });
+    return reply.code(status).send({
+      error: status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request',
+      message,
+      problems: [{ key: 'body', message }],
+    });
   });
 
   const send = (reply: { code(n: number): { send(b?: unknown): unknown } }, a: TestAnswer) => reply.code(a.status).send(a.body);

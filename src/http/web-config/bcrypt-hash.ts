@@ -19,14 +19,20 @@ export type BcryptHashCheck = { ok: true; cost: number } | { ok: false; message:
 
 /** Whether `hash` is a bcrypt hash fleetprobe can verify, and its cost. Never echoes the hash. */
 export function checkBcryptHash(hash: unknown): BcryptHashCheck {
-  if (typeof hash !== 'string') return { ok: false, message: 'must be a bcrypt hash (a string such as "$2y$10$..." from htpasswd -nBC 10 "" | tr -d \':\\n\')' };
+  if (typeof hash !== 'string')
+    return { ok: false, message: 'must be a bcrypt hash (a string such as "$2y$10$..." from htpasswd -nBC 10 "" | tr -d \':\\n\')' };
   const m = HASH.exec(hash);
   if (m === null) {
     if (/^\$2[^aby$]?\$/.test(hash)) return { ok: false, message: 'is a bcrypt hash of an unsupported variant (use $2a$, $2b$ or $2y$)' };
-    return { ok: false, message: 'is not a bcrypt hash ("$2y$" or "$2a$"/"$2b$", a two-digit cost, "$", then 53 characters of [./A-Za-z0-9]); plain-text passwords are not accepted' };
+    return {
+      ok: false,
+      message:
+        'is not a bcrypt hash ("$2y$" or "$2a$"/"$2b$", a two-digit cost, "$", then 53 characters of [./A-Za-z0-9]); plain-text passwords are not accepted',
+    };
   }
   const cost = Number(m[2]);
-  if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST) return { ok: false, message: `has cost ${cost}; bcrypt costs are ${BCRYPT_MIN_COST} to ${BCRYPT_MAX_COST}` };
+  if (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST)
+    return { ok: false, message: `has cost ${cost}; bcrypt costs are ${BCRYPT_MIN_COST} to ${BCRYPT_MAX_COST}` };
   return { ok: true, cost };
 }
 

@@ -92,7 +92,11 @@ export function readTlsMaterial(tls: TlsSpec): { material: TlsMaterial | null; c
       if (blocks.length === 0) throw new Error('no PEM certificate ("-----BEGIN CERTIFICATE-----") in it');
       for (const b of blocks) new X509Certificate(b);
     } catch (e) {
-      problems.push({ key: sourceKey('client_ca', tls.clientCa), value: sourceValue(tls.clientCa), message: `is not a usable CA certificate file: ${(e as Error).message}` });
+      problems.push({
+        key: sourceKey('client_ca', tls.clientCa),
+        value: sourceValue(tls.clientCa),
+        message: `is not a usable CA certificate file: ${(e as Error).message}`,
+      });
       usable = false;
     }
   }
@@ -106,7 +110,11 @@ export function readTlsMaterial(tls: TlsSpec): { material: TlsMaterial | null; c
   } catch (e) {
     const message = (e as Error).message;
     if (/key values mismatch|KEY_VALUES_MISMATCH/i.test(message)) {
-      problems.push({ key: sourceKey('key', tls.key), value: sourceValue(tls.key), message: `does not match the certificate of ${sourceKey('cert', tls.cert)} (${sourceValue(tls.cert)})` });
+      problems.push({
+        key: sourceKey('key', tls.key),
+        value: sourceValue(tls.key),
+        message: `does not match the certificate of ${sourceKey('cert', tls.cert)} (${sourceValue(tls.cert)})`,
+      });
     } else if (/cipher/i.test(message)) {
       problems.push({ key: 'tls_server_config.cipher_suites', value: tls.cipherSuites, message: `refused by Node's TLS: ${message}` });
     } else if (/curve|group/i.test(message)) {

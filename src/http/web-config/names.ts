@@ -29,7 +29,13 @@ export const REFUSED_TLS_VERSIONS: Readonly<Record<string, string>> = {
 export const TLS_VERSION_ORDER: Readonly<Record<NodeTlsVersion, number>> = { 'TLSv1.2': 12, 'TLSv1.3': 13 };
 
 /** Go's tls.ClientAuthType names (exporter-toolkit's client_auth_type). */
-export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 /** Older spellings exporter-toolkit still accepts. */
 export const CLIENT_AUTH_ALIASES: Readonly<Record<string, ClientAuthType>> = { RequireClientCert: 'RequireAnyClientCert' };

@@ -149,7 +149,12 @@ function tlsVersion(c: Collector, key: string, v: unknown, dflt: NodeTlsVersion)
   if (v === undefined || v === null || v === '') return dflt;
   if (typeof v === 'string' && Object.prototype.hasOwnProperty.call(TLS_VERSIONS, v)) return TLS_VERSIONS[v as keyof typeof TLS_VERSIONS];
   if (typeof v === 'string' && REFUSED_TLS_VERSIONS[v] !== undefined) c.add(key, v, REFUSED_TLS_VERSIONS[v]);
-  else c.add(key, v, `unknown TLS version (known: ${[...Object.keys(TLS_VERSIONS), ...Object.keys(REFUSED_TLS_VERSIONS)].sort().join(', ')}; fleetprobe serves TLS12 and TLS13)`);
+  else
+    c.add(
+      key,
+      v,
+      `unknown TLS version (known: ${[...Object.keys(TLS_VERSIONS), ...Object.keys(REFUSED_TLS_VERSIONS)].sort().join(', ')}; fleetprobe serves TLS12 and TLS13)`,
+    );
   return dflt;
 }
 
@@ -184,12 +189,20 @@ function parseTls(c: Collector, raw: unknown, baseDir: string): TlsSpec | null {
     else c.add('tls_server_config.client_auth_type', authRaw, `unknown client auth type (known: ${CLIENT_AUTH_TYPES.join(', ')})`);
   }
   if (clientCa !== null && clientAuth === 'NoClientCert') {
-    c.add('tls_server_config.client_auth_type', authRaw ?? null, 'client_ca_file (or client_ca) is set but client_auth_type asks for no client certificate: set client_auth_type, e.g. RequireAndVerifyClientCert');
+    c.add(
+      'tls_server_config.client_auth_type',
+      authRaw ?? null,
+      'client_ca_file (or client_ca) is set but client_auth_type asks for no client certificate: set client_auth_type, e.g. RequireAndVerifyClientCert',
+    );
   }
 
   const sans = stringList(c, 'tls_server_config.client_allowed_sans', t.client_allowed_sans, (s) => s);
   if (sans !== null && !CLIENT_AUTH_POLICIES[clientAuth].requireCert) {
-    c.add('tls_server_config.client_allowed_sans', t.client_allowed_sans, `needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert (with ${clientAuth} a client may send no certificate, leaving no SAN to match)`);
+    c.add(
+      'tls_server_config.client_allowed_sans',
+      t.client_allowed_sans,
+      `needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert (with ${clientAuth} a client may send no certificate, leaving no SAN to match)`,
+    );
   }
 
   const minVersion = tlsVersion(c, 'tls_server_config.min_version', t.min_version, 'TLSv1.2');
@@ -209,7 +222,11 @@ function parseTls(c: Collector, raw: unknown, baseDir: string): TlsSpec | null {
   const cipherSuites = (suites ?? []).map((s) => CIPHER_SUITES[s]).filter((s): s is string => s !== null);
   if (suites !== null && suites.length > 0 && cipherSuites.length === 0 && minVersion === 'TLSv1.2') {
     // Only TLS 1.3 names: TLS 1.2 would get no suite at all.
-    c.add('tls_server_config.cipher_suites', t.cipher_suites, 'lists only TLS 1.3 suites, which cipher_suites does not choose (as in Go); list TLS 1.2 suites, or set min_version: TLS13');
+    c.add(
+      'tls_server_config.cipher_suites',
+      t.cipher_suites,
+      'lists only TLS 1.3 suites, which cipher_suites does not choose (as in Go); list TLS 1.2 suites, or set min_version: TLS13',
+    );
   }
   const curves = stringList(c, 'tls_server_config.curve_preferences', t.curve_preferences, (s, at) => {
     if (!Object.prototype.hasOwnProperty.call(CURVES, s)) {
@@ -224,7 +241,12 @@ function parseTls(c: Collector, raw: unknown, baseDir: string): TlsSpec | null {
   const enabled = cert !== null || key !== null || clientCa !== null || clientAuth !== 'NoClientCert' || t.cert !== undefined || t.cert_file !== undefined;
   if (!enabled) {
     const stray = Object.keys(t).filter((k) => (TLS_KEYS as readonly string[]).includes(k));
-    if (stray.length > 0) c.add('tls_server_config', stray.join(', '), 'sets TLS options but no certificate: add cert_file and key_file (or remove tls_server_config to serve plain HTTP)');
+    if (stray.length > 0)
+      c.add(
+        'tls_server_config',
+        stray.join(', '),
+        'sets TLS options but no certificate: add cert_file and key_file (or remove tls_server_config to serve plain HTTP)',
+      );
     return null;
   }
   if (cert === null) c.add(`tls_server_config.${certKey}`, t[certKey] ?? null, 'missing: TLS needs cert_file (or cert)');
@@ -247,7 +269,11 @@ function parseTls(c: Collector, raw: unknown, baseDir: string): TlsSpec | null {
 function parseHttp(c: Collector, raw: unknown): Array<[string, string]> {
   const h = c.section('http_server_config', raw, HTTP_KEYS);
   if (h.http2 === true) {
-    c.add('http_server_config.http2', true, 'fleetprobe\'s web server speaks HTTP/1.1 (over TLS too; a client that offers h2 gets http/1.1): remove http2 or set it to false');
+    c.add(
+      'http_server_config.http2',
+      true,
+      "fleetprobe's web server speaks HTTP/1.1 (over TLS too; a client that offers h2 gets http/1.1): remove http2 or set it to false",
+    );
   } else if (h.http2 !== undefined && h.http2 !== null && h.http2 !== false) {
     c.add('http_server_config.http2', h.http2, 'must be true or false');
   }

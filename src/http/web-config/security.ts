@@ -208,7 +208,8 @@ export class WebSecurity {
     const was = this.config?.spec.rateLimit ?? null;
     // A new bucket only when the limit changed: a reload does not refill it.
     if (rl === null) this.limiter = null;
-    else if (this.limiter === null || was === null || was.intervalMs !== rl.intervalMs || was.burst !== rl.burst) this.limiter = new SourceRateLimiter(1000 / rl.intervalMs, rl.burst, 1);
+    else if (this.limiter === null || was === null || was.intervalMs !== rl.intervalMs || was.burst !== rl.burst)
+      this.limiter = new SourceRateLimiter(1000 / rl.intervalMs, rl.burst, 1);
   }
 
   /** Serve `material` of the current spec on every TLS listener. False (logged) when Node refuses it. */
@@ -243,12 +244,18 @@ export class WebSecurity {
     if (!sameUsers(users, this.config?.spec.users ?? new Map())) this.basicAuth.setUsers(users);
     if (this.startTls !== null && nextTls !== null && next !== null && next.material !== null) {
       // The client auth type stays the start's (and with it the allowed SANs, when it changed).
-      this.tlsSpec = nextTls.clientAuth === this.startTls.clientAuth ? nextTls : { ...nextTls, clientAuth: this.startTls.clientAuth, clientAllowedSans: this.tlsSpec?.clientAllowedSans ?? null };
+      this.tlsSpec =
+        nextTls.clientAuth === this.startTls.clientAuth
+          ? nextTls
+          : { ...nextTls, clientAuth: this.startTls.clientAuth, clientAllowedSans: this.tlsSpec?.clientAllowedSans ?? null };
       if (this.serveContext(next)) this.config = next;
       else this.config = { ...next, material: this.config?.material ?? null, certNotAfter: this.config?.certNotAfter ?? null };
     } else {
       // TLS stays as it started (on with the old files, or off) until a restart.
-      this.config = next === null ? null : { ...next, spec: { ...next.spec, tls: this.tlsSpec }, material: this.config?.material ?? null, certNotAfter: this.config?.certNotAfter ?? null };
+      this.config =
+        next === null
+          ? null
+          : { ...next, spec: { ...next.spec, tls: this.tlsSpec }, material: this.config?.material ?? null, certNotAfter: this.config?.certNotAfter ?? null };
     }
     this.watchCertificates();
     return restart;
@@ -263,7 +270,8 @@ export class WebSecurity {
       maxDelayMs: CERT_RELOAD_MAX_DELAY_MS,
       checkIntervalMs: this.opts.checkIntervalMs,
       onChange: (changed) => this.reloadCertificates(changed),
-      onWatchError: (dir, err) => this.log.warn({ dir, error: err.message }, 'cannot watch the directory of a TLS file; checking it every file_watch.check_interval'),
+      onWatchError: (dir, err) =>
+        this.log.warn({ dir, error: err.message }, 'cannot watch the directory of a TLS file; checking it every file_watch.check_interval'),
     });
     this.watcher.setPaths(files, this.opts.checkIntervalMs);
   }
@@ -289,7 +297,10 @@ export class WebSecurity {
     }
     this.config = next;
     this.metrics.certificateReloaded(true);
-    this.log.info({ changed, notAfter: read.certNotAfter === null ? null : new Date(read.certNotAfter).toISOString() }, 'TLS files changed; serving the new certificate to new connections');
+    this.log.info(
+      { changed, notAfter: read.certNotAfter === null ? null : new Date(read.certNotAfter).toISOString() },
+      'TLS files changed; serving the new certificate to new connections',
+    );
     return true;
   }
 
