@@ -16,7 +16,7 @@
 import { ERROR_REASON_NAMES } from '../src/protocol/events.js';
 import type { FromWorker, OnDemandTask, TestEndState } from '../src/protocol/messages.js';
 import type { ProbeKind } from '../src/targets/model.js';
-import { newTally, summarize, type Tally } from '../src/ondemand/result.js';
+import { newTally, summarize, type Tally } from '../src/protocol/ondemand/result.js';
 import type { Prober, ProbeSink } from './probes/prober.js';
 
 /** Grace after the last probe's timeout before a test whose outcomes are missing is failed. */

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { OnDemandTask, TestEndState } from '../protocol/messages.js';
 import type { ProbeKind } from '../targets/model.js';
-import type { TestResult } from './result.js';
+import type { TestResult } from '../protocol/ondemand/result.js';
 
 export type TestState = 'running' | TestEndState;
 export const TEST_END_STATES: readonly TestEndState[] = ['done', 'failed', 'cancelled'];

@@ -49,7 +49,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { acknowledgedByAll } from '../protocol/generations.js';
 import type { FromWorker, OnDemandTask, ShardSettings, ShardTask, TestEndState, ToWorker } from '../protocol/messages.js';
-import type { TestResult } from '../ondemand/result.js';
+import type { TestResult } from '../protocol/ondemand/result.js';
 import type { IcmpSocketChoice } from '../protocol/icmp-socket-mode.js';
 import { IcmpSocketBits } from '../protocol/batch.js';
 import type { ShardTarget } from '../targets/model.js';

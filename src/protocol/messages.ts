@@ -12,7 +12,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ShardTarget } from '../targets/model.js';
 import type { IcmpSocketChoice } from './icmp-socket-mode.js';
-import type { TestResult } from '../ondemand/result.js';
+import type { TestResult } from './ondemand/result.js';
 
 /**
  * Slots from here up belong to on-demand tests, never to the store: a worker routes

@@ -28,11 +28,7 @@ const SHARED = ['workers/', 'src/protocol/', 'src/kinds/', 'src/values/'];
 const PACKAGES = new Set(['raw-socket']);
 
 /** "importer -> imported" (runtime) that still cross the line, and why. */
-const RUNTIME_EXCEPTIONS: Record<string, string> = {
-  'workers/ondemand.ts -> src/ondemand/result.ts':
-    "the worker sums an on-demand test up with the main thread's pure statistics (issue 8 on-demand, merged after this check); they belong in a module both planes share",
-  'src/ondemand/result.ts -> src/ondemand/stats.ts': 'pulled in by the on-demand result above',
-};
+const RUNTIME_EXCEPTIONS: Record<string, string> = {};
 
 /** "importer -> imported" (type-only) that still cross the line, and why. */
 const TYPE_EXCEPTIONS: Record<string, string> = {
@@ -46,7 +42,6 @@ const TYPE_EXCEPTIONS: Record<string, string> = {
   'workers/probes/http.ts -> src/targets/model.ts': 'ShardTarget, as above',
   'src/protocol/messages.ts -> src/targets/model.ts': 'the update message carries ShardTargets, as above',
   'workers/ondemand.ts -> src/targets/model.ts': 'ProbeKind, as above',
-  'src/protocol/messages.ts -> src/ondemand/result.ts': 'the on-demand result message carries the result type; goes with the runtime exception above',
 };
 
 interface Import {

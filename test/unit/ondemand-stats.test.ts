@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { interarrivalJitter, lossRatio, quantileSorted, reorderedCount, summarizeRtts } from '../../src/ondemand/stats.js';
-import { newTally, summarize } from '../../src/ondemand/result.js';
+import { interarrivalJitter, lossRatio, quantileSorted, reorderedCount, summarizeRtts } from '../../src/protocol/ondemand/stats.js';
+import { newTally, summarize } from '../../src/protocol/ondemand/result.js';
 
 const close = (a: number, b: number, what: string, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${what}: ${a} != ${b}`);
 
