@@ -14,6 +14,7 @@
  * the index stays valid however the slots change after it.
  */
 import { escapeLabelValue, validateUserLabelName } from './labels.js';
+import { varintSize } from '../values/varint.js';
 
 /** What a snapshot holds: shared bytes, copied index. */
 export interface LabelArenaView {
@@ -41,15 +42,6 @@ function growU32(a: Uint32Array, n: number): Uint32Array {
   return b;
 }
 
-/** Bytes of a protobuf varint. */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 function writeVarint(buf: Uint8Array, p: number, v: number): number {
   while (v >= 0x80) {

@@ -1,3 +1,4 @@
+import { varintSize } from '../values/varint.js';
 /**
  * A minimal protobuf (proto3 wire format) writer into one growing Buffer: varints,
  * zigzag varints, doubles, strings, raw bytes, and length-delimited messages whose
@@ -15,15 +16,6 @@ export const VARINT = 0;
 export const FIXED64 = 1;
 export const LEN = 2;
 
-/** Bytes of a varint of 0 <= v < 2^53. */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
 
 export class ProtoWriter {
   buf: Buffer;

@@ -10,7 +10,8 @@ import { renderExpositionText } from '../../src/metrics/exposition.js';
 import { PROTOBUF_CONTENT_TYPE, protobufChunks, selfMetricsProtobuf, type SelfMetricJson } from '../../src/metrics/protobuf-exposition.js';
 import { PROMETHEUS_TEXT_CONTENT_TYPE, acceptedFormat, readBody, renderMetrics } from '../../src/metrics/scrape.js';
 import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.js';
-import { ProtoWriter, varintSize } from '../../src/metrics/proto-writer.js';
+import { ProtoWriter } from '../../src/metrics/proto-writer.js';
+import { varintSize } from '../../src/values/varint.js';
 import { populatedStore } from '../helpers/populated-store.js';
 import { decodeDelimited, labelsOf, nativeBuckets, type PbFamily, type PbMetric } from '../helpers/prom-protobuf.js';
 
