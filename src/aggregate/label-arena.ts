@@ -42,7 +42,6 @@ function growU32(a: Uint32Array, n: number): Uint32Array {
   return b;
 }
 
-
 function writeVarint(buf: Uint8Array, p: number, v: number): number {
   while (v >= 0x80) {
     buf[p++] = (v & 0x7f) | 0x80;

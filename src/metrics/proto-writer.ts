@@ -16,7 +16,6 @@ export const VARINT = 0;
 export const FIXED64 = 1;
 export const LEN = 2;
 
-
 export class ProtoWriter {
   buf: Buffer;
   pos = 0;
