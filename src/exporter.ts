@@ -893,7 +893,7 @@ export class Exporter {
     // The console's entries without their slots; rejected entries of a source have no labels.
     // A rejection that is no single entry (a file that failed as a whole) has neither kind nor address: null in the API.
     return this.consoleEntries().map(({ slot, labels, ...t }) =>
-      slot < 0 ? { ...t, kind: t.kind || null, address: t.address || null } : { ...t, labels: labels as Record<string, string> },
+      slot < 0 ? { ...t, kind: t.kind || null, address: t.address || null } : { ...t, labels: labels },
     );
   }
 

@@ -82,6 +82,11 @@ const enum State {
   Gone = 5,
 }
 
+/** The State of a ring entry: the column is a Uint8Array, whose elements are plain numbers. */
+function stateAt(states: Uint8Array, entry: number): State {
+  return states[entry];
+}
+
 /** Outcomes booked so far (diagnostics; the exported counters come from the batches). */
 export interface InflightBooks {
   sent: number;
@@ -184,7 +189,7 @@ export class InflightWindow {
     const state = this.entState.data;
     const seqs = this.entSeq.data;
     for (let e = local << this.shift, end = e + this.ringSize; e < end; e++) {
-      if (state[e] === State.Pending) this.deadlines.delete(e);
+      if (stateAt(state, e) === State.Pending) this.deadlines.delete(e);
       state[e] = State.Free;
       seqs[e] = 0;
     }
@@ -200,7 +205,7 @@ export class InflightWindow {
     const e = (local << this.shift) | (seq & this.mask);
     const state = this.entState.data;
     const slot = this.index.slotOf(local);
-    if (state[e] === State.Pending) {
+    if (stateAt(state, e) === State.Pending) {
       // The ring came round before this probe's timeout was booked (the timer ran late).
       this.deadlines.delete(e);
       this.timedOut(e, slot);
@@ -240,7 +245,7 @@ export class InflightWindow {
   answer(entry: number, rttMs: number): Outcome {
     const state = this.entState.data;
     const local = entry >>> this.shift;
-    switch (state[entry]) {
+    switch (stateAt(state, entry)) {
       case State.Pending: {
         this.deadlines.delete(entry);
         state[entry] = State.Answered;
@@ -276,7 +281,7 @@ export class InflightWindow {
   /** Book Error(reason) for the probe in `entry` if it is still pending; returns whether it was. */
   fail(entry: number, reason: number, after: AfterFailure = AfterFailure.Duplicate): boolean {
     const state = this.entState.data;
-    if (state[entry] !== State.Pending) return false;
+    if (stateAt(state, entry) !== State.Pending) return false;
     this.deadlines.delete(entry);
     state[entry] = after === AfterFailure.Unknown ? State.Gone : State.Failed;
     this.books.errors++;
@@ -295,7 +300,7 @@ export class InflightWindow {
   pending(local: number): number {
     let n = 0;
     const state = this.entState.data;
-    for (let e = local << this.shift, end = e + this.ringSize; e < end; e++) if (state[e] === State.Pending) n++;
+    for (let e = local << this.shift, end = e + this.ringSize; e < end; e++) if (stateAt(state, e) === State.Pending) n++;
     return n;
   }
 
@@ -320,7 +325,7 @@ export class InflightWindow {
     const heap = this.deadlines.heap;
     const pending: number[] = [];
     for (let oe = 0; oe < states.length; oe++) {
-      const st = states[oe];
+      const st = stateAt(states, oe);
       if (st === State.Free) continue;
       const seq = seqs[oe];
       const ne = ((oe >>> oldShift) << this.shift) | (seq & this.mask);

@@ -401,7 +401,8 @@ export class TargetStore {
         this.staleRecords++;
         continue;
       }
-      switch (r.event(i)) {
+      // The event byte is any number off the wire: an unknown one falls to default (malformed).
+      switch (r.event(i) as ProbeEvent) {
         case ProbeEvent.Sent:
           sent[slot]++;
           break;

@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../values/duration.js';
 import { checkTimeoutSpan } from '../kinds/timing.js';
 import { checkHistorySpan } from './bounds.js';
-import { PROBE_KINDS, defaultOptionValues, kindModule, type OptionDecl, type ProbeKind } from '../kinds/index.js';
+import { PROBE_KINDS, defaultOptionValues, kindModule, type ProbeKind } from '../kinds/index.js';
 import { RESPONDER_LIMIT_RULES, responderLimitProblems, type LimitRule, type NumericResponderLimit } from '../responder/limits.js';
 import { checkMergedLabelCount } from '../targets/labels.js';
 import type { ConfigProblem } from './errors.js';
@@ -23,20 +23,84 @@ import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } 
 import { buildWebSecurity } from './build-web.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Props = Record<string, any>;
+/**
+ * The probe_defaults.* properties as convict hands them over, after the schema's checks;
+ * one optional section of option values per kind (icmp has none).
+ */
+type ProbeDefaultsProps = {
+  kind: string;
+  interval: string;
+  timeout: string;
+  loss_window: number;
+  payload_size: number;
+  labels: Record<string, string>;
+} & Partial<Record<ProbeKind, Record<string, unknown>>>;
+
+/**
+ * The whole tree of properties as convict hands it over (convict.getProperties()), after
+ * the schema's checks (config/schema.ts) and with defaults in place of bad leaves:
+ * snake_case keys, durations still as strings, null where a setting is off.
+ */
+export interface ConfigProps {
+  workers: number;
+  flush_interval: string;
+  workers_stall_timeout: string;
+  workers_heap_limit_mb: number;
+  icmp: { socket: string };
+  log: { level: string; format: string };
+  web: {
+    listen_address: string;
+    telemetry_path: string;
+    max_requests: number;
+    max_connections: number;
+    read_timeout: string;
+    write_timeout: string;
+    idle_timeout: string;
+    config_file: string | null;
+  };
+  dns: { refresh_interval: string; prefer: string };
+  metrics: { rtt_buckets: number[]; group_by: string[]; group_limit: number; classic_histograms: boolean };
+  history: { retention: string; resolution: string };
+  shard: { index: number; count: number };
+  probe_defaults: ProbeDefaultsProps;
+  targets: unknown[];
+  target_files: string[];
+  file_watch: { enabled: boolean; check_interval: string };
+  responder: {
+    tcp_echo: string | null;
+    udp_echo: string | null;
+    http: string | null;
+    max_connections: number;
+    max_frame_bytes: number;
+    max_datagram_bytes: number;
+    idle_timeout: string;
+    allow_cidrs: string[];
+    http_body_bytes: number;
+    http_max_body_bytes: number;
+    udp_rate_per_source: number;
+    udp_burst_per_source: number;
+    tcp_connect_rate_per_source: number;
+    tcp_connect_burst_per_source: number;
+    rate_limit_sources: number;
+  };
+  mesh: { name: string | null; peers: unknown[]; peers_file: string | null; peers_dns: string | null; kinds: string[] };
+  api: Parameters<typeof buildApiConfig>[0];
+  tests: Parameters<typeof buildTestsConfig>[0];
+  grpc: Parameters<typeof buildGrpcConfig>[0];
+  stream: Parameters<typeof buildStreamConfig>[0];
+}
 
 /**
  * probe_defaults -> ProbeDefaults. Each kind's option values are kept as written
  * (validated; a kind without a section, icmp, has none): a target's own values
  * override them and the kind normalises the result (targets/options.ts).
  */
-export function buildProbeDefaults(p: Props): ProbeDefaults {
+export function buildProbeDefaults(p: ProbeDefaultsProps): ProbeDefaults {
   const optionValues = {} as Record<ProbeKind, Readonly<Record<string, unknown>>>;
   for (const kind of PROBE_KINDS) {
-    const configured = (p[kind] ?? {}) as Record<string, unknown>;
+    const configured = p[kind] ?? {};
     const values = defaultOptionValues(kind);
-    for (const key of Object.keys(kindModule(kind).options as Record<string, OptionDecl>)) if (configured[key] !== undefined) values[key] = configured[key];
+    for (const key of Object.keys(kindModule(kind).options)) if (configured[key] !== undefined) values[key] = configured[key];
     optionValues[kind] = Object.freeze(values);
   }
   return {
@@ -105,7 +169,7 @@ function showLimit(n: number, rule: LimitRule): string {
  * were replaced by defaults: rules comparing them with other keys are skipped, so every
  * problem reported is a real one.
  */
-export function buildConfig(p: Props, configFile: string, baseDir: string, problems: ConfigProblem[], bad: ReadonlySet<string> = new Set()): Config {
+export function buildConfig(p: ConfigProps, configFile: string, baseDir: string, problems: ConfigProblem[], bad: ReadonlySet<string> = new Set()): Config {
   const abs = (f: string) => (isAbsolute(f) ? f : resolve(baseDir, f));
   const isBad = (...keys: string[]) => keys.some((k) => bad.has(k));
   const probeDefaults = buildProbeDefaults(p.probe_defaults);
@@ -191,7 +255,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     const key = RESPONDER_KEYS[r.option];
     const rule = RESPONDER_LIMIT_RULES[r.option] as LimitRule;
     if (isBad(key) || (rule.atMost !== undefined && isBad(RESPONDER_KEYS[rule.atMost as NumericResponderLimit]))) continue;
-    problems.push({ key, value: p.responder[key.slice('responder.'.length)], message: r.message });
+    problems.push({ key, value: (p.responder as Record<string, unknown>)[key.slice('responder.'.length)], message: r.message });
   }
 
   if (!isBad('web.listen_address', 'grpc.listen_address', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http')) {
@@ -229,7 +293,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
     targets,
-    targetFiles: (p.target_files as string[]).map(abs),
+    targetFiles: p.target_files.map(abs),
     fileWatch: { enabled: p.file_watch.enabled, checkIntervalMs: parseDuration(p.file_watch.check_interval) },
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },

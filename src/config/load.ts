@@ -12,7 +12,7 @@ import { ConfigError, type ConfigProblem } from './errors.js';
 import { splitArgv } from './argv.js';
 import { readStructuredFileSync } from '../values/structured-file.js';
 import { prune, checkLeaves, withDefaultsFor } from './validate.js';
-import { buildConfig } from './build.js';
+import { buildConfig, type ConfigProps } from './build.js';
 import type { Config } from './types.js';
 import { targetFromFlag } from '../targets/flag-target.js';
 import { describeProblems, parseTargetEntry } from '../targets/spec.js';
@@ -109,7 +109,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   // the peers and the rules between keys are checked too and one run names everything.
   const safe = badKeys.size > 0 ? withDefaultsFor(props, s, badKeys) : props;
   const baseDir = requested === null ? cwd : dirname(filePath);
-  const config = buildConfig(safe, configFile, baseDir, problems, badKeys);
+  // The schema's checks (and withDefaultsFor) make the tree the shape ConfigProps declares.
+  const config = buildConfig(safe as unknown as ConfigProps, configFile, baseDir, problems, badKeys);
   addFlagTargets(config, args.targets, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

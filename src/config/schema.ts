@@ -50,7 +50,7 @@ export { RESPONDER_DEFAULTS } from '../responder/defaults.js';
 function kindSections(): SchemaSection {
   const out: SchemaSection = {};
   for (const k of KINDS) {
-    const fields = Object.entries(k.options) as Array<[string, OptionDecl]>;
+    const fields = Object.entries<OptionDecl>(k.options);
     if (fields.length === 0) continue;
     const section: SchemaSection = {};
     for (const [key, f] of fields) {

@@ -62,7 +62,7 @@ function int(name: string, v: string | undefined, min: number, max: number, prob
 export function parseControllerArgs(argv: readonly string[]): { ok: true; args: ControllerArgs } | { ok: false; problems: string[] } {
   let values: Record<string, string | string[] | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values as typeof values;
+    values = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }).values;
   } catch (err) {
     return { ok: false, problems: [(err as Error).message] };
   }

@@ -52,7 +52,7 @@ export function formatRows(outcomes: readonly AgentOutcome[]): string {
     const lead = [...(mesh ? [o.from ?? '', o.to ?? ''] : []), o.agent];
     const t = o.test;
     if (!t) {
-      rows.push([...lead, '-', 'error', ...Array(9).fill('-')]);
+      rows.push([...lead, '-', 'error', ...Array<string>(9).fill('-')]);
       continue;
     }
     const r = t.result;

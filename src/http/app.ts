@@ -100,7 +100,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   // scrapes and health probes are excluded so they do not flood a trace backend.
   otelInstrumentation ??= new FastifyOtelInstrumentation({
     ignorePaths: (route: { url: string }) => route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
-  } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
+  });
   await app.register(otelInstrumentation.plugin());
   // Before any route: every route declaring config.mutation gets the rule.
   installMutationAuth(app as unknown as FastifyInstance, opts.mutations ?? (() => ({ token: null, listen: [] })));

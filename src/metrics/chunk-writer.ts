@@ -206,7 +206,7 @@ export function writeUint(buf: Buffer, p: number, v: number): number {
       buf[--q] = 48 + (x - d * 10);
       x = d;
     }
-    buf[--q] = 48 + x;
+    buf[q - 1] = 48 + x;
   } else {
     let x = v;
     while (x >= 10) {
@@ -214,7 +214,7 @@ export function writeUint(buf: Buffer, p: number, v: number): number {
       buf[--q] = 48 + (x - d * 10);
       x = d;
     }
-    buf[--q] = 48 + x;
+    buf[q - 1] = 48 + x;
   }
   return end;
 }

@@ -49,7 +49,7 @@ export function parsePrometheusText(text: string): ParsedExposition {
       }
       out.samples.push(parseSampleLine(line));
     } catch (e) {
-      throw new SyntaxError(`line ${ln + 1}: ${(e as Error).message}: ${JSON.stringify(line.slice(0, 200))}`);
+      throw new SyntaxError(`line ${ln + 1}: ${(e as Error).message}: ${JSON.stringify(line.slice(0, 200))}`, { cause: e });
     }
   }
   return out;

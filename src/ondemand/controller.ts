@@ -53,7 +53,7 @@ export function testTarget(plan: TestPlan, base: ShardTarget, slot: number): Sha
     t.url = u.toString();
     const http = base.options as Extract<KindOptions, { maxBodyBytes: number }>;
     // Read the whole body asked for: a cut-off body would make the throughput lie.
-    t.options = { ...http, maxBodyBytes: Math.max(http.maxBodyBytes, plan.size) } as KindOptions;
+    t.options = { ...http, maxBodyBytes: Math.max(http.maxBodyBytes, plan.size) };
   }
   return t;
 }

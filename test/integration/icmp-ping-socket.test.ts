@@ -55,7 +55,7 @@ test(
     const m = await waitFor(
       'probes sent and answered',
       async () => {
-        const s = await exp!.scrape();
+        const s = await exp.scrape();
         return (s.value('fleetprobe_probe_sent_total', { target: 'lo6' }) ?? 0) >= 40 && s;
       },
       30_000,
@@ -112,8 +112,8 @@ test('icmp.socket raw as an unprivileged uid refuses every ICMP target, naming C
   const reason = await waitFor(
     '/readyz 503',
     async () => {
-      if (exp!.exit) throw new Error(`exited\n${exp!.tail()}`);
-      const r = await exp!.request('/readyz');
+      if (exp.exit) throw new Error(`exited\n${exp.tail()}`);
+      const r = await exp.request('/readyz');
       return r.status === 503 && /no target can be probed/.test(r.text()) && r.text();
     },
     30_000,
@@ -136,7 +136,7 @@ test('as root, icmp.socket auto keeps raw sockets', { skip: SKIP || (!isRoot && 
   const m = await waitFor(
     'an ICMPv4 socket open',
     async () => {
-      const s = await exp!.scrape();
+      const s = await exp.scrape();
       return [0, 1].some((w) => s.value('fleetprobe_worker_icmp_socket_open', { worker: String(w), family: 'ipv4' }) === 1) && s;
     },
     20_000,

@@ -58,7 +58,7 @@ test('on-demand tests measure nft-injected 20% loss within binomial bounds (icmp
   await exp.waitReady(20_000);
 
   const run = async (body: Record<string, unknown>): Promise<Result> => {
-    const r = await exp!.request('/api/v1/tests?wait=1', {
+    const r = await exp.request('/api/v1/tests?wait=1', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),

@@ -64,7 +64,7 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
   const listen = `127.0.0.1:${port}`;
   // The delaying echo: one socket answering after DELAY_MS; lives at most 100 s.
   const delayer = spawn(process.execPath, [FIXTURE, String(DELAY_MS), '--', '100000'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const first = await new Promise<string>((resolve) => createInterface({ input: delayer.stdout! }).once('line', resolve));
+  const first = await new Promise<string>((resolve) => createInterface({ input: delayer.stdout }).once('line', resolve));
   const delayedPort = (JSON.parse(first) as { echo: number[] }).echo[0];
 
   const cfg = dir.file('fleetprobe.yaml', {
@@ -82,7 +82,7 @@ test('on-demand tests: RTT behind a known delay, a configured target at 200/s, h
   const exp = new ExporterProcess(['run', '--config', cfg], listen);
   t.after(async () => {
     await exp.stop(3000);
-    delayer.stdin!.end();
+    delayer.stdin.end();
     delayer.kill();
     dir.cleanup();
   });

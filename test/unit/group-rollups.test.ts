@@ -526,7 +526,10 @@ test("generations: results of a slot's former target (a stale batch) and of a re
   const { store, g } = setup(['rack']);
   const batch = (slot: number, sent: number, generation: number): ArrayBuffer => {
     const w = new BatchWriter(256);
-    for (let i = 0; i < sent; i++) (w.push(slot, ProbeEvent.Sent), w.push(slot, ProbeEvent.Timeout));
+    for (let i = 0; i < sent; i++) {
+      w.push(slot, ProbeEvent.Sent);
+      w.push(slot, ProbeEvent.Timeout);
+    }
     return w.take(0, 1, generation);
   };
   store.defineSlot(0, icmp('a', { rack: 'r1' }), 1);

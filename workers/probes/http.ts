@@ -190,7 +190,7 @@ export class HttpProber implements Prober {
   /** Past its deadline, an active attempt is a timeout and a lingering one is closed. */
   private readonly attempts: AttemptPool<HttpAttempt>;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-  private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
+  private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead };
 
   constructor(
     private readonly sink: ProbeSink,
@@ -272,7 +272,7 @@ export class HttpProber implements Prober {
     a.reused = socket !== null;
     if (socket === null) {
       try {
-        socket = (t.https ? tls.connect(t.connect) : net.connect(t.connect)) as ProbeSocket;
+        socket = t.https ? tls.connect(t.connect) : net.connect(t.connect);
       } catch (err) {
         a.phase = Phase.Free;
         a.target = null;

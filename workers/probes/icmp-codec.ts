@@ -365,7 +365,6 @@ export function parseIPv6Into(s: string, out: Uint8Array, off: number): boolean 
       out[off + groups * 2 + 2] = (v4 >>> 8) & 0xff;
       out[off + groups * 2 + 3] = v4 & 0xff;
       groups += 2;
-      i = n;
       break;
     }
     if (digits === 0 || digits > 4) return false;

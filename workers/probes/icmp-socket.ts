@@ -363,6 +363,7 @@ function openDgram(family: 4 | 6, rawProblem: string | null): IcmpConn {
       rawProblem === null
         ? `cannot open an ICMPv${family === 4 ? 4 : 6} ping socket (icmp.socket dgram): ${dgram}; ${hint}`
         : `cannot open a raw ICMPv${family === 4 ? 4 : 6} socket (${rawProblem}: needs CAP_NET_RAW) nor a ping socket (${dgram}: ${hint})`,
+      { cause: err },
     );
   }
 }

@@ -355,7 +355,7 @@ export class IcmpProber implements Prober {
     const f = family === 4 ? 0 : 1;
     const existing = this.conns[f];
     if (existing) return existing;
-    if (this.connError[f] !== null) throw new Error(this.connError[f]!);
+    if (this.connError[f] !== null) throw new Error(this.connError[f]);
     let conn: IcmpConn;
     try {
       conn = this.openConn(family);
@@ -365,7 +365,7 @@ export class IcmpProber implements Prober {
       const hint = /not permitted|EPERM|EACCES|permission denied/i.test(detail) ? ' (see "Running unprivileged" in the README)' : '';
       const msg = `icmp: ${detail}${hint}`;
       this.connError[f] = msg;
-      throw new Error(msg);
+      throw new Error(msg, { cause: err });
     }
     conn.onPacket(family === 4 ? this.onPacket4 : this.onPacket6);
     const status = conn.setFilters(this.identifier);

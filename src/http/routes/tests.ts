@@ -16,6 +16,7 @@ import type { TestAnswer, TestController } from '../../ondemand/controller.js';
 
 const WAIT_VALUES: Readonly<Record<string, boolean>> = { '1': true, true: true, '0': false, false: false };
 
+// eslint-disable-next-line @typescript-eslint/require-await -- a Fastify plugin: async is how Fastify knows it takes no done callback
 export async function testRoutes(app: FastifyInstance, opts: { tests: TestController }): Promise<void> {
   const tests = opts.tests;
   app.setErrorHandler((err: FastifyError, _req, reply) => {
