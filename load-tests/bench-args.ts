@@ -41,11 +41,34 @@ export interface BenchOptions {
   streamSelect: number | 'all';
   /** A/B pairs per size. */
   abRounds: number;
+  /** On-demand udp test run during B (--ondemand-udp COUNT@RATE), or null. */
+  ondemandUdp: OnDemandUdpSpec | null;
+}
+
+/** COUNT probes at RATE per second: one on-demand udp test. */
+export interface OnDemandUdpSpec {
+  count: number;
+  rate: number;
+}
+
+/** The exporter's limits (tests.max_count, tests.max_rate): the option is refused beyond them. */
+const ONDEMAND_MAX_COUNT = 1_000_000;
+const ONDEMAND_MAX_RATE = 1000;
+
+/** Parse "COUNT@RATE" (e.g. 5000@1000) of --ondemand-udp. */
+export function parseOnDemandUdp(flag: string, v: string): OnDemandUdpSpec {
+  const m = /^(\d+)@(\d+)$/.exec(v.trim());
+  const count = m ? Number(m[1]) : NaN;
+  const rate = m ? Number(m[2]) : NaN;
+  if (!m || !(count > 0) || !(rate > 0)) throw new Error(`${flag}: expected COUNT@RATE with positive integers (e.g. 5000@1000), got "${v}"`);
+  if (count > ONDEMAND_MAX_COUNT) throw new Error(`${flag}: count ${count} is above the exporter's limit ${ONDEMAND_MAX_COUNT} (tests.max_count)`);
+  if (rate > ONDEMAND_MAX_RATE) throw new Error(`${flag}: rate ${rate} is above the exporter's limit ${ONDEMAND_MAX_RATE}/s (tests.max_rate)`);
+  return { count, rate };
 }
 
 /** True when the options ask for the A/B run of loads on top of probing instead of the capacity table. */
 export function wantsAbRun(o: BenchOptions): boolean {
-  return o.streamClients > 0 || o.grpcStreams > 0;
+  return o.streamClients > 0 || o.grpcStreams > 0 || o.ondemandUdp !== null;
 }
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
@@ -73,6 +96,8 @@ without then with the clients, back to back): CPU added, main-thread loop lag, f
   --stream-clients N      SSE clients on /api/v1/stream?mode=stream  (default 0)
   --grpc-streams N        gRPC Subscribe STREAM calls                  (default 0)
   --stream-select N|all   targets each client selects (by name)        (default 100)
+  --ondemand-udp N@R      during B, one on-demand udp test of N probes at R/s (POST /api/v1/tests)
+                          toward a udp echo on loopback; its sent/received/loss and RTT p99 reported
   --ab-rounds N           A/B pairs per size                           (default 1)
 Every run is bounded in time; loopback (127.0.0.0/8) only.`;
 
@@ -132,6 +157,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     grpcStreams: 0,
     streamSelect: 100,
     abRounds: 1,
+    ondemandUdp: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -221,6 +247,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--stream-select':
         o.streamSelect = value === 'all' ? 'all' : positiveInt(flag, value);
         break;
+      case '--ondemand-udp':
+        o.ondemandUdp = parseOnDemandUdp(flag, value);
+        break;
       case '--ab-rounds':
         o.abRounds = positiveInt(flag, value);
         break;
@@ -230,7 +259,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   }
   if (Number.isNaN(o.warmupMs)) o.warmupMs = Math.max(3000, 3 * o.intervalMs);
   if (wantsAbRun(o)) {
-    if (o.kinds.length !== 1 || o.kinds[0] !== 'icmp') throw new Error('--stream-clients/--grpc-streams run icmp targets only (drop --kinds)');
+    if (o.kinds.length !== 1 || o.kinds[0] !== 'icmp') throw new Error('--stream-clients/--grpc-streams/--ondemand-udp run icmp targets only (drop --kinds)');
   }
   return o;
 }

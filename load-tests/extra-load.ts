@@ -3,9 +3,9 @@
  * (`npm run bench -- --stream-clients …`): the same exporter is measured without
  * and with them, back to back. A load starts once the exporter is ready and warmed
  * up, runs through the measured window, and reports what it did when stopped.
- * Streaming clients are one (stream-load.ts); the on-demand UDP test of issue 8's
- * benchmark is meant to be another (a class implementing ExtraLoad, added to the
- * list in stream-bench.ts behind its own option).
+ * Streaming clients are one (stream-load.ts), the on-demand udp test of issue 8's
+ * benchmark another (ondemand-udp-load.ts); each joins the list in stream-bench.ts's
+ * loadsFor() behind its own option.
  */
 import type { TargetEntry } from './loopback-fleet.js';
 
@@ -16,15 +16,19 @@ export interface LoadContext {
   grpcAddress: string;
   /** The exporter's targets, in target-file order. */
   targets: readonly TargetEntry[];
+  /** host:port of the exporter's own responder.udp_echo, when the bench config has one. */
+  udpEcho?: string;
 }
 
-/** One line of facts for the report: name -> figure. */
+/** One line of facts for the report: name -> figure (`cell`, if the load has a `column`, goes into the table instead). */
 export type LoadFigures = Record<string, number | string>;
 
 export interface ExtraLoad {
   readonly name: string;
   /** Exporter config keys this load needs (merged into the config of both A and B runs, so they differ only by the load). */
   readonly exporterConfig?: Record<string, unknown>;
+  /** A column of its own in the A/B table (header); its B cell is the figures' `cell`. */
+  readonly column?: string;
   /** Start; resolves once the load is running in steady state. Bounded in time. */
   start(ctx: LoadContext): Promise<void>;
   /** Mark the start of the measured window (counters reset). */

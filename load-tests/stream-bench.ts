@@ -7,7 +7,7 @@
  * between the window's two scrapes, and the share of samples over 20 ms), false loss,
  * and what the loads did. Reported, never asserted: CPU added = B - A.
  *
- *   npm run bench -- --targets 10000 --stream-clients 100 --grpc-streams 10 [--stream-select 100] [--ab-rounds 2]
+ *   npm run bench -- --targets 10000 --stream-clients 100 --grpc-streams 10 [--stream-select 100] [--ondemand-udp 5000@1000] [--ab-rounds 2]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { LineSplitter } from './exposition-tally.js';
 import type { ExtraLoad, LoadFigures } from './extra-load.js';
 import { timedGet } from './http-client.js';
 import { targetEntries } from './loopback-fleet.js';
+import { OnDemandUdpLoad } from './ondemand-udp-load.js';
 import { cpuSeconds, loadAverage1m, peakRssBytes } from './proc-stats.js';
 import { histogramQuantile, subtractCounts } from './quantiles.js';
 import { StreamLoad } from './stream-load.js';
@@ -122,17 +123,19 @@ async function runOnce(
     const grpcPort = await freePort();
     // Both runs get every load's config (gRPC on, the same limits): they differ only by the clients.
     const extra: Record<string, unknown> = { ...loadConfig, grpc: { listen_address: `127.0.0.1:${grpcPort}` } };
-    const cfg = writeJson(dir, 'ab.json', {
+    const doc: Record<string, unknown> = {
       ...exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }),
       ...extra,
-    });
+    };
+    const cfg = writeJson(dir, 'ab.json', doc);
+    const udpEcho = (doc.responder as { udp_echo?: string } | undefined)?.udp_echo;
     log(`[${label} ${n}] starting exporter…`);
     const ex = await startExporter(`fleetprobe ab ${label} ${n}`, 'run', cfg, webPort, 60_000 + n * 2);
     try {
       await sleep(o.warmupMs);
       for (const l of loads) {
         log(`[${label} ${n}] starting load ${l.name}…`);
-        await l.start({ baseUrl: ex.baseUrl, grpcAddress: `127.0.0.1:${grpcPort}`, targets: entries });
+        await l.start({ baseUrl: ex.baseUrl, grpcAddress: `127.0.0.1:${grpcPort}`, targets: entries, udpEcho });
       }
       // Let the clients' initial states pass before the window.
       await sleep(2000);
@@ -181,10 +184,11 @@ async function runOnce(
   }
 }
 
-/** The loads the options ask for (the on-demand UDP load joins here behind its own option). */
+/** The loads the options ask for, each behind its own option. */
 export function loadsFor(o: BenchOptions): ExtraLoad[] {
   const loads: ExtraLoad[] = [];
   if (o.streamClients > 0 || o.grpcStreams > 0) loads.push(new StreamLoad({ sseClients: o.streamClients, grpcStreams: o.grpcStreams, select: o.streamSelect }));
+  if (o.ondemandUdp) loads.push(new OnDemandUdpLoad(o.ondemandUdp));
   return loads;
 }
 
@@ -204,6 +208,16 @@ export const AB_HEADER = [
   'peak RSS',
   'load avg',
 ];
+
+/** The columns of loads that have one, in load order. */
+export function loadColumns(loads: readonly ExtraLoad[]): string[] {
+  return loads.flatMap((l) => (l.column ? [l.column] : []));
+}
+
+/** Cells of the loads' columns for a run: its figures' `cell` (B), '—' where the run had no such load (A). */
+export function loadCells(loads: readonly ExtraLoad[], r: AbRow): string[] {
+  return loads.flatMap((l, i) => (l.column ? [r.loads.length === loads.length ? String(r.loads[i].cell ?? '—') : '—'] : []));
+}
 
 export function abCells(r: AbRow, baseline: AbRow | undefined): string[] {
   return [
@@ -226,6 +240,7 @@ export function abCells(r: AbRow, baseline: AbRow | undefined): string[] {
 export async function runStreamBench(o: BenchOptions, log: (m: string) => void): Promise<string> {
   const rows: string[][] = [];
   const notes: string[] = [];
+  const columns = loadColumns(loadsFor(o));
   for (const n of o.sizes.icmp) {
     for (let round = 1; round <= o.abRounds; round++) {
       const tag = o.abRounds > 1 ? ` #${round}` : '';
@@ -233,17 +248,18 @@ export async function runStreamBench(o: BenchOptions, log: (m: string) => void):
       const config = Object.assign({}, ...loads.map((l) => l.exporterConfig ?? {})) as Record<string, unknown>;
       const a = await runOnce(`A: probing only${tag}`, n, o, [], config, log);
       const b = await runOnce(`B: + ${describeLoads(o)}${tag}`, n, o, loads, config, log);
-      rows.push(abCells(a, a), abCells(b, a));
+      rows.push([...abCells(a, a), ...loadCells(loads, a)], [...abCells(b, a), ...loadCells(loads, b)]);
       for (const fig of b.loads)
         notes.push(
           `${n} targets${tag}, B: ${Object.entries(fig)
+            .filter(([k]) => k !== 'cell')
             .map(([k, v]) => `${k}=${v}`)
             .join(', ')}`,
         );
     }
   }
   return [
-    markdownTable(AB_HEADER, rows),
+    markdownTable([...AB_HEADER, ...columns], rows),
     '',
     'How to read it:',
     '- A and B run back to back on the same machine with the same config (gRPC on in both); B adds the loads after warm-up and',
@@ -252,6 +268,12 @@ export async function runStreamBench(o: BenchOptions, log: (m: string) => void):
     "  window's two scrapes; p50/p99 by interpolation in its buckets (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50 ms, ...).",
     '- false loss: timeouts + errors between the scrapes (loopback: every loss is false). stream events/s: fleetprobe_stream_events_total.',
     '- The machine is shared: compare A and B of the same pair; the load avg column shows the competition.',
+    ...(o.ondemandUdp
+      ? [
+          `- on-demand udp: one test of ${o.ondemandUdp.count} probes at ${o.ondemandUdp.rate}/s (POST /api/v1/tests), started with B's window, toward a udp echo`,
+          "  on loopback (the exporter's responder.udp_echo, else a `fleetprobe responder` process the bench starts); read with GET /api/v1/tests/ID.",
+        ]
+      : []),
     '',
     'Loads (client side, during the window):',
     ...notes.map((x) => `- ${x}`),
@@ -262,5 +284,8 @@ function describeLoads(o: BenchOptions): string {
   const parts: string[] = [];
   if (o.streamClients > 0) parts.push(`${o.streamClients} SSE`);
   if (o.grpcStreams > 0) parts.push(`${o.grpcStreams} gRPC`);
-  return `${parts.join(' + ')} streams (${o.streamSelect === 'all' ? 'all' : o.streamSelect} targets each)`;
+  const out: string[] = [];
+  if (parts.length > 0) out.push(`${parts.join(' + ')} streams (${o.streamSelect === 'all' ? 'all' : o.streamSelect} targets each)`);
+  if (o.ondemandUdp) out.push(`udp test ${o.ondemandUdp.count}@${o.ondemandUdp.rate}/s`);
+  return out.join(' + ');
 }

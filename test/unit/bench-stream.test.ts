@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBenchArgs, wantsAbRun, type BenchOptions } from '../../load-tests/bench-args.js';
-import { lagFigures, WindowTally } from '../../load-tests/stream-bench.js';
+import { parseBenchArgs, parseOnDemandUdp, wantsAbRun, type BenchOptions } from '../../load-tests/bench-args.js';
+import type { OnDemandTestView } from '../../load-tests/ondemand-client.js';
+import { onDemandFigures } from '../../load-tests/ondemand-udp-load.js';
+import { lagFigures, loadCells, loadColumns, loadsFor, WindowTally, type AbRow } from '../../load-tests/stream-bench.js';
 import { selectionWindows } from '../../load-tests/stream-load.js';
 
 const opts = (argv: string[]): BenchOptions => {
@@ -64,4 +66,51 @@ test('window tally: sums, the lag histogram, and lag quantiles between two scrap
   assert.ok(Math.abs(f.p50 - (1 + 9 * (10 / 90))) < 1e-9, String(f.p50));
   assert.ok(f.p99 > 20 && f.p99 <= 50, String(f.p99));
   assert.ok(Math.abs(f.over20ms - 12 / 200) < 1e-12);
+});
+
+test('--ondemand-udp COUNT@RATE: parsed, turns the A/B run on, bounded by the exporter limits', () => {
+  assert.equal(opts([]).ondemandUdp, null);
+  const o = opts(['--targets', '10000', '--ondemand-udp', '5000@1000']);
+  assert.deepEqual(o.ondemandUdp, { count: 5000, rate: 1000 });
+  assert.equal(wantsAbRun(o), true);
+  assert.deepEqual(parseOnDemandUdp('--ondemand-udp', ' 10@1 '), { count: 10, rate: 1 });
+  for (const bad of ['5000', '5000@', '@1000', '0@10', '10@0', '-1@10', '10@1.5', '10@x', '10@@10'])
+    assert.throws(() => parseOnDemandUdp('--ondemand-udp', bad), /COUNT@RATE/, bad);
+  assert.throws(() => parseOnDemandUdp('--ondemand-udp', '5000@1001'), /tests\.max_rate/);
+  assert.throws(() => parseOnDemandUdp('--ondemand-udp', '1000001@10'), /tests\.max_count/);
+  assert.throws(() => parseBenchArgs(['--ondemand-udp', '10@10', '--kinds', 'udp']), /icmp targets only/);
+});
+
+test('on-demand figures: the cell and facts from a test view; a failed or missing test says why', () => {
+  const spec = { count: 5000, rate: 1000 };
+  const view: OnDemandTestView = {
+    id: 'x',
+    state: 'done',
+    result: { sent: 5000, received: 4990, loss_ratio: 0.002, rtt_seconds: { min: 0.0001, avg: 0.0002, max: 0.004, p50: 0.00015, p90: 0.0003, p99: 0.0012 } },
+  };
+  const f = onDemandFigures(spec, view, null);
+  assert.equal(f.cell, '4990 of 5000 (loss 0.20%), p99 1.20 ms');
+  assert.deepEqual([f.sent, f.received, f.loss, f.rtt_p99_ms], [5000, 4990, '0.20%', '1.20']);
+  assert.match(String(onDemandFigures(spec, { ...view, state: 'cancelled' }, null).cell), /\[cancelled\]$/);
+  assert.equal(onDemandFigures(spec, null, 'POST /api/v1/tests answered 429').cell, 'failed: POST /api/v1/tests answered 429');
+  assert.equal(onDemandFigures(spec, { id: 'x', state: 'failed' }, null).cell, 'failed: state failed, no result');
+  const none = {
+    ...view,
+    result: { ...view.result!, received: 0, loss_ratio: 1, rtt_seconds: { min: null, avg: null, max: null, p50: null, p90: null, p99: null } },
+  };
+  assert.equal(onDemandFigures(spec, none, null).cell, '0 of 5000 (loss 100.00%), p99 — ms');
+});
+
+test('load columns: only loads with a column; A rows get a dash, B rows the cell', () => {
+  const o = opts(['--stream-clients', '2', '--ondemand-udp', '100@100']);
+  const loads = loadsFor(o);
+  assert.deepEqual(
+    loads.map((l) => l.name),
+    ['stream', 'ondemand-udp'],
+  );
+  assert.deepEqual(loadColumns(loads), ['on-demand udp: received of sent, RTT p99']);
+  const row = (figs: Record<string, string | number>[]): AbRow => ({ loads: figs }) as unknown as AbRow;
+  assert.deepEqual(loadCells(loads, row([])), ['—']);
+  assert.deepEqual(loadCells(loads, row([{ sse_events: 5 }, { cell: '100 of 100' }])), ['100 of 100']);
+  assert.deepEqual(loadColumns(loadsFor(opts(['--stream-clients', '2']))), []);
 });
