@@ -53,9 +53,11 @@ test(
     t.after(async () => void (await proc.stop()));
     await proc.waitReady(20_000);
 
+    // Targets first, then the status: once the targets show a change, the status read
+    // after them shows it too (the other order could pair new targets with an old status).
     const view = async () => {
-      const status = JSON.parse((await proc.request('/api/v1/status')).text()) as Status;
       const targets = (JSON.parse((await proc.request('/api/v1/targets')).text()) as { targets: ApiTarget[] }).targets;
+      const status = JSON.parse((await proc.request('/api/v1/status')).text()) as Status;
       return { status, names: targets.map((x) => x.name).sort(), targets };
     };
     const received = async (target: string) => (await proc.scrape()).value('fleetprobe_probe_received_total', { target }) ?? 0;
