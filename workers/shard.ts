@@ -5,6 +5,7 @@
  *
  *   main ──{update | stop}──▶ port ──▶ shard
  *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, stopped}──▶ main
+ *   main ──{burst | burst_cancel}──▶ shard ──{burst_done | burst_failed}──▶ main (burst.ts)
  *
  * A batch is posted every flushIntervalMs even when it holds no records: it is the
  * heartbeat the main thread uses for readiness and batch age.
@@ -29,6 +30,7 @@ import { Header } from '../src/protocol/batch.js';
 import type { FromWorker, ShardTask, ToWorker } from '../src/protocol/messages.js';
 import type { ProbeKind, ShardTarget } from '../src/targets/model.js';
 import { Batcher } from './batcher.js';
+import { BurstRoutingSink, BurstRunner } from './burst.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { proberFactories } from './probes/registry.js';
 import type { Prober, ProberFactory } from './probes/prober.js';
@@ -48,6 +50,10 @@ function errorMessage(err: unknown): string {
 
 export class ShardRuntime {
   readonly batcher: Batcher;
+  /** One-shot bursts of ad-hoc targets on this shard's probers (burst.ts). */
+  readonly bursts: BurstRunner;
+  /** What the probers write to: the batch, or a burst for a burst slot. */
+  private readonly sink: BurstRoutingSink;
   readonly scheduler: Scheduler;
   readonly probers = new Map<ProbeKind, Prober>();
   private readonly targets = new Map<number, ShardTarget>();
@@ -66,6 +72,8 @@ export class ShardRuntime {
     try {
       if (msg?.type === 'update') this.update(msg.generation, msg.upsert, msg.remove);
       else if (msg?.type === 'stop') void this.stop();
+      else if (msg?.type === 'burst') this.bursts.start(msg.id, msg.spec);
+      else if (msg?.type === 'burst_cancel') this.bursts.cancel(msg.id);
     } catch (err) {
       this.log('error', 'shard: message handling failed', { error: errorMessage(err) });
     }
@@ -82,6 +90,12 @@ export class ShardRuntime {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { settings } = task;
     this.batcher = new Batcher(settings.workerIndex, 4096, (level, msg, fields) => this.log(level, msg, fields));
+    this.bursts = new BurstRunner({
+      proberFor: (kind) => this.proberFor(kind),
+      post: (m, transfer) => this.post(m, transfer),
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
+    this.sink = new BurstRoutingSink(this.batcher, this.bursts);
     this.scheduler = new Scheduler(
       (slot) => this.proberOf.get(slot)?.probe(slot),
       (slot, err) => this.log('warn', 'probe start failed', { slot, error: errorMessage(err) }),
@@ -159,7 +173,7 @@ export class ShardRuntime {
     if (p) return p;
     const factory = this.factories[kind];
     if (!factory) throw new Error(`probe kind '${kind}' is not supported by this worker`);
-    p = factory(this.batcher, this.task.settings);
+    p = factory(this.sink, this.task.settings);
     this.probers.set(kind, p);
     return p;
   }
@@ -191,6 +205,8 @@ export class ShardRuntime {
     this.stopping = (async () => {
       clearInterval(this.flushTimer);
       this.scheduler.stop();
+      // Answered before the probers close, with what they have.
+      this.bursts.stopAll();
       for (const p of this.probers.values()) {
         try {
           await p.close();
@@ -216,9 +232,9 @@ export class ShardRuntime {
     this.post({ type: 'log', level, msg, fields: { workerIndex: this.task.settings.workerIndex, ...fields } });
   }
 
-  private post(msg: FromWorker): void {
+  private post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
     try {
-      this.task.port.postMessage(msg);
+      this.task.port.postMessage(msg, transfer);
     } catch {
       /* port closed */
     }

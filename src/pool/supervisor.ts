@@ -63,6 +63,7 @@ import {
   type WorkerState,
 } from './failures.js';
 import { WorkerRecords, type WorkerRecord } from './worker-record.js';
+import { BurstDispatcher } from './burst.js';
 
 export { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from './failures.js';
 
@@ -170,6 +171,8 @@ export class ShardSupervisor {
   private readonly pool: Piscina<ShardTask, void>;
   private readonly shards: ShardState[];
   readonly records: WorkerRecords;
+  /** One-shot bursts of ad-hoc targets on the workers (burst.ts). */
+  readonly bursts: BurstDispatcher;
   private readonly stallTimeoutMs: number;
   private readonly watchdogEveryMs: number;
   private readonly place: (name: string, workers: number) => number;
@@ -214,6 +217,10 @@ export class ShardSupervisor {
       onStopped: null,
       record: this.records.get(index),
     }));
+    this.bursts = new BurstDispatcher({
+      workers: opts.workers,
+      post: (w, msg) => !this.stopping && this.post(this.shards[w], msg),
+    });
   }
 
   get workers(): number {
@@ -354,6 +361,8 @@ export class ShardSupervisor {
       s.port?.close();
       s.port = null;
     }
+    // Each shard answered its bursts before {stopped}; what is left will never be.
+    this.bursts.close();
     let destroyTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.pool.destroy().catch((err: unknown) => this.opts.logger.warn({ err }, 'worker pool teardown failed')),
@@ -434,6 +443,10 @@ export class ShardSupervisor {
         s.onStopped?.();
         s.onStopped = null;
         break;
+      case 'burst_done':
+      case 'burst_failed':
+        this.bursts.onMessage(s.index, m);
+        break;
     }
   }
 
@@ -483,6 +496,7 @@ export class ShardSupervisor {
     if (s.abort !== abort) return; // an older task of this shard
     const stalled = !Number.isNaN(s.stalledFor);
     s.abort = null;
+    this.bursts.workerLost(s.index);
     if (this.stopping) {
       // A shard that returned posted {stopped} before it did (it is on its way on the
       // port); one that failed never will, so stop() need not wait for it.

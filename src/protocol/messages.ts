@@ -7,9 +7,11 @@
  *   main ──{update, generation, upsert, remove}──▶ worker   (every generation, to every worker; empty when nothing changed for it)
  *   worker ──{batch}──▶ main                                (header: the generation applied when its records were written)
  *   main ──{stop}──▶ worker ──{final batch}, {stopped}──▶ main
+ *   main ──{burst | burst_cancel}──▶ worker ──{burst_done | burst_failed}──▶ main   (one-shot bursts: burst.ts)
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ShardTarget } from '../targets/model.js';
+import type { FromWorkerBurst, ToWorkerBurst } from './burst.js';
 
 /** Settings every shard gets; fixed for the life of a shard task. */
 export interface ShardSettings {
@@ -38,7 +40,7 @@ export interface ShardTask {
  * this order: remove these slots, then add or replace these targets (a slot in upsert
  * that the worker has is a changed target: its prober state starts afresh).
  */
-export type ToWorker = { type: 'update'; generation: number; upsert: ShardTarget[]; remove: number[] } | { type: 'stop' };
+export type ToWorker = { type: 'update'; generation: number; upsert: ShardTarget[]; remove: number[] } | { type: 'stop' } | ToWorkerBurst;
 
 /** Worker -> main. */
 export type FromWorker =
@@ -48,4 +50,6 @@ export type FromWorker =
   /** The worker could not probe this target, as given at `generation`. */
   | { type: 'target_rejected'; slot: number; reason: string; generation: number }
   /** Posted after the final batch: nothing more comes from this worker. */
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** The answer to a one-shot burst (burst.ts). */
+  | FromWorkerBurst;
