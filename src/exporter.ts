@@ -43,6 +43,7 @@ import { SelfMetrics } from './metrics/self.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { ProbeService } from './probe-endpoint/service.js';
 import { TargetSync } from './pool/target-sync.js';
 import { WorkerRecords } from './pool/worker-record.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
@@ -240,6 +241,7 @@ export class Exporter {
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
+      probe: this.mode === 'run' ? this.probeService() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -446,6 +448,17 @@ export class Exporter {
   }
 
   /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
+  /** GET /probe: bursts on the current pool, settings read per request (a reload applies at once). */
+  private probeService(): ProbeService {
+    return new ProbeService({
+      config: () => this.config.probeEndpoint,
+      defaults: () => this.config.probeDefaults,
+      dnsPrefer: () => this.config.dns.prefer,
+      bursts: () => this.supervisor?.bursts ?? null,
+      registry: this.self.registry,
+    });
+  }
+
   private apiTargetsController(): ApiTargetsController {
     return new ApiTargetsController({
       source: this.apiTargets,

@@ -20,6 +20,7 @@ import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { buildProbeEndpointConfig } from './schema-probe.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -220,6 +221,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
+    probeEndpoint: buildProbeEndpointConfig(p.probe_endpoint, problems),
   };
 }
 

@@ -25,6 +25,7 @@ import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { clip } from '../values/clip.js';
 import { boolFormat, durationFormat, intFormat, listFormat, mappingFormat, oneOf, stringFormat, toList, toNumberList, type ElementProblem, type Format } from '../values/format.js';
 import type { Range } from '../values/range.js';
+import { PROBE_ENDPOINT_FORMATS } from './schema-probe.js';
 import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS } from './bounds.js';
 
 export type { Check, ElementProblem, Format } from '../values/format.js';
@@ -205,6 +206,7 @@ export const FORMATS: Record<string, Format> = {
   'fp-list': { check: (v) => (Array.isArray(v) ? null : 'must be a list') },
   'fp-labels': mappingFormat(labelProblems, `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`),
   ...kindOptionFormats(),
+  ...PROBE_ENDPOINT_FORMATS,
 };
 
 let registered = false;

@@ -17,6 +17,7 @@ import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/b
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
+import { probeEndpointSection } from './schema-probe.js';
 import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
 import { readFdLimits } from '../http/fd-limit.js';
 
@@ -260,6 +261,7 @@ export function buildSchema(): SchemaSection {
       },
     },
     ...apiSections(),
+    ...probeEndpointSection(),
   };
   withNames(schema, '');
   return schema;

@@ -4,6 +4,9 @@ import type { DnsPreference } from '../targets/resolve.js';
 import type { ResponderLimits } from '../responder/limits.js';
 import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
+import type { ProbeEndpointConfig } from './schema-probe.js';
+
+export type { ProbeEndpointConfig } from './schema-probe.js';
 
 // Declared with the targets (targets/ does not import config/); re-exported for the
 // code that has always found them here.
@@ -80,4 +83,6 @@ export interface Config {
   api: ApiConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
+  /** GET /probe (probe_endpoint.*). */
+  probeEndpoint: ProbeEndpointConfig;
 }

@@ -21,6 +21,8 @@ import { consoleRoutes, type ConsoleRouteOptions } from './routes/console.js';
 import { linksPage } from './console/static.js';
 import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
 import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
+import { probeRoutes } from './routes/probe.js';
+import type { ProbeService } from '../probe-endpoint/service.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -41,6 +43,8 @@ export interface BuildOptions {
   mutations?: () => MutationPolicy;
   /** POST/DELETE /api/v1/targets; absent: no such routes (responder mode). */
   targetChanges?: TargetChanges;
+  /** GET /probe (the multi-target pattern); absent: no such route (responder mode). */
+  probe?: ProbeService;
 }
 
 /**
@@ -107,6 +111,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
   if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
+  if (opts.probe) await app.register(probeRoutes, { service: opts.probe });
 
   const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
   if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });
