@@ -35,6 +35,12 @@ export interface StartPrometheusOptions {
   /** host:port of each scrape target; loopback only. */
   targets: string[];
   scrapeInterval?: string;
+  /**
+   * Replaces the one static job (`job`, `targets`): scrape configs as written in
+   * prometheus.yml (relabelling, params, metrics_path). The caller keeps every address
+   * in them on loopback.
+   */
+  scrapeConfigs?: unknown[];
 }
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
@@ -45,7 +51,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
   const interval = opts.scrapeInterval ?? '1s';
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-    scrape_configs: [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
+    scrape_configs: opts.scrapeConfigs ?? [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
   };
   const configFile = dir.file('prometheus.yml', config);
   const port = await freePort();
