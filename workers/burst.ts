@@ -48,6 +48,9 @@ interface RunningBurst {
   done: boolean;
 }
 
+/** A probe the prober skipped is tried again after this long (ms), or the interval if shorter. */
+const SKIPPED_RETRY_MS = 5;
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -136,7 +139,8 @@ export class BurstRunner {
   private sendNext(b: RunningBurst): void {
     b.sendTimer = null;
     if (b.done || b.ending !== null) return;
-    b.started++;
+    const before = b.writer.length;
+    if (b.started === 0) b.t0 = performance.now();
     try {
       b.prober.probe(b.slot);
     } catch (err) {
@@ -144,7 +148,16 @@ export class BurstRunner {
       this.host.log('warn', 'burst probe start failed', { burst: b.id, error: errorMessage(err) });
       this.record(b.slot, ProbeEvent.Error, ErrorReason.unknown, 0, 0);
     }
-    if (b.started < b.spec.count && !b.done && b.ending === null) {
+    if (b.done || b.ending !== null) return;
+    if (b.writer.length === before) {
+      // The prober skipped it (tcp_echo before its first connection settles: see
+      // tcp-echo.ts). Probers write Sent synchronously, so nothing written = not sent:
+      // try again shortly; the burst's deadline bounds the retries.
+      b.sendTimer = setTimeout(() => this.sendNext(b), Math.min(b.spec.intervalMs, SKIPPED_RETRY_MS));
+      return;
+    }
+    b.started++;
+    if (b.started < b.spec.count) {
       const dueIn = b.t0 + b.started * b.spec.intervalMs - performance.now();
       b.sendTimer = setTimeout(() => this.sendNext(b), Math.max(0, dueIn));
     }
