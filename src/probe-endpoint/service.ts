@@ -92,6 +92,9 @@ export class ProbeService {
     this.inFlight++;
     try {
       return await this.run(config, params, scrapeTimeoutHeader, signal);
+    } catch (err) {
+      // A bug, not bad input: answered and counted, never a hung scrape.
+      return refuse(500, 'failed', `probe failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.inFlight--;
     }
