@@ -10,7 +10,8 @@
  *   count=N          probes in the burst (default probe_endpoint.count, 1..max_count)
  *   interval=D       gap between probe starts (default probe_endpoint.interval)
  *   timeout=D        per-probe timeout (default probe_defaults.timeout, cut to fit the budget)
- *   payload_size=N and the kind's own options (probe_defaults.<kind>.*), as on a target
+ *   payload_size=N and the kind's own options (probe_defaults.<kind>.*), as on a target,
+ *                    except those naming a file of the exporter's host (http ca_file)
  *
  * The target is checked by the very function that checks a configured target
  * (targets/spec.ts), with the configured probe_defaults, so /probe accepts exactly
@@ -139,6 +140,11 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
     if (!kindKnown) continue;
     if (!Object.prototype.hasOwnProperty.call(optionDecls, key)) {
       problems.push(`unknown parameter ${show(key)}: /probe takes target, kind (or module), count, interval, timeout, payload_size and the options of kind ${kind}${optionList(kind)}`);
+      continue;
+    }
+    if (key.endsWith('_file')) {
+      // A URL must not make the exporter open files of its host (an existence oracle at least).
+      problems.push(`option ${show(key)} names a file on the exporter's host and cannot be given in a /probe URL`);
       continue;
     }
     const text = single(params, key, problems) as string;

@@ -114,6 +114,7 @@ test('query: every problem is named at once', () => {
   assert.match(unknown, /unknown parameter "keep_alive"/, 'an option of another kind is refused');
   assert.match(problems('target=127.0.0.1:7&kind=udp&source_ports=0').join(), /source_ports must be between/);
   assert.match(problems('target=127.0.0.1&count=21').join(), /max_count \(20\)/);
+  assert.match(problems('target=https://127.0.0.1/&kind=http&ca_file=/etc/shadow').join(), /names a file on the exporter's host/);
   assert.match(problems('target=127.0.0.1&timeout=5s&interval=100ms').join(), /spans more than 15 intervals/);
   assert.match(problems('target=127.0.0.1&interval=11s').join(), /interval must be between 1ms and 10s/);
 });
