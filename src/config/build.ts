@@ -21,6 +21,7 @@ import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
 import { buildProbeEndpointConfig } from './schema-probe.js';
+import { buildProbeModules } from './build-probe-modules.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -221,7 +222,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
-    probeEndpoint: buildProbeEndpointConfig(p.probe_endpoint, problems),
+    probeEndpoint: buildProbeEndpointConfig(p.probe_endpoint, problems, (maxCount) => buildProbeModules(p.probe_modules, probeDefaults, maxCount, problems)),
   };
 }
 

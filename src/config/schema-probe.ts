@@ -8,6 +8,7 @@ import { boolFormat, durationFormat, intFormat, type Format } from '../values/fo
 import { MINUTE_MS, SECOND_MS, type Range } from '../values/range.js';
 import type { ConfigProblem } from './errors.js';
 import type { SchemaSection } from './schema.js';
+import type { ProbeModule } from './build-probe-modules.js';
 
 export const PROBE_ENDPOINT_BOUNDS = {
   /** Probes of one /probe request (count, max_count). */
@@ -32,10 +33,21 @@ export const PROBE_ENDPOINT_FORMATS: Record<string, Format> = {
   'fp-probe-timeout-offset': durationFormat(PROBE_ENDPOINT_BOUNDS.timeoutOffset),
   'fp-probe-max-duration': durationFormat(PROBE_ENDPOINT_BOUNDS.maxDuration),
   'fp-probe-enabled': boolFormat,
+  /** Each module's fields are checked by buildProbeModules (with the probe defaults): here only the shape. */
+  'fp-probe-modules': { check: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? null : 'must be a mapping of module name to its settings') },
 };
 
 export function probeEndpointSection(): SchemaSection {
   return {
+    probe_modules: {
+      doc:
+        'Named settings for GET /probe?module=NAME, like blackbox_exporter modules: {NAME: {kind, count?, interval?, timeout?, payload_size?, + the kind\'s options}}. ' +
+        'Each is checked like a target; query parameters override it. Default: none (module= may also name a kind).',
+      format: Object,
+      check: 'fp-probe-modules',
+      default: {},
+      noEnv: true,
+    },
     probe_endpoint: {
       enabled: {
         doc: 'Serve GET /probe?target=…&kind=… (the multi-target pattern of blackbox_exporter). Off: /probe answers 404.',
@@ -94,10 +106,12 @@ export interface ProbeEndpointConfig {
   maxConcurrent: number;
   timeoutOffsetMs: number;
   maxDurationMs: number;
+  /** probe_modules, checked. */
+  modules: Record<string, ProbeModule>;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export function buildProbeEndpointConfig(p: Record<string, any>, problems: ConfigProblem[]): ProbeEndpointConfig {
+export function buildProbeEndpointConfig(p: Record<string, any>, problems: ConfigProblem[], modules: (maxCount: number) => Record<string, ProbeModule>): ProbeEndpointConfig {
   const c: ProbeEndpointConfig = {
     enabled: p.enabled === true,
     allowCidrs: [...(p.allow_cidrs as string[])],
@@ -107,7 +121,9 @@ export function buildProbeEndpointConfig(p: Record<string, any>, problems: Confi
     maxConcurrent: p.max_concurrent,
     timeoutOffsetMs: parseDuration(p.timeout_offset),
     maxDurationMs: parseDuration(p.max_duration),
+    modules: {},
   };
+  c.modules = modules(c.maxCount);
   if (c.count > c.maxCount) problems.push({ key: 'probe_endpoint.count', value: p.count, message: `must be at most probe_endpoint.max_count (${c.maxCount})` });
   if (c.timeoutOffsetMs >= c.maxDurationMs) {
     problems.push({ key: 'probe_endpoint.timeout_offset', value: p.timeout_offset, message: `must be less than probe_endpoint.max_duration (${p.max_duration})` });

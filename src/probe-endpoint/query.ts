@@ -5,8 +5,9 @@
  *                    kind (icmp: host; tcp/tcp_echo/udp: host:port or [v6]:port;
  *                    http: a URL, "http://" assumed without a scheme, as blackbox does)
  *   kind=K           icmp | tcp | tcp_echo | udp | http (default: probe_defaults.kind)
- *   module=K         the same as kind (so a blackbox relabel config's `module` param
- *                    works when it names a kind); must agree with kind when both are given
+ *   module=NAME      a probe_modules entry (kind, count, interval, timeout and options,
+ *                    like a blackbox module; the query's own parameters override it), or a
+ *                    kind name; must agree with kind when both are given
  *   count=N          probes in the burst (default probe_endpoint.count, 1..max_count)
  *   interval=D       gap between probe starts (default probe_endpoint.interval)
  *   timeout=D        per-probe timeout (default probe_defaults.timeout, cut to fit the budget)
@@ -113,27 +114,40 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
     problems.push(`${name} ${show(text)} is not a probe kind; kinds are ${PROBE_KINDS.join(', ')}`);
     return null;
   };
+  const mod = moduleText !== undefined && Object.prototype.hasOwnProperty.call(config.modules, moduleText) ? config.modules[moduleText] : undefined;
   const k1 = kindText !== undefined ? kindOf('kind', kindText) : undefined;
-  const k2 = moduleText !== undefined ? kindOf('module', moduleText) : undefined;
+  let k2: ProbeKind | null | undefined;
+  if (mod) k2 = mod.kind;
+  else if (moduleText !== undefined) {
+    k2 = isProbeKind(moduleText) ? moduleText : null;
+    if (k2 === null) {
+      const names = Object.keys(config.modules);
+      problems.push(`module ${show(moduleText)} is neither a probe_modules entry (${names.length > 0 ? names.join(', ') : 'none configured'}) nor a probe kind (${PROBE_KINDS.join(', ')})`);
+    }
+  }
   if (k1 && k2 && k1 !== k2) problems.push(`kind ${show(k1)} and module ${show(k2)} disagree; give one`);
   kind = k1 ?? k2 ?? kind;
   const kindKnown = k1 !== null && k2 !== null;
 
-  let count = config.count;
+  let count = mod?.count ?? config.count;
   const countText = single(params, 'count', problems);
   if (countText !== undefined) {
     if (!/^\d{1,7}$/.test(countText) || Number(countText) < 1 || Number(countText) > config.maxCount) {
       problems.push(`count must be an integer from 1 to probe_endpoint.max_count (${config.maxCount}), got ${show(countText)}`);
     } else count = Number(countText);
   }
-  const intervalMs = durationParam('interval', single(params, 'interval', problems), PROBE_ENDPOINT_BOUNDS.interval, problems) ?? config.intervalMs;
-  const timeoutAsked = durationParam('timeout', single(params, 'timeout', problems), TIMING_BOUNDS.timeout, problems);
+  const modInterval = typeof mod?.values.interval === 'string' ? parseDuration(mod.values.interval) : undefined;
+  const modTimeout = typeof mod?.values.timeout === 'string' ? parseDuration(mod.values.timeout) : undefined;
+  const intervalMs = durationParam('interval', single(params, 'interval', problems), PROBE_ENDPOINT_BOUNDS.interval, problems) ?? modInterval ?? config.intervalMs;
+  const timeoutAsked = durationParam('timeout', single(params, 'timeout', problems), TIMING_BOUNDS.timeout, problems) ?? modTimeout;
 
   const budget = probeBudgetMs(ctx.scrapeTimeoutHeader, config);
   if (typeof budget === 'string') problems.push(budget);
 
   // The raw entry, as a target in a config file would be written.
   const raw: Record<string, unknown> = { name: PROBE_TARGET_NAME, kind };
+  // A module's settings first (checked at load), the query's own on top.
+  if (mod && mod.kind === kind) for (const [k, v] of Object.entries(mod.values)) if (k !== 'interval' && k !== 'timeout') raw[k] = v;
   const optionDecls = kindModule(kind).options;
   for (const key of new Set(params.keys())) {
     if (OWN_PARAMS.has(key)) continue;

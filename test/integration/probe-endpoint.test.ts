@@ -20,7 +20,7 @@ function sample(body: string, name: string, labels = ''): number {
   return line === undefined ? Number.NaN : Number(line.slice(prefix.length));
 }
 
-async function setup(t: { after(fn: () => Promise<void> | void): void }) {
+async function setup(t: { after(fn: () => Promise<void> | void): void }, maxConcurrent: number) {
   const dir = tempDir('fp-probe-it');
   const [webPort, echoPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const listen = `127.0.0.1:${webPort}`;
@@ -31,7 +31,8 @@ async function setup(t: { after(fn: () => Promise<void> | void): void }) {
     web: { listen_address: listen },
     responder: { tcp_echo: echo, udp_echo: echo, http: `127.0.0.1:${httpPort}`, allow_cidrs: ['127.0.0.0/8'] },
     probe_defaults: { interval: '1s', timeout: '500ms' },
-    probe_endpoint: { max_concurrent: 2 },
+    probe_endpoint: { max_concurrent: maxConcurrent },
+    probe_modules: { tcp_connect: { kind: 'tcp', count: 2, interval: '50ms' } },
     targets: [{ name: 'scheduled', address: '127.0.0.1' }],
   });
   const exp = new ExporterProcess(['run', '--config', cfg], listen);
@@ -48,7 +49,7 @@ function probe(exp: ExporterProcess, query: string, headers: Record<string, stri
 }
 
 test('/probe: bursts of every kind on loopback, 400 for a bad target, 403 outside allow_cidrs, 429 beyond max_concurrent', { skip: NEEDS_ROOT, timeout: 90_000 }, async (t) => {
-  const { exp, echo, http } = await setup(t);
+  const { exp, echo, http } = await setup(t, 2);
 
   const cases: Array<[string, string]> = [
     ['icmp v4', 'target=127.0.0.1&kind=icmp'],
@@ -119,8 +120,11 @@ test('/probe: bursts of every kind on loopback, 400 for a bad target, 403 outsid
 });
 
 test('a real Prometheus scrapes /probe through blackbox-style relabelling; probe_success per instance', { skip: NEEDS_ROOT || prometheusUnavailable(), timeout: 90_000 }, async (t) => {
-  const { exp, listen, echo } = await setup(t);
-  const closed = await freePort();
+  // Prometheus may scrape all five at the same moment: room for every one.
+  const { exp, listen, echo } = await setup(t, 16);
+  // Port 1 (tcpmux) on loopback: nothing listens there, and no other port this test
+  // picks can land on it (a port from freePort() could be handed out again to Prometheus).
+  const closed = 1;
   let prom: PrometheusServer | undefined;
   t.after(async () => prom?.stop());
   // The relabel rules of blackbox_exporter's README, with fleetprobe's address in __address__.
@@ -134,7 +138,7 @@ test('a real Prometheus scrapes /probe through blackbox-style relabelling; probe
     targets: [],
     scrapeConfigs: [
       { job_name: 'icmp', metrics_path: '/probe', params: { module: ['icmp'] }, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: ['127.0.0.1', '127.0.0.2', '::1'] }], relabel_configs: relabel },
-      { job_name: 'tcp', metrics_path: '/probe', params: { kind: ['tcp'] }, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [echo, `127.0.0.1:${closed}`] }], relabel_configs: relabel },
+      { job_name: 'tcp', metrics_path: '/probe', params: { module: ['tcp_connect'] }, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [echo, `127.0.0.1:${closed}`] }], relabel_configs: relabel },
     ],
   });
   const expected = new Map([
@@ -167,4 +171,7 @@ test('a real Prometheus scrapes /probe through blackbox-style relabelling; probe
   assert.ok(Number(dur[0].value[1]) < 1, `probe_duration_seconds ${dur[0].value[1]}`);
   const rtt = await prom.query('fleetprobe_probe_burst_rtt_seconds{stat="avg",job="icmp"}');
   assert.equal(rtt.length, 3);
+  // The tcp job names a probe_modules entry: its bursts have the module's 2 probes.
+  const sent = await prom.query('fleetprobe_probe_burst_sent{job="tcp"}');
+  assert.deepEqual(sent.map((r) => r.value[1]), ['2', '2']);
 });

@@ -55,6 +55,7 @@ test('probe_endpoint defaults: enabled, loopback only, 3 probes 100ms apart, 16 
     maxConcurrent: 16,
     timeoutOffsetMs: 500,
     maxDurationMs: 10_000,
+    modules: {},
   });
 });
 
@@ -89,6 +90,38 @@ test('query: each kind takes its config address form; defaults fill the rest', (
   const own = ok('target=127.0.0.1&count=5&interval=50ms&timeout=300ms');
   assert.deepEqual([own.count, own.intervalMs, own.spec.timeoutMs], [5, 50, 300]);
   assert.equal(ok('target=127.0.0.1&kind=icmp&module=icmp').spec.kind, 'icmp', 'kind and module may agree');
+});
+
+test('probe_modules: named settings like blackbox modules, checked at load, overridden by the query', () => {
+  const cfg = loadYaml(
+    'probe_defaults: {kind: icmp, timeout: 1s}\n' +
+      'probe_modules:\n  http_2xx: {kind: http, expect_status: "2xx", count: 2, interval: 50ms}\n  icmp_small: {payload_size: 16, timeout: 200ms}\n' +
+      'targets: []\n',
+  );
+  const ctx = { defaults: cfg.probeDefaults, config: cfg.probeEndpoint };
+  const http = parseProbeQuery(new URLSearchParams('target=127.0.0.1:8080&module=http_2xx'), ctx);
+  assert.ok(http.ok, JSON.stringify(http));
+  if (http.ok) {
+    assert.equal(http.request.spec.kind, 'http');
+    assert.deepEqual([http.request.count, http.request.intervalMs], [2, 50]);
+    assert.equal((http.request.spec.options as { expectStatus?: unknown }).expectStatus !== undefined, true);
+  }
+  const over = parseProbeQuery(new URLSearchParams('target=127.0.0.1&module=icmp_small&payload_size=32&count=4'), ctx);
+  assert.ok(over.ok);
+  if (over.ok) assert.deepEqual([over.request.spec.kind, over.request.spec.payloadSize, over.request.spec.timeoutMs, over.request.count], ['icmp', 32, 200, 4]);
+  const unknown = parseProbeQuery(new URLSearchParams('target=127.0.0.1&module=tcp_connect'), ctx);
+  assert.ok(!unknown.ok);
+  if (!unknown.ok) assert.match(unknown.problems.join(), /module "tcp_connect" is neither a probe_modules entry \(http_2xx, icmp_small\) nor a probe kind/);
+  assert.throws(
+    () => loadYaml('probe_modules:\n  a: {kind: ping}\n  b: {kind: tcp, address: "127.0.0.1:1"}\n  c: {kind: udp, source_ports: 0, count: 99}\ntargets: []\n'),
+    (e: Error) => {
+      assert.match(e.message, /probe_modules\.a\.kind/);
+      assert.match(e.message, /probe_modules\.b\.address.*unknown field "address"/s);
+      assert.match(e.message, /probe_modules\.c\.source_ports/);
+      assert.match(e.message, /probe_modules\.c\.count/);
+      return true;
+    },
+  );
 });
 
 test('query: a bad target is refused with the reason a config file would get', () => {
