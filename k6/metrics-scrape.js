@@ -11,15 +11,11 @@
 // Loopback only: the script refuses any other BASE_URL (project network-safety rule).
 import http from 'k6/http';
 import { check } from 'k6';
+import { boundedNumber, loopbackUrl } from './lib/fleetprobe.js';
 
-const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:9798').replace(/\/+$/, '');
-const VUS = Math.min(Number(__ENV.VUS || 4), 64);
+const BASE_URL = loopbackUrl(__ENV.BASE_URL || 'http://127.0.0.1:9798', 'BASE_URL');
+const VUS = boundedNumber(__ENV.VUS, 4, 1, 64, 'VUS');
 const DURATION = __ENV.DURATION || '30s';
-
-const host = BASE_URL.replace(/^http:\/\//, '').replace(/[:/].*$/, '');
-if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) && host !== 'localhost' && !BASE_URL.startsWith('http://[::1]')) {
-  throw new Error(`BASE_URL must be a loopback http URL, got ${BASE_URL}`);
-}
 
 export const options = {
   scenarios: {
@@ -62,7 +58,7 @@ export function apiTargets() {
     'targets is a list': (x) => {
       try {
         return Array.isArray(x.json('targets'));
-      } catch (_) {
+      } catch {
         return false;
       }
     },

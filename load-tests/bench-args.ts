@@ -2,7 +2,7 @@
  * Command line of the capacity/accuracy benchmark (pure parsing, no I/O).
  *
  *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s
- *                    [--kinds icmp,tcp_echo,http] [--workers N] ...
+ *                    [--kinds icmp,tcp,tcp_echo,udp,http] [--workers N] ...
  */
 import { parseDuration } from '../src/values/duration.js';
 import { BENCH_KINDS, type BenchKind } from './loopback-fleet.js';
@@ -18,6 +18,8 @@ export interface BenchOptions {
   warmupMs: number;
   /** Exporter worker threads; undefined: the exporter's default (CPU count). */
   workers: number | undefined;
+  /** icmp.socket of the exporter (--icmp-socket); undefined: its default (auto). */
+  icmpSocket: 'auto' | 'raw' | 'dgram' | undefined;
   /** Addresses pinged (and whose histograms are compared) per icmp run. */
   pingSamples: number;
   pingCount: number;
@@ -26,7 +28,7 @@ export interface BenchOptions {
   rttStepUs: number | undefined;
   /** Target counts at which fping is run for comparison (icmp only); empty: none. */
   fpingSizes: number[];
-  /** Separate responder processes (each its own loopback address) for tcp_echo/http. */
+  /** Separate responder processes (each its own loopback address) for tcp/tcp_echo/udp/http. */
   responders: number;
   /** Measure /metrics time and size in a separate run with default buckets. */
   scrapePhase: boolean;
@@ -48,19 +50,22 @@ export function wantsAbRun(o: BenchOptions): boolean {
 
 export const BENCH_USAGE = `usage: npm run bench -- [options]
   --targets LIST          icmp target counts, e.g. 1000,10000,50000   (default 1000,10000)
+  --tcp-targets LIST      tcp (connect) target counts                (default 2000)
   --tcp-echo-targets LIST tcp_echo target counts                     (default 5000)
+  --udp-targets LIST      udp target counts                          (default 5000)
   --http-targets LIST     http target counts                         (default 2000)
-  --kinds LIST            icmp,tcp_echo,http                          (default icmp)
+  --kinds LIST            icmp,tcp,tcp_echo,udp,http                  (default icmp)
   --interval DUR          probe interval                              (default 1s)
   --timeout DUR           probe timeout                               (default 1s)
   --duration DUR          measured window per run                     (default 30s)
   --warmup DUR            probing before the window                   (default 3 intervals, at least 3s)
   --workers N             exporter worker threads                     (default: exporter's own, CPU count)
+  --icmp-socket MODE      icmp.socket of the exporter: auto, raw, dgram (default auto; dgram needs the gid in net.ipv4.ping_group_range)
   --ping-samples N        addresses compared with ping per icmp run   (default 5)
   --ping-count N          pings per sample address (ping -c)          (default 200)
   --rtt-step-us N         fine RTT bucket width in µs, divides 1000   (default 5; 10 above 10k targets)
   --fping LIST            target counts to run fping at, or "none"    (default 1000)
-  --responders N          responder processes for tcp_echo/http       (default 2)
+  --responders N          responder processes for tcp/tcp_echo/udp/http (default 2)
   --no-scrape-phase       skip the default-bucket /metrics timing run
   --scrape-repeats N      scrapes per encoding (median reported)      (default 3)
 A/B run of live-stream load (instead of the table above; icmp at each --targets size,
@@ -72,8 +77,13 @@ without then with the clients, back to back): CPU added, main-thread loop lag, f
 Every run is bounded in time; loopback (127.0.0.0/8) only.`;
 
 function positiveInts(flag: string, v: string): number[] {
-  const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${flag}: expected a comma-separated list of positive integers, got "${v}"`);
+  const out = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`${flag}: expected a comma-separated list of positive integers, got "${v}"`);
   return out;
 }
 
@@ -95,7 +105,7 @@ function duration(flag: string, v: string): number {
     if (!(ms > 0)) throw new Error('must be > 0');
     return ms;
   } catch (e) {
-    throw new Error(`${flag}: ${(e as Error).message}`);
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -103,12 +113,13 @@ function duration(flag: string, v: string): number {
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
   const o: BenchOptions = {
     kinds: ['icmp'],
-    sizes: { icmp: [1000, 10000], tcp_echo: [5000], http: [2000] },
+    sizes: { icmp: [1000, 10000], tcp: [2000], tcp_echo: [5000], udp: [5000], http: [2000] },
     intervalMs: 1000,
     timeoutMs: 1000,
     durationMs: 30_000,
     warmupMs: NaN,
     workers: undefined,
+    icmpSocket: undefined,
     pingSamples: 5,
     pingCount: 200,
     pingIntervalS: 0.01,
@@ -139,16 +150,26 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
       case '--targets':
         o.sizes.icmp = positiveInts(flag, value);
         break;
+      case '--tcp-targets':
+        o.sizes.tcp = positiveInts(flag, value);
+        break;
       case '--tcp-echo-targets':
         o.sizes.tcp_echo = positiveInts(flag, value);
+        break;
+      case '--udp-targets':
+        o.sizes.udp = positiveInts(flag, value);
         break;
       case '--http-targets':
         o.sizes.http = positiveInts(flag, value);
         break;
       case '--kinds': {
-        const kinds = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const kinds = value
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
         const bad = kinds.filter((k) => !(BENCH_KINDS as readonly string[]).includes(k));
-        if (kinds.length === 0 || bad.length > 0) throw new Error(`--kinds: unknown kind(s) ${bad.join(', ') || '(none)'}; choose from ${BENCH_KINDS.join(', ')}`);
+        if (kinds.length === 0 || bad.length > 0)
+          throw new Error(`--kinds: unknown kind(s) ${bad.join(', ') || '(none)'}; choose from ${BENCH_KINDS.join(', ')}`);
         o.kinds = [...new Set(kinds)] as BenchKind[];
         break;
       }
@@ -166,6 +187,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--workers':
         o.workers = positiveInt(flag, value);
+        break;
+      case '--icmp-socket':
+        if (value !== 'auto' && value !== 'raw' && value !== 'dgram') throw new Error(`--icmp-socket must be auto, raw or dgram, got ${value}`);
+        o.icmpSocket = value;
         break;
       case '--ping-samples':
         o.pingSamples = positiveInt(flag, value);

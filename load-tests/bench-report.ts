@@ -6,6 +6,9 @@ export interface ScrapeFigures {
   plainBytes: number;
   gzipMs: number;
   gzipBytes: number;
+  /** The protobuf exposition (Accept as Prometheus with native histograms sends it), not compressed. */
+  protobufMs: number;
+  protobufBytes: number;
 }
 
 export interface RttFigures {
@@ -69,6 +72,7 @@ export const TABLE_HEADER = [
   'false loss',
   '/metrics plain',
   '/metrics gzip',
+  '/metrics protobuf',
   'RTT p50/p99 µs fleetprobe (ping sample)',
   'RTT p50/p99 µs fleetprobe (all targets)',
   'RTT p50/p99 µs ping',
@@ -77,7 +81,15 @@ export const TABLE_HEADER = [
 
 export function rowCells(r: BenchRow): string[] {
   if (r.unavailable) {
-    return [r.tool, r.kind, String(r.targets), fmtInterval(r.intervalMs), `not measured: ${r.unavailable.replace(/\|/g, '/')}`, ...Array(9).fill(''), num(r.loadAvg1m, 2)];
+    return [
+      r.tool,
+      r.kind,
+      String(r.targets),
+      fmtInterval(r.intervalMs),
+      `not measured: ${r.unavailable.replace(/\|/g, '/')}`,
+      ...Array(10).fill(''),
+      num(r.loadAvg1m, 2),
+    ];
   }
   return [
     r.tool,
@@ -91,6 +103,7 @@ export function rowCells(r: BenchRow): string[] {
     fmtLoss(r),
     r.scrape ? fmtScrape(r.scrape.plainMs, r.scrape.plainBytes) : '—',
     r.scrape ? fmtScrape(r.scrape.gzipMs, r.scrape.gzipBytes) : '—',
+    r.scrape ? fmtScrape(r.scrape.protobufMs, r.scrape.protobufBytes) : '—',
     fmtRtt(r.rttSample),
     fmtRtt(r.rttAll),
     fmtRtt(r.rttPing),

@@ -1,11 +1,11 @@
 /**
  * Capacity and accuracy benchmark of the whole exporter, end to end, on loopback.
  *
- *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s [--kinds icmp,tcp_echo,http] [--workers N]
+ *   npm run bench -- --targets 1000,10000,50000 --interval 1s --duration 30s [--kinds icmp,tcp,tcp_echo,udp,http] [--workers N]
  *   node dist/load-tests/bench.js --help
  *
  * For each kind and target count:
- *  1. (tcp_echo/http) start `fleetprobe responder` processes, one loopback address each;
+ *  1. (tcp/tcp_echo/udp/http) start `fleetprobe responder` processes, one loopback address each;
  *  2. load phase: start `fleetprobe run` with N targets and FINE RTT buckets, wait for
  *     /readyz, warm up, then over the measured window read probes/s (sent_total
  *     deltas between two scrapes), CPU of the whole exporter process (/proc/PID/stat,
@@ -30,6 +30,11 @@ import { installChildCleanup, sleep, spawnTracked, stopChild, type Tracked } fro
 import { exporterConfig, freePort, startExporter, writeJson, writeTargets, type RunningExporter } from './exporter-process.js';
 import { ExpositionTally, LineSplitter, type HistogramTotals } from './exposition-tally.js';
 import { getJson, timedGet } from './http-client.js';
+import { PROTOBUF_CONTENT_TYPE } from '../src/metrics/protobuf-exposition.js';
+
+/** What Prometheus 2.42 sends with --enable-feature=native-histograms. */
+const PROMETHEUS_PROTOBUF_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 import { fineRttBuckets, loopbackAddresses, spreadIndexes, targetEntries, type BenchKind, type Endpoint } from './loopback-fleet.js';
 import { parseFpingSummary, parsePingTimes } from './ping-parse.js';
 import { cpuModel, cpuSeconds, loadAverage1m, peakRssBytes } from './proc-stats.js';
@@ -85,7 +90,10 @@ async function tallyScrape(baseUrl: string, sampleTargets: ReadonlySet<string>):
 function rttFromDelta(later: HistogramTotals, earlier: HistogramTotals): RttFigures {
   // Both scrapes come from the same process and bucket layout; align by bound anyway.
   const before = new Map(earlier.bounds.map((b, i) => [b, earlier.cumulative[i]]));
-  const delta = subtractCounts(later.cumulative, later.bounds.map((b) => before.get(b) ?? 0));
+  const delta = subtractCounts(
+    later.cumulative,
+    later.bounds.map((b) => before.get(b) ?? 0),
+  );
   const total = later.total - earlier.total;
   return {
     p50: histogramQuantile(later.bounds, delta, total, 0.5) * 1e6,
@@ -112,25 +120,35 @@ function median(values: number[]): number {
 /** /metrics time and size with the exporter's default buckets: what an operator's Prometheus sees. */
 async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile: string, o: BenchOptions): Promise<ScrapeFigures> {
   const webPort = await freePort();
-  const cfg = writeJson(dir, 'scrape.json', exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }));
+  const cfg = writeJson(
+    dir,
+    'scrape.json',
+    exporterConfig({ webPort, workers: o.workers, icmpSocket: o.icmpSocket, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }),
+  );
   const ex = await startExporter(`fleetprobe ${kind} ${n} (scrape phase)`, 'run', cfg, webPort, 60_000 + n * 2);
   try {
     // A couple of intervals so every series has counts, as in steady state.
     await sleep(Math.max(2000, 2 * o.intervalMs));
     const plain: { ms: number; bytes: number }[] = [];
     const gz: { ms: number; bytes: number }[] = [];
+    const pb: { ms: number; bytes: number }[] = [];
     for (let i = 0; i < o.scrapeRepeats; i++) {
       const p = await timedGet(`${ex.baseUrl}/metrics`, { timeoutMs: 120_000 });
       plain.push({ ms: p.totalMs, bytes: p.bytes });
       const g = await timedGet(`${ex.baseUrl}/metrics`, { gzip: true, timeoutMs: 120_000 });
       if (g.contentEncoding !== 'gzip') throw new Error('/metrics did not gzip when asked');
       gz.push({ ms: g.totalMs, bytes: g.bytes });
+      const b = await timedGet(`${ex.baseUrl}/metrics`, { accept: PROMETHEUS_PROTOBUF_ACCEPT, timeoutMs: 120_000 });
+      if (b.contentType !== PROTOBUF_CONTENT_TYPE) throw new Error(`/metrics did not answer protobuf when asked (${b.contentType})`);
+      pb.push({ ms: b.totalMs, bytes: b.bytes });
     }
     return {
       plainMs: median(plain.map((x) => x.ms)),
       plainBytes: median(plain.map((x) => x.bytes)),
       gzipMs: median(gz.map((x) => x.ms)),
       gzipBytes: median(gz.map((x) => x.bytes)),
+      protobufMs: median(pb.map((x) => x.ms)),
+      protobufBytes: median(pb.map((x) => x.bytes)),
     };
   } finally {
     await stopChild(ex.child);
@@ -154,7 +172,12 @@ async function startResponders(kind: BenchKind, n: number, dir: string, o: Bench
         webPort,
         intervalMs: o.intervalMs,
         timeoutMs: o.timeoutMs,
-        responder: kind === 'tcp_echo' ? { tcpEcho: listen, maxConnections: perResponder + 256 } : { http: listen, maxConnections: perResponder + 256 },
+        responder:
+          kind === 'tcp_echo' || kind === 'tcp'
+            ? { tcpEcho: listen, maxConnections: perResponder + 256 }
+            : kind === 'udp'
+              ? { udpEcho: listen }
+              : { http: listen, maxConnections: perResponder + 256 },
       }),
     );
     running.push(await startExporter(`responder ${listen}`, 'responder', cfg, webPort, 30_000));
@@ -208,7 +231,15 @@ async function runFleetprobe(kind: BenchKind, n: number, o: BenchOptions, notes:
     const cfg = writeJson(
       dir,
       'load.json',
-      exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile, rttBuckets: fineRttBuckets(step) }),
+      exporterConfig({
+        webPort,
+        workers: o.workers,
+        icmpSocket: o.icmpSocket,
+        intervalMs: o.intervalMs,
+        timeoutMs: o.timeoutMs,
+        targetsFile,
+        rttBuckets: fineRttBuckets(step),
+      }),
     );
     log(`[${kind} ${n}] starting exporter (fine RTT buckets, ${step} µs steps to 1 ms)…`);
     const ex = await startExporter(`fleetprobe ${kind} ${n}`, 'run', cfg, webPort, 60_000 + n * 2);
@@ -320,7 +351,9 @@ async function runFping(n: number, o: BenchOptions, notes: string[]): Promise<Be
     await stopChild(child, 'SIGINT', 5000);
     const s = parseFpingSummary(child.stderr());
     if (s.sent === 0) throw new Error(`fping printed no summary:\n${child.stderr().slice(-2000)}`);
-    notes.push(`fping ${n}: ${args.join(' ')}; whole run ${windowS.toFixed(1)} s incl. start-up; sent ${s.sent}, received ${s.received} (probes in flight at SIGINT count as lost)`);
+    notes.push(
+      `fping ${n}: ${args.join(' ')}; whole run ${windowS.toFixed(1)} s incl. start-up; sent ${s.sent}, received ${s.received} (probes in flight at SIGINT count as lost)`,
+    );
     return {
       tool: 'fping',
       kind: 'icmp',
@@ -403,7 +436,8 @@ async function main(argv: readonly string[]): Promise<number> {
     '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes).',
     '- false loss: (timeouts+errors)/sent between the two scrapes; on loopback every loss is false loss.',
     '- /metrics: median of ' + o.scrapeRepeats + ' scrapes (request to last byte, fresh connection) in a SEPARATE run with DEFAULT buckets; "gzip" sends',
-    '  Accept-Encoding: gzip and counts compressed bytes. The load phase uses fine buckets; its (larger) scrape is in the notes.',
+    '  Accept-Encoding: gzip and counts compressed bytes; "protobuf" sends the Accept header of Prometheus with native histograms (uncompressed).',
+    '  The load phase uses fine buckets; its (larger) scrape is in the notes.',
     '- RTT: fleetprobe p50/p99 by linear interpolation in fine buckets over the window, for the ping sample targets and for all targets;',
     `  ping: ${o.pingCount} pings per sample address at -i ${o.pingIntervalS} during the window (kernel receive timestamps), same addresses.`,
     '- load avg: highest 1-minute load average seen during the window (other work on the machine competes for the same cores).',

@@ -23,7 +23,7 @@ export interface Tracked {
 const live = new Set<Tracked>();
 
 function tailBuffer(): { push(b: Buffer): void; text(): string } {
-  let chunks: Buffer[] = [];
+  const chunks: Buffer[] = [];
   let size = 0;
   return {
     push(b) {

@@ -58,6 +58,7 @@ async function cpuPercent(pid: number, windowMs: number): Promise<number> {
 async function timedFilter(page: Page, q: string): Promise<number> {
   return page.evaluate(async (query) => {
     const input = document.querySelector('input[type=search]')!;
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the native setter, called with call(input) below (what React/Preact inputs need)
     const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
     const t0 = performance.now();
     setter.call(input, query);
@@ -87,7 +88,13 @@ async function main(): Promise<void> {
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const targetsFile = writeJson(dir, 'targets.json', consoleFleet(n));
   const port = await freePort();
-  const cfg = exporterConfig({ webPort: port, intervalMs: parseDuration(values.interval), timeoutMs: 1000, targetsFile, workers: values.workers ? Number(values.workers) : undefined });
+  const cfg = exporterConfig({
+    webPort: port,
+    intervalMs: parseDuration(values.interval),
+    timeoutMs: 1000,
+    targetsFile,
+    workers: values.workers ? Number(values.workers) : undefined,
+  });
   const exp = await startExporter('exporter', 'run', writeJson(dir, 'config.json', cfg), port, 120_000);
   const url = exp.baseUrl;
   const fmt = n.toLocaleString('en-US');
@@ -109,7 +116,8 @@ async function main(): Promise<void> {
       // Where the time went: the page and its script loaded and run (DOMContentLoaded), and the overview's API answer.
       const p = await w.page.evaluate(() => {
         const nav = performance.getEntriesByType('navigation')[0] as unknown as { domContentLoadedEventEnd: number };
-        const api = performance.getEntriesByType('resource').find((e) => e.name.includes('api/v1/console/overview')) as unknown as { duration: number } | undefined;
+        const api = performance.getEntriesByType('resource').find((e) => e.name.includes('api/v1/console/overview')) as unknown as
+          { duration: number } | undefined;
         return { page: nav.domContentLoadedEventEnd, api: api?.duration ?? NaN };
       });
       parts.page.push(p.page);
@@ -118,7 +126,9 @@ async function main(): Promise<void> {
       const w2 = await openPage(b.browser);
       t0 = performance.now();
       await w2.page.goto(`${url}/#/targets`);
-      await w2.page.waitForFunction((c) => document.querySelector('[data-testid=targets-count]')?.textContent === c, `${fmt} of ${fmt} targets`, { timeout: 60_000 });
+      await w2.page.waitForFunction((c) => document.querySelector('[data-testid=targets-count]')?.textContent === c, `${fmt} of ${fmt} targets`, {
+        timeout: 60_000,
+      });
       await w2.page.waitForFunction(() => !document.querySelector('[data-testid=target-row] .num')?.textContent?.includes('…'), undefined, { timeout: 60_000 });
       targetsMs.push(performance.now() - t0);
       if (w.errors.length + w2.errors.length > 0) log(`page errors: ${[...w.errors, ...w2.errors].join('; ')}`);
@@ -128,7 +138,9 @@ async function main(): Promise<void> {
     // Filtering the table.
     const w = await openPage(b.browser);
     await w.page.goto(`${url}/#/targets`);
-    await w.page.waitForFunction((c) => document.querySelector('[data-testid=targets-count]')?.textContent === c, `${fmt} of ${fmt} targets`, { timeout: 60_000 });
+    await w.page.waitForFunction((c) => document.querySelector('[data-testid=targets-count]')?.textContent === c, `${fmt} of ${fmt} targets`, {
+      timeout: 60_000,
+    });
     const queries = [consoleTargetName(Math.floor(n / 2)), 'rack=r3', '127.0.1.', consoleTargetName(Math.floor(n / 3)).slice(0, 4), ''];
     const filterRows: string[] = [];
     for (const q of queries) {
@@ -164,7 +176,9 @@ async function main(): Promise<void> {
     cpu.push(['no console (again)', await cpuPercent(exp.child.pid, windowMs)]);
     const idle = (cpu[0][1] + cpu[cpu.length - 1][1]) / 2;
 
-    console.log(`console benchmark: ${fmt} ICMP targets on loopback, interval ${values.interval}; ${cpuModel()}, Node ${process.version}, load average ${loadAverage1m()}`);
+    console.log(
+      `console benchmark: ${fmt} ICMP targets on loopback, interval ${values.interval}; ${cpuModel()}, Node ${process.version}, load average ${loadAverage1m()}`,
+    );
     console.log(
       `  first load, overview showing ${fmt} targets: median ${median(overviewMs).toFixed(0)} ms, max ${Math.max(...overviewMs).toFixed(0)} ms (${runs} cold loads;` +
         ` page and script loaded by ${median(parts.page).toFixed(0)} ms, the overview API answered in ${median(parts.api).toFixed(0)} ms, medians)`,
@@ -172,9 +186,14 @@ async function main(): Promise<void> {
     console.log(`  first load, Targets table with every row's numbers: median ${median(targetsMs).toFixed(0)} ms, max ${Math.max(...targetsMs).toFixed(0)} ms`);
     console.log(`  filter over ${fmt} rows (${runs} times each):`);
     for (const r of filterRows) console.log(r);
-    console.log(`    filtering alone (performance.measure): median ${median(measures).toFixed(1)} ms, max ${Math.max(...measures).toFixed(1)} ms over ${measures.length}`);
+    console.log(
+      `    filtering alone (performance.measure): median ${median(measures).toFixed(1)} ms, max ${Math.max(...measures).toFixed(1)} ms over ${measures.length}`,
+    );
     console.log(`  exporter CPU (% of one core, ${values.window} windows):`);
-    for (const [what, pct] of cpu) console.log(`    ${what}: ${pct.toFixed(1)}%${what.startsWith('no console') ? '' : ` (${pct - idle >= 0 ? '+' : ''}${(pct - idle).toFixed(1)} vs idle mean ${idle.toFixed(1)})`}`);
+    for (const [what, pct] of cpu)
+      console.log(
+        `    ${what}: ${pct.toFixed(1)}%${what.startsWith('no console') ? '' : ` (${pct - idle >= 0 ? '+' : ''}${(pct - idle).toFixed(1)} vs idle mean ${idle.toFixed(1)})`}`,
+      );
   } finally {
     await b.close();
     await stopChild(exp.child);

@@ -20,5 +20,10 @@ export function consoleTargetName(i: number): string {
 
 /** Target i is in rack r(i mod 10). */
 export function consoleFleet(n: number, skip = 1): ConsoleTarget[] {
-  return Array.from({ length: n }, (_, i) => ({ name: consoleTargetName(i), kind: 'icmp', address: loopbackAddress(i + skip), labels: { rack: `r${i % RACKS}` } }));
+  return Array.from({ length: n }, (_, i) => ({
+    name: consoleTargetName(i),
+    kind: 'icmp',
+    address: loopbackAddress(i + skip),
+    labels: { rack: `r${i % RACKS}` },
+  }));
 }

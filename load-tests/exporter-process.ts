@@ -33,12 +33,14 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 export interface ExporterConfigInput {
   webPort: number;
   workers?: number;
+  /** icmp.socket; undefined: the exporter's default (auto). */
+  icmpSocket?: 'auto' | 'raw' | 'dgram';
   intervalMs: number;
   timeoutMs: number;
   targetsFile?: string;
   /** Seconds; undefined: the exporter's default buckets. */
   rttBuckets?: number[];
-  responder?: { tcpEcho?: string; http?: string; maxConnections?: number };
+  responder?: { tcpEcho?: string; udpEcho?: string; http?: string; maxConnections?: number };
 }
 
 /** The config document (JSON, which the YAML loader reads too, written as .json). */
@@ -49,17 +51,20 @@ export function exporterConfig(c: ExporterConfigInput): Record<string, unknown> 
     probe_defaults: { interval: `${c.intervalMs}ms`, timeout: `${c.timeoutMs}ms` },
   };
   if (c.workers !== undefined) doc.workers = c.workers;
+  if (c.icmpSocket !== undefined) doc.icmp = { socket: c.icmpSocket };
   if (c.targetsFile) doc.target_files = [c.targetsFile];
   if (c.rttBuckets) doc.metrics = { rtt_buckets: c.rttBuckets };
   if (c.responder) {
     doc.responder = {
       ...(c.responder.tcpEcho ? { tcp_echo: c.responder.tcpEcho } : {}),
+      ...(c.responder.udpEcho ? { udp_echo: c.responder.udpEcho } : {}),
       ...(c.responder.http ? { http: c.responder.http } : {}),
       max_connections: c.responder.maxConnections ?? 4096,
       idle_timeout: '1h',
       allow_cidrs: ['127.0.0.0/8'],
       // One bench prober (one source address) opens thousands of tcp_echo connections
-      // at start: the per-source abuse limits are off for this fan-in.
+      // at start, and sends thousands of udp datagrams a second: the per-source abuse
+      // limits are off for this fan-in.
       tcp_connect_rate_per_source: 0,
       udp_rate_per_source: 0,
     };
@@ -83,11 +88,17 @@ export interface RunningExporter {
 }
 
 /** Start `fleetprobe MODE --config FILE` and wait (bounded) until /readyz answers 200. */
-export async function startExporter(name: string, mode: 'run' | 'responder', configPath: string, webPort: number, readyTimeoutMs: number): Promise<RunningExporter> {
+export async function startExporter(
+  name: string,
+  mode: 'run' | 'responder',
+  configPath: string,
+  webPort: number,
+  readyTimeoutMs: number,
+): Promise<RunningExporter> {
   const child = spawnTracked(name, process.execPath, [CLI, mode, '--config', configPath]);
   const baseUrl = `http://127.0.0.1:${webPort}`;
   const deadline = Date.now() + readyTimeoutMs;
-  let last = '';
+  let last: string;
   for (;;) {
     if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
       throw new Error(`${name} exited (${child.proc.exitCode ?? child.proc.signalCode}) before ready:\n${child.output().slice(-4000)}`);

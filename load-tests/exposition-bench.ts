@@ -2,9 +2,17 @@
  * Micro-benchmark of the per-target exposition: fills a TargetStore with N
  * targets (mixed kinds, realistic label sets), merges a few batches so counters
  * and histograms are nonzero, then times snapshot + serialization and reports
- * the size. Timing is printed, never asserted.
+ * the size: the text format (what curl and Prometheus without native histograms get)
+ * and the protobuf exposition (classic + native RTT buckets, then native only).
+ * Timing is printed, never asserted.
  *
  *   node dist/load-tests/exposition-bench.js [targets...]   (default: 10000 50000)
+ *   node dist/load-tests/exposition-bench.js --group-by rack 10000 100000
+ *
+ * With `--group-by LABEL[,LABEL]` each size is measured twice, back to back: the
+ * per-target exposition alone, then with the group rollups (metrics.group_by) attached
+ * and written after it, as /metrics does; plus the rollups alone (collect + serialize).
+ * The fleet's labels: region (3 values), rack (40 values).
  *
  * Pure in-memory: sends no traffic.
  */
@@ -14,9 +22,15 @@ import { ProbeEvent } from '../src/protocol/events.js';
 import { PROBE_KINDS, type ProbeKind } from '../src/targets/model.js';
 import { TargetStore } from '../src/aggregate/store.js';
 import { expositionChunks } from '../src/metrics/exposition.js';
+import { GroupRollupExports } from '../src/metrics/group-rollups.js';
+import { SCRAPE_CHUNK_BYTES } from '../src/metrics/scrape.js';
+import { DEFAULT_GROUP_LIMIT } from '../src/aggregate/groups.js';
+import { protobufChunks } from '../src/metrics/protobuf-exposition.js';
 
-function fill(n: number): TargetStore {
+function fill(n: number, groupBy: readonly string[] = []): { store: TargetStore; rollups: GroupRollupExports | null } {
   const store = new TargetStore({ initialSlots: 16 });
+  // Attached before any slot is defined, as the exporter does.
+  const rollups = groupBy.length > 0 ? new GroupRollupExports(store, { groupBy, limit: DEFAULT_GROUP_LIMIT }, () => null) : null;
   for (let s = 0; s < n; s++) {
     // Mostly icmp, like a real fleet; a few of every other kind.
     const kind: ProbeKind = s % 10 < 7 ? 'icmp' : PROBE_KINDS[s % PROBE_KINDS.length];
@@ -39,29 +53,67 @@ function fill(n: number): TargetStore {
     }
     store.applyBatch(w.take(0, round + 1));
   }
-  return store;
+  return { store, rollups };
+}
+
+/** Best-of-`runs` ms of `render`, and the bytes and lines of its last output. */
+function timeBest(render: () => Buffer[], runs: number): { ms: number; bytes: number; lines: number } {
+  render(); // warm up the JIT
+  let best = Infinity;
+  let last: Buffer[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    last = render();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  let bytes = 0;
+  let lines = 0;
+  for (const c of last) {
+    bytes += c.length;
+    for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) lines++;
+  }
+  return { ms: best, bytes, lines };
+}
+
+/** The same fleet without and with group rollups: what group_by adds to a scrape's serialization. */
+function benchGroups(n: number, groupBy: readonly string[]): void {
+  const runs = 7;
+  const fmt = (r: { ms: number; bytes: number; lines: number }): string => `${r.ms.toFixed(1)} ms, ${r.lines} lines, ${(r.bytes / 1e6).toFixed(2)} MB`;
+  const plain = fill(n).store;
+  const without = timeBest(() => [...expositionChunks(plain.snapshot(), SCRAPE_CHUNK_BYTES)], runs);
+  const { store, rollups } = fill(n, groupBy);
+  const withGroups = timeBest(() => {
+    const snap = store.snapshot();
+    return [...expositionChunks(snap, SCRAPE_CHUNK_BYTES), ...rollups!.textFamilies(snap, SCRAPE_CHUNK_BYTES)];
+  }, runs);
+  // The snapshot is the scrape's own (shared with the per-target families): not timed here.
+  const snap = store.snapshot();
+  const alone = timeBest(() => [...rollups!.textFamilies(snap, SCRAPE_CHUNK_BYTES)], runs);
+  console.log(
+    `${n} targets, group_by [${groupBy.join(', ')}] (${rollups!.rollups.stats().groups} groups), best of ${runs}: ` +
+      `without ${fmt(without)}; with ${fmt(withGroups)}; the rollups alone (collect over every slot, serialize) ${fmt(alone)}`,
+  );
 }
 
 function bench(n: number): void {
-  const store = fill(n);
+  const { store } = fill(n);
   // Warm up once so the JIT has seen the serializer.
-  for (const _ of expositionChunks(store.snapshot())) void _;
+  for (const _ of expositionChunks(store.snapshot({ native: false }))) void _;
   const runs = 5;
   let best = Infinity;
   let bytes = 0;
   let lines = 0;
-  let chunks = 0;
   let last: Buffer[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
-    const snap = store.snapshot();
+    const snap = store.snapshot({ native: false });
     const out: Buffer[] = [];
     for (const c of expositionChunks(snap)) out.push(c);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (ms < best) best = ms;
     last = out;
   }
-  chunks = last.length;
+  const chunks = last.length;
   for (const c of last) {
     bytes += c.length;
     for (let i = c.indexOf('\n'); i !== -1; i = c.indexOf('\n', i + 1)) lines++;
@@ -73,7 +125,31 @@ function bench(n: number): void {
     `${n} targets: serialize best of ${runs} ${best.toFixed(1)} ms, ${lines} lines, ${(bytes / 1048576).toFixed(1)} MiB in ${chunks} chunks; ` +
       `gzip level 1 ${gzMs.toFixed(0)} ms -> ${(gz.length / 1048576).toFixed(2)} MiB`,
   );
+  for (const classicHistograms of [true, false]) {
+    for (const _ of protobufChunks(store.snapshot(), { classicHistograms })) void _;
+    let pbBest = Infinity;
+    let pbBytes = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      const snap = store.snapshot();
+      let size = 0;
+      for (const c of protobufChunks(snap, { classicHistograms })) size += c.length;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (ms < pbBest) pbBest = ms;
+      pbBytes = size;
+    }
+    console.log(
+      `${n} targets: protobuf (${classicHistograms ? 'classic + native' : 'native only'} RTT buckets) best of ${runs} ${pbBest.toFixed(1)} ms, ${(pbBytes / 1048576).toFixed(1)} MiB`,
+    );
+  }
 }
 
-const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-for (const n of sizes.length > 0 ? sizes : [10_000, 50_000]) bench(n);
+const args = process.argv.slice(2);
+const g = args.indexOf('--group-by');
+const groupBy = g >= 0 ? (args.splice(g, 2)[1] ?? '').split(',').filter((l) => l !== '') : [];
+if (g >= 0 && groupBy.length === 0) throw new Error('--group-by needs a label list, e.g. --group-by rack');
+const sizes = args.map(Number).filter((x) => x > 0);
+for (const n of sizes.length > 0 ? sizes : [10_000, 50_000]) {
+  if (groupBy.length > 0) benchGroups(n, groupBy);
+  else bench(n);
+}

@@ -65,7 +65,17 @@ async function hang(argv: readonly string[]): Promise<void> {
   writeFileSync(plan, JSON.stringify({ mode: 'hang', afterBatches: 10, times: 1 }));
   process.env.FP_FAULT_PLAN = plan;
   const cfg = join(dir, 'c.json');
-  writeFileSync(cfg, JSON.stringify({ workers: 2, flush_interval: '500ms', log: { level: 'silent' }, web: { listen_address: '127.0.0.1:0' }, probe_defaults: { interval: '1s', timeout: '1s' }, target_files: [targetFile(dir, n)] }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      workers: 2,
+      flush_interval: '500ms',
+      log: { level: 'silent' },
+      web: { listen_address: '127.0.0.1:0' },
+      probe_defaults: { interval: '1s', timeout: '1s' },
+      target_files: [targetFile(dir, n)],
+    }),
+  );
   const exporter = new Exporter({ argv: ['--config', cfg], logger: pino({ level: 'silent' }), shardFilename: FAULTY_SHARD });
   await exporter.start();
   try {
@@ -146,7 +156,16 @@ async function sigterm(argv: readonly string[]): Promise<void> {
   const collector = await badCollector(mode);
   const port = await freePort();
   const cfg = join(dir, 'c.json');
-  writeFileSync(cfg, JSON.stringify({ workers: 2, log: { level: 'info' }, web: { listen_address: `127.0.0.1:${port}` }, probe_defaults: { interval: '1s', timeout: '1s' }, target_files: [targetFile(dir, n)] }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      workers: 2,
+      log: { level: 'info' },
+      web: { listen_address: `127.0.0.1:${port}` },
+      probe_defaults: { interval: '1s', timeout: '1s' },
+      target_files: [targetFile(dir, n)],
+    }),
+  );
   const child = spawn(process.execPath, [CLI, 'run', '--config', cfg], {
     env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -179,7 +198,9 @@ async function sigterm(argv: readonly string[]): Promise<void> {
       await exited;
     }
     process.stdout.write(`sigterm: ${n} targets, collector ${mode} (${collector.requests()} export requests received)\n`);
-    process.stdout.write(`  exit                   ${result === null ? `still running after ${windowMs / 1000} s (SIGKILLed)` : `${result} after ${(ms / 1000).toFixed(2)} s`}\n`);
+    process.stdout.write(
+      `  exit                   ${result === null ? `still running after ${windowMs / 1000} s (SIGKILLed)` : `${result} after ${(ms / 1000).toFixed(2)} s`}\n`,
+    );
     process.stdout.write(`  second SIGTERM at 15 s ${second}\n`);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -191,7 +212,9 @@ async function sigterm(argv: readonly string[]): Promise<void> {
 const [scenario, ...rest] = process.argv.slice(2);
 const run = scenario === 'hang' ? hang : scenario === 'sigterm' ? sigterm : null;
 if (run === null) {
-  process.stderr.write('usage: node dist/load-tests/fault-recovery.js hang [--targets N] [--window S] | sigterm [--targets N] [--collector blackhole|reset] [--window S]\n');
+  process.stderr.write(
+    'usage: node dist/load-tests/fault-recovery.js hang [--targets N] [--window S] | sigterm [--targets N] [--collector blackhole|reset] [--window S]\n',
+  );
   process.exit(2);
 }
 run(rest).then(

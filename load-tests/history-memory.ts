@@ -51,7 +51,7 @@ function batch(n: number, round: number): ArrayBuffer {
   return w.take(0, round);
 }
 
-async function measure(n: number, retentionMs: number, resolutionMs: number): Promise<void> {
+function measure(n: number, retentionMs: number, resolutionMs: number): void {
   const store = new TargetStore({ initialSlots: n });
   const fleet = consoleFleet(n);
   const entries: ConsoleEntry[] = fleet.map((t, slot) => ({ slot, name: t.name, kind: 'icmp', address: t.address, labels: t.labels, state: 'ok' }));
@@ -121,7 +121,7 @@ async function measure(n: number, retentionMs: number, resolutionMs: number): Pr
   );
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const { values } = parseArgs({
     options: {
       targets: { type: 'string', default: '10000,100000' },
@@ -135,8 +135,8 @@ async function main(): Promise<void> {
   console.log(`history memory and console API cost (${cpuModel()}, Node ${process.version}); retention ${values.retention}, resolution ${values.resolution}`);
   for (const n of values.targets.split(',').map(Number)) {
     if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new Error(`bad --targets ${n}`);
-    await measure(n, retention, resolution);
+    measure(n, retention, resolution);
   }
 }
 
-await main();
+main();

@@ -18,10 +18,13 @@ export interface TimedResponse {
   /** Request start to last byte, ms. */
   totalMs: number;
   contentEncoding: string | undefined;
+  contentType: string | undefined;
 }
 
 export interface GetOptions {
   gzip?: boolean;
+  /** Accept header (e.g. the Prometheus protobuf exposition's type). */
+  accept?: string;
   timeoutMs?: number;
   /** Connection reuse (keep-alive agent); default: a fresh connection per request. */
   agent?: Agent;
@@ -32,36 +35,47 @@ export interface GetOptions {
 export function timedGet(url: string, opts: GetOptions = {}): Promise<TimedResponse> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: opts.agent ?? false, headers: opts.gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
-      const headersAt = performance.now();
-      let bytes = 0;
-      const enc = res.headers['content-encoding'];
-      const gunzip = opts.onText && enc === 'gzip' ? createGunzip() : null;
-      gunzip?.on('error', reject);
-      // Text decoded apart from the raw stream, so `bytes` counts wire bytes.
-      const decoder = opts.onText && !gunzip ? new StringDecoder('utf8') : null;
-      if (gunzip) {
-        gunzip.setEncoding('utf8');
-        gunzip.on('data', (s: string) => opts.onText!(s));
-      }
-      res.on('data', (b: Buffer) => {
-        bytes += b.length;
-        if (gunzip) gunzip.write(b);
-        else if (decoder) opts.onText!(decoder.write(b));
-      });
-      res.on('error', reject);
-      const finish = (): void =>
-        resolve({ status: res.statusCode ?? 0, bytes, headersAt, totalMs: performance.now() - started, contentEncoding: enc });
-      res.on('end', () => {
+    const req = request(
+      url,
+      { agent: opts.agent ?? false, headers: { ...(opts.gzip ? { 'accept-encoding': 'gzip' } : {}), ...(opts.accept ? { accept: opts.accept } : {}) } },
+      (res) => {
+        const headersAt = performance.now();
+        let bytes = 0;
+        const enc = res.headers['content-encoding'];
+        const gunzip = opts.onText && enc === 'gzip' ? createGunzip() : null;
+        gunzip?.on('error', reject);
+        // Text decoded apart from the raw stream, so `bytes` counts wire bytes.
+        const decoder = opts.onText && !gunzip ? new StringDecoder('utf8') : null;
         if (gunzip) {
-          gunzip.once('end', finish);
-          gunzip.end();
-        } else {
-          if (decoder) opts.onText!(decoder.end());
-          finish();
+          gunzip.setEncoding('utf8');
+          gunzip.on('data', (s: string) => opts.onText!(s));
         }
-      });
-    });
+        res.on('data', (b: Buffer) => {
+          bytes += b.length;
+          if (gunzip) gunzip.write(b);
+          else if (decoder) opts.onText!(decoder.write(b));
+        });
+        res.on('error', reject);
+        const finish = (): void =>
+          resolve({
+            status: res.statusCode ?? 0,
+            bytes,
+            headersAt,
+            totalMs: performance.now() - started,
+            contentEncoding: enc,
+            contentType: res.headers['content-type'],
+          });
+        res.on('end', () => {
+          if (gunzip) {
+            gunzip.once('end', finish);
+            gunzip.end();
+          } else {
+            if (decoder) opts.onText!(decoder.end());
+            finish();
+          }
+        });
+      },
+    );
     req.setTimeout(opts.timeoutMs ?? 120_000, () => req.destroy(new Error(`GET ${url}: timed out after ${opts.timeoutMs ?? 120_000} ms`)));
     req.on('error', reject);
     req.end();

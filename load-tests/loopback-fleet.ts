@@ -40,8 +40,8 @@ export function spreadIndexes(n: number, k: number): number[] {
   return out;
 }
 
-export type BenchKind = 'icmp' | 'tcp_echo' | 'http';
-export const BENCH_KINDS: readonly BenchKind[] = ['icmp', 'tcp_echo', 'http'];
+export type BenchKind = 'icmp' | 'tcp' | 'tcp_echo' | 'udp' | 'http';
+export const BENCH_KINDS: readonly BenchKind[] = ['icmp', 'tcp', 'tcp_echo', 'udp', 'http'];
 
 /** One entry of a target file (tcp_ping_prometheus style JSON array). */
 export interface TargetEntry {
@@ -51,7 +51,7 @@ export interface TargetEntry {
   url?: string;
 }
 
-/** A responder endpoint the tcp_echo/http targets are spread over. */
+/** A responder endpoint the tcp/tcp_echo/udp/http targets are spread over. */
 export interface Endpoint {
   host: string;
   port: number;
@@ -59,7 +59,7 @@ export interface Endpoint {
 
 /**
  * Target entries for `n` targets of `kind`. icmp: one distinct loopback address
- * each. tcp_echo/http: round-robin over the responder endpoints (a TCP listener
+ * each. tcp/tcp_echo/udp/http: round-robin over the responder endpoints (a TCP listener
  * binds one address, so the responders, not the targets, bound the address count).
  * Names are short on purpose: they are repeated on every exposition line.
  */
@@ -69,7 +69,7 @@ export function targetEntries(kind: BenchKind, n: number, endpoints: readonly En
   const out: TargetEntry[] = [];
   for (let i = 0; i < n; i++) {
     const ep = endpoints[i % endpoints.length];
-    if (kind === 'tcp_echo') out.push({ name: `t${i}`, kind, address: `${ep.host}:${ep.port}` });
+    if (kind === 'tcp' || kind === 'tcp_echo' || kind === 'udp') out.push({ name: `t${i}`, kind, address: `${ep.host}:${ep.port}` });
     else out.push({ name: `t${i}`, kind, url: `http://${ep.host}:${ep.port}/v1/ping` });
   }
   return out;

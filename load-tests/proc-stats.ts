@@ -12,7 +12,10 @@ export function parseProcStat(text: string): { utimeTicks: number; stimeTicks: n
   // comm (field 2) may hold spaces and parentheses: fields are counted after the LAST ')'.
   const close = text.lastIndexOf(')');
   if (close < 0) throw new SyntaxError('not a /proc/PID/stat line');
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const utimeTicks = Number(fields[14 - 3]);
   const stimeTicks = Number(fields[15 - 3]);

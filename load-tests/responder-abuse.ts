@@ -276,7 +276,7 @@ export async function runUdpCost(count = 200_000, legacyConfig = false): Promise
     const cpu0 = cpuSeconds(exp.child.pid);
     const t0 = performance.now();
     const deadline = t0 + 60_000;
-    for (let sent = 0; sent < count && performance.now() < deadline; ) {
+    for (let sent = 0; sent < count && performance.now() < deadline;) {
       for (let k = 0; k < 64 && sent < count; k++, sent++) sockets[sent % 16].send(payload, udpPort, HOST);
       // Let replies drain so neither side's buffers overflow.
       while (sent - echoed > 2048 && performance.now() < deadline) await new Promise((r) => setImmediate(r));

@@ -211,7 +211,7 @@ export class ResponderPeers {
     this.udpPending.set(seq, o);
     const payload = Buffer.alloc(32);
     payload.writeBigUInt64BE(BigInt(seq), 0);
-    this.udp.send(payload, this.targets.udpPort!, this.targets.host);
+    this.udp.send(payload, this.targets.udpPort, this.targets.host);
   }
 
   private httpInFlight = 0;

@@ -152,7 +152,18 @@ interface Responder {
 async function startResponder(topo: { r: string }, dir: string, totalMs: number): Promise<Responder> {
   sh('ip', ['netns', 'exec', topo.r, 'sysctl', '-q', '-w', 'net.ipv4.icmp_echo_ignore_all=1']);
   const holdLog = join(dir, 'holds.log');
-  const responder = spawnTracked('responder', 'ip', ['netns', 'exec', topo.r, 'python3', RESPONDER, '--duration', String(totalMs / 1000), '--log', holdLog, ...PATHS.map((x) => `${x.address}=${x.delayMs}`)]);
+  const responder = spawnTracked('responder', 'ip', [
+    'netns',
+    'exec',
+    topo.r,
+    'python3',
+    RESPONDER,
+    '--duration',
+    String(totalMs / 1000),
+    '--log',
+    holdLog,
+    ...PATHS.map((x) => `${x.address}=${x.delayMs}`),
+  ]);
   for (let i = 0; i < 100 && !responder.output().includes('ready'); i++) await sleep(50);
   if (!responder.output().includes('ready')) throw new Error(`responder did not start: ${responder.output()}`);
   return {
@@ -189,8 +200,11 @@ function parseScrape(text: string): Scrape {
   return s;
 }
 
-async function scrape(ns: string, port: number): Promise<Scrape> {
-  const out = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sf', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+function scrape(ns: string, port: number): Scrape {
+  const out = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-sf', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (out.status !== 0) throw new Error(`scrape failed: ${out.stderr}`);
   return parseScrape(out.stdout);
 }
@@ -213,7 +227,9 @@ const PING_IDENTIFIER_BASE = 0xbee0;
 
 /** Mean time the responder held the replies it sent inside the window (µs), per address, for fleetprobe's identifiers and for ping's. */
 function responderHolds(log: string, fromSec: number, toSec: number): Map<string, Holds> {
-  const acc = new Map<string, { fp: { n: number; sum: number }; ping: { n: number; sum: number } }>(PATHS.map((x) => [x.address, { fp: { n: 0, sum: 0 }, ping: { n: 0, sum: 0 } }]));
+  const acc = new Map<string, { fp: { n: number; sum: number }; ping: { n: number; sum: number } }>(
+    PATHS.map((x) => [x.address, { fp: { n: 0, sum: 0 }, ping: { n: 0, sum: 0 } }]),
+  );
   for (const line of log.split('\n')) {
     const [address, id, , rx, sent] = line.split(' ');
     const a = acc.get(address);
@@ -223,7 +239,9 @@ function responderHolds(log: string, fromSec: number, toSec: number): Map<string
     into.n++;
     into.sum += (Number(sent) - Number(rx)) * 1e6;
   }
-  return new Map([...acc].map(([address, a]) => [address, { fleetprobe: a.fp.sum / a.fp.n, ping: a.ping.sum / a.ping.n, fleetprobeN: a.fp.n, pingN: a.ping.n }]));
+  return new Map(
+    [...acc].map(([address, a]) => [address, { fleetprobe: a.fp.sum / a.fp.n, ping: a.ping.sum / a.ping.n, fleetprobeN: a.fp.n, pingN: a.ping.n }]),
+  );
 }
 
 function spinner(durationMs: number): Tracked {
@@ -270,11 +288,25 @@ async function main(): Promise<void> {
     const count = Math.ceil((args.durationMs + 2 * quietMs) / (args.intervalMs * PING_INTERVAL_FACTOR));
     const pings = PATHS.map((x, i) =>
       spawnTracked(`ping ${x.name}`, 'ip', [
-        'netns', 'exec', topo.p, 'ping', '-q', '-n', '-e', String(PING_IDENTIFIER_BASE + i), '-i', String((args.intervalMs * PING_INTERVAL_FACTOR) / 1000), '-c', String(count), '-W', '1', x.address,
+        'netns',
+        'exec',
+        topo.p,
+        'ping',
+        '-q',
+        '-n',
+        '-e',
+        String(PING_IDENTIFIER_BASE + i),
+        '-i',
+        String((args.intervalMs * PING_INTERVAL_FACTOR) / 1000),
+        '-c',
+        String(count),
+        '-W',
+        '1',
+        x.address,
       ]),
     );
     await sleep(quietMs);
-    const before = await scrape(topo.p, port);
+    const before = scrape(topo.p, port);
     const loadStart = loadAverage1m();
     path.on();
     const windowStart = Date.now() / 1000;
@@ -282,16 +314,20 @@ async function main(): Promise<void> {
     path.off();
     const windowEnd = Date.now() / 1000 + 1;
     await sleep(quietMs);
-    const after = await scrape(topo.p, port);
+    const after = scrape(topo.p, port);
     await Promise.all(pings.map((p) => p.exited));
     const loadEnd = loadAverage1m();
     for (const b of busy) await stopChild(b, 'SIGKILL', 1000);
     await stopChild(exporter, 'SIGTERM', 5000);
     await path.stop();
 
-    console.log(`rtt-accuracy: ${args.durationMs / 1000} s, ${args.workers} worker(s), interval ${args.intervalMs} ms, ${args.busy} spinner(s), load average ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}, cli ${args.cli}`);
+    console.log(
+      `rtt-accuracy: ${args.durationMs / 1000} s, ${args.workers} worker(s), interval ${args.intervalMs} ms, ${args.busy} spinner(s), load average ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}, cli ${args.cli}`,
+    );
     const holds = path.holds(windowStart, windowEnd);
-    console.log('| path | delay | fleetprobe mean µs (n) | ping mean µs (n) | fleetprobe − ping µs | responder hold µs: fleetprobe / ping | difference without the hold µs |');
+    console.log(
+      '| path | delay | fleetprobe mean µs (n) | ping mean µs (n) | fleetprobe − ping µs | responder hold µs: fleetprobe / ping | difference without the hold µs |',
+    );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [i, x] of PATHS.entries()) {
       const n = (after.count.get(x.name) ?? 0) - (before.count.get(x.name) ?? 0);
@@ -300,12 +336,17 @@ async function main(): Promise<void> {
       const ping = pingAvgUs(pings[i].output());
       const h = holds?.get(x.address);
       const raw = fpMean - ping.avgUs;
-      const holdCols = h ? `${h.fleetprobe.toFixed(1)} (${h.fleetprobeN}) / ${h.ping.toFixed(1)} (${h.pingN}) | ${(raw - (h.fleetprobe - h.ping)).toFixed(1)}` : '— | —';
-      if (h && (h.fleetprobeN !== n || h.pingN !== ping.received)) console.log(`  (note: ${x.name}: the responder logged ${h.fleetprobeN} / ${h.pingN} replies, the probers counted ${n} / ${ping.received})`);
-      console.log(`| ${x.address} | ${x.delayMs} ms | ${fpMean.toFixed(1)} (${n}) | ${ping.avgUs.toFixed(1)} (${ping.received}) | ${raw.toFixed(1)} | ${holdCols} |`);
+      const holdCols = h
+        ? `${h.fleetprobe.toFixed(1)} (${h.fleetprobeN}) / ${h.ping.toFixed(1)} (${h.pingN}) | ${(raw - (h.fleetprobe - h.ping)).toFixed(1)}`
+        : '— | —';
+      if (h && (h.fleetprobeN !== n || h.pingN !== ping.received))
+        console.log(`  (note: ${x.name}: the responder logged ${h.fleetprobeN} / ${h.pingN} replies, the probers counted ${n} / ${ping.received})`);
+      console.log(
+        `| ${x.address} | ${x.delayMs} ms | ${fpMean.toFixed(1)} (${n}) | ${ping.avgUs.toFixed(1)} (${ping.received}) | ${raw.toFixed(1)} | ${holdCols} |`,
+      );
     }
     if (after.clocks.size > 0) {
-      console.log('Which clock timed fleetprobe\'s RTTs in the window, and its sockets (summed over workers):');
+      console.log("Which clock timed fleetprobe's RTTs in the window, and its sockets (summed over workers):");
       for (const [k, v] of after.clocks) {
         const delta = k.includes('_total') ? v - (before.clocks.get(k) ?? 0) : v;
         console.log(`  ${k} ${delta}`);

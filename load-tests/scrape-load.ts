@@ -65,7 +65,10 @@ export function parseScrapeLoadArgs(argv: readonly string[]): ScrapeLoadOptions 
         o.durationMs = parseDuration(v);
         break;
       case '--paths':
-        o.paths = v.split(',').map((p) => p.trim()).filter((p) => p !== '');
+        o.paths = v
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '');
         break;
       case '--max-requests':
         o.maxRequests = Number(v);
@@ -162,8 +165,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
 // Run only as a script, so tests can import the parsers.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then((c) => process.exit(c), (e: unknown) => {
-    process.stderr.write(`scrape-load: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (c) => process.exit(c),
+    (e: unknown) => {
+      process.stderr.write(`scrape-load: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
 }

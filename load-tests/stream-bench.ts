@@ -64,7 +64,10 @@ export class WindowTally {
 /** Lag quantiles (ms) and the share of samples above 20 ms between two scrapes. */
 export function lagFigures(a: WindowTally, b: WindowTally): { p50: number; p99: number; over20ms: number; samples: number } {
   const bounds = [...b.lagBuckets.keys()].sort((x, y) => x - y);
-  const delta = subtractCounts(bounds.map((k) => b.lagBuckets.get(k)!), bounds.map((k) => a.lagBuckets.get(k) ?? 0));
+  const delta = subtractCounts(
+    bounds.map((k) => b.lagBuckets.get(k)!),
+    bounds.map((k) => a.lagBuckets.get(k) ?? 0),
+  );
   const total = b.lagCount - a.lagCount;
   const i20 = bounds.indexOf(0.02);
   return {
@@ -103,7 +106,14 @@ export interface AbRow {
   loads: LoadFigures[];
 }
 
-async function runOnce(label: string, n: number, o: BenchOptions, loads: ExtraLoad[], loadConfig: Record<string, unknown>, log: (m: string) => void): Promise<AbRow> {
+async function runOnce(
+  label: string,
+  n: number,
+  o: BenchOptions,
+  loads: ExtraLoad[],
+  loadConfig: Record<string, unknown>,
+  log: (m: string) => void,
+): Promise<AbRow> {
   const dir = mkdtempSync(join(tmpdir(), `fleetprobe-bench-ab-${n}-`));
   try {
     const entries = targetEntries('icmp', n);
@@ -112,7 +122,10 @@ async function runOnce(label: string, n: number, o: BenchOptions, loads: ExtraLo
     const grpcPort = await freePort();
     // Both runs get every load's config (gRPC on, the same limits): they differ only by the clients.
     const extra: Record<string, unknown> = { ...loadConfig, grpc: { listen_address: `127.0.0.1:${grpcPort}` } };
-    const cfg = writeJson(dir, 'ab.json', { ...exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }), ...extra });
+    const cfg = writeJson(dir, 'ab.json', {
+      ...exporterConfig({ webPort, workers: o.workers, intervalMs: o.intervalMs, timeoutMs: o.timeoutMs, targetsFile }),
+      ...extra,
+    });
     log(`[${label} ${n}] starting exporter…`);
     const ex = await startExporter(`fleetprobe ab ${label} ${n}`, 'run', cfg, webPort, 60_000 + n * 2);
     try {
@@ -177,7 +190,20 @@ export function loadsFor(o: BenchOptions): ExtraLoad[] {
 
 const f = (v: number, d = 1): string => (Number.isFinite(v) ? v.toFixed(d) : '—');
 
-export const AB_HEADER = ['run', 'targets', 'probes/s', 'CPU % of one core', 'CPU added', 'main loop lag p50 / p99 (ms)', 'samples > 20 ms', 'false loss', 'stream events/s', 'clients dropped', 'peak RSS', 'load avg'];
+export const AB_HEADER = [
+  'run',
+  'targets',
+  'probes/s',
+  'CPU % of one core',
+  'CPU added',
+  'main loop lag p50 / p99 (ms)',
+  'samples > 20 ms',
+  'false loss',
+  'stream events/s',
+  'clients dropped',
+  'peak RSS',
+  'load avg',
+];
 
 export function abCells(r: AbRow, baseline: AbRow | undefined): string[] {
   return [
@@ -208,7 +234,12 @@ export async function runStreamBench(o: BenchOptions, log: (m: string) => void):
       const a = await runOnce(`A: probing only${tag}`, n, o, [], config, log);
       const b = await runOnce(`B: + ${describeLoads(o)}${tag}`, n, o, loads, config, log);
       rows.push(abCells(a, a), abCells(b, a));
-      for (const fig of b.loads) notes.push(`${n} targets${tag}, B: ${Object.entries(fig).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      for (const fig of b.loads)
+        notes.push(
+          `${n} targets${tag}, B: ${Object.entries(fig)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`,
+        );
     }
   }
   return [
@@ -218,7 +249,7 @@ export async function runStreamBench(o: BenchOptions, log: (m: string) => void):
     '- A and B run back to back on the same machine with the same config (gRPC on in both); B adds the loads after warm-up and',
     '  waits 2 s for their initial states before the window. CPU: user+sys of the whole exporter process over the window, % of one core.',
     '- main loop lag: fleetprobe_main_event_loop_lag_seconds (a timer every 50 ms on the main thread, how late it ran) between the',
-    '  window\'s two scrapes; p50/p99 by interpolation in its buckets (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50 ms, ...).',
+    "  window's two scrapes; p50/p99 by interpolation in its buckets (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50 ms, ...).",
     '- false loss: timeouts + errors between the scrapes (loopback: every loss is false). stream events/s: fleetprobe_stream_events_total.',
     '- The machine is shared: compare A and B of the same pair; the load avg column shows the competition.',
     '',

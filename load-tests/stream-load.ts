@@ -61,7 +61,14 @@ export class StreamLoad implements ExtraLoad {
     const synced: Promise<void>[] = [];
     for (const sel of sseSel) synced.push(this.openSse(ctx.baseUrl, sel));
     if (this.o.grpcStreams > 0) {
-      const def = loadSync('fleetprobe/v1/telemetry.proto', { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [join(REPO_ROOT, 'proto')] });
+      const def = loadSync('fleetprobe/v1/telemetry.proto', {
+        keepCase: true,
+        longs: Number,
+        enums: String,
+        defaults: true,
+        oneofs: true,
+        includeDirs: [join(REPO_ROOT, 'proto')],
+      });
       const pkg = loadPackageDefinition(def) as GrpcObject & { fleetprobe: { v1: { Telemetry: new (a: string, c: unknown) => any } } };
       const client = new pkg.fleetprobe.v1.Telemetry(ctx.grpcAddress, credentials.createInsecure());
       this.client = client;
@@ -151,7 +158,7 @@ export class StreamLoad implements ExtraLoad {
     }
   }
 
-  async stop(): Promise<LoadFigures> {
+  stop(): Promise<LoadFigures> {
     const seconds = (performance.now() - this.windowT0) / 1000;
     this.stopping = true;
     const all = [...this.sse.map((c) => ({ t: 'sse', c: c.counts })), ...this.grpc.map((c) => ({ t: 'grpc', c: c.counts }))];
@@ -172,7 +179,7 @@ export class StreamLoad implements ExtraLoad {
     }
     for (const c of this.grpc) c.call.cancel();
     this.client?.close();
-    return figures;
+    return Promise.resolve(figures);
   }
 }
 

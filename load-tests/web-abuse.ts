@@ -299,10 +299,14 @@ async function main(o: WebAbuseOptions): Promise<void> {
   }
   await sleep(3000);
   const first = await scrape(baseUrl, 60_000);
-  log(`exporter ready: ${o.targets} icmp + ${o.probeTargets} tcp + ${o.probeTargets} http targets; /metrics ${mb(first.bytes)} in ${first.ms.toFixed(0)} ms; web ${JSON.stringify(o.web)}`);
+  log(
+    `exporter ready: ${o.targets} icmp + ${o.probeTargets} tcp + ${o.probeTargets} http targets; /metrics ${mb(first.bytes)} in ${first.ms.toFixed(0)} ms; web ${JSON.stringify(o.web)}`,
+  );
   const lines: string[] = [];
   lines.push(`machine: ${cpuModel()}, Linux ${release()}, Node ${process.version}; load average at start ${loadAverage1m()}`);
-  lines.push(`exporter: ${o.targets} icmp targets (+${o.probeTargets} tcp, +${o.probeTargets} http against its own responder), /metrics ${mb(first.bytes)}, fd limit ${o.nofile ?? 'inherited'}, web ${JSON.stringify(o.web)}`);
+  lines.push(
+    `exporter: ${o.targets} icmp targets (+${o.probeTargets} tcp, +${o.probeTargets} http against its own responder), /metrics ${mb(first.bytes)}, fd limit ${o.nofile ?? 'inherited'}, web ${JSON.stringify(o.web)}`,
+  );
 
   if (o.slowClients > 0) {
     const rssBefore = rssBytes(child.pid);
@@ -352,7 +356,10 @@ async function main(o: WebAbuseOptions): Promise<void> {
       `idle connections: ${idle.opened} opened in ${(openedInMs / 1000).toFixed(1)} s (${idle.failed} failed), ${stillOpen} still open after ${o.holdMs / 1000} s; ` +
         `/healthz ok ${during.healthOk}, failed ${during.healthFail}, slowest ${during.healthMaxMs.toFixed(0)} ms; ${scrapeSummary(during.scrapes)}`,
     );
-    for (const [label, kinds] of [['tcp+http', ['tcp', 'http']], ['icmp', ['icmp']]] as const) {
+    for (const [label, kinds] of [
+      ['tcp+http', ['tcp', 'http']],
+      ['icmp', ['icmp']],
+    ] as const) {
       const d = (name: string): number => kinds.reduce((a, k) => a + sumOf(after, name, `kind="${k}"`) - sumOf(before, name, `kind="${k}"`), 0);
       const errors: Record<string, number> = {};
       for (const k of kinds) for (const [reason, n] of Object.entries(errorDeltas(before, after, k))) errors[reason] = (errors[reason] ?? 0) + n;

@@ -64,7 +64,9 @@ try {
 }
 
 // Type-check the browser sources (Vite's esbuild only strips types).
-const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(src, 'tsconfig.json')], { stdio: 'inherit' });
+const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(src, 'tsconfig.json')], {
+  stdio: 'inherit',
+});
 if (tsc.status !== 0) {
   console.error(`${PREFIX} ERROR: type errors in src/console`);
   process.exit(1);

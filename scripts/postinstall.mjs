@@ -93,7 +93,8 @@ function nodeGypEnv() {
     if (configured) say(`nodedir ${configured} has headers ${headerVersion(configured) ?? '(none)'}, not ${process.version}: using ${prefix}`);
     return { ...process.env, npm_config_nodedir: prefix };
   }
-  if (configured) say(`warning: nodedir ${configured} has headers ${headerVersion(configured) ?? '(none)'}, not ${process.version}, and ${prefix} has none either`);
+  if (configured)
+    say(`warning: nodedir ${configured} has headers ${headerVersion(configured) ?? '(none)'}, not ${process.version}, and ${prefix} has none either`);
   return process.env;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Entry point: `fleetprobe [run] [flags]`, `fleetprobe responder [flags]`,
- * `fleetprobe check-config --config FILE`, `fleetprobe version`, `fleetprobe help`.
+ * `fleetprobe check-config --config FILE`, `fleetprobe test ...` (the controller),
+ * `fleetprobe version`, `fleetprobe help`.
  *
  * Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 invalid configuration
  * (every bad key is printed before anything starts), 128+n when a second signal n
@@ -17,8 +18,10 @@ import { loadTargets } from './targets/index.js';
 import { loadApiEntries } from './targets/api-source.js';
 import { readStateFile } from './targets/state-file.js';
 import { createLogger } from './logger.js';
-import { Exporter, packageVersion, type ExporterMode } from './exporter.js';
+import type { ExporterMode } from './exporter.js';
+import { packageVersion } from './version.js';
 import { ListenError } from './listen-error.js';
+import { controllerMain } from './controller/main.js';
 import { COMMANDS, SHUTDOWN_TIMEOUT_MS, generalHelp, isCommand, unknownCommandMessage, type CommandName } from './commands.js';
 
 export { SHUTDOWN_TIMEOUT_MS } from './commands.js';
@@ -69,6 +72,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT_OK;
     case 'check-config':
       return checkConfig(rest);
+    case 'test':
+      return controllerMain(rest, { env: process.env, stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x) });
     default:
       return run(rest, command);
   }
@@ -144,6 +149,10 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     }
   }
   const logger = createLogger('info');
+  // Loaded here, not at the top: the exporter pulls in Fastify, gRPC, OpenTelemetry and the
+  // worker pool, which `--help`, `version` and `check-config` never need (they start in a
+  // fraction of the time without them).
+  const { Exporter } = await import('./exporter.js');
   const exporter = new Exporter({ argv, mode, logger });
   try {
     await exporter.start();
@@ -152,7 +161,10 @@ async function run(argv: readonly string[], mode: ExporterMode): Promise<number>
     // the fix); stdout stays for logs. What had started is closed after the line is out.
     if (err instanceof ConfigError) printConfigError(err);
     else if (err instanceof ListenError) process.stderr.write(`fleetprobe: ${err.message}\n`);
-    else process.stderr.write(`fleetprobe: cannot start: ${err instanceof Error ? err.message : String(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ''}`);
+    else
+      process.stderr.write(
+        `fleetprobe: cannot start: ${err instanceof Error ? err.message : String(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ''}`,
+      );
     await exporter.stop().catch(() => {});
     return err instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
   }

@@ -9,7 +9,7 @@ import { targetFromFlag } from './targets/flag-target.js';
 /** Hard bound from the first SIGTERM/SIGINT to the process's exit (ms). */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-export const COMMAND_NAMES = ['run', 'responder', 'check-config', 'version', 'help'] as const;
+export const COMMAND_NAMES = ['run', 'responder', 'check-config', 'test', 'version', 'help'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export function isCommand(s: string): s is CommandName {
@@ -97,6 +97,37 @@ ${TARGET_FORMS}
 ${HELP_OPTION}
 `,
   },
+  test: {
+    usage: 'fleetprobe test (--agent URL... (--target NAME | --address A --kind K) | --mesh FILE) [flags]',
+    summary: 'ask agents to run an on-demand test and print their results',
+    help: () =>
+      `usage: ${COMMANDS.test.usage}
+
+Ask each agent (a running fleetprobe's HTTP API) to run an on-demand test (POST /api/v1/tests?wait=1),
+all at once; wait for every result and print one row per agent: loss, RTT min/avg/max/p99, jitter,
+throughput (http). Exit status: 0 when every test ended "done", 1 otherwise, 2 for bad arguments.
+
+  --agent URL         An agent's base URL (http://10.0.0.5:9798); repeatable.
+  --target NAME       A target configured on every agent (its own kind and options).
+  --address A         A new address, written as in a config target (127.0.0.9, 127.0.0.9:4000) ...
+  --kind K            ... of this kind (icmp, tcp, tcp_echo, udp, http; http: --address is the url).
+  --mesh FILE         A mesh peer file ([{name, address}], as mesh.peers_file): every peer tests every
+                      other peer (agent http://ADDRESS:--agent-port); prints the rows, then the matrix.
+                      --kind (default icmp) picks the probe; tcp, tcp_echo and udp go to --target-port
+                      (default 4000), http to http://ADDRESS:--target-port/v1/ping (default 4001).
+  --agent-port N      Web port of the mesh peers' API (default 9798).
+  --target-port N     Responder port of the mesh peers (see --mesh).
+  --count N           Probes per test (the agents' default: 10).
+  --interval D        Between probes (1s, 10ms); default: the target's.
+  --timeout D         Per probe; default: the target's.
+  --rate N            udp: probes per second instead of --interval.
+  --size N            http: body bytes asked of the responder (throughput).
+  --tags k=v          A tag kept with each agent's result; repeatable.
+  --token-file FILE   The agents' API token (default: the FLEETPROBE_API_TOKEN variable).
+  --json              Print the outcomes as a JSON array: [{agent, from?, to?, test, error}].
+${HELP_OPTION}
+`,
+  },
   version: {
     usage: 'fleetprobe version',
     summary: 'print the version (also --version)',
@@ -104,8 +135,9 @@ ${HELP_OPTION}
   },
   help: {
     usage: 'fleetprobe help [COMMAND]',
-    summary: 'this overview and every configuration key, or one command\'s help (also -h, --help)',
-    help: () => `usage: ${COMMANDS.help.usage}\n\nWithout COMMAND: every command and every configuration key. With one: that command's help\n(the same as fleetprobe COMMAND --help).\n`,
+    summary: "this overview and every configuration key, or one command's help (also -h, --help)",
+    help: () =>
+      `usage: ${COMMANDS.help.usage}\n\nWithout COMMAND: every command and every configuration key. With one: that command's help\n(the same as fleetprobe COMMAND --help).\n`,
   },
 };
 

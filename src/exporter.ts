@@ -18,21 +18,12 @@
  * and is reported as partial).
  */
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './version.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { showValue } from './config/errors.js';
-import {
-  DnsPeers,
-  EMPTY_TARGET_SET,
-  fileLabel,
-  loadTargets,
-  parseHostPort,
-  Resolver,
-  TargetRegistry,
-  type TargetSet,
-} from './targets/index.js';
+import { DnsPeers, EMPTY_TARGET_SET, fileLabel, loadTargets, parseHostPort, Resolver, TargetRegistry, type TargetSet } from './targets/index.js';
 import { TargetStore } from './aggregate/store.js';
 import { History } from './aggregate/history.js';
 import { meshProberName } from './targets/mesh.js';
@@ -40,6 +31,8 @@ import { mergePeers } from './targets/peers-dns.js';
 import type { ConsoleEntry } from './http/console/catalog.js';
 import type { ConsoleSource } from './http/console/model.js';
 import { SelfMetrics } from './metrics/self.js';
+import { GroupRollupExports } from './metrics/group-rollups.js';
+import type { ProberIdentity } from './aggregate/groups.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
@@ -60,12 +53,16 @@ import { setLogFormat } from './logger.js';
 import { LiveStreams } from './stream/service.js';
 import type { CatalogEntry } from './stream/selection.js';
 import { startMainLoopLag, type MainLoopLag } from './metrics/main-loop-lag.js';
+import { WebSecurity } from './http/web-config/security.js';
 import { ApiTargetSource, API_SOURCE } from './targets/api-source.js';
 import { ApiTargetsController } from './targets/api-controller.js';
 import { readStateFile } from './targets/state-file.js';
 import type { TargetLoad } from './targets/files.js';
 import { ruleOf, type MutationPolicy } from './http/mutation-auth.js';
 import { describeMutationRule, type MutationRuleKind } from './auth/mutation.js';
+import { TestManager } from './ondemand/manager.js';
+import { TestController } from './ondemand/controller.js';
+import { registerOnDemandMetrics } from './metrics/ondemand.js';
 
 export type ExporterMode = 'run' | 'responder';
 
@@ -97,6 +94,8 @@ export class Exporter {
   /** Bumped whenever the target set or a target's state changes (the console reloads its list). */
   private consoleGeneration = 0;
   private self!: SelfMetrics;
+  /** Group rollups (metrics.group_by); null without group_by. */
+  private groupRollups: GroupRollupExports | null = null;
   private readonly registry = new TargetRegistry();
   /** Registry → store → workers, for every target update. */
   private sync!: TargetSync;
@@ -111,6 +110,8 @@ export class Exporter {
   private serial: Promise<unknown> = Promise.resolve();
   private supervisor: ShardSupervisor | null = null;
   private app: FastifyInstance | null = null;
+  /** web.config_file in force: TLS, basic auth, headers of the web port; TLS of the gRPC port. */
+  private webSecurity: WebSecurity | null = null;
   private responder: Responder | null = null;
   private otel: OtelExport | null = null;
   /** SSE and gRPC live streams (run mode). */
@@ -144,6 +145,10 @@ export class Exporter {
   private apiStateFile: string | null = null;
   /** Addresses the web server is bound to ("127.0.0.1:9798"): the mutation rule depends on them. */
   private webAddresses: string[] = [];
+  /** On-demand tests (POST /api/v1/tests; run mode). */
+  private tests: TestManager | null = null;
+  /** Built with the web app in run mode; GET /probe runs its bursts through it. */
+  private testsController: TestController | null = null;
   /** The mutation rule last logged (logged again when a reload changes it). */
   private loggedMutationRule: MutationRuleKind | null = null;
 
@@ -161,7 +166,9 @@ export class Exporter {
     this.config = this.loadConfig();
     this.applyLogSettings(this.config);
     if (this.mode === 'responder' && !hasResponderListener(this.config)) {
-      throw new ConfigError([{ key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' }]);
+      throw new ConfigError([
+        { key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' },
+      ]);
     }
     this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
     if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
@@ -169,8 +176,12 @@ export class Exporter {
     // No probe goes out until every listener is bound (startProbing releases the pool).
     this.sync.hold();
     this.self = new SelfMetrics({ store: this.store, workers: this.workerRecords });
+    // Before any slot is defined: the rollups follow every slot from its definition.
+    const { groupBy, groupLimit } = this.config.metrics;
+    if (groupBy.length > 0) this.groupRollups = new GroupRollupExports(this.store, { groupBy, limit: groupLimit }, () => this.meshProber(), this.self.registry);
     this.meshDns = new MeshDnsMetrics(this.self.registry, () => this.dnsPeers?.peers().length ?? 0);
     this.mainLoopLag = startMainLoopLag(this.self.registry);
+    registerOnDemandMetrics(this.self.registry, () => this.tests);
     if (this.mode === 'run') {
       this.streams = new LiveStreams({
         store: this.store,
@@ -181,7 +192,14 @@ export class Exporter {
       });
     }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
-    this.otel = startOtelExport({ store: this.store, logger: this.log.child({ component: 'otel' }), env: this.opts.env, serviceVersion: packageVersion() });
+    this.otel = startOtelExport({
+      store: this.store,
+      selfRegistry: this.self.registry,
+      logger: this.log.child({ component: 'otel' }),
+      env: this.opts.env,
+      serviceVersion: packageVersion(),
+      snapshotMetrics: this.groupRollups?.otelMetrics,
+    });
     if (this.otel) {
       const stats = this.otel.stats;
       this.self.setOtlpSource(() => stats);
@@ -222,16 +240,31 @@ export class Exporter {
   private async bindListeners(): Promise<void> {
     if (hasResponderListener(this.config)) {
       try {
-        this.responder = await startResponder(responderOptions(this.config), { registry: this.self.registry, logger: this.log.child({ component: 'responder' }) });
+        this.responder = await startResponder(responderOptions(this.config), {
+          registry: this.self.registry,
+          logger: this.log.child({ component: 'responder' }),
+        });
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, failedListener(err, responderListenerSettings(this.config)));
       }
     }
+    this.webSecurity = new WebSecurity(this.config.webSecurity, {
+      logger: this.log.child({ component: 'web' }),
+      registry: this.self.registry,
+      checkIntervalMs: this.config.fileWatch.checkIntervalMs,
+      apiToken: () => this.config.api.token,
+    });
     this.app = await build({
       logger: this.log,
       telemetryPath: this.config.web.telemetryPath,
-      metrics: ({ gzip }) => renderMetrics(this.store, this.self.registry, { gzip }),
+      metrics: ({ gzip, format }) =>
+        renderMetrics(this.store, this.self.registry, {
+          gzip,
+          format,
+          classicHistograms: this.config.metrics.classicHistograms,
+          snapshotFamilies: this.groupRollups?.textFamilies,
+        }),
       readiness: () => this.readiness(),
       reload: () => this.reload('POST /-/reload'),
       api: { targets: () => this.targetStatus(), status: () => this.status() },
@@ -239,8 +272,10 @@ export class Exporter {
       limits: this.config.web,
       registry: this.self.registry,
       console: this.mode === 'run' ? { source: this.consoleSource(), peerPort: () => this.webPort() } : undefined,
+      security: this.webSecurity,
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
+      tests: this.mode === 'run' ? this.testController() : undefined,
       probe: this.mode === 'run' ? this.probeService() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
@@ -253,12 +288,14 @@ export class Exporter {
     }
     // What is actually bound decides whether mutations without a token are allowed
     // (a host name like "localhost" is judged by the addresses it bound to).
-    this.webAddresses = this.app.addresses().map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+    this.webAddresses = this.app
+      .addresses()
+      .map((a) => (typeof a === 'string' ? a : a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
     logFdLimits(this.log, this.config.web.maxConnections);
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
       try {
-        await this.streams.startGrpc();
+        await this.streams.startGrpc(this.webSecurity.grpcCredentials());
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
@@ -279,14 +316,21 @@ export class Exporter {
   /** Watch the target files and the peers file of `config` (none when file_watch.enabled is false). */
   private watchFiles(config: Config): void {
     if (this.mode !== 'run') return;
-    const paths = config.fileWatch.enabled ? [...config.targetFiles, ...(config.mesh.peersFile ? [config.mesh.peersFile] : [])] : [];
+    // The web configuration file too: exporter-toolkit applies a changed one without a signal.
+    const watched = [
+      ...config.targetFiles,
+      ...(config.mesh.peersFile ? [config.mesh.peersFile] : []),
+      ...(config.web.configFile ? [config.web.configFile] : []),
+    ];
+    const paths = config.fileWatch.enabled ? watched : [];
     if (paths.length === 0 && !this.watcher) return;
     this.watcher ??= new FileWatcher({
       debounceMs: FILE_WATCH_DEBOUNCE_MS,
       maxDelayMs: FILE_WATCH_MAX_DELAY_MS,
       checkIntervalMs: config.fileWatch.checkIntervalMs,
       onChange: (changed) => this.onFilesChanged(changed),
-      onWatchError: (dir, err) => this.log.warn({ dir, error: err.message }, 'cannot watch a directory of watched files; checking them every file_watch.check_interval'),
+      onWatchError: (dir, err) =>
+        this.log.warn({ dir, error: err.message }, 'cannot watch a directory of watched files; checking them every file_watch.check_interval'),
     });
     this.watcher.setPaths(paths, config.fileWatch.checkIntervalMs);
   }
@@ -310,6 +354,11 @@ export class Exporter {
   }
 
   /** The address the HTTP server listens on, e.g. http://127.0.0.1:9798 */
+  /** The OTLP export, or null when the OTEL_* variables do not ask for one. */
+  get otlp(): OtelExport | null {
+    return this.otel;
+  }
+
   get url(): string {
     return this.listenUrl;
   }
@@ -332,7 +381,7 @@ export class Exporter {
     return resolver;
   }
 
-  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb'>): void {
+  private startSupervisor(config: Pick<Config, 'workers' | 'flushIntervalMs' | 'workersStallTimeoutMs' | 'workersHeapLimitMb' | 'icmpSocket'>): void {
     this.supervisor = new ShardSupervisor({
       workers: config.workers,
       flushIntervalMs: config.flushIntervalMs,
@@ -340,6 +389,7 @@ export class Exporter {
       icmpIdentifierBase: this.icmpIdentifierBase,
       stallTimeoutMs: config.workersStallTimeoutMs,
       heapLimitMb: config.workersHeapLimitMb,
+      icmpSocket: config.icmpSocket,
       restartMinMs: this.opts.restartBackoff?.minMs,
       restartMaxMs: this.opts.restartBackoff?.maxMs,
       healthyAfterMs: this.opts.restartBackoff?.healthyAfterMs,
@@ -348,6 +398,8 @@ export class Exporter {
       records: this.workerRecords,
       onBatch: (_i, buf) => this.onBatch(buf),
       onRejected: (slot, reason, generation) => this.onWorkerRejected(slot, reason, generation),
+      onTestEnd: (_worker, end) => this.tests?.end(end.id, end.state, end.result, end.error),
+      onShardGone: (worker) => this.tests?.workerGone(worker),
     });
     this.sync.attach(this.supervisor);
   }
@@ -377,7 +429,11 @@ export class Exporter {
    */
   private async prepare(config: Config, reuseDnsPeers = false): Promise<Prepared> {
     const dnsPeers = reuseDnsPeers ? this.dnsPeers : await this.prepareDnsPeers(config);
-    const targets = await loadTargets(config, { previousFiles: this.targets.files, dnsPeers: dnsPeers?.peers() ?? [], api: this.apiTargets.load(config.probeDefaults) });
+    const targets = await loadTargets(config, {
+      previousFiles: this.targets.files,
+      dnsPeers: dnsPeers?.peers() ?? [],
+      api: this.apiTargets.load(config.probeDefaults),
+    });
     const resolver = this.createResolver(config);
     resolver.setTargets(targets.targets);
     await resolver.refresh();
@@ -428,7 +484,10 @@ export class Exporter {
     const read = await readStateFile(this.apiStateFile);
     if (!read.ok) throw new ConfigError([{ key: 'api.state_file', value: this.apiStateFile, message: read.message }]);
     this.apiTargets.commit(read.entries);
-    this.log.info({ file: this.apiStateFile, targets: read.entries.size, found: read.found }, 'targets API: state file read (counters of its targets start from zero)');
+    this.log.info(
+      { file: this.apiStateFile, targets: read.entries.size, found: read.found },
+      'targets API: state file read (counters of its targets start from zero)',
+    );
   }
 
   /** What the mutation rule is judged by, now (a reload may set or remove the token). */
@@ -447,17 +506,38 @@ export class Exporter {
     else this.log.info({ rule: rule.kind, listen: rule.listen }, line);
   }
 
-  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
-  /** GET /probe: bursts on the current pool, settings read per request (a reload applies at once). */
+  /** On-demand tests: run on the workers of the pool in effect, limits read per request (a reload changes them). */
+  private testController(): TestController {
+    const manager = new TestManager(() => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }), {
+      start: (worker, task) => this.supervisor?.startTest(worker, task) ?? false,
+      cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
+    });
+    this.tests = manager;
+    this.testsController = new TestController({
+      manager,
+      config: () => ({ probeDefaults: this.config.probeDefaults, limits: this.config.tests, dnsPrefer: this.config.dns.prefer }),
+      configured: (name) => {
+        const e = this.registry.get(name);
+        return e ? { spec: e.spec, shard: e.shard } : undefined;
+      },
+      workerOf: (name) => this.supervisor?.workerOf(name) ?? 0,
+      anyWorker: () => this.supervisor?.leastLoadedWorker() ?? null,
+    });
+    return this.testsController;
+  }
+
+  /** GET /probe: unlisted on-demand tests on the current pool, settings read per request (a reload applies at once). */
   private probeService(): ProbeService {
     return new ProbeService({
       config: () => this.config.probeEndpoint,
       defaults: () => this.config.probeDefaults,
       dnsPrefer: () => this.config.dns.prefer,
-      bursts: () => this.supervisor?.bursts ?? null,
+      tests: () => (this.supervisor ? this.testsController : null),
       registry: this.self.registry,
     });
   }
+
+  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
 
   private apiTargetsController(): ApiTargetsController {
     return new ApiTargetsController({
@@ -515,7 +595,8 @@ export class Exporter {
   private goLive(p: Prepared): void {
     for (const r of p.targets.rejected) this.log.warn({ source: r.source, target: r.name, reason: r.reason }, 'target rejected');
     for (const f of p.targets.files) {
-      if (f.stale) this.log.error({ file: f.path, error: f.error, kept: f.load?.targets.length ?? 0 }, 'target file failed to read; keeping its last good targets');
+      if (f.stale)
+        this.log.error({ file: f.path, error: f.error, kept: f.load?.targets.length ?? 0 }, 'target file failed to read; keeping its last good targets');
       else if (!f.ok) this.log.error({ file: f.path, error: f.error }, 'target file failed to read; it has no earlier good read, so it has no targets');
     }
     this.targets = p.targets;
@@ -539,7 +620,9 @@ export class Exporter {
       .filter((f) => !f.ok)
       .map((f) => ({
         key: fileLabel(f.path),
-        message: f.stale ? `${f.error}; keeping its ${f.load?.targets.length ?? 0} targets of the last good read` : `${f.error}; no earlier good read, so no targets from it`,
+        message: f.stale
+          ? `${f.error}; keeping its ${f.load?.targets.length ?? 0} targets of the last good read`
+          : `${f.error}; no earlier good read, so no targets from it`,
       }));
     return {
       status: problems.length > 0 ? 'partial' : 'reloaded',
@@ -563,7 +646,10 @@ export class Exporter {
     for (const e of [...diff.added, ...diff.changed]) {
       this.workerRejected.delete(e.slot);
       if (e.resolution?.status === 'error') {
-        this.log.warn({ target: e.spec.name, code: e.resolution.code, error: e.resolution.message }, 'target does not resolve; retrying on the next DNS refresh');
+        this.log.warn(
+          { target: e.spec.name, code: e.resolution.code, error: e.resolution.message },
+          'target does not resolve; retrying on the next DNS refresh',
+        );
       }
     }
     this.updateTargetStates();
@@ -615,7 +701,14 @@ export class Exporter {
    * probed one (enough for readiness, and O(1) in the usual case).
    */
   private probeCounts(untilProbing = false): ProbeCounts {
-    const c: ProbeCounts = { configured: this.registry.size, probing: 0, refused: 0, unresolved: 0, rejected: this.targets.rejected.length, notOwned: this.targets.notOwned };
+    const c: ProbeCounts = {
+      configured: this.registry.size,
+      probing: 0,
+      refused: 0,
+      unresolved: 0,
+      rejected: this.targets.rejected.length,
+      notOwned: this.targets.notOwned,
+    };
     for (const e of this.registry.entries()) {
       const refused = this.workerRejected.get(e.slot);
       if (refused !== undefined) {
@@ -712,8 +805,10 @@ export class Exporter {
       (next.workers !== this.supervisor.workers ||
         next.flushIntervalMs !== prev.flushIntervalMs ||
         next.workersStallTimeoutMs !== prev.workersStallTimeoutMs ||
-        next.workersHeapLimitMb !== prev.workersHeapLimitMb);
-    if (JSON.stringify(next.web) !== JSON.stringify(prev.web)) {
+        next.workersHeapLimitMb !== prev.workersHeapLimitMb ||
+        next.icmpSocket !== prev.icmpSocket);
+    // web.config_file is applied by applyWebSecurity(); the rest of web.* needs a restart.
+    if (JSON.stringify({ ...next.web, configFile: null }) !== JSON.stringify({ ...prev.web, configFile: null })) {
       this.log.warn({}, 'web.* settings take effect on restart');
     }
     if (next.grpc.listenAddress !== prev.grpc.listenAddress) {
@@ -721,6 +816,9 @@ export class Exporter {
     }
     if (String(next.metrics.rttBuckets) !== String(prev.metrics.rttBuckets)) {
       this.log.warn({}, 'metrics.rtt_buckets takes effect on restart');
+    }
+    if (JSON.stringify(next.metrics.groupBy) !== JSON.stringify(prev.metrics.groupBy) || next.metrics.groupLimit !== prev.metrics.groupLimit) {
+      this.log.warn({}, 'metrics.group_by and metrics.group_limit take effect on restart');
     }
     if (next.history.retentionMs !== prev.history.retentionMs || next.history.resolutionMs !== prev.history.resolutionMs) {
       this.log.warn({}, 'history.retention and history.resolution take effect on restart');
@@ -735,6 +833,7 @@ export class Exporter {
     if (prepared === null) {
       this.config = next;
       this.applyLogSettings(next);
+      this.applyWebSecurity(next);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -750,6 +849,7 @@ export class Exporter {
       this.config = next;
       this.applyLogSettings(next);
       this.goLive(prepared);
+      this.applyWebSecurity(next);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
       // slots; an apply that throws is a bug path, and probing resumes either way.)
@@ -768,6 +868,13 @@ export class Exporter {
       }
       this.applyRegistry();
       throw err;
+    }
+  }
+
+  /** The reloaded web configuration file: applied at once, but for what needs a restart (logged). */
+  private applyWebSecurity(next: Config): void {
+    for (const change of this.webSecurity?.update(next.webSecurity) ?? []) {
+      this.log.warn({ change, file: next.web.configFile }, 'web.config_file: this change takes effect on restart');
     }
   }
 
@@ -816,13 +923,23 @@ export class Exporter {
       entries: () => this.consoleEntries(),
       status: () => this.status(),
       workers: () => this.self.workerHealth(),
-      node: () => {
-        const peers = this.meshPeers();
-        const self = this.targets.meshSelf;
-        return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
-      },
+      node: () => this.nodeIdentity(),
       peers: () => this.meshPeers().filter((p) => p.name !== this.targets.meshSelf),
     };
+  }
+
+  /** This node as a prober: its mesh name and its own peer entry's labels; mesh when it has peers. */
+  private nodeIdentity(): { name: string; labels: Record<string, string>; mesh: boolean } {
+    const peers = this.meshPeers();
+    const self = this.targets.meshSelf;
+    return { name: meshProberName(self, this.config.mesh.name), labels: { ...(peers.find((p) => p.name === self)?.labels ?? {}) }, mesh: peers.length > 0 };
+  }
+
+  /** The source side of the group rollups: this node in mesh mode, else none (the scraped instance is the source). */
+  private meshProber(): ProberIdentity | null {
+    if (this.mode !== 'run') return null;
+    const n = this.nodeIdentity();
+    return n.mesh ? { node: n.name, labels: n.labels } : null;
   }
 
   private meshPeers(): { name: string; address: string; labels: Record<string, string> }[] {
@@ -848,7 +965,17 @@ export class Exporter {
       else out.push({ ...base, state: 'pending' });
     }
     // A rejected entry shows its kind and address as written; a file that failed as a whole has neither.
-    for (const r of this.targets.rejected) out.push({ slot: -1, name: r.name ?? '', kind: r.kind ?? '', address: r.address ?? '', labels: {}, state: 'rejected', error: r.reason, source: r.source });
+    for (const r of this.targets.rejected)
+      out.push({
+        slot: -1,
+        name: r.name ?? '',
+        kind: r.kind ?? '',
+        address: r.address ?? '',
+        labels: {},
+        state: 'rejected',
+        error: r.reason,
+        source: r.source,
+      });
     return out;
   }
 
@@ -913,7 +1040,10 @@ export class Exporter {
    * step failed with an error (a step cut off by its bound is only logged).
    */
   async stop(): Promise<boolean> {
+    // Waiting callers (?wait=1) get their answer before the HTTP server closes.
+    this.tests?.close();
     this.watcher?.close();
+    this.webSecurity?.close();
     this.resolver?.stop();
     this.dnsPeers?.stop();
     const t = STOP_STEP_TIMEOUTS;
@@ -981,13 +1111,6 @@ interface Prepared {
   resolver: Resolver;
   /** mesh.peers_dns source whose peers are in `targets` (null without one); not yet on its timer unless already live. */
   dnsPeers: DnsPeers | null;
-}
-
-let cachedVersion: string | undefined;
-/** This package's version (package.json two levels above dist/src or src). */
-export function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return cachedVersion;
 }
 
 interface ListenAddress {

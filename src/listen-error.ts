@@ -48,7 +48,10 @@ function cause(code: string, flag: string, detail: string): Cause {
     case 'EACCES':
       return { what: 'permission denied', fix: `ports below 1024 need root or CAP_NET_BIND_SERVICE — choose a port above 1023 with ${flag}` };
     case 'EADDRNOTAVAIL':
-      return { what: 'address not available', fix: `no interface of this host has that address — choose one of its addresses, or ":PORT" for all, with ${flag}` };
+      return {
+        what: 'address not available',
+        fix: `no interface of this host has that address — choose one of its addresses, or ":PORT" for all, with ${flag}`,
+      };
     case 'EAFNOSUPPORT':
       return { what: 'address family not supported', fix: `IPv6 may be off on this host — choose an IPv4 address with ${flag}` };
     default:
@@ -88,7 +91,8 @@ export function listenError(err: unknown, setting: ListenerSetting): ListenError
  */
 export function failedListener(err: unknown, settings: readonly ListenerSetting[]): ListenerSetting {
   // An error that names its setting ("responder.http: cannot listen on ...") says it outright.
-  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  const m = (err as { message?: unknown } | null)?.message;
+  const message = typeof m === 'string' ? m : '';
   const named = settings.find((s) => message.startsWith(`${s.key}:`));
   if (named) return named;
   const { syscall, port } = parse(err);

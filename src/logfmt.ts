@@ -19,11 +19,11 @@ const FIRST_KEYS = ['time', 'level', 'msg'] as const;
 /** Nested objects deeper than this are written as JSON. */
 const MAX_DEPTH = 4;
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what these patterns find
 const NEEDS_QUOTES = /[\s="\u0000-\u001f\u007f]/;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what these patterns find
 const ESCAPED = /["\\\u0000-\u001f\u007f]/g;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- control characters are what these patterns find
 const BAD_KEY_CHARS = /[\s="\u0000-\u001f\u007f]/g;
 
 function escapeChar(c: string): string {

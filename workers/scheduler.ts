@@ -1,8 +1,8 @@
 /**
  * Splayed probe scheduling for one shard: each target starts at phase + k·interval.
  *
- * - Deadlines live in one indexed min-heap (DeadlineHeap) keyed by a local target
- *   index; ONE timer is armed for the earliest deadline. Add, remove and interval
+ * - Deadlines live in one DeadlineTimer (an indexed min-heap keyed by the target's
+ *   local index in a SlotIndex, with ONE timer armed for the earliest deadline). Add, remove and interval
  *   changes are O(log n); starting a probe allocates nothing.
  * - Phases are taken against the Unix epoch (clock.originMs + clock.now()), so
  *   targets with the same phase start together across workers and restarts, and
@@ -14,37 +14,12 @@
  * - A target that fell more than an interval behind skips the missed starts rather
  *   than firing a catch-up storm.
  */
-import { DeadlineHeap } from './deadline-heap.js';
-
-/** Monotonic clock in milliseconds; originMs + now() is Unix epoch milliseconds. */
-export interface Clock {
-  now(): number;
-  readonly originMs: number;
-}
-
-/** The timer functions the scheduler uses (injectable so tests can drive time). */
-export interface TimerApi {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setImmediate(fn: () => void): unknown;
-  clearImmediate(handle: unknown): void;
-}
-
-export const performanceClock: Clock = {
-  now: () => performance.now(),
-  originMs: performance.timeOrigin,
-};
-
-export const nodeTimers: TimerApi = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  setImmediate: (fn) => setImmediate(fn),
-  clearImmediate: (h) => clearImmediate(h as NodeJS.Immediate),
-};
+import { systemClock, type Clock } from './time/clock.js';
+import { DeadlineTimer } from './time/deadline-timer.js';
+import { SlotIndex } from './slot-index.js';
 
 export interface SchedulerOptions {
   clock?: Clock;
-  timers?: TimerApi;
   /** Probe starts per event-loop turn before yielding (default 256). */
   maxStartsPerTurn?: number;
   /**
@@ -73,36 +48,18 @@ export function nextDeadline(nowEpochMs: number, phaseMs: number, intervalMs: nu
 
 export class Scheduler {
   private readonly clock: Clock;
-  private readonly timers: TimerApi;
   private readonly maxPerTurn: number;
   private readonly coalesceMs: number;
-  private readonly heap = new DeadlineHeap(1024);
-  private readonly localOf = new Map<number, number>();
-  private slotOf = new Uint32Array(1024);
-  private intervalOf = new Float64Array(1024);
-  private readonly free: number[] = [];
-  private nextLocal = 0;
+  private readonly deadlines: DeadlineTimer;
+  private readonly index = new SlotIndex(1024);
+  private readonly intervalOf = this.index.column(Float64Array);
 
-  private timer: unknown = null;
-  /** Deadline (clock ms) the timer is armed for; Infinity when unarmed. */
-  private armedFor = Infinity;
-  private immediate: unknown = null;
   private stopped = false;
 
   private started = 0;
   private lagMax = 0;
   private lagSum = 0;
   private lagCount = 0;
-
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.armedFor = Infinity;
-    this.run();
-  };
-  private readonly onImmediate = (): void => {
-    this.immediate = null;
-    this.run();
-  };
 
   /**
    * @param onDue called with the target's slot when it is due. Exceptions are caught
@@ -113,57 +70,48 @@ export class Scheduler {
     private readonly onError: (slot: number, err: unknown) => void = () => {},
     opts: SchedulerOptions = {},
   ) {
-    this.clock = opts.clock ?? performanceClock;
-    this.timers = opts.timers ?? nodeTimers;
+    this.clock = opts.clock ?? systemClock;
+    this.deadlines = new DeadlineTimer(this.clock, () => this.run(), 1024);
     this.maxPerTurn = Math.max(1, opts.maxStartsPerTurn ?? 256);
     this.coalesceMs = Math.max(0, opts.coalesceMs ?? 2);
   }
 
   get size(): number {
-    return this.localOf.size;
+    return this.index.size;
   }
 
   has(slot: number): boolean {
-    return this.localOf.has(slot);
+    return this.index.has(slot);
   }
 
   /** Deadline (clock ms) of a target's next start, or NaN. For tests and diagnostics. */
   dueOf(slot: number): number {
-    const i = this.localOf.get(slot);
-    return i === undefined ? NaN : this.heap.dueOf(i);
+    const i = this.index.localOf(slot);
+    return i < 0 ? NaN : this.deadlines.heap.dueOf(i);
   }
 
   /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
   set(slot: number, intervalMs: number, phaseMs: number): void {
     if (this.stopped) return;
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError(`interval must be > 0 ms, got ${intervalMs}`);
-    let i = this.localOf.get(slot);
-    const existed = i !== undefined;
-    if (i === undefined) {
-      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
-      if (i >= this.slotOf.length) this.grow();
-      this.localOf.set(slot, i);
-      this.slotOf[i] = slot;
-    }
-    this.intervalOf[i] = intervalMs;
+    let i = this.index.localOf(slot);
+    const existed = i >= 0;
+    if (!existed) i = this.index.add(slot);
+    this.intervalOf.data[i] = intervalMs;
     const phase = ((phaseMs % intervalMs) + intervalMs) % intervalMs;
     const origin = this.clock.originMs;
     const now = this.clock.now();
     let due = nextDeadline(origin + now, phase, intervalMs) - origin;
     // A changed target that just started must not start again at the same instant.
     if (existed && due <= now) due += intervalMs;
-    this.heap.set(i, due);
-    this.arm();
+    this.deadlines.set(i, due);
   }
 
   /** Stop scheduling a target. O(log n). */
   remove(slot: number): boolean {
-    const i = this.localOf.get(slot);
-    if (i === undefined) return false;
-    this.localOf.delete(slot);
-    this.heap.delete(i);
-    this.free.push(i);
-    this.arm();
+    const i = this.index.remove(slot);
+    if (i < 0) return false;
+    this.deadlines.delete(i);
     return true;
   }
 
@@ -180,18 +128,14 @@ export class Scheduler {
   /** Cancel all timers; nothing in the scheduler keeps the thread alive afterwards. */
   stop(): void {
     this.stopped = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    if (this.immediate !== null) this.timers.clearImmediate(this.immediate);
-    this.timer = this.immediate = null;
-    this.armedFor = Infinity;
-    this.heap.clear();
-    this.localOf.clear();
+    this.deadlines.stop();
+    this.index.clear();
   }
 
-  /** Start every due probe, at most maxPerTurn, then re-arm (or yield). */
+  /** Start every due probe, at most maxPerTurn (then yield); the timer re-arms itself after. */
   private run(): void {
     if (this.stopped) return;
-    const heap = this.heap;
+    const heap = this.deadlines.heap;
     const clock = this.clock;
     let n = 0;
     while (heap.size > 0) {
@@ -200,12 +144,12 @@ export class Scheduler {
       if (due > now + this.coalesceMs) break;
       if (n === this.maxPerTurn) {
         // More is due: yield one turn so replies are read, then continue.
-        if (this.immediate === null) this.immediate = this.timers.setImmediate(this.onImmediate);
+        this.deadlines.yieldTurn();
         return;
       }
       n++;
       const i = heap.peekKey();
-      const interval = this.intervalOf[i];
+      const interval = this.intervalOf.data[i];
       let next = due + interval;
       // Fell behind by more than an interval (paused thread, overload): skip the
       // missed starts instead of bursting them out.
@@ -217,7 +161,7 @@ export class Scheduler {
       this.lagSum += lag;
       this.lagCount++;
       if (lag > this.lagMax) this.lagMax = lag;
-      const slot = this.slotOf[i];
+      const slot = this.index.slotOf(i);
       try {
         this.onDue(slot);
       } catch (err) {
@@ -225,31 +169,5 @@ export class Scheduler {
       }
       if (this.stopped) return;
     }
-    this.arm();
-  }
-
-  /** Make sure the one timer is armed for the earliest deadline. */
-  private arm(): void {
-    if (this.stopped || this.immediate !== null) return;
-    const due = this.heap.peekDue();
-    if (due === this.armedFor) return;
-    if (this.timer !== null) {
-      this.timers.clearTimeout(this.timer);
-      this.timer = null;
-      this.armedFor = Infinity;
-    }
-    if (due === Infinity) return;
-    this.armedFor = due;
-    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
-  }
-
-  private grow(): void {
-    const cap = this.slotOf.length * 2;
-    const s = new Uint32Array(cap);
-    s.set(this.slotOf);
-    const iv = new Float64Array(cap);
-    iv.set(this.intervalOf);
-    this.slotOf = s;
-    this.intervalOf = iv;
   }
 }

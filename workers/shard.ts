@@ -3,9 +3,12 @@
  * its probers (one per kind, sockets included), one scheduler and one batcher,
  * and runs until told to stop over its MessagePort.
  *
- *   main ──{update | stop}──▶ port ──▶ shard
- *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, stopped}──▶ main
- *   main ──{burst | burst_cancel}──▶ shard ──{burst_done | burst_failed}──▶ main (burst.ts)
+ *   main ──{update | stop | test_start | test_cancel}──▶ port ──▶ shard
+ *   shard ──{started, batch (transferred ArrayBuffer), log, target_rejected, test_end, stopped}──▶ main
+ *
+ * Probers write to a ProbeSinkRouter: scheduled slots into the batch, on-demand slots
+ * (tests, workers/ondemand.ts) into the test's tally, so a test shares the probers of
+ * its kind and never touches the store.
  *
  * A batch is posted every flushIntervalMs even when it holds no records: it is the
  * heartbeat the main thread uses for readiness and batch age.
@@ -30,11 +33,12 @@ import { Header } from '../src/protocol/batch.js';
 import type { FromWorker, ShardTask, ToWorker } from '../src/protocol/messages.js';
 import type { ProbeKind, ShardTarget } from '../src/targets/model.js';
 import { Batcher } from './batcher.js';
-import { BurstRoutingSink, BurstRunner } from './burst.js';
 import { LoopLagMonitor } from './loop-lag.js';
 import { proberFactories } from './probes/registry.js';
 import type { Prober, ProberFactory } from './probes/prober.js';
 import { Scheduler, type SchedulerOptions, type SchedulerStats } from './scheduler.js';
+import { OnDemandRunner } from './ondemand.js';
+import { ProbeSinkRouter } from './probe-sink-router.js';
 
 export interface RunShardOptions {
   /** Prober factories by kind (default: the registry). */
@@ -50,12 +54,10 @@ function errorMessage(err: unknown): string {
 
 export class ShardRuntime {
   readonly batcher: Batcher;
-  /** One-shot bursts of ad-hoc targets on this shard's probers (burst.ts). */
-  readonly bursts: BurstRunner;
-  /** What the probers write to: the batch, or a burst for a burst slot. */
-  private readonly sink: BurstRoutingSink;
   readonly scheduler: Scheduler;
   readonly probers = new Map<ProbeKind, Prober>();
+  readonly ondemand: OnDemandRunner;
+  private readonly sink: ProbeSinkRouter;
   private readonly targets = new Map<number, ShardTarget>();
   private readonly proberOf = new Map<number, Prober>();
   private readonly loopLag = new LoopLagMonitor();
@@ -72,8 +74,9 @@ export class ShardRuntime {
     try {
       if (msg?.type === 'update') this.update(msg.generation, msg.upsert, msg.remove);
       else if (msg?.type === 'stop') void this.stop();
-      else if (msg?.type === 'burst') this.bursts.start(msg.id, msg.spec);
-      else if (msg?.type === 'burst_cancel') this.bursts.cancel(msg.id);
+      else if (msg?.type === 'test_start') {
+        if (!this.stopping) this.ondemand.start(msg.task);
+      } else if (msg?.type === 'test_cancel') this.ondemand.cancel(msg.id);
     } catch (err) {
       this.log('error', 'shard: message handling failed', { error: errorMessage(err) });
     }
@@ -90,12 +93,11 @@ export class ShardRuntime {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     const { settings } = task;
     this.batcher = new Batcher(settings.workerIndex, 4096, (level, msg, fields) => this.log(level, msg, fields));
-    this.bursts = new BurstRunner({
-      proberFor: (kind) => this.proberFor(kind),
-      post: (m, transfer) => this.post(m, transfer),
-      log: (level, msg, fields) => this.log(level, msg, fields),
-    });
-    this.sink = new BurstRoutingSink(this.batcher, this.bursts);
+    this.ondemand = new OnDemandRunner(
+      (kind) => this.proberFor(kind),
+      (m) => this.post(m),
+    );
+    this.sink = new ProbeSinkRouter(this.batcher, this.ondemand);
     this.scheduler = new Scheduler(
       (slot) => this.proberOf.get(slot)?.probe(slot),
       (slot, err) => this.log('warn', 'probe start failed', { slot, error: errorMessage(err) }),
@@ -205,8 +207,7 @@ export class ShardRuntime {
     this.stopping = (async () => {
       clearInterval(this.flushTimer);
       this.scheduler.stop();
-      // Answered before the probers close, with what they have.
-      this.bursts.stopAll();
+      this.ondemand.stopAll();
       for (const p of this.probers.values()) {
         try {
           await p.close();
@@ -232,9 +233,9 @@ export class ShardRuntime {
     this.post({ type: 'log', level, msg, fields: { workerIndex: this.task.settings.workerIndex, ...fields } });
   }
 
-  private post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  private post(msg: FromWorker): void {
     try {
-      this.task.port.postMessage(msg, transfer);
+      this.task.port.postMessage(msg);
     } catch {
       /* port closed */
     }
@@ -252,4 +253,3 @@ export async function runShard(task: ShardTask, options: RunShardOptions = {}): 
 export default async function shard(task: ShardTask): Promise<void> {
   await runShard(task);
 }
-

@@ -43,7 +43,9 @@ export function validateBuckets(bounds: ArrayLike<number>): Float64Array {
     if (typeof b !== 'number' || !Number.isFinite(b)) throw new RangeError(`bucket[${i}] = ${b} is not a finite number`);
     if (b <= 0) throw new RangeError(`bucket[${i}] = ${b} is not positive`);
     if (i > 0 && b <= out[i - 1]) {
-      throw new RangeError(b === out[i - 1] ? `bucket[${i}] = ${b} is a duplicate` : `bucket[${i}] = ${b} is not greater than bucket[${i - 1}] = ${out[i - 1]}`);
+      throw new RangeError(
+        b === out[i - 1] ? `bucket[${i}] = ${b} is a duplicate` : `bucket[${i}] = ${b} is not greater than bucket[${i - 1}] = ${out[i - 1]}`,
+      );
     }
     out[i] = b;
   }

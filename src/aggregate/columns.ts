@@ -15,8 +15,10 @@ import {
   type HistogramColumn,
   type LabelledColumn,
   type LabelledHistogramColumn,
+  type NativeHistogramColumn,
   type ScalarColumn,
 } from '../metrics/catalog.js';
+import { DEFAULT_NATIVE_WINDOW, ExpHistogramColumns, type ExpHistogramColumnsView } from './exp-histogram.js';
 
 /** The snapshot fields of the catalog's families (StoreSnapshot has these plus the slot metadata). */
 export type SnapshotColumns = { readonly [C in ScalarColumn | DerivedColumn]: Float64Array } & {
@@ -25,16 +27,32 @@ export type SnapshotColumns = { readonly [C in ScalarColumn | DerivedColumn]: Fl
 } & { readonly [C in HistogramColumn as `${C}Buckets` | `${C}Sum`]: Float64Array } & {
   /** Per label value; undefined when that value was never recorded. */
   readonly [C in LabelledHistogramColumn as `${C}Buckets` | `${C}Sum`]: readonly (Float64Array | undefined)[];
+} & {
+  /** The exponential histograms (undefined when the snapshot was taken without them: `{ native: false }`). */
+  readonly [C in NativeHistogramColumn as `${C}Native`]: ExpHistogramColumnsView | undefined;
 };
+
+/** What a snapshot copies besides the scalars and classic histograms every reader needs. */
+export interface SnapshotParts {
+  /** The exponential histograms (protobuf exposition, OTLP); default true. */
+  native?: boolean;
+}
 
 export interface HistogramCells {
   buckets: Float64Array;
   sum: Float64Array;
 }
 
-const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({ column: f.column as ScalarColumn, initial: f.initial }));
-const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({ column: f.column as LabelledColumn, values: f.label!.values.length }));
+const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({
+  column: f.column as ScalarColumn,
+  initial: f.initial,
+}));
+const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({
+  column: f.column as LabelledColumn,
+  values: f.label!.values.length,
+}));
 const HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label === undefined).map((f) => f.column as HistogramColumn);
+const NATIVE = METRIC_FAMILIES.filter((f) => f.native !== undefined).map((f) => ({ column: f.column as NativeHistogramColumn, schema: f.native!.schema }));
 const LABELLED_HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram' && f.label !== undefined).map((f) => ({
   column: f.column as LabelledHistogramColumn,
   values: f.label!.values.length,
@@ -55,12 +73,15 @@ export class CatalogColumns {
   readonly labelled = {} as Record<LabelledColumn, (Float64Array | undefined)[]>;
   readonly histogram = {} as Record<HistogramColumn, HistogramCells>;
   readonly labelledHistogram = {} as Record<LabelledHistogramColumn, (HistogramCells | undefined)[]>;
+  readonly native = {} as Record<NativeHistogramColumn, ExpHistogramColumns>;
   private capacity: number;
 
   constructor(
     capacity: number,
     /** Histogram row width: one column per bound plus the overflow column. */
     private readonly stride: number,
+    /** Exponential histograms: the catalog's schema unless overridden (tests), and the window per slot. */
+    nativeOptions: { schema?: number; window?: number } = {},
   ) {
     this.capacity = capacity;
     // New slots start at 0 (lastRtt's NaN is set when a slot is defined: reset()).
@@ -69,6 +90,9 @@ export class CatalogColumns {
     for (const column of HISTOGRAMS) this.histogram[column] = { buckets: new Float64Array(capacity * stride), sum: new Float64Array(capacity) };
     for (const { column, values } of LABELLED_HISTOGRAMS) {
       this.labelledHistogram[column] = new Array<HistogramCells | undefined>(values).fill(undefined);
+    }
+    for (const { column, schema } of NATIVE) {
+      this.native[column] = new ExpHistogramColumns(capacity, nativeOptions.schema ?? schema, nativeOptions.window ?? DEFAULT_NATIVE_WINDOW);
     }
   }
 
@@ -105,6 +129,7 @@ export class CatalogColumns {
         h.sum[slot] = 0;
       }
     }
+    for (const { column } of NATIVE) this.native[column].reset(slot);
   }
 
   /** Room for `capacity` slots (the caller doubles). */
@@ -130,11 +155,12 @@ export class CatalogColumns {
         h.sum = grow(h.sum, capacity);
       }
     }
+    for (const { column } of NATIVE) this.native[column].grow(capacity);
     this.capacity = capacity;
   }
 
-  /** Copies of slots [0, n) of every stored column (the derived ones are the store's to add). */
-  snapshot(n: number): Omit<SnapshotColumns, DerivedColumn> {
+  /** Copies of slots [0, n) of every stored column the reader needs (the derived ones are the store's to add). */
+  snapshot(n: number, parts: SnapshotParts = {}): Omit<SnapshotColumns, DerivedColumn> {
     const w = n * this.stride;
     const out: Record<string, Float64Array | readonly (Float64Array | undefined)[]> = {};
     for (const { column } of SCALARS) out[column] = this.scalar[column].slice(0, n);
@@ -149,6 +175,9 @@ export class CatalogColumns {
       out[`${column}Buckets`] = cells.map((h) => h?.buckets.slice(0, w));
       out[`${column}Sum`] = cells.map((h) => h?.sum.slice(0, n));
     }
+    const native: Record<string, ExpHistogramColumnsView | undefined> = {};
+    for (const { column } of NATIVE) native[`${column}Native`] = parts.native === false ? undefined : this.native[column].snapshot(n);
+    Object.assign(out, native);
     return out as unknown as Omit<SnapshotColumns, DerivedColumn>;
   }
 }

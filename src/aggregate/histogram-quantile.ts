@@ -33,7 +33,14 @@ export function histogramQuantile(q: number, bounds: ArrayLike<number>, counts: 
  * Several quantiles (ascending `qs`) in one pass over the buckets; same answers as
  * histogramQuantile() for each. `out[k]` gets the qs[k]-quantile (NaN when empty).
  */
-export function histogramQuantiles(qs: readonly number[], bounds: ArrayLike<number>, counts: ArrayLike<number>, offset: number, total: number, out: Float64Array): void {
+export function histogramQuantiles(
+  qs: readonly number[],
+  bounds: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  offset: number,
+  total: number,
+  out: Float64Array,
+): void {
   const nb = bounds.length;
   if (!(total > 0)) {
     out.fill(NaN, 0, qs.length);

@@ -179,7 +179,8 @@ export class History {
     const { retentionMs, resolutionMs } = opts;
     if (!(resolutionMs >= 1) || !Number.isFinite(resolutionMs)) throw new RangeError(`history resolution must be at least 1 ms, got ${resolutionMs}`);
     const points = retentionMs / resolutionMs;
-    if (!Number.isInteger(points) || points < 1) throw new RangeError(`history retention (${retentionMs} ms) must be a whole number (≥ 1) of resolutions (${resolutionMs} ms)`);
+    if (!Number.isInteger(points) || points < 1)
+      throw new RangeError(`history retention (${retentionMs} ms) must be a whole number (≥ 1) of resolutions (${resolutionMs} ms)`);
     this.points = points;
     this.resolutionMs = resolutionMs;
     this.store = store;
@@ -335,7 +336,16 @@ export class History {
 
   /** Closed periods of the whole fleet (every target summed; RTT percentiles of all answered probes). */
   fleetSeries(): PeriodSeries & { targets: number[] } {
-    const out = { resolutionMs: this.resolutionMs, end: [] as number[], answered: [] as number[], lost: [] as number[], p50: [] as number[], p90: [] as number[], p99: [] as number[], targets: [] as number[] };
+    const out = {
+      resolutionMs: this.resolutionMs,
+      end: [] as number[],
+      answered: [] as number[],
+      lost: [] as number[],
+      p50: [] as number[],
+      p90: [] as number[],
+      p99: [] as number[],
+      targets: [] as number[],
+    };
     const P = this.points;
     for (let seq = this.openSeq - P; seq < this.openSeq; seq++) {
       const pos = ((seq % P) + P) % P;
@@ -397,7 +407,7 @@ export class History {
     if (tracked) {
       const w = acc.weights;
       const P = this.points;
-    const cap = this.capacity;
+      const cap = this.capacity;
       for (let seq = this.startSeq(slot, sinceMs); seq < this.openSeq; seq++) {
         const pos = seq % P;
         if (this.periodSeq[pos] !== seq || !(this.periodEnd[pos] > sinceMs)) continue;
@@ -481,8 +491,10 @@ export class History {
   /** Bytes held by the rings (every typed array; the per-point metadata included). */
   memoryBytes(): number {
     let b = 0;
-    for (const a of [this.answered, this.lost, this.p50, this.p90, this.p99, this.baseAnswered, this.baseLost, this.baseHist, this.epoch, this.firstSeq]) b += a.byteLength;
-    for (const a of [this.periodSeq, this.periodEnd, this.fleetAnswered, this.fleetLost, this.fleetTargets, ...this.fleetP, this.delta, this.fleetHist]) b += a.byteLength;
+    for (const a of [this.answered, this.lost, this.p50, this.p90, this.p99, this.baseAnswered, this.baseLost, this.baseHist, this.epoch, this.firstSeq])
+      b += a.byteLength;
+    for (const a of [this.periodSeq, this.periodEnd, this.fleetAnswered, this.fleetLost, this.fleetTargets, ...this.fleetP, this.delta, this.fleetHist])
+      b += a.byteLength;
     return b;
   }
 

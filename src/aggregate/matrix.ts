@@ -109,21 +109,26 @@ export function checkNodeRow(v: unknown): string | null {
   for (const [g, c] of Object.entries(r.cells as Record<string, unknown>)) {
     const cell = c as Record<string, unknown>;
     if (typeof cell !== 'object' || cell === null) return `cell ${g} is not an object`;
-    for (const k of ['targets', 'answered', 'lost']) if (typeof cell[k] !== 'number' || !((cell[k] as number) >= 0)) return `cell ${g}: ${k} is not a count`;
+    for (const k of ['targets', 'answered', 'lost']) if (typeof cell[k] !== 'number' || !(cell[k] >= 0)) return `cell ${g}: ${k} is not a count`;
     const rtt = cell.rtt;
     if (!Array.isArray(rtt) || rtt.length % 2 !== 0) return `cell ${g}: rtt is not a list of pairs`;
     for (let i = 0; i < rtt.length; i += 2) {
-      const code = rtt[i];
-      const w = rtt[i + 1];
-      if (!Number.isInteger(code) || code < 1 || code >= RTT_CODE_COUNT || typeof w !== 'number' || !(w >= 0)) return `cell ${g}: bad rtt pair`;
+      const code: unknown = rtt[i];
+      const w: unknown = rtt[i + 1];
+      if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code >= RTT_CODE_COUNT || typeof w !== 'number' || !(w >= 0))
+        return `cell ${g}: bad rtt pair`;
     }
   }
   return null;
 }
 
-/** The row key of a node for `rowLabel`: the node name for "prober", else that label of the node. */
+/**
+ * The row key of a node for `rowLabel`: the node name for "prober" and for "peer" (a
+ * node is the peer of that name to the others, so rows by peer line up with columns by
+ * peer), else that label of the node. The group rollups name their source side with it.
+ */
 export function rowKey(node: { node: string; labels: Record<string, string> }, rowLabel: string): string {
-  return rowLabel === 'prober' ? node.node : (node.labels[rowLabel] ?? NO_GROUP);
+  return rowLabel === 'prober' || rowLabel === 'peer' ? node.node : (node.labels[rowLabel] ?? NO_GROUP);
 }
 
 /** Merge node rows (and nodes that did not answer) into the matrix for `rowLabel` × the rows' column groups. */

@@ -33,9 +33,12 @@ import { recordCounts } from '../protocol/generations.js';
 import { identityAddress, sameTarget } from '../targets/key.js';
 import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
-import { CatalogColumns, type SnapshotColumns } from './columns.js';
-import { targetLabelFragment } from './labels.js';
+import { CatalogColumns, type SnapshotColumns, type SnapshotParts } from './columns.js';
+import { MAX_VALUE as MAX_OBSERVABLE } from './exp-histogram.js';
+import { LabelArena, encodeLabels, type LabelArenaView } from './label-arena.js';
 import { DEFAULT_LOSS_WINDOW, LossWindows } from './loss-window.js';
+
+export type { SnapshotParts } from './columns.js';
 
 /** What the store needs to know about a target; a TargetSpec fits. */
 export interface SlotDefinition {
@@ -54,6 +57,10 @@ export interface TargetStoreOptions {
   buckets?: ArrayLike<number>;
   /** Initial slot capacity (grows by doubling). */
   initialSlots?: number;
+  /** Schema the RTT's exponential histograms start at (default: the catalog's, 3). */
+  nativeSchema?: number;
+  /** Buckets kept per slot in an exponential histogram (default 40; see exp-histogram.ts). */
+  nativeWindow?: number;
 }
 
 /**
@@ -65,7 +72,9 @@ export interface TargetStoreOptions {
  * catalog (SnapshotColumns, typed from metrics/catalog.ts): sent, received, timeouts,
  * duplicates, late, errors (per ErrorReason code; undefined when no slot ever had that
  * reason), rttBuckets, rttSum, lastRtt, lossRatio, connects, connected, phaseBuckets,
- * phaseSum (per HttpPhase code; undefined when never recorded), httpStatus.
+ * phaseSum (per HttpPhase code; undefined when never recorded), httpStatus, and
+ * rttNative: the RTT's exponential histograms (ExpHistogramColumnsView of
+ * aggregate/exp-histogram.ts; undefined when taken with `{ native: false }`).
  * Histogram bucket arrays are NON-cumulative, stride buckets.length + 1 (the last
  * column of each slot counts values above the last bound).
  */
@@ -80,10 +89,15 @@ export interface SnapshotMeta {
   readonly kind: Uint8Array;
   /** Number of defined slots per kind (index into PROBE_KINDS). */
   readonly kindCounts: Uint32Array;
-  /** Escaped label fragment (no braces) per slot; '' when undefined. */
-  readonly labels: readonly string[];
-  /** The same fragments as UTF-8 bytes (what the serializer copies). */
-  readonly labelBytes: readonly Uint8Array[];
+  /**
+   * Per slot, its labels as the serializers copy them: the escaped text fragment (no
+   * braces) and the protobuf LabelPairs (label-arena.ts); zero-length when undefined.
+   */
+  readonly labels: LabelArenaView;
+  /** Store version at the snapshot (see TargetStore.version). */
+  readonly version: number;
+  /** performance.now() when it was taken. */
+  readonly takenAt: number;
 }
 
 /** One target's counters at one instant: what the live streams' state events carry. */
@@ -121,10 +135,24 @@ export interface LiveColumns {
   readonly errorColumns: readonly Float64Array[];
   /** NON-cumulative counts, `stride` per slot. */
   readonly rttBuckets: Float64Array;
+  readonly rttSum: Float64Array;
   readonly lastRtt: Float64Array;
 }
 
-const EMPTY_BYTES = new Uint8Array(0);
+/**
+ * Told, synchronously, when a slot's counters are about to leave it and when a slot got
+ * its target, so a reader that adds slots up into groups (aggregate/groups.ts) keeps
+ * its sums monotonic while targets come, go and change labels. Must not change the store.
+ */
+export interface SlotObserver {
+  /** The slot's counters are about to be zeroed (a new target takes the slot): read them now. */
+  slotResetting(slot: number): void;
+  /** The slot is about to be released (its counters are still readable). */
+  slotReleasing(slot: number): void;
+  /** defineSlot() finished: a new target, or the same one with new labels. */
+  slotDefined(slot: number, def: SlotDefinition): void;
+}
+
 const KIND_CODE: ReadonlyMap<string, number> = new Map(PROBE_KINDS.map((k, i) => [k, i]));
 
 export class TargetStore {
@@ -141,20 +169,23 @@ export class TargetStore {
   private addresses: string[] = [];
   /** Generation at which each slot's target was put there (generations.ts, rule 1). */
   private generations: Float64Array;
-  private fragments: string[] = [];
-  private fragmentBytes: Uint8Array[] = [];
+  /** Every slot's label bytes (text fragment and protobuf LabelPairs) in one arena. */
+  private readonly labelArena: LabelArena;
   /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
   private userLabels: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Built on first slotAttributes() call, dropped when the slot is (re)defined or released. */
   private attributeCache: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Epoch ms at which each slot's counters last started from zero (OTel start time). */
-  private startTimes: number[] = [];
+  private startTimes: Float64Array;
   /** Bumped each time a slot's counters start from zero, so readers that keep their own per-slot state (the history rings) see a reset. */
-  private epochs: number[] = [];
+  private epochs: Uint32Array;
+  /** Bumped by every change a snapshot could see (a batch merged, a slot defined, reset or released). */
+  private changes = 0;
 
   /** One column per metric family of the catalog (errors and phases allocated on first use). */
   private readonly columns: CatalogColumns;
   private readonly loss: LossWindows;
+  private readonly observers: SlotObserver[] = [];
 
   /** Records dropped because their slot is not (or no longer) defined. */
   unknownSlotRecords = 0;
@@ -162,7 +193,7 @@ export class TargetStore {
   staleRecords = 0;
   /** Records dropped because their event code or HTTP phase is unknown. */
   malformedRecords = 0;
-  /** Reply/Late/Phase values that were negative or not finite (observed as 0). */
+  /** Reply/Late/Phase values that were negative, not finite or above 2^32 s (observed as 0). */
   invalidValues = 0;
   /** Batches merged. */
   batchesApplied = 0;
@@ -174,9 +205,25 @@ export class TargetStore {
     const c = this.capacity;
     this.defined = new Uint8Array(c);
     this.kind = new Uint8Array(c);
+    this.startTimes = new Float64Array(c);
+    this.epochs = new Uint32Array(c);
     this.generations = new Float64Array(c);
-    this.columns = new CatalogColumns(c, this.stride);
+    this.columns = new CatalogColumns(c, this.stride, { schema: opts.nativeSchema, window: opts.nativeWindow });
+    this.labelArena = new LabelArena(c);
     this.loss = new LossWindows(c);
+  }
+
+  /** Tell `o` about every later slot change (see SlotObserver); attach before defining slots. */
+  observeSlots(o: SlotObserver): void {
+    this.observers.push(o);
+  }
+
+  /**
+   * Changes so far: equal versions mean equal contents, so a reader may reuse a
+   * snapshot taken at the same version (concurrent scrapes share one).
+   */
+  get version(): number {
+    return this.changes;
   }
 
   /** One past the highest slot ever defined. */
@@ -210,8 +257,8 @@ export class TargetStore {
     const kindCode = KIND_CODE.get(def.kind);
     if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
     const address = identityAddress(def);
-    const fragment = targetLabelFragment(def.name, address, def.kind, def.labels);
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
+    const labels = encodeLabels(def.name, address, def.kind, def.labels); // validates them
     this.ensureCapacity(slot + 1);
     const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
     if (held !== null && sameTarget(held, def)) {
@@ -226,34 +273,38 @@ export class TargetStore {
       this.generations[slot] = generation;
       this.resetSlot(slot);
     }
-    this.fragments[slot] = fragment;
-    this.fragmentBytes[slot] = Buffer.from(fragment, 'utf8');
+    this.labelArena.set(slot, labels);
     this.userLabels[slot] = def.labels;
     this.attributeCache[slot] = undefined;
     if (slot >= this.high) this.high = slot + 1;
+    for (const o of this.observers) o.slotDefined(slot, def);
+    this.changes++;
   }
 
   /** Every column of a slot back to its initial value (0; NaN for last RTT) and its loss window emptied. */
   resetSlot(slot: number): void {
     if (slot >= this.capacity) return;
+    for (const o of this.observers) o.slotResetting(slot);
     this.startTimes[slot] = Date.now();
-    this.epochs[slot] = (this.epochs[slot] ?? 0) + 1;
+    this.epochs[slot]++;
     this.columns.reset(slot);
     this.loss.reset(slot);
+    this.changes++;
   }
 
   /** Remove a target: its series disappear and later records for it are dropped. */
   releaseSlot(slot: number): void {
     if (!this.isDefined(slot)) return;
+    for (const o of this.observers) o.slotReleasing(slot);
     this.defined[slot] = 0;
     this.definedCount--;
     this.names[slot] = '';
     this.addresses[slot] = '';
-    this.fragments[slot] = '';
-    this.fragmentBytes[slot] = EMPTY_BYTES;
+    this.labelArena.clear(slot);
     this.userLabels[slot] = undefined;
     this.attributeCache[slot] = undefined;
     this.loss.release(slot);
+    this.changes++;
   }
 
   /** Target name held by a slot, or undefined. */
@@ -291,7 +342,7 @@ export class TargetStore {
 
   /** How many times a slot's counters have started from zero (1 after its first definition); 0 for a slot never defined. */
   slotEpoch(slot: number): number {
-    return this.epochs[slot] ?? 0;
+    return slot < this.capacity ? this.epochs[slot] : 0;
   }
 
   /**
@@ -316,6 +367,7 @@ export class TargetStore {
       errors,
       errorColumns: errors.filter((e): e is Float64Array => e !== undefined),
       rttBuckets: this.columns.histogram.rtt.buckets,
+      rttSum: this.columns.histogram.rtt.sum,
       lastRtt: c.lastRtt,
     };
   }
@@ -336,6 +388,7 @@ export class TargetStore {
     // (nothing grows while a batch merges). Which event fills which column is here.
     const { sent, received, timeouts, duplicates, late, lastRtt, connects, connected, httpStatus } = this.columns.scalar;
     const rtt = this.columns.histogram.rtt;
+    const rttNative = this.columns.native.rtt;
     const generations = this.generations;
     const batchGeneration = r.header[Header.Generation];
     for (let i = 0; i < n; i++) {
@@ -357,6 +410,7 @@ export class TargetStore {
           received[slot]++;
           rtt.buckets[slot * stride + bucketIndex(buckets, v)]++;
           rtt.sum[slot] += v;
+          rttNative.observe(slot, v);
           lastRtt[slot] = v;
           this.loss.record(slot, false);
           break;
@@ -405,6 +459,7 @@ export class TargetStore {
       }
     }
     this.batchesApplied++;
+    this.changes++;
     return r.header;
   }
 
@@ -438,9 +493,12 @@ export class TargetStore {
 
   /**
    * Copy the store's current state for a scrape or an export. Costs one memcpy
-   * per column (≈ 40 × 8 bytes per slot), far less than serializing.
+   * per column (≈ 40 × 8 bytes per slot, plus 40 × 8 for the exponential histograms
+   * when asked for), far less than serializing; label bytes are shared, not copied.
+   * `parts.native: false` leaves the exponential histograms out (the text exposition
+   * has no use for them).
    */
-  snapshot(): StoreSnapshot {
+  snapshot(parts: SnapshotParts = {}): StoreSnapshot {
     const n = this.high;
     const kind = this.kind.slice(0, n);
     const defined = this.defined.slice(0, n);
@@ -454,15 +512,21 @@ export class TargetStore {
       defined,
       kind,
       kindCounts,
-      labels: this.fragments.slice(0, n),
-      labelBytes: this.fragmentBytes.slice(0, n),
-      ...this.columns.snapshot(n),
+      labels: this.labelArena.view(n),
+      version: this.changes,
+      takenAt: performance.now(),
+      ...this.columns.snapshot(n, parts),
       lossRatio,
     };
   }
 
+  /** Exponential histogram bucket-window changes to a coarser schema so far (all slots). */
+  get nativeDownscales(): number {
+    return this.columns.native.rtt.downscales;
+  }
+
   private checkValue(v: number): number {
-    if (v >= 0 && v < Infinity) return v;
+    if (v >= 0 && v <= MAX_OBSERVABLE) return v;
     this.invalidValues++;
     return 0;
   }
@@ -478,13 +542,16 @@ export class TargetStore {
     while (c < n) c *= 2;
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
+    this.startTimes = grow(this.startTimes, c);
+    this.epochs = grow(this.epochs, c);
     this.generations = grow(this.generations, c);
     this.columns.grow(c);
+    this.labelArena.grow(c);
     this.capacity = c;
   }
 }
 
-function grow<T extends Uint8Array | Float64Array>(a: T, n: number): T {
+function grow<T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T {
   const b = new (a.constructor as { new (n: number): T })(n);
   b.set(a);
   return b;

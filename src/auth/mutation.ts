@@ -84,10 +84,10 @@ export function authorizeMutation(rule: MutationRule, token: string | null, auth
 export function describeMutationRule(rule: MutationRule): string {
   switch (rule.kind) {
     case 'token':
-      return 'API changes (POST/DELETE /api/v1/targets, POST /-/reload) need the API token (Authorization: Bearer)';
+      return 'API changes (POST/DELETE /api/v1/targets and /api/v1/tests, POST /-/reload) need the API token (Authorization: Bearer)';
     case 'loopback':
-      return `no API token configured: API changes (POST/DELETE /api/v1/targets, POST /-/reload) are allowed without one because the web server listens on loopback only (${rule.listen})`;
+      return `no API token configured: API changes (POST/DELETE /api/v1/targets and /api/v1/tests, POST /-/reload) are allowed without one because the web server listens on loopback only (${rule.listen})`;
     case 'refused':
-      return `no API token configured and the web server listens on ${rule.listen}, not only on loopback: API changes (POST/DELETE /api/v1/targets, POST /-/reload) are refused; set api.token_file to allow them`;
+      return `no API token configured and the web server listens on ${rule.listen}, not only on loopback: API changes (POST/DELETE /api/v1/targets and /api/v1/tests, POST /-/reload) are refused; set api.token_file to allow them`;
   }
 }

@@ -14,19 +14,24 @@ export interface SplitArgv {
   problems: ConfigProblem[];
 }
 
+/** Flags spelled as other tools spell them -> ours (exporter-toolkit's --web.config.file). */
+const FLAG_ALIASES: Readonly<Record<string, string>> = { 'web.config.file': 'web.config-file' };
+
 export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<string>): SplitArgv {
   let configFile: string | null = null;
   const targets: string[] = [];
   const rest: string[] = [];
   const problems: ConfigProblem[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const tok = argv[i];
+    let tok = argv[i];
     if (!tok.startsWith('--') || tok === '--') {
       problems.push({ key: tok, value: tok, message: 'unexpected argument (options are written --name value)' });
       continue;
     }
     const eq = tok.indexOf('=');
-    const name = tok.slice(2, eq < 0 ? undefined : eq);
+    const written = tok.slice(2, eq < 0 ? undefined : eq);
+    const name = FLAG_ALIASES[written] ?? written;
+    if (name !== written) tok = `--${name}${eq < 0 ? '' : tok.slice(eq)}`;
     let value: string | undefined = eq < 0 ? undefined : tok.slice(eq + 1);
     const takesNext = eq < 0 && i + 1 < argv.length && !argv[i + 1].startsWith('--');
     if (name === 'config') {
@@ -37,7 +42,12 @@ export function splitArgv(argv: readonly string[], knownFlags: ReadonlySet<strin
     }
     if (name === 'target') {
       if (value === undefined && takesNext) value = argv[++i];
-      if (value === undefined) problems.push({ key: '--target', value: null, message: 'needs an address (--target 127.0.0.1, --target 127.0.0.1:22, --target http://127.0.0.1:8080/)' });
+      if (value === undefined)
+        problems.push({
+          key: '--target',
+          value: null,
+          message: 'needs an address (--target 127.0.0.1, --target 127.0.0.1:22, --target http://127.0.0.1:8080/)',
+        });
       else targets.push(value);
       continue;
     }

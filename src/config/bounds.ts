@@ -57,6 +57,10 @@ export const COUNT_BOUNDS = {
   shardCount: { min: 1, max: 10_000 },
   /** metrics.rtt_buckets: number of bounds (each one is a series per target). */
   rttBuckets: { min: 1, max: 256 },
+  /** metrics.group_by: labels per group (each group is a series per kind and family; more labels, more groups). */
+  groupBy: { min: 0, max: 4 },
+  /** metrics.group_limit: groups with series of their own (each about 26 series per kind with the default buckets). */
+  groupLimit: { min: 1, max: 1_000_000 },
   /** target_files entries. */
   targetFiles: { min: 0, max: 1024 },
   /** responder.allow_cidrs entries. */
@@ -82,6 +86,24 @@ export const API_BOUNDS = {
   maxTargets: { min: 0, max: 1_000_000 },
   /** Bytes of one POST /api/v1/targets body (a list of ~20,000 small targets). */
   bodyBytes: 4 * 1024 * 1024,
+} as const;
+
+/**
+ * On-demand tests (tests.*, POST /api/v1/tests): the ranges their limits may be set
+ * to. maxRate stops at 1,000 probes/s because a test's interval is at least the 1 ms
+ * every target's interval is (kinds/timing.ts), and the probers size their in-flight
+ * windows from whole milliseconds.
+ */
+export const TESTS_BOUNDS = {
+  maxCount: { min: 1, max: 1_000_000 },
+  maxRate: { min: 1, max: 1000 },
+  maxDuration: { min: SECOND_MS, max: DAY_MS },
+  maxConcurrent: { min: 1, max: 1000 },
+  resultsKept: { min: 1, max: 100_000 },
+  /** tests.max_http_size: largest ?size= an http test may ask for (the http prober's max_body_bytes cap). */
+  maxHttpSize: { min: 0, max: 1 << 30 },
+  /** Bytes of one POST /api/v1/tests body. */
+  bodyBytes: 64 * 1024,
 } as const;
 
 /** Largest RTT bucket bound (seconds): no probe waits longer than the timeout's cap. */

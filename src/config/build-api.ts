@@ -8,15 +8,38 @@ import { readFileSync } from 'node:fs';
 import { parseDuration } from '../values/duration.js';
 import { tokenProblem } from '../auth/token.js';
 import type { ConfigProblem } from './errors.js';
-import type { ApiConfig, GrpcConfig, StreamConfig } from './types.js';
+import type { ApiConfig, GrpcConfig, StreamConfig, TestsConfig } from './types.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Props = Record<string, any>;
+/** The api.*, grpc.*, stream.* and tests.* properties as convict hands them over, after the schema's checks. */
+interface ApiProps {
+  token: string | null;
+  token_file: string | null;
+  require_token_for_reads: boolean;
+  state_file: string | null;
+  max_targets: number;
+}
+interface GrpcProps {
+  listen_address: string | null;
+}
+interface StreamProps {
+  max_clients: number;
+  max_buffer_bytes: number;
+  state_interval: string;
+  stall_timeout: string;
+}
+interface TestsProps {
+  max_count: number;
+  max_rate: number;
+  max_duration: string;
+  max_concurrent: number;
+  results_kept: number;
+  max_http_size: number;
+}
 
 const REDACTED = '(redacted)';
 
 /** `tokenKeysBad`: api.token or api.token_file failed their own check (then replaced by defaults): rules on them are skipped. */
-export function buildApiConfig(p: Props, abs: (f: string) => string, problems: ConfigProblem[], tokenKeysBad = false): ApiConfig {
+export function buildApiConfig(p: ApiProps, abs: (f: string) => string, problems: ConfigProblem[], tokenKeysBad = false): ApiConfig {
   const inline: string | null = p.token;
   const file: string | null = p.token_file === null ? null : abs(p.token_file);
   let token: string | null = null;
@@ -53,15 +76,26 @@ export function buildApiConfig(p: Props, abs: (f: string) => string, problems: C
   };
 }
 
-export function buildGrpcConfig(p: Props): GrpcConfig {
+export function buildGrpcConfig(p: GrpcProps): GrpcConfig {
   return { listenAddress: p.listen_address };
 }
 
-export function buildStreamConfig(p: Props): StreamConfig {
+export function buildStreamConfig(p: StreamProps): StreamConfig {
   return {
     maxClients: p.max_clients,
     maxBufferBytes: p.max_buffer_bytes,
     stateIntervalMs: parseDuration(p.state_interval),
     stallTimeoutMs: parseDuration(p.stall_timeout),
+  };
+}
+
+export function buildTestsConfig(p: TestsProps): TestsConfig {
+  return {
+    maxCount: p.max_count,
+    maxRate: p.max_rate,
+    maxDurationMs: parseDuration(p.max_duration),
+    maxConcurrent: p.max_concurrent,
+    resultsKept: p.results_kept,
+    maxHttpSize: p.max_http_size,
   };
 }

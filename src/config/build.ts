@@ -19,7 +19,8 @@ import { readStructuredFileSync } from '../values/structured-file.js';
 import { listenerSetting } from './formats.js';
 import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
-import { buildApiConfig, buildGrpcConfig, buildStreamConfig } from './build-api.js';
+import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
+import { buildWebSecurity } from './build-web.js';
 import { buildProbeEndpointConfig } from './schema-probe.js';
 import { buildProbeModules } from './build-probe-modules.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
@@ -144,7 +145,12 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     // Mesh targets also carry the peer and prober labels.
     const meshLabels = Object.fromEntries(MESH_TARGET_LABELS.map((k) => [k, '']));
     const tooMany = checkMergedLabelCount(probeDefaults.labels, { ...peer.labels, ...meshLabels });
-    if (tooMany) problems.push({ key: `${peer.source}.labels`, value: Object.keys(peer.labels).length, message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})` });
+    if (tooMany)
+      problems.push({
+        key: `${peer.source}.labels`,
+        value: Object.keys(peer.labels).length,
+        message: `${tooMany} (mesh targets also carry ${MESH_TARGET_LABELS.join(' and ')})`,
+      });
   }
 
   const history = { retentionMs: parseDuration(p.history.retention), resolutionMs: parseDuration(p.history.resolution) };
@@ -154,7 +160,9 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
   }
 
   const flushIntervalMs = parseDuration(p.flush_interval);
-  const stall = isBad('workers_stall_timeout', 'flush_interval') ? defaultStallTimeoutMs(flushIntervalMs) : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
+  const stall = isBad('workers_stall_timeout', 'flush_interval')
+    ? defaultStallTimeoutMs(flushIntervalMs)
+    : resolveStallTimeout(p.workers_stall_timeout, flushIntervalMs);
   if (typeof stall === 'string') problems.push({ key: 'workers_stall_timeout', value: p.workers_stall_timeout, message: stall });
 
   if (!isBad('shard.index', 'shard.count') && p.shard.index >= p.shard.count) {
@@ -199,6 +207,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     flushIntervalMs,
     workersStallTimeoutMs: typeof stall === 'number' ? stall : defaultStallTimeoutMs(flushIntervalMs),
     workersHeapLimitMb: p.workers_heap_limit_mb,
+    icmpSocket: p.icmp.socket as Config['icmpSocket'],
     log: { level: p.log.level as LogLevel, format: p.log.format as LogFormat },
     web: {
       listenAddress: p.web.listen_address,
@@ -208,9 +217,16 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
       readTimeoutMs: parseDuration(p.web.read_timeout),
       writeTimeoutMs: parseDuration(p.web.write_timeout),
       idleTimeoutMs: parseDuration(p.web.idle_timeout),
+      configFile: p.web.config_file === null ? null : abs(p.web.config_file),
     },
+    webSecurity: buildWebSecurity(p.web.config_file, abs, p.grpc.listen_address, problems),
     dns: { refreshIntervalMs: parseDuration(p.dns.refresh_interval), prefer: p.dns.prefer as DnsPreference },
-    metrics: { rttBuckets: [...p.metrics.rtt_buckets] },
+    metrics: {
+      rttBuckets: [...p.metrics.rtt_buckets],
+      groupBy: [...p.metrics.group_by],
+      groupLimit: p.metrics.group_limit,
+      classicHistograms: p.metrics.classic_histograms,
+    },
     history,
     shard: { index: p.shard.index, count: p.shard.count },
     probeDefaults,
@@ -220,6 +236,7 @@ export function buildConfig(p: Props, configFile: string, baseDir: string, probl
     responder,
     mesh: { name: p.mesh.name, peers, peersFile, peersDns: p.mesh.peers_dns, kinds: [...p.mesh.kinds] as ProbeKind[] },
     api: buildApiConfig(p.api, abs, problems, isBad('api.token', 'api.token_file')),
+    tests: buildTestsConfig(p.tests),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
     probeEndpoint: buildProbeEndpointConfig(p.probe_endpoint, problems, (maxCount) => buildProbeModules(p.probe_modules, probeDefaults, maxCount, problems)),

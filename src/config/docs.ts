@@ -32,9 +32,7 @@ export function configSchemaDocs(): ConfigKeyDoc[] {
  * keeps the keys a command reads (e.g. the responder's).
  */
 export function formatConfigHelp(only: (key: string) => boolean = () => true): string {
-  const lines = [
-    `  --config FILE  Config file (.yaml, .yml or .json); default: the embedded config/default.yaml. env: ${CONFIG_FILE_ENV}`,
-  ];
+  const lines = [`  --config FILE  Config file (.yaml, .yml or .json); default: the embedded config/default.yaml. env: ${CONFIG_FILE_ENV}`];
   for (const d of configSchemaDocs()) {
     if (!only(d.key)) continue;
     const def = JSON.stringify(d.default);

@@ -16,23 +16,37 @@
 import convict from 'convict';
 import { isIP } from 'node:net';
 import { isHostName, parseHostPort } from '../targets/address.js';
-import { checkLabelEntries } from '../targets/labels.js';
+import { checkLabelEntries, checkLabelName } from '../targets/labels.js';
 import { LABEL_BOUNDS, TARGET_FIELD_FORMATS } from '../targets/fields.js';
 import { DNS_PREFERENCES } from '../targets/resolve.js';
 import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
 import { parseCidr } from '../responder/cidr.js';
 import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
 import { clip } from '../values/clip.js';
-import { boolFormat, durationFormat, intFormat, listFormat, mappingFormat, oneOf, stringFormat, toList, toNumberList, type ElementProblem, type Format } from '../values/format.js';
+import {
+  boolFormat,
+  durationFormat,
+  intFormat,
+  listFormat,
+  mappingFormat,
+  oneOf,
+  stringFormat,
+  toList,
+  toNumberList,
+  type ElementProblem,
+  type Format,
+} from '../values/format.js';
 import type { Range } from '../values/range.js';
 import { PROBE_ENDPOINT_FORMATS } from './schema-probe.js';
-import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS } from './bounds.js';
+import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS, TESTS_BOUNDS } from './bounds.js';
 
 export type { Check, ElementProblem, Format } from '../values/format.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** log.format: JSON lines (pino's own) or logfmt (key=value, as Prometheus exporters log). */
 export const LOG_FORMATS = ['json', 'logfmt'] as const;
+export { ICMP_SOCKET_MODES } from '../protocol/icmp-socket-mode.js';
+import { ICMP_SOCKET_MODES } from '../protocol/icmp-socket-mode.js';
 /**
  * Values that turn a responder listener off. A file can write null; a flag or an
  * environment variable is always a string, so "off" (documented), "null" (what the
@@ -104,7 +118,7 @@ export function kindOptionFormatName(kind: string, key: string): string {
 /** probe_defaults.<kind>.<option>: the kinds' own formats, under derived names. */
 function kindOptionFormats(): Record<string, Format> {
   const out: Record<string, Format> = {};
-  for (const k of KINDS) for (const [key, decl] of Object.entries(k.options) as Array<[string, OptionDecl]>) out[kindOptionFormatName(k.kind, key)] = decl.format;
+  for (const k of KINDS) for (const [key, decl] of Object.entries<OptionDecl>(k.options)) out[kindOptionFormatName(k.kind, key)] = decl.format;
   return out;
 }
 
@@ -141,6 +155,12 @@ export const FORMATS: Record<string, Format> = {
   'fp-web-timeout': durationFormat(DURATION_BOUNDS.webTimeout),
   'fp-web-count': intFormat(COUNT_BOUNDS.webCount),
   'fp-api-max-targets': intFormat(API_BOUNDS.maxTargets),
+  'fp-tests-max-count': intFormat(TESTS_BOUNDS.maxCount),
+  'fp-tests-max-rate': intFormat(TESTS_BOUNDS.maxRate),
+  'fp-tests-max-duration': durationFormat(TESTS_BOUNDS.maxDuration),
+  'fp-tests-max-concurrent': intFormat(TESTS_BOUNDS.maxConcurrent),
+  'fp-tests-results-kept': intFormat(TESTS_BOUNDS.resultsKept),
+  'fp-tests-max-http-size': intFormat(TESTS_BOUNDS.maxHttpSize),
   'fp-bool': boolFormat,
   'fp-string': stringFormat,
   /** A secret: only its type is checked here, so an error never prints it (see config/build-api.ts). */
@@ -154,6 +174,7 @@ export const FORMATS: Record<string, Format> = {
   },
   'fp-log-level': { check: oneOf(LOG_LEVELS) },
   'fp-log-format': { check: oneOf(LOG_FORMATS) },
+  'fp-icmp-socket': { check: oneOf(ICMP_SOCKET_MODES) },
   'fp-kind': { check: oneOf(PROBE_KINDS) },
   'fp-dns-prefer': { check: oneOf(DNS_PREFERENCES) },
   'fp-listen': { check: listenCheck },
@@ -185,6 +206,21 @@ export const FORMATS: Record<string, Format> = {
     coerce: toNumberList,
     range: `${COUNT_BOUNDS.rttBuckets.min} to ${COUNT_BOUNDS.rttBuckets.max} bounds, each in (0, ${RTT_BUCKET_MAX_SECONDS}] seconds`,
   }),
+  'fp-group-by': listFormat({
+    what: 'label names',
+    max: COUNT_BOUNDS.groupBy.max,
+    element: (l, i, all) => {
+      if (typeof l !== 'string') return 'must be a label name';
+      // Every rollup series has its kind; target and address would make a group per target.
+      if (l === 'kind') return 'kind is always a label of the rollups; group by labels of the targets';
+      const bad = checkLabelName(l);
+      if (bad) return bad;
+      return all.indexOf(l) < i ? `lists ${l} twice` : null;
+    },
+    coerce: toList,
+    range: `${COUNT_BOUNDS.groupBy.min} to ${COUNT_BOUNDS.groupBy.max} label names`,
+  }),
+  'fp-group-limit': intFormat(COUNT_BOUNDS.groupLimit),
   'fp-cidrs': listFormat({
     what: 'CIDRs',
     max: COUNT_BOUNDS.allowCidrs.max,
@@ -204,7 +240,10 @@ export const FORMATS: Record<string, Format> = {
   }),
   /** Entries are checked one by one elsewhere, so each bad entry is named. */
   'fp-list': { check: (v) => (Array.isArray(v) ? null : 'must be a list') },
-  'fp-labels': mappingFormat(labelProblems, `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`),
+  'fp-labels': mappingFormat(
+    labelProblems,
+    `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`,
+  ),
   ...kindOptionFormats(),
   ...PROBE_ENDPOINT_FORMATS,
 };

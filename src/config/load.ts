@@ -1,6 +1,7 @@
 /**
  * loadConfig: defaults < config file < FLEETPROBE_* environment < flags, validated
- * strictly. Any problem anywhere -> one ConfigError naming every bad key.
+ * strictly, plus the OTEL_* variables of the OTLP export (metrics/otel-config.ts).
+ * Any problem anywhere -> one ConfigError naming every bad key and variable.
  */
 import convict from 'convict';
 import { existsSync } from 'node:fs';
@@ -15,11 +16,12 @@ import { buildConfig } from './build.js';
 import type { Config } from './types.js';
 import { targetFromFlag } from '../targets/flag-target.js';
 import { describeProblems, parseTargetEntry } from '../targets/spec.js';
+import { resolveOtelConfig } from '../metrics/otel-config.js';
 
 export interface LoadConfigOptions {
   /** Arguments after the subcommand, e.g. ['--config', 'x.yaml', '--web.listen-address', '127.0.0.1:0']. */
   argv?: readonly string[];
-  /** Environment (default: process.env). Only FLEETPROBE_* variables are read. */
+  /** Environment (default: process.env). FLEETPROBE_* variables, and the OTEL_* ones of the OTLP export (checked only). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Base for a relative --config path (default: process.cwd()). */
   cwd?: string;
@@ -65,6 +67,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     }
   }
 
+  // The standard OTEL_* variables of the OTLP export: not config keys, but refused
+  // here all the same (keyed by the variable) so a bad one stops the start too.
+  const otel = resolveOtelConfig(env);
+  for (const p of otel.problems ?? []) problems.push({ key: p.variable, value: p.value, message: p.message });
+
   const requested = args.configFile ?? env[CONFIG_FILE_ENV] ?? null;
   // --target without a config file starts from the built-in defaults alone: not the
   // embedded default, whose loopback targets and responder would come along (and
@@ -81,11 +88,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
   // convict's own definition: our leaves carry extra fields (check, noEnv) it ignores.
   const conf = convict(s as unknown as convict.Schema<Record<string, unknown>>, {
-    env: env as NodeJS.ProcessEnv,
-    args: args.rest as string[],
+    env,
+    args: args.rest,
   });
   conf.load(fileObject);
-  const props = conf.getProperties() as Record<string, unknown>;
+  const props = conf.getProperties();
 
   const leafProblems: ConfigProblem[] = [];
   const badKeys = checkLeaves(props, s, leafProblems);

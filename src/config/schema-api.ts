@@ -42,6 +42,38 @@ export function apiSections(): SchemaSection {
         default: 10_000,
       },
     },
+    tests: {
+      max_count: {
+        doc: 'Most probes one on-demand test (POST /api/v1/tests) may send; a larger count answers 400.',
+        format: 'fp-tests-max-count',
+        default: 10_000,
+      },
+      max_rate: {
+        doc: 'Most probes per second one on-demand test may send (its interval, or rate for udp); a faster test answers 400.',
+        format: 'fp-tests-max-rate',
+        default: 1000,
+      },
+      max_duration: {
+        doc: 'Longest an on-demand test may run (count x interval + timeout); a longer test answers 400.',
+        format: 'fp-tests-max-duration',
+        default: '10m',
+      },
+      max_concurrent: {
+        doc: 'On-demand tests running at once; one more answers 429.',
+        format: 'fp-tests-max-concurrent',
+        default: 4,
+      },
+      results_kept: {
+        doc: 'Ended on-demand tests kept for GET /api/v1/tests[/ID] (the oldest is forgotten first).',
+        format: 'fp-tests-results-kept',
+        default: 100,
+      },
+      max_http_size: {
+        doc: 'Largest body an http on-demand test may ask the responder for (size, bytes); a larger size answers 400.',
+        format: 'fp-tests-max-http-size',
+        default: 104_857_600,
+      },
+    },
     grpc: {
       listen_address: {
         doc: 'Address of the gRPC server (service fleetprobe.v1.Telemetry, with server reflection), "host:port"; null (default): off. Takes effect on restart.',

@@ -15,6 +15,7 @@ import { HTTP_BOUNDS } from '../kinds/http.js';
 import { TIMEOUT_MAX_INTERVALS } from '../kinds/timing.js';
 import { DEFAULT_RTT_BUCKETS as STORE_DEFAULT_RTT_BUCKETS } from '../aggregate/buckets.js';
 import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
+import { DEFAULT_GROUP_LIMIT } from '../aggregate/groups.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
 import { probeEndpointSection } from './schema-probe.js';
@@ -97,9 +98,22 @@ export function buildSchema(): SchemaSection {
       format: 'fp-heap-limit-mb',
       default: DEFAULT_HEAP_LIMIT_MB,
     },
+    icmp: {
+      socket: {
+        doc:
+          'Which ICMP socket the workers open: raw (needs CAP_NET_RAW), dgram (a Linux "ping socket": no capability, but the process\'s group ' +
+          'must be inside sysctl net.ipv4.ping_group_range), or auto (raw when it opens, else dgram). A change restarts the workers.',
+        format: 'fp-icmp-socket',
+        default: 'auto',
+      },
+    },
     log: {
       level: { doc: 'Log level (pino levels): fatal, error, warn, info, debug, trace, silent.', format: 'fp-log-level', default: 'info' },
-      format: { doc: 'Log line format on stdout: json (pino JSON lines) or logfmt (key=value, as Prometheus exporters log).', format: 'fp-log-format', default: 'json' },
+      format: {
+        doc: 'Log line format on stdout: json (pino JSON lines) or logfmt (key=value, as Prometheus exporters log).',
+        format: 'fp-log-format',
+        default: 'json',
+      },
     },
     web: {
       listen_address: {
@@ -118,9 +132,26 @@ export function buildSchema(): SchemaSection {
         format: 'fp-web-count',
         default: defaultMaxConnections(readFdLimits()?.soft ?? null),
       },
-      read_timeout: { doc: 'A request\'s headers and body must arrive within this long (and a new connection must send one); else 408 and closed.', format: 'fp-web-timeout', default: '10s' },
-      write_timeout: { doc: 'A response whose client takes no bytes for this long is dropped (its buffers are freed).', format: 'fp-web-timeout', default: '10s' },
+      read_timeout: {
+        doc: "A request's headers and body must arrive within this long (and a new connection must send one); else 408 and closed.",
+        format: 'fp-web-timeout',
+        default: '10s',
+      },
+      write_timeout: {
+        doc: 'A response whose client takes no bytes for this long is dropped (its buffers are freed).',
+        format: 'fp-web-timeout',
+        default: '10s',
+      },
       idle_timeout: { doc: 'A keep-alive connection idle this long after its last response is closed.', format: 'fp-web-timeout', default: '90s' },
+      config_file: {
+        doc:
+          'Web configuration file in the Prometheus exporter-toolkit format (TLS, client certificates, basic_auth_users, response headers, rate_limit) ' +
+          'for the web port, and TLS for the gRPC port. Relative to the config file; read again on reload; its certificate files are re-read when they change. ' +
+          'Also --web.config.file. Unset: plain HTTP, no authentication.',
+        format: 'fp-string',
+        default: null,
+        nullable: true,
+      },
     },
     dns: {
       refresh_interval: {
@@ -140,11 +171,31 @@ export function buildSchema(): SchemaSection {
         format: 'fp-buckets',
         default: [...DEFAULT_RTT_BUCKETS],
       },
+      group_by: {
+        doc:
+          'Target labels whose values group targets into rollups (fleetprobe_group_* families): per group and probe kind, the probes sent, ' +
+          "received and lost and the RTT histogram, summed over the group's targets. In mesh mode per pair of this node's group " +
+          "(src_<label>) and the targets' group (dst_<label>). [] (default): no rollups.",
+        format: 'fp-group-by',
+        default: [],
+      },
+      group_limit: {
+        doc: 'Most groups with series of their own; the targets of further groups are summed into one group whose labels read __other__ (fleetprobe_rollup_groups{state="folded"} counts them).',
+        format: 'fp-group-limit',
+        default: DEFAULT_GROUP_LIMIT,
+      },
+      classic_histograms: {
+        doc:
+          'In the protobuf exposition (scrapers that ask for it, e.g. Prometheus with native histograms on), also write the classic ' +
+          'buckets of the RTT histogram next to its native one. The text exposition always has them.',
+        format: 'fp-bool',
+        default: true,
+      },
     },
     history: {
       retention: {
         doc:
-          'How far back the in-memory history of each target reaches (the web console\'s graphs and matrix). ' +
+          "How far back the in-memory history of each target reaches (the web console's graphs and matrix). " +
           'A whole number of history.resolution periods; 0s turns the history off. About 7 bytes per period per target.',
         format: 'fp-history-retention',
         default: '1h',
@@ -156,7 +207,11 @@ export function buildSchema(): SchemaSection {
       },
     },
     shard: {
-      index: { doc: 'This instance\'s shard (0-based, below shard.count) when several instances split one target list by rendezvous hashing.', format: 'fp-shard-index', default: 0 },
+      index: {
+        doc: "This instance's shard (0-based, below shard.count) when several instances split one target list by rendezvous hashing.",
+        format: 'fp-shard-index',
+        default: 0,
+      },
       count: { doc: 'Number of instances splitting the target list (1: this instance probes every target).', format: 'fp-shard-count', default: 1 },
     },
     probe_defaults: {
@@ -169,7 +224,13 @@ export function buildSchema(): SchemaSection {
       },
       loss_window: { doc: 'Probes in the sliding window of the loss ratio gauge.', format: 'fp-loss-window', default: 100 },
       payload_size: { doc: 'ICMP/UDP payload bytes (at least the 16-byte probe header is always sent).', format: 'fp-payload-size', default: 56 },
-      labels: { doc: 'Labels added to every target (targets may override single labels); they count towards each target\'s label cap.', format: Object, check: 'fp-labels', default: {}, noEnv: true },
+      labels: {
+        doc: "Labels added to every target (targets may override single labels); they count towards each target's label cap.",
+        format: Object,
+        check: 'fp-labels',
+        default: {},
+        noEnv: true,
+      },
       ...kindSections(),
     },
     targets: {
@@ -191,7 +252,7 @@ export function buildSchema(): SchemaSection {
     file_watch: {
       enabled: {
         doc:
-          'Re-read target_files and mesh.peers_file when they change on disk (a watch on their directories, debounced 500ms), ' +
+          'Re-read target_files, mesh.peers_file and web.config_file when they change on disk (a watch on their directories, debounced 500ms), ' +
           'with the same transactional reload as SIGHUP. The config file itself is not watched: reload it with SIGHUP or POST /-/reload.',
         format: 'fp-bool',
         default: true,
@@ -203,11 +264,34 @@ export function buildSchema(): SchemaSection {
       },
     },
     responder: {
-      tcp_echo: { doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
-      udp_echo: { doc: 'Listen address of the UDP echo responder; "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
-      http: { doc: 'Listen address of the HTTP responder (GET /v1/ping); "off" (or null in a file): no listener.', format: 'fp-responder-listen', default: null, nullable: true },
-      max_connections: { doc: 'TCP echo and HTTP (each): concurrent connections accepted; more are closed at once.', format: 'fp-max-connections', default: 4096 },
-      max_frame_bytes: { doc: 'TCP echo: bytes held for one connection that does not read its echoes; past that the connection is closed.', format: 'fp-max-frame-bytes', default: 65_536 },
+      tcp_echo: {
+        doc: 'Listen address of the TCP echo responder (tcp_ping_prometheus frames); "off" (or null in a file): no listener.',
+        format: 'fp-responder-listen',
+        default: null,
+        nullable: true,
+      },
+      udp_echo: {
+        doc: 'Listen address of the UDP echo responder; "off" (or null in a file): no listener.',
+        format: 'fp-responder-listen',
+        default: null,
+        nullable: true,
+      },
+      http: {
+        doc: 'Listen address of the HTTP responder (GET /v1/ping); "off" (or null in a file): no listener.',
+        format: 'fp-responder-listen',
+        default: null,
+        nullable: true,
+      },
+      max_connections: {
+        doc: 'TCP echo and HTTP (each): concurrent connections accepted; more are closed at once.',
+        format: 'fp-max-connections',
+        default: 4096,
+      },
+      max_frame_bytes: {
+        doc: 'TCP echo: bytes held for one connection that does not read its echoes; past that the connection is closed.',
+        format: 'fp-max-frame-bytes',
+        default: 65_536,
+      },
       max_datagram_bytes: { doc: 'UDP echo: longer datagrams are dropped, not echoed.', format: 'fp-max-datagram-bytes', default: 9216 },
       idle_timeout: { doc: 'TCP echo / HTTP: connections idle this long are closed.', format: 'fp-idle-timeout', default: '5m' },
       allow_cidrs: {
@@ -215,25 +299,41 @@ export function buildSchema(): SchemaSection {
         format: 'fp-cidrs',
         default: [],
       },
-      http_body_bytes: { doc: 'HTTP: body size of a /v1/ping answer without ?size=. At most responder.http_max_body_bytes.', format: 'fp-http-body-bytes', default: 0 },
+      http_body_bytes: {
+        doc: 'HTTP: body size of a /v1/ping answer without ?size=. At most responder.http_max_body_bytes.',
+        format: 'fp-http-body-bytes',
+        default: 0,
+      },
       http_max_body_bytes: { doc: 'HTTP: largest body a ?size= request may ask for.', format: 'fp-http-max-body-bytes', default: 1_048_576 },
       udp_rate_per_source: {
         doc: 'UDP echo: datagrams per second answered per source address (token bucket); more are dropped (rejected reason rate_limited). 0: no limit.',
         format: 'fp-udp-rate',
         default: RATE_LIMIT_DEFAULTS.udpRatePerSource,
       },
-      udp_burst_per_source: { doc: 'UDP echo: datagrams a source may send at once above its rate (the bucket size).', format: 'fp-udp-burst', default: RATE_LIMIT_DEFAULTS.udpBurstPerSource },
+      udp_burst_per_source: {
+        doc: 'UDP echo: datagrams a source may send at once above its rate (the bucket size).',
+        format: 'fp-udp-burst',
+        default: RATE_LIMIT_DEFAULTS.udpBurstPerSource,
+      },
       tcp_connect_rate_per_source: {
         doc: 'TCP echo: connections per second accepted per source address; more are closed at once (rejected reason rate_limited). 0: no limit.',
         format: 'fp-tcp-connect-rate',
         default: RATE_LIMIT_DEFAULTS.tcpConnectRatePerSource,
       },
-      tcp_connect_burst_per_source: { doc: 'TCP echo: connections a source may open at once above its rate.', format: 'fp-tcp-connect-burst', default: RATE_LIMIT_DEFAULTS.tcpConnectBurstPerSource },
-      rate_limit_sources: { doc: 'Source addresses each per-source rate limit remembers; when full, the oldest is forgotten.', format: 'fp-rate-limit-sources', default: RATE_LIMIT_DEFAULTS.rateLimitSources },
+      tcp_connect_burst_per_source: {
+        doc: 'TCP echo: connections a source may open at once above its rate.',
+        format: 'fp-tcp-connect-burst',
+        default: RATE_LIMIT_DEFAULTS.tcpConnectBurstPerSource,
+      },
+      rate_limit_sources: {
+        doc: 'Source addresses each per-source rate limit remembers; when full, the oldest is forgotten.',
+        format: 'fp-rate-limit-sources',
+        default: RATE_LIMIT_DEFAULTS.rateLimitSources,
+      },
     },
     mesh: {
       name: {
-        doc: 'This node\'s name in the peer list. Unset: self is the peer whose address the responder listens on, else the one with one of this host\'s interface addresses.',
+        doc: "This node's name in the peer list. Unset: self is the peer whose address the responder listens on, else the one with one of this host's interface addresses.",
         format: 'fp-string',
         default: null,
         nullable: true,
@@ -244,7 +344,12 @@ export function buildSchema(): SchemaSection {
         default: [],
         noEnv: true,
       },
-      peers_file: { doc: 'JSON or YAML file with the peer list (added to mesh.peers). Relative to the config file.', format: 'fp-string', default: null, nullable: true },
+      peers_file: {
+        doc: 'JSON or YAML file with the peer list (added to mesh.peers). Relative to the config file.',
+        format: 'fp-string',
+        default: null,
+        nullable: true,
+      },
       peers_dns: {
         doc:
           'DNS name whose A/AAAA records are more peers, e.g. a Kubernetes headless Service (fleetprobe-mesh.<namespace>.svc.cluster.local). ' +

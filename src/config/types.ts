@@ -1,9 +1,11 @@
 /** The typed configuration: camelCase, durations in milliseconds, paths absolute. */
-import type { MeshConfig, ProbeDefaults, ProbeKind, TargetSpec } from '../targets/model.js';
+import type { MeshConfig, ProbeDefaults, TargetSpec } from '../targets/model.js';
 import type { DnsPreference } from '../targets/resolve.js';
 import type { ResponderLimits } from '../responder/limits.js';
 import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
+import type { IcmpSocketChoice as IcmpSocketMode } from '../protocol/icmp-socket-mode.js';
+import type { WebSecurityConfig } from '../http/web-config/load.js';
 import type { ProbeEndpointConfig } from './schema-probe.js';
 
 export type { ProbeEndpointConfig } from './schema-probe.js';
@@ -28,6 +30,8 @@ export interface ResponderConfig extends Required<ResponderLimits> {
 export interface WebConfig extends WebLimits {
   listenAddress: string;
   telemetryPath: string;
+  /** web.config_file: absolute path, or null. What it holds is Config.webSecurity. */
+  configFile: string | null;
 }
 
 /** api.*: the bearer token (read from api.token_file at load when that is set) and the Targets API. */
@@ -40,6 +44,18 @@ export interface ApiConfig {
   stateFile: string | null;
   /** Most targets the API may hold. */
   maxTargets: number;
+}
+
+/** tests.*: limits of on-demand tests (POST /api/v1/tests). */
+export interface TestsConfig {
+  maxCount: number;
+  /** Probes per second. */
+  maxRate: number;
+  maxDurationMs: number;
+  maxConcurrent: number;
+  resultsKept: number;
+  /** Bytes. */
+  maxHttpSize: number;
 }
 
 export interface GrpcConfig {
@@ -64,10 +80,15 @@ export interface Config {
   workersStallTimeoutMs: number;
   /** workers_heap_limit_mb: resourceLimits.maxOldGenerationSizeMb of each worker. */
   workersHeapLimitMb: number;
+  /** icmp.socket: which ICMP socket the workers open. */
+  icmpSocket: IcmpSocketMode;
   log: { level: LogLevel; format: LogFormat };
   web: WebConfig;
+  /** The web configuration file (web.config_file), read and checked with the certificates it names; null without one. */
+  webSecurity: WebSecurityConfig | null;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  metrics: { rttBuckets: number[] };
+  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own; classicHistograms: see metrics.classic_histograms. */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number; classicHistograms: boolean };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };
@@ -81,6 +102,7 @@ export interface Config {
   responder: ResponderConfig;
   mesh: MeshConfig;
   api: ApiConfig;
+  tests: TestsConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
   /** GET /probe (probe_endpoint.*). */

@@ -60,7 +60,13 @@ function leafProblems(leaf: SchemaLeaf, path: string, value: unknown): ConfigPro
  * Every leaf of the merged properties that fails its format. Returns the dotted keys
  * of the bad leaves (a problem's key may name an element below its leaf).
  */
-export function checkLeaves(props: Record<string, unknown>, schema: SchemaSection, problems: ConfigProblem[], prefix = '', bad: Set<string> = new Set()): Set<string> {
+export function checkLeaves(
+  props: Record<string, unknown>,
+  schema: SchemaSection,
+  problems: ConfigProblem[],
+  prefix = '',
+  bad: Set<string> = new Set(),
+): Set<string> {
   for (const [key, node] of Object.entries(schema)) {
     const path = prefix ? `${prefix}.${key}` : key;
     const value = isMapping(props) ? props[key] : undefined;
@@ -90,7 +96,7 @@ export function withDefaultsFor(props: Record<string, unknown>, schema: SchemaSe
     if (isLeaf(node)) {
       if (bad.has(path)) out[key] = structuredClone(node.default);
     } else {
-      const sub = isMapping(props[key]) ? (props[key] as Record<string, unknown>) : {};
+      const sub = isMapping(props[key]) ? props[key] : {};
       out[key] = withDefaultsFor(sub, node, bad, path);
     }
   }

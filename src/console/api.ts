@@ -85,6 +85,11 @@ export async function getBinary(path: string, signal?: AbortSignal): Promise<Arr
 }
 
 export async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const res = await request(path, { method: 'POST', signal, body: JSON.stringify(body), headers: { 'content-type': 'application/json', accept: 'application/json' } });
+  const res = await request(path, {
+    method: 'POST',
+    signal,
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+  });
   return (await res.json()) as T;
 }

@@ -26,7 +26,7 @@ export function usePolled<T>(key: string | null, fetcher: (signal: AbortSignal) 
     if (key === null) return;
     setData(undefined);
     return poll(fetcher, setData, setStatus, { intervalMs });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // Only a new key restarts polling: callers pass a fresh fetcher closure on every render.
   }, [key]);
   return { data, status };
 }
@@ -42,7 +42,8 @@ export interface TargetFeed {
 
 export function pollingTargetFeed(name: string): TargetFeed {
   return {
-    start: (onData, onStatus) => poll((s) => getJson<TargetDetail>(`api/v1/console/target?name=${encodeURIComponent(name)}`, s), onData, onStatus, { intervalMs: 1000 }),
+    start: (onData, onStatus) =>
+      poll((s) => getJson<TargetDetail>(`api/v1/console/target?name=${encodeURIComponent(name)}`, s), onData, onStatus, { intervalMs: 1000 }),
   };
 }
 

@@ -41,7 +41,10 @@ function wordPredicate(list: TargetsList, word: string): Pred {
 
 /** The rows of `order` that match `query`, in that order. */
 export function filterRows(list: TargetsList, order: Uint32Array, query: string): Uint32Array {
-  const words = query.trim().split(/\s+/).filter((w) => w !== '');
+  const words = query
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   if (words.length === 0) return order;
   const preds = words.map((w) => wordPredicate(list, w));
   const out = new Uint32Array(order.length);

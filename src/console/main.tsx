@@ -23,8 +23,12 @@ function App() {
         {link('#/targets', 'targets', 'Targets')}
         {link('#/matrix', 'matrix', 'Matrix')}
         <span class="spacer" />
-        <a href="metrics" class="aside">metrics</a>
-        <a href="api/v1/status" class="aside">status</a>
+        <a href="metrics" class="aside">
+          metrics
+        </a>
+        <a href="api/v1/status" class="aside">
+          status
+        </a>
       </nav>
       <main>
         {route.view === 'overview' && <Overview />}

@@ -47,7 +47,15 @@ export interface Overview {
   fleet: { now: Figures & { window_seconds: number | null }; history: Series | null };
   worst: { name: string; kind: string; address: string; loss: number | null; last_rtt: number | null; p99: number | null }[];
   workers: WorkerHealth[];
-  history: { retention_seconds: number; resolution_seconds: number; points: number; bytes: number; bytes_per_target: number; closes: number; last_close_ms: number } | null;
+  history: {
+    retention_seconds: number;
+    resolution_seconds: number;
+    points: number;
+    bytes: number;
+    bytes_per_target: number;
+    closes: number;
+    last_close_ms: number;
+  } | null;
 }
 
 export interface TargetsList {
@@ -128,7 +136,15 @@ export interface OnDemandTest {
     sent: number;
     received: number;
     loss_ratio: number;
-    rtt_seconds: { min: number | null; avg: number | null; max: number | null; stddev: number | null; p50: number | null; p90: number | null; p99: number | null };
+    rtt_seconds: {
+      min: number | null;
+      avg: number | null;
+      max: number | null;
+      stddev: number | null;
+      p50: number | null;
+      p90: number | null;
+      p99: number | null;
+    };
     errors: Record<string, number>;
     [k: string]: unknown;
   };

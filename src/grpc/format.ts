@@ -43,7 +43,7 @@ export class GrpcFormat implements StreamFormat<Buffer> {
     this.labels = labels;
   }
 
-  result(slot: number, outcome: number, rttSeconds: number, reason: number, time: EventTime): Buffer {
+  result(slot: number, outcome: Outcome, rttSeconds: number, reason: number, time: EventTime): Buffer {
     return this.serialize({
       target: this.names[slot],
       result: {

@@ -18,14 +18,19 @@ import { constants as http2, type ServerHttp2Stream } from 'node:http2';
 import { status as Status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { DropReason, StreamSink } from '../stream/types.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export type SubscribeCall = ServerDuplexStream<any, Buffer>;
+export type SubscribeCall = ServerDuplexStream<unknown, Buffer>;
+
+/** grpc-js's call layers as far as http2StreamOf reads them: internals, outside its typed API. */
+interface CallLayer {
+  stream?: { close?: unknown; respond?: unknown };
+  nextCall?: CallLayer;
+}
 
 /** The HTTP/2 stream under a server call (BaseServerInterceptingCall.stream, behind any interceptors). */
 export function http2StreamOf(call: SubscribeCall): ServerHttp2Stream | null {
-  let c: any = (call as any).call;
+  let c = (call as unknown as { call?: CallLayer }).call;
   for (let depth = 0; c && depth < 8; depth++) {
-    if (c.stream && typeof c.stream.close === 'function' && typeof c.stream.respond === 'function') return c.stream as ServerHttp2Stream;
+    if (c.stream && typeof c.stream.close === 'function' && typeof c.stream.respond === 'function') return c.stream as unknown as ServerHttp2Stream;
     c = c.nextCall;
   }
   return null;

@@ -19,10 +19,13 @@ import { pacedReplies } from './paced-replies.js';
 import { NO_WEB_METRICS, registerWebMetrics } from './web-metrics.js';
 import { consoleRoutes, type ConsoleRouteOptions } from './routes/console.js';
 import { linksPage } from './console/static.js';
+import type { WebSecurity } from './web-config/security.js';
 import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
 import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
 import { probeRoutes } from './routes/probe.js';
 import type { ProbeService } from '../probe-endpoint/service.js';
+import { testRoutes } from './routes/tests.js';
+import type { TestController } from '../ondemand/controller.js';
 
 export interface BuildOptions {
   logger: Logger | false;
@@ -39,10 +42,14 @@ export interface BuildOptions {
   registry?: Registry;
   /** The web console at / and its API (without it, / lists the endpoints). */
   console?: Omit<ConsoleRouteOptions, 'links'>;
+  /** The web configuration file in force (TLS, basic auth, headers, rate limit); none: plain HTTP, open. */
+  security?: WebSecurity;
   /** Who may use the routes that change things (see mutation-auth.ts); absent: nobody (fail closed). */
   mutations?: () => MutationPolicy;
   /** POST/DELETE /api/v1/targets; absent: no such routes (responder mode). */
   targetChanges?: TargetChanges;
+  /** POST/GET/DELETE /api/v1/tests (on-demand tests); absent: no such routes (responder mode). */
+  tests?: TestController;
   /** GET /probe (the multi-target pattern); absent: no such route (responder mode). */
   probe?: ProbeService;
 }
@@ -67,6 +74,12 @@ let otelInstrumentation: FastifyOtelInstrumentation | null = null;
 
 export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   const { limits } = opts;
+  const httpOptions = {
+    headersTimeout: limits.readTimeoutMs,
+    requestTimeout: limits.readTimeoutMs,
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(limits.readTimeoutMs),
+  };
+  const tls = opts.security?.serverTlsOptions() ?? null;
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     // Scrapes and health checks are frequent and uninteresting at info level.
@@ -77,22 +90,20 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
     // first byte of a request, or from accept for a connection that sends nothing (Node
     // checks this every connectionsCheckingInterval, 30 s by default: too coarse).
     requestTimeout: limits.readTimeoutMs,
-    http: {
-      headersTimeout: limits.readTimeoutMs,
-      requestTimeout: limits.readTimeoutMs,
-      connectionsCheckingInterval: connectionsCheckingIntervalMs(limits.readTimeoutMs),
-    },
+    // An HTTPS server takes the same HTTP options along with its TLS ones.
+    ...(tls ? { https: { ...httpOptions, ...tls } } : { http: httpOptions }),
     keepAliveTimeout: limits.idleTimeoutMs,
     // No socket inactivity timeout (Fastify's connectionTimeout): it would also cut a
     // long reload or API answer being computed; responses have the write timeout instead.
   });
   const webMetrics = opts.registry ? registerWebMetrics(opts.registry) : NO_WEB_METRICS;
+  // Before every route: TLS client-certificate checks, headers, rate limit, basic auth.
+  opts.security?.install(app as unknown as FastifyInstance);
   installConnectionGuard(app.server, { maxConnections: limits.maxConnections, metrics: webMetrics, log: opts.logger || undefined });
   // Request spans for the API (a no-op until an OTel tracer provider is registered);
   // scrapes and health probes are excluded so they do not flood a trace backend.
   otelInstrumentation ??= new FastifyOtelInstrumentation({
-    ignorePaths: (route: { url: string }) =>
-      route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
+    ignorePaths: (route: { url: string }) => route.url === opts.telemetryPath || route.url === '/healthz' || route.url === '/readyz',
   } as ConstructorParameters<typeof FastifyOtelInstrumentation>[0]);
   await app.register(otelInstrumentation.plugin());
   // Before any route: every route declaring config.mutation gets the rule.
@@ -112,6 +123,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   if (opts.stream) await app.register(streamRoutes, opts.stream);
   if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
   if (opts.probe) await app.register(probeRoutes, { service: opts.probe });
+  if (opts.tests) await app.register(testRoutes, { tests: opts.tests });
 
   const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];
   if (opts.console) await app.register(consoleRoutes, { ...opts.console, links });

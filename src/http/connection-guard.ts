@@ -16,6 +16,7 @@ import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ConnectionTable } from './connection-table.js';
+import { tcpSocketOf } from './tcp-socket.js';
 import type { WebMetrics } from './web-metrics.js';
 
 export interface ConnectionGuard {
@@ -47,7 +48,8 @@ export function installConnectionGuard(server: Server, opts: { maxConnections: n
   });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
+    // Over TLS the request's socket wraps the accepted one the table holds.
+    const socket = tcpSocketOf(req.socket);
     table.requestStarted(socket);
     res.once('close', () => table.requestEnded(socket));
   });

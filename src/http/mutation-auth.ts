@@ -65,7 +65,9 @@ export function installMutationAuth(app: FastifyInstance, policy: () => Mutation
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).map((m) => String(m).toUpperCase());
     const declared = route.config?.mutation;
     if (declared === undefined && methods.some((m) => !READ_METHODS.has(m))) {
-      throw new Error(`route ${methods.join(',')} ${route.url} changes state but does not declare config.mutation (true: needs the mutation rule; false: open)`);
+      throw new Error(
+        `route ${methods.join(',')} ${route.url} changes state but does not declare config.mutation (true: needs the mutation rule; false: open)`,
+      );
     }
     if (declared !== true) return;
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];

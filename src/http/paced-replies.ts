@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { watchFlush } from './flush-watch.js';
 import { PacedBody } from './paced-body.js';
 import type { WebMetrics } from './web-metrics.js';
+import { resetConnection } from './tcp-socket.js';
 
 export const PACED_REPLY_MIN_BYTES = 64 * 1024;
 
@@ -28,11 +29,11 @@ export function pacedReplies(app: FastifyInstance, opts: { writeTimeoutMs: numbe
     // does not log (request logging is off), so a flood of such clients floods no log.
     const drop = (): void => {
       opts.metrics.dropped('write_timeout');
-      req.socket.resetAndDestroy();
+      resetConnection(req.socket);
     };
     const body = new PacedBody(Readable.from([buf]), { writeTimeoutMs: opts.writeTimeoutMs, onWriteTimeout: drop });
     const flush = watchFlush(body, reply.raw, { writeTimeoutMs: opts.writeTimeoutMs, onTimeout: drop });
-    reply.raw.once('close', flush.stop);
+    reply.raw.once('close', () => flush.stop());
     return body;
   });
 }

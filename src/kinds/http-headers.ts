@@ -20,7 +20,15 @@ export const HTTP_HEADER_BOUNDS = {
  * Headers that belong to the prober's own framing: a probe that asked for an upgrade
  * or a chunked upload would not be the request the prober can read the answer to.
  */
-export const HTTP_FRAMING_HEADERS: ReadonlySet<string> = new Set(['connection', 'content-length', 'transfer-encoding', 'upgrade', 'te', 'expect', 'keep-alive']);
+export const HTTP_FRAMING_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'expect',
+  'keep-alive',
+]);
 
 /** RFC 9110 token: a header name. */
 export const HTTP_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -38,10 +46,16 @@ export function headerProblems(v: unknown): ElementProblem[] {
   for (const [k, val] of entries) {
     const at = `.${clip(k)}`;
     if (!HTTP_HEADER_NAME.test(k)) out.push({ at, value: clip(k), message: `"${clip(k)}" is not a valid header name` });
-    else if (HTTP_FRAMING_HEADERS.has(k.toLowerCase())) out.push({ at, value: k, message: `header "${k}" is set by the prober (use keep_alive for Connection)` });
-    if (typeof val !== 'string' || !HTTP_HEADER_VALUE.test(val)) out.push({ at, value: val, message: `header "${clip(k)}" must be a single-line string without control characters` });
+    else if (HTTP_FRAMING_HEADERS.has(k.toLowerCase()))
+      out.push({ at, value: k, message: `header "${k}" is set by the prober (use keep_alive for Connection)` });
+    if (typeof val !== 'string' || !HTTP_HEADER_VALUE.test(val))
+      out.push({ at, value: val, message: `header "${clip(k)}" must be a single-line string without control characters` });
     else if (Buffer.byteLength(val, 'utf8') > B.headerValueBytes) {
-      out.push({ at, value: `(${Buffer.byteLength(val, 'utf8')} bytes)`, message: `header "${clip(k)}" value is ${Buffer.byteLength(val, 'utf8')} bytes; at most ${B.headerValueBytes}` });
+      out.push({
+        at,
+        value: `(${Buffer.byteLength(val, 'utf8')} bytes)`,
+        message: `header "${clip(k)}" value is ${Buffer.byteLength(val, 'utf8')} bytes; at most ${B.headerValueBytes}`,
+      });
     }
   }
   return out;

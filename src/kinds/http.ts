@@ -58,8 +58,17 @@ export const httpKind: KindModule<'http', HttpOptions> = {
       default: false,
       doc: 'Reuse the connection between probes. false (default): a new connection per probe, so the connect and tls phases are measured every time.',
     },
-    max_body_bytes: { format: intFormat(HTTP_BOUNDS.maxBodyBytes), default: 1_048_576, doc: 'Response body bytes read (and discarded) before the probe stops reading.' },
-    ca_file: { format: readableFileFormat, default: null, nullable: true, doc: 'PEM file of CA certificates trusted for https targets (unset: the system store).' },
+    max_body_bytes: {
+      format: intFormat(HTTP_BOUNDS.maxBodyBytes),
+      default: 1_048_576,
+      doc: 'Response body bytes read (and discarded) before the probe stops reading.',
+    },
+    ca_file: {
+      format: readableFileFormat,
+      default: null,
+      nullable: true,
+      doc: 'PEM file of CA certificates trusted for https targets (unset: the system store).',
+    },
     insecure_skip_verify: { format: boolFormat, default: false, doc: 'Accept any TLS certificate (measures latency, not identity). Off by default.' },
     server_name: { format: stringFormat, default: null, nullable: true, doc: 'TLS server name (SNI) to send instead of the URL host.' },
     headers: {

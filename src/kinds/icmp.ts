@@ -15,7 +15,17 @@ export const icmpKind: KindModule<'icmp', IcmpOptions> = {
   options: {},
   normalise: () => ({ kind: 'icmp' }),
   // sendto() failures, and every ICMP error message the codec maps (workers/probes/icmp-codec.ts).
-  reasons: ['send_failed', 'net_unreachable', 'host_unreachable', 'port_unreachable', 'protocol_unreachable', 'admin_prohibited', 'unreachable_other', 'ttl_exceeded', 'packet_too_big'],
+  reasons: [
+    'send_failed',
+    'net_unreachable',
+    'host_unreachable',
+    'port_unreachable',
+    'protocol_unreachable',
+    'admin_prohibited',
+    'unreachable_other',
+    'ttl_exceeded',
+    'packet_too_big',
+  ],
   zeroReasons: ['send_failed', 'host_unreachable', 'admin_prohibited'],
   families: [],
 };

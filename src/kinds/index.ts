@@ -55,7 +55,7 @@ export function kindOfOption(key: string): ProbeKind | undefined {
 /** The declared defaults of a kind's options, as written in configuration. */
 export function defaultOptionValues(kind: ProbeKind): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, decl] of Object.entries(kindModule(kind).options) as Array<[string, OptionDecl]>) out[key] = structuredClone(decl.default);
+  for (const [key, decl] of Object.entries<OptionDecl>(kindModule(kind).options)) out[key] = structuredClone(decl.default);
   return out;
 }
 

@@ -56,7 +56,8 @@ export const tcpEchoKind: KindModule<'tcp_echo', TcpEchoOptions> = {
       reconnectMaxBackoffMs: max,
       // A minimum above the maximum would make the backoff shrink: the maximum wins.
       reconnectMinBackoffMs: Math.min(max, parseDuration(v.reconnect_min_backoff)),
-      connectTimeoutMs: v.connect_timeout === null ? Math.min(ct.max, Math.max(timing.timeoutMs, TCP_ECHO_MIN_CONNECT_TIMEOUT_MS)) : parseDuration(v.connect_timeout),
+      connectTimeoutMs:
+        v.connect_timeout === null ? Math.min(ct.max, Math.max(timing.timeoutMs, TCP_ECHO_MIN_CONNECT_TIMEOUT_MS)) : parseDuration(v.connect_timeout),
     };
   },
   // Connect failures, then a connection lost with probes in flight (tcp-errors.ts establishedErrorReason).

@@ -19,11 +19,12 @@
  * suffix, `_total` on monotonic sums, `{…}` units dropped, unit `1` on a gauge →
  * `_ratio`) lands on exactly the Prometheus names (tested in otel-producer.test.ts).
  *
- * A leaf module: it imports only the kinds and the event codes, so the store and the
- * exporters can both build on it.
+ * A leaf module: it imports only the kinds, the event codes and the exponential
+ * histogram's constants, so the store and the exporters can both build on it.
  */
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES } from '../protocol/events.js';
 import { KINDS, PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
+import { DEFAULT_NATIVE_SCHEMA } from '../aggregate/exp-histogram.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -65,10 +66,26 @@ interface FamilyDecl {
   readonly initial?: number;
   /** Computed from the loss windows at snapshot time rather than stored in a column. */
   readonly fromLossWindow?: true;
+  /**
+   * Histograms: also kept as one exponential histogram per slot (aggregate/exp-histogram.ts),
+   * starting at this schema: the Prometheus native histogram of the protobuf exposition and
+   * the OTLP exponential histogram. Store column `<column>Native`.
+   */
+  readonly native?: { readonly schema: number };
 }
 
 export const FAMILY_DECLS = [
-  { id: 'sent', prometheus: 'fleetprobe_probe_sent_total', otel: 'fleetprobe.probe.sent', unit: '{probe}', type: 'counter', valueType: 'int', scope: 'every-kind', column: 'sent', help: 'Probes sent.' },
+  {
+    id: 'sent',
+    prometheus: 'fleetprobe_probe_sent_total',
+    otel: 'fleetprobe.probe.sent',
+    unit: '{probe}',
+    type: 'counter',
+    valueType: 'int',
+    scope: 'every-kind',
+    column: 'sent',
+    help: 'Probes sent.',
+  },
   {
     id: 'received',
     prometheus: 'fleetprobe_probe_received_total',
@@ -125,7 +142,20 @@ export const FAMILY_DECLS = [
     label: 'reason',
     help: 'Probes that failed, by reason (failures count as lost).',
   },
-  { id: 'rtt', prometheus: 'fleetprobe_probe_rtt_seconds', otel: 'fleetprobe.probe.rtt', unit: 's', type: 'histogram', valueType: 'double', scope: 'every-kind', column: 'rtt', help: 'Round-trip time of answered probes.' },
+  {
+    id: 'rtt',
+    prometheus: 'fleetprobe_probe_rtt_seconds',
+    otel: 'fleetprobe.probe.rtt',
+    unit: 's',
+    type: 'histogram',
+    valueType: 'double',
+    scope: 'every-kind',
+    column: 'rtt',
+    // Schema 3: 8 buckets per power of two, each at most 9.05% wider than the one below
+    // (the Go client's default bucket factor 1.1). Why: see aggregate/exp-histogram.ts and the README.
+    native: { schema: DEFAULT_NATIVE_SCHEMA },
+    help: 'Round-trip time of answered probes.',
+  },
   {
     id: 'lastRtt',
     prometheus: 'fleetprobe_probe_last_rtt_seconds',
@@ -211,6 +241,8 @@ export type DerivedColumn = Extract<Decl, { fromLossWindow: true }>['column'];
 export type LabelledColumn = Extract<Decl, { type: 'counter' | 'gauge'; label: ExtraLabelName }>['column'];
 export type HistogramColumn = Extract<Decl, { type: 'histogram'; label?: undefined }>['column'];
 export type LabelledHistogramColumn = Extract<Decl, { type: 'histogram'; label: ExtraLabelName }>['column'];
+/** Histograms also kept as exponential histograms (snapshot field `<column>Native`). */
+export type NativeHistogramColumn = Extract<Decl, { native: { schema: number } }>['column'];
 
 export interface ExtraLabel {
   readonly name: ExtraLabelName;
@@ -220,7 +252,7 @@ export interface ExtraLabel {
 }
 
 /** A family with what is derived from the kinds, every optional field resolved. */
-export interface MetricFamily extends Pick<FamilyDecl, 'prometheus' | 'otel' | 'unit' | 'type' | 'valueType' | 'help' | 'column'> {
+export interface MetricFamily extends Pick<FamilyDecl, 'prometheus' | 'otel' | 'unit' | 'type' | 'valueType' | 'help' | 'column' | 'native'> {
   readonly id: FamilyId;
   /** help, unless the OTLP description must differ. */
   readonly otelHelp: string;
@@ -263,6 +295,7 @@ function resolve(d: FamilyDecl): MetricFamily {
     label: d.label === undefined ? undefined : EXTRA_LABELS[d.label],
     initial: d.initial ?? 0,
     fromLossWindow: d.fromLossWindow === true,
+    native: d.native,
     kinds,
     kindMask,
     everyKind: kinds.length === PROBE_KINDS.length,
@@ -278,6 +311,7 @@ export const FAMILY: Readonly<Record<FamilyId, MetricFamily>> = Object.fromEntri
 for (const k of KINDS) {
   for (const id of k.families) {
     const f = (FAMILY as Record<string, MetricFamily | undefined>)[id];
-    if (f === undefined || f.everyKind) throw new Error(`kind ${k.kind} lists family ${JSON.stringify(id)}, which is not a family of its own in metrics/catalog.ts`);
+    if (f === undefined || f.everyKind)
+      throw new Error(`kind ${k.kind} lists family ${JSON.stringify(id)}, which is not a family of its own in metrics/catalog.ts`);
   }
 }

@@ -63,6 +63,45 @@ export class ChunkWriter {
     this.pos = p;
   }
 
+  /** Copy src[start, start + n) (a range of a shared arena: no subarray per call when short). */
+  range(src: Uint8Array, start: number, n: number): void {
+    let p = this.pos;
+    if (p + n > this.buf.length) {
+      this.splitCopy(src.subarray(start, start + n), n);
+      return;
+    }
+    const buf = this.buf;
+    if (n <= 16) for (let i = start, end = start + n; i < end; i++) buf[p++] = src[i];
+    else {
+      buf.set(src.subarray(start, start + n), p);
+      p += n;
+    }
+    this.pos = p;
+  }
+
+  /**
+   * Block writers (exposition.ts) write many small pieces with local variables instead
+   * of one method call per piece, which is most of the cost of a line: they check
+   * `room`, write into `buffer` from `position` with the put* functions below, and
+   * `commit` the end. Only within the current chunk: when a block does not fit, the
+   * caller writes it piece by piece with the methods above, which split across chunks.
+   */
+  get room(): number {
+    return this.buf.length - this.pos;
+  }
+
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  commit(end: number): void {
+    this.pos = end;
+  }
+
   byte(c: number): void {
     if (this.pos === this.buf.length) this.spill();
     this.buf[this.pos++] = c;
@@ -105,8 +144,45 @@ export class ChunkWriter {
   }
 }
 
+/** Room a block writer reserves for one number written with putNumber (when fitsNumber). */
+export const NUMBER_ROOM = 24;
+
+/** True when putNumber writes `v` in at most NUMBER_ROOM bytes (everything but integers ≥ 1e21, written out in full). */
+export function fitsNumber(v: number): boolean {
+  return !(v >= 1e21 || v <= -1e21) || !Number.isInteger(v);
+}
+
+/** Copy `b` to buf[p..] (a byte loop for short pieces: set() has a fixed cost of tens of ns); returns the end. */
+export function putBytes(buf: Uint8Array, p: number, b: Uint8Array): number {
+  const n = b.length;
+  if (n <= 16) {
+    for (let i = 0; i < n; i++) buf[p++] = b[i];
+    return p;
+  }
+  buf.set(b, p);
+  return p + n;
+}
+
+/** Copy src[start, start + n) to buf[p..]; returns the end. */
+export function putRange(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
+  if (n <= 16) {
+    for (let i = start, end = start + n; i < end; i++) buf[p++] = src[i];
+    return p;
+  }
+  buf.set(src.subarray(start, start + n), p);
+  return p + n;
+}
+
+/** A number as formatNumber prints it at buf[p..] (at most NUMBER_ROOM bytes when fitsNumber(v)); returns the end. */
+export function putNumber(buf: Buffer, p: number, v: number): number {
+  if (v >= 0 && v < 9007199254740992 && Math.floor(v) === v) return writeUint(buf, p, v);
+  const s = formatNumber(v);
+  for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
+  return p;
+}
+
 /** Write an integer 0 <= v < 2^53 (at most 16 digits) at buf[p..]; returns the end. */
-function writeUint(buf: Buffer, p: number, v: number): number {
+export function writeUint(buf: Buffer, p: number, v: number): number {
   if (v < 10) {
     buf[p] = 48 + v;
     return p + 1;

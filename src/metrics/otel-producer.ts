@@ -11,8 +11,9 @@
  * in one pass over the typed arrays.
  *
  * Semantics are those of the Prometheus exposition (src/metrics/exposition.ts):
- * every temporality is CUMULATIVE from the slot's start time (when the target
- * was defined or its counters were last reset), histogram bounds are the
+ * sums and histograms are CUMULATIVE from the slot's start time (when the target
+ * was defined or its counters were last reset; for DELTA, otel-delta.ts hands
+ * this producer increases and their start times instead), histogram bounds are the
  * store's buckets with inclusive upper bounds (Prometheus `le`), and the same
  * error reasons appear (nonzero ones plus the kind's ZERO_ERROR_REASONS).
  * Two differences the format forces: OTLP bucket counts are per bucket (not
@@ -41,13 +42,13 @@ import {
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
-import type { StoreSnapshot } from '../aggregate/store.js';
+import type { SnapshotParts, StoreSnapshot } from '../aggregate/store.js';
 import { METRIC_FAMILIES, type ExtraLabelName, type FamilyId, type MetricFamily } from './catalog.js';
 import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
 
 /** What the producer reads; a TargetStore fits. */
 export interface OtelStoreSource {
-  snapshot(): StoreSnapshot;
+  snapshot(parts?: SnapshotParts): StoreSnapshot;
   slotAttributes(slot: number): Readonly<Record<string, string>> | undefined;
   slotStartTimeMs(slot: number): number;
 }
@@ -62,7 +63,9 @@ function descriptor(f: MetricFamily): MetricDescriptor {
 }
 
 /** Every per-target OTel metric, with the Prometheus family it mirrors, by catalog id. */
-export const OTEL_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, { descriptor: descriptor(f), prometheus: f.prometheus }])) as Readonly<Record<FamilyId, Family>>;
+export const OTEL_FAMILIES = Object.fromEntries(METRIC_FAMILIES.map((f) => [f.id, { descriptor: descriptor(f), prometheus: f.prometheus }])) as Readonly<
+  Record<FamilyId, Family>
+>;
 const DESCRIPTORS: readonly MetricDescriptor[] = METRIC_FAMILIES.map((f) => OTEL_FAMILIES[f.id].descriptor);
 
 export const DEFAULT_SCOPE_NAME = 'fleetprobe';
@@ -122,6 +125,16 @@ export interface StoreMetricProducerOptions {
    * keep merging and /metrics keeps answering meanwhile). Default 2048.
    */
   sliceSlots?: number;
+  /**
+   * Temporality of the sums and histograms (default CUMULATIVE). DELTA only labels the
+   * points: the source must then hold increases, not totals (DeltaStoreSource).
+   */
+  temporality?: AggregationTemporality;
+  /**
+   * More metrics computed from the same snapshot (the group rollups: group-otel.ts),
+   * called in the tick the snapshot is taken; they follow the per-target metrics.
+   */
+  snapshotMetrics?: (snap: StoreSnapshot, endTime: HrTime) => MetricData[];
 }
 
 export const DEFAULT_SLICE_SLOTS = 2048;
@@ -137,6 +150,8 @@ export class StoreMetricProducer implements MetricProducer {
   private readonly scope: { name: string; version?: string };
   private readonly now: () => number;
   private readonly sliceSlots: number;
+  private readonly temporality: AggregationTemporality;
+  private readonly snapshotMetrics: StoreMetricProducerOptions['snapshotMetrics'];
   private boundariesFor: Float64Array | undefined;
   private boundaries: number[] = [];
 
@@ -144,9 +159,14 @@ export class StoreMetricProducer implements MetricProducer {
     private readonly store: OtelStoreSource,
     opts: StoreMetricProducerOptions = {},
   ) {
-    this.scope = opts.scopeVersion === undefined ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME } : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
+    this.scope =
+      opts.scopeVersion === undefined
+        ? { name: opts.scopeName ?? DEFAULT_SCOPE_NAME }
+        : { name: opts.scopeName ?? DEFAULT_SCOPE_NAME, version: opts.scopeVersion };
     this.now = opts.now ?? Date.now;
     this.sliceSlots = Math.max(1, opts.sliceSlots ?? DEFAULT_SLICE_SLOTS);
+    this.temporality = opts.temporality ?? AggregationTemporality.CUMULATIVE;
+    this.snapshotMetrics = opts.snapshotMetrics;
   }
 
   /** Snapshot now, convert in slices with event-loop yields in between. */
@@ -183,17 +203,20 @@ export class StoreMetricProducer implements MetricProducer {
    * instant even if targets are redefined meanwhile.
    */
   private begin(): Conversion {
-    const snap = this.store.snapshot();
+    // Explicit-bucket histograms only, so the exponential ones are not copied (40 × 8 bytes per target).
+    const snap = this.store.snapshot({ native: false });
     const n = snap.highWater;
-    const attrs: (Readonly<Record<string, string>> | undefined)[] = new Array(n);
-    const starts: (HrTime | undefined)[] = new Array(n);
+    const attrs = new Array<Readonly<Record<string, string>> | undefined>(n);
+    const starts = new Array<HrTime | undefined>(n);
     for (let s = 0; s < n; s++) {
       if (snap.defined[s] !== 1) continue;
       const a = this.store.slotAttributes(s);
       attrs[s] = a;
       if (a !== undefined) starts[s] = this.cache.startTime(s, this.store.slotStartTimeMs(s));
     }
-    return new Conversion(snap, msToHrTime(this.now()), attrs, starts, this.cache, this.histogramBounds(snap.buckets));
+    const endTime = msToHrTime(this.now());
+    const extra = this.snapshotMetrics?.(snap, endTime) ?? [];
+    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality, extra);
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -221,6 +244,9 @@ class Conversion {
     private readonly starts: readonly (HrTime | undefined)[],
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
+    private readonly temporality: AggregationTemporality,
+    /** Metrics appended after the per-target ones (snapshotMetrics). */
+    private readonly extra: readonly MetricData[] = [],
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
@@ -274,22 +300,37 @@ class Conversion {
   finish(): MetricData[] {
     const out: MetricData[] = [];
     const CUMULATIVE = AggregationTemporality.CUMULATIVE;
+    // Sums and histograms carry the configured temporality; gauges are always CUMULATIVE
+    // (the OTLP field is unused for them).
+    const temporality = this.temporality;
     for (let fi = 0; fi < METRIC_FAMILIES.length; fi++) {
       const dataPoints = this.points[fi];
       if (dataPoints.length === 0) continue;
       const descriptor = DESCRIPTORS[fi];
       switch (METRIC_FAMILIES[fi].type) {
         case 'counter':
-          out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints: dataPoints as DataPoint<number>[] });
+          out.push({
+            descriptor,
+            aggregationTemporality: temporality,
+            dataPointType: DataPointType.SUM,
+            isMonotonic: true,
+            dataPoints: dataPoints as DataPoint<number>[],
+          });
           break;
         case 'gauge':
           out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] });
           break;
         case 'histogram':
-          out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.HISTOGRAM, dataPoints: dataPoints as DataPoint<Histogram>[] });
+          out.push({
+            descriptor,
+            aggregationTemporality: temporality,
+            dataPointType: DataPointType.HISTOGRAM,
+            dataPoints: dataPoints as DataPoint<Histogram>[],
+          });
           break;
       }
     }
+    out.push(...this.extra);
     return out;
   }
 }
@@ -302,10 +343,10 @@ type FamilyColumns =
   | { type: 'labelled-histogram'; buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] };
 
 function familyColumns(snap: StoreSnapshot, f: MetricFamily): FamilyColumns {
-  if (f.type !== 'histogram') return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
+  if (f.type !== 'histogram')
+    return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
   return f.label === undefined ? { type: 'histogram', ...snapshotHistogram(snap, f) } : { type: 'labelled-histogram', ...snapshotLabelledHistogram(snap, f) };
 }
-
 
 /**
  * One explicit-bucket histogram value from a store row. The store's rows are

@@ -8,7 +8,6 @@ import type { ErrorReasonName } from '../protocol/events.js';
 import { KINDS, type ProbeKind } from '../kinds/index.js';
 
 /** Error reasons exported at 0 from the start for every target of a kind (why: see exposition.ts header). */
-export const ZERO_ERROR_REASONS: Readonly<Record<ProbeKind, readonly ErrorReasonName[]>> = Object.fromEntries(KINDS.map((k) => [k.kind, k.zeroReasons])) as Record<
-  ProbeKind,
-  readonly ErrorReasonName[]
->;
+export const ZERO_ERROR_REASONS: Readonly<Record<ProbeKind, readonly ErrorReasonName[]>> = Object.fromEntries(
+  KINDS.map((k) => [k.kind, k.zeroReasons]),
+) as Record<ProbeKind, readonly ErrorReasonName[]>;

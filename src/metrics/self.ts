@@ -57,6 +57,8 @@ export interface OtlpExportStats {
   readonly exports: number;
   /** Export requests that failed (collector unreachable, rejected, timed out). */
   readonly failures: number;
+  /** Export intervals skipped because a request of the previous export was still pending. */
+  readonly skipped: number;
   /** Unix time (s) of the newest successful export request, 0 before the first. */
   readonly lastSuccessAt: number;
 }
@@ -199,6 +201,15 @@ export class SelfMetrics {
         exports.inc({ result: 'failure' }, st?.failures ?? 0);
       },
     });
+    const skipped: Counter = new Counter({
+      name: 'fleetprobe_otlp_exports_skipped_total',
+      help: 'OTLP export intervals skipped because a request of the previous export was still pending (a slow or unresponsive collector): at most one export is in flight.',
+      registers: [reg],
+      collect: () => {
+        skipped.reset();
+        skipped.inc(this.otlp?.().skipped ?? 0);
+      },
+    });
     const lastOk: Gauge = new Gauge({
       name: 'fleetprobe_otlp_last_export_success_timestamp_seconds',
       help: 'Unix time of the newest successful OTLP export request (0 before the first).',
@@ -241,7 +252,8 @@ export class SelfMetrics {
         registers: [reg],
         collect: () => {
           g.reset();
-          for (const r of this.records()) ICMP_FAMILIES.forEach((family, f) => g.set({ worker: String(r.index), family }, (r.icmpSocket[f] & bit) !== 0 ? 1 : 0));
+          for (const r of this.records())
+            ICMP_FAMILIES.forEach((family, f) => g.set({ worker: String(r.index), family }, (r.icmpSocket[f] & bit) !== 0 ? 1 : 0));
         },
       });
     };
@@ -261,7 +273,11 @@ export class SelfMetrics {
         for (const [state, count] of n) workers.set({ state }, count);
       },
     });
-    perWorkerCounter('fleetprobe_worker_restarts_total', 'Times a worker thread was replaced (after a crash, running out of memory, a stall or an exit).', (r) => r.restarts);
+    perWorkerCounter(
+      'fleetprobe_worker_restarts_total',
+      'Times a worker thread was replaced (after a crash, running out of memory, a stall or an exit).',
+      (r) => r.restarts,
+    );
     const failures: Counter<'worker' | 'reason'> = new Counter({
       name: 'fleetprobe_worker_failures_total',
       help: 'Worker threads that ended and were replaced, by reason: crashed, out_of_memory, stalled, exited.',
@@ -297,8 +313,16 @@ export class SelfMetrics {
       ) as unknown as Metric<string>,
     );
     perWorkerGauge('fleetprobe_worker_scheduling_lag_max_seconds', 'Largest probe start lateness in the newest batch interval.', (r) => r.schedLagMax);
-    perWorkerGauge('fleetprobe_worker_event_loop_lag_max_seconds', 'Largest event-loop delay of the worker thread in the newest batch interval.', (r) => r.loopLagMax);
-    perWorkerGauge('fleetprobe_worker_event_loop_lag_mean_seconds', 'Mean event-loop delay of the worker thread in the newest batch interval.', (r) => r.loopLagMean);
+    perWorkerGauge(
+      'fleetprobe_worker_event_loop_lag_max_seconds',
+      'Largest event-loop delay of the worker thread in the newest batch interval.',
+      (r) => r.loopLagMax,
+    );
+    perWorkerGauge(
+      'fleetprobe_worker_event_loop_lag_mean_seconds',
+      'Mean event-loop delay of the worker thread in the newest batch interval.',
+      (r) => r.loopLagMean,
+    );
 
     const dropped: Counter<'worker' | 'reason'> = new Counter({
       name: 'fleetprobe_worker_dropped_packets_total',
@@ -331,17 +355,30 @@ export class SelfMetrics {
       'ICMP replies whose kernel timestamps were inconsistent with the monotonic clock (the wall clock stepped between send and receive), timed by the monotonic clock instead.',
       (r) => r.icmpStampsRejected,
     );
-    perWorkerAndFamilyGauge('fleetprobe_worker_icmp_socket_open', "1 when the worker's raw ICMP socket of this family is open (it opens with the first target of the family).", IcmpSocketBits.Open);
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_socket_open',
+      "1 when the worker's raw ICMP socket of this family is open (it opens with the first target of the family).",
+      IcmpSocketBits.Open,
+    );
     perWorkerAndFamilyGauge(
       'fleetprobe_worker_icmp_bpf_filter_attached',
       "1 when the worker's raw ICMP socket of this family has its BPF filter on the worker's ICMP identifier (else every ICMP packet on the host reaches the worker and is filtered in user space).",
       IcmpSocketBits.BpfFilter,
     );
-    perWorkerAndFamilyGauge('fleetprobe_worker_icmp_type_filter_attached', "1 when the worker's raw ICMP socket of this family has its ICMP type filter (ICMP_FILTER / ICMP6_FILTER).", IcmpSocketBits.TypeFilter);
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_type_filter_attached',
+      "1 when the worker's raw ICMP socket of this family has its ICMP type filter (ICMP_FILTER / ICMP6_FILTER).",
+      IcmpSocketBits.TypeFilter,
+    );
     perWorkerAndFamilyGauge(
       'fleetprobe_worker_icmp_kernel_timestamps_enabled',
       "1 when the worker's raw ICMP socket of this family has kernel receive timestamps (SO_TIMESTAMPNS), so RTTs can be timed by the kernel clock.",
       IcmpSocketBits.KernelTimestamps,
+    );
+    perWorkerAndFamilyGauge(
+      'fleetprobe_worker_icmp_ping_socket',
+      "1 when the worker's ICMP socket of this family is a ping socket (SOCK_DGRAM: icmp.socket dgram, or auto without CAP_NET_RAW), 0 when raw. A ping socket needs no type or BPF filter: the kernel delivers only its own replies.",
+      IcmpSocketBits.PingSocket,
     );
 
     const unknownSlot: Counter = new Counter({

@@ -31,7 +31,10 @@ export function snapshotHistogram(snap: StoreSnapshot, fam: MetricFamily): { buc
 }
 
 /** Labelled histograms: rows and sums per label value (undefined: never recorded). */
-export function snapshotLabelledHistogram(snap: StoreSnapshot, fam: MetricFamily): { buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] } {
+export function snapshotLabelledHistogram(
+  snap: StoreSnapshot,
+  fam: MetricFamily,
+): { buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] } {
   return {
     buckets: field<readonly (Float64Array | undefined)[]>(snap, `${fam.column}Buckets`, fam),
     sum: field<readonly (Float64Array | undefined)[]>(snap, `${fam.column}Sum`, fam),

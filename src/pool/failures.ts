@@ -44,6 +44,6 @@ export function restartDelayMs(consecutiveFailures: number, minMs: number, maxMs
 export function classifyExit(err: unknown, stalled: boolean): WorkerFailureReason {
   if (stalled) return 'stalled';
   if (err === null) return 'exited';
-  if ((err as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'out_of_memory';
+  if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ERR_WORKER_OUT_OF_MEMORY') return 'out_of_memory';
   return 'crashed';
 }

@@ -48,7 +48,10 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { acknowledgedByAll } from '../protocol/generations.js';
-import type { FromWorker, ShardSettings, ShardTask, ToWorker } from '../protocol/messages.js';
+import type { FromWorker, OnDemandTask, ShardSettings, ShardTask, TestEndState, ToWorker } from '../protocol/messages.js';
+import type { TestResult } from '../protocol/ondemand/result.js';
+import type { IcmpSocketChoice } from '../protocol/icmp-socket-mode.js';
+import { IcmpSocketBits } from '../protocol/batch.js';
 import type { ShardTarget } from '../targets/model.js';
 import { workerOf } from '../targets/partition.js';
 import {
@@ -63,7 +66,6 @@ import {
   type WorkerState,
 } from './failures.js';
 import { WorkerRecords, type WorkerRecord } from './worker-record.js';
-import { BurstDispatcher } from './burst.js';
 
 export { WORKER_FAILURE_REASONS, WORKER_STATES, type WorkerFailureReason, type WorkerState } from './failures.js';
 
@@ -99,13 +101,17 @@ export interface SupervisorOptions {
   onBatch(workerIndex: number, buf: ArrayBuffer): Float64Array;
   /** A worker could not probe this target as it was at `generation`. */
   onRejected?(slot: number, reason: string, generation: number): void;
+  /** An on-demand test ended on a worker (see startTest). */
+  onTestEnd?(workerIndex: number, end: { id: string; state: TestEndState; result: TestResult; error?: string }): void;
+  /** A shard's thread is gone (failed, or stopped): its on-demand tests will not report. */
+  onShardGone?(workerIndex: number): void;
   /** A shard ended and will be replaced after failure.delayMs. */
   onFailure?(workerIndex: number, failure: WorkerFailure): void;
   logger: SupervisorLogger;
   /** The per-worker records to write (default: a new table). Pass the same table to a replacement pool. */
   records?: WorkerRecords;
   /** Worker of a target by its name (default: rendezvous hashing over `workers`). */
-  place?(name: string, workers: number): number;
+  place?: (name: string, workers: number) => number;
   /** Override the worker script (tests). Default: the compiled workers/shard.js. */
   filename?: string;
   /** Backoff bounds for restarting a failed shard (ms). Default 100 and 10,000. */
@@ -117,6 +123,8 @@ export interface SupervisorOptions {
   stallTimeoutMs?: number;
   /** resourceLimits.maxOldGenerationSizeMb of every worker thread; default 1024. */
   heapLimitMb?: number;
+  /** icmp.socket (default auto). */
+  icmpSocket?: IcmpSocketChoice;
 }
 
 export interface WorkerStatus {
@@ -136,6 +144,8 @@ export interface WorkerStatus {
   lastBatchAt: number;
   batches: number;
   threadId: number;
+  /** The ICMP socket open per family as of the newest batch: raw, dgram (ping socket), or null (none open). */
+  icmpSockets: { ipv4: 'raw' | 'dgram' | null; ipv6: 'raw' | 'dgram' | null };
   /** Generation of the newest target update the worker has acknowledged. */
   generation: number;
 }
@@ -171,8 +181,6 @@ export class ShardSupervisor {
   private readonly pool: Piscina<ShardTask, void>;
   private readonly shards: ShardState[];
   readonly records: WorkerRecords;
-  /** One-shot bursts of ad-hoc targets on the workers (burst.ts). */
-  readonly bursts: BurstDispatcher;
   private readonly stallTimeoutMs: number;
   private readonly watchdogEveryMs: number;
   private readonly place: (name: string, workers: number) => number;
@@ -217,10 +225,6 @@ export class ShardSupervisor {
       onStopped: null,
       record: this.records.get(index),
     }));
-    this.bursts = new BurstDispatcher({
-      workers: opts.workers,
-      post: (w, msg) => !this.stopping && this.post(this.shards[w], msg),
-    });
   }
 
   get workers(): number {
@@ -303,7 +307,10 @@ export class ShardSupervisor {
         out.push(`worker ${s.index} is starting (no result batch yet${r.restarts > 0 ? `; restart ${r.restarts}` : ''})`);
         continue;
       }
-      const what = r.state === 'stalled' ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})` : `worker ${s.index} ${describeFailure(r.lastFailure)}`;
+      const what =
+        r.state === 'stalled'
+          ? `worker ${s.index} stalled (no result batch for ${seconds(s.stalledFor)})`
+          : `worker ${s.index} ${describeFailure(r.lastFailure)}`;
       const wait = Number.isNaN(s.restartAt) ? '' : `; restarting in ${seconds(Math.max(0, s.restartAt - now))}`;
       out.push(`${what}; ${r.consecutiveFailures} failure(s) in a row${wait}`);
     }
@@ -323,6 +330,7 @@ export class ShardSupervisor {
       lastBatchAt: s.record.lastBatchAt,
       batches: s.record.batches,
       threadId: s.record.threadId,
+      icmpSockets: { ipv4: socketKind(s.record.icmpSocket[0]), ipv6: socketKind(s.record.icmpSocket[1]) },
       generation: s.abort !== null ? s.record.acknowledged : this.generation,
     }));
   }
@@ -361,8 +369,6 @@ export class ShardSupervisor {
       s.port?.close();
       s.port = null;
     }
-    // Each shard answered its bursts before {stopped}; what is left will never be.
-    this.bursts.close();
     let destroyTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.pool.destroy().catch((err: unknown) => this.opts.logger.warn({ err }, 'worker pool teardown failed')),
@@ -374,6 +380,29 @@ export class ShardSupervisor {
       }),
     ]);
     clearTimeout(destroyTimer);
+  }
+
+  /**
+   * Run an on-demand test on a worker (beside its scheduled probes; the task's slot is an
+   * on-demand slot, see ONDEMAND_SLOT_BASE). False when that worker is not running now
+   * (restarting after a failure): nothing was sent.
+   */
+  startTest(workerIndex: number, task: OnDemandTask): boolean {
+    const s = this.shards[workerIndex];
+    return s !== undefined && !this.stopping && this.post(s, { type: 'test_start', task });
+  }
+
+  /** Ask a worker to end an on-demand test now (it answers with test_end, state cancelled). */
+  cancelTest(workerIndex: number, id: string): void {
+    const s = this.shards[workerIndex];
+    if (s) this.post(s, { type: 'test_cancel', id });
+  }
+
+  /** The running worker with the fewest targets: where a test to a new address runs (any worker may). */
+  leastLoadedWorker(): number {
+    let best = 0;
+    for (const s of this.shards) if (s.abort !== null && (this.shards[best].abort === null || s.targets.size < this.shards[best].targets.size)) best = s.index;
+    return best;
   }
 
   /** Put a target in its worker's set; returns the worker index. */
@@ -389,6 +418,7 @@ export class ShardSupervisor {
       cookie: this.opts.cookie >>> 0,
       icmpIdentifier: (this.opts.icmpIdentifierBase + index) & 0xffff,
       flushIntervalMs: this.opts.flushIntervalMs,
+      icmpSocket: this.opts.icmpSocket ?? 'auto',
     };
   }
 
@@ -439,13 +469,12 @@ export class ShardSupervisor {
       case 'target_rejected':
         this.opts.onRejected?.(m.slot, m.reason, m.generation);
         break;
+      case 'test_end':
+        this.opts.onTestEnd?.(s.index, m);
+        break;
       case 'stopped':
         s.onStopped?.();
         s.onStopped = null;
-        break;
-      case 'burst_done':
-      case 'burst_failed':
-        this.bursts.onMessage(s.index, m);
         break;
     }
   }
@@ -496,7 +525,7 @@ export class ShardSupervisor {
     if (s.abort !== abort) return; // an older task of this shard
     const stalled = !Number.isNaN(s.stalledFor);
     s.abort = null;
-    this.bursts.workerLost(s.index);
+    this.opts.onShardGone?.(s.index);
     if (this.stopping) {
       // A shard that returned posted {stopped} before it did (it is on its way on the
       // port); one that failed never will, so stop() need not wait for it.
@@ -541,4 +570,10 @@ function describeFailure(reason: WorkerFailureReason | null): string {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+}
+
+/** What a worker's IcmpSocketBits say about the socket of one family. */
+function socketKind(bits: number): 'raw' | 'dgram' | null {
+  if ((bits & IcmpSocketBits.Open) === 0) return null;
+  return (bits & IcmpSocketBits.PingSocket) !== 0 ? 'dgram' : 'raw';
 }

@@ -64,7 +64,8 @@ export class TargetSync {
     const unresolved = new BatchWriter(16);
     for (const e of diff.added) this.store.defineSlot(e.slot, e.spec, g);
     for (const e of diff.changed) this.store.defineSlot(e.slot, e.spec, g); // same identity: counters and generation carry on
-    for (const e of [...diff.added, ...diff.changed]) if (e.resolution?.status === 'error') unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
+    for (const e of [...diff.added, ...diff.changed])
+      if (e.resolution?.status === 'error') unresolved.push(e.slot, ProbeEvent.TargetInvalid, ErrorReason.resolve);
     if (unresolved.length > 0) this.store.applyBatch(unresolved.take(-1, 0, g));
 
     if (!this.started) {

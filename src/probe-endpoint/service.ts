@@ -1,8 +1,9 @@
 /**
  * GET /probe from query to answer: parse (query.ts), admit (probe_endpoint.max_concurrent),
  * resolve a host name, check the address against probe_endpoint.allow_cidrs, run the
- * burst on a worker (src/pool/burst.ts: the main thread never probes) and render it
- * (render.ts). Every outcome is an answer with a status and a text body, counted in
+ * burst as an unlisted on-demand test (TestController.runUnlisted: the path of POST
+ * /api/v1/tests, on a worker, the main thread never probes; not in the tests' list nor
+ * their tests.max_concurrent) and render its TestResult (render.ts). Every outcome is an answer with a status and a text body, counted in
  * fleetprobe_probe_endpoint_requests_total{outcome}.
  *
  * Why the allowlist: /probe makes the exporter send traffic to whatever address a URL
@@ -19,12 +20,12 @@
 import { isIP } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { ProbeEndpointConfig } from '../config/schema-probe.js';
-import { summarizeBurst } from '../pool/burst-summary.js';
-import { BurstError, type BurstDispatcher } from '../pool/burst.js';
+import type { TestController } from '../ondemand/controller.js';
 import { Allowlist } from '../responder/cidr.js';
 import { toShardTarget } from '../targets/registry.js';
 import { hostOf, httpResolution, lookupHost, type DnsPreference, type LookupAll, type Resolution } from '../targets/resolve.js';
 import type { ProbeDefaults } from '../targets/model.js';
+import type { TestDescription } from '../ondemand/manager.js';
 import { parseProbeQuery } from './query.js';
 import { PROBE_CONTENT_TYPE, renderProbe } from './render.js';
 
@@ -44,8 +45,8 @@ export interface ProbeServiceOptions {
   config(): ProbeEndpointConfig;
   defaults(): ProbeDefaults;
   dnsPrefer(): DnsPreference;
-  /** The bursts of the current worker pool; null while it restarts. */
-  bursts(): BurstDispatcher | null;
+  /** Runs the burst as an unlisted on-demand test; null: no such controller (no pool). */
+  tests(): TestController | null;
   registry?: Registry;
   /** Substitute resolver, only to inject faults (tests). */
   lookup?: LookupAll;
@@ -130,27 +131,25 @@ export class ProbeService {
     }
     const placed = toShardTarget(0, spec, res);
     if (placed === null) return refuse(400, 'bad_request', 'target cannot be probed');
-    const { slot: _slot, phaseMs: _phase, intervalMs: _interval, ...target } = placed;
+    const target = placed;
     // Time spent resolving comes off the last probe's timeout, so the answer still arrives in the budget.
     const left = budgetMs - (performance.now() - t0) - (count - 1) * intervalMs;
     target.timeoutMs = Math.floor(Math.min(target.timeoutMs, left));
     if (target.timeoutMs < 1) return refuse(503, 'unavailable', 'the name lookup used up the time this request may take');
 
-    const bursts = this.opts.bursts();
-    if (bursts === null) return refuse(503, 'unavailable', 'the worker pool is restarting; retry later');
-    let result;
-    try {
-      result = await bursts.run({ target, count, intervalMs }, { signal });
-    } catch (e) {
-      if (!(e instanceof BurstError)) throw e;
-      if (e.code === 'refused') return refuse(400, 'bad_request', `the worker refused the target: ${e.message}`);
-      return refuse(503, 'unavailable', e.message);
+    const tests = this.opts.tests();
+    if (tests === null) return refuse(503, 'unavailable', 'the worker pool is not running; retry later');
+    const desc: TestDescription = { kind: spec.kind, target: null, address: res.ip, count, intervalMs, timeoutMs: target.timeoutMs, size: null, tags: {} };
+    const run = await tests.runUnlisted(desc, target, signal);
+    if (!run.ok) return refuse(503, 'unavailable', run.message);
+    // A cancelled run (the scrape went away) answers with what it has; a failed one with nothing is an error.
+    if (run.result === null || (run.state === 'failed' && run.result.sent === 0)) {
+      return refuse(503, 'unavailable', `the probe did not run: ${run.error ?? run.state}`);
     }
-    const summary = summarizeBurst(result.records);
     const body = renderProbe({
       kind: spec.kind,
       ipProtocol: isIP(res.ip) === 6 ? 6 : isIP(res.ip) === 4 ? 4 : 0,
-      summary,
+      result: run.result,
       durationSeconds: (performance.now() - t0) / 1000,
       dnsSeconds,
     });

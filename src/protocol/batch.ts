@@ -66,11 +66,13 @@ export const enum IcmpSocketBits {
   BpfFilter = 2,
   TypeFilter = 4,
   KernelTimestamps = 8,
+  /** A ping socket (SOCK_DGRAM; icmp.socket dgram, or auto without CAP_NET_RAW), not a raw one. */
+  PingSocket = 16,
 }
 export const HEADER_BYTES = HEADER_FIELDS * 8;
 export const RECORD_BYTES = 16;
 
-if (Header.DropsStart + DROP_REASON_NAMES.length > Header.IcmpRttKernel || Header.IcmpSocket6 >= HEADER_FIELDS) {
+if (Header.DropsStart + DROP_REASON_NAMES.length > Number(Header.IcmpRttKernel) || Number(Header.IcmpSocket6) >= HEADER_FIELDS) {
   throw new Error('batch header fields overlap or do not fit');
 }
 

@@ -19,7 +19,13 @@ export const LOOP_LAG_RESOLUTION_MS = 50;
  * reads about `resolution`, not 0, so the resolution is subtracted from the max and
  * the mean (every sample is ≥ it up to timer rounding; clamped at 0).
  */
-export function loopDelaySeconds(count: number, maxNs: number, meanNs: number, resolutionMs: number, out: { max: number; mean: number }): { max: number; mean: number } {
+export function loopDelaySeconds(
+  count: number,
+  maxNs: number,
+  meanNs: number,
+  resolutionMs: number,
+  out: { max: number; mean: number },
+): { max: number; mean: number } {
   const intervalNs = resolutionMs * 1e6;
   // With no samples the histogram reports max 0 and mean NaN.
   out.max = count > 0 ? Math.max(0, maxNs - intervalNs) / 1e9 : 0;

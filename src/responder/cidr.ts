@@ -21,7 +21,10 @@
 
 export class CidrError extends Error {
   readonly code = 'FP_ERR_CIDR_INVALID';
-  constructor(readonly input: string, why: string) {
+  constructor(
+    readonly input: string,
+    why: string,
+  ) {
     super(`invalid CIDR "${input}": ${why}`);
     this.name = 'CidrError';
   }
@@ -127,7 +130,6 @@ function parseIPv6(text: string, end: number, out: Uint32Array): boolean {
       if (v4 < 0) return false;
       groups[count++] = v4 >>> 16;
       groups[count++] = v4 & 0xffff;
-      i = end;
       break;
     }
     let value = 0;
@@ -210,12 +212,7 @@ export function parseCidr(input: string): Cidr {
 export function cidrContains(cidr: Cidr, addr: Uint32Array): boolean {
   const m = cidr.mask;
   const n = cidr.words;
-  return (
-    ((addr[0] & m[0]) >>> 0) === n[0] &&
-    ((addr[1] & m[1]) >>> 0) === n[1] &&
-    ((addr[2] & m[2]) >>> 0) === n[2] &&
-    ((addr[3] & m[3]) >>> 0) === n[3]
-  );
+  return (addr[0] & m[0]) >>> 0 === n[0] && (addr[1] & m[1]) >>> 0 === n[1] && (addr[2] & m[2]) >>> 0 === n[2] && (addr[3] & m[3]) >>> 0 === n[3];
 }
 
 /** Compiled allowlist of source networks. */

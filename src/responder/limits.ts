@@ -154,7 +154,10 @@ export interface ResponderOptions extends ResponderLimits {
 
 export class ResponderOptionError extends Error {
   readonly code = 'FP_ERR_RESPONDER_OPTION';
-  constructor(readonly option: string, why: string) {
+  constructor(
+    readonly option: string,
+    why: string,
+  ) {
     super(`responder option ${option}: ${why}`);
     this.name = 'ResponderOptionError';
   }
@@ -218,7 +221,8 @@ export function responderLimitProblems(
       out.push({ option, value: v, message: `must be an integer in ${show(r.min, r)}..${show(r.max, r)}, got ${String(v)}` });
     } else if (r.atMost !== undefined) {
       const other = limits[r.atMost as NumericResponderLimit];
-      if (typeof other === 'number' && v > other) out.push({ option, value: v, message: `must be at most ${nameOf(r.atMost as NumericResponderLimit)} (${show(other, r)}), got ${show(v, r)}` });
+      if (typeof other === 'number' && v > other)
+        out.push({ option, value: v, message: `must be at most ${nameOf(r.atMost as NumericResponderLimit)} (${show(other, r)}), got ${show(v, r)}` });
     }
   }
   return out;

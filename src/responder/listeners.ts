@@ -62,10 +62,22 @@ export async function startListeners(opts: ResponderOptions, stats: ResponderSta
   const allowlist = new Allowlist(opts.allowCidrs);
   const rates = rateLimits(opts);
   const tcp = opts.tcpEcho
-    ? new TcpEchoServer(opts, allowlist, new SourceRateLimiter(rates.tcpConnectRatePerSource, rates.tcpConnectBurstPerSource, rates.rateLimitSources), stats, logger)
+    ? new TcpEchoServer(
+        opts,
+        allowlist,
+        new SourceRateLimiter(rates.tcpConnectRatePerSource, rates.tcpConnectBurstPerSource, rates.rateLimitSources),
+        stats,
+        logger,
+      )
     : null;
   const udp = opts.udpEcho
-    ? new UdpEchoServer(opts.maxDatagramBytes, allowlist, new SourceRateLimiter(rates.udpRatePerSource, rates.udpBurstPerSource, rates.rateLimitSources), stats, logger)
+    ? new UdpEchoServer(
+        opts.maxDatagramBytes,
+        allowlist,
+        new SourceRateLimiter(rates.udpRatePerSource, rates.udpBurstPerSource, rates.rateLimitSources),
+        stats,
+        logger,
+      )
     : null;
   const http = opts.http ? new HttpPingServer(opts, allowlist, stats, logger) : null;
 

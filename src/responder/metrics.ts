@@ -147,13 +147,7 @@ function createResponderMetrics(registry: Registry, source: ResponderStatsSource
   );
   mirroredCounter(registry, source, 'fleetprobe_responder_frames_total', 'TCP echo 16-byte frames echoed.', (s) => s.tcpFrames);
   mirroredCounter(registry, source, 'fleetprobe_responder_datagrams_total', 'UDP echo datagrams echoed.', (s) => s.udpDatagrams);
-  mirroredCounter(
-    registry,
-    source,
-    'fleetprobe_responder_http_requests_total',
-    'HTTP GET /v1/ping requests answered with 200.',
-    (s) => s.httpRequests,
-  );
+  mirroredCounter(registry, source, 'fleetprobe_responder_http_requests_total', 'HTTP GET /v1/ping requests answered with 200.', (s) => s.httpRequests);
   new Counter({
     name: 'fleetprobe_responder_bytes_total',
     help: 'Payload bytes sent back (echoed frames and datagrams, HTTP ping bodies).',
@@ -174,10 +168,7 @@ function createResponderMetrics(registry: Registry, source: ResponderStatsSource
       const stats = await source.snapshot();
       this.reset();
       for (const [proto, reason] of REJECT_PAIRS) {
-        this.inc(
-          { protocol: RESPONDER_PROTOCOLS[proto], reason: REJECT_REASONS[reason] },
-          stats.rejectedCount(proto, reason),
-        );
+        this.inc({ protocol: RESPONDER_PROTOCOLS[proto], reason: REJECT_REASONS[reason] }, stats.rejectedCount(proto, reason));
       }
     },
   });

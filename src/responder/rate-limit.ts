@@ -58,8 +58,8 @@ export class SourceRateLimiter {
       slot = this.slots.size;
       if (slot >= this.maxSources) {
         // Forget the oldest source; Map iterates in insertion order.
-        const oldest = this.slots.keys().next().value as string;
-        slot = this.slots.get(oldest) as number;
+        const [oldest, oldestSlot] = this.slots.entries().next().value as [string, number];
+        slot = oldestSlot;
         this.slots.delete(oldest);
       }
       this.slots.set(source, slot);

@@ -157,10 +157,13 @@ export class ResponderThread implements ResponderStatsSource {
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ type: 'close', graceMs } satisfies ToResponderThread);
     // Not unref()ed: close() is awaited and the thread may be the only other thing alive.
-    const kill = setTimeout(() => {
-      this.opts.logger.warn({ graceMs }, 'responder thread did not end after closing; terminating it');
-      void worker.terminate();
-    }, graceMs + (this.opts.closeMarginMs ?? 2000));
+    const kill = setTimeout(
+      () => {
+        this.opts.logger.warn({ graceMs }, 'responder thread did not end after closing; terminating it');
+        void worker.terminate();
+      },
+      graceMs + (this.opts.closeMarginMs ?? 2000),
+    );
     await exited;
     clearTimeout(kill);
   }

@@ -40,7 +40,7 @@ port.on('message', (m: ToResponderThread) => {
     case 'snapshot': {
       // A private copy: consistent, and transferred rather than cloned.
       const values = stats.values.slice();
-      post({ type: 'snapshot', id: m.id, values }, [values.buffer as ArrayBuffer]);
+      post({ type: 'snapshot', id: m.id, values }, [values.buffer]);
       break;
     }
     case 'close':

@@ -211,7 +211,10 @@ export class StreamHub {
   subscribe<C>(transport: Transport, req: SubscribeRequest<C>): Subscription {
     if (!this.hasRoom()) {
       this.stats.rejected[transport].limit++;
-      throw new StreamError('limit', this.closing ? 'the server is shutting down' : `too many stream subscribers (stream.max_clients = ${this.opts.limits().maxClients})`);
+      throw new StreamError(
+        'limit',
+        this.closing ? 'the server is shutting down' : `too many stream subscribers (stream.max_clients = ${this.opts.limits().maxClients})`,
+      );
     }
     let slots: Uint32Array;
     try {
@@ -222,7 +225,7 @@ export class StreamHub {
     }
     const format = this.opts.formats[transport];
     if (format === undefined) throw new Error(`no stream format for transport ${transport}`);
-    const sub = new Subscription(this.nextId++, transport, TRANSPORTS.indexOf(transport), req.mode, req.selection, format, req.sink as StreamSink<unknown>, slots);
+    const sub = new Subscription(this.nextId++, transport, TRANSPORTS.indexOf(transport), req.mode, req.selection, format, req.sink, slots);
     this.subs.add(sub);
     this.clientsBy[transport]++;
     if (sub.mode === 'stream') {
@@ -346,7 +349,7 @@ export class StreamHub {
     this.ensureCatalog();
     if (!this.indexDirty) return;
     this.indexDirty = false;
-    const idx: (Subscription[] | undefined)[] = new Array(this.catalog.highWater);
+    const idx = new Array<Subscription[] | undefined>(this.catalog.highWater);
     for (const s of this.subs) {
       if (s.mode !== 'stream' || s.closed) continue;
       for (const slot of s.slots) (idx[slot] ??= []).push(s);
@@ -457,7 +460,7 @@ export class StreamHub {
     const slots = sub.slots;
     const chunk: unknown[] = [];
     sub.syncedBelow = 0;
-    for (let i = 0; i < slots.length; ) {
+    for (let i = 0; i < slots.length;) {
       if (sub.closed) return false;
       this.ensureCatalog();
       const time = eventTime(this.wallNow());

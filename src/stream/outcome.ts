@@ -30,6 +30,6 @@ export const OUTCOME_OF_EVENT: Uint8Array = (() => {
 })();
 
 /** Whether a result of this outcome carries an RTT (its record's value): replies and late replies do. */
-export function outcomeHasRtt(outcome: number, value: number): boolean {
+export function outcomeHasRtt(outcome: Outcome, value: number): boolean {
   return (outcome === Outcome.Reply || outcome === Outcome.Late) && value >= 0 && value < Infinity;
 }

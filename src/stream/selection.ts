@@ -104,9 +104,7 @@ function matchesGroups(e: CatalogEntry, groups: ReadonlyMap<string, ReadonlySet<
   return true;
 }
 
-export type Resolution =
-  | { ok: true; slots: Uint32Array }
-  | { ok: false; code: 'not_found'; message: string; unknown: string[] };
+export type Resolution = { ok: true; slots: Uint32Array } | { ok: false; code: 'not_found'; message: string; unknown: string[] };
 
 /** Human form of a selection for messages: `targets a, b; labels rack=r1`. */
 export function describeSelection(sel: Selection): string {

@@ -14,7 +14,7 @@
  */
 import { ERROR_REASON_NAMES } from '../protocol/events.js';
 import type { SlotState } from '../aggregate/store.js';
-import { OUTCOME_NAMES, outcomeHasRtt } from './outcome.js';
+import { OUTCOME_NAMES, Outcome, outcomeHasRtt } from './outcome.js';
 import type { Catalog } from './selection.js';
 import type { DropReason, EventTime, StreamFormat } from './types.js';
 
@@ -41,9 +41,9 @@ export class SseFormat implements StreamFormat<string> {
     this.stateHead = sh;
   }
 
-  result(slot: number, outcome: number, rttSeconds: number, reason: number, time: EventTime): string {
+  result(slot: number, outcome: Outcome, rttSeconds: number, reason: number, time: EventTime): string {
     const rtt = outcomeHasRtt(outcome, rttSeconds) ? num(rttSeconds) : 'null';
-    const why = outcome === 3 ? `"${ERROR_REASON_NAMES[reason] ?? 'unknown'}"` : 'null';
+    const why = outcome === Outcome.Error ? `"${ERROR_REASON_NAMES[reason] ?? 'unknown'}"` : 'null';
     return `${this.resultHead[slot]}"outcome":"${OUTCOME_NAMES[outcome]}","rtt_seconds":${rtt},"reason":${why},"time":"${time.iso}"}\n\n`;
   }
 

@@ -135,17 +135,20 @@ export class SseSink implements StreamSink<string> {
     // Cut the socket when the client stops taking what is left.
     let owed = this.res.writableLength;
     let idleSince = performance.now();
-    const check = setInterval(() => {
-      const now = performance.now();
-      const left = this.res.writableLength;
-      if (left < owed) {
-        owed = left;
-        idleSince = now;
-      } else if (now - idleSince >= this.graceMs) {
-        clearInterval(check);
-        this.res.destroy();
-      }
-    }, Math.min(1000, this.graceMs));
+    const check = setInterval(
+      () => {
+        const now = performance.now();
+        const left = this.res.writableLength;
+        if (left < owed) {
+          owed = left;
+          idleSince = now;
+        } else if (now - idleSince >= this.graceMs) {
+          clearInterval(check);
+          this.res.destroy();
+        }
+      },
+      Math.min(1000, this.graceMs),
+    );
     check.unref();
     this.res.once('close', () => clearInterval(check));
   }

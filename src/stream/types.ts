@@ -7,6 +7,7 @@
  */
 import type { SlotState } from '../aggregate/store.js';
 import type { Catalog } from './selection.js';
+import type { Outcome } from './outcome.js';
 
 export const TRANSPORTS = ['sse', 'grpc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -40,7 +41,7 @@ export interface StreamFormat<C> {
   /** Per-target parts (name, kind, address, labels) prepared when the target set changes. */
   setCatalog(catalog: Catalog): void;
   /** One probe result (outcome: src/stream/outcome.ts; reason: ErrorReason code). */
-  result(slot: number, outcome: number, rttSeconds: number, reason: number, time: EventTime): C;
+  result(slot: number, outcome: Outcome, rttSeconds: number, reason: number, time: EventTime): C;
   /** The state of one target. */
   state(slot: number, state: SlotState, time: EventTime): C;
   /** End of a full state (ONCE, each POLL, start of STREAM): gNMI's sync_response. */

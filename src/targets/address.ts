@@ -46,10 +46,7 @@ export interface HostPort {
  * Parse "host:port" / "[v6]:port". `allowEmptyHost` accepts ":9798" (listen on all
  * addresses), `allowPortZero` accepts port 0 (listen on an ephemeral port).
  */
-export function parseHostPort(
-  s: unknown,
-  opts: { allowEmptyHost?: boolean; allowPortZero?: boolean } = {},
-): HostPort | string {
+export function parseHostPort(s: unknown, opts: { allowEmptyHost?: boolean; allowPortZero?: boolean } = {}): HostPort | string {
   if (typeof s !== 'string' || s === '') return 'must be "host:port" or "[ipv6]:port"';
   let host: string;
   let portText: string;

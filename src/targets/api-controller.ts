@@ -22,16 +22,7 @@ import type { Logger } from 'pino';
 import type { ProbeDefaults } from './model.js';
 import type { TargetSet } from './sources.js';
 import type { TargetLoad } from './files.js';
-import {
-  configConflicts,
-  describeTarget,
-  loadApiEntries,
-  planAdd,
-  planRemove,
-  type ApiEntry,
-  type ApiTargetSource,
-  type Refusal,
-} from './api-source.js';
+import { configConflicts, describeTarget, loadApiEntries, planAdd, planRemove, type ApiEntry, type ApiTargetSource, type Refusal } from './api-source.js';
 import { writeStateFile } from './state-file.js';
 import type { ApiAnswer, TargetChanges } from '../http/routes/targets.js';
 
@@ -73,7 +64,10 @@ export class ApiTargetsController implements TargetChanges {
       if (plan.changed) await this.commit(plan.next, set);
       const counts = { created: 0, replaced: 0, unchanged: 0 };
       for (const r of plan.results) counts[r.result]++;
-      this.d.logger.info({ ...counts, targets: plan.results.length > 20 ? undefined : plan.results.map((r) => r.name), api_targets: this.d.source.size }, 'targets API: targets added');
+      this.d.logger.info(
+        { ...counts, targets: plan.results.length > 20 ? undefined : plan.results.map((r) => r.name), api_targets: this.d.source.size },
+        'targets API: targets added',
+      );
       const status = counts.created > 0 ? 201 : 200;
       if (plan.list) return { status, body: { targets: plan.results.map((r) => ({ ...describeTarget(r.spec), result: r.result })), ...counts } };
       const only = plan.results[0];
@@ -101,7 +95,9 @@ export class ApiTargetsController implements TargetChanges {
         await writeStateFile(this.d.stateFile, next);
       } catch (e) {
         this.d.logger.error({ err: e, file: this.d.stateFile }, 'targets API: cannot write api.state_file; the change is not applied');
-        throw new StateWriteError(`cannot write api.state_file ${this.d.stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; nothing changed`);
+        throw new StateWriteError(
+          `cannot write api.state_file ${this.d.stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; nothing changed`,
+        );
       }
     }
     this.d.source.commit(next);

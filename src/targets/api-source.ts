@@ -91,7 +91,12 @@ export function loadApiEntries(entries: ApiEntries, defaults: ProbeDefaults): Ta
       continue;
     }
     // Its kind and address as written, as for a rejected file entry.
-    const r: RejectedTarget = { source: API_SOURCE, name, kind: typeof raw.kind === 'string' ? clip(raw.kind, 64) : defaults.kind, reason: describeProblems(parsed.problems) };
+    const r: RejectedTarget = {
+      source: API_SOURCE,
+      name,
+      kind: typeof raw.kind === 'string' ? clip(raw.kind, 64) : defaults.kind,
+      reason: describeProblems(parsed.problems),
+    };
     const address = raw.address ?? raw.url;
     if (typeof address === 'string') r.address = clip(address, 256);
     out.rejected.push(r);
@@ -110,12 +115,16 @@ export function loadApiEntries(entries: ApiEntries, defaults: ProbeDefaults): Ta
 export function planAdd(body: unknown, current: ApiEntries, defaults: ProbeDefaults, opts: AddOptions): AddPlan | Refusal {
   const list = Array.isArray(body);
   if (!list && !isMapping(body)) {
-    return refuse(400, 'invalid_target', [{ key: 'body', value: showValue(body), message: 'must be a target ({"name", "address", ...}) or a list of targets' }]);
+    return refuse(400, 'invalid_target', [
+      { key: 'body', value: showValue(body), message: 'must be a target ({"name", "address", ...}) or a list of targets' },
+    ]);
   }
   const entries: unknown[] = list ? body : [body];
   if (entries.length === 0) return refuse(400, 'invalid_target', [{ key: 'body', value: '[]', message: 'the list holds no target' }]);
   if (entries.length > opts.maxTargets) {
-    return refuse(409, 'too_many_targets', [{ key: 'body', value: `(${entries.length} targets)`, message: `holds ${entries.length} targets; api.max_targets is ${opts.maxTargets}` }]);
+    return refuse(409, 'too_many_targets', [
+      { key: 'body', value: `(${entries.length} targets)`, message: `holds ${entries.length} targets; api.max_targets is ${opts.maxTargets}` },
+    ]);
   }
   const at = (i: number, field: string): string => (list ? `[${i}]${field ? '.' + field : ''}` : field || 'body');
 
@@ -162,7 +171,10 @@ export function planAdd(body: unknown, current: ApiEntries, defaults: ProbeDefau
   const created = results.filter((r) => r.result === 'created').length;
   if (current.size + created > opts.maxTargets) {
     return refuse(409, 'too_many_targets', [
-      { key: 'body', message: `api.max_targets (${opts.maxTargets}) would be exceeded: ${current.size} API targets exist and this request adds ${created}; delete some first` },
+      {
+        key: 'body',
+        message: `api.max_targets (${opts.maxTargets}) would be exceeded: ${current.size} API targets exist and this request adds ${created}; delete some first`,
+      },
     ]);
   }
 
@@ -191,7 +203,11 @@ export function planRemove(name: string, current: ApiEntries, definedBy: (name: 
   const other = definedBy(name);
   if (other !== null) {
     return refuse(409, 'defined_by_config', [
-      { key: 'name', value: showValue(name), message: `"${clip(name, 256)}" is defined by ${other}, not by the API; change it there (the API deletes only targets it added)` },
+      {
+        key: 'name',
+        value: showValue(name),
+        message: `"${clip(name, 256)}" is defined by ${other}, not by the API; change it there (the API deletes only targets it added)`,
+      },
     ]);
   }
   return refuse(404, 'not_found', [{ key: 'name', value: showValue(name), message: `no API target named "${clip(name, 256)}"` }]);

@@ -71,7 +71,13 @@ function fromTargetList(doc: unknown[], label: string, defaults: ProbeDefaults, 
     const e = isMapping(entry) ? inferKind(entry, defaults) : entry;
     const parsed = parseTargetEntry(e, source, defaults);
     if (parsed.ok) out.targets.push(parsed.spec);
-    else out.rejected.push({ source, ...(parsed.name !== undefined ? { name: parsed.name } : {}), ...asWritten(e, defaults), reason: describeProblems(parsed.problems) });
+    else
+      out.rejected.push({
+        source,
+        ...(parsed.name !== undefined ? { name: parsed.name } : {}),
+        ...asWritten(e, defaults),
+        reason: describeProblems(parsed.problems),
+      });
   });
 }
 
@@ -92,7 +98,7 @@ function fromFileSd(doc: unknown[], label: string, defaults: ProbeDefaults, out:
     const labels: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(rawLabels)) if (!k.startsWith('__')) labels[k] = v;
     const targets = g.targets as unknown[];
-    const meta = rawLabels as Record<string, unknown>;
+    const meta = rawLabels;
     targets.forEach((t, ti) => {
       const source = `${groupSource}.targets[${ti}]`;
       if (typeof t !== 'string' || t === '') {

@@ -1,8 +1,27 @@
 /** Public surface of the targets module (model.ts holds the shared types). */
-export { loadTargets, dedupeTargets, nextFileState, EMPTY_TARGET_SET, type TargetSet, type TargetFileState, type LoadTargetsOptions, type TargetSourcesConfig } from './sources.js';
+export {
+  loadTargets,
+  dedupeTargets,
+  nextFileState,
+  EMPTY_TARGET_SET,
+  type TargetSet,
+  type TargetFileState,
+  type LoadTargetsOptions,
+  type TargetSourcesConfig,
+} from './sources.js';
 export { loadTargetFile, readTargetFile, parseTargetDocument, fileLabel, type RejectedTarget, type TargetLoad, type TargetFileRead } from './files.js';
 export { parseTargetEntry, checkTargetName } from './spec.js';
-export { Resolver, pickAddress, hostOf, httpResolution, DNS_PREFERENCES, type DnsPreference, type Resolution, type ResolutionChange, type ResolverOptions } from './resolve.js';
+export {
+  Resolver,
+  pickAddress,
+  hostOf,
+  httpResolution,
+  DNS_PREFERENCES,
+  type DnsPreference,
+  type Resolution,
+  type ResolutionChange,
+  type ResolverOptions,
+} from './resolve.js';
 export { TargetRegistry, toShardTarget, type RegistryEntry, type RegistryDiff } from './registry.js';
 export { hashName, workerOf, instanceOf, ownedByInstance, partitionByWorker, rendezvousShard, splayPhase } from './partition.js';
 export { meshTargets, meshPorts, ownAddresses, normaliseIp, type MeshResult, type MeshPorts, type ResponderListeners } from './mesh.js';

@@ -45,7 +45,8 @@ export function checkLabelEntries(labels: unknown): LabelProblem[] {
   if (typeof labels !== 'object' || Array.isArray(labels)) return [{ value: labels, message: 'labels must be a mapping of name to string value' }];
   const out: LabelProblem[] = [];
   const entries = Object.entries(labels);
-  if (entries.length > LABEL_BOUNDS.perTarget) out.push({ value: `(${entries.length} labels)`, message: `${entries.length} labels; at most ${LABEL_BOUNDS.perTarget}` });
+  if (entries.length > LABEL_BOUNDS.perTarget)
+    out.push({ value: `(${entries.length} labels)`, message: `${entries.length} labels; at most ${LABEL_BOUNDS.perTarget}` });
   for (const [k, v] of entries) {
     const badName = checkLabelName(k);
     if (badName) out.push({ name: k, value: clip(k), message: badName });

@@ -118,7 +118,7 @@ export function meshTargets(
   listenHosts: ReadonlySet<string> = new Set(),
   hostname: () => string = osHostname,
 ): MeshResult {
-  let self: string | null = null;
+  let self: string | null;
   if (mesh.name !== null) {
     self = mesh.peers.some((p) => p.name === mesh.name) ? mesh.name : null;
   } else {

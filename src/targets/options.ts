@@ -18,13 +18,18 @@ const shared = new WeakMap<Values, Map<ProbeKind, Map<number, KindOptions>>>();
  * `own`: the target's own option values (validated; only keys the kind declares), or
  * null when it sets none. An explicit null in `own` is the option's "unset" value.
  */
-export function targetOptions(kind: ProbeKind, defaults: Pick<ProbeDefaults, 'optionValues'>, own: Readonly<Record<string, unknown>> | null, timeoutMs: number): KindOptions {
+export function targetOptions(
+  kind: ProbeKind,
+  defaults: Pick<ProbeDefaults, 'optionValues'>,
+  own: Readonly<Record<string, unknown>> | null,
+  timeoutMs: number,
+): KindOptions {
   const values = defaults.optionValues;
   if (own !== null) return kindModule(kind).normalise({ ...values[kind], ...own }, { timeoutMs });
   let byKind = shared.get(values);
-  if (byKind === undefined) shared.set(values, (byKind = new Map()));
+  if (byKind === undefined) shared.set(values, (byKind = new Map<ProbeKind, Map<number, KindOptions>>()));
   let byTimeout = byKind.get(kind);
-  if (byTimeout === undefined) byKind.set(kind, (byTimeout = new Map()));
+  if (byTimeout === undefined) byKind.set(kind, (byTimeout = new Map<number, KindOptions>()));
   let o = byTimeout.get(timeoutMs);
   if (o === undefined) byTimeout.set(timeoutMs, (o = kindModule(kind).normalise(values[kind], { timeoutMs })));
   return o;

@@ -35,14 +35,19 @@ export function parsePeers(raw: unknown, source: string): { peers: MeshPeer[]; p
     }
     const nameBad = checkTargetName(e.name);
     if (nameBad) problems.push({ key: `${where}.name`, value: e.name, message: nameBad });
-    else if ((e.name as string).includes('/')) problems.push({ key: `${where}.name`, value: e.name, message: 'a peer name must not contain "/" (targets are named <peer>/<kind>)' });
+    else if ((e.name as string).includes('/'))
+      problems.push({ key: `${where}.name`, value: e.name, message: 'a peer name must not contain "/" (targets are named <peer>/<kind>)' });
     const addrBad = checkHost(e.address);
     if (addrBad) problems.push({ key: `${where}.address`, value: e.address, message: `address ${addrBad}` });
     for (const m of checkLabels(e.labels)) problems.push({ key: `${where}.labels`, value: e.labels, message: m });
     if (typeof e.labels === 'object' && e.labels !== null) {
       for (const k of MESH_TARGET_LABELS) {
         if (Object.prototype.hasOwnProperty.call(e.labels, k)) {
-          problems.push({ key: `${where}.labels.${k}`, value: (e.labels as Record<string, unknown>)[k], message: `label "${k}" is set by fleetprobe on mesh targets (${MESH_TARGET_LABELS.join(', ')})` });
+          problems.push({
+            key: `${where}.labels.${k}`,
+            value: (e.labels as Record<string, unknown>)[k],
+            message: `label "${k}" is set by fleetprobe on mesh targets (${MESH_TARGET_LABELS.join(', ')})`,
+          });
         }
       }
     }

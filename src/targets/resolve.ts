@@ -200,7 +200,7 @@ export class Resolver {
 
   async #run(targets: Array<[string, Pick<TargetSpec, 'kind' | 'address' | 'url'>]>, notify: boolean): Promise<ResolutionChange[]> {
     // Each target's host and, for IP literals, its resolution, computed once per run.
-    const hostOfTarget: Array<string | null> = new Array(targets.length);
+    const hostOfTarget = new Array<string | null>(targets.length);
     const literals = new Map<string, Resolution>();
     const hosts = new Map<string, Resolution | undefined>();
     for (let i = 0; i < targets.length; i++) {
@@ -226,7 +226,7 @@ export class Resolver {
       const [name, t] = targets[i];
       if (this.#targets.get(name) !== t) continue; // replaced by setTargets while we were resolving
       const h = hostOfTarget[i];
-      const current = h === null ? httpResolution(t) : (literals.get(h) ?? (hosts.get(h) as Resolution));
+      const current = h === null ? httpResolution(t) : (literals.get(h) ?? hosts.get(h)!); // every host was resolved above
       const previous = this.#results.get(name);
       if (!same(previous, current)) changes.push({ name, previous, current });
       this.#results.set(name, current);

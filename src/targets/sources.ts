@@ -70,7 +70,13 @@ export function dedupeTargets(specs: readonly TargetSpec[], rejected: RejectedTa
   for (const s of specs) {
     const prior = first.get(s.name);
     if (prior) {
-      rejected.push({ source: s.source, name: s.name, kind: s.kind, address: s.url ?? s.address, reason: `duplicate target name "${s.name}": already defined at ${prior.source}` });
+      rejected.push({
+        source: s.source,
+        name: s.name,
+        kind: s.kind,
+        address: s.url ?? s.address,
+        reason: `duplicate target name "${s.name}": already defined at ${prior.source}`,
+      });
       continue;
     }
     first.set(s.name, s);
@@ -103,7 +109,12 @@ function append<T>(to: T[], from: readonly T[]): void {
 }
 
 /** The state of one file after reading it now, given its state before. */
-export function nextFileState(path: string, read: Awaited<ReturnType<typeof readTargetFile>>, previous: TargetFileState | undefined, now: number): TargetFileState {
+export function nextFileState(
+  path: string,
+  read: Awaited<ReturnType<typeof readTargetFile>>,
+  previous: TargetFileState | undefined,
+  now: number,
+): TargetFileState {
   if (read.ok) return { path, ok: true, error: null, lastSuccessAt: now, load: read.load, stale: false };
   const kept = previous?.load ?? null;
   return { path, ok: false, error: read.error, lastSuccessAt: previous?.lastSuccessAt ?? null, load: kept, stale: kept !== null };

@@ -7,7 +7,7 @@ import { checkHost, checkHostPort, parseHttpUrl } from './address.js';
 import { checkLabels, checkMergedLabelCount } from './labels.js';
 import { targetOptions } from './options.js';
 import { TARGET_FIELD_FORMATS, TARGET_NAME_MAX_CHARS } from './fields.js';
-import { PROBE_KINDS, isProbeKind, kindModule, kindOfOption, type OptionDecl, type ProbeKind } from '../kinds/index.js';
+import { PROBE_KINDS, isProbeKind, kindModule, kindOfOption, type ProbeKind } from '../kinds/index.js';
 import { HTTP_BOUNDS } from '../kinds/http.js';
 import { checkTimeoutSpan } from '../kinds/timing.js';
 import { parseDuration } from '../values/duration.js';
@@ -33,7 +33,7 @@ export function checkTargetName(v: unknown): string | null {
   if (typeof v !== 'string' || v.trim() === '') return 'name must be a non-empty string';
   if (v !== v.trim()) return 'name must not have leading or trailing spaces';
   if (v.length > TARGET_NAME_MAX_CHARS) return `name is longer than ${TARGET_NAME_MAX_CHARS} characters`;
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this pattern rejects
   if (/[\u0000-\u001f\u007f]/.test(v)) return 'name must not contain control characters';
   return null;
 }
@@ -70,7 +70,7 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
   }
   const kindKnown = problems.length === 0 || !problems.some((p) => p.field === 'kind');
   const km = kindModule(kind);
-  const optionDecls = km.options as Readonly<Record<string, OptionDecl>>;
+  const optionDecls = km.options;
 
   // The target's own option values (keys its kind declares), or null when it sets none.
   let own: Record<string, unknown> | null = null;
@@ -91,7 +91,8 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
     if (r.address !== undefined) bad('address', 'an http target takes url, not address');
     const u = parseHttpUrl(r.url);
     if (typeof u === 'string') bad('url', r.url === undefined ? 'an http target needs url' : `url ${u}`);
-    else if (Buffer.byteLength(u.url, 'utf8') > HTTP_BOUNDS.urlBytes) bad('url', `url is ${Buffer.byteLength(u.url, 'utf8')} bytes; at most ${HTTP_BOUNDS.urlBytes}`);
+    else if (Buffer.byteLength(u.url, 'utf8') > HTTP_BOUNDS.urlBytes)
+      bad('url', `url is ${Buffer.byteLength(u.url, 'utf8')} bytes; at most ${HTTP_BOUNDS.urlBytes}`);
     else {
       url = u.url;
       address = new URL(u.url).host;
@@ -132,7 +133,8 @@ export function parseTargetEntry(raw: unknown, source: string, defaults: ProbeDe
       const intervalMs = r.interval !== undefined ? parseDuration(r.interval) : defaults.intervalMs;
       const timeoutMs = r.timeout !== undefined ? parseDuration(r.timeout) : defaults.timeoutMs;
       const span = checkTimeoutSpan(intervalMs, timeoutMs);
-      if (span) problems.push({ field: r.timeout !== undefined || r.interval === undefined ? 'timeout' : 'interval', value: r.timeout ?? r.interval, message: span });
+      if (span)
+        problems.push({ field: r.timeout !== undefined || r.interval === undefined ? 'timeout' : 'interval', value: r.timeout ?? r.interval, message: span });
     }
   }
 

@@ -49,7 +49,11 @@ export async function readStateFile(path: string): Promise<StateFileRead> {
     return { ok: false, message: `${path} is not valid JSON (${(e as Error).message}); fix or remove it (it holds the targets added over the API)` };
   }
   const parsed = parseStateDocument(doc);
-  if (!parsed.ok) return { ok: false, message: `${path}: ${parsed.problems.slice(0, 10).join('; ')}${parsed.problems.length > 10 ? `; and ${parsed.problems.length - 10} more` : ''}` };
+  if (!parsed.ok)
+    return {
+      ok: false,
+      message: `${path}: ${parsed.problems.slice(0, 10).join('; ')}${parsed.problems.length > 10 ? `; and ${parsed.problems.length - 10} more` : ''}`,
+    };
   return { ok: true, entries: parsed.entries, found: true };
 }
 

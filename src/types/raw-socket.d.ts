@@ -96,14 +96,7 @@ declare module 'raw-socket' {
      * byte count. `beforeCallback` runs just before sendto() (stamp send times there).
      */
     send(buffer: Buffer, offset: number, length: number, address: string, afterCallback: SendCallback): this;
-    send(
-      buffer: Buffer,
-      offset: number,
-      length: number,
-      address: string,
-      beforeCallback: () => void,
-      afterCallback: SendCallback,
-    ): this;
+    send(buffer: Buffer, offset: number, length: number, address: string, beforeCallback: () => void, afterCallback: SendCallback): this;
 
     /** Closes the fd and its poll handle; emits 'close'. A later send() reopens a socket. */
     close(): this;
@@ -170,9 +163,7 @@ declare module 'raw-socket' {
   export function createSocket(options?: SocketOptions): Socket;
 
   /** One's-complement 16-bit checksum over the Buffers / buffer slices, in order. */
-  export function createChecksum(
-    ...parts: Array<Buffer | { buffer: Buffer; offset: number; length: number }>
-  ): number;
+  export function createChecksum(...parts: Array<Buffer | { buffer: Buffer; offset: number; length: number }>): number;
   /** Writes `checksum` big-endian at `offset`; returns `buffer`. */
   export function writeChecksum(buffer: Buffer, offset: number, checksum: number): Buffer;
 

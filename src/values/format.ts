@@ -56,7 +56,7 @@ export const toList = (s: string): unknown => {
 };
 export const toNumberList = (s: string): unknown => {
   const l = toList(s);
-  return Array.isArray(l) ? l.map((x) => (typeof x === 'string' ? toNumber(x) : x)) : l;
+  return Array.isArray(l) ? (l as unknown[]).map((x) => (typeof x === 'string' ? toNumber(x) : x)) : l;
 };
 
 export function intFormat(r: Range): Format {

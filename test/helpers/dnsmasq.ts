@@ -19,7 +19,8 @@ export interface Dnsmasq {
 
 /** Look `name` up inside the namespace as fleetprobe does (getaddrinfo); the addresses, or the error code. */
 export function lookupInNetns(netns: string, name: string): string[] | string {
-  const script = "require('dns').promises.lookup(process.argv[1],{all:true,verbatim:true}).then(a=>console.log(JSON.stringify(a.map(x=>x.address))),e=>console.log(JSON.stringify(e.code)))";
+  const script =
+    "require('dns').promises.lookup(process.argv[1],{all:true,verbatim:true}).then(a=>console.log(JSON.stringify(a.map(x=>x.address))),e=>console.log(JSON.stringify(e.code)))";
   const r = spawnSync('ip', ['netns', 'exec', netns, process.execPath, '-e', script, name], { encoding: 'utf8', timeout: 10_000 });
   return JSON.parse(r.stdout.trim() || '"no output"') as string[] | string;
 }
@@ -34,12 +35,24 @@ export async function startDnsmasq(netns: string, domain: string, name: string, 
   const child: ChildProcess = spawn(
     'ip',
     [
-      'netns', 'exec', netns, 'dnsmasq',
-      '--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=',
-      '--no-resolv', '--no-hosts', `--local=/${domain}/`, // authoritative, no upstream
-      '--bind-interfaces', '--listen-address=127.0.0.1', '--port=53',
-      `--addn-hosts=${hosts}`, '--cache-size=0',
-      '--user=root', '--group=root', '--log-facility=-',
+      'netns',
+      'exec',
+      netns,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--pid-file=',
+      '--no-resolv',
+      '--no-hosts',
+      `--local=/${domain}/`, // authoritative, no upstream
+      '--bind-interfaces',
+      '--listen-address=127.0.0.1',
+      '--port=53',
+      `--addn-hosts=${hosts}`,
+      '--cache-size=0',
+      '--user=root',
+      '--group=root',
+      '--log-facility=-',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -56,10 +69,15 @@ export async function startDnsmasq(netns: string, domain: string, name: string, 
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(`dnsmasq in ${netns} to answer ${name}`, () => (exited ? Promise.reject(new Error(log)) : same(lookupInNetns(netns, name), addresses)), 10_000, 100);
+    await waitFor(
+      `dnsmasq in ${netns} to answer ${name}`,
+      () => (exited ? Promise.reject(new Error(log)) : same(lookupInNetns(netns, name), addresses)),
+      10_000,
+      100,
+    );
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${log}`);
+    throw new Error(`${(err as Error).message}\n${log}`, { cause: err });
   }
   return {
     async answer(addrs) {

@@ -9,6 +9,7 @@
  * Everything is bounded: every wait has a deadline, and stop() escalates to SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inspect } from 'node:util';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequestRaw } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,12 @@ export const NEEDS_ROOT: string | false = isRoot ? false : 'needs root / CAP_NET
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `check` until it returns a value other than undefined/false, or throw after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -40,7 +46,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `; last error: ${(lastErr as Error).message ?? String(lastErr)}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `; last error: ${(lastErr as Error).message ?? inspect(lastErr)}` : ''}`);
     }
     await sleep(everyMs);
   }
@@ -272,9 +278,13 @@ if (o.body !== undefined) req.end(o.body); else req.end();
 
 async function netnsRequest(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', opts.netns!, process.execPath, '--input-type=module', '-e', NETNS_REQUEST_SCRIPT, url, JSON.stringify({ ...opts, netns: undefined })], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', opts.netns!, process.execPath, '--input-type=module', '-e', NETNS_REQUEST_SCRIPT, url, JSON.stringify({ ...opts, netns: undefined })],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -323,7 +333,11 @@ export class Metrics {
 
   /** Distinct values of label `label` over the samples of `name`. */
   labelValues(name: string, label: string): Set<string> {
-    return new Set(this.find(name).map((s) => s.labels[label]).filter((v): v is string => v !== undefined));
+    return new Set(
+      this.find(name)
+        .map((s) => s.labels[label])
+        .filter((v): v is string => v !== undefined),
+    );
   }
 
   /** Family names (TYPE lines). */

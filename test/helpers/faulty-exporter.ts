@@ -44,7 +44,12 @@ export interface FaultyExporter {
  * Start it. `config` is the config file's content (log level info is forced: the tests
  * read the supervisor's log lines). Call stop() from t.after.
  */
-export async function startFaultyExporter(prefix: string, config: Record<string, unknown>, plan: FaultPlan, opts: Partial<ExporterOptions> = {}): Promise<FaultyExporter> {
+export async function startFaultyExporter(
+  prefix: string,
+  config: Record<string, unknown>,
+  plan: FaultPlan,
+  opts: Partial<ExporterOptions> = {},
+): Promise<FaultyExporter> {
   const dir = tempDir(prefix);
   const planPath = join(dir.path, 'plan.json');
   writeFileSync(planPath, JSON.stringify(plan));

@@ -258,7 +258,12 @@ function successors(s: State, rules: Rules, l: Limits, seen: Seen): State[] {
         const cur = n.slots[slot];
         if (cur == null) onCount('unknown', true, '');
         else if (rules.fence && !recordCounts(b.gen, cur.gen)) onCount('stale', true, '');
-        else onCount('counted', cur.id === id, `record of target ${id} (batch of generation ${b.gen} from worker ${i}) counted on slot ${slot}, which holds target ${cur.id} since generation ${cur.gen}`);
+        else
+          onCount(
+            'counted',
+            cur.id === id,
+            `record of target ${id} (batch of generation ${b.gen} from worker ${i}) counted on slot ${slot}, which holds target ${cur.id} since generation ${cur.gen}`,
+          );
       }
       out.push(n);
     }
@@ -301,4 +306,3 @@ export function explore(rules: Rules, l: Limits): Outcome {
   }
   return outcome;
 }
-

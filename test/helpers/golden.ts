@@ -26,5 +26,7 @@ export function assertGolden(name: string, actual: string): void {
   const e = expected.split('\n');
   let i = 0;
   while (i < a.length && i < e.length && a[i] === e[i]) i++;
-  assert.fail(`output differs from test/golden/${name} at line ${i + 1}:\n  expected: ${JSON.stringify(e[i])}\n  actual:   ${JSON.stringify(a[i])}\n(${e.length} expected lines, ${a.length} actual)`);
+  assert.fail(
+    `output differs from test/golden/${name} at line ${i + 1}:\n  expected: ${JSON.stringify(e[i])}\n  actual:   ${JSON.stringify(a[i])}\n(${e.length} expected lines, ${a.length} actual)`,
+  );
 }

@@ -6,7 +6,17 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { credentials, loadPackageDefinition, Metadata, type Client, type ClientDuplexStream, type GrpcObject, type ServiceClientConstructor, type StatusObject } from '@grpc/grpc-js';
+import {
+  credentials,
+  loadPackageDefinition,
+  Metadata,
+  type ChannelCredentials,
+  type Client,
+  type ClientDuplexStream,
+  type GrpcObject,
+  type ServiceClientConstructor,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { REPO_ROOT } from './exporter-process.js';
 
@@ -21,10 +31,14 @@ function service(pkg: GrpcObject, path: string): ServiceClientConstructor {
   return o as ServiceClientConstructor;
 }
 
-export function telemetryClient(address: string): Client & { Subscribe(md?: Metadata): ClientDuplexStream<Message, Message> } {
+/** `creds`: e.g. credentials.createSsl(ca, key, cert) for a TLS listener; plaintext by default. */
+export function telemetryClient(
+  address: string,
+  creds: ChannelCredentials = credentials.createInsecure(),
+): Client & { Subscribe(md?: Metadata): ClientDuplexStream<Message, Message> } {
   const def = loadSync('fleetprobe/v1/telemetry.proto', { ...LOADER, includeDirs: [join(REPO_ROOT, 'proto')] });
   const Ctor = service(loadPackageDefinition(def), 'fleetprobe.v1.Telemetry');
-  return new Ctor(address, credentials.createInsecure()) as any;
+  return new Ctor(address, creds) as any;
 }
 
 export function reflectionClient(address: string): Client & { ServerReflectionInfo(): ClientDuplexStream<Message, Message> } {

@@ -38,7 +38,9 @@ export const KUBERNETES_DIR = join(REPO_ROOT, 'deploy', 'kubernetes');
 /** Every YAML document of every *.yaml file in `dir` (YAML syntax errors throw). */
 export function loadManifests(dir = KUBERNETES_DIR): LoadedDoc[] {
   const out: LoadedDoc[] = [];
-  for (const f of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8'));
     docs.forEach((d, index) => {
       if (d.errors.length) throw new Error(`${f} document ${index}: ${d.errors.map((e) => e.message).join('; ')}`);

@@ -1,10 +1,10 @@
-import type { Clock, TimerApi } from '../../workers/scheduler.js';
+import type { Clock } from '../../workers/time/clock.js';
 
 /**
  * A manual clock and timer host: time advances only through advance(), which runs
  * due timers and then immediates in order, as the event loop would.
  */
-export class ManualTime implements Clock, TimerApi {
+export class ManualTime implements Clock {
   t = 0;
   readonly originMs: number;
   private seq = 0;
@@ -56,4 +56,3 @@ export class ManualTime implements Clock, TimerApi {
     this.t = to;
   }
 }
-

@@ -8,7 +8,10 @@ import type { Metrics } from './exporter-process.js';
 const COUNTER_SUFFIX = /(_total|_count|_bucket)$/;
 
 function seriesKey(name: string, labels: Record<string, string>): string {
-  return `${name}{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+  return `${name}{${Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(',')}}`;
 }
 
 export class MonotonicGuard {

@@ -53,7 +53,7 @@ export function createNetns(name: string, opts: CreateNetnsOptions = {}): Netns 
       return execFileSync('ip', ['netns', 'exec', name, cmd, ...args], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`ip netns exec ${name} ${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
+      throw new Error(`ip netns exec ${name} ${cmd} ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
     }
   };
   // A namespace left over by a killed earlier run of the same pid would make `add` fail.

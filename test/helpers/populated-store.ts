@@ -58,7 +58,7 @@ export function populatedStore(buckets?: number[]): TargetStore {
     w.push(1, ProbeEvent.Reply, 0, 0, NaN);
     w.push(2, ProbeEvent.Reply, 0, 0, -1);
     w.push(4, ProbeEvent.Phase, 0, 99, 0.1);
-    w.push(3, 200 as ProbeEvent);
+    w.push(3, 200);
     w.push(slots + 5, ProbeEvent.Sent);
     store.applyBatch(w.take(0, round + 1));
   }

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { freePort } from './free-port.js';
-import { ExporterProcess, tempDir, waitFor } from './exporter-process.js';
+import { ExporterProcess, httpRequest, tempDir, waitFor } from './exporter-process.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 
@@ -36,37 +36,63 @@ export interface StartPrometheusOptions {
   targets: string[];
   scrapeInterval?: string;
   /**
-   * Replaces the one static job (`job`, `targets`): scrape configs as written in
-   * prometheus.yml (relabelling, params, metrics_path). The caller keeps every address
+   * Scrape configs as written in prometheus.yml (relabelling, params, metrics_path),
+   * beside the static job (give `targets: []` for none). The caller keeps every address
    * in them on loopback.
    */
   scrapeConfigs?: unknown[];
+  /**
+   * More jobs, each a Prometheus scrape_config without job_name and static_configs
+   * (scheme, tls_config, basic_auth...), scraping its own loopback targets.
+   */
+  jobs?: Array<{ job: string; targets: string[]; scrape: Record<string, unknown> }>;
+  /**
+   * Run Prometheus inside this network namespace (scraping targets on its loopback);
+   * queries then go through a process inside it too. Give `port` with it: the free
+   * ports of this namespace say nothing about another.
+   */
+  netns?: string;
+  port?: number;
+  /** Feature flags (`--enable-feature=`), e.g. native-histograms (then it asks for the protobuf exposition). */
+  features?: string[];
 }
 
 export async function startPrometheus(opts: StartPrometheusOptions): Promise<PrometheusServer> {
-  for (const t of opts.targets) {
+  for (const t of [...opts.targets, ...(opts.jobs ?? []).flatMap((j) => j.targets)]) {
     if (!/^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(t)) throw new Error(`refusing to scrape a non-loopback target: ${t}`);
   }
   const dir = tempDir('fp-prom');
   const interval = opts.scrapeInterval ?? '1s';
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-    scrape_configs: opts.scrapeConfigs ?? [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }],
+    scrape_configs: [
+      ...(opts.scrapeConfigs ?? []),
+      ...(opts.targets.length > 0 ? [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }] : []),
+      ...(opts.jobs ?? []).map((j) => ({ job_name: j.job, ...j.scrape, static_configs: [{ targets: j.targets }] })),
+    ],
   };
   const configFile = dir.file('prometheus.yml', config);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    PROMETHEUS_BIN,
-    [
-      `--config.file=${configFile}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      `--storage.tsdb.path=${dir.path}/data`,
-      '--storage.tsdb.retention.time=1h',
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = [
+    `--config.file=${configFile}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    `--storage.tsdb.path=${dir.path}/data`,
+    '--storage.tsdb.retention.time=1h',
+    '--log.level=warn',
+    ...(opts.features === undefined || opts.features.length === 0 ? [] : [`--enable-feature=${opts.features.join(',')}`]),
+  ];
+  // `ip netns exec` setns()es and execs: the child's pid is Prometheus' own, so signals reach it.
+  const [cmd, argv] = opts.netns === undefined ? [PROMETHEUS_BIN, args] : ['ip', ['netns', 'exec', opts.netns, PROMETHEUS_BIN, ...args]];
+  const child: ChildProcess = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const get = async (path: string, timeoutMs: number): Promise<{ status: number; text: string }> => {
+    if (opts.netns === undefined) {
+      const res = await fetch(url + path, { signal: AbortSignal.timeout(timeoutMs) });
+      return { status: res.status, text: await res.text() };
+    }
+    const res = await httpRequest(url + path, { netns: opts.netns, timeoutMs });
+    return { status: res.status, text: res.text() };
+  };
   let log = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
   let exited = false;
@@ -84,8 +110,8 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
   };
 
   const query = async (promql: string): Promise<PromVectorSample[]> => {
-    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(5000) });
-    const body = (await res.json()) as { status: string; data?: { resultType: string; result: PromVectorSample[] }; error?: string };
+    const res = await get(`/api/v1/query?query=${encodeURIComponent(promql)}`, 5000);
+    const body = JSON.parse(res.text) as { status: string; data?: { resultType: string; result: PromVectorSample[] }; error?: string };
     if (body.status !== 'success' || !body.data) throw new Error(`query ${promql}: ${body.error ?? res.status}`);
     if (body.data.resultType !== 'vector') throw new Error(`query ${promql}: expected a vector, got ${body.data.resultType}`);
     return body.data.result;
@@ -96,7 +122,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
       `Prometheus on ${url} to become ready`,
       async () => {
         if (exited) throw new Error(`prometheus exited early:\n${log}`);
-        const r = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+        const r = await get('/-/ready', 1000).catch(() => ({ status: 0 }));
         return r.status === 200;
       },
       20_000,

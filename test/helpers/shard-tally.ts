@@ -19,7 +19,19 @@ export interface Tally {
 }
 
 export function newTally(): Tally {
-  return { sent: new Map(), reply: new Map(), timeout: new Map(), error: new Map(), other: 0, rtts: [], drops: new Array(DROP_REASON_NAMES.length).fill(0), batches: 0, started: 0, schedLagMax: 0, messages: [] };
+  return {
+    sent: new Map(),
+    reply: new Map(),
+    timeout: new Map(),
+    error: new Map(),
+    other: 0,
+    rtts: [],
+    drops: new Array(DROP_REASON_NAMES.length).fill(0),
+    batches: 0,
+    started: 0,
+    schedLagMax: 0,
+    messages: [],
+  };
 }
 
 const inc = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
@@ -36,7 +48,7 @@ export function absorb(t: Tally, msg: FromWorker): void {
   for (let d = 0; d < DROP_REASON_NAMES.length; d++) t.drops[d] += r.header[Header.DropsStart + d];
   for (let i = 0; i < r.count; i++) {
     const slot = r.slot(i);
-    switch (r.event(i)) {
+    switch (r.event(i) as ProbeEvent) {
       case ProbeEvent.Sent:
         inc(t.sent, slot);
         break;
@@ -57,6 +69,17 @@ export function absorb(t: Tally, msg: FromWorker): void {
 }
 
 export function icmpTarget(slot: number, ip: string, intervalMs: number, timeoutMs = 500): ShardTarget {
-  return { slot, name: `icmp-${slot}`, kind: 'icmp', ip, family: ip.includes(':') ? 6 : 4, port: 0, intervalMs, phaseMs: (slot * 7) % intervalMs, timeoutMs, payloadSize: 56, options: { kind: 'icmp' } };
+  return {
+    slot,
+    name: `icmp-${slot}`,
+    kind: 'icmp',
+    ip,
+    family: ip.includes(':') ? 6 : 4,
+    port: 0,
+    intervalMs,
+    phaseMs: (slot * 7) % intervalMs,
+    timeoutMs,
+    payloadSize: 56,
+    options: { kind: 'icmp' },
+  };
 }
-

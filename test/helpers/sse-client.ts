@@ -76,7 +76,7 @@ export class SseClient {
       }
       if (data.length === 0 && event === 'message') continue;
       const text = data.join('\n');
-      let json: Record<string, unknown> | null = null;
+      let json: Record<string, unknown> | null;
       try {
         json = JSON.parse(text) as Record<string, unknown>;
       } catch {
@@ -126,7 +126,10 @@ export class SseClient {
 }
 
 /** A request that is expected to be answered with an error (not a stream): status, body as JSON. */
-export async function sseError(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingMessage['headers']; json: Record<string, unknown> }> {
+export async function sseError(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: IncomingMessage['headers']; json: Record<string, unknown> }> {
   const c = new SseClient(url, headers);
   await c.response;
   await Promise.race([c.closed, new Promise((r) => setTimeout(r, 5000))]);

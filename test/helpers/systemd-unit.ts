@@ -49,9 +49,7 @@ export function analyzeUnit(args: readonly string[], text: string): AnalyzeResul
     const file = join(dir, UNIT_NAME);
     writeFileSync(file, text);
     const r = spawnSync('systemd-analyze', [...args, file], { encoding: 'utf8', timeout: 60_000 });
-    const problems = `${r.stdout}\n${r.stderr}`
-      .split('\n')
-      .filter((l) => l.includes(file) || l.startsWith(`${UNIT_NAME}:`));
+    const problems = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes(file) || l.startsWith(`${UNIT_NAME}:`));
     return { status: r.status, problems, stdout: r.stdout };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,12 @@ async function tcpTarget(): Promise<{ port: number; close(): Promise<void> }> {
 }
 
 /** Start it (flush 500 ms, 1 s interval); `config` overrides, `env` is its environment. Stopped by t.after. */
-export async function startTcpExporter(t: { after(fn: () => Promise<void>): void }, prefix: string, config: Record<string, unknown>, env: Record<string, string> = {}): Promise<Exporter> {
+export async function startTcpExporter(
+  t: { after(fn: () => Promise<void>): void },
+  prefix: string,
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<Exporter> {
   const dir = tempDir(prefix);
   const target = await tcpTarget();
   const cfg = dir.file('c.yaml', {

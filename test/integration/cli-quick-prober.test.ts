@@ -14,7 +14,7 @@ import { createSocket } from 'node:dgram';
 import { ExporterProcess, tempDir, waitFor } from '../helpers/exporter-process.js';
 import { freePort, portIsFree } from '../helpers/free-port.js';
 
-test('run --target: probes exactly the flag\'s target, no responder, logfmt logs', { timeout: 60_000 }, async (t) => {
+test("run --target: probes exactly the flag's target, no responder, logfmt logs", { timeout: 60_000 }, async (t) => {
   let accepted = 0;
   const server: Server = createServer((s) => {
     accepted++;
@@ -24,7 +24,21 @@ test('run --target: probes exactly the flag\'s target, no responder, logfmt logs
   const target = `127.0.0.1:${(server.address() as { port: number }).port}`;
   const listen = `127.0.0.1:${await freePort()}`;
   const exp = new ExporterProcess(
-    ['run', '--target', target, '--web.listen-address', listen, '--workers', '1', '--flush-interval', '100ms', '--probe-defaults.interval', '100ms', '--log.format', 'logfmt'],
+    [
+      'run',
+      '--target',
+      target,
+      '--web.listen-address',
+      listen,
+      '--workers',
+      '1',
+      '--flush-interval',
+      '100ms',
+      '--probe-defaults.interval',
+      '100ms',
+      '--log.format',
+      'logfmt',
+    ],
     listen,
   );
   t.after(async () => {
@@ -32,20 +46,28 @@ test('run --target: probes exactly the flag\'s target, no responder, logfmt logs
     server.close();
   });
   await exp.waitReady(20_000);
-  const targets = JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: Array<{ name: string; kind: string; address: string; state: string }> };
-  assert.deepEqual(targets.targets.map((x) => [x.name, x.kind, x.address, x.state]), [[target, 'tcp', target, 'ok']]);
+  const targets = JSON.parse((await exp.request('/api/v1/targets')).text()) as {
+    targets: Array<{ name: string; kind: string; address: string; state: string }>;
+  };
+  assert.deepEqual(
+    targets.targets.map((x) => [x.name, x.kind, x.address, x.state]),
+    [[target, 'tcp', target, 'ok']],
+  );
   const status = JSON.parse((await exp.request('/api/v1/status')).text()) as { config: string; responder: unknown; targets: { probing: number } };
   assert.equal(status.config, '(command line)');
   assert.equal(status.responder, null, 'no responder unless asked');
   assert.equal(status.targets.probing, 1);
-  await waitFor('probes to reach the test\'s listener', () => accepted >= 3, 10_000, 50);
+  await waitFor("probes to reach the test's listener", () => accepted >= 3, 10_000, 50);
   const m = await exp.scrape();
   assert.ok(m.value('fleetprobe_probe_received_total', { target })! >= 1);
   // logfmt: every line key=value, starting with time and level; none is JSON.
   const lines = exp.stdout.split('\n').filter((l) => l !== '');
   assert.ok(lines.length >= 3, exp.tail());
   for (const line of lines) assert.match(line, /^time=\S+ level=(trace|debug|info|warn|error|fatal) msg=/, line);
-  assert.ok(lines.some((l) => /level=info msg="fleetprobe listening" .*config="\(command line\)"/.test(l)), exp.tail());
+  assert.ok(
+    lines.some((l) => /level=info msg="fleetprobe listening" .*config="\(command line\)"/.test(l)),
+    exp.tail(),
+  );
   const stop = await exp.stop(5000);
   assert.equal(stop.code, 0);
 });

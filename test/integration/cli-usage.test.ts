@@ -11,7 +11,7 @@ import { COMMAND_NAMES, COMMANDS } from '../../src/commands.js';
 import { ExporterProcess, runCli, tempDir } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/free-port.js';
 
-test('COMMAND --help and -h print that command\'s usage and exit 0, for every command', async () => {
+test("COMMAND --help and -h print that command's usage and exit 0, for every command", async () => {
   for (const name of COMMAND_NAMES) {
     for (const flag of ['--help', '-h']) {
       const r = await runCli([name, flag]);
@@ -44,7 +44,10 @@ test('a typo is an unknown command with a suggestion (exit 2), not an "unexpecte
   const r = await runCli(['rnu']);
   assert.equal(r.code, 2);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, 'fleetprobe: unknown command "rnu" (did you mean "run"?); commands: run, responder, check-config, version, help; see fleetprobe --help\n');
+  assert.equal(
+    r.stderr,
+    'fleetprobe: unknown command "rnu" (did you mean "run"?); commands: run, responder, check-config, test, version, help; see fleetprobe --help\n',
+  );
   const addr = await runCli(['127.0.0.1']);
   assert.equal(addr.code, 2);
   assert.match(addr.stderr, /unknown command "127\.0\.0\.1" \(to probe it: fleetprobe run --target 127\.0\.0\.1\)/);

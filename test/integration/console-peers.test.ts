@@ -72,12 +72,17 @@ async function serve(source: ConsoleSource, host: string, port: number, peerRows
     telemetryPath: '/metrics',
     metrics: () => ({ body: '', headers: {} }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => [], status: () => ({}) },
     console: { source, peerPort: () => port, peerRows },
     limits: { maxRequests: 40, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
   } as unknown as Parameters<typeof build>[0]);
-  if (counter) app.addHook('onRequest', async (req) => void (req.url.startsWith('/api/v1/console/matrix/local') && counter.n++));
+  if (counter) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.url.startsWith('/api/v1/console/matrix/local')) counter.n++;
+      done();
+    });
+  }
   await app.listen({ host, port });
   apps.push(app);
   return app;
@@ -89,13 +94,14 @@ async function rogue(host: string, port: number, mode: 'hang' | 'garbage'): Prom
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => undefined);
-    if (mode === 'garbage') sock.once('data', () => sock.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 12\r\nconnection: close\r\n\r\n{"node": 42}'));
+    if (mode === 'garbage')
+      sock.once('data', () => sock.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 12\r\nconnection: close\r\n\r\n{"node": 42}'));
   });
   await new Promise<void>((resolve) => srv.listen(port, host, resolve));
   servers.push(srv);
 }
 
-test('mesh matrix: every peer\'s row fetched over HTTP and merged; unreachable, silent and malformed peers are named', async () => {
+test("mesh matrix: every peer's row fetched over HTTP and merged; unreachable, silent and malformed peers are named", async () => {
   const port = await portFreeOnAll(HOSTS);
   const counter = { n: 0 };
   // n2 loses 50% toward n3; n3 loses nothing; n4 has nothing listening (connection refused).
@@ -109,7 +115,10 @@ test('mesh matrix: every peer\'s row fetched over HTTP and merged; unreachable, 
   const t0 = performance.now();
   const m = (await self.inject({ url: '/api/v1/console/matrix?rows=prober&cols=peer&window=1m' })).json();
   assert.ok(performance.now() - t0 < 5000, 'bounded by the fetch timeout');
-  assert.deepEqual(m.rows.map((r: { key: string }) => r.key), ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
+  assert.deepEqual(
+    m.rows.map((r: { key: string }) => r.key),
+    ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'],
+  );
   const byNode = new Map(m.nodes.map((n: { node: string }) => [n.node, n]));
   assert.equal((byNode.get('n2') as { ok: boolean }).ok, true);
   assert.equal((byNode.get('n3') as { ok: boolean }).ok, true);
@@ -118,11 +127,14 @@ test('mesh matrix: every peer\'s row fetched over HTTP and merged; unreachable, 
   assert.match((byNode.get('n6') as { error: string }).error, /malformed row: node is not a string/);
   const cell = (row: string, col: string) => m.cells[m.rows.findIndex((r: { key: string }) => r.key === row)][m.cols.indexOf(col)];
   assert.equal(cell('n1', 'n2').loss, 0.1);
-  assert.equal(cell('n2', 'n3').loss, 0.5, 'n2\'s own row, from n2\'s API');
+  assert.equal(cell('n2', 'n3').loss, 0.5, "n2's own row, from n2's API");
   assert.equal(cell('n2', 'n1').loss, 0);
   assert.equal(cell('n3', 'n2').loss, 0);
   assert.equal(cell('n2', 'n2'), null, 'a node does not probe itself');
-  assert.deepEqual(m.rows.find((r: { key: string }) => r.key === 'n4').missing.map((x: { node: string }) => x.node), ['n4']);
+  assert.deepEqual(
+    m.rows.find((r: { key: string }) => r.key === 'n4').missing.map((x: { node: string }) => x.node),
+    ['n4'],
+  );
 
   // By rack: n1 and n2 share r1, so their rows add up; r2 holds n3 (answered) and n4 (missing).
   const r = (await self.inject({ url: '/api/v1/console/matrix?rows=rack&cols=rack&window=1m' })).json();

@@ -22,8 +22,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ExporterProcess, isRoot, REPO_ROOT, tempDir, waitFor } from '../helpers/exporter-process.js';
@@ -32,7 +31,11 @@ import { createSocket } from 'node:dgram';
 import { unitDirectives } from '../helpers/systemd-unit.js';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const SKIP = !isRoot ? 'needs root: setpriv to a non-root uid, setcap' : !has('setpriv') || !has('setcap') ? 'needs setpriv (util-linux) and setcap (libcap2-bin)' : false;
+const SKIP = !isRoot
+  ? 'needs root: setpriv to a non-root uid, setcap'
+  : !has('setpriv') || !has('setcap')
+    ? 'needs setpriv (util-linux) and setcap (libcap2-bin)'
+    : false;
 
 /** "CAP_NET_RAW" / "NET_RAW" -> "net_raw" (setpriv's spelling). */
 const capName = (c: string) => c.toLowerCase().replace(/^cap_/, '');
@@ -48,8 +51,11 @@ interface Credentials {
 function setprivRunner(c: Credentials, node: string): string[] {
   return [
     'setpriv',
-    `--reuid=${c.uid}`, `--regid=${c.uid}`, '--clear-groups',
-    `--inh-caps=${capList(c.ambient)}`, `--ambient-caps=${capList(c.ambient)}`,
+    `--reuid=${c.uid}`,
+    `--regid=${c.uid}`,
+    '--clear-groups',
+    `--inh-caps=${capList(c.ambient)}`,
+    `--ambient-caps=${capList(c.ambient)}`,
     `--bounding-set=${capList(c.bounding)}`,
     ...(c.noNewPrivs ? ['--no-new-privs'] : []),
     node,
@@ -64,7 +70,9 @@ function systemdCredentials(): Credentials {
 
 function podCredentials(): Credentials {
   const text = readFileSync(join(REPO_ROOT, 'deploy', 'kubernetes', 'mesh-daemonset.yaml'), 'utf8');
-  const ds = parseAllDocuments(text).map((x) => x.toJS()).find((o) => o?.kind === 'DaemonSet');
+  const ds = parseAllDocuments(text)
+    .map((x) => x.toJS())
+    .find((o) => o?.kind === 'DaemonSet');
   const pod = ds.spec.template.spec;
   const sc = pod.containers[0].securityContext;
   assert.deepEqual(sc.capabilities.drop, ['ALL']);
@@ -110,18 +118,27 @@ async function runAs(runner: string[], dir: ReturnType<typeof tempDir>, udpPort:
   const proc = new ExporterProcess(['run', '--config', cfg], `127.0.0.1:${web}`, { runner });
   t.after(async () => void (await proc.stop()));
   await proc.waitReady(20_000);
-  const udpReceived = await waitFor('udp answers', async () => {
-    const n = (await proc.scrape()).value('fleetprobe_probe_received_total', { target: 'udp-lo' }) ?? 0;
-    return n > 0 ? n : undefined;
-  }, 10_000);
+  const udpReceived = await waitFor(
+    'udp answers',
+    async () => {
+      const n = (await proc.scrape()).value('fleetprobe_probe_received_total', { target: 'udp-lo' }) ?? 0;
+      return n > 0 ? n : undefined;
+    },
+    10_000,
+  );
   // ICMP either probes (answers arrive) or is rejected with a reason.
-  const icmp = await waitFor('icmp to be probed or rejected', async () => {
-    const targets = (JSON.parse((await proc.request('/api/v1/targets')).text()) as { targets: Array<{ name: string; state: string; error?: string }> }).targets;
-    const t0 = targets.find((x) => x.name === 'icmp-lo')!;
-    const received = (await proc.scrape()).value('fleetprobe_probe_received_total', { target: 'icmp-lo' }) ?? 0;
-    if (t0.state === 'rejected' || received > 0) return { state: t0.state, error: t0.error, received };
-    return undefined;
-  }, 10_000);
+  const icmp = await waitFor(
+    'icmp to be probed or rejected',
+    async () => {
+      const targets = (JSON.parse((await proc.request('/api/v1/targets')).text()) as { targets: Array<{ name: string; state: string; error?: string }> })
+        .targets;
+      const t0 = targets.find((x) => x.name === 'icmp-lo')!;
+      const received = (await proc.scrape()).value('fleetprobe_probe_received_total', { target: 'icmp-lo' }) ?? 0;
+      if (t0.state === 'rejected' || received > 0) return { state: t0.state, error: t0.error, received };
+      return undefined;
+    },
+    10_000,
+  );
   // setpriv execs node in place: the child's pid is the exporter's.
   const creds = credentialsOf(proc.child.pid!);
   const stopped = await proc.stop();
@@ -153,20 +170,32 @@ test('fleetprobe as a non-root uid probes ICMP with exactly the privileges each 
   const unit = systemdCredentials();
   assert.deepEqual([unit.ambient, unit.bounding, unit.noNewPrivs], [['CAP_NET_RAW'], ['CAP_NET_RAW'], true]);
   const viaSystemd = await runAs(setprivRunner(unit, plainNode), dir, udpPort, t);
-  assert.equal(viaSystemd.icmp.state, 'ok', JSON.stringify(viaSystemd, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)));
+  assert.equal(
+    viaSystemd.icmp.state,
+    'ok',
+    JSON.stringify(viaSystemd, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)),
+  );
   assert.deepEqual([viaSystemd.uid, viaSystemd.capEff], [10001, CAP_NET_RAW_BIT], 'uid 10001 holding CAP_NET_RAW and nothing else');
   assert.ok(viaSystemd.icmp.received > 0);
 
   const pod = podCredentials();
   assert.deepEqual([pod.uid, pod.bounding, pod.noNewPrivs], [10001, ['NET_RAW'], true]);
   const inPod = await runAs(setprivRunner(pod, capNode), dir, udpPort, t);
-  assert.equal(inPod.icmp.state, 'ok', JSON.stringify(inPod, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)));
+  assert.equal(
+    inPod.icmp.state,
+    'ok',
+    JSON.stringify(inPod, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)),
+  );
   assert.deepEqual([inPod.uid, inPod.capEff], [10001, CAP_NET_RAW_BIT]);
   assert.ok(inPod.icmp.received > 0);
 
   // The same pod with the plain node: no capability survives the exec of a non-root user.
   const noFileCap = await runAs(setprivRunner(pod, plainNode), dir, udpPort, t);
-  assert.equal(noFileCap.icmp.state, 'rejected', JSON.stringify(noFileCap, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)));
+  assert.equal(
+    noFileCap.icmp.state,
+    'rejected',
+    JSON.stringify(noFileCap, (_, v) => (typeof v === 'bigint' ? v.toString(16) : v)),
+  );
   assert.deepEqual([noFileCap.uid, noFileCap.capEff], [10001, 0n]);
   assert.match(noFileCap.icmp.error ?? '', /EPERM|not permitted|CAP_NET_RAW/i);
   assert.ok(noFileCap.udpReceived > 0, 'the other kinds keep running');

@@ -63,8 +63,13 @@ function directiveProblems(text: string): string[] {
 
 test('the unit has every hardening directive and none that breaks node', () => {
   assert.deepEqual(directiveProblems(UNIT), []);
-  const weakened = UNIT.replace(/^ProtectSystem=strict$/m, 'ProtectSystem=full').replace(/^NoNewPrivileges=yes\n/m, '') + '\n[Service]\nMemoryDenyWriteExecute=yes\n';
-  assert.deepEqual(directiveProblems(weakened), ['Service.NoNewPrivileges missing', 'Service.ProtectSystem=full', 'Service.MemoryDenyWriteExecute must not be set']);
+  const weakened =
+    UNIT.replace(/^ProtectSystem=strict$/m, 'ProtectSystem=full').replace(/^NoNewPrivileges=yes\n/m, '') + '\n[Service]\nMemoryDenyWriteExecute=yes\n';
+  assert.deepEqual(directiveProblems(weakened), [
+    'Service.NoNewPrivileges missing',
+    'Service.ProtectSystem=full',
+    'Service.MemoryDenyWriteExecute must not be set',
+  ]);
 });
 
 test('systemd-analyze verify accepts the unit without a warning, and rejects a broken copy', { skip: SKIP }, () => {

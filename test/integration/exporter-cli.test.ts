@@ -60,12 +60,25 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
 
   await tt.test('every configured target has its series (with user labels) in the first scrape', async () => {
     // The listener opens only after the targets are applied, so the first answer is the first scrape.
-    const m = await waitFor('the first /metrics answer', async () => {
-      if (exp.exit) throw new Error(`exited: ${exp.tail()}`);
-      return await scrape();
-    }, 15_000);
+    const m = await waitFor(
+      'the first /metrics answer',
+      async () => {
+        if (exp.exit) throw new Error(`exited: ${exp.tail()}`);
+        return await scrape();
+      },
+      15_000,
+    );
     for (const def of [LO4, LO4B, LO6]) {
-      for (const family of ['sent_total', 'received_total', 'timeouts_total', 'duplicates_total', 'late_total', 'rtt_seconds_count', 'loss_ratio', 'last_rtt_seconds']) {
+      for (const family of [
+        'sent_total',
+        'received_total',
+        'timeouts_total',
+        'duplicates_total',
+        'late_total',
+        'rtt_seconds_count',
+        'loss_ratio',
+        'last_rtt_seconds',
+      ]) {
         const s = m.find(`fleetprobe_probe_${family}`, { target: def.name });
         assert.equal(s.length, 1, `${family} for ${def.name}: ${s.length} series\n${exp.tail()}`);
         assert.deepEqual(
@@ -86,10 +99,15 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
 
   await tt.test('sent and received grow on every target, with zero timeouts and errors', async () => {
     const a = await scrape();
-    const b = await waitFor('1.5 s of probing', async () => {
-      const m = await scrape();
-      return [LO4, LO4B, LO6].every((d) => t(m, 'received_total', d.name)! >= t(a, 'received_total', d.name)! + 5) && m;
-    }, 5_000, 250);
+    const b = await waitFor(
+      '1.5 s of probing',
+      async () => {
+        const m = await scrape();
+        return [LO4, LO4B, LO6].every((d) => t(m, 'received_total', d.name)! >= t(a, 'received_total', d.name)! + 5) && m;
+      },
+      5_000,
+      250,
+    );
     for (const d of [LO4, LO4B, LO6]) {
       const sent = t(b, 'sent_total', d.name)!;
       const recv = t(b, 'received_total', d.name)!;
@@ -125,7 +143,9 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
   await tt.test('/api/v1/targets lists every target as ok, with its ip and worker', async () => {
     const r = await exp.request('/api/v1/targets');
     assert.equal(r.status, 200);
-    const { targets } = JSON.parse(r.text()) as { targets: Array<{ name: string; state: string; ip?: string; worker?: number; labels?: Record<string, string> }> };
+    const { targets } = JSON.parse(r.text()) as {
+      targets: Array<{ name: string; state: string; ip?: string; worker?: number; labels?: Record<string, string> }>;
+    };
     const byName = new Map(targets.map((x) => [x.name, x]));
     assert.deepEqual([...byName.keys()].sort(), ['lo4', 'lo4b', 'lo6']);
     for (const d of [LO4, LO4B, LO6]) {
@@ -143,16 +163,26 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
     const before = await scrape();
     dir.file('fleetprobe.yaml', config(listen, [LO4, LO6, LO4C]));
     exp.signal('SIGHUP');
-    const after = await waitFor('lo4c to appear and lo4b to go', async () => {
-      const m = await scrape();
-      return m.find('fleetprobe_probe_sent_total', { target: 'lo4c' }).length === 1 && m.find('fleetprobe_probe_sent_total', { target: 'lo4b' }).length === 0 && m;
-    }, 5_000);
+    const after = await waitFor(
+      'lo4c to appear and lo4b to go',
+      async () => {
+        const m = await scrape();
+        return (
+          m.find('fleetprobe_probe_sent_total', { target: 'lo4c' }).length === 1 && m.find('fleetprobe_probe_sent_total', { target: 'lo4b' }).length === 0 && m
+        );
+      },
+      5_000,
+    );
     assert.equal(after.find('fleetprobe_probe_loss_ratio', { target: 'lo4b' }).length, 0, 'every family of the removed target is gone');
     for (const d of [LO4, LO6]) assert.ok(t(after, 'sent_total', d.name)! >= t(before, 'sent_total', d.name)!, `${d.name} reset`);
-    const later = await waitFor('lo4c replies and lo4/lo6 keep growing', async () => {
-      const m = await scrape();
-      return t(m, 'received_total', 'lo4c')! > 0 && [LO4, LO6].every((d) => t(m, 'received_total', d.name)! > t(after, 'received_total', d.name)!) && m;
-    }, 5_000);
+    const later = await waitFor(
+      'lo4c replies and lo4/lo6 keep growing',
+      async () => {
+        const m = await scrape();
+        return t(m, 'received_total', 'lo4c')! > 0 && [LO4, LO6].every((d) => t(m, 'received_total', d.name)! > t(after, 'received_total', d.name)!) && m;
+      },
+      5_000,
+    );
     assert.equal(t(later, 'timeouts_total', 'lo4c'), 0);
     assert.equal(later.value('fleetprobe_config_last_reload_successful'), 1);
     assert.equal(later.value('fleetprobe_targets', { state: 'configured' }), 3);
@@ -180,10 +210,14 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
     assert.equal(r.status, 400, 'an invalid configuration is a 400 (500 is for a failure to apply)');
     const body = JSON.parse(r.text()) as { status: string; applied: boolean; problems: Array<{ key: string }> };
     assert.deepEqual([body.status, body.applied, body.problems.map((p) => p.key)], ['invalid', false, ['workers']]);
-    const m = await waitFor('the old targets to keep growing', async () => {
-      const x = await scrape();
-      return [LO4, LO6, LO4D].every((d) => t(x, 'received_total', d.name)! > t(good, 'received_total', d.name)!) && x;
-    }, 5_000);
+    const m = await waitFor(
+      'the old targets to keep growing',
+      async () => {
+        const x = await scrape();
+        return [LO4, LO6, LO4D].every((d) => t(x, 'received_total', d.name)! > t(good, 'received_total', d.name)!) && x;
+      },
+      5_000,
+    );
     assert.deepEqual(m.labelValues('fleetprobe_probe_sent_total', 'target'), new Set(['lo4', 'lo6', 'lo4d']), 'targets unchanged');
     assert.equal(m.value('fleetprobe_config_last_reload_successful'), 0);
     assert.equal(m.value('fleetprobe_workers', { state: 'running' }), 2);

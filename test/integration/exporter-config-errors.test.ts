@@ -44,7 +44,10 @@ test('a bad flag value is a configuration error too (exit 2)', { timeout: 20_000
 test('check-config on a valid config exits 0 and says ok', { timeout: 20_000 }, async (t) => {
   const dir = tempDir('fp-checkok');
   t.after(() => dir.cleanup());
-  dir.file('targets.json', [{ name: 'f1', address: '127.0.0.5' }, { name: 'f2', address: '127.0.0.1:4000' }]);
+  dir.file('targets.json', [
+    { name: 'f1', address: '127.0.0.5' },
+    { name: 'f2', address: '127.0.0.1:4000' },
+  ]);
   const cfg = dir.file('ok.yaml', { workers: 2, targets: [{ name: 'lo4', address: '127.0.0.1' }], target_files: ['targets.json'] });
   const r = await runCli(['check-config', '--config', cfg], { timeoutMs: 10_000 });
   assert.equal(r.code, 0, r.stderr);

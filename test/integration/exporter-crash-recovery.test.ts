@@ -60,26 +60,43 @@ test('a worker thread killed by an uncaught exception is restarted and its targe
 
   // Scrape often while the crash happens, so a counter that dips even briefly is caught.
   let atRestart: Metrics | undefined;
-  const m1 = await waitFor('one worker restart', async () => {
-    const m = await scrape();
-    if (m.sum('fleetprobe_worker_restarts_total') >= 1) return m;
-    atRestart = m;
-    return undefined;
-  }, 15_000, 50);
+  const m1 = await waitFor(
+    'one worker restart',
+    async () => {
+      const m = await scrape();
+      if (m.sum('fleetprobe_worker_restarts_total') >= 1) return m;
+      atRestart = m;
+      return undefined;
+    },
+    15_000,
+    50,
+  );
   assert.ok(atRestart, 'scraped at least once before the crash');
-  const crashed = [...m1.labelValues('fleetprobe_worker_restarts_total', 'worker')].find((w) => m1.value('fleetprobe_worker_restarts_total', { worker: w }) === 1);
+  const crashed = [...m1.labelValues('fleetprobe_worker_restarts_total', 'worker')].find(
+    (w) => m1.value('fleetprobe_worker_restarts_total', { worker: w }) === 1,
+  );
   assert.ok(crashed !== undefined, 'the restarted worker is labelled');
   const victims = TARGETS.filter((x) => String(workerOf.get(x.name)) === crashed).map((x) => x.name);
   assert.ok(victims.length > 0, `worker ${crashed} owned targets (placement: ${JSON.stringify([...workerOf])})`);
   assert.ok(atRestart.sum('fleetprobe_probe_received_total', {}) > 0, 'probing happened before the crash');
 
   // The replacement must probe the same targets, from where the counters were.
-  const m2 = await waitFor('the crashed worker\'s targets to reply again', async () => {
-    const m = await scrape();
-    return victims.every((n) => m.value('fleetprobe_probe_received_total', { target: n })! >= m1.value('fleetprobe_probe_received_total', { target: n })! + 5) && m;
-  }, 10_000, 50);
+  const m2 = await waitFor(
+    "the crashed worker's targets to reply again",
+    async () => {
+      const m = await scrape();
+      return (
+        victims.every((n) => m.value('fleetprobe_probe_received_total', { target: n })! >= m1.value('fleetprobe_probe_received_total', { target: n })! + 5) && m
+      );
+    },
+    10_000,
+    50,
+  );
   for (const n of victims) {
-    assert.ok(m2.value('fleetprobe_probe_sent_total', { target: n })! > m1.value('fleetprobe_probe_sent_total', { target: n })!, `${n}: sent grows after the restart`);
+    assert.ok(
+      m2.value('fleetprobe_probe_sent_total', { target: n })! > m1.value('fleetprobe_probe_sent_total', { target: n })!,
+      `${n}: sent grows after the restart`,
+    );
   }
   await waitFor('/readyz 200 after the restart', async () => (await httpRequest(`${exporter.url}/readyz`)).status === 200, 5_000);
 
@@ -90,5 +107,5 @@ test('a worker thread killed by an uncaught exception is restarted and its targe
   assert.equal(m3.value('fleetprobe_workers', { state: 'running' }), 2);
   for (const x of TARGETS) assert.equal(m3.value('fleetprobe_probe_timeouts_total', { target: x.name }), 0, `${x.name}: no timeouts`);
   assert.ok(guard.compared > 100, `monotonicity compared ${guard.compared} series`);
-  assert.deepEqual(uncaught, [], 'the worker\'s exception did not reach the main thread');
+  assert.deepEqual(uncaught, [], "the worker's exception did not reach the main thread");
 });

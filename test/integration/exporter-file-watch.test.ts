@@ -70,11 +70,16 @@ test('changed target and peer files are picked up without a signal', { timeout: 
   });
   await exp.waitReady(20_000);
   const scrapeUntil = (what: string, ok: (m: Metrics) => boolean, ms = 15_000) =>
-    waitFor(what, async () => {
-      if (exp.exit) throw new Error(`exited\n${exp.tail()}`);
-      const m = await exp.scrape();
-      return ok(m) && m;
-    }, ms, 100).catch((err: Error) => {
+    waitFor(
+      what,
+      async () => {
+        if (exp.exit) throw new Error(`exited\n${exp.tail()}`);
+        const m = await exp.scrape();
+        return ok(m) && m;
+      },
+      ms,
+      100,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${exp.tail(15)}`);
     });
 
@@ -87,24 +92,42 @@ test('changed target and peer files are picked up without a signal', { timeout: 
     assert.deepEqual(names(m), ['b']);
     const reloads = fileReloads(exp);
     assert.equal(reloads.length, 2, JSON.stringify(reloads));
-    assert.ok(reloads.every((l) => l.status === 'reloaded' && l.msg === 'configuration reloaded' && /targets\.json/.test(l.trigger ?? '')), JSON.stringify(reloads));
-    assert.ok(logLines(exp).some((l) => typeof l.msg === 'string' && /^file changed: .*targets\.json; reloading$/.test(l.msg)), 'the log says why it reloads');
+    assert.ok(
+      reloads.every((l) => l.status === 'reloaded' && l.msg === 'configuration reloaded' && /targets\.json/.test(l.trigger ?? '')),
+      JSON.stringify(reloads),
+    );
+    assert.ok(
+      logLines(exp).some((l) => typeof l.msg === 'string' && /^file changed: .*targets\.json; reloading$/.test(l.msg)),
+      'the log says why it reloads',
+    );
   });
 
   await t.test('a truncated write keeps the running targets and is reported; the fixed file applies', async () => {
     const before = await exp.scrape();
     writeFileSync(file, '[{"name": "c", "addr');
-    const m = await scrapeUntil('the failed read to be reported', (x) => x.value('fleetprobe_target_file_last_read_successful', { file: 'targets.json' }) === 0 || x.value('fleetprobe_target_file_last_read_successful') === 0);
+    const m = await scrapeUntil(
+      'the failed read to be reported',
+      (x) =>
+        x.value('fleetprobe_target_file_last_read_successful', { file: 'targets.json' }) === 0 || x.value('fleetprobe_target_file_last_read_successful') === 0,
+    );
     assert.equal(m.value('fleetprobe_config_last_reload_successful'), 0);
     assert.deepEqual(names(m), ['b'], 'b is kept');
     const status = JSON.parse((await exp.request('/api/v1/status')).text()) as { last_reload: { status: string; problems: Array<{ message: string }> } };
     assert.equal(status.last_reload.status, 'partial');
     assert.match(status.last_reload.problems[0].message, /is not valid JSON.*keeping its 1 targets/);
-    await scrapeUntil('b still probed', (x) => x.value('fleetprobe_probe_sent_total', { target: 'b' })! > before.value('fleetprobe_probe_sent_total', { target: 'b' })!);
+    await scrapeUntil(
+      'b still probed',
+      (x) => x.value('fleetprobe_probe_sent_total', { target: 'b' })! > before.value('fleetprobe_probe_sent_total', { target: 'b' })!,
+    );
     writeFileSync(file, JSON.stringify([target('b'), target('c')]));
     const fixed = await scrapeUntil('c in /metrics', (x) => names(x).includes('c'));
     assert.equal(fixed.value('fleetprobe_config_last_reload_successful'), 1);
-    assert.deepEqual(fileReloads(exp).slice(-2).map((l) => l.status), ['partial', 'reloaded']);
+    assert.deepEqual(
+      fileReloads(exp)
+        .slice(-2)
+        .map((l) => l.status),
+      ['partial', 'reloaded'],
+    );
   });
 
   await t.test('a new file renamed over the old one is picked up', async () => {
@@ -130,7 +153,13 @@ test('changed target and peer files are picked up without a signal', { timeout: 
   });
 
   await t.test('the mesh peers file: a new peer becomes targets; an invalid file changes nothing and is reported', async () => {
-    writeFileSync(peers, toYaml([{ name: 'self', address: '127.0.0.1' }, { name: 'p2', address: '127.0.0.2' }]));
+    writeFileSync(
+      peers,
+      toYaml([
+        { name: 'self', address: '127.0.0.1' },
+        { name: 'p2', address: '127.0.0.2' },
+      ]),
+    );
     await scrapeUntil('p2/tcp in /metrics', (m) => names(m).includes('p2/tcp'));
     const count = fileReloads(exp).length;
     writeFileSync(peers, 'peers: [unterminated');

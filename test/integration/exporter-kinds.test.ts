@@ -12,7 +12,7 @@ import { freePort } from '../helpers/free-port.js';
 
 const NAMES = ['k-tcp', 'k-echo', 'k-udp', 'k-http'];
 
-test('tcp, tcp_echo, udp and http targets probe the exporter\'s own responder', { timeout: 40_000 }, async (t) => {
+test("tcp, tcp_echo, udp and http targets probe the exporter's own responder", { timeout: 40_000 }, async (t) => {
   const dir = tempDir('fp-kinds');
   const webPort = await freePort();
   const echoPort = await freePort();
@@ -47,12 +47,20 @@ test('tcp, tcp_echo, udp and http targets probe the exporter\'s own responder', 
     'every kind is accepted by its worker (a kind missing from workers/probes/registry.ts is rejected here)',
   );
 
-  const m = await waitFor('5 answers on every target', async () => {
+  const m = await waitFor(
+    '5 answers on every target',
+    async () => {
+      const x = await exp.scrape();
+      return NAMES.every((n) => (x.value('fleetprobe_probe_received_total', { target: n }) ?? 0) >= 5) && x;
+    },
+    10_000,
+    250,
+  ).catch(async (err: Error) => {
     const x = await exp.scrape();
-    return NAMES.every((n) => (x.value('fleetprobe_probe_received_total', { target: n }) ?? 0) >= 5) && x;
-  }, 10_000, 250).catch(async (err: Error) => {
-    const x = await exp.scrape();
-    const got = NAMES.map((n) => `${n}: sent ${x.value('fleetprobe_probe_sent_total', { target: n })} received ${x.value('fleetprobe_probe_received_total', { target: n })} errors ${x.sum('fleetprobe_probe_errors_total', { target: n })}`);
+    const got = NAMES.map(
+      (n) =>
+        `${n}: sent ${x.value('fleetprobe_probe_sent_total', { target: n })} received ${x.value('fleetprobe_probe_received_total', { target: n })} errors ${x.sum('fleetprobe_probe_errors_total', { target: n })}`,
+    );
     throw new Error(`${err.message}\n${got.join('\n')}`);
   });
   for (const n of NAMES) {

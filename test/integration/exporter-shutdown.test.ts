@@ -62,7 +62,9 @@ async function startAgainstBlackHole(t: { after(fn: () => Promise<void>): void }
     targets: [{ name: 'hole-target', address: `127.0.0.1:${target.port}` }],
   });
   // The default export interval (60 s) means the final export at SIGTERM is the only one.
-  const exp = new ExporterProcess(['run', '--config', cfg], listen, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${bh.port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } });
+  const exp = new ExporterProcess(['run', '--config', cfg], listen, {
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${bh.port}`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+  });
   t.after(async () => {
     await exp.stop(2000);
     await Promise.all([bh.close(), target.close()]);
@@ -89,7 +91,10 @@ test('SIGTERM exits within the shutdown bound, with status 0, when the OTLP coll
   assert.match(exp.stdout, /fleetprobe stopped/);
 });
 
-for (const [second, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+for (const [second, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const) {
   test(`a second signal (${second}) during a slow shutdown exits at once with status ${code}`, { timeout: 60_000 }, async (t) => {
     const { exp } = await startAgainstBlackHole(t);
     exp.signal('SIGTERM');

@@ -59,19 +59,26 @@ test('a bad target-file entry is rejected alone and an unresolvable name is repo
   assert.equal(byName.get('f-ok')?.state, 'ok', JSON.stringify(api));
   const bad = byName.get('f-bad');
   assert.equal(bad?.state, 'rejected', JSON.stringify(api));
-  assert.match(bad!.error ?? '', /interval/, 'the reason names the bad field');
-  assert.match(bad!.source ?? '', /targets\.json\[1\]/, 'the source names file and entry');
+  assert.match(bad.error ?? '', /interval/, 'the reason names the bad field');
+  assert.match(bad.source ?? '', /targets\.json\[1\]/, 'the source names file and entry');
   const ghost = byName.get('ghost');
   assert.equal(ghost?.state, 'unresolved', JSON.stringify(api));
-  assert.ok((ghost!.error ?? '').length > 0, 'unresolved carries the resolver error');
+  assert.ok((ghost.error ?? '').length > 0, 'unresolved carries the resolver error');
 
   const first = await exp.scrape();
-  const m = await waitFor('lo4 and f-ok to keep replying, ghost to count resolve errors', async () => {
-    const x = await exp!.scrape();
-    return (
-      ['lo4', 'f-ok'].every((n) => x.value('fleetprobe_probe_received_total', { target: n })! >= first.value('fleetprobe_probe_received_total', { target: n })! + 5) && x
-    );
-  }, 10_000, 250);
+  const m = await waitFor(
+    'lo4 and f-ok to keep replying, ghost to count resolve errors',
+    async () => {
+      const x = await exp.scrape();
+      return (
+        ['lo4', 'f-ok'].every(
+          (n) => x.value('fleetprobe_probe_received_total', { target: n })! >= first.value('fleetprobe_probe_received_total', { target: n })! + 5,
+        ) && x
+      );
+    },
+    10_000,
+    250,
+  );
   assert.equal(m.value('fleetprobe_targets', { state: 'rejected' }), 1);
   assert.equal(m.value('fleetprobe_targets', { state: 'unresolved' }), 1);
   assert.ok(m.value('fleetprobe_probe_errors_total', { target: 'ghost', reason: 'resolve' })! >= 1, 'errors_total{reason="resolve"} for ghost');

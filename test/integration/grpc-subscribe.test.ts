@@ -43,10 +43,14 @@ before(async () => {
   exp = new ExporterProcess(['run', '--config', cfg, '--grpc.listen-address', grpcAddress], listen);
   await exp.waitReady(15_000);
   client = telemetryClient(grpcAddress);
-  await waitFor('a few probes of every target', async () => {
-    const m = await exp.scrape();
-    return ['a', 'b', 'c'].every((t) => m.value('fleetprobe_probe_received_total', { target: t })! >= 3);
-  }, 10_000);
+  await waitFor(
+    'a few probes of every target',
+    async () => {
+      const m = await exp.scrape();
+      return ['a', 'b', 'c'].every((t) => m.value('fleetprobe_probe_received_total', { target: t })! >= 3);
+    },
+    10_000,
+  );
 });
 after(async () => {
   client?.close();
@@ -71,13 +75,14 @@ test('reflection lists the service and serves its descriptors and their imports 
     await ended;
     return answers;
   };
-  const decode = (b: Buffer) => descriptor.FileDescriptorProto.decode(b) as unknown as {
-    name: string;
-    package: string;
-    dependency: string[];
-    service: { name: string; method: { name: string; clientStreaming: boolean; serverStreaming: boolean }[] }[];
-    messageType: { name: string }[];
-  };
+  const decode = (b: Buffer) =>
+    descriptor.FileDescriptorProto.decode(b) as unknown as {
+      name: string;
+      package: string;
+      dependency: string[];
+      service: { name: string; method: { name: string; clientStreaming: boolean; serverStreaming: boolean }[] }[];
+      messageType: { name: string }[];
+    };
   try {
     const [list, bySymbol] = await ask([{ list_services: '' }, { file_containing_symbol: 'fleetprobe.v1.Telemetry' }]);
     const services = (list.list_services_response.service as { name: string }[]).map((s) => s.name);
@@ -87,21 +92,26 @@ test('reflection lists the service and serves its descriptors and their imports 
     const tele = files.find((f) => f.package === 'fleetprobe.v1');
     assert.ok(tele, JSON.stringify(files.map((f) => f.name)));
     const svc = tele.service.find((x) => x.name === 'Telemetry');
-    assert.deepEqual(svc?.method.map((m) => [m.name, m.clientStreaming, m.serverStreaming]), [['Subscribe', true, true]]);
+    assert.deepEqual(
+      svc?.method.map((m) => [m.name, m.clientStreaming, m.serverStreaming]),
+      [['Subscribe', true, true]],
+    );
     // grpcurl then asks for the file by the name reflection gave it, and for its imports (none).
     const [byName] = await ask([{ file_by_filename: tele.name }]);
     assert.ok((byName.file_descriptor_response.file_descriptor_proto as Buffer[]).map(decode).some((f) => f.package === 'fleetprobe.v1'));
     assert.deepEqual(tele.dependency, []);
     // A dynamic client built from the reflected descriptors alone resolves every type
     // and round-trips what the server sends.
-    const root = (protobuf.Root as unknown as { fromDescriptor(d: unknown): protobuf.Root }).fromDescriptor(descriptor.FileDescriptorSet.fromObject({ file: raw.map((b) => descriptor.FileDescriptorProto.decode(b)) }));
+    const root = (protobuf.Root as unknown as { fromDescriptor(d: unknown): protobuf.Root }).fromDescriptor(
+      descriptor.FileDescriptorSet.fromObject({ file: raw.map((b) => descriptor.FileDescriptorProto.decode(b)) }),
+    );
     root.resolveAll();
     const Response = root.lookupType('fleetprobe.v1.SubscribeResponse');
     const s = Subscription.open(client, md(), { subscribe: { mode: 'ONCE', targets: ['a'] } });
     await s.ended();
     const sent = s.responses[0].state;
     const bytes = Buffer.from(Response.encode(Response.fromObject({ target: 'a', state: { ...sent, errors: [{ reason: 'refused', count: 2 }] } })).finish());
-    const back = Response.toObject(Response.decode(bytes), { longs: Number }) as Message;
+    const back = Response.toObject(Response.decode(bytes), { longs: Number });
     assert.deepEqual(back.state.labels, [{ name: 'rack', value: 'r1' }]);
     assert.deepEqual(back.state.errors, [{ reason: 'refused', count: 2 }]);
     assert.equal(back.state.sent, sent.sent);
@@ -127,34 +137,62 @@ test('ONCE: the state of each selected target, a sync_response, then status OK',
 
   const all = Subscription.open(client, md(), { subscribe: { mode: 'ONCE' } });
   assert.equal((await all.ended()).code, Status.OK);
-  assert.deepEqual(all.of('state').map((r) => r.target), ['a', 'b', 'c'], 'no selection: every target');
+  assert.deepEqual(
+    all.of('state').map((r) => r.target),
+    ['a', 'b', 'c'],
+    'no selection: every target',
+  );
 
-  const byLabel = Subscription.open(client, md(), { subscribe: { mode: 'ONCE', labels: [{ name: 'rack', value: 'r2' }, { name: 'kind', value: 'icmp' }] } });
+  const byLabel = Subscription.open(client, md(), {
+    subscribe: {
+      mode: 'ONCE',
+      labels: [
+        { name: 'rack', value: 'r2' },
+        { name: 'kind', value: 'icmp' },
+      ],
+    },
+  });
   assert.equal((await byLabel.ended()).code, Status.OK);
-  assert.deepEqual(byLabel.of('state').map((r) => r.target), ['b']);
+  assert.deepEqual(
+    byLabel.of('state').map((r) => r.target),
+    ['b'],
+  );
 });
 
-test('STREAM: states, sync_response, then every result of the selected targets as it comes, and states again', { skip: NEEDS_ROOT, timeout: 20_000 }, async () => {
-  const s = Subscription.open(client, md(), { subscribe: { mode: 'STREAM', labels: [{ name: 'rack', value: 'r1' }] } });
-  await s.until('sync', () => s.of('sync_response').length === 1, 5000);
-  assert.deepEqual(s.responses.slice(0, 3).map(summary), ['state:a', 'state:c', 'sync_response:']);
-  await s.until('10 results of a and c and a second state of each', () => {
-    const r = s.of('result').map((x) => x.target);
-    const st = s.of('state').map((x) => x.target);
-    return r.filter((t) => t === 'a').length >= 10 && r.filter((t) => t === 'c').length >= 10 && st.filter((t) => t === 'a').length >= 2 && st.filter((t) => t === 'c').length >= 2;
-  }, 10_000);
-  for (const r of s.of('result')) {
-    assert.ok(r.target === 'a' || r.target === 'c', r.target);
-    assert.equal(r.result.kind, 'icmp');
-    assert.equal(r.result.outcome, 'REPLY');
-    assert.ok(r.result.rtt_seconds > 0 && r.result.rtt_seconds < 0.1);
-    assert.equal(r.result.reason, '');
-  }
-  assert.equal((await exp.scrape()).value('fleetprobe_stream_clients', { transport: 'grpc' }), 1);
-  s.call.cancel();
-  assert.equal((await s.ended()).code, Status.CANCELLED);
-  await waitFor('the cancelled call to be gone', async () => (await exp.scrape()).value('fleetprobe_stream_clients', { transport: 'grpc' }) === 0, 5000);
-});
+test(
+  'STREAM: states, sync_response, then every result of the selected targets as it comes, and states again',
+  { skip: NEEDS_ROOT, timeout: 20_000 },
+  async () => {
+    const s = Subscription.open(client, md(), { subscribe: { mode: 'STREAM', labels: [{ name: 'rack', value: 'r1' }] } });
+    await s.until('sync', () => s.of('sync_response').length === 1, 5000);
+    assert.deepEqual(s.responses.slice(0, 3).map(summary), ['state:a', 'state:c', 'sync_response:']);
+    await s.until(
+      '10 results of a and c and a second state of each',
+      () => {
+        const r = s.of('result').map((x) => x.target);
+        const st = s.of('state').map((x) => x.target);
+        return (
+          r.filter((t) => t === 'a').length >= 10 &&
+          r.filter((t) => t === 'c').length >= 10 &&
+          st.filter((t) => t === 'a').length >= 2 &&
+          st.filter((t) => t === 'c').length >= 2
+        );
+      },
+      10_000,
+    );
+    for (const r of s.of('result')) {
+      assert.ok(r.target === 'a' || r.target === 'c', r.target);
+      assert.equal(r.result.kind, 'icmp');
+      assert.equal(r.result.outcome, 'REPLY');
+      assert.ok(r.result.rtt_seconds > 0 && r.result.rtt_seconds < 0.1);
+      assert.equal(r.result.reason, '');
+    }
+    assert.equal((await exp.scrape()).value('fleetprobe_stream_clients', { transport: 'grpc' }), 1);
+    s.call.cancel();
+    assert.equal((await s.ended()).code, Status.CANCELLED);
+    await waitFor('the cancelled call to be gone', async () => (await exp.scrape()).value('fleetprobe_stream_clients', { transport: 'grpc' }) === 0, 5000);
+  },
+);
 
 test('POLL: the current states on subscribe and on every poll; half-close ends with OK', { skip: NEEDS_ROOT, timeout: 15_000 }, async () => {
   const s = Subscription.open(client, md(), { subscribe: { mode: 'POLL', targets: ['b'] } });
@@ -185,15 +223,27 @@ test('NOT_FOUND names unknown targets; a selection matching nothing is NOT_FOUND
 test('INVALID_ARGUMENT for malformed requests, with every problem named', { skip: NEEDS_ROOT, timeout: 15_000 }, async () => {
   const cases: [string, (s: Subscription) => void, RegExp][] = [
     ['poll first', (s) => s.call.write({ poll: {} }), /first message must carry "subscribe"/],
-    ['unknown mode and bad matchers', (s) => s.call.write({ subscribe: { mode: 7, targets: [''], labels: [{ name: 'target', value: 'a' }] } }), /mode 7 .*; targets\[0\] is empty; labels\[0\]: .*cannot be matched/],
-    ['poll in STREAM mode', (s) => {
-      s.call.write({ subscribe: { mode: 'STREAM', targets: ['a'] } });
-      setTimeout(() => s.call.write({ poll: {} }), 300);
-    }, /poll is only accepted in POLL mode \(this call is STREAM\)/],
-    ['a second subscribe', (s) => {
-      s.call.write({ subscribe: { mode: 'POLL', targets: ['a'] } });
-      s.call.write({ subscribe: { mode: 'POLL', targets: ['b'] } });
-    }, /only one subscribe per call/],
+    [
+      'unknown mode and bad matchers',
+      (s) => s.call.write({ subscribe: { mode: 7, targets: [''], labels: [{ name: 'target', value: 'a' }] } }),
+      /mode 7 .*; targets\[0\] is empty; labels\[0\]: .*cannot be matched/,
+    ],
+    [
+      'poll in STREAM mode',
+      (s) => {
+        s.call.write({ subscribe: { mode: 'STREAM', targets: ['a'] } });
+        setTimeout(() => s.call.write({ poll: {} }), 300);
+      },
+      /poll is only accepted in POLL mode \(this call is STREAM\)/,
+    ],
+    [
+      'a second subscribe',
+      (s) => {
+        s.call.write({ subscribe: { mode: 'POLL', targets: ['a'] } });
+        s.call.write({ subscribe: { mode: 'POLL', targets: ['b'] } });
+      },
+      /only one subscribe per call/,
+    ],
     ['half-close before subscribing', (s) => s.call.end(), /ended before a subscribe/],
   ];
   for (const [name, act, why] of cases) {

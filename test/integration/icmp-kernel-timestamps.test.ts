@@ -45,7 +45,7 @@ test('enableTimestamps refuses anything but a Float64Array of 4+ elements', (t) 
   socket.enableTimestamps(new Float64Array(4)); // a small (on-heap) array is fine too
 });
 
-test('raw-socket Socket API: send stamps before sendto and the reply\'s kernel receive stamp are written in place', async (t) => {
+test("raw-socket Socket API: send stamps before sendto and the reply's kernel receive stamp are written in place", async (t) => {
   if (!skipUnless(t, 4)) return;
   const socket = createSocket({ protocol: Protocol.ICMP });
   t.after(() => void socket.close());
@@ -57,15 +57,13 @@ test('raw-socket Socket API: send stamps before sendto and the reply\'s kernel r
     if (parseEchoReply(4, datagram)?.identifier === identifier && rx === null) rx = [stamps[2], stamps[3]];
   });
   const wallBefore = Date.now();
-  await new Promise<void>((resolve, reject) =>
-    socket.send(echoRequest(4, identifier, 1), 0, 16, LOOPBACK[4], (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => socket.send(echoRequest(4, identifier, 1), 0, 16, LOOPBACK[4], (err) => (err ? reject(err) : resolve())));
   const tx = [stamps[0], stamps[1]];
   for (let i = 0; i < 50 && rx === null; i++) await sleep(10);
   assert.ok(rx !== null, 'echo reply received');
   const [rxSec, rxNsec] = rx as number[];
-  assert.ok(Number.isInteger(tx[0]) && tx[1] >= 0 && tx[1] < 1e9, `tx stamp ${tx}`);
-  assert.ok(Number.isInteger(rxSec) && rxNsec >= 0 && rxNsec < 1e9, `rx stamp ${rx}`);
+  assert.ok(Number.isInteger(tx[0]) && tx[1] >= 0 && tx[1] < 1e9, `tx stamp ${tx.join(',')}`);
+  assert.ok(Number.isInteger(rxSec) && rxNsec >= 0 && rxNsec < 1e9, `rx stamp ${rxSec},${rxNsec}`);
   const txMs = tx[0] * 1000 + tx[1] / 1e6;
   assert.ok(Math.abs(txMs - wallBefore) < 1000, 'tx stamp is CLOCK_REALTIME (near Date.now())');
   const rttNs = (rxSec - tx[0]) * 1e9 + (rxNsec - tx[1]);
@@ -213,15 +211,31 @@ class RttSink implements ProbeSink {
 }
 
 function loopbackTarget(family: Family): ShardTarget {
-  return { slot: 1, name: 'lo', kind: 'icmp', ip: LOOPBACK[family], family, port: 0, intervalMs: 10, phaseMs: 0, timeoutMs: 100, payloadSize: 56, options: { kind: 'icmp' } };
+  return {
+    slot: 1,
+    name: 'lo',
+    kind: 'icmp',
+    ip: LOOPBACK[family],
+    family,
+    port: 0,
+    intervalMs: 10,
+    phaseMs: 0,
+    timeoutMs: 100,
+    payloadSize: 56,
+    options: { kind: 'icmp' },
+  };
 }
 
 async function probeLoopback(family: Family, count: number, skewMs: (n: number) => number) {
   const sink = new RttSink();
   let conn: RecordingConn | null = null;
-  const prober = new IcmpProber(sink, { workerIndex: 0, cookie: 0x7157a3c5, icmpIdentifier: ID_BASE + 0x20 + family, flushIntervalMs: 1000 }, {
-    openConn: (f) => (conn = new RecordingConn(new RawIcmpConn(f), skewMs)),
-  });
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: 0x7157a3c5, icmpIdentifier: ID_BASE + 0x20 + family, flushIntervalMs: 1000 },
+    {
+      openConn: (f) => (conn = new RecordingConn(new RawIcmpConn(f), skewMs)),
+    },
+  );
   try {
     prober.add(loopbackTarget(family));
     for (let i = 0; i < count; i++) {
@@ -232,7 +246,7 @@ async function probeLoopback(family: Family, count: number, skewMs: (n: number) 
   } finally {
     prober.close();
   }
-  return { sink, stats: prober.stats, conn: conn! as RecordingConn };
+  return { sink, stats: prober.stats, conn: conn! };
 }
 
 for (const family of [4, 6] as const) {

@@ -32,7 +32,11 @@ async function runFor(targets: ShardTarget[], ms: number, onReady?: (s: ShardRun
   const ch = new MessageChannel();
   const tally = newTally();
   ch.port1.on('message', (m: FromWorker) => absorb(tally, m));
-  const task: ShardTask = { settings: { workerIndex: 0, cookie: 0x5eed1234, icmpIdentifier: 0x7000 + (process.pid & 0xfff), flushIntervalMs: 100 }, targets, port: ch.port2 };
+  const task: ShardTask = {
+    settings: { workerIndex: 0, cookie: 0x5eed1234, icmpIdentifier: 0x7000 + (process.pid & 0xfff), flushIntervalMs: 100 },
+    targets,
+    port: ch.port2,
+  };
   const done = runShard(task, { onReady });
   setTimeout(() => ch.port1.postMessage({ type: 'stop' }), ms);
   await done;
@@ -61,7 +65,10 @@ test('loopback v4 and v6: every probe answered, RTT sane, nothing dropped', { sk
   assert.equal(t.timeout.size, 0, 'no timeouts on loopback');
   assert.equal(t.error.size, 0);
   assert.ok(quantile(t.rtts, 0.5) < 0.005, `p50 ${quantile(t.rtts, 0.5)} s`);
-  assert.ok(t.rtts.every((r) => r > 0), 'RTTs positive');
+  assert.ok(
+    t.rtts.every((r) => r > 0),
+    'RTTs positive',
+  );
   assert.deepEqual(t.drops, new Array(DROP_REASON_NAMES.length).fill(0), 'kernel filters leave nothing to drop');
   assert.equal(t.started, sent, 'ProbesStarted header = Sent records');
   assert.ok(t.batches >= 10, `heartbeat batches: ${t.batches}`);
@@ -80,7 +87,11 @@ test('foreign ICMP traffic (ping with another identifier) is filtered out before
   const ch = new MessageChannel();
   const tally = newTally();
   ch.port1.on('message', (m: FromWorker) => absorb(tally, m));
-  const done = runShard({ settings: { workerIndex: 0, cookie: 7, icmpIdentifier: 0x6100 + (process.pid & 0xff), flushIntervalMs: 100 }, targets, port: ch.port2 });
+  const done = runShard({
+    settings: { workerIndex: 0, cookie: 7, icmpIdentifier: 0x6100 + (process.pid & 0xff), flushIntervalMs: 100 },
+    targets,
+    port: ch.port2,
+  });
   // 100 pings with their own identifier while the shard runs (async: the shard shares our loop).
   const status = await new Promise<number | null>((resolve) => {
     spawn('ping', ['-q', '-c', '100', '-i', '0.005', '127.0.0.1'], { stdio: 'ignore' }).on('exit', (code) => resolve(code));
@@ -97,7 +108,10 @@ test('foreign ICMP traffic (ping with another identifier) is filtered out before
 test('a target that cannot be probed is rejected alone; the shard keeps running', { skip: SKIP }, async () => {
   const bad = { ...icmpTarget(9, 'not-an-ip', 50) };
   const t = await runFor([icmpTarget(1, '127.0.0.1', 50), bad, { ...icmpTarget(10, '127.0.0.1', 50), kind: 'udp' as const }], 400);
-  const rejected = t.messages.filter((m) => m.type === 'target_rejected').map((m) => (m as { slot: number }).slot).sort((a, b) => a - b);
+  const rejected = t.messages
+    .filter((m) => m.type === 'target_rejected')
+    .map((m) => (m as { slot: number }).slot)
+    .sort((a, b) => a - b);
   assert.deepEqual(rejected, [9, 10]);
   assert.ok((t.reply.get(1) ?? 0) >= 5);
 });
@@ -108,12 +122,21 @@ test('an update delta removes, adds and changes targets by slot', { skip: SKIP }
   ch.port1.on('message', (m: FromWorker) => absorb(tally, m));
   let shard: ShardRuntime | undefined;
   const done = runShard(
-    { settings: { workerIndex: 0, cookie: 9, icmpIdentifier: 0x6200 + (process.pid & 0xff), flushIntervalMs: 50 }, targets: [icmpTarget(1, '127.0.0.1', 20, 200), icmpTarget(2, '127.0.0.2', 20, 200)], port: ch.port2 },
+    {
+      settings: { workerIndex: 0, cookie: 9, icmpIdentifier: 0x6200 + (process.pid & 0xff), flushIntervalMs: 50 },
+      targets: [icmpTarget(1, '127.0.0.1', 20, 200), icmpTarget(2, '127.0.0.2', 20, 200)],
+      port: ch.port2,
+    },
     { onReady: (s) => (shard = s) },
   );
   await new Promise((r) => setTimeout(r, 200));
   const bad = { ...icmpTarget(4, 'not-an-ip', 20, 200) };
-  ch.port1.postMessage({ type: 'update', generation: 1, upsert: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200), bad], remove: [1] } satisfies ToWorker);
+  ch.port1.postMessage({
+    type: 'update',
+    generation: 1,
+    upsert: [icmpTarget(2, '127.0.0.2', 40, 200), icmpTarget(3, '::1', 20, 200), bad],
+    remove: [1],
+  } satisfies ToWorker);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(shard!.targetCount, 2);
   assert.equal(shard!.scheduler.has(1), false);
@@ -174,8 +197,18 @@ test('in a private netns: dropped replies time out, nft rejects become ICMP erro
        }`,
     );
     await new Promise((r) => setTimeout(r, 1500)); // IPv6 DAD on lo is instant, but be safe
-    const out = execFileSync('ip', ['netns', 'exec', NS, process.execPath, childScript], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, FLEETPROBE_TEST_NETNS: NS } });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { sent: Record<string, number>; reply: Record<string, number>; timeout: Record<string, number>; error: Record<string, number>; drops: number[] };
+    const out = execFileSync('ip', ['netns', 'exec', NS, process.execPath, childScript], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, FLEETPROBE_TEST_NETNS: NS },
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+      sent: Record<string, number>;
+      reply: Record<string, number>;
+      timeout: Record<string, number>;
+      error: Record<string, number>;
+      drops: number[];
+    };
     // slot 1: 127.0.0.1 answers; 2: 127.0.0.3 replies dropped; 3: fd00:f9::3 replies dropped;
     // 4: 127.0.0.4 host unreachable; 5: 127.0.0.5 admin prohibited; 6: fd00:f9::4 address unreachable.
     assert.ok(r.reply['1'] >= 5, `replies ${JSON.stringify(r.reply)}`);

@@ -98,7 +98,10 @@ function books(m: Metrics, target: string): Books {
 
 function assertAccounted(name: string, b: Books): void {
   const inFlight = b.sent - b.received - b.timeouts - b.errors;
-  assert.ok(inFlight >= 0 && inFlight <= MAX_IN_FLIGHT, `${name}: sent ${b.sent} = received ${b.received} + timeouts ${b.timeouts} + errors ${b.errors} + ${inFlight} in flight (max ${MAX_IN_FLIGHT})`);
+  assert.ok(
+    inFlight >= 0 && inFlight <= MAX_IN_FLIGHT,
+    `${name}: sent ${b.sent} = received ${b.received} + timeouts ${b.timeouts} + errors ${b.errors} + ${inFlight} in flight (max ${MAX_IN_FLIGHT})`,
+  );
 }
 
 /** Loss among the probes that have an outcome (in-flight ones excluded). */
@@ -144,16 +147,26 @@ test('loss injected with nft in a namespace is measured within statistical bound
   };
 
   // ~PROBES probes per target at 20 ms: about 12 s, bounded by the deadline.
-  const m = await waitFor(`${PROBES} ICMP probes to 127.0.0.2`, async () => {
-    const x = await exp.scrape();
-    return x.value('fleetprobe_probe_sent_total', { target: nameOf('icmp', 30) })! >= PROBES + MAX_IN_FLIGHT && x;
-  }, 30_000, 500);
+  const m = await waitFor(
+    `${PROBES} ICMP probes to 127.0.0.2`,
+    async () => {
+      const x = await exp.scrape();
+      return x.value('fleetprobe_probe_sent_total', { target: nameOf('icmp', 30) })! >= PROBES + MAX_IN_FLIGHT && x;
+    },
+    30_000,
+    500,
+  );
 
   const checkBinomial = (kind: Kind): void => {
     const b0 = books(m, nameOf(kind, 0));
     const b30 = books(m, nameOf(kind, 30));
     const b100 = books(m, nameOf(kind, 100));
-    for (const [loss, b] of [[0, b0], [30, b30], [100, b100]] as const) assertAccounted(nameOf(kind, loss), b);
+    for (const [loss, b] of [
+      [0, b0],
+      [30, b30],
+      [100, b100],
+    ] as const)
+      assertAccounted(nameOf(kind, loss), b);
     assert.ok(b30.sent >= PROBES, `${kind}: only ${b30.sent} probes`);
     assert.equal(b0.timeouts + b0.errors, 0, `${kind} 0%: ${JSON.stringify(b0)}`);
     assert.equal(b0.lossRatioGauge, 0);
@@ -161,7 +174,10 @@ test('loss injected with nft in a namespace is measured within statistical bound
     assert.ok(b100.timeouts >= b100.sent - MAX_IN_FLIGHT, `${kind} 100%: every resolved probe timed out: ${JSON.stringify(b100)}`);
     assert.equal(b100.lossRatioGauge, 1);
     const loss = measuredLoss(b30);
-    assert.ok(Math.abs(loss - P) <= FIVE_SIGMA, `${kind} 30%: measured ${loss.toFixed(4)} over ${b30.sent} probes, outside ${P} ± ${FIVE_SIGMA.toFixed(4)}: ${JSON.stringify(b30)}`);
+    assert.ok(
+      Math.abs(loss - P) <= FIVE_SIGMA,
+      `${kind} 30%: measured ${loss.toFixed(4)} over ${b30.sent} probes, outside ${P} ± ${FIVE_SIGMA.toFixed(4)}: ${JSON.stringify(b30)}`,
+    );
     t.diagnostic(`${kind}: 30% target measured loss ${(loss * 100).toFixed(1)}% over ${b30.received + b30.timeouts + b30.errors} probes`);
   };
 
@@ -188,7 +204,12 @@ test('loss injected with nft in a namespace is measured within statistical bound
     const b0 = books(m, nameOf('tcp_echo', 0));
     const b30 = books(m, nameOf('tcp_echo', 30));
     const b100 = books(m, nameOf('tcp_echo', 100));
-    for (const [loss, b] of [[0, b0], [30, b30], [100, b100]] as const) assertAccounted(nameOf('tcp_echo', loss), b);
+    for (const [loss, b] of [
+      [0, b0],
+      [30, b30],
+      [100, b100],
+    ] as const)
+      assertAccounted(nameOf('tcp_echo', loss), b);
     assert.ok(b0.sent >= PROBES / 2, `tcp_echo 0%: only ${b0.sent} probes: ${JSON.stringify(b0)}`);
     assert.equal(b0.timeouts + b0.errors, 0, `tcp_echo 0%: ${JSON.stringify(b0)}`);
     assert.equal(b100.received, 0, `tcp_echo 100%: ${JSON.stringify(b100)}`);

@@ -1,246 +1,18 @@
-// OTLP export end to end: the real OTLP/HTTP exporters (JSON and protobuf)
-// posting to a tiny OTLP receiver on 127.0.0.1, fed from a real TargetStore
-// merged from real batches. The receiver decodes both encodings into one
-// normalized shape so the same assertions check both.
+// OTLP export end to end: the real OTLP exporters (gRPC, protobuf over HTTP, JSON
+// over HTTP) posting to a real OTLP receiver on 127.0.0.1 that decodes every request
+// with the official opentelemetry-proto schema (test/helpers/otlp-receiver.ts), fed
+// from a real TargetStore merged from real batches and a real self-metrics registry.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Counter, Registry } from 'prom-client';
 import { TargetStore } from '../../src/aggregate/store.js';
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
-import { startOtelExport, type OtelLogger } from '../../src/metrics/otel.js';
-
-// ---- normalized OTLP request --------------------------------------------------
-
-interface NPoint {
-  attrs: Record<string, string>;
-  start: bigint;
-  time: bigint;
-  value?: number;
-  count?: number;
-  sum?: number;
-  counts?: number[];
-  bounds?: number[];
-}
-interface NMetric {
-  name: string;
-  unit: string;
-  type: 'sum' | 'gauge' | 'histogram';
-  monotonic?: boolean;
-  temporality?: number;
-  points: NPoint[];
-}
-interface NRequest {
-  resource: Record<string, string>;
-  metrics: NMetric[];
-}
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  decoded: NRequest;
-}
-
-// --- OTLP/JSON -----------------------------------------------------------------
-
-type JsonKv = { key: string; value: { stringValue?: string } };
-const jsonAttrs = (kvs: JsonKv[] | undefined): Record<string, string> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, String(kv.value.stringValue)]));
-
-function decodeJson(body: Buffer): NRequest {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const req = JSON.parse(body.toString('utf8')) as any;
-  const out: NRequest = { resource: {}, metrics: [] };
-  for (const rm of req.resourceMetrics) {
-    Object.assign(out.resource, jsonAttrs(rm.resource?.attributes));
-    for (const sm of rm.scopeMetrics ?? []) {
-      for (const m of sm.metrics) {
-        const type = m.sum ? 'sum' : m.gauge ? 'gauge' : 'histogram';
-        const body = m.sum ?? m.gauge ?? m.histogram;
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const points: NPoint[] = body.dataPoints.map((p: any) => ({
-          attrs: jsonAttrs(p.attributes),
-          start: BigInt(p.startTimeUnixNano),
-          time: BigInt(p.timeUnixNano),
-          value: p.asInt !== undefined ? Number(p.asInt) : p.asDouble !== undefined ? Number(p.asDouble) : undefined,
-          count: p.count !== undefined ? Number(p.count) : undefined,
-          sum: p.sum,
-          counts: p.bucketCounts?.map(Number),
-          bounds: p.explicitBounds,
-        }));
-        out.metrics.push({ name: m.name, unit: m.unit, type, monotonic: body.isMonotonic, temporality: body.aggregationTemporality, points });
-      }
-    }
-  }
-  return out;
-}
-
-// --- OTLP/protobuf: a minimal wire-format reader for the fields checked here ---
-
-type Field = { n: number; wt: number; v: bigint | Buffer };
-function fields(buf: Buffer): Field[] {
-  const out: Field[] = [];
-  let i = 0;
-  const varint = (): bigint => {
-    let r = 0n;
-    let shift = 0n;
-    for (;;) {
-      const b = buf[i++];
-      r |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return r;
-      shift += 7n;
-    }
-  };
-  while (i < buf.length) {
-    const key = Number(varint());
-    const n = key >>> 3;
-    const wt = key & 7;
-    if (wt === 0) out.push({ n, wt, v: varint() });
-    else if (wt === 1) {
-      out.push({ n, wt, v: buf.subarray(i, i + 8) });
-      i += 8;
-    } else if (wt === 2) {
-      const len = Number(varint());
-      out.push({ n, wt, v: buf.subarray(i, i + len) });
-      i += len;
-    } else if (wt === 5) {
-      out.push({ n, wt, v: buf.subarray(i, i + 4) });
-      i += 4;
-    } else throw new Error(`unsupported wire type ${wt}`);
-  }
-  return out;
-}
-const all = (fs: Field[], n: number): Buffer[] => fs.filter((f) => f.n === n).map((f) => f.v as Buffer);
-const one = (fs: Field[], n: number): Field | undefined => fs.find((f) => f.n === n);
-const str = (fs: Field[], n: number): string => ((one(fs, n)?.v as Buffer | undefined) ?? Buffer.alloc(0)).toString('utf8');
-const f64 = (b: Buffer): number => b.readDoubleLE(0);
-const u64 = (b: Buffer): bigint => b.readBigUInt64LE(0);
-function pbAttrs(kvs: Buffer[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of kvs) {
-    const f = fields(kv);
-    out[str(f, 1)] = str(fields(one(f, 2)!.v as Buffer), 1); // AnyValue.string_value
-  }
-  return out;
-}
-function packed(b: Buffer | undefined, read: (x: Buffer) => number): number[] {
-  const out: number[] = [];
-  if (b !== undefined) for (let o = 0; o < b.length; o += 8) out.push(read(b.subarray(o, o + 8)));
-  return out;
-}
-
-function decodeProtobuf(body: Buffer): NRequest {
-  const out: NRequest = { resource: {}, metrics: [] };
-  for (const rm of all(fields(body), 1)) {
-    const rmf = fields(rm);
-    const res = one(rmf, 1);
-    if (res !== undefined) Object.assign(out.resource, pbAttrs(all(fields(res.v as Buffer), 1)));
-    for (const sm of all(rmf, 2)) {
-      for (const mb of all(fields(sm), 2)) {
-        const mf = fields(mb);
-        const name = str(mf, 1);
-        const unit = str(mf, 3);
-        const gauge = one(mf, 5);
-        const sum = one(mf, 7);
-        const hist = one(mf, 9);
-        if (hist !== undefined) {
-          const hf = fields(hist.v as Buffer);
-          const points = all(hf, 1).map((pb): NPoint => {
-            const pf = fields(pb);
-            return {
-              attrs: pbAttrs(all(pf, 9)),
-              start: u64(one(pf, 2)!.v as Buffer),
-              time: u64(one(pf, 3)!.v as Buffer),
-              count: Number(u64(one(pf, 4)!.v as Buffer)),
-              sum: one(pf, 5) ? f64(one(pf, 5)!.v as Buffer) : undefined,
-              counts: packed(one(pf, 6)?.v as Buffer | undefined, (x) => Number(u64(x))),
-              bounds: packed(one(pf, 7)?.v as Buffer | undefined, f64),
-            };
-          });
-          out.metrics.push({ name, unit, type: 'histogram', temporality: Number(one(hf, 2)?.v ?? 0n), points });
-          continue;
-        }
-        const body = fields(((sum ?? gauge)!.v as Buffer));
-        const points = all(body, 1).map((pb): NPoint => {
-          const pf = fields(pb);
-          const asDouble = one(pf, 4);
-          const asInt = one(pf, 6);
-          return {
-            attrs: pbAttrs(all(pf, 7)),
-            start: u64(one(pf, 2)!.v as Buffer),
-            time: u64(one(pf, 3)!.v as Buffer),
-            value: asDouble ? f64(asDouble.v as Buffer) : asInt ? Number((asInt.v as Buffer).readBigInt64LE(0)) : 0,
-          };
-        });
-        out.metrics.push({
-          name,
-          unit,
-          type: sum ? 'sum' : 'gauge',
-          monotonic: sum ? one(body, 3)?.v === 1n : undefined,
-          temporality: sum ? Number(one(body, 2)?.v ?? 0n) : undefined,
-          points,
-        });
-      }
-    }
-  }
-  return out;
-}
-
-// ---- receiver -------------------------------------------------------------------
-
-class OtlpReceiver {
-  readonly requests: Received[] = [];
-  /** HTTP status to answer with (a real collector rejecting data). */
-  status = 200;
-  private server: Server;
-  private waiters: (() => void)[] = [];
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (this.status === 200 && req.method === 'POST') {
-          const ct = req.headers['content-type'] ?? '';
-          const decoded = ct.includes('json') ? decodeJson(body) : decodeProtobuf(body);
-          this.requests.push({ path: req.url ?? '', headers: req.headers, body, decoded });
-        }
-        res.statusCode = this.status;
-        res.setHeader('content-type', req.headers['content-type'] ?? 'application/json');
-        // An empty ExportMetricsServiceResponse is valid in both encodings.
-        res.end(req.headers['content-type']?.includes('json') ? '{}' : '');
-        for (const w of this.waiters.splice(0)) w();
-      });
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  /** Resolve once `count` requests have been stored, or reject after `ms`. */
-  async waitFor(count: number, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.requests.length < count) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`receiver got ${this.requests.length} requests, wanted ${count}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { startOtelExport, type OtelExport, type OtelLogger } from '../../src/metrics/otel.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { OtlpReceiver, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, mergeRequests, metricOf, pointOf, type NRequest } from '../helpers/otlp-receiver.js';
 
 // ---- fixtures -------------------------------------------------------------------
 
@@ -287,22 +59,18 @@ function fleetStore(): TargetStore {
   return store;
 }
 
-function metricOf(r: NRequest, name: string): NMetric {
-  const m = r.metrics.find((x) => x.name === name);
-  assert.ok(m, `no ${name} in ${r.metrics.map((x) => x.name).join(', ')}`);
-  return m;
-}
-function pointOf(r: NRequest, name: string, attrs: Record<string, string>): NPoint {
-  const ps = metricOf(r, name).points.filter((p) => Object.entries(attrs).every(([k, v]) => p.attrs[k] === v));
-  assert.equal(ps.length, 1, `${name} ${JSON.stringify(attrs)}`);
-  return ps[0];
-}
-
-/** The assertions shared by both encodings. */
+/** The assertions shared by every protocol. */
 function checkFleet(r: NRequest): void {
   assert.equal(r.resource['service.name'], 'probe-lab');
   assert.equal(r.resource['deployment.environment'], 'test env');
-  assert.ok(r.resource['service.instance.id'], 'service.instance.id set');
+  assert.match(
+    r.resource['service.instance.id'] ?? '',
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    'a random UUID v4 per process',
+  );
+  assert.equal(r.resource['host.name'], hostname());
+  assert.equal(r.resource['service.version'], '1.2.3');
+  assert.equal(metricOf(r, 'fleetprobe.probe.sent').scope, 'fleetprobe');
 
   const sent = metricOf(r, 'fleetprobe.probe.sent');
   assert.equal(sent.type, 'sum');
@@ -351,73 +119,109 @@ function envFor(base: string, protocol: string): Record<string, string> {
   };
 }
 
+/** A registry like SelfMetrics': one labelled counter is enough to follow. */
+function selfRegistry(): { registry: Registry; restarts: Counter<'worker'> } {
+  const registry = new Registry();
+  const restarts = new Counter({ name: 'fleetprobe_worker_restarts_total', help: 'restarts', labelNames: ['worker'], registers: [registry] });
+  restarts.inc({ worker: '0' }, 2);
+  return { registry, restarts };
+}
+
+const PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
+
 // ---- tests ------------------------------------------------------------------------
 
 describe('OTLP export', () => {
-  let receiver: OtlpReceiver;
-  let base: string;
+  const receiver = new OtlpReceiver();
+  let httpBase: string;
+  let grpcBase: string;
+  const endpoint = (protocol: string): string => (protocol === 'grpc' ? grpcBase : httpBase);
   before(async () => {
-    receiver = new OtlpReceiver();
-    base = await receiver.listen();
+    httpBase = await receiver.listenHttp();
+    grpcBase = await receiver.listenGrpc();
   });
   after(() => receiver.close());
 
-  it('starts nothing without OTEL variables, and refuses grpc with an error log', () => {
+  it('starts nothing without OTEL variables, and throws the ConfigError loadConfig would have given for bad ones', () => {
     const logger = new RecordingLogger();
     assert.equal(startOtelExport({ store: fleetStore(), logger, env: {} }), null);
     assert.deepEqual(logger.at('error'), []);
-    assert.equal(startOtelExport({ store: fleetStore(), logger, env: { OTEL_EXPORTER_OTLP_ENDPOINT: base, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } }), null);
-    assert.match(logger.at('error')[0], /grpc is not supported/);
+    assert.throws(
+      () => startOtelExport({ store: fleetStore(), logger, env: { OTEL_EXPORTER_OTLP_ENDPOINT: httpBase, OTEL_EXPORTER_OTLP_PROTOCOL: 'carrier-pigeon' } }),
+      (err: unknown) => err instanceof ConfigError && /OTEL_EXPORTER_OTLP_PROTOCOL: must be one of grpc, http\/protobuf, http\/json/.test(err.message),
+    );
     assert.equal(receiver.requests.length, 0);
   });
 
-  it('http/json: forceFlush posts every series with the store values to /v1/metrics', async () => {
-    const from = receiver.requests.length;
-    const logger = new RecordingLogger();
-    const exp = startOtelExport({ store: fleetStore(), logger, env: envFor(base, 'http/json') });
-    assert.ok(exp);
-    try {
-      assert.equal(exp.url, `${base}/v1/metrics`);
-      assert.equal(exp.protocol, 'http/json');
-      await exp.forceFlush();
-      await receiver.waitFor(from + 1, 5000);
-      const got = receiver.requests[from];
-      assert.equal(got.path, '/v1/metrics');
-      assert.match(String(got.headers['content-type']), /^application\/json/);
-      checkFleet(got.decoded);
-      assert.equal(exp.stats.exports, 1);
-      assert.equal(exp.stats.failures, 0);
-    } finally {
-      await exp.shutdown();
-    }
-  });
+  for (const protocol of PROTOCOLS) {
+    it(`${protocol}: forceFlush sends every series with the store values, and the self metrics, decoded with the official schema`, async () => {
+      const from = receiver.requests.length;
+      const { registry } = selfRegistry();
+      const exp = startOtelExport({
+        store: fleetStore(),
+        selfRegistry: registry,
+        logger: new RecordingLogger(),
+        env: envFor(endpoint(protocol), protocol),
+        serviceVersion: '1.2.3',
+      });
+      assert.ok(exp);
+      try {
+        assert.equal(exp.protocol, protocol);
+        assert.equal(exp.url, protocol === 'grpc' ? grpcBase : `${httpBase}/v1/metrics`);
+        await exp.forceFlush();
+        await receiver.waitFor(from + 1, 5000);
+        assert.deepEqual(receiver.decodeErrors, []);
+        const got = receiver.requests[from];
+        assert.equal(got.protocol, protocol);
+        assert.equal(got.path, protocol === 'grpc' ? '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export' : '/v1/metrics');
+        checkFleet(got.decoded);
+        const restarts = metricOf(got.decoded, 'fleetprobe_worker_restarts');
+        assert.equal(restarts.scope, 'fleetprobe.self');
+        assert.equal(restarts.type, 'sum');
+        assert.equal(restarts.monotonic, true);
+        assert.equal(pointOf(got.decoded, 'fleetprobe_worker_restarts', { worker: '0' }).value, 2);
+        assert.equal(exp.stats.exports, 1);
+        assert.equal(exp.stats.failures, 0);
+      } finally {
+        await exp.shutdown();
+      }
+    });
+  }
 
-  it('http/protobuf: the default protocol posts the same series as protobuf, with OTEL_EXPORTER_OTLP_HEADERS', async () => {
-    const from = receiver.requests.length;
-    const env = envFor(base, '');
-    delete env.OTEL_EXPORTER_OTLP_PROTOCOL; // http/protobuf is the default
-    // Headers are read by the OTLP exporter itself, from process.env.
+  it('http/protobuf is the default protocol, and OTEL_EXPORTER_OTLP_HEADERS reach the collector (HTTP headers and gRPC metadata)', async () => {
+    // Headers are read by the OTLP exporters themselves, from process.env.
     process.env.OTEL_EXPORTER_OTLP_HEADERS = 'x-tenant=fleet%20a';
-    const exp = startOtelExport({ store: fleetStore(), logger: new RecordingLogger(), env });
-    assert.ok(exp);
     try {
-      assert.equal(exp.protocol, 'http/protobuf');
-      await exp.forceFlush();
-      await receiver.waitFor(from + 1, 5000);
-      const got = receiver.requests[from];
-      assert.equal(got.headers['content-type'], 'application/x-protobuf');
-      assert.equal(got.headers['x-tenant'], 'fleet a');
-      assert.ok(got.body.length > 500, `protobuf body of ${got.body.length} bytes`);
-      checkFleet(got.decoded);
+      for (const protocol of [undefined, 'grpc'] as const) {
+        const from = receiver.requests.length;
+        const env = envFor(endpoint(protocol ?? 'http/protobuf'), protocol ?? '');
+        if (protocol === undefined) delete env.OTEL_EXPORTER_OTLP_PROTOCOL;
+        const exp = startOtelExport({ store: fleetStore(), logger: new RecordingLogger(), env, serviceVersion: '1.2.3' });
+        assert.ok(exp);
+        try {
+          assert.equal(exp.protocol, protocol ?? 'http/protobuf');
+          await exp.forceFlush();
+          await receiver.waitFor(from + 1, 5000);
+          const got = receiver.requests[from];
+          if (protocol === undefined) assert.equal(got.headers['content-type'], 'application/x-protobuf');
+          assert.equal(got.headers['x-tenant'], 'fleet a', String(protocol));
+          checkFleet(got.decoded);
+        } finally {
+          await exp.shutdown();
+        }
+      }
     } finally {
-      await exp.shutdown();
       delete process.env.OTEL_EXPORTER_OTLP_HEADERS;
     }
   });
 
   it('shutdown exports the final values once, then nothing more is sent', async () => {
     const store = fleetStore();
-    const exp = startOtelExport({ store, logger: new RecordingLogger(), env: { ...envFor(base, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_METRIC_EXPORT_TIMEOUT: '200' } });
+    const exp = startOtelExport({
+      store,
+      logger: new RecordingLogger(),
+      env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '200', OTEL_METRIC_EXPORT_TIMEOUT: '200' },
+    });
     assert.ok(exp);
     const w = new BatchWriter(8);
     for (let i = 0; i < 7; i++) w.push(0, ProbeEvent.Sent);
@@ -437,7 +241,11 @@ describe('OTLP export', () => {
   it('exports on its own every OTEL_METRIC_EXPORT_INTERVAL, with cumulative values and a stable start time', async () => {
     const store = fleetStore();
     const from = receiver.requests.length;
-    const exp = startOtelExport({ store, logger: new RecordingLogger(), env: { ...envFor(base, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '150', OTEL_METRIC_EXPORT_TIMEOUT: '150' } });
+    const exp = startOtelExport({
+      store,
+      logger: new RecordingLogger(),
+      env: { ...envFor(httpBase, 'http/json'), OTEL_METRIC_EXPORT_INTERVAL: '150', OTEL_METRIC_EXPORT_TIMEOUT: '150' },
+    });
     assert.ok(exp);
     try {
       await receiver.waitFor(from + 1, 3000);
@@ -449,6 +257,7 @@ describe('OTLP export', () => {
       await receiver.waitFor(seen + 1, 3000);
       const first = pointOf(receiver.requests[from].decoded, 'fleetprobe.probe.rtt', { target: 'gw' });
       const later = pointOf(receiver.requests[receiver.requests.length - 1].decoded, 'fleetprobe.probe.rtt', { target: 'gw' });
+      assert.equal(metricOf(receiver.requests[from].decoded, 'fleetprobe.probe.rtt').temporality, TEMPORALITY_CUMULATIVE);
       assert.deepEqual(first.counts, [1, 1, 1, 0]);
       assert.deepEqual(later.counts, [2, 1, 1, 0]);
       assert.equal(later.start, first.start, 'cumulative series keep their start time');
@@ -458,9 +267,77 @@ describe('OTLP export', () => {
     }
   });
 
+  for (const preference of ['delta', 'lowmemory'] as const) {
+    it(`${preference} temporality over grpc: every sum and histogram is DELTA, the deltas add up to the totals, intervals tile`, async () => {
+      const store = fleetStore();
+      const { registry, restarts } = selfRegistry();
+      const env = { ...envFor(grpcBase, 'grpc'), OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: preference };
+      const exp = startOtelExport({ store, selfRegistry: registry, logger: new RecordingLogger(), env });
+      assert.ok(exp);
+      const exports: NRequest[] = [];
+      try {
+        for (let round = 0; round < 4; round++) {
+          if (round > 0) {
+            const w = new BatchWriter(16);
+            for (let i = 0; i < round; i++) w.push(0, ProbeEvent.Sent);
+            w.push(0, ProbeEvent.Reply, 0, 0, 0.003 * round);
+            if (round === 2) w.push(0, ProbeEvent.Error, ErrorReason.refused);
+            store.applyBatch(w.take(0, 3));
+            restarts.inc({ worker: '0' });
+          }
+          const from = receiver.requests.length;
+          await exp.forceFlush();
+          await receiver.waitFor(from + 1, 5000);
+          exports.push(mergeRequests(receiver.since(from).map((r) => r.decoded)));
+        }
+      } finally {
+        await exp.shutdown();
+      }
+      for (const e of exports) {
+        for (const m of e.metrics) {
+          if (m.type === 'sum' || m.type === 'histogram') assert.equal(m.temporality, TEMPORALITY_DELTA, `${m.name} is DELTA`);
+        }
+      }
+      // A series whose delta is 0 may be left out (an error reason the kind does not always show).
+      const sum = (name: string, match: Record<string, string>, pick: (p: ReturnType<typeof pointOf>) => number): number =>
+        exports.reduce((acc, e) => {
+          const ps = e.metrics.find((m) => m.name === name)?.points.filter((p) => Object.entries(match).every(([k, v]) => p.attrs[k] === v)) ?? [];
+          return acc + ps.reduce((a, p) => a + pick(p), 0);
+        }, 0);
+      assert.equal(
+        sum('fleetprobe.probe.sent', { target: 'gw' }, (p) => p.value!),
+        5 + 1 + 2 + 3,
+      );
+      assert.deepEqual(
+        exports.map((e) => pointOf(e, 'fleetprobe.probe.sent', { target: 'gw' }).value),
+        [5, 1, 2, 3],
+      );
+      assert.equal(
+        sum('fleetprobe.probe.errors', { target: 'gw', reason: 'refused' }, (p) => p.value!),
+        1,
+      );
+      assert.equal(
+        sum('fleetprobe.probe.rtt', { target: 'gw' }, (p) => p.count!),
+        3 + 3,
+      );
+      assert.equal(
+        sum('fleetprobe_worker_restarts', { worker: '0' }, (p) => p.value!),
+        2 + 3,
+        'self metrics are delta too',
+      );
+      for (let i = 1; i < exports.length; i++) {
+        const prev = pointOf(exports[i - 1], 'fleetprobe.probe.sent', { target: 'gw' });
+        const cur = pointOf(exports[i], 'fleetprobe.probe.sent', { target: 'gw' });
+        assert.equal(cur.start, prev.time, 'each delta starts where the previous one ended');
+      }
+      // Gauges stay gauges: the newest value.
+      assert.equal(pointOf(exports[3], 'fleetprobe.probe.last_rtt', { target: 'gw' }).value, 0.003 * 3);
+    });
+  }
+
   it('a rejecting collector is counted and logged once per failure streak, and recovery is logged', async () => {
     const logger = new RecordingLogger();
-    const exp = startOtelExport({ store: fleetStore(), logger, env: envFor(base, 'http/json') });
+    const exp = startOtelExport({ store: fleetStore(), logger, env: envFor(httpBase, 'http/json') });
     assert.ok(exp);
     try {
       receiver.status = 400; // not retryable: the exporter reports the failure at once
@@ -479,4 +356,63 @@ describe('OTLP export', () => {
       await exp.shutdown();
     }
   });
+});
+
+/** A TCP listener that accepts connections and reads everything, and never answers. */
+async function blackhole(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const srv = createTcpServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.resume();
+  });
+  await new Promise<void>((resolve) => srv.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+    connections: () => connections,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    },
+  };
+}
+
+describe('a collector that never answers', () => {
+  for (const protocol of PROTOCOLS) {
+    it(`${protocol}: no new export is built while a request of the previous one is pending; the intervals in between are skipped and counted`, async () => {
+      const hole = await blackhole();
+      // The request timeout is read by the exporter from process.env: 1.2 s, against
+      // an export every 100 ms that gives up waiting after 100 ms.
+      process.env.OTEL_EXPORTER_OTLP_TIMEOUT = '1200';
+      let exp: OtelExport | null = null;
+      try {
+        exp = startOtelExport({
+          store: fleetStore(),
+          logger: new RecordingLogger(),
+          env: {
+            OTEL_EXPORTER_OTLP_ENDPOINT: hole.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+            OTEL_METRIC_EXPORT_INTERVAL: '100',
+            OTEL_METRIC_EXPORT_TIMEOUT: '100',
+          },
+        });
+        assert.ok(exp);
+        const stats = exp.stats;
+        await new Promise((r) => setTimeout(r, 3000));
+        // ~30 ticks in 3 s; each request stays open 1.2 s, so at most 3–4 exports can
+        // have been built (without the gate: one per tick, up to the transport's limit of 30).
+        const built = stats.exports + stats.failures;
+        assert.ok(stats.skipped >= 15, `${stats.skipped} intervals skipped`);
+        assert.ok(built >= 1 && built <= 4, `${built} export requests ended in 3 s`);
+        assert.equal(stats.exports, 0);
+      } finally {
+        delete process.env.OTEL_EXPORTER_OTLP_TIMEOUT;
+        await exp?.shutdown(500);
+        await hole.close();
+      }
+    });
+  }
 });

@@ -23,25 +23,40 @@ test('fleetprobe_otlp_exports_total counts successful and failed OTLP requests',
   t.after(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
   const endpoint = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
   const startedAt = Date.now() / 1000;
-  const exporter = await startTcpExporter(t, 'fp-otlp-count', { workers: 1 }, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_METRIC_EXPORT_INTERVAL: '300',
-    OTEL_METRIC_EXPORT_TIMEOUT: '300',
-  });
+  const exporter = await startTcpExporter(
+    t,
+    'fp-otlp-count',
+    { workers: 1 },
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_METRIC_EXPORT_INTERVAL: '300',
+      OTEL_METRIC_EXPORT_TIMEOUT: '300',
+    },
+  );
   const scrape = (): Promise<Metrics> => scrapeMetrics(`${exporter.url}/metrics`);
 
-  const ok = await waitFor('two successful exports', async () => {
-    const m = await scrape();
-    return (m.value('fleetprobe_otlp_exports_total', { result: 'success' }) ?? 0) >= 2 && m;
-  }, 10_000, 50);
+  const ok = await waitFor(
+    'two successful exports',
+    async () => {
+      const m = await scrape();
+      return (m.value('fleetprobe_otlp_exports_total', { result: 'success' }) ?? 0) >= 2 && m;
+    },
+    10_000,
+    50,
+  );
   const lastOk = ok.value('fleetprobe_otlp_last_export_success_timestamp_seconds') ?? 0;
   assert.ok(lastOk >= startedAt && lastOk <= Date.now() / 1000, `last success ${lastOk} is during this test`);
 
-  const failed = await waitFor('two failed exports', async () => {
-    const m = await scrape();
-    return (m.value('fleetprobe_otlp_exports_total', { result: 'failure' }) ?? 0) >= 2 && m;
-  }, 10_000, 50);
+  const failed = await waitFor(
+    'two failed exports',
+    async () => {
+      const m = await scrape();
+      return (m.value('fleetprobe_otlp_exports_total', { result: 'failure' }) ?? 0) >= 2 && m;
+    },
+    10_000,
+    50,
+  );
   assert.equal(failed.value('fleetprobe_otlp_exports_total', { result: 'success' }), 2, 'the receiver accepted exactly two');
   assert.equal(failed.value('fleetprobe_otlp_last_export_success_timestamp_seconds'), lastOk, 'failures leave the last success time alone');
   // The receiver counts a request before its answer reaches the exporter: at most one is in flight.

@@ -61,57 +61,61 @@ interface PackResult {
   files: { path: string }[];
 }
 
-test('npm pack, then npm install -g --prefix TMP: the installed fleetprobe runs `version` and `check-config` on the shipped default', { timeout: 300_000 }, async (t) => {
-  const tmp = makeTempDir('fleetprobe-pack');
-  t.after(() => tmp.remove());
-  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+test(
+  'npm pack, then npm install -g --prefix TMP: the installed fleetprobe runs `version` and `check-config` on the shipped default',
+  { timeout: 300_000 },
+  async (t) => {
+    const tmp = makeTempDir('fleetprobe-pack');
+    t.after(() => tmp.remove());
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-  // --ignore-scripts: `prepare` would rebuild dist/ (cleaning it first) under the
-  // running suite; `npm test` has just built it.
-  const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.path], REPO_ROOT, 120_000);
-  assert.equal(pack.code, 0, describe('npm pack', pack));
-  const [packed] = JSON.parse(pack.stdout) as PackResult[];
-  const shipped = new Set(packed.files.map((file) => file.path));
-  for (const needed of [
-    'package.json',
-    'LICENSE',
-    'README.md',
-    'bin/fleetprobe.js',
-    'dist/src/cli.js',
-    'dist/workers/shard.js',
-    'config/default.yaml',
-    'patches/raw-socket+1.8.1.patch',
-    'proto/fleetprobe/v1/telemetry.proto',
-    'scripts/postinstall.mjs',
-    'node_modules/raw-socket/src/raw.cc',
-    'node_modules/nan/nan.h',
-  ]) {
-    assert.ok(shipped.has(needed), `the package lacks ${needed}`);
-  }
-  const extra = [...shipped].filter((path) => /^(src|workers|test|load-tests|k6)\/|^dist\/(test|load-tests)\/|\.map$|\.ts$/.test(path));
-  assert.deepEqual(extra, [], 'sources, tests, benchmarks and source maps stay out of the package');
-  t.diagnostic(`package: ${packed.filename}, ${packed.size} bytes packed, ${shipped.size} files`);
+    // --ignore-scripts: `prepare` would rebuild dist/ (cleaning it first) under the
+    // running suite; `npm test` has just built it.
+    const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.path], REPO_ROOT, 120_000);
+    assert.equal(pack.code, 0, describe('npm pack', pack));
+    const [packed] = JSON.parse(pack.stdout) as PackResult[];
+    const shipped = new Set(packed.files.map((file) => file.path));
+    for (const needed of [
+      'package.json',
+      'LICENSE',
+      'README.md',
+      'bin/fleetprobe.js',
+      'dist/src/cli.js',
+      'dist/workers/shard.js',
+      'config/default.yaml',
+      'patches/raw-socket+1.8.1.patch',
+      'proto/fleetprobe/v1/telemetry.proto',
+      'scripts/postinstall.mjs',
+      'node_modules/raw-socket/src/raw.cc',
+      'node_modules/nan/nan.h',
+    ]) {
+      assert.ok(shipped.has(needed), `the package lacks ${needed}`);
+    }
+    const extra = [...shipped].filter((path) => /^(src|workers|test|load-tests|k6)\/|^dist\/(test|load-tests)\/|\.map$|\.ts$/.test(path));
+    assert.deepEqual(extra, [], 'sources, tests, benchmarks and source maps stay out of the package');
+    t.diagnostic(`package: ${packed.filename}, ${packed.size} bytes packed, ${shipped.size} files`);
 
-  const prefix = join(tmp.path, 'prefix');
-  const install = await run(
-    'npm',
-    ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(tmp.path, packed.filename)],
-    tmp.path,
-    240_000,
-  );
-  assert.equal(install.code, 0, describe('npm install -g', install));
+    const prefix = join(tmp.path, 'prefix');
+    const install = await run(
+      'npm',
+      ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(tmp.path, packed.filename)],
+      tmp.path,
+      240_000,
+    );
+    assert.equal(install.code, 0, describe('npm install -g', install));
 
-  const bin = join(prefix, 'bin', 'fleetprobe');
-  const shown = await run(bin, ['version'], tmp.path, 30_000);
-  assert.equal(shown.code, 0, describe('fleetprobe version', shown));
-  assert.equal(shown.stdout.trim(), `fleetprobe ${version} (node ${process.version})`);
+    const bin = join(prefix, 'bin', 'fleetprobe');
+    const shown = await run(bin, ['version'], tmp.path, 30_000);
+    assert.equal(shown.code, 0, describe('fleetprobe version', shown));
+    assert.equal(shown.stdout.trim(), `fleetprobe ${version} (node ${process.version})`);
 
-  const checked = await run(bin, ['check-config'], tmp.path, 30_000);
-  assert.equal(checked.code, 0, describe('fleetprobe check-config', checked));
-  assert.match(checked.stdout, /^\(embedded default\): ok \(\d+ targets, \d+ workers\)$/m);
+    const checked = await run(bin, ['check-config'], tmp.path, 30_000);
+    assert.equal(checked.code, 0, describe('fleetprobe check-config', checked));
+    assert.match(checked.stdout, /^\(embedded default\): ok \(\d+ targets, \d+ workers\)$/m);
 
-  // The embedded default is the shipped file, and an explicit path to it checks the same.
-  const shippedDefault = join(prefix, 'lib', 'node_modules', 'fleetprobe', 'config', 'default.yaml');
-  const explicit = await run(bin, ['check-config', '--config', shippedDefault], tmp.path, 30_000);
-  assert.equal(explicit.code, 0, describe(`fleetprobe check-config --config ${shippedDefault}`, explicit));
-});
+    // The embedded default is the shipped file, and an explicit path to it checks the same.
+    const shippedDefault = join(prefix, 'lib', 'node_modules', 'fleetprobe', 'config', 'default.yaml');
+    const explicit = await run(bin, ['check-config', '--config', shippedDefault], tmp.path, 30_000);
+    assert.equal(explicit.code, 0, describe(`fleetprobe check-config --config ${shippedDefault}`, explicit));
+  },
+);

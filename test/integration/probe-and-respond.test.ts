@@ -55,10 +55,15 @@ test('one process responds and probes itself with every kind: all answered, no l
     throw new Error(`${err.message}\n${describeTargets(await proc.scrape(), names)}\n${proc.tail(10)}`);
   };
 
-  const warm = await waitFor(`${WARM} answers on every target`, async () => {
-    const m = await proc.scrape();
-    return atLeast(m, null, WARM) && m;
-  }, 15_000, 200).catch(explain);
+  const warm = await waitFor(
+    `${WARM} answers on every target`,
+    async () => {
+      const m = await proc.scrape();
+      return atLeast(m, null, WARM) && m;
+    },
+    15_000,
+    200,
+  ).catch(explain);
   const before = snapshot(warm, names);
   const respBefore = {
     frames: warm.value('fleetprobe_responder_frames_total') ?? 0,
@@ -66,10 +71,15 @@ test('one process responds and probes itself with every kind: all answered, no l
     http: warm.value('fleetprobe_responder_http_requests_total') ?? 0,
   };
 
-  const m = await waitFor(`${MEASURED} more answers on every target`, async () => {
-    const x = await proc.scrape();
-    return atLeast(x, before, MEASURED) && x;
-  }, 15_000, 200).catch(explain);
+  const m = await waitFor(
+    `${MEASURED} more answers on every target`,
+    async () => {
+      const x = await proc.scrape();
+      return atLeast(x, before, MEASURED) && x;
+    },
+    15_000,
+    200,
+  ).catch(explain);
   const after = snapshot(m, names);
 
   for (const name of names) {

@@ -64,7 +64,10 @@ test('http: 200 is a reply with rtt = total, five phases and the status recorded
   assert.ok(ph.first_byte > 0);
   assert.ok(ph.total >= ph.connect + ph.first_byte);
   assert.equal(sink.of('reply', 40)[0].value, ph.total);
-  assert.deepEqual(sink.records(ProbeEvent.Status, 40).map((r) => r.aux), [200]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Status, 40).map((r) => r.aux),
+    [200],
+  );
   await p.close();
   await stop(server);
 });
@@ -103,7 +106,10 @@ test('http: 404 and 503 are status_4xx / status_5xx errors; expect_status can ac
   assert.deepEqual(sink.errors(44), [ErrorReason.status_other]);
   assert.equal(sink.count('reply', 45), 1);
   assert.equal(sink.count('reply', 46), 1);
-  assert.deepEqual(sink.records(ProbeEvent.Status, 43).map((r) => r.aux), [503]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Status, 43).map((r) => r.aux),
+    [503],
+  );
   await p.close();
   await stop(server);
 });
@@ -147,7 +153,9 @@ test('http: a connection reset before the response is `reset`; garbage instead o
 test('http: a body larger than max_body_bytes is cut off and the probe still counts as answered', async () => {
   let aborted = false;
   const server = http.createServer((req, res) => {
-    res.on('close', () => { aborted = !res.writableFinished; });
+    res.on('close', () => {
+      aborted = !res.writableFinished;
+    });
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     let n = 0;
     const pump = (): void => {
@@ -226,11 +234,16 @@ test('http: TLS with a self-signed certificate: ca_file trusts it, default rejec
 test('http: independent servers: python3 http.server and openssl s_server -www (TLS)', async (t) => {
   const cert = makeSelfSignedCert('fleetprobe.test');
   const kids: ChildProcess[] = [];
-  t.after(() => { for (const k of kids) k.kill('SIGTERM'); cert.cleanup(); });
+  t.after(() => {
+    for (const k of kids) k.kill('SIGTERM');
+    cert.cleanup();
+  });
   const pyPort = await freePort();
   const sslPort = await freePort();
   kids.push(spawn('python3', ['-m', 'http.server', String(pyPort), '--bind', '127.0.0.1', '--directory', cert.dir], { stdio: 'ignore' }));
-  kids.push(spawn('openssl', ['s_server', '-www', '-accept', String(sslPort), '-cert', cert.certFile, '-key', cert.keyFile, '-naccept', '10'], { stdio: 'ignore' }));
+  kids.push(
+    spawn('openssl', ['s_server', '-www', '-accept', String(sslPort), '-cert', cert.certFile, '-key', cert.keyFile, '-naccept', '10'], { stdio: 'ignore' }),
+  );
   await sleep(800);
   const sink = new RecordingSink();
   const p = httpProberFactory(sink, TEST_SETTINGS);
@@ -278,8 +291,16 @@ test('http: the fleetprobe responder (Fastify): GET /v1/ping, a 100 kB body, HEA
   const { Registry } = await import('prom-client');
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
   const responder = await startResponder(
-    { http: { host: '127.0.0.1', port: 0 }, maxConnections: 100, maxFrameBytes: 1024, maxDatagramBytes: 1024, idleTimeoutMs: 5000,
-      allowCidrs: [], httpBodyBytes: 5, httpMaxBodyBytes: 1 << 20 },
+    {
+      http: { host: '127.0.0.1', port: 0 },
+      maxConnections: 100,
+      maxFrameBytes: 1024,
+      maxDatagramBytes: 1024,
+      idleTimeoutMs: 5000,
+      allowCidrs: [],
+      httpBodyBytes: 5,
+      httpMaxBodyBytes: 1 << 20,
+    },
     { registry: new Registry(), logger: quiet },
   );
   t.after(() => responder.close());
@@ -299,7 +320,10 @@ test('http: the fleetprobe responder (Fastify): GET /v1/ping, a 100 kB body, HEA
   assert.equal(phases(sink, 91).connect, 0, 'third keep-alive probe reused the connection');
   assert.equal(sink.count('reply', 92), 3, sink.summary());
   assert.deepEqual(sink.errors(93), [ErrorReason.status_4xx, ErrorReason.status_4xx, ErrorReason.status_4xx]);
-  assert.deepEqual(sink.records(ProbeEvent.Status, 90).map((r) => r.aux), [200, 200, 200]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Status, 90).map((r) => r.aux),
+    [200, 200, 200],
+  );
   await p.close();
 });
 
@@ -310,10 +334,12 @@ test('http: chunked bodies, 100 Continue before the answer, and a body that ends
     setTimeout(() => res.end('tail'), 5);
   });
   const interim = net.createServer((c) => c.once('data', () => c.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n')));
-  const untilClose = net.createServer((c) => c.once('data', () => {
-    c.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ');
-    setTimeout(() => c.end('part two'), 5);
-  }));
+  const untilClose = net.createServer((c) =>
+    c.once('data', () => {
+      c.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, ');
+      setTimeout(() => c.end('part two'), 5);
+    }),
+  );
   const sink = new RecordingSink();
   const p = httpProberFactory(sink, TEST_SETTINGS);
   p.add(target(100, `http://127.0.0.1:${await listen(chunked, '127.0.0.1')}/`, { keep_alive: true }));
@@ -322,7 +348,10 @@ test('http: chunked bodies, 100 Continue before the answer, and a body that ends
   for (const s of [100, 101, 102]) p.probe(s);
   await sink.until(() => sink.outstanding() === 0);
   assert.equal(sink.count('reply', 100), 1, sink.summary());
-  assert.deepEqual(sink.records(ProbeEvent.Status, 101).map((r) => r.aux), [204]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Status, 101).map((r) => r.aux),
+    [204],
+  );
   assert.equal(sink.count('reply', 101), 1);
   assert.equal(sink.count('reply', 102), 1);
   assert.ok(phases(sink, 102).total >= 0.004, 'close-delimited: answered only when the server closed');
@@ -357,13 +386,19 @@ test('http: after a complete answer the prober lets the server close first, and 
   let stubbornClosedAt = 0;
   const stubborn = net.createServer((c) => {
     c.on('error', () => {});
-    c.on('close', () => { stubbornClosedAt = performance.now(); });
+    c.on('close', () => {
+      stubbornClosedAt = performance.now();
+    });
     c.once('data', () => c.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')); // ignores Connection: close
   });
   const politePort = await listen(polite, '127.0.0.1');
   const sink = new RecordingSink();
   const p = httpProberFactory(sink, TEST_SETTINGS);
-  t.after(async () => { await p.close(); await stop(polite); await stop(stubborn); });
+  t.after(async () => {
+    await p.close();
+    await stop(polite);
+    await stop(stubborn);
+  });
   p.add(target(120, `http://127.0.0.1:${politePort}/`));
   p.add(target(121, `http://127.0.0.1:${await listen(stubborn, '127.0.0.1')}/`, {}, 200));
   p.probe(120);
@@ -373,7 +408,9 @@ test('http: after a complete answer the prober lets the server close first, and 
   await sink.until(() => stubbornClosedAt > 0, 2000, 'the stubborn connection closed');
   // Whoever sends the first FIN keeps TIME_WAIT: it must be the server's end (local port = server port).
   const timeWait = (filter: string): number =>
-    execFileSync('ss', ['-Htan', 'state', 'time-wait', filter], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;
+    execFileSync('ss', ['-Htan', 'state', 'time-wait', filter], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '').length;
   assert.equal(timeWait(`( sport = :${politePort} )`), 1, 'TIME_WAIT on the server side');
   assert.equal(timeWait(`( dport = :${politePort} )`), 0, 'no TIME_WAIT on the prober side');
   const sentAt = sink.of('sent', 121)[0].at;

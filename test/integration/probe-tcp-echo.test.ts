@@ -64,15 +64,22 @@ test('tcp_echo: frames split across reads and coalesced into one read are reasse
   // The server holds the frames and returns 4 of them as: 5 bytes, 27 bytes, 1 byte, 31 bytes.
   const srv = await startServer((c) => {
     let held = Buffer.alloc(0);
-    c.on('data', async (d: Buffer) => {
+    c.on('data', (d: Buffer) => {
       held = Buffer.concat([held, d]);
       if (held.length < 64) return;
       const all = held;
       held = Buffer.alloc(0);
-      for (const [a, b] of [[0, 5], [5, 32], [32, 33], [33, 64]]) {
-        c.write(all.subarray(a, b));
-        await sleep(15);
-      }
+      void (async () => {
+        for (const [a, b] of [
+          [0, 5],
+          [5, 32],
+          [32, 33],
+          [33, 64],
+        ]) {
+          c.write(all.subarray(a, b));
+          await sleep(15);
+        }
+      })();
     });
   });
   const sink = new RecordingSink();
@@ -88,7 +95,7 @@ test('tcp_echo: frames split across reads and coalesced into one read are reasse
   assert.equal(sink.count('dropped'), 0);
   // The first frame completed only with the second write, 15 ms after the first one.
   const rtts = sink.of('reply', 3).map((r) => r.value);
-  assert.ok(rtts[0] >= 0.014, `rtts ${rtts}`);
+  assert.ok(rtts[0] >= 0.014, `rtts ${rtts.join(',')}`);
   await p.close();
   await stopServer(srv);
 });
@@ -121,7 +128,9 @@ test('tcp_echo: an echoed frame with a sequence never sent is dropped as garbage
 
 test('tcp_echo: an echo slower than the timeout is a timeout, then counted late', async () => {
   const srv = await startServer((c) => {
-    c.on('data', (d: Buffer) => { setTimeout(() => c.write(d), 250); });
+    c.on('data', (d: Buffer) => {
+      setTimeout(() => c.write(d), 250);
+    });
   });
   const sink = new RecordingSink();
   const p = tcpEchoProberFactory(sink, TEST_SETTINGS);
@@ -152,7 +161,10 @@ test('tcp_echo: reconnects after the server restarts (connects 1→2, connected 
 
   await stopServer(srv);
   await sink.until(() => sink.records(ProbeEvent.Connected, 6).length === 2, 2000, 'down');
-  assert.deepEqual(sink.records(ProbeEvent.Connected, 6).map((r) => r.aux), [1, 0]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Connected, 6).map((r) => r.aux),
+    [1, 0],
+  );
   await sleep(50);
   p.probe(6); // while down: nothing listens, so the reconnects are refused
   p.probe(6);
@@ -161,7 +173,10 @@ test('tcp_echo: reconnects after the server restarts (connects 1→2, connected 
 
   srv = await startServer(echo, port);
   await sink.until(() => sink.records(ProbeEvent.Connected, 6).length === 3, 3000, 'up again');
-  assert.deepEqual(sink.records(ProbeEvent.Connected, 6).map((r) => r.aux), [1, 0, 1]);
+  assert.deepEqual(
+    sink.records(ProbeEvent.Connected, 6).map((r) => r.aux),
+    [1, 0, 1],
+  );
   assert.equal(sink.records(ProbeEvent.Connect, 6).length, 2);
   p.probe(6);
   await sink.until(() => sink.count('reply', 6) === 2);

@@ -30,7 +30,9 @@ test('tcp: connect to a listening server is a reply with the handshake RTT, and 
   let serverSawReset = 0;
   const server = net.createServer((c) => {
     accepted++;
-    c.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNRESET') serverSawReset++; });
+    c.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNRESET') serverSawReset++;
+    });
   });
   const port = await listen(server);
   const sink = new RecordingSink();
@@ -49,7 +51,10 @@ test('tcp: connect to a listening server is a reply with the handshake RTT, and 
 test('tcp: options.close=fin closes with a FIN instead of a reset', async () => {
   let ended = 0;
   const server = net.createServer((c) => {
-    c.on('end', () => { ended++; c.end(); });
+    c.on('end', () => {
+      ended++;
+      c.end();
+    });
     c.on('error', () => {});
   });
   const port = await listen(server);
@@ -79,19 +84,25 @@ test('tcp: a port with nothing listening is refused, not a timeout', async () =>
 test('tcp: a listener whose accept queue is full drops our SYN: timeout, not an error', async (t) => {
   // A python listener with backlog 0 that never calls accept(): once its queue holds a
   // connection, Linux drops further SYNs silently, which is what a filtered port looks like.
-  const py = spawn('python3', ['-c', [
-    'import socket,sys,time',
-    's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'time.sleep(20)',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const py = spawn(
+    'python3',
+    [
+      '-c',
+      ['import socket,sys,time', 's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)', 'print(s.getsockname()[1], flush=True)', 'time.sleep(20)'].join(
+        '\n',
+      ),
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   t.after(() => py.kill('SIGTERM'));
   const port = await new Promise<number>((resolve, reject) => {
-    py.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     py.once('error', reject);
   });
   const fillers: net.Socket[] = [];
-  t.after(() => { for (const s of fillers) s.destroy(); });
+  t.after(() => {
+    for (const s of fillers) s.destroy();
+  });
   for (let i = 0; i < 3; i++) {
     const s = net.connect(port, '127.0.0.1');
     s.on('error', () => {});
@@ -111,7 +122,9 @@ test('tcp: a listener whose accept queue is full drops our SYN: timeout, not an 
 
 test('tcp: probes an independent listener (socat) on IPv4 and IPv6 loopback', async (t) => {
   const kids: ChildProcess[] = [];
-  t.after(() => { for (const k of kids) k.kill('SIGTERM'); });
+  t.after(() => {
+    for (const k of kids) k.kill('SIGTERM');
+  });
   const sink = new RecordingSink();
   const p = tcpProberFactory(sink, TEST_SETTINGS);
   const port4 = await closedPort();

@@ -50,7 +50,10 @@ test('udp: echoes from an independent server (socat) are replies; books balance'
 
 test('udp: payload has the configured size (min 20) and carries cookie and slot', async () => {
   const seen: Buffer[] = [];
-  const srv = await udpServer((s, m, r) => { seen.push(Buffer.from(m)); echoBack(s, m, r); });
+  const srv = await udpServer((s, m, r) => {
+    seen.push(Buffer.from(m));
+    echoBack(s, m, r);
+  });
   const sink = new RecordingSink();
   const p = udpProberFactory(sink, TEST_SETTINGS);
   p.add(shardTarget('udp', { slot: 22, port: srv.port, payloadSize: 300 }));
@@ -113,7 +116,11 @@ test('udp: a target that takes a slot (or replaces its own) never matches the re
   // All three replies are back: two of them are the earlier targets' (or, wrongly, counted as ours).
   await sink.until(() => sink.count('dropped') + sink.count('reply', 26) + sink.count('duplicate', 26) + sink.count('late', 26) >= 3, 5000);
   await sleep(50);
-  assert.deepEqual(sink.of('dropped').map((c) => c.code), [DropReason.bad_sequence, DropReason.bad_sequence], 'the earlier probes\' replies are not ours');
+  assert.deepEqual(
+    sink.of('dropped').map((c) => c.code),
+    [DropReason.bad_sequence, DropReason.bad_sequence],
+    "the earlier probes' replies are not ours",
+  );
   assert.equal(sink.count('reply', 26), 1, sink.summary());
   assert.ok(sink.of('reply', 26)[0].value >= 0.14, `the reply counted is the last probe's own (${sink.of('reply', 26)[0].value} s)`);
 });
@@ -123,9 +130,12 @@ test('udp: forged or foreign replies are dropped with the right reason and never
   await new Promise<void>((r) => other.bind(0, '127.0.0.1', r));
   const srv = await udpServer((s, m, r) => {
     const short = m.subarray(0, 10);
-    const badCookie = Buffer.from(m); badCookie.writeUInt32BE(0x1234, 0);
-    const unknownSlot = Buffer.from(m); unknownSlot.writeUInt32BE(999, 4);
-    const badSeq = Buffer.from(m); badSeq.writeUInt32BE(777, 8);
+    const badCookie = Buffer.from(m);
+    badCookie.writeUInt32BE(0x1234, 0);
+    const unknownSlot = Buffer.from(m);
+    unknownSlot.writeUInt32BE(999, 4);
+    const badSeq = Buffer.from(m);
+    badSeq.writeUInt32BE(777, 8);
     for (const b of [short, badCookie, unknownSlot, badSeq]) s.send(b, r.port, r.address);
     other.send(m, r.port, r.address); // right contents, wrong source port
   });
@@ -134,9 +144,13 @@ test('udp: forged or foreign replies are dropped with the right reason and never
   p.add(shardTarget('udp', { slot: 25, port: srv.port, timeoutMs: 300 }));
   p.probe(25);
   await sink.until(() => sink.count('dropped') === 5 && sink.outstanding(25) === 0, 2000);
-  assert.deepEqual(sink.of('dropped').map((c) => c.code).sort(), [
-    DropReason.short, DropReason.bad_cookie, DropReason.unknown_slot, DropReason.address_mismatch, DropReason.bad_sequence,
-  ].sort());
+  assert.deepEqual(
+    sink
+      .of('dropped')
+      .map((c) => c.code)
+      .sort(),
+    [DropReason.short, DropReason.bad_cookie, DropReason.unknown_slot, DropReason.address_mismatch, DropReason.bad_sequence].sort(),
+  );
   assert.equal(sink.count('reply', 25), 0);
   assert.equal(sink.count('timeout', 25), 1);
   await p.close();
@@ -159,7 +173,10 @@ test('udp: a closed port is a timeout (ICMP port unreachable is not seen on shar
 
 test('udp: source_ports rotates successive probes over N shared sockets', async () => {
   const srcPorts: number[] = [];
-  const srv = await udpServer((s, m, r) => { srcPorts.push(r.port); echoBack(s, m, r); });
+  const srv = await udpServer((s, m, r) => {
+    srcPorts.push(r.port);
+    echoBack(s, m, r);
+  });
   const sink = new RecordingSink();
   const p = udpProberFactory(sink, TEST_SETTINGS) as UdpProber;
   p.add(shardTarget('udp', { slot: 27, port: srv.port }, { source_ports: 3 }));

@@ -35,7 +35,7 @@ test('Prometheus scrapes the exporter and PromQL sees every target', { skip: SKI
     probe_defaults: { interval: '100ms', timeout: '500ms', labels: { env: 'it' } },
     targets: TARGETS,
   });
-  const { exp, prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job: JOB, dir });
+  const { prom: p } = await exporterScrapedByPrometheus(t, { config: cfg, listen, job: JOB, dir });
 
   await waitFor(`up{job="${JOB}"} == 1`, async () => (await p.query(`up{job="${JOB}"} == 1`)).length === 1, 15_000, 250).catch((err: Error) => {
     throw new Error(`${err.message}\nprometheus log:\n${p.log()}`);
@@ -44,10 +44,15 @@ test('Prometheus scrapes the exporter and PromQL sees every target', { skip: SKI
   const rateQuery = `sum by (target) (rate(fleetprobe_probe_received_total{job="${JOB}"}[5s]))`;
   // The first windows hold only two samples and under-read; wait for a full one.
   let last = new Map<string, number>();
-  const rates = await waitFor('a receive rate of ~10/s for every target', async () => {
-    last = byTarget(await p.query(rateQuery));
-    return TARGETS.every((x) => (last.get(x.name) ?? 0) > 5) && last;
-  }, 20_000, 500).catch((err: Error) => {
+  const rates = await waitFor(
+    'a receive rate of ~10/s for every target',
+    async () => {
+      last = byTarget(await p.query(rateQuery));
+      return TARGETS.every((x) => (last.get(x.name) ?? 0) > 5) && last;
+    },
+    20_000,
+    500,
+  ).catch((err: Error) => {
     throw new Error(`${err.message}; last rates: ${JSON.stringify([...last])}`);
   });
   assert.deepEqual([...rates.keys()].sort(), TARGETS.map((x) => x.name).sort());

@@ -78,9 +78,7 @@ async function pingAndCollect(socket: Socket, family: Family, identifier: number
   socket.on('message', (datagram) => received.push(Buffer.from(datagram)));
   for (let sequence = 1; sequence <= count; sequence++) {
     await new Promise<void>((resolve, reject) =>
-      socket.send(echoRequest(family, identifier, sequence), 0, 16, LOOPBACK[family], (error) =>
-        error ? reject(error) : resolve(),
-      ),
+      socket.send(echoRequest(family, identifier, sequence), 0, 16, LOOPBACK[family], (error) => (error ? reject(error) : resolve())),
     );
   }
   await new Promise((resolve) => setTimeout(resolve, 150));
@@ -151,20 +149,24 @@ function runChild(script: string, args: string[], timeoutMs: number): Promise<Ch
 }
 
 for (const family of [4, 6] as const) {
-  test(`IPv${family}: 4 worker threads each receive all their own echo replies from ${LOOPBACK[family]} and, with a BPF identifier filter, none of the others'`, { timeout: 60_000 }, async (t) => {
-    if (!skipUnless(t, family)) return;
-    const count = 20;
-    const runs = await runEchoWorkers(family, 4, true, count);
-    for (const { identifier, result, exitCode } of runs) {
-      assert.equal(exitCode, 0, `worker ${identifier} exit code`);
-      assert.equal(result.sendErrors, 0, `worker ${identifier} send errors`);
-      assert.equal(result.distinctOwnSequences, count, `worker ${identifier} got a reply to every request`);
-      assert.equal(result.foreignReplies, 0, `worker ${identifier} saw another worker's replies through its filter`);
-    }
-  });
+  test(
+    `IPv${family}: 4 worker threads each receive all their own echo replies from ${LOOPBACK[family]} and, with a BPF identifier filter, none of the others'`,
+    { timeout: 60_000 },
+    async (t) => {
+      if (!skipUnless(t, family)) return;
+      const count = 20;
+      const runs = await runEchoWorkers(family, 4, true, count);
+      for (const { identifier, result, exitCode } of runs) {
+        assert.equal(exitCode, 0, `worker ${identifier} exit code`);
+        assert.equal(result.sendErrors, 0, `worker ${identifier} send errors`);
+        assert.equal(result.distinctOwnSequences, count, `worker ${identifier} got a reply to every request`);
+        assert.equal(result.foreignReplies, 0, `worker ${identifier} saw another worker's replies through its filter`);
+      }
+    },
+  );
 }
 
-test('without the BPF filter each worker also sees the other workers\' replies (so the filter is what isolates them)', { timeout: 60_000 }, async (t) => {
+test("without the BPF filter each worker also sees the other workers' replies (so the filter is what isolates them)", { timeout: 60_000 }, async (t) => {
   if (!skipUnless(t)) return;
   const count = 10;
   const runs = await runEchoWorkers(4, 3, false, count);
@@ -192,7 +194,7 @@ test('a piscina pool destroyed while its tasks hold raw sockets open exits clean
   assert.deepEqual(summary, { threads: 4, receiving: 4, taskErrors: [], timedOut: false });
 });
 
-test('attachFilter rejects malformed programs with clear errors and the kernel\'s errno', (t) => {
+test("attachFilter rejects malformed programs with clear errors and the kernel's errno", (t) => {
   if (!skipUnless(t)) return;
   const socket = openIcmp(t, 4);
   assert.throws(() => socket.attachFilter(Buffer.alloc(0)), { name: 'RangeError', message: /multiple of 8 bytes/ });
@@ -235,7 +237,12 @@ for (const family of [4, 6] as const) {
     const count = 5;
     const pinged = await pingAndCollect(openIcmp(t, family), family, identifier, count);
     assert.equal(
-      new Set(pinged.map((datagram) => parseEchoReply(family, datagram)).filter((reply) => reply?.identifier === identifier).map((reply) => reply!.sequence)).size,
+      new Set(
+        pinged
+          .map((datagram) => parseEchoReply(family, datagram))
+          .filter((reply) => reply?.identifier === identifier)
+          .map((reply) => reply!.sequence),
+      ).size,
       count,
       'every ping was answered (so the replies are queued on the paused socket too)',
     );
@@ -287,13 +294,19 @@ test('IPv4 raw socket: BPF offset 0 is the IPv4 header (version/IHL byte 0x45)',
   ipHeaderFirst.attachFilter(byteEqualsFilter(0, 0x45));
   const passed = await pingAndCollect(ipHeaderFirst, 4, 0x5e03);
   assert.ok(passed.some((datagram) => parseEchoReply(4, datagram)?.identifier === 0x5e03));
-  assert.ok(passed.every((datagram) => datagram[0] === 0x45), 'the message buffer starts at the IP header too');
+  assert.ok(
+    passed.every((datagram) => datagram[0] === 0x45),
+    'the message buffer starts at the IP header too',
+  );
 
   const replyTypeAt20 = openIcmp(t, 4);
   replyTypeAt20.attachFilter(byteEqualsFilter(20, ICMP_ECHO_REPLY));
   const replies = await pingAndCollect(replyTypeAt20, 4, 0x5e04);
   assert.ok(replies.length > 0);
-  assert.ok(replies.every((datagram) => datagram[20] === ICMP_ECHO_REPLY), 'only echo replies pass [20] == 0');
+  assert.ok(
+    replies.every((datagram) => datagram[20] === ICMP_ECHO_REPLY),
+    'only echo replies pass [20] == 0',
+  );
 });
 
 test('IPv6 raw ICMPv6 socket: BPF offset 0 is the ICMPv6 header; the IPv6 header is at SKF_NET_OFF', async (t) => {

@@ -39,7 +39,7 @@ test('the real resolver resolves localhost and literals from /etc/hosts, without
   assert.equal(seen.length, 1);
 });
 
-test('the real resolver reports a name that does not resolve and still resolves the others', async (t) => {
+test('the real resolver reports a name that does not resolve and still resolves the others', (t) => {
   // The failing lookup runs in a child inside a network namespace whose resolv.conf names
   // a loopback resolver with nothing listening: the query fails there and never reaches
   // the host's DNS server.
@@ -74,9 +74,9 @@ test('a failing name is retried at the next refresh and its recovery is reported
   const r = new Resolver({
     refreshIntervalMs: 60_000,
     // Fault injection: the real resolver cannot be made to fail then recover on cue.
-    lookup: async (host) => {
-      if (fail) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' });
-      return [{ address: '127.0.0.7', family: 4 }];
+    lookup: (host) => {
+      if (fail) return Promise.reject(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), { code: 'EAI_AGAIN' }));
+      return Promise.resolve([{ address: '127.0.0.7', family: 4 }]);
     },
   });
   r.setTargets([spec('flaky', 'icmp', 'flaky.test')]);
@@ -108,9 +108,9 @@ test('a lookup slower than the timeout is reported as ETIMEOUT without holding u
   assert.equal(r.get('f')?.status, 'ok');
 });
 
-test('start() refreshes on its interval with an unref\'ed timer; stop() ends it', async () => {
+test("start() refreshes on its interval with an unref'ed timer; stop() ends it", async () => {
   let calls = 0;
-  const r = new Resolver({ refreshIntervalMs: 30, lookup: async () => (calls++, [{ address: '127.0.0.1', family: 4 }]) });
+  const r = new Resolver({ refreshIntervalMs: 30, lookup: () => (calls++, Promise.resolve([{ address: '127.0.0.1', family: 4 }])) });
   r.setTargets([spec('a', 'icmp', 'a.test')]);
   await r.start();
   await new Promise((res) => setTimeout(res, 140));
@@ -122,7 +122,7 @@ test('start() refreshes on its interval with an unref\'ed timer; stop() ends it'
 });
 
 test('targets removed by setTargets are forgotten; a changed address is resolved afresh', async () => {
-  const r = new Resolver({ refreshIntervalMs: 60_000, lookup: async (h) => [{ address: h === 'one.test' ? '127.0.0.1' : '127.0.0.2', family: 4 }] });
+  const r = new Resolver({ refreshIntervalMs: 60_000, lookup: (h) => Promise.resolve([{ address: h === 'one.test' ? '127.0.0.1' : '127.0.0.2', family: 4 }]) });
   r.setTargets([spec('a', 'icmp', 'one.test'), spec('b', 'icmp', 'one.test')]);
   await r.refresh();
   r.setTargets([spec('a', 'icmp', 'two.test')]);
@@ -133,7 +133,10 @@ test('targets removed by setTargets are forgotten; a changed address is resolved
 });
 
 test('pickAddress honours dns.prefer and hostOf extracts the host per kind', () => {
-  const addrs = [{ address: '::1', family: 6 }, { address: '127.0.0.1', family: 4 }];
+  const addrs = [
+    { address: '::1', family: 6 },
+    { address: '127.0.0.1', family: 4 },
+  ];
   assert.deepEqual(pickAddress(addrs, 'system'), { address: '::1', family: 6 });
   assert.deepEqual(pickAddress(addrs, 'ipv4'), { address: '127.0.0.1', family: 4 });
   assert.deepEqual(pickAddress([addrs[1]], 'ipv6'), { address: '127.0.0.1', family: 4 });

@@ -39,11 +39,13 @@ function tcpEchoExchange(port: number, chunks: readonly Buffer[], expect: number
         resolve(Buffer.concat(got));
       }
     });
-    sock.once('connect', async () => {
-      for (const c of chunks) {
-        sock.write(c);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    sock.once('connect', () => {
+      void (async () => {
+        for (const c of chunks) {
+          sock.write(c);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
     });
   });
 }
@@ -88,7 +90,10 @@ test('responder subcommand echoes frames, datagrams and http pings, exports only
   const back = await tcpEchoExchange(echoPort, [sent.subarray(0, 48), sent.subarray(48, 55), sent.subarray(55)], sent.length);
   assert.equal(back.length, 4 * ECHO_FRAME_BYTES, 'exactly the four frames come back');
   assert.deepEqual(back, sent, 'frames are echoed byte for byte, in order');
-  assert.deepEqual([0, 1, 2, 3].map((i) => decodeEchoFrame(back, i * ECHO_FRAME_BYTES).seq), [0n, 1n, 2n, 3n]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => decodeEchoFrame(back, i * ECHO_FRAME_BYTES).seq),
+    [0n, 1n, 2n, 3n],
+  );
 
   const datagram = Buffer.from('fleetprobe-udp-echo-0123456789');
   assert.deepEqual(await udpEchoExchange(echoPort, datagram), datagram, 'datagram echoed unchanged');
@@ -103,7 +108,11 @@ test('responder subcommand echoes frames, datagrams and http pings, exports only
   assert.ok((m.value('fleetprobe_responder_http_requests_total') ?? 0) >= 1, 'http ping counted');
   assert.ok((m.value('fleetprobe_responder_bytes_total', { protocol: 'tcp' }) ?? 0) >= 4 * ECHO_FRAME_BYTES, 'tcp bytes counted');
   const probeSeries = m.parsed.samples.filter((s) => s.name.startsWith('fleetprobe_probe_') || s.labels.target !== undefined);
-  assert.deepEqual(probeSeries.map((s) => s.name), [], 'a responder probes nothing: no per-target series');
+  assert.deepEqual(
+    probeSeries.map((s) => s.name),
+    [],
+    'a responder probes nothing: no per-target series',
+  );
   assert.equal(m.value('fleetprobe_targets', { state: 'configured' }), 0);
   // Served from the responder thread's counters; the loop guards' series exist at zero.
   assert.equal(m.value('fleetprobe_responder_restarts_total'), 0);

@@ -11,8 +11,7 @@ import { encodeEchoFrame } from '../../src/protocol/echo-frame.js';
 import { startResponder } from '../../src/responder/index.js';
 import { loopbackResponderOptions as options, metricValue as metric, quiet, udpRoundTrip } from '../helpers/responder-setup.js';
 
-const rejected = (registry: Registry, protocol: string, reason: string) =>
-  metric(registry, 'fleetprobe_responder_rejected_total', { protocol, reason });
+const rejected = (registry: Registry, protocol: string, reason: string) => metric(registry, 'fleetprobe_responder_rejected_total', { protocol, reason });
 
 function openTcp(port: number, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -228,10 +227,7 @@ describe('responder options', () => {
     await assert.rejects(startResponder(options({ httpBodyBytes: 10, httpMaxBodyBytes: 5 }), deps), expectCode('FP_ERR_RESPONDER_OPTION'));
     await assert.rejects(startResponder(options({ tcpEcho: { host: 'localhost', port: 0 } }), deps), expectCode('FP_ERR_RESPONDER_OPTION'));
     await assert.rejects(startResponder(options({ udpEcho: { host: '127.0.0.1', port: 70000 } }), deps), expectCode('FP_ERR_RESPONDER_OPTION'));
-    await assert.rejects(
-      startResponder(options({ tcpEcho: undefined, udpEcho: undefined, http: undefined }), deps),
-      expectCode('FP_ERR_RESPONDER_OPTION'),
-    );
+    await assert.rejects(startResponder(options({ tcpEcho: undefined, udpEcho: undefined, http: undefined }), deps), expectCode('FP_ERR_RESPONDER_OPTION'));
     await assert.rejects(startResponder(options({ allowCidrs: ['10.0.0.1/8'] }), deps), expectCode('FP_ERR_CIDR_INVALID'));
     assert.equal((await registry.getMetricsAsJSON()).length, 0);
   });
@@ -245,7 +241,10 @@ describe('responder options', () => {
       const opts = options({ tcpEcho: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: busy } });
       await assert.rejects(startResponder(opts, { registry, logger: quiet }), expectCode('EADDRINUSE'));
       // The error names the setting and the address, not just the errno.
-      await assert.rejects(startResponder(opts, { registry, logger: quiet }), new RegExp(`responder\\.http: cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`));
+      await assert.rejects(
+        startResponder(opts, { registry, logger: quiet }),
+        new RegExp(`responder\\.http: cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`),
+      );
       assert.equal((await registry.getMetricsAsJSON()).length, 0);
       const responder = await startResponder(options(), { registry, logger: quiet });
       await responder.close();

@@ -18,7 +18,9 @@ import { PEER_PROTOCOLS } from '../../load-tests/responder-peers.js';
 
 test('50 concurrent scrapes cause no false timeouts at the peers of an in-process responder', { timeout: 120_000 }, async (t) => {
   const r = await runScrapeStorm({ targets: 3000, concurrency: 50, stormMs: 6000, beforeMs: 1000, afterMs: 1000 });
-  t.diagnostic(`storm: ${r.stormScrapes} scrapes (${r.stormErrors} errors) of ${(r.scrape.gzipBytes / 1024).toFixed(0)} KiB gzip; slowest /healthz ${r.healthzMaxMs.toFixed(0)} ms; load ${r.loadAverage}`);
+  t.diagnostic(
+    `storm: ${r.stormScrapes} scrapes (${r.stormErrors} errors) of ${(r.scrape.gzipBytes / 1024).toFixed(0)} KiB gzip; slowest /healthz ${r.healthzMaxMs.toFixed(0)} ms; load ${r.loadAverage}`,
+  );
   for (const line of r.peerTable.split('\n')) t.diagnostic(line);
   // The storm happened: at least one scrape per concurrent client (a scrape slower than
   // scrape-load's timeout counts as an error, and still loaded the main thread).

@@ -29,7 +29,11 @@ const CRASHING_THREAD = fileURLToPath(new URL('../fixtures/crashing-responder-th
 function recordingLogger() {
   const records: { level: string; fields: Record<string, unknown>; msg: string | undefined }[] = [];
   const fn = (level: string) => (objOrMsg: unknown, msg?: string) =>
-    records.push({ level, fields: typeof objOrMsg === 'object' && objOrMsg !== null ? (objOrMsg as Record<string, unknown>) : {}, msg: typeof objOrMsg === 'string' ? objOrMsg : msg });
+    records.push({
+      level,
+      fields: typeof objOrMsg === 'object' && objOrMsg !== null ? (objOrMsg as Record<string, unknown>) : {},
+      msg: typeof objOrMsg === 'string' ? objOrMsg : msg,
+    });
   return { records, logger: { info: fn('info'), warn: fn('warn'), error: fn('error'), debug: fn('debug') } };
 }
 
@@ -60,7 +64,7 @@ async function waitUntil(what: string, check: () => boolean | Promise<boolean>, 
 }
 
 describe('responder thread', () => {
-  it('keeps answering its peers while the caller\'s thread is blocked', async () => {
+  it("keeps answering its peers while the caller's thread is blocked", async () => {
     const registry = new Registry();
     const responder = await startResponder(loopbackResponderOptions(), { registry, logger: quiet });
     try {
@@ -87,7 +91,11 @@ describe('responder thread', () => {
       const tally = JSON.parse(out) as Record<string, { sent: number; answered: number; timeouts: number; errors: number; maxRttMs: number }>;
       for (const [proto, t] of Object.entries(tally)) {
         assert.ok(t.sent >= 30, `${proto}: ${t.sent} probes sent`);
-        assert.equal(t.timeouts, 0, `${proto}: ${t.timeouts} of ${t.sent} probes timed out while this thread was blocked (max RTT ${t.maxRttMs.toFixed(0)} ms)`);
+        assert.equal(
+          t.timeouts,
+          0,
+          `${proto}: ${t.timeouts} of ${t.sent} probes timed out while this thread was blocked (max RTT ${t.maxRttMs.toFixed(0)} ms)`,
+        );
         assert.equal(t.errors, 0, `${proto}: errors`);
         assert.equal(t.answered, t.sent);
       }

@@ -23,8 +23,7 @@ import { startResponder, type Responder, type ResponderOptions } from '../../src
 import { NEEDS_RAW, sendSpoofedUdp } from '../../load-tests/udp-spoof.js';
 import { loopbackResponderOptions, metricValue as metric, quiet, udpRoundTrip } from '../helpers/responder-setup.js';
 
-const rejected = (registry: Registry, protocol: string, reason: string) =>
-  metric(registry, 'fleetprobe_responder_rejected_total', { protocol, reason });
+const rejected = (registry: Registry, protocol: string, reason: string) => metric(registry, 'fleetprobe_responder_rejected_total', { protocol, reason });
 const echoed = (registry: Registry) => metric(registry, 'fleetprobe_responder_datagrams_total');
 
 async function withResponder(over: Partial<ResponderOptions>, fn: (r: Responder, registry: Registry) => Promise<void>): Promise<void> {
@@ -173,34 +172,37 @@ describe('per-source rate limits', () => {
   });
 
   it('tcp echo: closes connection attempts beyond the limit, counts them, another source unaffected', async () => {
-    await withResponder({ tcpEcho: { host: '127.0.0.1', port: 0 }, udpEcho: undefined, tcpConnectRatePerSource: 1, tcpConnectBurstPerSource: 5 }, async (responder, registry) => {
-      const port = responder.addresses().tcpEcho!.port;
-      const open = (localAddress: string): Promise<Socket> =>
-        new Promise((resolve, reject) => {
-          const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
-          s.once('error', reject);
-        });
-      const echoes = (s: Socket): Promise<boolean> =>
-        new Promise((resolve) => {
-          const timer = setTimeout(() => resolve(false), 1000);
-          s.once('data', () => {
-            clearTimeout(timer);
-            resolve(true);
+    await withResponder(
+      { tcpEcho: { host: '127.0.0.1', port: 0 }, udpEcho: undefined, tcpConnectRatePerSource: 1, tcpConnectBurstPerSource: 5 },
+      async (responder, registry) => {
+        const port = responder.addresses().tcpEcho!.port;
+        const open = (localAddress: string): Promise<Socket> =>
+          new Promise((resolve, reject) => {
+            const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
+            s.once('error', reject);
           });
-          s.once('close', () => {
-            clearTimeout(timer);
-            resolve(false);
+        const echoes = (s: Socket): Promise<boolean> =>
+          new Promise((resolve) => {
+            const timer = setTimeout(() => resolve(false), 1000);
+            s.once('data', () => {
+              clearTimeout(timer);
+              resolve(true);
+            });
+            s.once('close', () => {
+              clearTimeout(timer);
+              resolve(false);
+            });
+            s.on('error', () => {});
+            s.write(encodeEchoFrame(1n, 1n));
           });
-          s.on('error', () => {});
-          s.write(encodeEchoFrame(1n, 1n));
-        });
-      const fromA = await Promise.all(Array.from({ length: 12 }, () => open('127.0.0.1')));
-      const served = (await Promise.all(fromA.map(echoes))).filter(Boolean).length;
-      assert.ok(served >= 5 && served <= 7, `${served} of 12 connections from one source served (burst 5, 1/s)`);
-      assert.equal(await rejected(registry, 'tcp', 'rate_limited'), 12 - served);
-      const b = await open('127.0.0.2');
-      assert.equal(await echoes(b), true, 'another source is served');
-      for (const s of [...fromA, b]) s.destroy();
-    });
+        const fromA = await Promise.all(Array.from({ length: 12 }, () => open('127.0.0.1')));
+        const served = (await Promise.all(fromA.map(echoes))).filter(Boolean).length;
+        assert.ok(served >= 5 && served <= 7, `${served} of 12 connections from one source served (burst 5, 1/s)`);
+        assert.equal(await rejected(registry, 'tcp', 'rate_limited'), 12 - served);
+        const b = await open('127.0.0.2');
+        assert.equal(await echoes(b), true, 'another source is served');
+        for (const s of [...fromA, b]) s.destroy();
+      },
+    );
   });
 });

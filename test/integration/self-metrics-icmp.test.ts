@@ -42,11 +42,16 @@ test('ICMP RTT clocks, socket state and acknowledged generations are exported wi
   exp = new ExporterProcess(['run', '--config', cfg], listen, { netns: ns.name });
   await exp.waitReady(15_000);
 
-  const scrape = (): Promise<Metrics> => exp!.scrape();
-  let m = await waitFor('every target answered', async () => {
-    const s = await scrape();
-    return targets.every((x) => (s.value('fleetprobe_probe_received_total', { target: x.name }) ?? 0) >= 5) && s;
-  }, 15_000, 100);
+  const scrape = (): Promise<Metrics> => exp.scrape();
+  let m = await waitFor(
+    'every target answered',
+    async () => {
+      const s = await scrape();
+      return targets.every((x) => (s.value('fleetprobe_probe_received_total', { target: x.name }) ?? 0) >= 5) && s;
+    },
+    15_000,
+    100,
+  );
 
   const kernel = m.sum('fleetprobe_worker_icmp_rtt_clock_total', { clock: 'kernel' });
   const monotonic = m.sum('fleetprobe_worker_icmp_rtt_clock_total', { clock: 'monotonic' });
@@ -64,7 +69,8 @@ test('ICMP RTT clocks, socket state and acknowledged generations are exported wi
       const open = workersWith[family].has(worker) ? 1 : 0;
       assert.equal(at('socket_open'), open, `worker ${worker} ${family} socket`);
       // With the patched raw-socket every open socket has both filters and kernel timestamps.
-      for (const g of ['bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled']) assert.equal(at(g), open, `worker ${worker} ${family} ${g}`);
+      for (const g of ['bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'])
+        assert.equal(at(g), open, `worker ${worker} ${family} ${g}`);
     }
   }
   assert.equal(monotonic, 0, 'with kernel timestamps on every socket, the kernel clock timed every RTT');
@@ -79,10 +85,15 @@ test('ICMP RTT clocks, socket state and acknowledged generations are exported wi
   dir.file('c.yaml', config(targets.slice(0, 3)));
   const reload = await exp.request('/-/reload', { method: 'POST' });
   assert.equal(reload.status, 200, reload.text());
-  m = await waitFor('both workers acknowledged the reload', async () => {
-    const s = await scrape();
-    return ['0', '1'].every((w) => (s.value('fleetprobe_worker_target_generation', { worker: w }) ?? 0) > gen0!) && s;
-  }, 10_000, 100);
+  m = await waitFor(
+    'both workers acknowledged the reload',
+    async () => {
+      const s = await scrape();
+      return ['0', '1'].every((w) => (s.value('fleetprobe_worker_target_generation', { worker: w }) ?? 0) > gen0) && s;
+    },
+    10_000,
+    100,
+  );
   assert.equal(m.value('fleetprobe_worker_target_generation', { worker: '0' }), m.value('fleetprobe_worker_target_generation', { worker: '1' }));
   assert.equal(m.find('fleetprobe_probe_sent_total', { target: 'v6' }).length, 0, 'the removed target is gone');
 });

@@ -38,7 +38,11 @@ test('two piscina workers probe loopback with their own identifiers, no loss, no
         const ip = k % 3 === 2 ? '::1' : `127.0.0.${1 + (k % 3)}`;
         return icmpTarget(w * 1000 + k, ip, 50, 300);
       });
-      const task: ShardTask = { settings: { workerIndex: w, cookie: 0x0badf00d, icmpIdentifier: 0x3000 + w * 17 + (process.pid & 0xff), flushIntervalMs: 100 }, targets, port: ch.port2 };
+      const task: ShardTask = {
+        settings: { workerIndex: w, cookie: 0x0badf00d, icmpIdentifier: 0x3000 + w * 17 + (process.pid & 0xff), flushIntervalMs: 100 },
+        targets,
+        port: ch.port2,
+      };
       runs.push({ tally, ch, done: pool.run(task, { transferList: [ch.port2] as never }) });
     }
     await new Promise((r) => setTimeout(r, 2000));

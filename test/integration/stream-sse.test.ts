@@ -59,7 +59,10 @@ test('once: the state of each selected target, a sync, an end; then the connecti
   assert.match(String(c.headers['content-type']), /^text\/event-stream/);
   assert.equal(c.headers['cache-control'], 'no-cache, no-store');
   await c.closed;
-  assert.deepEqual(c.events.map((e) => `${e.event}:${e.json?.target ?? ''}`), ['state:a', 'state:c', 'sync:', 'end:']);
+  assert.deepEqual(
+    c.events.map((e) => `${e.event}:${(e.json?.target as string | undefined) ?? ''}`),
+    ['state:a', 'state:c', 'sync:', 'end:'],
+  );
   assert.equal(c.events[3].json?.reason, 'done');
   const a = c.events[0].json!;
   assert.equal(a.kind, 'icmp');
@@ -77,14 +80,29 @@ test('stream by label: results of the selected targets only, each as it arrives,
   await c.response;
   assert.equal(c.status, 200);
   await c.until('initial states and sync', () => c.of('sync').length === 1, 5000);
-  assert.deepEqual(c.of('state').map((e) => e.json!.target), ['a', 'c']);
-  await c.until('10 results of a and of c, and a second state of each', () => {
-    const r = c.of('result').map((e) => e.json!.target);
-    const s = c.of('state').map((e) => e.json!.target);
-    return r.filter((t) => t === 'a').length >= 10 && r.filter((t) => t === 'c').length >= 10 && s.filter((t) => t === 'a').length >= 2 && s.filter((t) => t === 'c').length >= 2;
-  }, 10_000);
+  assert.deepEqual(
+    c.of('state').map((e) => e.json!.target),
+    ['a', 'c'],
+  );
+  await c.until(
+    '10 results of a and of c, and a second state of each',
+    () => {
+      const r = c.of('result').map((e) => e.json!.target);
+      const s = c.of('state').map((e) => e.json!.target);
+      return (
+        r.filter((t) => t === 'a').length >= 10 &&
+        r.filter((t) => t === 'c').length >= 10 &&
+        s.filter((t) => t === 'a').length >= 2 &&
+        s.filter((t) => t === 'c').length >= 2
+      );
+    },
+    10_000,
+  );
   const results = c.of('result').map((e) => e.json!);
-  assert.ok(results.every((r) => r.target === 'a' || r.target === 'c'), 'b (rack r2) is not selected');
+  assert.ok(
+    results.every((r) => r.target === 'a' || r.target === 'c'),
+    'b (rack r2) is not selected',
+  );
   for (const r of results) {
     assert.equal(r.kind, 'icmp');
     assert.equal(r.outcome, 'reply', JSON.stringify(r));
@@ -109,46 +127,54 @@ test('a reload re-resolves selections: a new target with the label joins the str
   c.close();
 });
 
-test('refusals: 401 without or with a wrong token, 400 listing every problem, 404 naming unknown targets, 429 beyond max_clients', { skip: NEEDS_ROOT, timeout: 20_000 }, async () => {
-  const noToken = await sseError(url('?target=a'));
-  assert.equal(noToken.status, 401);
-  assert.equal(noToken.json.error, 'missing_token');
-  assert.match(String(noToken.headers['www-authenticate']), /^Bearer/);
-  const wrong = await sseError(url('?target=a'), { authorization: 'Bearer nope' });
-  assert.equal(wrong.status, 401);
-  assert.equal(wrong.json.error, 'bad_token');
+test(
+  'refusals: 401 without or with a wrong token, 400 listing every problem, 404 naming unknown targets, 429 beyond max_clients',
+  { skip: NEEDS_ROOT, timeout: 20_000 },
+  async () => {
+    const noToken = await sseError(url('?target=a'));
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.json.error, 'missing_token');
+    assert.match(String(noToken.headers['www-authenticate']), /^Bearer/);
+    const wrong = await sseError(url('?target=a'), { authorization: 'Bearer nope' });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.json.error, 'bad_token');
 
-  const bad = await sseError(url('?mode=poll&label=rack&nope=1&target='), AUTH);
-  assert.equal(bad.status, 400);
-  assert.equal((bad.json.problems as string[]).length, 4, JSON.stringify(bad.json));
+    const bad = await sseError(url('?mode=poll&label=rack&nope=1&target='), AUTH);
+    assert.equal(bad.status, 400);
+    assert.equal((bad.json.problems as string[]).length, 4, JSON.stringify(bad.json));
 
-  const unknown = await sseError(url('?target=a&target=zz&target=yy'), AUTH);
-  assert.equal(unknown.status, 404);
-  assert.deepEqual(unknown.json.unknown, ['zz', 'yy']);
-  assert.match(unknown.json.message as string, /unknown targets: zz, yy/);
-  const nothing = await sseError(url('?label=rack=r9'), AUTH);
-  assert.equal(nothing.status, 404);
-  assert.match(nothing.json.message as string, /no target matches labels rack=r9/);
+    const unknown = await sseError(url('?target=a&target=zz&target=yy'), AUTH);
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(unknown.json.unknown, ['zz', 'yy']);
+    assert.match(unknown.json.message as string, /unknown targets: zz, yy/);
+    const nothing = await sseError(url('?label=rack=r9'), AUTH);
+    assert.equal(nothing.status, 404);
+    assert.match(nothing.json.message as string, /no target matches labels rack=r9/);
 
-  const open = [0, 1, 2].map(() => new SseClient(url('?target=b'), AUTH));
-  for (const c of open) {
-    await c.response;
-    assert.equal(c.status, 200);
-  }
-  const over = await sseError(url('?target=b'), AUTH);
-  assert.equal(over.status, 429);
-  assert.equal(over.json.error, 'too_many_subscribers');
-  for (const c of open) c.close();
+    const open = [0, 1, 2].map(() => new SseClient(url('?target=b'), AUTH));
+    for (const c of open) {
+      await c.response;
+      assert.equal(c.status, 200);
+    }
+    const over = await sseError(url('?target=b'), AUTH);
+    assert.equal(over.status, 429);
+    assert.equal(over.json.error, 'too_many_subscribers');
+    for (const c of open) c.close();
 
-  const m = await waitFor('the clients to be gone', async () => {
-    const x = await exp.scrape();
-    return x.value('fleetprobe_stream_clients', { transport: 'sse' }) === 0 && x;
-  }, 5000);
-  assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'unauthorized' }), 2);
-  assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'invalid' }), 1);
-  assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'not_found' }), 2);
-  assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'limit' }), 1);
-});
+    const m = await waitFor(
+      'the clients to be gone',
+      async () => {
+        const x = await exp.scrape();
+        return x.value('fleetprobe_stream_clients', { transport: 'sse' }) === 0 && x;
+      },
+      5000,
+    );
+    assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'unauthorized' }), 2);
+    assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'invalid' }), 1);
+    assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'not_found' }), 2);
+    assert.equal(m.value('fleetprobe_stream_rejected_total', { transport: 'sse', reason: 'limit' }), 1);
+  },
+);
 
 test('SIGTERM: an open stream gets its last event and the process exits promptly', { skip: NEEDS_ROOT, timeout: 20_000 }, async () => {
   const c = new SseClient(url(''), AUTH);

@@ -86,17 +86,24 @@ test('the final batch is merged before stop() resolves, even when it reaches the
   for (const s of specs) {
     const slot = registry.slotOf(s.name)!;
     assert.ok(snap.sent[slot] >= 10, `${s.name} sent ${snap.sent[slot]}: its records arrived in the final batch`);
-    assert.ok(snap.sent[slot] - snap.received[slot] <= 2, `${s.name}: sent ${snap.sent[slot]}, received ${snap.received[slot]} (only probes in flight at the stop are open)`);
+    assert.ok(
+      snap.sent[slot] - snap.received[slot] <= 2,
+      `${s.name}: sent ${snap.sent[slot]}, received ${snap.received[slot]} (only probes in flight at the stop are open)`,
+    );
   }
   assert.deepEqual(
     supervisor.records.all().map((r) => r.batches),
     [1, 1],
     'exactly one batch per worker: the final one',
   );
-  assert.deepEqual(lines.filter((l) => /did not confirm/.test(l.msg)), [], 'no worker timed out');
+  assert.deepEqual(
+    lines.filter((l) => /did not confirm/.test(l.msg)),
+    [],
+    'no worker timed out',
+  );
 });
 
-test('stop() ends within its bound when a worker is hung; the other worker\'s final batch still arrives', { timeout: 60_000 }, async (t) => {
+test("stop() ends within its bound when a worker is hung; the other worker's final batch still arrives", { timeout: 60_000 }, async (t) => {
   const echo = await echoServer();
   t.after(() => echo.close());
   const dir = mkdtempSync(join(tmpdir(), 'fp-stop-hang-'));
@@ -125,14 +132,17 @@ test('stop() ends within its bound when a worker is hung; the other worker\'s fi
   sync.attach(supervisor);
   sync.apply(udpSpecs(8, echo.port), resolve);
   for (let i = 0; i < 200 && !readdirSync(dir).some((f) => f.startsWith('fault-')); i++) await sleep(25);
-  assert.ok(readdirSync(dir).some((f) => f.startsWith('fault-')), 'worker 0 hung');
+  assert.ok(
+    readdirSync(dir).some((f) => f.startsWith('fault-')),
+    'worker 0 hung',
+  );
   await sleep(300);
   const before = supervisor.records.get(1).batches;
 
   const STOP_MS = 800;
   const outcome = await Promise.race([supervisor.stop(STOP_MS).then(() => 'stopped' as const), sleep(15_000).then(() => 'still running' as const)]);
   assert.equal(outcome, 'stopped', 'stop() is bounded (its timeout, then at most about a second to end the threads)');
-  assert.ok(supervisor.records.get(1).batches > before, 'the healthy worker\'s final batch arrived');
+  assert.ok(supervisor.records.get(1).batches > before, "the healthy worker's final batch arrived");
   const late = lines.find((l) => /did not confirm their final batch/.test(l.msg));
   assert.ok(late, 'the hung worker is named in the log');
   assert.deepEqual(late.workers, [0]);

@@ -51,7 +51,8 @@ test('with api.token_file every change needs the token; a reload removing it mak
   await exp.waitReady();
   const json = { 'content-type': 'application/json' };
   const target = JSON.stringify({ name: 'lo-api', address: '127.0.0.9' });
-  const names = async (): Promise<string[]> => (JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: Array<{ name: string }> }).targets.map((x) => x.name);
+  const names = async (): Promise<string[]> =>
+    (JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: Array<{ name: string }> }).targets.map((x) => x.name);
 
   await t.test('the start-up log names the rule', () => {
     const line = logLines(exp).find((l) => l.rule !== undefined);
@@ -95,37 +96,55 @@ test('with api.token_file every change needs the token; a reload removing it mak
 
 const NS_SKIP = netnsUnavailable(['ip']);
 
-test('no token and a listener on 0.0.0.0 (in a namespace of its own): every change refused with the fix; reads open', { skip: NS_SKIP, timeout: 60_000 }, async (t) => {
-  const ns = createNetns(`fp-apiauth-${process.pid}`);
-  const dir = tempDir('fp-api-open');
-  t.after(() => {
-    ns.destroy();
-    dir.cleanup();
-  });
-  const cfg = dir.file('fleetprobe.yaml', {
-    workers: 1,
-    log: { level: 'info' },
-    web: { listen_address: '0.0.0.0:19798' },
-    probe_defaults: { kind: 'icmp' },
-    targets: [{ name: 'lo', address: '127.0.0.1' }],
-    responder: { tcp_echo: null, udp_echo: null, http: null },
-  });
-  const exp = new ExporterProcess(['run', '--config', cfg], '127.0.0.1:19798', { netns: ns.name });
-  t.after(() => exp.stop(3000));
-  await exp.waitReady();
+test(
+  'no token and a listener on 0.0.0.0 (in a namespace of its own): every change refused with the fix; reads open',
+  { skip: NS_SKIP, timeout: 60_000 },
+  async (t) => {
+    const ns = createNetns(`fp-apiauth-${process.pid}`);
+    const dir = tempDir('fp-api-open');
+    t.after(() => {
+      ns.destroy();
+      dir.cleanup();
+    });
+    const cfg = dir.file('fleetprobe.yaml', {
+      workers: 1,
+      log: { level: 'info' },
+      web: { listen_address: '0.0.0.0:19798' },
+      probe_defaults: { kind: 'icmp' },
+      targets: [{ name: 'lo', address: '127.0.0.1' }],
+      responder: { tcp_echo: null, udp_echo: null, http: null },
+    });
+    const exp = new ExporterProcess(['run', '--config', cfg], '127.0.0.1:19798', { netns: ns.name });
+    t.after(() => exp.stop(3000));
+    await exp.waitReady();
 
-  const line = logLines(exp).find((l) => l.rule !== undefined);
-  assert.equal(line?.rule, 'refused', exp.tail());
-  assert.equal(line?.level, 40, 'a warning');
-  assert.match(String(line?.msg), /no API token configured and the web server listens on 0\.0\.0\.0:19798, not only on loopback: .* refused; set api\.token_file/);
+    const line = logLines(exp).find((l) => l.rule !== undefined);
+    assert.equal(line?.rule, 'refused', exp.tail());
+    assert.equal(line?.level, 40, 'a warning');
+    assert.match(
+      String(line?.msg),
+      /no API token configured and the web server listens on 0\.0\.0\.0:19798, not only on loopback: .* refused; set api\.token_file/,
+    );
 
-  const add = await exp.request('/api/v1/targets', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', address: '127.0.0.2' }) });
-  assert.equal(add.status, 403, add.text());
-  assert.equal(body(add).error, 'mutations_disabled');
-  assert.match(body(add).message, /no API token is configured and the web server listens on 0\.0\.0\.0:19798, not only on loopback; set api\.token_file .* or listen on 127\.0\.0\.1/);
-  // A token sent changes nothing: none is configured to match it.
-  assert.equal((await exp.request('/-/reload', { method: 'POST', headers: { authorization: 'Bearer guess' } })).status, 403);
-  assert.equal((await exp.request('/api/v1/targets/lo', { method: 'DELETE' })).status, 403);
-  const targets = JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: Array<{ name: string }> };
-  assert.deepEqual(targets.targets.map((x) => x.name), ['lo'], 'reads stay open, nothing was added');
-});
+    const add = await exp.request('/api/v1/targets', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x', address: '127.0.0.2' }),
+    });
+    assert.equal(add.status, 403, add.text());
+    assert.equal(body(add).error, 'mutations_disabled');
+    assert.match(
+      body(add).message,
+      /no API token is configured and the web server listens on 0\.0\.0\.0:19798, not only on loopback; set api\.token_file .* or listen on 127\.0\.0\.1/,
+    );
+    // A token sent changes nothing: none is configured to match it.
+    assert.equal((await exp.request('/-/reload', { method: 'POST', headers: { authorization: 'Bearer guess' } })).status, 403);
+    assert.equal((await exp.request('/api/v1/targets/lo', { method: 'DELETE' })).status, 403);
+    const targets = JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: Array<{ name: string }> };
+    assert.deepEqual(
+      targets.targets.map((x) => x.name),
+      ['lo'],
+      'reads stay open, nothing was added',
+    );
+  },
+);

@@ -79,14 +79,20 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
     return m;
   };
   const scrapeUntil = (what: string, ok: (m: Metrics) => boolean, ms = 15_000): Promise<Metrics> =>
-    waitFor(what, async () => {
-      const m = await scrape();
-      return ok(m) ? m : undefined;
-    }, ms, 100);
+    waitFor(
+      what,
+      async () => {
+        const m = await scrape();
+        return ok(m) ? m : undefined;
+      },
+      ms,
+      100,
+    );
   const received = (m: Metrics, name: string): number => m.value('fleetprobe_probe_received_total', { target: name }) ?? -1;
   const sent = (m: Metrics, name: string): number => m.value('fleetprobe_probe_sent_total', { target: name }) ?? -1;
   const json = { 'content-type': 'application/json' };
-  const post = (body: unknown, query = ''): Promise<HttpResponse> => exp.request(`/api/v1/targets${query}`, { method: 'POST', headers: json, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const post = (body: unknown, query = ''): Promise<HttpResponse> =>
+    exp.request(`/api/v1/targets${query}`, { method: 'POST', headers: json, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const del = (name: string): Promise<HttpResponse> => exp.request(`/api/v1/targets/${encodeURIComponent(name)}`, { method: 'DELETE' });
   const rows = async (): Promise<TargetRow[]> => (JSON.parse((await exp.request('/api/v1/targets')).text()) as { targets: TargetRow[] }).targets;
   const stateNames = (): string[] => (JSON.parse(readFileSync(stateFile, 'utf8')) as { targets: Array<{ name: string }> }).targets.map((t) => t.name);
@@ -103,31 +109,37 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
     const line = logLines().find((l) => l.rule !== undefined);
     assert.ok(line, exp.tail());
     assert.equal(line.rule, 'loopback');
-    assert.match(String(line.msg), /no API token configured: API changes .* are allowed without one because the web server listens on loopback only \(127\.0\.0\.1:\d+\)/);
+    assert.match(
+      String(line.msg),
+      /no API token configured: API changes .* are allowed without one because the web server listens on loopback only \(127\.0\.0\.1:\d+\)/,
+    );
   });
 
-  await tt.test('POST one target: 201 with the target as normalised; probed, in /metrics and /api/v1/targets as source "api"; written to the state file', async () => {
-    const r = await post(target('api-a', { labels: { via: 'api' } }));
-    assert.equal(r.status, 201, r.text());
-    assert.equal(r.headers['x-fleetprobe-result'], 'created');
-    assert.deepEqual(JSON.parse(r.text()), {
-      name: 'api-a',
-      kind: 'tcp',
-      address: echoAddr,
-      labels: { via: 'api' },
-      interval: '100ms',
-      timeout: '80ms',
-      loss_window: 100,
-      payload_size: 56,
-      options: { close: 'reset' },
-      source: 'api',
-    });
-    const m = await scrapeUntil('api-a answered', (x) => received(x, 'api-a') > 3);
-    assert.equal(m.find('fleetprobe_probe_sent_total', { target: 'api-a', via: 'api' }).length, 1, 'its labels are on its series');
-    const row = (await rows()).find((x) => x.name === 'api-a');
-    assert.deepEqual({ source: row?.source, state: row?.state, kind: row?.kind }, { source: 'api', state: 'ok', kind: 'tcp' });
-    assert.deepEqual(stateNames(), ['api-a']);
-  });
+  await tt.test(
+    'POST one target: 201 with the target as normalised; probed, in /metrics and /api/v1/targets as source "api"; written to the state file',
+    async () => {
+      const r = await post(target('api-a', { labels: { via: 'api' } }));
+      assert.equal(r.status, 201, r.text());
+      assert.equal(r.headers['x-fleetprobe-result'], 'created');
+      assert.deepEqual(JSON.parse(r.text()), {
+        name: 'api-a',
+        kind: 'tcp',
+        address: echoAddr,
+        labels: { via: 'api' },
+        interval: '100ms',
+        timeout: '80ms',
+        loss_window: 100,
+        payload_size: 56,
+        options: { close: 'reset' },
+        source: 'api',
+      });
+      const m = await scrapeUntil('api-a answered', (x) => received(x, 'api-a') > 3);
+      assert.equal(m.find('fleetprobe_probe_sent_total', { target: 'api-a', via: 'api' }).length, 1, 'its labels are on its series');
+      const row = (await rows()).find((x) => x.name === 'api-a');
+      assert.deepEqual({ source: row?.source, state: row?.state, kind: row?.kind }, { source: 'api', state: 'ok', kind: 'tcp' });
+      assert.deepEqual(stateNames(), ['api-a']);
+    },
+  );
 
   await tt.test('posting it again is 200 unchanged; another definition is 409, replaced with ?replace=1 with its counters carried on', async () => {
     const again = await post(target('api-a', { labels: { via: 'api' }, interval: '0.1s' }));
@@ -156,7 +168,10 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
 
     const list = await post([target('bulk-ok'), target('bulk-bad', { payload_size: -1 })]);
     assert.equal(list.status, 400, list.text());
-    assert.deepEqual((JSON.parse(list.text()) as ErrorBody).problems.map((p) => p.key), ['[1].payload_size']);
+    assert.deepEqual(
+      (JSON.parse(list.text()) as ErrorBody).problems.map((p) => p.key),
+      ['[1].payload_size'],
+    );
     assert.ok(!(await rows()).some((x) => x.name === 'bulk-ok'), 'all or nothing');
 
     const notJson = await post('{"name": "x", "address":');
@@ -188,12 +203,20 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
   await tt.test('a list: 201 with every target and the counts; names with "/" work', async () => {
     const r = await post([target('api-b'), target('api/c'), target('api-a', { labels: { via: 'api' }, interval: '200ms' })]);
     assert.equal(r.status, 201, r.text());
-    const b = JSON.parse(r.text()) as { targets: Array<{ name: string; result: string; source: string }>; created: number; replaced: number; unchanged: number };
-    assert.deepEqual(b.targets.map((t) => [t.name, t.result, t.source]), [
-      ['api-b', 'created', 'api'],
-      ['api/c', 'created', 'api'],
-      ['api-a', 'unchanged', 'api'],
-    ]);
+    const b = JSON.parse(r.text()) as {
+      targets: Array<{ name: string; result: string; source: string }>;
+      created: number;
+      replaced: number;
+      unchanged: number;
+    };
+    assert.deepEqual(
+      b.targets.map((t) => [t.name, t.result, t.source]),
+      [
+        ['api-b', 'created', 'api'],
+        ['api/c', 'created', 'api'],
+        ['api-a', 'unchanged', 'api'],
+      ],
+    );
     assert.deepEqual([b.created, b.replaced, b.unchanged], [2, 0, 1]);
     await scrapeUntil('api-b and api/c answered', (m) => received(m, 'api-b') > 0 && received(m, 'api/c') > 0);
     assert.deepEqual(stateNames(), ['api-a', 'api-b', 'api/c']);
@@ -206,16 +229,38 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
     await waitFor('the SIGHUP reload', () => logLines().filter((l) => l.msg === 'configuration reloaded').length > reloads, 15_000);
     const m = await scrapeUntil('API targets probed after SIGHUP', (x) => ['api-a', 'api-b', 'api/c'].every((n) => sent(x, n) > sent(before, n)));
     assert.ok(received(m, 'api-b') >= received(before, 'api-b'));
-    assert.deepEqual((await rows()).filter((x) => x.source === 'api').map((x) => x.name), ['api-a', 'api-b', 'api/c']);
+    assert.deepEqual(
+      (await rows()).filter((x) => x.source === 'api').map((x) => x.name),
+      ['api-a', 'api-b', 'api/c'],
+    );
   });
 
-  await tt.test('a target-file change keeps the API targets; a file that takes an API target\'s name wins, and the API target is reported', async () => {
-    writeFileSync(targetsFile, JSON.stringify([{ name: 'file-1', kind: 'tcp', address: echoAddr }, { name: 'file-2', kind: 'tcp', address: echoAddr }]));
+  await tt.test("a target-file change keeps the API targets; a file that takes an API target's name wins, and the API target is reported", async () => {
+    writeFileSync(
+      targetsFile,
+      JSON.stringify([
+        { name: 'file-1', kind: 'tcp', address: echoAddr },
+        { name: 'file-2', kind: 'tcp', address: echoAddr },
+      ]),
+    );
     await scrapeUntil('file-2 probed', (m) => received(m, 'file-2') > 0 && sent(m, 'api-a') > 0 && sent(m, 'api-b') > 0);
-    assert.deepEqual((await rows()).filter((x) => x.source === 'api').map((x) => x.name), ['api-a', 'api-b', 'api/c']);
+    assert.deepEqual(
+      (await rows()).filter((x) => x.source === 'api').map((x) => x.name),
+      ['api-a', 'api-b', 'api/c'],
+    );
 
-    writeFileSync(targetsFile, JSON.stringify([{ name: 'file-1', kind: 'tcp', address: echoAddr }, { name: 'api/c', kind: 'tcp', address: echoAddr, labels: { via: 'file' } }]));
-    await waitFor('the file to take api/c', async () => (await rows()).some((x) => x.name === 'api/c' && x.state === 'ok' && /targets\.json\[1\]$/.test(x.source ?? '')), 15_000);
+    writeFileSync(
+      targetsFile,
+      JSON.stringify([
+        { name: 'file-1', kind: 'tcp', address: echoAddr },
+        { name: 'api/c', kind: 'tcp', address: echoAddr, labels: { via: 'file' } },
+      ]),
+    );
+    await waitFor(
+      'the file to take api/c',
+      async () => (await rows()).some((x) => x.name === 'api/c' && x.state === 'ok' && /targets\.json\[1\]$/.test(x.source ?? '')),
+      15_000,
+    );
     const all = await rows();
     const shadowed = all.find((x) => x.name === 'api/c' && x.source === 'api');
     assert.equal(shadowed?.state, 'rejected');
@@ -223,7 +268,10 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
     // DELETE removes the API's definition; the file's target stays.
     assert.equal((await del('api/c')).status, 204);
     const after = await rows();
-    assert.deepEqual(after.filter((x) => x.name === 'api/c').map((x) => [/targets\.json\[1\]$/.test(x.source ?? ''), x.state]), [[true, 'ok']]);
+    assert.deepEqual(
+      after.filter((x) => x.name === 'api/c').map((x) => [/targets\.json\[1\]$/.test(x.source ?? ''), x.state]),
+      [[true, 'ok']],
+    );
     assert.deepEqual(stateNames(), ['api-a', 'api-b']);
   });
 

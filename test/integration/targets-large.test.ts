@@ -37,10 +37,16 @@ test(`${N.toLocaleString('en')} target-file entries load: check-config, and the 
     const set = await loadTargets(config, { ownAddresses: new Set() });
     assert.equal(set.targets.length, N);
     assert.equal(set.rejected.length, 0);
-    assert.deepEqual(set.files.map((f) => [f.ok, f.load?.targets.length]), [[true, N]]);
+    assert.deepEqual(
+      set.files.map((f) => [f.ok, f.load?.targets.length]),
+      [[true, N]],
+    );
     assert.equal(set.targets[N - 1].address, loopback(N - 1));
 
-    const resolver = new Resolver({ refreshIntervalMs: 60_000, lookup: async () => assert.fail('literals never reach DNS') });
+    const resolver = new Resolver({
+      refreshIntervalMs: 60_000,
+      lookup: () => Promise.reject(new assert.AssertionError({ message: 'literals never reach DNS' })),
+    });
     resolver.setTargets(set.targets);
     await resolver.refresh();
     assert.equal(resolver.results().size, N);

@@ -207,7 +207,10 @@ test(
     const after = await exp.scrape();
 
     assert.equal(idle.opened, 3000, `${idle.failed} connects failed`);
-    assert.ok(health.every((h) => h.ok), `/healthz answered every time: ${JSON.stringify(health)}`);
+    assert.ok(
+      health.every((h) => h.ok),
+      `/healthz answered every time: ${JSON.stringify(health)}`,
+    );
     assert.deepEqual(scrapeErrors, [], 'every scrape during the hold was answered');
 
     const kinds = isRoot ? ['tcp', 'http', 'icmp'] : ['tcp', 'http'];
@@ -333,19 +336,21 @@ test('web.max_requests answers 503 at once and counts it; read, idle and write t
   assert.match(refusalText, /web\.max_requests = 2/);
   a.close();
   b.close();
-  const m1 = await waitFor('a scrape slot again', async () => {
-    const r = await exp.request('/metrics', { timeoutMs: 30_000 });
-    return r.status === 200 && r;
-  }, 10_000, 200);
+  const m1 = await waitFor(
+    'a scrape slot again',
+    async () => {
+      const r = await exp.request('/metrics', { timeoutMs: 30_000 });
+      return r.status === 200 && r;
+    },
+    10_000,
+    200,
+  );
   const afterCap = parseMetrics(m1.text());
   const code503 = (m: Metrics): number => m.value('promhttp_metric_handler_requests_total', { code: '503' }) ?? NaN;
   assert.equal(code503(afterCap) - code503(base), refused, 'every 503 is counted, exactly');
 
   // Read timeout (1 s): a slowloris dripping header lines, and a connection that sends nothing.
-  const [loris, silent] = await Promise.all([
-    untilClosed(webPort, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', 200, 15_000),
-    untilClosed(webPort, '', 0, 15_000),
-  ]);
+  const [loris, silent] = await Promise.all([untilClosed(webPort, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', 200, 15_000), untilClosed(webPort, '', 0, 15_000)]);
   assert.ok(loris.closed, `the slowloris was closed (after ${loris.ms} ms)`);
   assert.match(loris.reply, /^HTTP\/1\.1 408 /, 'with 408 Request Timeout');
   assert.ok(silent.closed, `the silent connection was closed (after ${silent.ms} ms)`);
@@ -361,12 +366,17 @@ test('web.max_requests answers 503 at once and counts it; read, idle and write t
   readers.push(nonReaders);
   // No scrape meanwhile: it would take over a stalled slot (scrape_stalled) before the timeout.
   await sleep(5000);
-  const m2 = await waitFor('the non-readers dropped after write_timeout', async () => {
-    const r = await exp.request('/metrics', { timeoutMs: 30_000 });
-    if (r.status !== 200) return false;
-    const m = parseMetrics(r.text());
-    return dropped(m, 'write_timeout') - dropped(afterCap, 'write_timeout') >= 2 && m;
-  }, 20_000, 500);
+  const m2 = await waitFor(
+    'the non-readers dropped after write_timeout',
+    async () => {
+      const r = await exp.request('/metrics', { timeoutMs: 30_000 });
+      if (r.status !== 200) return false;
+      const m = parseMetrics(r.text());
+      return dropped(m, 'write_timeout') - dropped(afterCap, 'write_timeout') >= 2 && m;
+    },
+    20_000,
+    500,
+  );
   assert.ok((m2.value('promhttp_metric_handler_requests_in_flight') ?? NaN) <= 1, 'their slots are free');
   assert.ok(dropped(m2, 'read_timeout') - dropped(base, 'read_timeout') >= 2, 'slowloris and silent connection counted as read_timeout');
   assert.ok(dropped(m2, 'idle_timeout') - dropped(base, 'idle_timeout') >= 1, 'idle keep-alive counted as idle_timeout');

@@ -23,7 +23,7 @@ function targets(): TargetStatus[] {
   return Array.from({ length: N }, (_, i) => ({
     name: `target-${i}.rack-${i % 40}.example.internal`,
     kind: 'icmp',
-    address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) || 1}`,
+    address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255 || 1}`,
     state: 'ok',
     worker: i % 2,
     labels: { rack: `r${i % 40}`, region: 'eu' },
@@ -40,7 +40,7 @@ test('a big API reply reaches a reading client whole and is dropped for a client
     telemetryPath: '/metrics',
     metrics: ({ gzip }) => renderMetrics(store, registry, { gzip }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => all, status: () => ({}) },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 700, idleTimeoutMs: 5000 },
     registry,
@@ -79,7 +79,7 @@ test('at web.max_connections with every connection busy, a new connection is ref
     telemetryPath: '/metrics',
     metrics: ({ gzip }) => renderMetrics(new TargetStore(), registry, { gzip }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => all, status: () => ({}) },
     limits: { maxRequests: 4, maxConnections: 2, readTimeoutMs: 5000, writeTimeoutMs: 4000, idleTimeoutMs: 5000 },
     registry,
@@ -93,10 +93,15 @@ test('at web.max_connections with every connection busy, a new connection is ref
   // Two clients that never read a big reply: both connections busy.
   const busy = await openConnections({ host: '127.0.0.1', port, count: 2, request: getRequest('/api/v1/targets', `127.0.0.1:${port}`) });
   t.after(() => busy.close());
-  await waitFor('both connections open', async () => {
-    const g = (await registry.getSingleMetric('fleetprobe_http_connections')?.get())?.values[0]?.value;
-    return g === 2;
-  }, 5000, 50);
+  await waitFor(
+    'both connections open',
+    async () => {
+      const g = (await registry.getSingleMetric('fleetprobe_http_connections')?.get())?.values[0]?.value;
+      return g === 2;
+    },
+    5000,
+    50,
+  );
   // Their requests take a few ms to be read and answered (then they are busy, not idle).
   await sleep(1000);
   await assert.rejects(httpRequest(`${url}/healthz`, { timeoutMs: 5000 }), /socket hang up|ECONNRESET|EPIPE/);
@@ -106,30 +111,34 @@ test('at web.max_connections with every connection busy, a new connection is ref
   assert.equal((await httpRequest(`${url}/healthz`)).status, 200);
 });
 
-test('a scrape client that stops reading at any point, even after the last byte left the body, loses its slot at the write timeout', { timeout: 60_000 }, async (t) => {
-  const registry = new Registry();
-  // Bodies of 0.5 to 8.4 MB: some fit wholly in the kernel's buffers, some stop in the
-  // middle, some with their last bytes still queued in the response.
-  const sizes = Array.from({ length: 100 }, (_, i) => 512 * 1024 + i * 80 * 1024);
-  let next = 0;
-  const app = await build({
-    logger: false,
-    telemetryPath: '/metrics',
-    metrics: () => ({ body: Readable.from([Buffer.alloc(sizes[next++ % sizes.length], 97)]), headers: { 'content-type': 'text/plain' } }),
-    readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
-    api: { targets: () => [], status: () => ({}) },
-    limits: { maxRequests: 0, maxConnections: 200, readTimeoutMs: 5000, writeTimeoutMs: 1000, idleTimeoutMs: 60_000 },
-    registry,
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const port = Number(new URL(url).port);
-  t.after(() => app.close());
-  const gauge = async (): Promise<number> => (await registry.getSingleMetric('promhttp_metric_handler_requests_in_flight')?.get())?.values[0]?.value ?? NaN;
+test(
+  'a scrape client that stops reading at any point, even after the last byte left the body, loses its slot at the write timeout',
+  { timeout: 60_000 },
+  async (t) => {
+    const registry = new Registry();
+    // Bodies of 0.5 to 8.4 MB: some fit wholly in the kernel's buffers, some stop in the
+    // middle, some with their last bytes still queued in the response.
+    const sizes = Array.from({ length: 100 }, (_, i) => 512 * 1024 + i * 80 * 1024);
+    let next = 0;
+    const app = await build({
+      logger: false,
+      telemetryPath: '/metrics',
+      metrics: () => ({ body: Readable.from([Buffer.alloc(sizes[next++ % sizes.length], 97)]), headers: { 'content-type': 'text/plain' } }),
+      readiness: () => ({ ready: true }),
+      reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
+      api: { targets: () => [], status: () => ({}) },
+      limits: { maxRequests: 0, maxConnections: 200, readTimeoutMs: 5000, writeTimeoutMs: 1000, idleTimeoutMs: 60_000 },
+      registry,
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(url).port);
+    t.after(() => app.close());
+    const gauge = async (): Promise<number> => (await registry.getSingleMetric('promhttp_metric_handler_requests_in_flight')?.get())?.values[0]?.value ?? NaN;
 
-  const stuck = await openConnections({ host: '127.0.0.1', port, count: sizes.length, parallel: 1, request: getRequest('/metrics', `127.0.0.1:${port}`) });
-  t.after(() => stuck.close());
-  await sleep(300);
-  assert.ok((await gauge()) > 0, 'some scrapes wait on their clients');
-  await waitFor('every scrape slot freed', async () => (await gauge()) === 0, 15_000, 100);
-});
+    const stuck = await openConnections({ host: '127.0.0.1', port, count: sizes.length, parallel: 1, request: getRequest('/metrics', `127.0.0.1:${port}`) });
+    t.after(() => stuck.close());
+    await sleep(300);
+    assert.ok((await gauge()) > 0, 'some scrapes wait on their clients');
+    await waitFor('every scrape slot freed', async () => (await gauge()) === 0, 15_000, 100);
+  },
+);

@@ -9,7 +9,11 @@ import { startTcpExporter } from '../helpers/tcp-exporter.js';
 
 test('idle workers report an event-loop lag near zero, not their sampling interval', { timeout: 30_000 }, async (t) => {
   const exporter = await startTcpExporter(t, 'fp-loop-lag', { workers: 2 });
-  await waitFor('every worker to deliver batches', async () => (await scrapeMetrics(`${exporter.url}/metrics`)).value('fleetprobe_workers', { state: 'running' }) === 2, 10_000);
+  await waitFor(
+    'every worker to deliver batches',
+    async () => (await scrapeMetrics(`${exporter.url}/metrics`)).value('fleetprobe_workers', { state: 'running' }) === 2,
+    10_000,
+  );
   // Six batch intervals apart. Each reading covers one 500 ms batch of a worker with 0–3
   // probes a second to do: its loop is idle. Before the fix every reading was at least
   // the 50 ms sampling interval (mean ≈ 50 ms, max > 50 ms). The bounds below leave a
@@ -27,7 +31,9 @@ test('idle workers report an event-loop lag near zero, not their sampling interv
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const w of [0, 1]) {
-    t.diagnostic(`worker ${w}: mean lag (ms) ${means[w].map((x) => (x * 1000).toFixed(2)).join(' ')}; max ${maxes[w].map((x) => (x * 1000).toFixed(2)).join(' ')}`);
+    t.diagnostic(
+      `worker ${w}: mean lag (ms) ${means[w].map((x) => (x * 1000).toFixed(2)).join(' ')}; max ${maxes[w].map((x) => (x * 1000).toFixed(2)).join(' ')}`,
+    );
     assert.ok(means[w].every((x) => x >= 0) && maxes[w].every((x) => x >= 0), 'never negative');
     assert.ok(median(means[w]) < 0.005, `worker ${w}: median mean lag ${median(means[w])} s is under 5 ms`);
     assert.ok(median(maxes[w]) < 0.025, `worker ${w}: median max lag ${median(maxes[w])} s is under 25 ms`);

@@ -25,24 +25,27 @@ test('?state= filters by a known state and refuses an unknown one with the list 
     telemetryPath: '/metrics',
     metrics: () => ({ headers: {}, body: Readable.from(['']) }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => TARGETS, status: () => ({}) },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
   });
   t.after(() => app.close());
   const all = await app.inject({ method: 'GET', url: '/api/v1/targets' });
   assert.equal(all.statusCode, 200);
-  assert.equal((all.json() as { targets: unknown[] }).targets.length, 3);
+  assert.equal(all.json<{ targets: unknown[] }>().targets.length, 3);
   const rejected = await app.inject({ method: 'GET', url: '/api/v1/targets?state=rejected' });
-  assert.deepEqual((rejected.json() as { targets: TargetStatus[] }).targets.map((x) => [x.name, x.kind, x.address]), [
-    ['b', 'tcp', 'nope'],
-    ['', null, null],
-  ]);
+  assert.deepEqual(
+    rejected.json<{ targets: TargetStatus[] }>().targets.map((x) => [x.name, x.kind, x.address]),
+    [
+      ['b', 'tcp', 'nope'],
+      ['', null, null],
+    ],
+  );
   for (const state of TARGET_API_STATES) assert.equal((await app.inject({ method: 'GET', url: `/api/v1/targets?state=${state}` })).statusCode, 200, state);
   for (const url of ['/api/v1/targets?state=bogus', '/api/v1/targets?state=', '/api/v1/targets?state=ok&state=rejected']) {
     const r = await app.inject({ method: 'GET', url });
     assert.equal(r.statusCode, 400, url);
-    assert.match((r.json() as { error: string }).error, /^unknown state .*; valid states: ok, unresolved, rejected, pending$/, url);
+    assert.match(r.json<{ error: string }>().error, /^unknown state .*; valid states: ok, unresolved, rejected, pending$/, url);
   }
 });
 
@@ -68,22 +71,37 @@ function topLevelKeys(line: string): string[] {
   return keys;
 }
 
-test('the OTel export\'s lines name their component once', async () => {
+test("the OTel export's lines name their component once", async () => {
   assert.deepEqual(topLevelKeys('{"a":1,"b":{"a":2},"c":"x\\"a\\":","a":3}'), ['a', 'b', 'c', 'a']);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, cb) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });
   const logger = createLogger('debug', 'fleetprobe', 'json', sink).child({ component: 'otel' });
   const store = new TargetStore({ buckets: [0.001, 0.01] });
-  // A protocol that is refused (logs an error) and an export that starts (logs info), both through the child.
-  assert.equal(startOtelExport({ store, logger, env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' } }), null);
-  const otel = startOtelExport({ store, logger, env: { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://127.0.0.1:9/v1/metrics', OTEL_METRIC_EXPORT_INTERVAL: '600000' } });
-  assert.ok(otel);
-  await otel.shutdown(200);
+  // An export that is off (logs at debug) and two that start (log info) and stop, both through the child.
+  assert.equal(startOtelExport({ store, logger, env: { OTEL_METRICS_EXPORTER: 'none' } }), null);
+  for (const env of [
+    {
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+      OTEL_METRIC_EXPORT_INTERVAL: '600000',
+    },
+    { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://127.0.0.1:9/v1/metrics', OTEL_METRIC_EXPORT_INTERVAL: '600000' },
+  ]) {
+    const otel = startOtelExport({ store, logger, env });
+    assert.ok(otel);
+    await otel.shutdown(200);
+  }
   await new Promise((r) => setImmediate(r));
   assert.ok(lines.length >= 2, lines.join('\n'));
   for (const line of lines) {

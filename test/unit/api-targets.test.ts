@@ -48,14 +48,17 @@ function ok(r: AddPlan | Refusal): AddPlan {
 }
 function refusal(r: AddPlan | Refusal | { ok: true }): Refusal {
   if (r.ok) assert.fail('expected a refusal');
-  return r as Refusal;
+  return r;
 }
 
 test('one target: created with every default applied, and shown as a config target with source "api"', () => {
   const p = ok(planAdd({ name: 'x', address: '127.0.0.9', labels: { rack: 'r1' }, interval: '500ms' }, none, D, OPTS));
   assert.equal(p.list, false);
   assert.equal(p.changed, true);
-  assert.deepEqual(p.results.map((r) => [r.name, r.result]), [['x', 'created']]);
+  assert.deepEqual(
+    p.results.map((r) => [r.name, r.result]),
+    [['x', 'created']],
+  );
   assert.deepEqual([...p.next.keys()], ['x']);
   assert.deepEqual(describeTarget(p.results[0].spec), {
     name: 'x',
@@ -95,15 +98,29 @@ test('a bad body: 400 with every problem of every entry, keyed by field (and ind
   for (const body of [null, 'x', 42, true, undefined]) {
     const r = refusal(planAdd(body, none, D, OPTS));
     assert.equal(r.status, 400);
-    assert.deepEqual(r.problems.map((p) => p.key), ['body']);
+    assert.deepEqual(
+      r.problems.map((p) => p.key),
+      ['body'],
+    );
   }
   assert.match(refusal(planAdd([], none, D, OPTS)).problems[0].message, /no target/);
 });
 
 test('a list is all or nothing: one bad entry adds none', () => {
-  const r = planAdd([{ name: 'a', address: '127.0.0.1' }, { name: 'b', address: '127.0.0.1', timeout: '20s', interval: '1s' }], none, D, OPTS);
+  const r = planAdd(
+    [
+      { name: 'a', address: '127.0.0.1' },
+      { name: 'b', address: '127.0.0.1', timeout: '20s', interval: '1s' },
+    ],
+    none,
+    D,
+    OPTS,
+  );
   const x = refusal(r);
-  assert.deepEqual(x.problems.map((p) => p.key), ['[1].timeout']);
+  assert.deepEqual(
+    x.problems.map((p) => p.key),
+    ['[1].timeout'],
+  );
   assert.ok(!('next' in x));
 });
 
@@ -111,7 +128,10 @@ test('posting again: identical is unchanged (even written differently), differen
   const first = ok(planAdd({ name: 'x', address: '127.0.0.9', interval: '1s' }, none, D, OPTS));
   const cur = first.next;
   const same = ok(planAdd({ address: '127.0.0.9', name: 'x', interval: '1000ms' }, cur, D, OPTS));
-  assert.deepEqual(same.results.map((r) => r.result), ['unchanged']);
+  assert.deepEqual(
+    same.results.map((r) => r.result),
+    ['unchanged'],
+  );
   assert.equal(same.changed, false);
   assert.deepEqual(same.next.get('x'), { name: 'x', address: '127.0.0.9', interval: '1s' }, 'keeps the entry as first posted');
 
@@ -121,31 +141,89 @@ test('posting again: identical is unchanged (even written differently), differen
   assert.match(other.problems[0].message, /\?replace=1/);
 
   const replaced = ok(planAdd({ name: 'x', address: '127.0.0.10' }, cur, D, { ...OPTS, replace: true }));
-  assert.deepEqual(replaced.results.map((r) => r.result), ['replaced']);
+  assert.deepEqual(
+    replaced.results.map((r) => r.result),
+    ['replaced'],
+  );
   assert.deepEqual(replaced.next.get('x'), { name: 'x', address: '127.0.0.10' });
 
   // Order is kept: a replaced target stays where it was, new ones go last.
   const two = ok(planAdd([{ name: 'y', address: '127.0.0.11' }], cur, D, OPTS)).next;
-  const mixed = ok(planAdd([{ name: 'z', address: '127.0.0.12' }, { name: 'x', address: '127.0.0.13' }, { name: 'y', address: '127.0.0.11' }], two, D, { ...OPTS, replace: true }));
-  assert.deepEqual(mixed.results.map((r) => r.result), ['created', 'replaced', 'unchanged']);
+  const mixed = ok(
+    planAdd(
+      [
+        { name: 'z', address: '127.0.0.12' },
+        { name: 'x', address: '127.0.0.13' },
+        { name: 'y', address: '127.0.0.11' },
+      ],
+      two,
+      D,
+      { ...OPTS, replace: true },
+    ),
+  );
+  assert.deepEqual(
+    mixed.results.map((r) => r.result),
+    ['created', 'replaced', 'unchanged'],
+  );
   assert.deepEqual([...mixed.next.keys()], ['x', 'y', 'z']);
 });
 
 test('api.max_targets bounds what the API holds; 0 turns adding off', () => {
   let cur: Map<string, ApiEntry> = new Map();
-  cur = ok(planAdd([{ name: 'a', address: '127.0.0.1' }, { name: 'b', address: '127.0.0.2' }], cur, D, { ...OPTS, maxTargets: 3 })).next;
-  const over = refusal(planAdd([{ name: 'c', address: '127.0.0.3' }, { name: 'd', address: '127.0.0.4' }], cur, D, { ...OPTS, maxTargets: 3 }));
+  cur = ok(
+    planAdd(
+      [
+        { name: 'a', address: '127.0.0.1' },
+        { name: 'b', address: '127.0.0.2' },
+      ],
+      cur,
+      D,
+      { ...OPTS, maxTargets: 3 },
+    ),
+  ).next;
+  const over = refusal(
+    planAdd(
+      [
+        { name: 'c', address: '127.0.0.3' },
+        { name: 'd', address: '127.0.0.4' },
+      ],
+      cur,
+      D,
+      { ...OPTS, maxTargets: 3 },
+    ),
+  );
   assert.equal(over.status, 409);
   assert.equal(over.error, 'too_many_targets');
   assert.match(over.message, /api\.max_targets \(3\) would be exceeded: 2 API targets exist and this request adds 2/);
   // Unchanged and replaced targets do not count as new.
-  ok(planAdd([{ name: 'a', address: '127.0.0.9' }, { name: 'b', address: '127.0.0.2' }, { name: 'c', address: '127.0.0.3' }], cur, D, { replace: true, maxTargets: 3 }));
+  ok(
+    planAdd(
+      [
+        { name: 'a', address: '127.0.0.9' },
+        { name: 'b', address: '127.0.0.2' },
+        { name: 'c', address: '127.0.0.3' },
+      ],
+      cur,
+      D,
+      { replace: true, maxTargets: 3 },
+    ),
+  );
   const off = refusal(planAdd({ name: 'q', address: '127.0.0.1' }, none, D, { ...OPTS, maxTargets: 0 }));
   assert.equal(off.error, 'too_many_targets');
 });
 
 test('DELETE: an API target is removed; a configured one is 409 naming its source; anything else 404', () => {
-  const cur = ok(planAdd([{ name: 'a', address: '127.0.0.1' }, { name: 'b/c', address: '127.0.0.2' }], none, D, OPTS)).next;
+  const cur = ok(
+    planAdd(
+      [
+        { name: 'a', address: '127.0.0.1' },
+        { name: 'b/c', address: '127.0.0.2' },
+      ],
+      none,
+      D,
+      OPTS,
+    ),
+  ).next;
   const definedBy = (n: string) => (n === 'cfg' ? 'c.yaml targets[0]' : null);
   const removed = planRemove('b/c', cur, definedBy);
   assert.ok(removed.ok);
@@ -160,12 +238,25 @@ test('DELETE: an API target is removed; a configured one is 409 naming its sourc
 
 test('names of the configuration, mesh or files win over the API (same dedupe as every source): 409 for the posted ones', async () => {
   const cfg = loadYaml('probe_defaults: {kind: icmp}\ntargets: [{name: cfg, address: 127.0.0.1}]\n');
-  const entries = ok(planAdd([{ name: 'cfg', address: '127.0.0.2' }, { name: 'new', address: '127.0.0.3' }], none, cfg.probeDefaults, OPTS)).next;
+  const entries = ok(
+    planAdd(
+      [
+        { name: 'cfg', address: '127.0.0.2' },
+        { name: 'new', address: '127.0.0.3' },
+      ],
+      none,
+      cfg.probeDefaults,
+      OPTS,
+    ),
+  ).next;
   const set = await loadTargets(cfg, { api: loadApiEntries(entries, cfg.probeDefaults), files: [] });
-  assert.deepEqual(set.targets.map((t) => [t.name, t.source === API_SOURCE]), [
-    ['cfg', false],
-    ['new', true],
-  ]);
+  assert.deepEqual(
+    set.targets.map((t) => [t.name, t.source === API_SOURCE]),
+    [
+      ['cfg', false],
+      ['new', true],
+    ],
+  );
   const c = configConflicts(new Set(['cfg', 'new']), set.rejected);
   assert.ok(c);
   assert.equal(c.status, 409);
@@ -180,13 +271,19 @@ test('API targets follow probe_defaults: parsed against the defaults in effect; 
     ['b', { name: 'b', address: '127.0.0.2', interval: '100ms' }],
   ]);
   const before = loadApiEntries(entries, D);
-  assert.deepEqual(before.targets.map((t) => [t.name, t.timeoutMs]), [
-    ['a', 1000],
-    ['b', 1000],
-  ]);
+  assert.deepEqual(
+    before.targets.map((t) => [t.name, t.timeoutMs]),
+    [
+      ['a', 1000],
+      ['b', 1000],
+    ],
+  );
   const slow = loadYaml('probe_defaults: {kind: icmp, interval: 10s, timeout: 5s}\n').probeDefaults;
   const after = loadApiEntries(entries, slow);
-  assert.deepEqual(after.targets.map((t) => [t.name, t.timeoutMs]), [['a', 5000]]);
+  assert.deepEqual(
+    after.targets.map((t) => [t.name, t.timeoutMs]),
+    [['a', 5000]],
+  );
   assert.equal(after.rejected.length, 1);
   assert.equal(after.rejected[0].name, 'b');
   assert.equal(after.rejected[0].source, API_SOURCE);
@@ -215,8 +312,18 @@ test('the state document round-trips; a malformed one names every structural pro
   const bad = parseStateDocument({ version: 2, extra: 1, targets: [{ name: 'x' }, 5, { name: '' }, { name: 'x' }, { address: 'y' }] });
   assert.ok(!bad.ok);
   assert.equal(bad.problems.length, 6, bad.problems.join(' | '));
-  for (const re of [/version is 2/, /unknown field "extra"/, /targets\[1\] must be a target object/, /targets\[2\]\.name/, /targets\[3\]\.name: "x" appears twice/, /targets\[4\]\.name/]) {
-    assert.ok(bad.problems.some((p) => re.test(p)), `${re} in ${bad.problems.join(' | ')}`);
+  for (const re of [
+    /version is 2/,
+    /unknown field "extra"/,
+    /targets\[1\] must be a target object/,
+    /targets\[2\]\.name/,
+    /targets\[3\]\.name: "x" appears twice/,
+    /targets\[4\]\.name/,
+  ]) {
+    assert.ok(
+      bad.problems.some((p) => re.test(p)),
+      `${re} in ${bad.problems.join(' | ')}`,
+    );
   }
   for (const d of [null, [], 'x', { version: 1 }, { version: 1, targets: {} }]) assert.equal(parseStateDocument(d).ok, false, JSON.stringify(d));
   assert.ok(parseStateDocument({ version: 1, targets: [] }).ok);

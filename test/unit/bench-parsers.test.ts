@@ -22,7 +22,10 @@ process_cpu_seconds_total 1.5
 `;
 
 test('ExpositionTally sums chosen families over all series and the RTT histogram over all and sample targets', () => {
-  const t = new ExpositionTally(['fleetprobe_probe_sent_total', 'fleetprobe_probe_errors_total', 'fleetprobe_worker_scheduling_lag_seconds_count'], new Set(['t2']));
+  const t = new ExpositionTally(
+    ['fleetprobe_probe_sent_total', 'fleetprobe_probe_errors_total', 'fleetprobe_worker_scheduling_lag_seconds_count'],
+    new Set(['t2']),
+  );
   // Feed in odd-sized chunks to exercise line reassembly.
   const split = new LineSplitter((l) => t.line(l));
   for (let i = 0; i < EXPOSITION.length; i += 7) split.push(EXPOSITION.slice(i, i + 7));
@@ -82,6 +85,9 @@ test('parseBenchArgs reads lists, durations and kinds, and rejects what it does 
   assert.equal(o.workers, 3);
   assert.deepEqual(o.fpingSizes, []);
   assert.equal(o.warmupMs, 3000);
+  const u = parseBenchArgs(['--kinds', 'udp,tcp_echo,tcp', '--udp-targets', '1000,5000', '--tcp-targets', '300']);
+  assert.ok(u !== 'help');
+  assert.deepEqual([u.kinds, u.sizes.udp, u.sizes.tcp_echo, u.sizes.tcp], [['udp', 'tcp_echo', 'tcp'], [1000, 5000], [5000], [300]]);
   assert.equal(parseBenchArgs(['--help']), 'help');
   assert.throws(() => parseBenchArgs(['--kinds', 'icmp,smtp']), /unknown kind/);
   assert.throws(() => parseBenchArgs(['--targets', '10,-1']), /positive integers/);

@@ -24,7 +24,11 @@ test('stream options: off by default; clients, streams, selection and rounds par
 
 test('selection windows: consecutive, one per client, wrapping; all means no names (every target)', () => {
   const names = ['a', 'b', 'c', 'd', 'e'];
-  assert.deepEqual(selectionWindows(names, 3, 2), [['a', 'b'], ['c', 'd'], ['e', 'a']]);
+  assert.deepEqual(selectionWindows(names, 3, 2), [
+    ['a', 'b'],
+    ['c', 'd'],
+    ['e', 'a'],
+  ]);
   assert.deepEqual(selectionWindows(names, 2, 9), [names, names]);
   assert.deepEqual(selectionWindows(names, 2, 'all'), [[], []]);
   assert.deepEqual(selectionWindows(names, 0, 2), []);
@@ -45,7 +49,12 @@ test('window tally: sums, the lag histogram, and lag quantiles between two scrap
     `fleetprobe_main_event_loop_lag_seconds_bucket{le="+Inf"} ${count}`,
     `fleetprobe_main_event_loop_lag_seconds_count ${count}`,
   ];
-  const a = scrape([...lag([10, 10, 10, 10], 10), 'fleetprobe_probe_sent_total{target="t0"} 5', 'fleetprobe_probe_sent_total{target="t1"} 7', 'fleetprobe_stream_dropped_clients_total{transport="sse",reason="buffer_full"} 1']);
+  const a = scrape([
+    ...lag([10, 10, 10, 10], 10),
+    'fleetprobe_probe_sent_total{target="t0"} 5',
+    'fleetprobe_probe_sent_total{target="t1"} 7',
+    'fleetprobe_stream_dropped_clients_total{transport="sse",reason="buffer_full"} 1',
+  ]);
   const b = scrape([...lag([100, 190, 198, 210], 210), 'fleetprobe_probe_sent_total{target="t0"} 15']);
   assert.equal(a.sum('fleetprobe_probe_sent_total'), 12);
   assert.equal(a.sum('fleetprobe_stream_dropped_clients_total'), 1);

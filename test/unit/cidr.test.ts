@@ -41,9 +41,31 @@ describe('parseAddress128', () => {
 
   it('refuses text that is not an address, exactly as node:net isIP does', () => {
     const bad = [
-      '', '1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-4', '1..2.3', ' 1.2.3.4', 'a.b.c.d',
-      ':', ':::', '1:::2', '::1::2', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:',
-      '12345::', 'g::', '1::2:3:4:5:6:7:8', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3.4:5', 'localhost',
+      '',
+      '1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.2.3.4',
+      '1.2.3.-4',
+      '1..2.3',
+      ' 1.2.3.4',
+      'a.b.c.d',
+      ':',
+      ':::',
+      '1:::2',
+      '::1::2',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7',
+      ':1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:',
+      '12345::',
+      'g::',
+      '1::2:3:4:5:6:7:8',
+      '::1.2.3',
+      '1:2:3:4:5:6:7:1.2.3.4',
+      '::1.2.3.4:5',
+      'localhost',
     ];
     const scratch = new Uint32Array(4);
     for (const text of bad) {
@@ -68,10 +90,24 @@ describe('parseCidr', () => {
 
   it('rejects host bits, bad prefixes, zones and garbage with a CidrError', () => {
     for (const text of [
-      '10.1.2.3/8', '10.0.0.0/33', '::/129', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', '10.0.0.0/a',
-      'fe80::/10%eth0', 'fe80::%eth0', 'nope', '', '2001:db8::1/64',
+      '10.1.2.3/8',
+      '10.0.0.0/33',
+      '::/129',
+      '10.0.0.0/',
+      '10.0.0.0/08',
+      '10.0.0.0/-1',
+      '10.0.0.0/a',
+      'fe80::/10%eth0',
+      'fe80::%eth0',
+      'nope',
+      '',
+      '2001:db8::1/64',
     ]) {
-      assert.throws(() => parseCidr(text), (err: unknown) => err instanceof CidrError && err.code === 'FP_ERR_CIDR_INVALID', text);
+      assert.throws(
+        () => parseCidr(text),
+        (err: unknown) => err instanceof CidrError && err.code === 'FP_ERR_CIDR_INVALID',
+        text,
+      );
     }
   });
 

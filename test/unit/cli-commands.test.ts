@@ -38,7 +38,7 @@ test('a typo of a command is suggested; a word far from every command is not', (
 test('the unknown-command message names the word, the suggestion and the commands; an address hints at --target', () => {
   assert.equal(
     unknownCommandMessage('rnu'),
-    'fleetprobe: unknown command "rnu" (did you mean "run"?); commands: run, responder, check-config, version, help; see fleetprobe --help',
+    'fleetprobe: unknown command "rnu" (did you mean "run"?); commands: run, responder, check-config, test, version, help; see fleetprobe --help',
   );
   assert.match(unknownCommandMessage('127.0.0.1'), /unknown command "127\.0\.0\.1" \(to probe it: fleetprobe run --target 127\.0\.0\.1\)/);
   assert.match(unknownCommandMessage('zzz'), /^fleetprobe: unknown command "zzz"; commands:/);

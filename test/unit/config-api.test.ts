@@ -31,7 +31,9 @@ test('defaults: no token, gRPC off, stream limits', () => {
 });
 
 test('grpc.listen_address and stream.* from file, variable and flag', () => {
-  const c = load('grpc: {listen_address: "127.0.0.1:9799"}\nstream: {max_clients: 5, state_interval: 2s}\n', ['--stream.max-buffer-bytes', '4096'], { FLEETPROBE_STREAM_STALL_TIMEOUT: '5s' });
+  const c = load('grpc: {listen_address: "127.0.0.1:9799"}\nstream: {max_clients: 5, state_interval: 2s}\n', ['--stream.max-buffer-bytes', '4096'], {
+    FLEETPROBE_STREAM_STALL_TIMEOUT: '5s',
+  });
   assert.equal(c.grpc.listenAddress, '127.0.0.1:9799');
   assert.deepEqual(c.stream, { maxClients: 5, maxBufferBytes: 4096, stateIntervalMs: 2000, stallTimeoutMs: 5000 });
   assert.equal(load('targets: []\n', ['--grpc.listen-address', '[::1]:0']).grpc.listenAddress, '[::1]:0');
@@ -55,10 +57,16 @@ test('bad token settings are config errors naming the key, every one in one pass
   assert.match(ps.find((p) => p.key === 'api.token_file')!.message, /empty\.txt is empty/);
 
   const missing = problems(() => load('api: {token_file: /nonexistent/token}\n'));
-  assert.deepEqual(missing.map((p) => [p.key, p.message]), [['api.token_file', 'cannot read /nonexistent/token: ENOENT']]);
+  assert.deepEqual(
+    missing.map((p) => [p.key, p.message]),
+    [['api.token_file', 'cannot read /nonexistent/token: ENOENT']],
+  );
 
   const both = problems(() => load('api: {token: abc, token_file: token.txt}\n'));
-  assert.deepEqual(both.map((p) => p.key), ['api.token']);
+  assert.deepEqual(
+    both.map((p) => p.key),
+    ['api.token'],
+  );
 
   const spaces = problems(() => load('api: {token: "my secret token"}\n'));
   assert.equal(spaces[0].key, 'api.token');
@@ -66,7 +74,10 @@ test('bad token settings are config errors naming the key, every one in one pass
   assert.ok(!JSON.stringify(spaces).includes('my secret token'), 'the token is not in the error');
 
   const reads = problems(() => load('api: {require_token_for_reads: true}\n'));
-  assert.deepEqual(reads.map((p) => [p.key, p.message]), [['api.require_token_for_reads', 'needs api.token or api.token_file']]);
+  assert.deepEqual(
+    reads.map((p) => [p.key, p.message]),
+    [['api.require_token_for_reads', 'needs api.token or api.token_file']],
+  );
 });
 
 test('a missing token file is named together with other bad leaf values (one pass)', () => {

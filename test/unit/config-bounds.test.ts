@@ -50,7 +50,10 @@ function problemsOf(doc: unknown): ConfigError['problems'] {
   assert.fail('expected a ConfigError');
 }
 
-const keysOf = (doc: unknown): string[] => problemsOf(doc).map((p) => p.key).sort();
+const keysOf = (doc: unknown): string[] =>
+  problemsOf(doc)
+    .map((p) => p.key)
+    .sort();
 const defaults = () => loadConfig({ argv: [], env: {} }).probeDefaults;
 
 test('out-of-bound durations (100000h), responder limits, a timeout over 15 intervals and a huge label: every key named in one pass', () => {
@@ -93,7 +96,7 @@ test('out-of-bound durations (100000h), responder limits, a timeout over 15 inte
   assert.ok(new ConfigError(problems).message.length < 10_000);
 });
 
-test('a bad probe_defaults leaf no longer hides the inline targets\' errors, nor the peers\' or the cross-key rules\'', () => {
+test("a bad probe_defaults leaf no longer hides the inline targets' errors, nor the peers' or the cross-key rules'", () => {
   const keys = keysOf({
     probe_defaults: { interval: 'fast', payload_size: -1 },
     shard: { index: 3, count: 2 },
@@ -119,7 +122,9 @@ test('a bad probe_defaults leaf no longer hides the inline targets\' errors, nor
 test('a rule between keys is not reported when one of its keys is itself bad (no problem caused by a substituted default)', () => {
   // interval is bad (replaced by 1s while checking); timeout 30s would span 30 default intervals.
   assert.deepEqual(keysOf({ probe_defaults: { interval: 'soon', timeout: '30s' } }), ['probe_defaults.interval']);
-  assert.deepEqual(keysOf({ probe_defaults: { interval: 'soon' }, targets: [{ name: 'a', address: '127.0.0.1', timeout: '30s' }] }), ['probe_defaults.interval']);
+  assert.deepEqual(keysOf({ probe_defaults: { interval: 'soon' }, targets: [{ name: 'a', address: '127.0.0.1', timeout: '30s' }] }), [
+    'probe_defaults.interval',
+  ]);
   // A target setting both is still checked.
   assert.deepEqual(keysOf({ probe_defaults: { interval: 'soon' }, targets: [{ name: 'a', address: '127.0.0.1', interval: '1s', timeout: '30s' }] }), [
     'probe_defaults.interval',
@@ -135,7 +140,10 @@ test('list and mapping checks name every bad element with its index or key', () 
     mesh: { kinds: ['icmp', 'ping', 'icmp', 'pong'] },
     target_files: ['a.json', '', 'a.json'],
     responder: { allow_cidrs: ['10.0.0.1/8', '127.0.0.0/8', 'x', '::1/129'] },
-    probe_defaults: { labels: { ok: 'a', '1bad': 'b', target: 'c', n: 5 }, http: { headers: { Connection: 'close', 'X-Ok': 'y', 'Bad Name': 'z', 'X-Inj': 'a\r\nb' } } },
+    probe_defaults: {
+      labels: { ok: 'a', '1bad': 'b', target: 'c', n: 5 },
+      http: { headers: { Connection: 'close', 'X-Ok': 'y', 'Bad Name': 'z', 'X-Inj': 'a\r\nb' } },
+    },
   });
   assert.deepEqual(keys, [
     'mesh.kinds[1]',
@@ -175,7 +183,8 @@ test('every duration, count, size and capped list in the schema documents its ra
   const byKey = new Map(docs.map((d) => [d.key, d]));
   for (const [key, leaf] of leaves(buildSchema())) {
     const name = leaf.check ?? (leaf.format as string);
-    const isBounded = /duration|interval|timeout|backoff|int|workers|shard|window|size|ports|body|bytes|connections|buckets|cidrs|paths|labels|headers|kinds/.test(name);
+    const isBounded =
+      /duration|interval|timeout|backoff|int|workers|shard|window|size|ports|body|bytes|connections|buckets|cidrs|paths|labels|headers|kinds/.test(name);
     if (!isBounded) continue;
     if (name === 'fp-kinds') continue; // bounded by uniqueness over the five kinds
     assert.ok(byKey.get(key)?.range, `${key} (${name}) has no documented range`);
@@ -235,7 +244,12 @@ test('the responder accepts exactly what the config accepts: one rule table, bot
     httpMaxBodyBytes: RESPONDER_LIMIT_RULES.httpMaxBodyBytes.max,
   };
   for (const [option, rule] of Object.entries(RESPONDER_LIMIT_RULES)) {
-    for (const [v, ok] of [[rule.min, true], [rule.max, true], [rule.min - 1, false], [rule.max + 1, false]] as const) {
+    for (const [v, ok] of [
+      [rule.min, true],
+      [rule.max, true],
+      [rule.min - 1, false],
+      [rule.max + 1, false],
+    ] as const) {
       const opts = { ...base, [option]: v };
       let responderOk = true;
       try {
@@ -246,11 +260,20 @@ test('the responder accepts exactly what the config accepts: one rule table, bot
       const configValue = rule.unit === 'ms' ? `${v}ms` : v;
       const configOk = (() => {
         try {
-          loadConfig({ argv: ['--config', configFile({ responder: { tcp_echo: '127.0.0.1:0', http_max_body_bytes: base.httpMaxBodyBytes, [keyOf[option]]: configValue } })], env: {} });
+          loadConfig({
+            argv: [
+              '--config',
+              configFile({ responder: { tcp_echo: '127.0.0.1:0', http_max_body_bytes: base.httpMaxBodyBytes, [keyOf[option]]: configValue } }),
+            ],
+            env: {},
+          });
           return true;
         } catch (e) {
           assert.ok(e instanceof ConfigError);
-          assert.ok(e.problems.some((p) => p.key === `responder.${keyOf[option]}`), e.message);
+          assert.ok(
+            e.problems.some((p) => p.key === `responder.${keyOf[option]}`),
+            e.message,
+          );
           return false;
         }
       })();
@@ -278,7 +301,7 @@ class NullConn implements IcmpConn {
 }
 const nullSink: ProbeSink = { sent() {}, reply() {}, timeout() {}, error() {}, duplicate() {}, late() {}, dropped() {}, log() {} } as unknown as ProbeSink;
 
-test('the timeout span rule is the icmp worker\'s rule: the config refuses exactly the targets the prober would refuse', () => {
+test("the timeout span rule is the icmp worker's rule: the config refuses exactly the targets the prober would refuse", () => {
   const prober = new IcmpProber(nullSink, { workerIndex: 0, cookie: 1, icmpIdentifier: 1, flushIntervalMs: 1000 }, { openConn: (f) => new NullConn(f) });
   const d = defaults();
   let slot = 0;
@@ -291,7 +314,19 @@ test('the timeout span rule is the icmp worker\'s rule: the config refuses exact
       const parsed = parseTargetEntry(entry, 'test', d);
       let workerOk = true;
       try {
-        prober.add({ slot: slot++, name: entry.name, kind: 'icmp', ip: '127.0.0.1', family: 4, port: 0, intervalMs, phaseMs: 0, timeoutMs, payloadSize: 56, options: { kind: 'icmp' } });
+        prober.add({
+          slot: slot++,
+          name: entry.name,
+          kind: 'icmp',
+          ip: '127.0.0.1',
+          family: 4,
+          port: 0,
+          intervalMs,
+          phaseMs: 0,
+          timeoutMs,
+          payloadSize: 56,
+          options: { kind: 'icmp' },
+        });
       } catch (e) {
         workerOk = false;
         assert.match((e as Error).message, /spans more than/);
@@ -354,7 +389,10 @@ test('file targets: a rule a worker would apply is a per-entry rejection with it
     'targets.json',
     defaults(),
   );
-  assert.deepEqual(r.targets.map((t) => t.name), ['ok', 'max-ok']);
+  assert.deepEqual(
+    r.targets.map((t) => t.name),
+    ['ok', 'max-ok'],
+  );
   const why = new Map(r.rejected.map((x) => [x.name, x.reason]));
   assert.match(why.get('span')!, /spans more than 15 intervals/);
   assert.match(why.get('span-inherited')!, /timeout 1s spans more than 15 intervals of 10ms/);
@@ -371,16 +409,33 @@ test('file targets: a rule a worker would apply is a per-entry rejection with it
   for (const reason of why.values()) assert.ok(reason.length < 1000, `reason too long: ${reason.length}`);
 });
 
-test('labels of probe_defaults count towards each target\'s cap; mesh peers\' labels are bounded too', () => {
+test("labels of probe_defaults count towards each target's cap; mesh peers' labels are bounded too", () => {
   const many = (n: number, prefix: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
-  assert.deepEqual(keysOf({ probe_defaults: { labels: many(30, 'd') }, targets: [{ name: 'a', address: '127.0.0.1', labels: many(3, 't') }, { name: 'b', address: '127.0.0.2', labels: many(2, 't') }] }), ['targets[0].labels']);
   assert.deepEqual(
-    keysOf({ probe_defaults: { labels: many(31, 'd') }, mesh: { peers: [{ name: 'p1', address: '127.0.0.1', labels: many(2, 'p') }, { name: 'p2', address: '127.0.0.2', labels: { v: 'x'.repeat(2000) } }] } }),
+    keysOf({
+      probe_defaults: { labels: many(30, 'd') },
+      targets: [
+        { name: 'a', address: '127.0.0.1', labels: many(3, 't') },
+        { name: 'b', address: '127.0.0.2', labels: many(2, 't') },
+      ],
+    }),
+    ['targets[0].labels'],
+  );
+  assert.deepEqual(
+    keysOf({
+      probe_defaults: { labels: many(31, 'd') },
+      mesh: {
+        peers: [
+          { name: 'p1', address: '127.0.0.1', labels: many(2, 'p') },
+          { name: 'p2', address: '127.0.0.2', labels: { v: 'x'.repeat(2000) } },
+        ],
+      },
+    }),
     ['mesh.peers[0].labels', 'mesh.peers[1].labels'],
   );
 });
 
-test('the README\'s table of limits shows every key\'s range exactly as the schema declares it', () => {
+test("the README's table of limits shows every key's range exactly as the schema declares it", () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('### Limits'), readme.indexOf('### Probe kinds'));
   assert.ok(section.length > 100, 'README has a Limits section');

@@ -27,7 +27,10 @@ function problemsOf(fn: () => unknown): ConfigError['problems'] {
 }
 
 test('--target without --config: only those targets, no embedded default targets, no responder', () => {
-  const c = loadConfig({ argv: ['--target', '127.0.0.1', '--target=127.0.0.1:22', '--target', 'http://127.0.0.1:8080/', '--target', 'udp://127.0.0.1:7'], env: {} });
+  const c = loadConfig({
+    argv: ['--target', '127.0.0.1', '--target=127.0.0.1:22', '--target', 'http://127.0.0.1:8080/', '--target', 'udp://127.0.0.1:7'],
+    env: {},
+  });
   assert.equal(c.configFile, COMMAND_LINE_ONLY);
   assert.deepEqual(
     c.targets.map((t) => [t.name, t.kind, t.address, t.source]),
@@ -46,15 +49,37 @@ test('--target without --config: only those targets, no embedded default targets
   assert.equal(d.responder.tcpEcho, '127.0.0.1:4100');
 });
 
-test('--target with --config adds to the file\'s targets; bad, duplicate and empty --target values are named', (t) => {
+test("--target with --config adds to the file's targets; bad, duplicate and empty --target values are named", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fp-flags-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = join(dir, 'c.yaml');
   writeFileSync(cfg, 'targets:\n  - { name: "127.0.0.2", address: 127.0.0.2 }\nresponder: { tcp_echo: "127.0.0.1:4000" }\n');
   const c = loadConfig({ argv: ['--config', cfg, '--target', '127.0.0.3'], env: {} });
-  assert.deepEqual(c.targets.map((x) => x.name), ['127.0.0.2', '127.0.0.3']);
-  assert.equal(c.responder.tcpEcho, '127.0.0.1:4000', 'the file\'s responder stays');
-  const problems = problemsOf(() => loadConfig({ argv: ['--config', cfg, '--target', 'foo bar', '--target', '127.0.0.2', '--target', '127.0.0.3', '--target', '127.0.0.3', '--target', 'ftp://x', '--target'], env: {} }));
+  assert.deepEqual(
+    c.targets.map((x) => x.name),
+    ['127.0.0.2', '127.0.0.3'],
+  );
+  assert.equal(c.responder.tcpEcho, '127.0.0.1:4000', "the file's responder stays");
+  const problems = problemsOf(() =>
+    loadConfig({
+      argv: [
+        '--config',
+        cfg,
+        '--target',
+        'foo bar',
+        '--target',
+        '127.0.0.2',
+        '--target',
+        '127.0.0.3',
+        '--target',
+        '127.0.0.3',
+        '--target',
+        'ftp://x',
+        '--target',
+      ],
+      env: {},
+    }),
+  );
   assert.deepEqual(
     problems.map((p) => p.key),
     ['--target', '--target[0]', '--target[1]', '--target[3]', '--target[4]'],
@@ -87,7 +112,10 @@ test('a responder listener is turned off by "off" from a flag or a variable (als
   assert.deepEqual([file.responder.tcpEcho, file.responder.udpEcho, file.responder.http], ['127.0.0.1:4000', null, null]);
   // Not a spelling of off: still an error naming the flag.
   const problems = problemsOf(() => loadConfig({ argv: ['--config', cfg, '--responder.tcp-echo', 'no'], env: {} }));
-  assert.deepEqual(problems.map((p) => p.key), ['responder.tcp_echo']);
+  assert.deepEqual(
+    problems.map((p) => p.key),
+    ['responder.tcp_echo'],
+  );
   assert.match(problems[0].message, /\(from --responder\.tcp-echo\)/);
 });
 
@@ -96,10 +124,13 @@ test('log.format is json by default, logfmt by flag or variable, and nothing els
   assert.equal(loadConfig({ argv: ['--target', '127.0.0.1', '--log.format', 'logfmt'], env: {} }).log.format, 'logfmt');
   assert.equal(loadConfig({ argv: ['--target', '127.0.0.1'], env: { FLEETPROBE_LOG_FORMAT: 'logfmt' } }).log.format, 'logfmt');
   const problems = problemsOf(() => loadConfig({ argv: ['--target', '127.0.0.1', '--log.format', 'text', '--log.level', 'loud'], env: {} }));
-  assert.deepEqual(problems.map((p) => [p.key, p.message]), [
-    ['log.level', 'must be one of fatal, error, warn, info, debug, trace, silent (from --log.level)'],
-    ['log.format', 'must be one of json, logfmt (from --log.format)'],
-  ]);
+  assert.deepEqual(
+    problems.map((p) => [p.key, p.message]),
+    [
+      ['log.level', 'must be one of fatal, error, warn, info, debug, trace, silent (from --log.level)'],
+      ['log.format', 'must be one of json, logfmt (from --log.format)'],
+    ],
+  );
 });
 
 test('file_watch: on by default, checked every 30s; the interval has bounds', () => {
@@ -108,14 +139,23 @@ test('file_watch: on by default, checked every 30s; the interval has bounds', ()
   const d = loadConfig({ argv: ['--target', '127.0.0.1', '--file-watch.enabled', 'false', '--file-watch.check-interval', '5s'], env: {} });
   assert.deepEqual(d.fileWatch, { enabled: false, checkIntervalMs: 5000 });
   const problems = problemsOf(() => loadConfig({ argv: ['--target', '127.0.0.1', '--file-watch.check-interval', '100ms'], env: {} }));
-  assert.deepEqual(problems.map((p) => [p.key, p.message]), [['file_watch.check_interval', 'must be between 1s and 1h (from --file-watch.check-interval)']]);
+  assert.deepEqual(
+    problems.map((p) => [p.key, p.message]),
+    [['file_watch.check_interval', 'must be between 1s and 1h (from --file-watch.check-interval)']],
+  );
 });
 
 test('mended: "ENOENT" once, not "ENOENT ENOENT:"', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fp-enoent-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  assert.throws(() => readStructuredFileSync(join(dir, 'missing.yaml')), (e: Error) => e.message === 'cannot be read: ENOENT: no such file or directory');
-  assert.equal(readErrorMessage(Object.assign(new Error('EACCES: permission denied, open \'/x\''), { code: 'EACCES' })), 'cannot be read: EACCES: permission denied');
+  assert.throws(
+    () => readStructuredFileSync(join(dir, 'missing.yaml')),
+    (e: Error) => e.message === 'cannot be read: ENOENT: no such file or directory',
+  );
+  assert.equal(
+    readErrorMessage(Object.assign(new Error("EACCES: permission denied, open '/x'"), { code: 'EACCES' })),
+    'cannot be read: EACCES: permission denied',
+  );
   assert.equal(readErrorMessage(Object.assign(new Error('odd'), { code: 'EIO' })), 'cannot be read: EIO: odd');
   const problems = problemsOf(() => loadConfig({ argv: ['--config', join(dir, 'nope.yaml')], env: {} }));
   assert.equal(problems[0].message, 'cannot be read: ENOENT: no such file or directory');
@@ -157,9 +197,15 @@ test('mended: a rejected target file entry keeps the kind and address it was wri
     ],
   );
   const sd = parseTargetDocument([{ targets: ['nope'], labels: { __kind__: 'tcp' } }], 'sd.json', defaults);
-  assert.deepEqual(sd.rejected.map((r) => [r.name, r.kind, r.address]), [['nope', 'tcp', 'nope']]);
+  assert.deepEqual(
+    sd.rejected.map((r) => [r.name, r.kind, r.address]),
+    [['nope', 'tcp', 'nope']],
+  );
   const rejected: RejectedTarget[] = [];
   const first = loadConfig({ argv: ['--target', '127.0.0.1:5', '--target', 'tcp://127.0.0.1:6'], env: {} }).targets;
   dedupeTargets([first[0], { ...first[1], name: first[0].name, source: 'b.json[0]' }], rejected);
-  assert.deepEqual(rejected.map((r) => [r.kind, r.address]), [['tcp', '127.0.0.1:6']]);
+  assert.deepEqual(
+    rejected.map((r) => [r.kind, r.address]),
+    [['tcp', '127.0.0.1:6']],
+  );
 });

@@ -38,7 +38,10 @@ test('the embedded default loads, probes only loopback, and runs its own respond
   const kinds = new Set(c.targets.map((t) => t.kind));
   assert.deepEqual([...kinds].sort(), ['http', 'icmp', 'tcp', 'tcp_echo', 'udp']);
   for (const t of c.targets) assert.ok(isLoopback(t.kind === 'http' ? new URL(t.url as string).hostname : t.address), t.name);
-  assert.deepEqual(c.targets.filter((t) => t.kind === 'icmp').map((t) => t.address), ['127.0.0.1', '::1', '127.0.0.2', '127.0.0.3']);
+  assert.deepEqual(
+    c.targets.filter((t) => t.kind === 'icmp').map((t) => t.address),
+    ['127.0.0.1', '::1', '127.0.0.2', '127.0.0.3'],
+  );
   assert.equal(c.responder.tcpEcho, '127.0.0.1:4000');
   assert.equal(c.responder.http, '127.0.0.1:4001');
   assert.equal(c.web.listenAddress, '127.0.0.1:9798');
@@ -148,7 +151,10 @@ test('values from env and flags are checked too, and the message says where they
 
 test('cross-key checks: shard.index must be below shard.count', () => {
   const problems = problemsOf(() => loadConfig({ argv: ['--shard.index', '2', '--shard.count', '2'], env: {} }));
-  assert.deepEqual(problems.map((x) => x.key), ['shard.index']);
+  assert.deepEqual(
+    problems.map((x) => x.key),
+    ['shard.index'],
+  );
 });
 
 test('JSON and YAML config files are both read; other extensions and broken files are errors', () => {
@@ -198,7 +204,10 @@ targets:
   assert.equal(cc.address, '127.0.0.1:4001');
   const http = optionsOf(cc.options, 'http');
   assert.equal(http.keepAlive, true);
-  assert.deepEqual(http.expectStatus, [[200, 200], [204, 204]]);
+  assert.deepEqual(http.expectStatus, [
+    [200, 200],
+    [204, 204],
+  ]);
   assert.equal(http.caFile, null, 'ca_file: null on the target is unset: the system store');
   assert.equal(optionsOf(dd.options, 'udp').sourcePorts, 3);
   assert.equal(dd.payloadSize, 100);
@@ -221,7 +230,18 @@ test('every bad field of every bad inline target is reported with its index', ()
   );
   const problems = problemsOf(() => loadConfig({ argv: ['--config', p], env: {} }));
   const keys = problems.map((x) => x.key);
-  for (const k of ['targets[1].address', 'targets[1].interval', 'targets[2].address', 'targets[3].address', 'targets[3].url', 'targets[4].keep_alive', 'targets[4].colour', 'targets[5].name', 'targets[6].name', 'targets[6].kind']) {
+  for (const k of [
+    'targets[1].address',
+    'targets[1].interval',
+    'targets[2].address',
+    'targets[3].address',
+    'targets[3].url',
+    'targets[4].keep_alive',
+    'targets[4].colour',
+    'targets[5].name',
+    'targets[6].name',
+    'targets[6].kind',
+  ]) {
     assert.ok(keys.includes(k), `${k} missing from ${JSON.stringify(keys)}`);
   }
   assert.equal(problems.filter((x) => x.key === 'targets[2].labels').length, 3);
@@ -231,27 +251,44 @@ test('every bad field of every bad inline target is reported with its index', ()
 
 test('mesh peers: inline and from a peers file, validated, duplicates named', () => {
   const d = dir();
-  file(d, 'peers.json', JSON.stringify([{ name: 'n2', address: '127.0.0.2' }, { name: 'n1', address: '127.0.0.9' }]));
+  file(
+    d,
+    'peers.json',
+    JSON.stringify([
+      { name: 'n2', address: '127.0.0.2' },
+      { name: 'n1', address: '127.0.0.9' },
+    ]),
+  );
   const p = file(d, 'c.yaml', 'mesh: { peers: [ {name: n1, address: 127.0.0.1} ], peers_file: peers.json, kinds: [icmp, http] }\n');
   const problems = problemsOf(() => loadConfig({ argv: ['--config', p], env: {} }));
   assert.equal(problems.length, 1);
   assert.match(problems[0].message, /duplicate peer name.*mesh\.peers\[0\]/);
   const q = file(d, 'q.yaml', 'mesh: { peers: [ {name: n1, address: 127.0.0.1}, {name: "a/b", address: "x..y", port: 1} ], kinds: [icmp, ping] }\n');
-  const keys = problemsOf(() => loadConfig({ argv: ['--config', q], env: {} })).map((x) => x.key).sort();
+  const keys = problemsOf(() => loadConfig({ argv: ['--config', q], env: {} }))
+    .map((x) => x.key)
+    .sort();
   // Every bad element is named with its index (mesh.kinds[1], not just mesh.kinds).
   assert.deepEqual(keys, ['mesh.kinds[1]', 'mesh.peers[1].address', 'mesh.peers[1].name', 'mesh.peers[1].port']);
 });
 
 test('responder keys: listeners optional, limits and CIDRs validated', () => {
   const d = dir();
-  const ok = loadConfig({ argv: ['--config', file(d, 'r.yaml', 'responder: { udp_echo: "[::1]:4000", allow_cidrs: ["127.0.0.0/8", "::1/128"], idle_timeout: 30s }\n')], env: {} });
+  const ok = loadConfig({
+    argv: ['--config', file(d, 'r.yaml', 'responder: { udp_echo: "[::1]:4000", allow_cidrs: ["127.0.0.0/8", "::1/128"], idle_timeout: 30s }\n')],
+    env: {},
+  });
   assert.equal(ok.responder.udpEcho, '[::1]:4000');
   assert.equal(ok.responder.tcpEcho, null);
   assert.equal(ok.responder.idleTimeoutMs, 30_000);
   assert.deepEqual(ok.responder.allowCidrs, ['127.0.0.0/8', '::1/128']);
   const keys = problemsOf(() =>
-    loadConfig({ argv: ['--config', file(d, 'b.yaml', 'responder: { http: "127.0.0.1:99999", allow_cidrs: ["127.0.0.0/33"], max_connections: 0 }\n')], env: {} }),
-  ).map((x) => x.key).sort();
+    loadConfig({
+      argv: ['--config', file(d, 'b.yaml', 'responder: { http: "127.0.0.1:99999", allow_cidrs: ["127.0.0.0/33"], max_connections: 0 }\n')],
+      env: {},
+    }),
+  )
+    .map((x) => x.key)
+    .sort();
   assert.deepEqual(keys, ['responder.allow_cidrs[0]', 'responder.http', 'responder.max_connections']);
 });
 
@@ -273,8 +310,41 @@ test('schema docs: every key has a doc and a default; scalar keys have env and f
   assert.equal(byKey.get('web.listen_address')?.flag, '--web.listen-address');
   assert.equal(byKey.get('web.listen_address')?.env, 'FLEETPROBE_WEB_LISTEN_ADDRESS');
   assert.equal(byKey.get('targets')?.flag, undefined);
-  for (const k of ['log.level', 'flush_interval', 'dns.refresh_interval', 'metrics.rtt_buckets', 'shard.index', 'shard.count', 'web.telemetry_path', 'responder.tcp_echo', 'responder.udp_echo', 'responder.http', 'mesh.name', 'mesh.peers', 'mesh.peers_file', 'mesh.kinds', 'probe_defaults.http.keep_alive', 'probe_defaults.udp.source_ports', 'probe_defaults.tcp_echo.reconnect_max_backoff', 'target_files']) {
+  for (const k of [
+    'log.level',
+    'flush_interval',
+    'dns.refresh_interval',
+    'metrics.rtt_buckets',
+    'shard.index',
+    'shard.count',
+    'web.telemetry_path',
+    'responder.tcp_echo',
+    'responder.udp_echo',
+    'responder.http',
+    'mesh.name',
+    'mesh.peers',
+    'mesh.peers_file',
+    'mesh.kinds',
+    'probe_defaults.http.keep_alive',
+    'probe_defaults.udp.source_ports',
+    'probe_defaults.tcp_echo.reconnect_max_backoff',
+    'target_files',
+  ]) {
     assert.ok(byKey.has(k), k);
   }
   assert.match(formatConfigHelp(), /--web\.listen-address VALUE/);
+});
+
+test('icmp.socket: auto by default; raw and dgram from file, variable and flag; anything else is named', () => {
+  assert.equal(loadConfig({ argv: [], env: {} }).icmpSocket, 'auto');
+  const d = dir();
+  assert.equal(loadConfig({ argv: ['--config', file(d, 'r.yaml', 'icmp: { socket: raw }\n')], env: {} }).icmpSocket, 'raw');
+  assert.equal(loadConfig({ argv: [], env: { FLEETPROBE_ICMP_SOCKET: 'dgram' } }).icmpSocket, 'dgram');
+  assert.equal(loadConfig({ argv: ['--icmp.socket', 'raw'], env: {} }).icmpSocket, 'raw');
+  const problems = problemsOf(() => loadConfig({ argv: ['--config', file(d, 'b.yaml', 'icmp: { socket: ping }\n')], env: {} }));
+  assert.deepEqual(
+    problems.map((p) => [p.key, p.value]),
+    [['icmp.socket', 'ping']],
+  );
+  assert.match(problems[0].message, /auto, raw, dgram/);
 });

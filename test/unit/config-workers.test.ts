@@ -41,7 +41,9 @@ test('explicit values, from the file, the environment and flags', () => {
   const c = withConfig('workers_stall_timeout: 90s\nworkers_heap_limit_mb: 256\n', (p) => loadConfig({ argv: ['--config', p], env: {} }));
   assert.equal(c.workersStallTimeoutMs, 90_000);
   assert.equal(c.workersHeapLimitMb, 256);
-  const e = withConfig('{}\n', (p) => loadConfig({ argv: ['--config', p], env: { FLEETPROBE_WORKERS_STALL_TIMEOUT: '12s', FLEETPROBE_WORKERS_HEAP_LIMIT_MB: '512' } }));
+  const e = withConfig('{}\n', (p) =>
+    loadConfig({ argv: ['--config', p], env: { FLEETPROBE_WORKERS_STALL_TIMEOUT: '12s', FLEETPROBE_WORKERS_HEAP_LIMIT_MB: '512' } }),
+  );
   assert.equal(e.workersStallTimeoutMs, 12_000);
   assert.equal(e.workersHeapLimitMb, 512);
   const f = withConfig('{}\n', (p) => loadConfig({ argv: ['--config', p, '--workers-stall-timeout', '3s', '--workers-heap-limit-mb=128'], env: {} }));

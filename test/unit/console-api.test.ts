@@ -48,7 +48,15 @@ function source(f: Fixture): ConsoleSource {
     history: f.history,
     generation: () => f.generation,
     entries: () => f.entries,
-    status: () => ({ version: '0.0.0-test', mode: 'run', started: new Date().toISOString(), ready: true, config: '(test)', last_reload: null, target_files: [] }),
+    status: () => ({
+      version: '0.0.0-test',
+      mode: 'run',
+      started: new Date().toISOString(),
+      ready: true,
+      config: '(test)',
+      last_reload: null,
+      target_files: [],
+    }),
     workers: () => [],
     node: () => f.node,
     peers: () => [],
@@ -79,9 +87,9 @@ async function app(f: Fixture, dir?: string) {
   return build({
     logger: false,
     telemetryPath: '/metrics',
-    metrics: async () => ({ body: '', contentType: 'text/plain' }),
+    metrics: () => Promise.resolve({ body: '', contentType: 'text/plain' }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => [], status: () => ({}) },
     console: { source: source(f), peerPort: () => 0, dir },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
@@ -106,7 +114,13 @@ test('overview: counts by state, kind and health, fleet figures, worst targets f
   assert.equal(o.fleet.now.answered, 60);
   assert.equal(o.fleet.now.lost, 33);
   assert.ok(Math.abs(o.fleet.now.p50 - 0.001) < 0.0005, `fleet p50 ${o.fleet.now.p50}`);
-  assert.deepEqual(o.worst.slice(0, 3).map((w: { name: string }) => w.name).sort(), ['t3', 't4', 't5']);
+  assert.deepEqual(
+    o.worst
+      .slice(0, 3)
+      .map((w: { name: string }) => w.name)
+      .sort(),
+    ['t3', 't4', 't5'],
+  );
   assert.ok(Math.abs(o.worst[0].loss - 11 / 21) < 1e-6, 'the loss window ratio (a Float32)');
   assert.equal(o.history.bytes_per_target, 7 * 60 + 4 * 20 + 20);
   assert.deepEqual(o.fleet.history.answered, [60]);
@@ -197,7 +211,10 @@ test('matrix: this node\'s row by a target label; windows validated; "all" uses 
   f.history.observe(Date.now());
   const a = await app(f);
   const m = (await a.inject({ url: '/api/v1/console/matrix?rows=prober&cols=group&window=30s' })).json();
-  assert.deepEqual(m.rows.map((r: { key: string }) => r.key), ['node-x']);
+  assert.deepEqual(
+    m.rows.map((r: { key: string }) => r.key),
+    ['node-x'],
+  );
   assert.deepEqual(m.cols, ['a', 'b']);
   assert.equal(m.cells[0][0].loss, 0);
   assert.ok(Math.abs(m.cells[0][1].loss - 33 / 63) < 1e-9);
@@ -208,7 +225,10 @@ test('matrix: this node\'s row by a target label; windows validated; "all" uses 
   assert.ok(m.labels.cols.includes('group') && m.labels.cols.includes('kind'));
   assert.deepEqual(m.labels.rows, ['prober', 'rack']);
   const byRack = (await a.inject({ url: '/api/v1/console/matrix?rows=rack&cols=kind&window=all' })).json();
-  assert.deepEqual(byRack.rows.map((r: { key: string }) => r.key), ['r1']);
+  assert.deepEqual(
+    byRack.rows.map((r: { key: string }) => r.key),
+    ['r1'],
+  );
   assert.deepEqual(byRack.cols, ['icmp']);
   assert.equal(byRack.cells[0][0].answered, 60);
   const local = (await a.inject({ url: '/api/v1/console/matrix/local?cols=group&window=1m' })).json();
@@ -249,7 +269,7 @@ test('static: index revalidated, hashed assets immutable and pre-compressed, a s
   assert.match(CONSOLE_CSP, /script-src 'self'/);
   assert.doesNotMatch(CONSOLE_CSP, /unsafe|https?:/);
   assert.ok(index.headers.etag);
-  assert.equal((await a.inject({ url: '/', headers: { 'if-none-match': index.headers.etag as string } })).statusCode, 304);
+  assert.equal((await a.inject({ url: '/', headers: { 'if-none-match': index.headers.etag } })).statusCode, 304);
   // Every asset the page refers to is served, from this origin.
   const refs = [...index.body.matchAll(/(?:src|href)="\.\/(assets\/[^"]+)"/g)].map((m) => m[1]);
   assert.ok(refs.some((r) => r.endsWith('.js')) && refs.some((r) => r.endsWith('.css')), refs.join(','));

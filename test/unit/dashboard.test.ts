@@ -26,6 +26,9 @@ import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/prot
 import { PROBE_KINDS } from '../../src/targets/model.js';
 import { TargetStore } from '../../src/aggregate/store.js';
 import { PER_TARGET_FAMILIES, renderExpositionText } from '../../src/metrics/exposition.js';
+import { GroupRollupExports } from '../../src/metrics/group-rollups.js';
+import { renderGroupExpositionText } from '../../src/metrics/group-exposition.js';
+import { GROUP_FAMILY } from '../../src/metrics/group-catalog.js';
 import { SelfMetrics } from '../../src/metrics/self.js';
 import { ResponderStats, registerResponderMetrics } from '../../src/responder/metrics.js';
 import { parsePrometheusText, type ParsedExposition } from '../../src/metrics/text-parse.js';
@@ -51,9 +54,10 @@ interface Exported {
   types: Map<string, string>;
 }
 
-/** A store with one target of each kind that has seen every kind of batch record. */
-function storeWithEveryEvent(): TargetStore {
+/** A store with one target of each kind that has seen every kind of batch record, and its group rollups by zone (mesh mode: src_zone and dst_zone). */
+function storeWithEveryEvent(): { store: TargetStore; rollups: GroupRollupExports } {
   const store = new TargetStore({ initialSlots: 16 });
+  const rollups = new GroupRollupExports(store, { groupBy: ['zone'], limit: 100 }, () => ({ node: 'n1', labels: { zone: 'a' } }));
   PROBE_KINDS.forEach((kind, slot) => {
     store.defineSlot(slot, {
       name: `t-${kind}`,
@@ -79,20 +83,26 @@ function storeWithEveryEvent(): TargetStore {
     w.push(slot, ProbeEvent.TargetInvalid, ERROR_REASON_NAMES.indexOf('resolve'));
   }
   store.applyBatch(w.take(0, 1));
-  return store;
+  return { store, rollups };
 }
 
 async function exportedMetrics(): Promise<Exported> {
-  const store = storeWithEveryEvent();
+  const { store, rollups } = storeWithEveryEvent();
   const self = new SelfMetrics({ store });
   self.workers.configure(2); // per-worker series exist (with their labels) from the start
-  self.setOtlpSource(() => ({ exports: 0, failures: 0, lastSuccessAt: 0 })); // as when OTLP export is on
+  self.setOtlpSource(() => ({ exports: 0, failures: 0, skipped: 0, lastSuccessAt: 0 })); // as when OTLP export is on
   self.setTargetStates({ configured: PROBE_KINDS.length });
   self.onReload(true);
   const responderRegistry = new Registry();
   registerResponderMetrics(responderRegistry, { snapshot: () => new ResponderStats(), restarts: () => 0 });
 
-  const texts = [renderExpositionText(store.snapshot()), await self.registry.metrics(), await responderRegistry.metrics()];
+  const snap = store.snapshot();
+  const texts = [
+    renderExpositionText(snap),
+    renderGroupExpositionText(rollups.collect(snap), snap.buckets),
+    await self.registry.metrics(),
+    await responderRegistry.metrics(),
+  ];
   const out: Exported = { names: new Set(), labels: new Map(), types: new Map() };
   for (const text of texts) addExposition(out, parsePrometheusText(text));
   return out;
@@ -260,7 +270,11 @@ test('the PromQL reader finds metric names, label matchers, grouping labels and 
       ' or count_values("code", baz{d!="1e3"}) > 0.5e-3 and histogram_quantile(0.99, qux_bucket)',
   );
   assert.deepEqual([...r.metrics].sort(), ['bar:rec', 'baz', 'foo_total', 'qux_bucket']);
-  assert.deepEqual(r.matchers, [['foo_total', 'a'], ['foo_total', 'c'], ['baz', 'd']]);
+  assert.deepEqual(r.matchers, [
+    ['foo_total', 'a'],
+    ['foo_total', 'c'],
+    ['baz', 'd'],
+  ]);
   assert.deepEqual([...r.grouping].sort(), ['job', 'kind', 'le']);
   assert.deepEqual([...r.created], ['code']);
 });
@@ -271,7 +285,10 @@ test('the exported names are derived from a real render and include every family
   for (const name of ['fleetprobe_probe_rtt_seconds_bucket', 'fleetprobe_http_phase_seconds_bucket', 'fleetprobe_worker_scheduling_lag_seconds_sum']) {
     assert.ok(ex.names.has(name), name);
   }
-  assert.ok([...ex.names].some((n) => n.startsWith('fleetprobe_responder_')), 'responder metrics rendered');
+  assert.ok(
+    [...ex.names].some((n) => n.startsWith('fleetprobe_responder_')),
+    'responder metrics rendered',
+  );
   assert.ok(ex.names.has('process_cpu_seconds_total'), 'default process metrics rendered');
   assert.deepEqual([...(ex.labels.get('fleetprobe_probe_errors_total') ?? [])].sort(), ['address', 'kind', 'reason', 'target', 'zone']);
   // The checker itself rejects what is not exported.
@@ -297,7 +314,7 @@ test('the dashboard is a Grafana JSON model with a uid, schemaVersion 39 and the
     assert.equal(v.allValue, '.*', name);
   }
   const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-  assert.deepEqual(rows, ['Overview', 'Per target', 'TCP echo', 'HTTP', 'Responder', 'fleetprobe itself']);
+  assert.deepEqual(rows, ['Overview', 'Group matrix', 'Per target', 'TCP echo', 'HTTP', 'Responder', 'fleetprobe itself']);
 });
 
 test('every panel has a unique id and every query panel the templated Prometheus datasource and at least one query', () => {
@@ -343,7 +360,10 @@ test('every dashboard query references only metrics and labels fleetprobe export
 test('every variable lists a label its metric has', async () => {
   const ex = await exported;
   const sources = variableSources();
-  assert.deepEqual(sources.map(([v]) => v), ['job', 'instance', 'kind', 'target']);
+  assert.deepEqual(
+    sources.map(([v]) => v),
+    ['job', 'instance', 'kind', 'target'],
+  );
   for (const [v, metric, label] of sources) {
     assert.ok(ex.names.has(metric), `variable ${v}: ${metric} is not exported`);
     assert.ok(SCRAPE_LABELS.includes(label) || ex.labels.get(metric)?.has(label), `variable ${v}: ${metric} has no label ${label}`);
@@ -364,10 +384,37 @@ test('the dashboard charts every per-target family except the loss-ratio gauge, 
   for (const p of lossPanels) {
     for (const t of p.targets ?? []) {
       const m = promqlRefs(t.expr ?? '').metrics;
-      assert.ok(m.has(PER_TARGET_FAMILIES.received) && m.has(PER_TARGET_FAMILIES.sent), `panel "${p.title}" ${t.expr}`);
+      const perTarget = m.has(PER_TARGET_FAMILIES.received) && m.has(PER_TARGET_FAMILIES.sent);
+      const perGroup = m.has(GROUP_FAMILY.received.prometheus) && m.has(GROUP_FAMILY.sent.prometheus);
+      assert.ok(perTarget || perGroup, `panel "${p.title}" ${t.expr}`);
     }
     assert.match(p.description ?? '', /fleetprobe_probe_loss_ratio gauge/, `panel "${p.title}" explains why not the gauge`);
   }
+});
+
+test('the group matrix: heatmaps of loss and RTT p99 per source → destination group, from the rollups, whatever labels metrics.group_by names', async () => {
+  const row = dashboard.panels.findIndex((p) => p.type === 'row' && p.title === 'Group matrix');
+  const next = dashboard.panels.findIndex((p, i) => i > row && p.type === 'row');
+  const panels = dashboard.panels.slice(row + 1, next) as (Panel & { options?: { calculate?: boolean; filterValues?: { le?: number } } })[];
+  assert.deepEqual(
+    panels.map((p) => p.type),
+    ['heatmap', 'heatmap'],
+  );
+  const [loss, rtt] = panels;
+  for (const p of panels) {
+    // Precomputed values (not a histogram Grafana should bucket), and cells at 0 kept: no loss is news too.
+    assert.equal(p.options?.calculate, false, `${p.title}`);
+    assert.ok((p.options?.filterValues?.le ?? 0) < 0, `${p.title} hides no cell`);
+    const expr = p.targets![0].expr!;
+    // The group labels are the user's (src_<label>, dst_<label>): the queries must not name them, only drop the others.
+    assert.match(expr, /sum without \(job, instance(, kind)?\)/, `${p.title}`);
+  }
+  const lossRefs = promqlRefs(loss.targets![0].expr!).metrics;
+  assert.deepEqual([...lossRefs].sort(), [GROUP_FAMILY.received.prometheus, GROUP_FAMILY.sent.prometheus].sort());
+  assert.deepEqual([...promqlRefs(rtt.targets![0].expr!).metrics], [`${GROUP_FAMILY.rtt.prometheus}_bucket`]);
+  // The rollups really have the labels the heatmap rows are named by.
+  const ex = await exported;
+  assert.deepEqual([...(ex.labels.get(GROUP_FAMILY.sent.prometheus) ?? [])].sort(), ['dst_zone', 'kind', 'src_zone']);
 });
 
 // ---------------------------------------------------------------- the rules
@@ -386,6 +433,7 @@ test('every rule expression references only exported metrics, recorded rules or 
   const ex = await exported;
   const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
   assert.ok(recorded.has('fleetprobe:probe_loss:ratio_rate5m') && recorded.has('fleetprobe:probe_rtt_seconds:p99_5m'));
+  assert.ok(recorded.has('group:fleetprobe_probe_loss:ratio_rate5m') && recorded.has('group:fleetprobe_probe_rtt_seconds:p99_5m'));
   const extra = new Set([...recorded, ...SCRAPE_SERIES]);
   const problems = rules.flatMap((r) => checkExpr(r.record ?? r.alert ?? '?', r.expr, ex, extra));
   assert.deepEqual(problems, []);
@@ -399,7 +447,14 @@ test('every alert has a severity and summary and description annotations, and th
     assert.ok((a.annotations?.description ?? '').length > 30, `${a.alert} description`);
   }
   const byName = new Map(alerts.map((a) => [a.alert, a]));
-  for (const name of ['FleetprobeTargetLoss', 'FleetprobeTargetDown', 'FleetprobeWorkerRestarted', 'FleetprobeStaleBatches', 'FleetprobeConfigReloadFailed']) {
+  for (const name of [
+    'FleetprobeTargetLoss',
+    'FleetprobeTargetDown',
+    'FleetprobeGroupLoss',
+    'FleetprobeWorkerRestarted',
+    'FleetprobeStaleBatches',
+    'FleetprobeConfigReloadFailed',
+  ]) {
     assert.ok(byName.has(name), name);
   }
   assert.equal(byName.get('FleetprobeTargetLoss')?.for, '5m');

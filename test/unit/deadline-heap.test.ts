@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeadlineHeap } from '../../workers/deadline-heap.js';
+import { DeadlineHeap } from '../../workers/time/deadline-heap.js';
 
 /** Deterministic PRNG so failures reproduce. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 test('pops keys in deadline order', () => {
@@ -17,7 +17,10 @@ test('pops keys in deadline order', () => {
     out.push(h.peekDue());
     h.pop();
   }
-  assert.deepEqual(out, [...dues].sort((a, b) => a - b));
+  assert.deepEqual(
+    out,
+    [...dues].sort((a, b) => a - b),
+  );
   assert.equal(h.pop(), -1);
   assert.equal(h.peekDue(), Infinity);
   assert.equal(h.peekKey(), -1);

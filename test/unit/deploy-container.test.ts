@@ -38,7 +38,10 @@ interface Parsed {
 
 /** Paths the ignore file lets into the build context: it must be "*" then "!path" lines. */
 function contextAllows(ignoreFile: string): (path: string) => boolean {
-  const lines = readFileSync(ignoreFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = readFileSync(ignoreFile, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   assert.equal(lines[0], '*', 'the ignore file starts by excluding everything');
   const allowed = lines.slice(1).map((l) => {
     assert.ok(l.startsWith('!'), `ignore file line "${l}" is an allow-list entry`);
@@ -49,7 +52,7 @@ function contextAllows(ignoreFile: string): (path: string) => boolean {
 
 /** Every rule of the image; `problems` is empty when they all hold. */
 function checkContainerfile(text: string, repoRoot: string, ignoreFile: string): Parsed {
-  const problems = validate(text).map((d) => `lint line ${d.range.start.line + 1}: ${d.message}`);
+  const problems = validate(text).map((d) => `lint line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
   const df = DockerfileParser.parse(text);
   const all = df.getInstructions();
   const froms = df.getFROMs();
@@ -84,7 +87,10 @@ function checkContainerfile(text: string, repoRoot: string, ignoreFile: string):
     if (i.getKeyword() === 'ADD') problems.push(`line ${line + 1}: ADD (use COPY: no remote fetches, no implicit unpacking)`);
     if (i.getKeyword() === 'COPY') {
       const c = i as Copy;
-      const parts = c.getArguments().map((a) => a.getValue()).filter((a) => !a.startsWith('--'));
+      const parts = c
+        .getArguments()
+        .map((a) => a.getValue())
+        .filter((a) => !a.startsWith('--'));
       const dest = parts.pop()!;
       const from = c.getFromFlag()?.getValue();
       if (from) {
@@ -109,11 +115,13 @@ function checkContainerfile(text: string, repoRoot: string, ignoreFile: string):
   if (!hc || !/\/healthz/.test(out.healthcheck)) problems.push('final stage has no HEALTHCHECK on /healthz');
   out.exposed = final.filter((i) => i.getKeyword() === 'EXPOSE').flatMap((i) => i.getArguments().map((a) => a.getValue()));
   const labels = new Map<string, string>();
-  for (const l of final.filter((i) => i.getKeyword() === 'LABEL') as Label[]) for (const p of l.getProperties()) labels.set(p.getName(), expand(p.getUnescapedValue() ?? '').replace(/^"(.*)"$/, '$1'));
+  for (const l of final.filter((i) => i.getKeyword() === 'LABEL') as Label[])
+    for (const p of l.getProperties()) labels.set(p.getName(), expand(p.getUnescapedValue() ?? '').replace(/^"(.*)"$/, '$1'));
   for (const k of ['title', 'description', 'version', 'licenses']) {
     if (!labels.get(`org.opencontainers.image.${k}`)) problems.push(`label org.opencontainers.image.${k} missing`);
   }
-  if (labels.get('org.opencontainers.image.version') !== PKG.version) problems.push(`label version ${labels.get('org.opencontainers.image.version')} is not package.json's ${PKG.version}`);
+  if (labels.get('org.opencontainers.image.version') !== PKG.version)
+    problems.push(`label version ${labels.get('org.opencontainers.image.version')} is not package.json's ${PKG.version}`);
   if (labels.get('org.opencontainers.image.licenses') !== PKG.license) problems.push(`label licenses is not package.json's ${PKG.license}`);
   const json = (kw: string): string[] | null => {
     const i = final.filter((x) => x.getKeyword() === kw).pop() as JSONInstruction | undefined;
@@ -124,7 +132,10 @@ function checkContainerfile(text: string, repoRoot: string, ignoreFile: string):
   out.entrypoint = json('ENTRYPOINT') ?? [];
   out.cmd = json('CMD') ?? [];
   if (out.entrypoint.length === 0) problems.push('final stage ENTRYPOINT missing or not in JSON (exec) form: signals would go to a shell');
-  const runs = final.filter((i) => i.getKeyword() === 'RUN').map((i: Instruction) => i.getArgumentsContent() ?? '').join('\n');
+  const runs = final
+    .filter((i) => i.getKeyword() === 'RUN')
+    .map((i: Instruction) => i.getArgumentsContent() ?? '')
+    .join('\n');
   if (out.entrypoint[0] && !new RegExp(`setcap cap_net_raw\\+ep ${out.entrypoint[0].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`).test(runs)) {
     problems.push(`the entrypoint ${out.entrypoint[0]} is not given cap_net_raw+ep (a non-root user keeps no added capability across exec)`);
   }
@@ -169,7 +180,11 @@ test('the rules reject a careless Containerfile', () => {
     /^final stage ENTRYPOINT missing or not in JSON/,
     /^set-uid\/set-gid bits are not stripped/,
   ];
-  for (const re of expected) assert.ok(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`);
+  for (const re of expected)
+    assert.ok(
+      problems.some((p) => re.test(p)),
+      `${re} in\n${problems.join('\n')}`,
+    );
 });
 
 test('the baked configuration is valid, loopback only, and its web port is EXPOSEd and health-checked', async () => {
@@ -177,7 +192,10 @@ test('the baked configuration is valid, loopback only, and its web port is EXPOS
   assert.equal(r.cmd[0], 'run');
   // Resolve the in-image config path back to the repository file COPYed there.
   const argv = r.cmd.slice(1).map((a) => (r.contextCopies.has(a) ? join(REPO_ROOT, r.contextCopies.get(a)!) : a));
-  assert.ok(argv.some((a) => a.endsWith('deploy/container/fleetprobe.yaml')), argv.join(' '));
+  assert.ok(
+    argv.some((a) => a.endsWith('deploy/container/fleetprobe.yaml')),
+    argv.join(' '),
+  );
   const config = loadConfig({ argv, env: {} });
   const web = parseHostPort(config.web.listenAddress, { allowEmptyHost: true });
   assert.ok(typeof web !== 'string');
@@ -187,5 +205,8 @@ test('the baked configuration is valid, loopback only, and its web port is EXPOS
   const set = await loadTargets(config);
   assert.deepEqual(set.rejected, []);
   for (const t of set.targets) assert.match(t.address || t.url || '', /^(http:\/\/)?127\./, `${t.name} probes loopback only`);
-  assert.ok(set.targets.some((t) => t.kind === 'icmp'), 'an ICMP target shows the NET_RAW recipe works');
+  assert.ok(
+    set.targets.some((t) => t.kind === 'icmp'),
+    'an ICMP target shows the NET_RAW recipe works',
+  );
 });

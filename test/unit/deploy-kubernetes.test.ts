@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { fieldProblems, loadManifests, schemaProblems, type K8sObject, type LoadedDoc } from '../helpers/kubernetes.js';
+import { fieldProblems, loadManifests, schemaProblems, type K8sObject } from '../helpers/kubernetes.js';
 import { REPO_ROOT, tempDir } from '../helpers/exporter-process.js';
 import { loadConfig } from '../../src/config/load.js';
 import { loadTargets } from '../../src/targets/sources.js';
@@ -30,10 +30,7 @@ const workloads = () => objects.filter((o) => o.kind === 'DaemonSet' || o.kind =
 type Any = any;
 
 test('every document is a valid Kubernetes object, without unknown fields', async () => {
-  assert.deepEqual(
-    [...new Set(objects.map((o) => o.kind))].sort(),
-    ['ConfigMap', 'DaemonSet', 'Namespace', 'PodMonitor', 'Service', 'StatefulSet'],
-  );
+  assert.deepEqual([...new Set(objects.map((o) => o.kind))].sort(), ['ConfigMap', 'DaemonSet', 'Namespace', 'PodMonitor', 'Service', 'StatefulSet']);
   const problems = (await Promise.all(docs.map(schemaProblems))).flat();
   assert.deepEqual(problems, []);
   assert.deepEqual(fieldProblems(docs), []);
@@ -216,7 +213,10 @@ test('sharded StatefulSet: shard.index from the pod-index label, shard.count = r
   }
   assert.equal(all.length, 12);
   assert.deepEqual([...owners.keys()].sort(), [...all].sort(), 'every target is probed');
-  assert.ok([...owners.values()].every((o) => o.length === 1), 'by exactly one pod');
+  assert.ok(
+    [...owners.values()].every((o) => o.length === 1),
+    'by exactly one pod',
+  );
   assert.ok(new Set([...owners.values()].flat()).size > 1, 'the work is split');
 });
 

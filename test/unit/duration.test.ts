@@ -4,16 +4,31 @@ import { parseDuration, formatDuration, isDuration, DurationError } from '../../
 
 test('durations with units parse to milliseconds', () => {
   const cases: Array<[string, number]> = [
-    ['250ms', 250], ['1s', 1000], ['1.5s', 1500], ['1m', 60_000], ['2h', 7_200_000], ['1d', 86_400_000],
-    ['500us', 0.5], ['500µs', 0.5], ['1000ns', 0.001], ['1m30s', 90_000], ['1h1m1s1ms', 3_661_001],
-    ['0s', 0], ['.5s', 500], [' 2s ', 2000],
+    ['250ms', 250],
+    ['1s', 1000],
+    ['1.5s', 1500],
+    ['1m', 60_000],
+    ['2h', 7_200_000],
+    ['1d', 86_400_000],
+    ['500us', 0.5],
+    ['500µs', 0.5],
+    ['1000ns', 0.001],
+    ['1m30s', 90_000],
+    ['1h1m1s1ms', 3_661_001],
+    ['0s', 0],
+    ['.5s', 500],
+    [' 2s ', 2000],
   ];
   for (const [text, ms] of cases) assert.equal(parseDuration(text), ms, text);
 });
 
 test('a bare number is refused with a message that asks for a unit', () => {
   for (const v of [1, '1', '1.5', '0', 250]) {
-    assert.throws(() => parseDuration(v), (e: unknown) => e instanceof DurationError && /no unit/.test((e as Error).message), String(v));
+    assert.throws(
+      () => parseDuration(v),
+      (e: unknown) => e instanceof DurationError && /no unit/.test(e.message),
+      String(v),
+    );
   }
 });
 

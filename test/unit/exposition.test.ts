@@ -6,7 +6,14 @@ import { TargetStore } from '../../src/aggregate/store.js';
 import { escapeLabelValue } from '../../src/aggregate/labels.js';
 import { formatNumber } from '../../src/metrics/format.js';
 import { ChunkWriter } from '../../src/metrics/chunk-writer.js';
-import { PER_TARGET_FAMILIES as F, ZERO_ERROR_REASONS, DEFAULT_CHUNK_BYTES, expositionChunks, renderExpositionChunks, renderExpositionText } from '../../src/metrics/exposition.js';
+import {
+  PER_TARGET_FAMILIES as F,
+  ZERO_ERROR_REASONS,
+  DEFAULT_CHUNK_BYTES,
+  expositionChunks,
+  renderExpositionChunks,
+  renderExpositionText,
+} from '../../src/metrics/exposition.js';
 import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.js';
 
 function batch(records: [number, number, number?, number?, number?][]): ArrayBuffer {
@@ -45,7 +52,32 @@ test('formatNumber writes numbers like prom-client, with NaN, +Inf, -Inf and exa
 });
 
 test('ChunkWriter.number writes exactly what formatNumber prints', () => {
-  const values = [0, 1, 9, 10, 99, 100, 999999, 1000000, 2147483647, 2147483648, 4294967296, 2 ** 53 - 1, 2 ** 53, 1e21, 1e22, 0.1, 0.3333333333333333, 1.7976931348623157e308, 5e-324, -1, -2.5, NaN, Infinity, -Infinity];
+  const values = [
+    0,
+    1,
+    9,
+    10,
+    99,
+    100,
+    999999,
+    1000000,
+    2147483647,
+    2147483648,
+    4294967296,
+    2 ** 53 - 1,
+    2 ** 53,
+    1e21,
+    1e22,
+    0.1,
+    0.3333333333333333,
+    1.7976931348623157e308,
+    5e-324,
+    -1,
+    -2.5,
+    NaN,
+    Infinity,
+    -Infinity,
+  ];
   for (let i = 0; i < 2000; i++) values.push(Math.floor(Math.random() * 10 ** (i % 16)), Math.random() * 10 ** ((i % 20) - 10));
   const w = new ChunkWriter(64);
   const expected: string[] = [];
@@ -95,9 +127,19 @@ test('every family has HELP and TYPE once and its samples are contiguous', () =>
   const text = renderExpositionText(st.snapshot());
   const parsed = parsePrometheusText(text); // throws on a second TYPE for a family
   const expectTypes: Record<string, string> = {
-    [F.sent]: 'counter', [F.received]: 'counter', [F.timeouts]: 'counter', [F.duplicates]: 'counter', [F.late]: 'counter',
-    [F.errors]: 'counter', [F.rtt]: 'histogram', [F.lastRtt]: 'gauge', [F.lossRatio]: 'gauge',
-    [F.connects]: 'counter', [F.connected]: 'gauge', [F.httpPhase]: 'histogram', [F.httpStatus]: 'gauge',
+    [F.sent]: 'counter',
+    [F.received]: 'counter',
+    [F.timeouts]: 'counter',
+    [F.duplicates]: 'counter',
+    [F.late]: 'counter',
+    [F.errors]: 'counter',
+    [F.rtt]: 'histogram',
+    [F.lastRtt]: 'gauge',
+    [F.lossRatio]: 'gauge',
+    [F.connects]: 'counter',
+    [F.connected]: 'gauge',
+    [F.httpPhase]: 'histogram',
+    [F.httpStatus]: 'gauge',
   };
   assert.deepEqual(Object.fromEntries(parsed.types), expectTypes);
   for (const fam of Object.keys(expectTypes)) assert.ok(parsed.help.get(fam)!.length > 5, fam);
@@ -123,20 +165,44 @@ test('kind-specific families appear only for targets of that kind, and only when
   st.defineSlot(1, { name: 'e', kind: 'tcp_echo', address: '127.0.0.1:7', labels: {} });
   st.defineSlot(2, { name: 'h', kind: 'http', url: 'http://127.0.0.1/', labels: {} });
   parsed = parsePrometheusText(renderExpositionText(st.snapshot()));
-  assert.deepEqual(find(parsed.samples, F.connects, {}).map((s) => s.labels.target), ['e']);
-  assert.deepEqual(find(parsed.samples, F.connected, {}).map((s) => s.labels.target), ['e']);
-  assert.deepEqual(find(parsed.samples, F.httpStatus, {}).map((s) => s.labels.target), ['h']);
+  assert.deepEqual(
+    find(parsed.samples, F.connects, {}).map((s) => s.labels.target),
+    ['e'],
+  );
+  assert.deepEqual(
+    find(parsed.samples, F.connected, {}).map((s) => s.labels.target),
+    ['e'],
+  );
+  assert.deepEqual(
+    find(parsed.samples, F.httpStatus, {}).map((s) => s.labels.target),
+    ['h'],
+  );
   assert.deepEqual([...new Set(find(parsed.samples, `${F.httpPhase}_count`, {}).map((s) => s.labels.target))], ['h']);
-  assert.deepEqual(find(parsed.samples, `${F.httpPhase}_count`, {}).map((s) => s.labels.phase), [...HTTP_PHASE_NAMES]);
+  assert.deepEqual(
+    find(parsed.samples, `${F.httpPhase}_count`, {}).map((s) => s.labels.phase),
+    [...HTTP_PHASE_NAMES],
+  );
 });
 
 test('histograms are cumulative, end with +Inf, and _count equals the +Inf bucket and received', () => {
   const st = new TargetStore({ buckets: [0.001, 0.01, 0.1] });
   st.defineSlot(0, { name: 'i', kind: 'icmp', address: '127.0.0.1', labels: {} });
-  st.applyBatch(batch([[0, ProbeEvent.Reply, 0, 0, 0.0005], [0, ProbeEvent.Reply, 0, 0, 0.001], [0, ProbeEvent.Reply, 0, 0, 0.05], [0, ProbeEvent.Reply, 0, 0, 7]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, 0.0005],
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+      [0, ProbeEvent.Reply, 0, 0, 0.05],
+      [0, ProbeEvent.Reply, 0, 0, 7],
+    ]),
+  );
   const { samples } = parsePrometheusText(renderExpositionText(st.snapshot()));
   const buckets = find(samples, `${F.rtt}_bucket`, { target: 'i' }).map((s) => [s.labels.le, s.value]);
-  assert.deepEqual(buckets, [['0.001', 2], ['0.01', 2], ['0.1', 3], ['+Inf', 4]]);
+  assert.deepEqual(buckets, [
+    ['0.001', 2],
+    ['0.01', 2],
+    ['0.1', 3],
+    ['+Inf', 4],
+  ]);
   assert.equal(one(samples, `${F.rtt}_count`, { target: 'i' }), 4);
   assert.equal(one(samples, `${F.rtt}_sum`, { target: 'i' }), 0.0005 + 0.001 + 0.05 + 7);
   assert.equal(one(samples, F.received, { target: 'i' }), 4);
@@ -152,23 +218,47 @@ test('http phase histograms exist at zero from the start and fill per phase', ()
     assert.equal(find(samples, `${F.httpPhase}_bucket`, { phase: p }).length, 3);
   }
   assert.equal(one(samples, F.httpStatus, { target: 'h' }), 0);
-  st.applyBatch(batch([[0, ProbeEvent.Phase, 0, 3, 0.5], [0, ProbeEvent.Phase, 0, 3, 0.005], [0, ProbeEvent.Status, 0, 404]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Phase, 0, 3, 0.5],
+      [0, ProbeEvent.Phase, 0, 3, 0.005],
+      [0, ProbeEvent.Status, 0, 404],
+    ]),
+  );
   ({ samples } = parsePrometheusText(renderExpositionText(st.snapshot())));
-  assert.deepEqual(find(samples, `${F.httpPhase}_bucket`, { phase: 'first_byte' }).map((s) => s.value), [1, 2, 2]);
+  assert.deepEqual(
+    find(samples, `${F.httpPhase}_bucket`, { phase: 'first_byte' }).map((s) => s.value),
+    [1, 2, 2],
+  );
   assert.equal(one(samples, `${F.httpPhase}_sum`, { phase: 'first_byte' }), 0.505);
   assert.equal(one(samples, `${F.httpPhase}_count`, { phase: 'total' }), 0);
   assert.equal(one(samples, F.httpStatus, { target: 'h' }), 404);
 });
 
-test('errors: the kind\'s likely reasons exist at 0, other reasons appear once nonzero', () => {
+test("errors: the kind's likely reasons exist at 0, other reasons appear once nonzero", () => {
   const st = new TargetStore();
   st.defineSlot(0, { name: 'i', kind: 'icmp', address: '127.0.0.1', labels: {} });
   st.defineSlot(1, { name: 'u', kind: 'udp', address: '127.0.0.1:9', labels: {} });
   let { samples } = parsePrometheusText(renderExpositionText(st.snapshot()));
-  assert.deepEqual(find(samples, F.errors, { target: 'i' }).map((s) => s.labels.reason).sort(), [...ZERO_ERROR_REASONS.icmp].sort());
-  assert.deepEqual(find(samples, F.errors, { target: 'u' }).map((s) => s.labels.reason).sort(), [...ZERO_ERROR_REASONS.udp].sort());
+  assert.deepEqual(
+    find(samples, F.errors, { target: 'i' })
+      .map((s) => s.labels.reason)
+      .sort(),
+    [...ZERO_ERROR_REASONS.icmp].sort(),
+  );
+  assert.deepEqual(
+    find(samples, F.errors, { target: 'u' })
+      .map((s) => s.labels.reason)
+      .sort(),
+    [...ZERO_ERROR_REASONS.udp].sort(),
+  );
   assert.ok(find(samples, F.errors, {}).every((s) => s.value === 0));
-  st.applyBatch(batch([[0, ProbeEvent.Error, ErrorReason.ttl_exceeded], [0, ProbeEvent.Error, ErrorReason.host_unreachable]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Error, ErrorReason.ttl_exceeded],
+      [0, ProbeEvent.Error, ErrorReason.host_unreachable],
+    ]),
+  );
   ({ samples } = parsePrometheusText(renderExpositionText(st.snapshot())));
   assert.equal(one(samples, F.errors, { target: 'i', reason: 'ttl_exceeded' }), 1);
   assert.equal(one(samples, F.errors, { target: 'i', reason: 'host_unreachable' }), 1);
@@ -186,7 +276,14 @@ test('last RTT is NaN until the first reply; loss ratio reflects the window', ()
   st.defineSlot(0, { name: 'i', kind: 'icmp', address: '127.0.0.1', labels: {}, lossWindow: 4 });
   const text0 = renderExpositionText(st.snapshot());
   assert.match(text0, /fleetprobe_probe_last_rtt_seconds\{[^}]*\} NaN\n/);
-  st.applyBatch(batch([[0, ProbeEvent.Timeout], [0, ProbeEvent.Timeout], [0, ProbeEvent.Error, 1], [0, ProbeEvent.Reply, 0, 0, 0.25]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Timeout],
+      [0, ProbeEvent.Timeout],
+      [0, ProbeEvent.Error, 1],
+      [0, ProbeEvent.Reply, 0, 0, 0.25],
+    ]),
+  );
   const { samples } = parsePrometheusText(renderExpositionText(st.snapshot()));
   assert.equal(one(samples, F.lossRatio, { target: 'i' }), 0.75);
   assert.equal(one(samples, F.lastRtt, { target: 'i' }), 0.25);
@@ -204,8 +301,19 @@ test('released targets disappear from the exposition', () => {
 
 test('chunking does not change the bytes: small chunks concatenate to the same text', () => {
   const st = new TargetStore();
-  for (let s = 0; s < 300; s++) st.defineSlot(s, { name: `t${s}-é`, kind: (['icmp', 'tcp', 'tcp_echo', 'udp', 'http'] as const)[s % 5], address: '127.0.0.1', labels: { r: 'x'.repeat(s % 50) } });
-  st.applyBatch(batch([[7, ProbeEvent.Reply, 0, 0, 0.001], [9, ProbeEvent.Phase, 0, 2, 0.3]]));
+  for (let s = 0; s < 300; s++)
+    st.defineSlot(s, {
+      name: `t${s}-é`,
+      kind: (['icmp', 'tcp', 'tcp_echo', 'udp', 'http'] as const)[s % 5],
+      address: '127.0.0.1',
+      labels: { r: 'x'.repeat(s % 50) },
+    });
+  st.applyBatch(
+    batch([
+      [7, ProbeEvent.Reply, 0, 0, 0.001],
+      [9, ProbeEvent.Phase, 0, 2, 0.3],
+    ]),
+  );
   const snap = st.snapshot();
   const big = Buffer.concat(renderExpositionChunks(snap));
   for (const size of [1, 7, 100, 4096]) {
@@ -233,7 +341,7 @@ test('the serializer is lazy: it produces nothing until asked', () => {
   const gen = expositionChunks(st.snapshot(), 1024);
   const first = gen.next();
   assert.equal(first.done, false);
-  assert.equal(first.value!.length, 1024);
-  assert.ok(first.value!.toString().startsWith(`# HELP ${F.sent} `));
+  assert.equal(first.value.length, 1024);
+  assert.ok(first.value.toString().startsWith(`# HELP ${F.sent} `));
   gen.return(undefined);
 });

@@ -58,7 +58,16 @@ const OPTION_ENTRIES: Array<Record<string, unknown>> = [
   { kind: 'tcp_echo', address: '127.0.0.1:4000', connect_timeout: null },
   { kind: 'tcp_echo', address: '127.0.0.1:4000', keep_alive: true },
   { kind: 'http', url: 'http://127.0.0.1:4001/' },
-  { kind: 'http', url: 'http://127.0.0.1:4001/', method: 'head', expect_status: '200,204', keep_alive: true, max_body_bytes: 0, insecure_skip_verify: true, server_name: 'x.test' },
+  {
+    kind: 'http',
+    url: 'http://127.0.0.1:4001/',
+    method: 'head',
+    expect_status: '200,204',
+    keep_alive: true,
+    max_body_bytes: 0,
+    insecure_skip_verify: true,
+    server_name: 'x.test',
+  },
   { kind: 'http', url: 'http://127.0.0.1:4001/', method: 'PATCH' },
   { kind: 'http', url: 'http://127.0.0.1:4001/', method: 'post' },
   { kind: 'http', url: 'http://127.0.0.1:4001/', expect_status: '2xx,3XX' },
@@ -109,7 +118,15 @@ test('probe_defaults.<kind> problems: the same keys and messages', () => {
           tcp: { close: 'slam' },
           udp: { source_ports: 100 },
           tcp_echo: { reconnect_min_backoff: 'soon', reconnect_max_backoff: '2h', connect_timeout: 0, bogus: 1 },
-          http: { method: 'PATCH', expect_status: '6xx', keep_alive: 'maybe', max_body_bytes: -3, ca_file: '/nonexistent', server_name: 7, headers: { Upgrade: 'h2c' } },
+          http: {
+            method: 'PATCH',
+            expect_status: '6xx',
+            keep_alive: 'maybe',
+            max_body_bytes: -3,
+            ca_file: '/nonexistent',
+            server_name: 7,
+            headers: { Upgrade: 'h2c' },
+          },
           icmp: { close: 'fin' },
         },
       }),
@@ -120,7 +137,8 @@ test('probe_defaults.<kind> problems: the same keys and messages', () => {
       lines.push('no error');
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      for (const p of [...e.problems].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) lines.push(`${p.key} = ${JSON.stringify(p.value)}: ${p.message}`);
+      for (const p of [...e.problems].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)))
+        lines.push(`${p.key} = ${JSON.stringify(p.value)}: ${p.message}`);
     }
     assertGolden('probe-defaults-problems.txt', lines.join('\n') + '\n');
   } finally {

@@ -8,7 +8,10 @@ test('a subscribe message gives the selection and the mode', () => {
     selection: { targets: ['a', 'b'], labels: [{ name: 'rack', value: 'r1' }] },
     mode: 'poll',
   });
-  for (const [wire, mode] of [['STREAM', 'stream'], ['ONCE', 'once']] as const) {
+  for (const [wire, mode] of [
+    ['STREAM', 'stream'],
+    ['ONCE', 'once'],
+  ] as const) {
     const r = parseSubscribeRequest({ request: 'subscribe', subscribe: { mode: wire } });
     assert.ok(r.ok && r.mode === mode && r.selection.targets.length === 0);
   }
@@ -25,7 +28,15 @@ test('the first message must be a subscribe', () => {
 test('every problem of a subscribe is listed: unknown mode number, empty names, bad matchers', () => {
   const r = parseSubscribeRequest({
     request: 'subscribe',
-    subscribe: { mode: 7, targets: ['a', ''], labels: [{ name: '', value: 'x' }, { name: 'target', value: 'a' }, { name: 'rack', value: 'r1' }] },
+    subscribe: {
+      mode: 7,
+      targets: ['a', ''],
+      labels: [
+        { name: '', value: 'x' },
+        { name: 'target', value: 'a' },
+        { name: 'rack', value: 'r1' },
+      ],
+    },
   });
   assert.equal(r.ok, false);
   if (r.ok) return;

@@ -43,10 +43,23 @@ test('bounds: retention 0s to 24h, resolution 1s to 1h, each end exact', () => {
   assert.deepEqual(problems({ retention: '24h', resolution: '10s' }), []);
   assert.deepEqual(problems({ retention: '1h', resolution: '1h' }), []);
   assert.deepEqual(problems({ retention: '10s', resolution: '1s' }), []);
-  assert.deepEqual(problems({ retention: '24h1s', resolution: '1s' }).map((p) => p.key), ['history.retention']);
-  assert.deepEqual(problems({ retention: '2h', resolution: '1h1s' }).map((p) => p.key), ['history.resolution']);
-  assert.deepEqual(problems({ resolution: '999ms' }).map((p) => p.key), ['history.resolution']);
-  assert.deepEqual(problems({ retention: '30' }).map((p) => p.key), ['history.retention'], 'a bare number has no unit');
+  assert.deepEqual(
+    problems({ retention: '24h1s', resolution: '1s' }).map((p) => p.key),
+    ['history.retention'],
+  );
+  assert.deepEqual(
+    problems({ retention: '2h', resolution: '1h1s' }).map((p) => p.key),
+    ['history.resolution'],
+  );
+  assert.deepEqual(
+    problems({ resolution: '999ms' }).map((p) => p.key),
+    ['history.resolution'],
+  );
+  assert.deepEqual(
+    problems({ retention: '30' }).map((p) => p.key),
+    ['history.retention'],
+    'a bare number has no unit',
+  );
 });
 
 test('retention must be a whole number of periods, at least one, at most the point cap; all problems in one pass', () => {
@@ -54,7 +67,10 @@ test('retention must be a whole number of periods, at least one, at most the poi
   assert.match(problems({ retention: '10s', resolution: '30s' })[0].message, /0s \(off\) or at least history\.resolution/);
   assert.match(problems({ retention: '24h', resolution: '1s' })[0].message, new RegExp(`86400 periods of 1s; at most ${HISTORY_MAX_POINTS}`));
   // A bad resolution skips the rule between the two (its own problem is the one shown).
-  assert.deepEqual(problems({ retention: '45s', resolution: '0s' }).map((p) => p.key), ['history.resolution']);
+  assert.deepEqual(
+    problems({ retention: '45s', resolution: '0s' }).map((p) => p.key),
+    ['history.resolution'],
+  );
   // Reported together with other bad keys.
   const p = join(dir, 'multi.json');
   writeFileSync(p, JSON.stringify({ workers: 0, history: { retention: '45s' } }));

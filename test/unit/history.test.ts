@@ -133,7 +133,10 @@ test('wrap-around: the ring keeps the newest `points` periods, oldest first', ()
   const s = h.series(0);
   assert.equal(s.end.length, P);
   assert.deepEqual(s.answered, [4, 5, 6, 7]);
-  assert.deepEqual(s.end, [4, 5, 6, 7].map((k) => T0 + k * RES));
+  assert.deepEqual(
+    s.end,
+    [4, 5, 6, 7].map((k) => T0 + k * RES),
+  );
   assert.equal(h.fleetSeries().end.length, P);
 });
 
@@ -190,7 +193,7 @@ test('a slot reused by another target starts over; the same target redefined car
   // Another target in slot 1: its history starts from scratch, counted from zero.
   feed(store, 1, { replies: [0.001, 0.001, 0.001] });
   store.defineSlot(1, icmp('other', '127.0.0.9'));
-  assert.deepEqual(h.series(1).end, [], 'the old target\'s periods are not the new one\'s');
+  assert.deepEqual(h.series(1).end, [], "the old target's periods are not the new one's");
   assert.equal(h.open(1).answered, 0, 'the new target has answered nothing yet');
   feed(store, 1, { replies: [0.002] });
   assert.equal(h.open(1).answered, 1);
@@ -252,6 +255,7 @@ class BigCounterStore implements HistoryStore {
     errors: [],
     errorColumns: [],
     rttBuckets: new Float64Array(3),
+    rttSum: new Float64Array(1),
     lastRtt: new Float64Array(1),
   };
   liveColumns(): LiveColumns {
@@ -297,7 +301,7 @@ test('the fleet ring sums every target and takes its percentiles from the summed
   assert.ok(f.p99[0] > 0.25, 'the slow target shows in the fleet p99');
 });
 
-test('accumulate: a window adds whole periods ending in it plus the open one; one target\'s mixture gives back its own percentiles', () => {
+test("accumulate: a window adds whole periods ending in it plus the open one; one target's mixture gives back its own percentiles", () => {
   const { store, h } = setup(6, 2);
   const rtts = Array.from({ length: 100 }, (_, i) => 0.0001 * (i + 1));
   feed(store, 0, { replies: rtts, timeouts: 10 });

@@ -20,7 +20,8 @@ test('Host omits the default port and keeps IPv6 brackets; keep_alive asks for k
 
 test('URL credentials become Basic authorization; POST/PUT/PATCH send Content-Length: 0, others none', () => {
   assert.match(build('http://user:p%40ss@127.0.0.1/'), new RegExp(`\\r\\nAuthorization: Basic ${Buffer.from('user:p@ss').toString('base64')}\\r\\n`));
-  for (const m of ['POST', 'PUT', 'PATCH']) assert.match(build('http://127.0.0.1/', { method: m }), new RegExp(`^${m} / HTTP/1.1\\r\\n[^]*Content-Length: 0\\r\\n`));
+  for (const m of ['POST', 'PUT', 'PATCH'])
+    assert.match(build('http://127.0.0.1/', { method: m }), new RegExp(`^${m} / HTTP/1.1\\r\\n[^]*Content-Length: 0\\r\\n`));
   for (const m of ['GET', 'HEAD', 'DELETE', 'OPTIONS']) assert.doesNotMatch(build('http://127.0.0.1/', { method: m }), /Content-Length/i);
 });
 

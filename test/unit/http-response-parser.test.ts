@@ -33,7 +33,11 @@ function parseAllSplits(text: string, opts: { head?: boolean; eof?: boolean } = 
   const whole = parse(text, opts);
   for (const step of [1, 2, 3, 5, 7, 16]) {
     const o = parse(text, { ...opts, step });
-    assert.deepEqual([o.state, o.status, o.bodyBytes, o.reusable, o.error], [whole.state, whole.status, whole.bodyBytes, whole.reusable, whole.error], `split every ${step} bytes`);
+    assert.deepEqual(
+      [o.state, o.status, o.bodyBytes, o.reusable, o.error],
+      [whole.state, whole.status, whole.bodyBytes, whole.reusable, whole.error],
+      `split every ${step} bytes`,
+    );
   }
   return whole;
 }

@@ -169,5 +169,8 @@ test('encodeBpf lays out struct sock_filter in host byte order', () => {
     assert.equal(buf[o + 3], ins.jf);
     assert.equal(le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4), ins.k);
   });
-  assert.ok(prog.some((ins) => ins.k === 0xabcd), 'identifier is in the program');
+  assert.ok(
+    prog.some((ins) => ins.k === 0xabcd),
+    'identifier is in the program',
+  );
 });

@@ -216,7 +216,7 @@ test('malformed v6 packets are dropped with a reason', () => {
 
 test('random garbage never throws and always yields a decision', () => {
   let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) & 0xff);
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) & 0xff;
   const p = new ParsedPacket();
   for (let n = 0; n < 5000; n++) {
     const b = Buffer.alloc(n % 200);
@@ -255,4 +255,25 @@ test('parseIPv6Into handles compressed, full and embedded-IPv4 forms', () => {
   for (const bad of ['', ':', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'g::1', '1:2:3:4:5:6:7:8::', '1:', '127.0.0.1', '::1%lo']) {
     assert.equal(parseIPv6Into(bad, out, 0), false, bad);
   }
+});
+
+test('ping socket (dgram) IPv4 replies: no IP header, address from recvfrom, only echo replies', () => {
+  const withHeader = echoReply4({ seq: 7, slot: 3, identifier: 0x4242 });
+  const bare = withHeader.subarray((withHeader[0] & 0x0f) * 4); // what a ping socket hands over
+  const p = new ParsedPacket();
+  assert.equal(p.parse(bare, viewOf(bare), bare.length, 4, true), PacketKind.Reply);
+  assert.deepEqual([p.seq, p.slot, p.identifier, p.addrOffset], [7, 3, 0x4242, -1]);
+  // The same bytes read as a raw socket's packet are garbage (no IPv4 header).
+  assert.equal(new ParsedPacket().parse(bare, viewOf(bare), bare.length, 4, false), PacketKind.Drop);
+  // Not an echo reply, or too short for our payload: dropped with a reason.
+  const request = Buffer.from(bare);
+  request[0] = 8;
+  const q = new ParsedPacket();
+  assert.equal(q.parse(request, viewOf(request), request.length, 4, true), PacketKind.Drop);
+  assert.equal(q.drop, DropReason.wrong_type);
+  const short = new ParsedPacket();
+  assert.equal(short.parse(bare, viewOf(bare), 12, 4, true), PacketKind.Drop);
+  assert.equal(short.drop, DropReason.short);
+  assert.equal(short.parse(bare, viewOf(bare), 4, 4, true), PacketKind.Drop);
+  assert.equal(short.drop, DropReason.short);
 });

@@ -13,7 +13,7 @@ import type { FilterStatus, IcmpConn, PacketHandler } from '../../workers/probes
 import { internetChecksum } from '../../workers/probes/icmp-codec.js';
 import type { ProbeSink } from '../../workers/probes/prober.js';
 import { ManualTime } from '../helpers/manual-time.js';
-import { error4, error6, icmp4, ipv4 } from '../helpers/icmp-packets.js';
+import { error6, icmp4, ipv4 } from '../helpers/icmp-packets.js';
 
 class FakeConn implements IcmpConn {
   handler: PacketHandler | null = null;
@@ -109,11 +109,14 @@ function setup() {
   const time = new ManualTime();
   const sink = new RecordingSink();
   const conns: Record<number, FakeConn> = {};
-  const prober = new IcmpProber(sink, { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 }, {
-    clock: time,
-    timers: time,
-    openConn: (family) => (conns[family] = new FakeConn(family)),
-  });
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 },
+    {
+      clock: time,
+      openConn: (family) => (conns[family] = new FakeConn(family)),
+    },
+  );
   return { time, sink, conns, prober };
 }
 
@@ -285,12 +288,7 @@ test('ICMP errors become Error(reason), matched with or without our payload quot
   const short = ipv4(icmp4(11, 0, ipv4(b, '127.0.0.1', '192.0.2.11').subarray(0, 28)), '127.0.0.9', '127.0.0.1');
   conns[4].deliver(short, '127.0.0.9', 4);
   time.advanceTo(5000);
-  assert.deepEqual(sink.events, [
-    'sent 1',
-    'sent 2',
-    `error 1 ${ErrorReason.host_unreachable}`,
-    `error 2 ${ErrorReason.ttl_exceeded}`,
-  ]);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 2', `error 1 ${ErrorReason.host_unreachable}`, `error 2 ${ErrorReason.ttl_exceeded}`]);
 });
 
 test('an error quoting a request to another address is dropped as address_mismatch', () => {
@@ -309,13 +307,37 @@ test('forged and foreign replies are dropped with the right reason and change no
   prober.probe(1);
   const req = conns[4].sent[0].pkt;
   const c = conns[4];
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt16BE(ID ^ 1, 4)), '127.0.0.1', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE((COOKIE ^ 1) >>> 0, 8)), '127.0.0.1', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(77, 12)), '127.0.0.1', 1);
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt16BE(ID ^ 1, 4)),
+    '127.0.0.1',
+    1,
+  );
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE((COOKIE ^ 1) >>> 0, 8)),
+    '127.0.0.1',
+    1,
+  );
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(77, 12)),
+    '127.0.0.1',
+    1,
+  );
   c.deliver(replyTo(req, '127.0.0.3'), '127.0.0.3', 1);
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 16)), '127.0.0.1', 1); // seq never sent
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeDoubleBE(-1, 20)), '127.0.0.1', 1); // send time tampered
-  c.deliver(replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 12)), '127.0.0.1', 1); // slot 2: nothing sent
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 16)),
+    '127.0.0.1',
+    1,
+  ); // seq never sent
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeDoubleBE(-1, 20)),
+    '127.0.0.1',
+    1,
+  ); // send time tampered
+  c.deliver(
+    replyTo(req, '127.0.0.1', (p) => p.writeUInt32BE(2, 12)),
+    '127.0.0.1',
+    1,
+  ); // slot 2: nothing sent
   c.deliver(Buffer.from([0x45, 0, 0]), '127.0.0.1', 1);
   assert.deepEqual(sink.drops, [
     DropReason.foreign_identifier,
@@ -383,13 +405,17 @@ test('add rejects bad addresses, unsupported timeouts and oversize payloads', ()
 test('a socket that cannot be opened rejects its family only, without retrying per target', () => {
   const sink = new RecordingSink();
   let opens = 0;
-  const prober = new IcmpProber(sink, { workerIndex: 0, cookie: 1, icmpIdentifier: 1, flushIntervalMs: 1000 }, {
-    openConn: (family) => {
-      opens++;
-      if (family === 6) throw new Error('Operation not permitted');
-      return new FakeConn(family);
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: 1, icmpIdentifier: 1, flushIntervalMs: 1000 },
+    {
+      openConn: (family) => {
+        opens++;
+        if (family === 6) throw new Error('Operation not permitted');
+        return new FakeConn(family);
+      },
     },
-  });
+  );
   assert.throws(() => prober.add(target(1, '::1')), /Operation not permitted/);
   assert.throws(() => prober.add(target(2, '::1')), /Operation not permitted/);
   prober.add(target(3, '127.0.0.1'));
@@ -416,4 +442,32 @@ test('close closes the sockets and cancels the timeout timer', () => {
   assert.equal(conns[4].closed, true);
   assert.equal(time.pending, 0);
   assert.throws(() => prober.add(target(2, '127.0.0.1')));
+});
+
+test('16-bit wire sequences wrap: an error quoting only our header names the latest probe with that seq16', () => {
+  const { time, sink, conns, prober } = setup();
+  prober.add(target(1, '192.0.2.10'));
+  prober.add(target(2, '192.0.2.11'));
+  const shortError = (req: Buffer, dst: string) => ipv4(icmp4(3, 1, ipv4(req, '127.0.0.1', dst).subarray(0, 28)), '127.0.0.9', '127.0.0.1');
+  prober.probe(1); // seq16 0
+  const first = conns[4].sent[0].pkt;
+  for (let k = 1; k < 65_536; k++) {
+    time.advanceTo(k * 1000);
+    prober.probe(2); // seq16 1 .. 65535
+  }
+  time.advanceTo(65_536 * 1000);
+  prober.probe(1); // seq16 0 again, target 1's sequence 2
+  const again = conns[4].sent[conns[4].sent.length - 1].pkt;
+  assert.equal(again.readUInt16BE(6), 0);
+  assert.equal(first.readUInt16BE(6), 0);
+  const before = sink.events.length;
+  conns[4].deliver(shortError(first, '192.0.2.10'), '127.0.0.9', time.t + 1);
+  assert.deepEqual(sink.events.slice(before), [`error 1 ${ErrorReason.host_unreachable}`], 'the pending probe that now holds seq16 0');
+  // Target 2's last probe (seq16 65535) was long timed out: its error adds nothing.
+  const last2 = conns[4].sent[conns[4].sent.length - 2].pkt;
+  assert.equal(last2.readUInt16BE(6), 65_535);
+  conns[4].deliver(shortError(last2, '192.0.2.11'), '127.0.0.9', time.t + 2);
+  assert.equal(sink.events.length, before + 1);
+  assert.deepEqual(sink.drops, []);
+  assert.equal(sink.events.filter((e) => e === 'timeout 2').length, 65_535, 'every other probe timed out once');
 });

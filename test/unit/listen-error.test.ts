@@ -75,7 +75,10 @@ test('the failed TCP listener is found by its port; other causes have their own 
   assert.ok(isListenFailure({ code: 'FP_ERR_X', message: 'responder.udp_echo: cannot listen on 127.0.0.1:4000: bind EADDRINUSE 127.0.0.1:4000' }));
   assert.equal(failedListener({ message: 'x: bind EADDRINUSE 127.0.0.1:4000' }, settings).key, 'responder.udp_echo');
   const web = { key: 'web.listen_address', address: '127.0.0.1:80' };
-  assert.match(listenError({ code: 'EACCES', message: 'listen EACCES: permission denied 127.0.0.1:80' }, web).message, /permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE/);
+  assert.match(
+    listenError({ code: 'EACCES', message: 'listen EACCES: permission denied 127.0.0.1:80' }, web).message,
+    /permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE/,
+  );
   assert.match(listenError({ code: 'EADDRNOTAVAIL', message: 'x' }, web).message, /address not available; no interface of this host has that address/);
   assert.match(listenError(new Error('something odd'), web).message, /: something odd; check --web\.listen-address$/);
   assert.equal(flagOf('responder.tcp_echo'), '--responder.tcp-echo');
@@ -85,9 +88,25 @@ test('the failed TCP listener is found by its port; other causes have their own 
 });
 
 test('listeners of one process on the same port are a configuration error naming both keys', () => {
-  assert.deepEqual(listenerCollisions({ 'web.listen_address': '127.0.0.1:9798', 'responder.tcp_echo': '127.0.0.1:4000', 'responder.udp_echo': '127.0.0.1:4000', 'responder.http': null }), []);
-  const c = listenerCollisions({ 'web.listen_address': ':4001', 'responder.tcp_echo': '127.0.0.1:4000', 'responder.udp_echo': null, 'responder.http': '127.0.0.1:4001' });
-  assert.deepEqual(c.map((p) => p.key), ['responder.http']);
+  assert.deepEqual(
+    listenerCollisions({
+      'web.listen_address': '127.0.0.1:9798',
+      'responder.tcp_echo': '127.0.0.1:4000',
+      'responder.udp_echo': '127.0.0.1:4000',
+      'responder.http': null,
+    }),
+    [],
+  );
+  const c = listenerCollisions({
+    'web.listen_address': ':4001',
+    'responder.tcp_echo': '127.0.0.1:4000',
+    'responder.udp_echo': null,
+    'responder.http': '127.0.0.1:4001',
+  });
+  assert.deepEqual(
+    c.map((p) => p.key),
+    ['responder.http'],
+  );
   assert.match(c[0].message, /takes the same TCP port as web\.listen_address \(":4001"\)/);
   // 0.0.0.0 overlaps IPv4 addresses only; port 0 never collides.
   assert.equal(listenerCollisions({ a: '0.0.0.0:1', b: '::1:x', c: '[::1]:1' }).length, 0);
@@ -95,6 +114,7 @@ test('listeners of one process on the same port are a configuration error naming
   assert.equal(listenerCollisions({ a: '127.0.0.1:0', b: '127.0.0.1:0' }).length, 0);
   assert.throws(
     () => loadConfig({ argv: ['--web.listen-address', '127.0.0.1:4000', '--workers', '1'], env: {} }),
-    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === 'responder.tcp_echo' && /same TCP port as web\.listen_address/.test(p.message)),
+    (e: unknown) =>
+      e instanceof ConfigError && e.problems.some((p) => p.key === 'responder.tcp_echo' && /same TCP port as web\.listen_address/.test(p.message)),
   );
 });

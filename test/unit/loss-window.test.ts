@@ -137,7 +137,7 @@ test('released runs are reused by a slot needing the same size (memory does not 
   assert.equal(w.completedCount(2), 0);
 });
 
-test('reused storage does not leak the previous owner\'s lost bits', () => {
+test("reused storage does not leak the previous owner's lost bits", () => {
   const w = new LossWindows(4);
   w.configure(0, 64);
   for (let i = 0; i < 64; i++) w.record(0, true);

@@ -8,12 +8,15 @@ import { decodeRtt, encodeRtt } from '../../src/aggregate/rtt-code.js';
 test('groupBy puts every position in the group of its label; no label is its own group', () => {
   const labels = ['a', 'b', undefined, 'a', 'c', undefined];
   const g = groupBy(labels.length, (i) => labels[i]);
-  assert.deepEqual([...g.entries()], [
-    ['a', [0, 3]],
-    ['b', [1]],
-    [NO_GROUP, [2, 5]],
-    ['c', [4]],
-  ]);
+  assert.deepEqual(
+    [...g.entries()],
+    [
+      ['a', [0, 3]],
+      ['b', [1]],
+      [NO_GROUP, [2, 5]],
+      ['c', [4]],
+    ],
+  );
 });
 
 test('rowCells sums each group through the accumulate callback and keeps the RTT mixture sparse', () => {
@@ -51,17 +54,23 @@ test('mergeRows: one row per node for "prober"; nodes sharing a row label are su
     row('n3', { rack: 'r2' }, { g2: cell(10, 0, 0.001), [NO_GROUP]: cell(5, 0, 0.001) }),
   ];
   const byNode = mergeRows(rows, 'prober', 'group');
-  assert.deepEqual(byNode.rows.map((r) => r.key), ['n1', 'n2', 'n3']);
+  assert.deepEqual(
+    byNode.rows.map((r) => r.key),
+    ['n1', 'n2', 'n3'],
+  );
   assert.deepEqual(byNode.cols, ['g2', 'g10', NO_GROUP], 'natural order, the no-label group last');
   assert.equal(byNode.cells[0][1]!.loss, 0.1);
   assert.equal(byNode.cells[1][1], null, 'n2 probes nothing in g10');
   assert.equal(byNode.cells[1][0]!.loss, 0.5);
 
   const byRack = mergeRows(rows, 'rack', 'group');
-  assert.deepEqual(byRack.rows.map((r) => [r.key, r.nodes]), [
-    ['r1', ['n1', 'n2']],
-    ['r2', ['n3']],
-  ]);
+  assert.deepEqual(
+    byRack.rows.map((r) => [r.key, r.nodes]),
+    [
+      ['r1', ['n1', 'n2']],
+      ['r2', ['n3']],
+    ],
+  );
   const r1g2 = byRack.cells[0][0]!;
   assert.deepEqual([r1g2.targets, r1g2.answered, r1g2.lost], [2, 150, 50]);
   assert.equal(r1g2.loss, 0.25);
@@ -72,14 +81,25 @@ test('mergeRows: one row per node for "prober"; nodes sharing a row label are su
 
 test('mergeRows: a cell with no completed probe has null loss and RTT; a node without the row label is in the no-label row', () => {
   const m = mergeRows([row('n1', {}, { a: cell(0, 0, NaN) })], 'rack', 'group');
-  assert.deepEqual(m.rows.map((r) => r.key), [NO_GROUP]);
+  assert.deepEqual(
+    m.rows.map((r) => r.key),
+    [NO_GROUP],
+  );
   assert.deepEqual(m.cells[0][0], { targets: 1, answered: 0, lost: 0, loss: null, p50: null, p99: null });
   assert.equal(rowKey({ node: 'n1', labels: { rack: 'r9' } }, 'prober'), 'n1');
   assert.equal(rowKey({ node: 'n1', labels: { rack: 'r9' } }, 'rack'), 'r9');
 });
 
 test('mergeRows: a node that did not answer keeps its row key and is listed as missing', () => {
-  const m = mergeRows([row('n1', { rack: 'r1' }, { a: cell(10, 0, 0.001) }), { node: 'n2', labels: { rack: 'r1' }, error: 'ECONNREFUSED' }, { node: 'n3', labels: { rack: 'r2' }, error: 'timeout' }], 'rack', 'group');
+  const m = mergeRows(
+    [
+      row('n1', { rack: 'r1' }, { a: cell(10, 0, 0.001) }),
+      { node: 'n2', labels: { rack: 'r1' }, error: 'ECONNREFUSED' },
+      { node: 'n3', labels: { rack: 'r2' }, error: 'timeout' },
+    ],
+    'rack',
+    'group',
+  );
   assert.deepEqual(m.rows, [
     { key: 'r1', nodes: ['n1'], missing: [{ node: 'n2', error: 'ECONNREFUSED' }] },
     { key: 'r2', nodes: [], missing: [{ node: 'n3', error: 'timeout' }] },

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { DataPointType, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { ValueType } from '@opentelemetry/api';
 import { FAMILY, FAMILY_DECLS, METRIC_FAMILIES } from '../../src/metrics/catalog.js';
@@ -16,7 +17,7 @@ import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import { KINDS, PROBE_KINDS } from '../../src/kinds/index.js';
 import { populatedStore } from '../helpers/populated-store.js';
 
-const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'labelBytes'];
+const SLOT_META = ['highWater', 'buckets', 'defined', 'kind', 'kindCounts', 'labels', 'version', 'takenAt'];
 const TARGET_LABELS = new Set(['target', 'address', 'kind', 'rack', 'note']);
 
 test('the catalog is well formed: unique ids, names and columns; kinds from the kind modules', () => {
@@ -40,11 +41,14 @@ test('the catalog is well formed: unique ids, names and columns; kinds from the 
   assert.deepEqual(FAMILY.sent.kinds, PROBE_KINDS);
 });
 
-test('the text exposition has exactly the catalog\'s families, in its order, with its help, types, kinds and labels', () => {
+test("the text exposition has exactly the catalog's families, in its order, with its help, types, kinds and labels", () => {
   const store = populatedStore();
   const text = renderExpositionText(store.snapshot());
   const ex = parsePrometheusText(text);
-  assert.deepEqual([...ex.types.keys()], METRIC_FAMILIES.map((f) => f.prometheus));
+  assert.deepEqual(
+    [...ex.types.keys()],
+    METRIC_FAMILIES.map((f) => f.prometheus),
+  );
   const familyOf = (sample: string): string => sample.replace(/_(bucket|sum|count)$/, '');
   for (const f of METRIC_FAMILIES) {
     assert.equal(ex.types.get(f.prometheus), f.type, f.prometheus);
@@ -58,13 +62,19 @@ test('the text exposition has exactly the catalog\'s families, in its order, wit
       if (f.label !== undefined) assert.ok(f.label.values.includes(s.labels[f.label.name]), s.labels[f.label.name]);
     }
   }
-  assert.ok(ex.samples.every((s) => METRIC_FAMILIES.some((f) => familyOf(s.name) === f.prometheus)), 'a sample of no catalog family');
+  assert.ok(
+    ex.samples.every((s) => METRIC_FAMILIES.some((f) => familyOf(s.name) === f.prometheus)),
+    'a sample of no catalog family',
+  );
 });
 
-test('the OTLP output has exactly the catalog\'s metrics, in its order, with its units, descriptions, value and point types, kinds and attributes', () => {
+test("the OTLP output has exactly the catalog's metrics, in its order, with its units, descriptions, value and point types, kinds and attributes", () => {
   const scopes = new StoreMetricProducer(populatedStore(), { now: () => 1_700_000_000_000 }).collectScopeMetrics();
   const metrics = scopes[0].metrics;
-  assert.deepEqual(metrics.map((m) => m.descriptor.name), METRIC_FAMILIES.map((f) => f.otel));
+  assert.deepEqual(
+    metrics.map((m) => m.descriptor.name),
+    METRIC_FAMILIES.map((f) => f.otel),
+  );
   const pointType = { counter: DataPointType.SUM, gauge: DataPointType.GAUGE, histogram: DataPointType.HISTOGRAM } as const;
   for (const [i, f] of METRIC_FAMILIES.entries()) {
     const m = metrics[i];
@@ -79,18 +89,25 @@ test('the OTLP output has exactly the catalog\'s metrics, in its order, with its
       const extra = Object.keys(p.attributes).filter((a) => !TARGET_LABELS.has(a));
       assert.deepEqual(extra, f.label === undefined ? [] : [f.label.name], f.otel);
       if (f.type === 'histogram') assert.equal(typeof p.value, 'object');
-      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${String(p.value)}`);
+      else assert.ok(Number.isFinite(p.value), `${f.otel}: ${inspect(p.value)}`);
     }
   }
 });
 
-test('the store\'s snapshot has exactly the catalog\'s columns', () => {
+test("the store's snapshot has exactly the catalog's columns", () => {
   const snap = populatedStore().snapshot();
-  const expected = METRIC_FAMILIES.flatMap((f) => (f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`] : [f.column]));
-  assert.deepEqual(Object.keys(snap).filter((k) => !SLOT_META.includes(k)).sort(), expected.sort());
+  const expected = METRIC_FAMILIES.flatMap((f) =>
+    f.type === 'histogram' ? [`${f.column}Buckets`, `${f.column}Sum`, ...(f.native ? [`${f.column}Native`] : [])] : [f.column],
+  );
+  assert.deepEqual(
+    Object.keys(snap)
+      .filter((k) => !SLOT_META.includes(k))
+      .sort(),
+    expected.sort(),
+  );
 });
 
-test('the README\'s Metrics table documents exactly the catalog\'s per-target families, with their type and extra label', () => {
+test("the README's Metrics table documents exactly the catalog's per-target families, with their type and extra label", () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const start = readme.indexOf('## Metrics');
   const table = readme.slice(start, readme.indexOf('A probe ends in exactly one of', start));

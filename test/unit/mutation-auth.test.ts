@@ -18,7 +18,19 @@ test('loopback addresses: 127.0.0.0/8, ::1 and IPv4-mapped 127/8, with or withou
   for (const a of ['127.0.0.1', '127.0.0.1:9798', '127.255.0.9:1', '[::1]:9798', '::1', '[::1]', '::ffff:127.0.0.1', '[::ffff:127.0.0.2]:80']) {
     assert.equal(isLoopbackAddress(a), true, a);
   }
-  for (const a of ['0.0.0.0:9798', '[::]:9798', '::', '10.0.0.1:9798', '128.0.0.1:1', '[2001:db8::1]:9798', 'localhost:9798', '', '::2', '[::ffff:10.0.0.1]:1', 'not an address']) {
+  for (const a of [
+    '0.0.0.0:9798',
+    '[::]:9798',
+    '::',
+    '10.0.0.1:9798',
+    '128.0.0.1:1',
+    '[2001:db8::1]:9798',
+    'localhost:9798',
+    '',
+    '::2',
+    '[::ffff:10.0.0.1]:1',
+    'not an address',
+  ]) {
     assert.equal(isLoopbackAddress(a), false, a);
   }
 });
@@ -33,7 +45,8 @@ test('the rule: token when one is configured; else loopback only when every boun
   assert.equal(mutationRule(null, ['10.1.2.3:9798']).kind, 'refused');
   // Not bound yet: fail closed.
   assert.equal(mutationRule(null, []).kind, 'refused');
-  for (const kind of ['token', 'loopback', 'refused'] as const) assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets, POST \/-\/reload/);
+  for (const kind of ['token', 'loopback', 'refused'] as const)
+    assert.match(describeMutationRule({ kind, listen: '0.0.0.0:1' }), /POST\/DELETE \/api\/v1\/targets and \/api\/v1\/tests, POST \/-\/reload/);
 });
 
 test('decisions: 401 missing/bad token (also on loopback), allowed with it; 403 with the fix when refused, whatever is sent', () => {
@@ -67,9 +80,9 @@ async function app(policy: MutationPolicy) {
     telemetryPath: '/metrics',
     metrics: () => ({ headers: {}, body: Readable.from(['']) }),
     readiness: () => ({ ready: true }),
-    reload: async () => {
+    reload: () => {
       reloads.push(1);
-      return { status: 'reloaded', applied: true, problems: [] };
+      return Promise.resolve({ status: 'reloaded', applied: true, problems: [] });
     },
     api: { targets: () => [], status: () => ({}) },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
@@ -85,7 +98,7 @@ test('POST and PUT /-/reload follow the rule; reads stay open', async (t) => {
     const none = await token.app.inject({ method, url: '/-/reload' });
     assert.equal(none.statusCode, 401);
     assert.match(String(none.headers['www-authenticate']), /^Bearer/);
-    assert.equal((none.json() as { error: string }).error, 'missing_token');
+    assert.equal(none.json<{ error: string }>().error, 'missing_token');
     assert.equal((await token.app.inject({ method, url: '/-/reload', headers: { authorization: 'Bearer nope' } })).statusCode, 401);
     assert.equal((await token.app.inject({ method, url: '/-/reload', headers: { authorization: 'Bearer tok' } })).statusCode, 200);
   }
@@ -100,7 +113,7 @@ test('POST and PUT /-/reload follow the rule; reads stay open', async (t) => {
   t.after(() => open.app.close());
   const r = await open.app.inject({ method: 'POST', url: '/-/reload' });
   assert.equal(r.statusCode, 403);
-  assert.equal((r.json() as { error: string }).error, 'mutations_disabled');
+  assert.equal(r.json<{ error: string }>().error, 'mutations_disabled');
   assert.equal(open.reloads.length, 0);
 });
 
@@ -110,7 +123,7 @@ test('build() without a policy refuses every change (fail closed)', async (t) =>
     telemetryPath: '/metrics',
     metrics: () => ({ headers: {}, body: Readable.from(['']) }),
     readiness: () => ({ ready: true }),
-    reload: async () => ({ status: 'reloaded', applied: true, problems: [] }),
+    reload: () => Promise.resolve({ status: 'reloaded', applied: true, problems: [] }),
     api: { targets: () => [], status: () => ({}) },
     limits: { maxRequests: 4, maxConnections: 100, readTimeoutMs: 5000, writeTimeoutMs: 5000, idleTimeoutMs: 5000 },
   });
@@ -123,15 +136,20 @@ test('a refused request is answered before its body is parsed; a changing route 
   t.after(() => a.close());
   installMutationAuth(a, () => ({ token: 'tok', listen: ['127.0.0.1:1'] }));
   let handled = 0;
-  a.post('/thing', { config: { mutation: true } }, async () => {
+  a.post('/thing', { config: { mutation: true } }, () => {
     handled++;
     return { ok: true };
   });
-  a.post('/open', { config: { mutation: false } }, async () => ({ ok: true }));
+  a.post('/open', { config: { mutation: false } }, () => ({ ok: true }));
   await a.ready();
   const broken = await a.inject({ method: 'POST', url: '/thing', headers: { 'content-type': 'application/json' }, payload: '{"not json' });
   assert.equal(broken.statusCode, 401, 'no token: 401, not the 400 of the unparsable body');
-  const parsed = await a.inject({ method: 'POST', url: '/thing', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' }, payload: '{"not json' });
+  const parsed = await a.inject({
+    method: 'POST',
+    url: '/thing',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+    payload: '{"not json',
+  });
   assert.equal(parsed.statusCode, 400, 'with the token the body is parsed (and refused)');
   assert.equal(handled, 0);
   assert.equal((await a.inject({ method: 'POST', url: '/thing', headers: { authorization: 'Bearer tok' } })).statusCode, 200);
@@ -141,7 +159,7 @@ test('a refused request is answered before its body is parsed; a changing route 
   const b = Fastify();
   t.after(() => b.close());
   installMutationAuth(b, () => ({ token: null, listen: [] }));
-  assert.throws(() => b.delete('/forgot', async () => ({})), /DELETE \/forgot changes state but does not declare config\.mutation/);
+  assert.throws(() => b.delete('/forgot', () => ({})), /DELETE \/forgot changes state but does not declare config\.mutation/);
   // Reads need no declaration.
-  b.get('/read', async () => ({}));
+  b.get('/read', () => ({}));
 });

@@ -85,7 +85,7 @@ test('counters become cumulative monotonic sums with the raw target attributes a
     assert.equal((m as { isMonotonic: boolean }).isMonotonic, true, name);
     assert.equal(m.descriptor.valueType, ValueType.INT, name);
     assert.equal(m.dataPoints.length, 1, name);
-    const p = m.dataPoints[0] as DataPoint<number>;
+    const p = m.dataPoints[0];
     assert.equal(p.value, value, name);
     // Unescaped values, keys in the Prometheus order (target, address, kind, user labels sorted).
     assert.deepEqual(Object.entries(p.attributes), [
@@ -179,7 +179,7 @@ test('last RTT is absent before the first reply; loss ratio is a gauge from the 
   assert.equal(pointFor(scopes, 'fleetprobe.probe.loss_ratio', { target: 'b' }).value, 0);
 });
 
-test('errors carry a reason attribute: nonzero reasons plus the kind\'s always-present reasons at 0', () => {
+test("errors carry a reason attribute: nonzero reasons plus the kind's always-present reasons at 0", () => {
   const store = new TargetStore();
   store.defineSlot(0, { name: 'a', kind: 'icmp', address: '127.0.0.1' });
   store.defineSlot(1, { name: 't', kind: 'tcp', address: '127.0.0.1:1' });
@@ -244,7 +244,10 @@ test('http targets get one phase histogram per phase (zeros included) and the st
   );
   const scopes = collect(store);
   const phases = points<Histogram>(scopes, 'fleetprobe.http.phase');
-  assert.deepEqual(phases.map((p) => p.attributes.phase), [...HTTP_PHASE_NAMES]);
+  assert.deepEqual(
+    phases.map((p) => p.attributes.phase),
+    [...HTTP_PHASE_NAMES],
+  );
   for (const p of phases) assert.equal(p.attributes.address, 'http://127.0.0.1:8080/health');
   const total = pointFor<Histogram>(scopes, 'fleetprobe.http.phase', { phase: 'total' }).value;
   assert.deepEqual(total.buckets.counts, [0, 1, 1]);
@@ -310,7 +313,13 @@ test('a store that throws is reported as a collection error, not a rejection', a
 test('collect() converts in slices yet describes the single instant it was called at', async () => {
   const store = new TargetStore();
   for (let s = 0; s < 5; s++) store.defineSlot(s, { name: `t${s}`, kind: 'icmp', address: `127.0.0.${s + 1}` });
-  store.applyBatch(batch([[4, ProbeEvent.Sent], [4, ProbeEvent.Sent], [1, ProbeEvent.Sent]]));
+  store.applyBatch(
+    batch([
+      [4, ProbeEvent.Sent],
+      [4, ProbeEvent.Sent],
+      [1, ProbeEvent.Sent],
+    ]),
+  );
   const producer = new StoreMetricProducer(store, { now: () => NOW, sliceSlots: 2 });
   const pending = producer.collect();
   // Changes after the call, while the conversion is still yielding between slices:
@@ -322,7 +331,13 @@ test('collect() converts in slices yet describes the single instant it was calle
   const scopes = res.resourceMetrics.scopeMetrics;
   assert.deepEqual(
     points(scopes, 'fleetprobe.probe.sent').map((p) => [p.attributes.target, p.value]),
-    [['t0', 0], ['t1', 1], ['t2', 0], ['t3', 0], ['t4', 2]],
+    [
+      ['t0', 0],
+      ['t1', 1],
+      ['t2', 0],
+      ['t3', 0],
+      ['t4', 2],
+    ],
   );
   // And the sliced result equals the one-pass result of the same state.
   const now = producer.collectScopeMetrics();

@@ -30,7 +30,10 @@ test('the body is the source, re-emitted in slices of at most sliceBytes', async
   const parts: Buffer[] = [];
   body.on('data', (c: Buffer) => parts.push(c));
   await new Promise((resolve, reject) => body.once('end', resolve).once('error', reject));
-  assert.ok(parts.every((p) => p.length <= 4096), 'every slice is at most 4096 bytes');
+  assert.ok(
+    parts.every((p) => p.length <= 4096),
+    'every slice is at most 4096 bytes',
+  );
   const all = Buffer.concat(parts);
   assert.equal(all.length, 50_000);
   for (let k = 0; k < 5; k++) for (let i = 0; i < 10_000; i += 997) assert.equal(all[k * 10_000 + i], (k + i) & 255);

@@ -16,15 +16,21 @@ test('hashName is a stable uint32 and fmix32 is a bijection on samples', () => {
   assert.equal(seen.size, 100_000);
   // Pinned values: placement must not change between releases (counters would move).
   assert.equal(workerOf('lo4', 8), workerOf('lo4', 8));
-  assert.deepEqual(['lo4', 'lo6', 'x'].map((n) => hashName(n)), [hashName('lo4'), hashName('lo6'), hashName('x')]);
+  assert.deepEqual(
+    ['lo4', 'lo6', 'x'].map((n) => hashName(n)),
+    [hashName('lo4'), hashName('lo6'), hashName('x')],
+  );
 });
 
 test('placement is balanced over workers', () => {
   const all = names(80_000);
   for (const workers of [2, 3, 8]) {
-    const shards = partitionByWorker(all.map((name) => ({ name })), workers);
+    const shards = partitionByWorker(
+      all.map((name) => ({ name })),
+      workers,
+    );
     const expect = all.length / workers;
-    for (const s of shards) assert.ok(Math.abs(s.length - expect) / expect < 0.05, `${workers}: ${shards.map((x) => x.length)}`);
+    for (const s of shards) assert.ok(Math.abs(s.length - expect) / expect < 0.05, `${workers}: ${shards.map((x) => x.length).join(',')}`);
   }
 });
 
@@ -60,7 +66,10 @@ test('adding targets moves none of the existing ones', () => {
   const existing = names(10_000);
   const before = new Map(existing.map((n) => [n, workerOf(n, 8)]));
   const grown = [...existing, ...names(10_000, 'new-')];
-  const shards = partitionByWorker(grown.map((name) => ({ name })), 8);
+  const shards = partitionByWorker(
+    grown.map((name) => ({ name })),
+    8,
+  );
   shards.forEach((s, i) => {
     for (const t of s) if (before.has(t.name)) assert.equal(before.get(t.name), i);
   });
@@ -82,7 +91,10 @@ test('10^5 targets over 8 workers place in well under a second', () => {
   const t0 = performance.now();
   const shards = partitionByWorker(all, 8);
   const ms = performance.now() - t0;
-  assert.equal(shards.reduce((a, s) => a + s.length, 0), 100_000);
+  assert.equal(
+    shards.reduce((a, s) => a + s.length, 0),
+    100_000,
+  );
   assert.ok(ms < 500, `${ms.toFixed(1)} ms`);
 });
 

@@ -28,9 +28,18 @@ test('an answer becomes peers named by their address: normalised, deduplicated, 
 
 test('dns.prefer keeps one family when the answer has it (a dual-stack pod is one peer), else all', () => {
   const both = ['127.0.0.2', '::1', '127.0.0.3'];
-  assert.deepEqual(peersFromAddresses(HOST, both, 'ipv4').map((p) => p.address), ['127.0.0.2', '127.0.0.3']);
-  assert.deepEqual(peersFromAddresses(HOST, both, 'ipv6').map((p) => p.address), ['::1']);
-  assert.deepEqual(peersFromAddresses(HOST, ['127.0.0.2'], 'ipv6').map((p) => p.address), ['127.0.0.2']);
+  assert.deepEqual(
+    peersFromAddresses(HOST, both, 'ipv4').map((p) => p.address),
+    ['127.0.0.2', '127.0.0.3'],
+  );
+  assert.deepEqual(
+    peersFromAddresses(HOST, both, 'ipv6').map((p) => p.address),
+    ['::1'],
+  );
+  assert.deepEqual(
+    peersFromAddresses(HOST, ['127.0.0.2'], 'ipv6').map((p) => p.address),
+    ['127.0.0.2'],
+  );
   assert.deepEqual(peersFromAddresses(HOST, [], 'system'), []);
 });
 
@@ -52,10 +61,10 @@ function scripted(): { lookup: LookupAll; answer: string[] | Error; calls: numbe
   const s = {
     answer: [] as string[] | Error,
     calls: 0,
-    lookup: (async () => {
+    lookup: (() => {
       s.calls++;
-      if (s.answer instanceof Error) throw s.answer;
-      return s.answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+      if (s.answer instanceof Error) return Promise.reject(s.answer);
+      return Promise.resolve(s.answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
     }) as LookupAll,
   };
   return s;
@@ -64,7 +73,14 @@ function scripted(): { lookup: LookupAll; answer: string[] | Error; calls: numbe
 test('a failed lookup keeps the last good peers and is reported; recovery is a change', async () => {
   const s = scripted();
   const lookups: Array<string | null> = [];
-  const d = new DnsPeers({ host: HOST, refreshIntervalMs: 60_000, prefer: 'system', lookup: s.lookup, onLookup: (e) => lookups.push(e?.code ?? null), now: () => 1_700_000_000_000 });
+  const d = new DnsPeers({
+    host: HOST,
+    refreshIntervalMs: 60_000,
+    prefer: 'system',
+    lookup: s.lookup,
+    onLookup: (e) => lookups.push(e?.code ?? null),
+    now: () => 1_700_000_000_000,
+  });
   s.answer = Object.assign(new Error(`getaddrinfo ENOTFOUND ${HOST}`), { code: 'ENOTFOUND' });
   assert.equal(await d.refresh(), false);
   assert.deepEqual(d.peers(), []);

@@ -1,7 +1,7 @@
 /**
  * GET /probe's pure parts: the query (every problem named at once, targets checked
- * like configured ones, the time budget from the scrape-timeout header), the burst
- * summary, and the text rendering (checked by the real `promtool check metrics`).
+ * like configured ones, the time budget from the scrape-timeout header), the http
+ * figures of the on-demand result it renders, and the text rendering (checked by the real `promtool check metrics`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { parseProbeQuery, probeBudgetMs, type ProbeQueryContext } from '../../src/probe-endpoint/query.js';
 import { renderProbe } from '../../src/probe-endpoint/render.js';
-import { summarizeBurst } from '../../src/pool/burst-summary.js';
-import { BatchWriter } from '../../src/protocol/batch.js';
-import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
+import { newTally, summarize, type Tally } from '../../src/protocol/ondemand/result.js';
+import { HTTP_PHASE_NAMES } from '../../src/protocol/events.js';
 import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import type { Config } from '../../src/config/types.js';
 
@@ -167,36 +166,33 @@ test('budget: the scrape-timeout header minus the offset, capped by max_duration
   assert.match(problems('target=bad!', { scrapeTimeoutHeader: 'x' }).join('\n'), /Seconds "x".*\n.*target/s, 'the header and the target both named');
 });
 
-function records(write: (w: BatchWriter) => void): ArrayBuffer {
-  const w = new BatchWriter(16);
-  write(w);
-  return w.take(0, 0, 0);
+/** A worker's tally as the OnDemandRunner fills it from the probers' outcomes. */
+function tally(fill: (t: Tally) => void): Tally {
+  const t = newTally();
+  fill(t);
+  return t;
 }
 
-test('summary: outcomes counted like the store, loss over completed probes, RTT statistics', () => {
-  const s = summarizeBurst(
-    records((w) => {
-      for (let i = 0; i < 4; i++) w.push(1, ProbeEvent.Sent);
-      w.push(1, ProbeEvent.Reply, 0, 0, 0.001);
-      w.push(1, ProbeEvent.Reply, 0, 0, 0.003);
-      w.push(1, ProbeEvent.Duplicate);
-      w.push(1, ProbeEvent.Timeout);
-      w.push(1, ProbeEvent.Late, 0, 0, 2);
-      w.push(1, ProbeEvent.Error, ErrorReason.refused);
+test('result: http phases averaged over the requests that reached them, the last status; absent for other kinds', () => {
+  const http = summarize(
+    'http',
+    tally((t) => {
+      t.sent = 2;
+      t.received = 2;
+      t.rtts.push(0.01, 0.03);
+      t.phaseSums[HTTP_PHASE_NAMES.indexOf('total')] = 0.04;
+      t.phaseCounts[HTTP_PHASE_NAMES.indexOf('total')] = 2;
+      t.phaseSums[HTTP_PHASE_NAMES.indexOf('tls')] = 0.002;
+      t.phaseCounts[HTTP_PHASE_NAMES.indexOf('tls')] = 1;
+      t.httpStatus = 503;
     }),
   );
-  assert.equal(s.sent, 4);
-  assert.equal(s.received, 2);
-  assert.equal(s.timeouts, 1);
-  assert.deepEqual(s.errors, { refused: 1 });
-  assert.equal(s.duplicates, 1);
-  assert.equal(s.late, 1);
-  assert.equal(s.completed, 4);
-  assert.equal(s.lossRatio, 0.5);
-  assert.deepEqual(s.rtt, { min: 0.001, avg: 0.002, max: 0.003, stddev: 0.001 });
-  const cut = summarizeBurst(records((w) => [1, 2, 3].forEach(() => w.push(1, ProbeEvent.Sent))));
-  assert.ok(Number.isNaN(cut.lossRatio), 'no outcome yet: no loss claimed');
-  assert.equal(cut.rtt, null);
+  assert.deepEqual(http.http_phase_seconds, { tls: 0.002, total: 0.02 }, 'phases nobody reached are absent');
+  assert.equal(http.http_status, 503);
+  assert.equal(summarize('http', newTally()).http_status, null, 'no response: null, not 0');
+  const icmp = summarize('icmp', tally((t) => (t.httpStatus = 200)));
+  assert.equal(icmp.http_status, undefined);
+  assert.equal(icmp.http_phase_seconds, undefined);
 });
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -213,27 +209,35 @@ function promtool(body: string): Promise<{ code: number | null; out: string }> {
 }
 
 test('render: blackbox names plus fleetprobe_probe_burst_*, parsed back, and clean for promtool', { skip: hasPromtool ? false : 'promtool not installed' }, async () => {
-  const http = summarizeBurst(
-    records((w) => {
+  const http = summarize(
+    'http',
+    tally((t) => {
       for (let i = 0; i < 3; i++) {
-        w.push(1, ProbeEvent.Sent);
-        HTTP_PHASE_NAMES.forEach((_, p) => w.push(1, ProbeEvent.Phase, 0, p, 0.001 * (p + 1) * (i + 1)));
-        w.push(1, ProbeEvent.Status, 0, 200);
-        w.push(1, ProbeEvent.Reply, 0, 0, 0.005 * (i + 1));
+        t.sent++;
+        HTTP_PHASE_NAMES.forEach((_, p) => {
+          t.phaseSums[p] += 0.001 * (p + 1) * (i + 1);
+          t.phaseCounts[p]++;
+        });
+        t.httpStatus = 200;
+        t.received++;
+        t.rtts.push(0.005 * (i + 1));
       }
     }),
   );
-  const lost = summarizeBurst(
-    records((w) => {
-      w.push(1, ProbeEvent.Sent);
-      w.push(1, ProbeEvent.Timeout);
-      w.push(1, ProbeEvent.Sent);
-      w.push(1, ProbeEvent.Error, ErrorReason.tls);
+  const lost = summarize(
+    'icmp',
+    tally((t) => {
+      t.sent = 2;
+      t.timeouts = 1;
+      t.errors.tls = 1;
     }),
   );
+  // Sent, no outcome yet (a cancelled burst): no loss claimed.
+  const cut = summarize('tcp', tally((t) => (t.sent = 3)));
   const bodies = {
-    http: renderProbe({ kind: 'http', ipProtocol: 4, summary: http, durationSeconds: 0.25, dnsSeconds: 0 }),
-    lost: renderProbe({ kind: 'icmp', ipProtocol: 6, summary: lost, durationSeconds: 1.5, dnsSeconds: 0.01 }),
+    http: renderProbe({ kind: 'http', ipProtocol: 4, result: http, durationSeconds: 0.25, dnsSeconds: 0 }),
+    lost: renderProbe({ kind: 'icmp', ipProtocol: 6, result: lost, durationSeconds: 1.5, dnsSeconds: 0.01 }),
+    cut: renderProbe({ kind: 'tcp', ipProtocol: 4, result: cut, durationSeconds: 0.1, dnsSeconds: 0 }),
   };
   const v = (body: string, name: string, labels = ''): number => {
     const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
@@ -252,6 +256,8 @@ test('render: blackbox names plus fleetprobe_probe_burst_*, parsed back, and cle
   assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_errors', 'reason="host_unreachable"'), 0, 'declared reasons exported at 0');
   assert.ok(Number.isNaN(v(bodies.lost, 'fleetprobe_probe_burst_rtt_seconds', 'stat="min"')));
   assert.ok(!bodies.lost.includes('probe_http_status_code'), 'http families only for http');
+  assert.ok(Number.isNaN(v(bodies.cut, 'fleetprobe_probe_burst_loss_ratio')), 'no outcome yet: no loss claimed');
+  assert.equal(v(bodies.cut, 'fleetprobe_probe_burst_sent'), 3);
   for (const [name, body] of Object.entries(bodies)) {
     assert.ok(parsePrometheusText(body).samples.length > 10, `${name} parses`);
     const r = await promtool(body);

@@ -28,7 +28,10 @@ describe('udp source guard', () => {
   });
 
   it('answers every ephemeral port of the common ranges', () => {
-    assert.ok(REFLECTOR_PORTS_ABOVE_1023.every((p) => p < 10_000), 'the list stays below every common ephemeral range');
+    assert.ok(
+      REFLECTOR_PORTS_ABOVE_1023.every((p) => p < 10_000),
+      'the list stays below every common ephemeral range',
+    );
     for (const port of [1024, 4001, 10_000, 32_768, 49_152, 60_999, 65_535]) {
       assert.equal(udpSourceVerdict(port, 4000), UdpVerdict.Answer, `port ${port}`);
     }
@@ -99,7 +102,10 @@ describe('SourceRateLimiter', () => {
 describe('responder rate-limit options', () => {
   const opts = (over: Partial<ResponderOptions>) => loopbackResponderOptions(over);
   const bad = (over: Partial<ResponderOptions>, option: string) =>
-    assert.throws(() => validateResponderOptions(opts(over)), (e: Error & { code?: string; option?: string }) => e.code === 'FP_ERR_RESPONDER_OPTION' && e.option === option);
+    assert.throws(
+      () => validateResponderOptions(opts(over)),
+      (e: Error & { code?: string; option?: string }) => e.code === 'FP_ERR_RESPONDER_OPTION' && e.option === option,
+    );
 
   it('defaults let a 1,000 pps on-demand test from one prober through', () => {
     assert.ok(RATE_LIMIT_DEFAULTS.udpRatePerSource >= 1000);

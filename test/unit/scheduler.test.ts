@@ -6,7 +6,7 @@ import { ManualTime } from '../helpers/manual-time.js';
 function setup(maxStartsPerTurn = 256, originMs = 0, coalesceMs = 2) {
   const time = new ManualTime(originMs);
   const starts: Array<[number, number]> = [];
-  const s = new Scheduler((slot) => starts.push([slot, time.now()]), undefined, { clock: time, timers: time, maxStartsPerTurn, coalesceMs });
+  const s = new Scheduler((slot) => starts.push([slot, time.now()]), undefined, { clock: time, maxStartsPerTurn, coalesceMs });
   return { time, starts, s };
 }
 
@@ -82,7 +82,7 @@ test('coalescing starts probes due within the window in one wake-up, never late,
   const byslot = new Map<number, number[]>();
   for (const [slot, t] of coalesced.starts) byslot.set(slot, [...(byslot.get(slot) ?? []), t]);
   for (const [slot, ts] of byslot) {
-    assert.ok(ts.length === 2 || (ts.length === 3 && slot < 2), `slot ${slot}: ${ts}`);
+    assert.ok(ts.length === 2 || (ts.length === 3 && slot < 2), `slot ${slot}: ${ts.join(',')}`);
     assert.ok(ts[0] >= slot - 2 && ts[0] <= slot, `slot ${slot} first start ${ts[0]}`);
     assert.ok(ts[1] >= 1000 + slot - 2 && ts[1] <= 1000 + slot, `slot ${slot} second start ${ts[1]}`);
   }
@@ -170,7 +170,7 @@ test('an exception from one start is reported and does not stop the others', () 
       started.push(slot);
     },
     (slot) => errors.push(slot),
-    { clock: time, timers: time },
+    { clock: time },
   );
   s.set(1, 100, 0);
   s.set(2, 100, 0);

@@ -83,7 +83,10 @@ test('a worker failure is counted by reason, keeps the counters, and the worker 
   const m = new SelfMetrics({ defaultMetrics: false, monotonicNow: () => now });
   m.workers.configure(1);
   m.workers.launched(0, 0);
-  m.workers.batch(0, header((h) => (h[Header.ProbesStarted] = 10)));
+  m.workers.batch(
+    0,
+    header((h) => (h[Header.ProbesStarted] = 10)),
+  );
   now = 2000;
   m.workers.failed(0, 'crashed', 100);
   now = 2250;
@@ -100,7 +103,10 @@ test('a worker failure is counted by reason, keeps the counters, and the worker 
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'starting' }), 1);
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'crashed' }), 0);
-  m.workers.batch(0, header((h) => (h[Header.ProbesStarted] = 5)));
+  m.workers.batch(
+    0,
+    header((h) => (h[Header.ProbesStarted] = 5)),
+  );
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_worker_probes_started_total', { worker: '0' }), 15, 'the new thread adds to the old totals');
   assert.equal(value(samples, 'fleetprobe_workers', { state: 'running' }), 1);
@@ -132,19 +138,22 @@ test('OTLP export counters appear only once an OTLP source is set, and read it a
   const m = new SelfMetrics({ defaultMetrics: false });
   let { samples } = await scrape(m);
   assert.equal(samples.filter((x) => x.name.startsWith('fleetprobe_otlp_')).length, 0, 'no OTLP series while export is off');
-  const stats = { exports: 0, failures: 0, lastSuccessAt: 0 };
+  const stats = { exports: 0, failures: 0, skipped: 0, lastSuccessAt: 0 };
   m.setOtlpSource(() => stats);
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 0);
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 0);
   assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 0);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_skipped_total'), 0);
   stats.exports = 3;
   stats.failures = 2;
+  stats.skipped = 4;
   stats.lastSuccessAt = 1_700_000_123.5;
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'success' }), 3);
   assert.equal(value(samples, 'fleetprobe_otlp_exports_total', { result: 'failure' }), 2);
   assert.equal(value(samples, 'fleetprobe_otlp_last_export_success_timestamp_seconds'), 1_700_000_123.5);
+  assert.equal(value(samples, 'fleetprobe_otlp_exports_skipped_total'), 4);
 });
 
 test('target states always include configured, rejected and unresolved', async () => {
@@ -216,7 +225,8 @@ test('ICMP RTT clocks, rejected kernel stamps and the socket state come from the
     for (const clock of ICMP_RTT_CLOCKS) assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: w, clock }), 0);
     assert.equal(value(samples, 'fleetprobe_worker_icmp_kernel_timestamps_rejected_total', { worker: w }), 0);
     for (const family of ICMP_FAMILIES) {
-      for (const g of ['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled']) assert.equal(value(samples, `fleetprobe_worker_icmp_${g}`, { worker: w, family }), 0);
+      for (const g of ['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'])
+        assert.equal(value(samples, `fleetprobe_worker_icmp_${g}`, { worker: w, family }), 0);
     }
   }
   const v4 = IcmpSocketBits.Open | IcmpSocketBits.BpfFilter | IcmpSocketBits.TypeFilter | IcmpSocketBits.KernelTimestamps;
@@ -244,8 +254,14 @@ test('ICMP RTT clocks, rejected kernel stamps and the socket state come from the
   assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: '1', clock: 'monotonic' }), 11);
   assert.equal(value(samples, 'fleetprobe_worker_icmp_kernel_timestamps_rejected_total', { worker: '1' }), 4);
   const at = (g: string, family: string): number => value(samples, `fleetprobe_worker_icmp_${g}`, { worker: '1', family });
-  assert.deepEqual(['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv4')), [1, 1, 1, 1]);
-  assert.deepEqual(['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv6')), [1, 0, 1, 0]);
+  assert.deepEqual(
+    ['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv4')),
+    [1, 1, 1, 1],
+  );
+  assert.deepEqual(
+    ['socket_open', 'bpf_filter_attached', 'type_filter_attached', 'kernel_timestamps_enabled'].map((g) => at(g, 'ipv6')),
+    [1, 0, 1, 0],
+  );
   assert.equal(value(samples, 'fleetprobe_worker_icmp_rtt_clock_total', { worker: '0', clock: 'kernel' }), 0, 'per worker');
 });
 
@@ -255,8 +271,14 @@ test('the generation each worker acknowledged is the newest of its batches, and 
   m.workers.launched(0, 5);
   let { samples } = await scrape(m);
   assert.equal(value(samples, 'fleetprobe_worker_target_generation', { worker: '0' }), 5);
-  m.workers.batch(0, header((h) => (h[Header.Generation] = 9)));
-  m.workers.batch(0, header((h) => (h[Header.Generation] = 7))); // never goes back
+  m.workers.batch(
+    0,
+    header((h) => (h[Header.Generation] = 9)),
+  );
+  m.workers.batch(
+    0,
+    header((h) => (h[Header.Generation] = 7)),
+  ); // never goes back
   ({ samples } = await scrape(m));
   assert.equal(value(samples, 'fleetprobe_worker_target_generation', { worker: '0' }), 9);
 });

@@ -12,7 +12,8 @@ import { readStateFile, stateText, writeStateFile } from '../../src/targets/stat
 import type { ApiEntry } from '../../src/targets/api-source.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
-const entries = (n: number): Map<string, ApiEntry> => new Map(Array.from({ length: n }, (_, i) => [`t${i}`, { name: `t${i}`, address: `127.0.0.${i + 1}`, labels: { i: String(i) } }]));
+const entries = (n: number): Map<string, ApiEntry> =>
+  new Map(Array.from({ length: n }, (_, i) => [`t${i}`, { name: `t${i}`, address: `127.0.0.${i + 1}`, labels: { i: String(i) } }]));
 
 test('write then read gives the same entries in order; one target per line; no temporary file left; mode 0600', async (t) => {
   const dir = makeTempDir('fp-state');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchWriter, Header } from '../../src/protocol/batch.js';
 import { ErrorReason, ProbeEvent } from '../../src/protocol/events.js';
+import { labelText } from '../../src/aggregate/label-arena.js';
 import { TargetStore, type SlotDefinition } from '../../src/aggregate/store.js';
 import { bucketIndex } from '../../src/aggregate/buckets.js';
 
@@ -20,7 +21,8 @@ test('a defined target exists from the start with zero counters and NaN last RTT
   const s = st.snapshot();
   assert.equal(s.highWater, 1);
   assert.equal(s.defined[0], 1);
-  for (const col of [s.sent, s.received, s.timeouts, s.duplicates, s.late, s.rttSum, s.connects, s.connected, s.httpStatus, s.lossRatio]) assert.equal(col[0], 0);
+  for (const col of [s.sent, s.received, s.timeouts, s.duplicates, s.late, s.rttSum, s.connects, s.connected, s.httpStatus, s.lossRatio])
+    assert.equal(col[0], 0);
   assert.ok(Number.isNaN(s.lastRtt[0]));
   assert.ok(s.rttBuckets.every((x) => x === 0));
   assert.equal(st.size, 1);
@@ -52,7 +54,10 @@ test('Sent, Reply, Timeout, Duplicate and Late records land in their counters', 
   // RTT histogram holds replies only (late RTTs are not observed): count == received.
   const stride = s.buckets.length + 1;
   const row = Array.from(s.rttBuckets.subarray(stride, 2 * stride));
-  assert.equal(row.reduce((a, b) => a + b, 0), 2);
+  assert.equal(
+    row.reduce((a, b) => a + b, 0),
+    2,
+  );
   assert.equal(row[bucketIndex(s.buckets, 0.001)], 1);
   assert.equal(row[bucketIndex(s.buckets, 0.003)], 1);
   assert.equal(s.lossRatio[1], 1 / 3);
@@ -90,11 +95,22 @@ test('an error reason code outside the known set is counted as unknown', () => {
 test('tcp_echo Connect and Connected records', () => {
   const st = new TargetStore();
   st.defineSlot(0, { name: 'e', kind: 'tcp_echo', address: '127.0.0.1:7', labels: {} });
-  st.applyBatch(batch([[0, ProbeEvent.Connect], [0, ProbeEvent.Connected, 0, 1]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Connect],
+      [0, ProbeEvent.Connected, 0, 1],
+    ]),
+  );
   let s = st.snapshot();
   assert.equal(s.connects[0], 1);
   assert.equal(s.connected[0], 1);
-  st.applyBatch(batch([[0, ProbeEvent.Connected, 0, 0], [0, ProbeEvent.Connect], [0, ProbeEvent.Connected, 0, 7]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Connected, 0, 0],
+      [0, ProbeEvent.Connect],
+      [0, ProbeEvent.Connected, 0, 7],
+    ]),
+  );
   s = st.snapshot();
   assert.equal(s.connects[0], 2);
   assert.equal(s.connected[0], 1, 'any nonzero aux means up');
@@ -120,7 +136,10 @@ test('http Phase records fill per-phase histograms; Status keeps the latest code
   const connect = s.phaseBuckets[1]!.subarray(2 * stride, 3 * stride);
   assert.equal(connect[bucketIndex(s.buckets, 0.0002)], 1);
   const total = s.phaseBuckets[4]!.subarray(2 * stride, 3 * stride);
-  assert.equal(total.reduce((a, b) => a + b, 0), 2);
+  assert.equal(
+    total.reduce((a, b) => a + b, 0),
+    2,
+  );
   assert.equal(s.phaseSum[4]![2], 0.03);
   assert.equal(s.httpStatus[2], 503);
 });
@@ -130,7 +149,14 @@ test('records for undefined, released or out-of-range slots are dropped and coun
   st.defineSlot(0, icmp('a'));
   st.defineSlot(1, icmp('b'));
   st.releaseSlot(1);
-  st.applyBatch(batch([[1, ProbeEvent.Sent], [5, ProbeEvent.Sent], [0xffffffff, ProbeEvent.Reply, 0, 0, 1], [0, ProbeEvent.Sent]]));
+  st.applyBatch(
+    batch([
+      [1, ProbeEvent.Sent],
+      [5, ProbeEvent.Sent],
+      [0xffffffff, ProbeEvent.Reply, 0, 0, 1],
+      [0, ProbeEvent.Sent],
+    ]),
+  );
   assert.equal(st.unknownSlotRecords, 3);
   const s = st.snapshot();
   assert.equal(s.sent[0], 1);
@@ -141,7 +167,13 @@ test('records for undefined, released or out-of-range slots are dropped and coun
 test('unknown event codes and HTTP phases are dropped and counted as malformed', () => {
   const st = new TargetStore();
   st.defineSlot(0, { name: 'h', kind: 'http', url: 'http://127.0.0.1/', labels: {} });
-  st.applyBatch(batch([[0, 0], [0, 99], [0, ProbeEvent.Phase, 0, 17, 0.1]]));
+  st.applyBatch(
+    batch([
+      [0, 0],
+      [0, 99],
+      [0, ProbeEvent.Phase, 0, 17, 0.1],
+    ]),
+  );
   assert.equal(st.malformedRecords, 3);
   assert.ok(st.snapshot().phaseBuckets.every((p) => p === undefined));
 });
@@ -149,7 +181,13 @@ test('unknown event codes and HTTP phases are dropped and counted as malformed',
 test('negative or non-finite values are observed as 0 and counted', () => {
   const st = new TargetStore();
   st.defineSlot(0, icmp('a'));
-  st.applyBatch(batch([[0, ProbeEvent.Reply, 0, 0, -1], [0, ProbeEvent.Reply, 0, 0, NaN], [0, ProbeEvent.Reply, 0, 0, Infinity]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, -1],
+      [0, ProbeEvent.Reply, 0, 0, NaN],
+      [0, ProbeEvent.Reply, 0, 0, Infinity],
+    ]),
+  );
   const s = st.snapshot();
   assert.equal(st.invalidValues, 3);
   assert.equal(s.received[0], 3);
@@ -175,20 +213,31 @@ test('applyBatch returns the batch header and rejects a malformed buffer without
 test('redefining the same target keeps its counters (worker restart, reload) and updates labels', () => {
   const st = new TargetStore();
   st.defineSlot(0, icmp('a', { labels: { dc: 'x' } }));
-  st.applyBatch(batch([[0, ProbeEvent.Sent], [0, ProbeEvent.Reply, 0, 0, 0.002], [0, ProbeEvent.Timeout]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Sent],
+      [0, ProbeEvent.Reply, 0, 0, 0.002],
+      [0, ProbeEvent.Timeout],
+    ]),
+  );
   st.defineSlot(0, icmp('a', { labels: { dc: 'y' } }));
   const s = st.snapshot();
   assert.equal(s.sent[0], 1);
   assert.equal(s.received[0], 1);
   assert.equal(s.lastRtt[0], 0.002);
   assert.equal(s.lossRatio[0], 0.5, 'loss window kept');
-  assert.match(s.labels[0], /dc="y"/);
+  assert.match(labelText(s.labels, 0), /dc="y"/);
 });
 
 test('changing only the loss window size keeps counters but restarts the window', () => {
   const st = new TargetStore();
   st.defineSlot(0, icmp('a', { lossWindow: 10 }));
-  st.applyBatch(batch([[0, ProbeEvent.Timeout], [0, ProbeEvent.Sent]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Timeout],
+      [0, ProbeEvent.Sent],
+    ]),
+  );
   st.defineSlot(0, icmp('a', { lossWindow: 20 }));
   const s = st.snapshot();
   assert.equal(s.timeouts[0], 1);
@@ -241,11 +290,23 @@ test('a released slot reused by a target starts from zero even with the same nam
 test('storage grows by doubling to the slot high-water mark and keeps every value', () => {
   const st = new TargetStore({ initialSlots: 16 });
   st.defineSlot(3, icmp('a'));
-  st.applyBatch(batch([[3, ProbeEvent.Reply, 0, 0, 0.5], [3, ProbeEvent.Error, ErrorReason.ttl_exceeded], [3, ProbeEvent.Phase, 0, 0, 0.25]]));
+  st.applyBatch(
+    batch([
+      [3, ProbeEvent.Reply, 0, 0, 0.5],
+      [3, ProbeEvent.Error, ErrorReason.ttl_exceeded],
+      [3, ProbeEvent.Phase, 0, 0, 0.25],
+    ]),
+  );
   st.defineSlot(40_000, icmp('far'));
   assert.equal(st.slotCapacity, 65536);
   assert.equal(st.highWater, 40_001);
-  st.applyBatch(batch([[40_000, ProbeEvent.Reply, 0, 0, 0.001], [40_000, ProbeEvent.Error, ErrorReason.ttl_exceeded], [40_000, ProbeEvent.Phase, 0, 0, 0.5]]));
+  st.applyBatch(
+    batch([
+      [40_000, ProbeEvent.Reply, 0, 0, 0.001],
+      [40_000, ProbeEvent.Error, ErrorReason.ttl_exceeded],
+      [40_000, ProbeEvent.Phase, 0, 0, 0.5],
+    ]),
+  );
   const s = st.snapshot();
   assert.equal(s.received[3], 1);
   assert.equal(s.rttSum[3], 0.5);
@@ -255,13 +316,26 @@ test('storage grows by doubling to the slot high-water mark and keeps every valu
   assert.equal(s.phaseSum[0]![40_000], 0.5);
   assert.equal(s.lossRatio[3], 0.5);
   assert.equal(s.lossRatio[40_000], 0.5);
-  assert.equal(s.defined.reduce((a, b) => a + b, 0), 2);
+  assert.equal(
+    s.defined.reduce((a, b) => a + b, 0),
+    2,
+  );
 });
 
 test('counters are monotonic across many batches (no reset between batches)', () => {
   const st = new TargetStore();
   st.defineSlot(0, icmp('a'));
-  for (let i = 1; i <= 50; i++) st.applyBatch(batch([[0, ProbeEvent.Sent], [0, ProbeEvent.Reply, 0, 0, 0.001]], i % 2, i));
+  for (let i = 1; i <= 50; i++)
+    st.applyBatch(
+      batch(
+        [
+          [0, ProbeEvent.Sent],
+          [0, ProbeEvent.Reply, 0, 0, 0.001],
+        ],
+        i % 2,
+        i,
+      ),
+    );
   assert.equal(st.snapshot().sent[0], 50);
   assert.equal(st.snapshot().received[0], 50);
 });
@@ -270,25 +344,32 @@ test('a snapshot is isolated from later merges and redefinitions', () => {
   const st = new TargetStore();
   st.defineSlot(0, icmp('a'));
   const before = st.snapshot();
-  st.applyBatch(batch([[0, ProbeEvent.Sent], [0, ProbeEvent.Reply, 0, 0, 0.001]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Sent],
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+    ]),
+  );
   st.defineSlot(0, icmp('b'));
   assert.equal(before.sent[0], 0);
-  assert.equal(before.rttBuckets.reduce((a, b) => a + b, 0), 0);
-  assert.match(before.labels[0], /target="a"/);
+  assert.equal(
+    before.rttBuckets.reduce((a, b) => a + b, 0),
+    0,
+  );
+  assert.match(labelText(before.labels, 0), /target="a"/, 'a snapshot keeps the labels it was taken with');
 });
 
 test('label fragment: fixed order target, address, kind, then user labels sorted, escaped', () => {
   const st = new TargetStore();
   st.defineSlot(0, { name: 'we"ird\\na\nme', kind: 'icmp', address: '::1', labels: { zone: 'ü', app: 'x"y', b_2: 'line1\nline2' } });
   const s = st.snapshot();
-  assert.equal(s.labels[0], 'target="we\\"ird\\\\na\\nme",address="::1",kind="icmp",app="x\\"y",b_2="line1\\nline2",zone="ü"');
-  assert.deepEqual(Buffer.from(s.labelBytes[0]), Buffer.from(s.labels[0], 'utf8'));
+  assert.equal(labelText(s.labels, 0), 'target="we\\"ird\\\\na\\nme",address="::1",kind="icmp",app="x\\"y",b_2="line1\\nline2",zone="ü"');
 });
 
 test('http targets without an address use the url as the address label', () => {
   const st = new TargetStore();
   st.defineSlot(0, { name: 'h', kind: 'http', url: 'https://127.0.0.1:8443/health', labels: {} });
-  assert.match(st.snapshot().labels[0], /address="https:\/\/127.0.0.1:8443\/health"/);
+  assert.match(labelText(st.snapshot().labels, 0), /address="https:\/\/127.0.0.1:8443\/health"/);
 });
 
 test('invalid definitions throw and leave the slot untouched', () => {
@@ -310,7 +391,12 @@ test('a custom bucket layout is validated and used', () => {
   assert.throws(() => new TargetStore({ buckets: [2, 1] }), RangeError);
   const st = new TargetStore({ buckets: [0.01, 0.1] });
   st.defineSlot(0, icmp('a'));
-  st.applyBatch(batch([[0, ProbeEvent.Reply, 0, 0, 0.05], [0, ProbeEvent.Reply, 0, 0, 5]]));
+  st.applyBatch(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, 0.05],
+      [0, ProbeEvent.Reply, 0, 0, 5],
+    ]),
+  );
   assert.deepEqual(Array.from(st.snapshot().rttBuckets), [0, 1, 1]);
 });
 

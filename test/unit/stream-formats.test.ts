@@ -16,7 +16,17 @@ const catalog = new Catalog([
   { slot: 3, name: 'web', kind: 'http', address: 'http://127.0.0.1:4001/v1/ping', labels: {} },
 ]);
 const time = eventTime(Date.UTC(2025, 0, 2, 3, 4, 5, 678));
-const state: SlotState = { sent: 10, received: 7, timeouts: 2, late: 1, duplicates: 0, errors: { refused: 1 }, lossRatio: 0.3, lastRtt: 0.0004, rttSum: 0.0028 };
+const state: SlotState = {
+  sent: 10,
+  received: 7,
+  timeouts: 2,
+  late: 1,
+  duplicates: 0,
+  errors: { refused: 1 },
+  lossRatio: 0.3,
+  lastRtt: 0.0004,
+  rttSum: 0.0028,
+};
 const fresh: SlotState = { sent: 0, received: 0, timeouts: 0, late: 0, duplicates: 0, errors: {}, lossRatio: 0, lastRtt: NaN, rttSum: 0 };
 
 function sseData(chunk: string): { event: string; data: Record<string, unknown> } {
@@ -35,7 +45,8 @@ test('outcomes: one per probe-ending event, in the gRPC enum order', () => {
   assert.equal(OUTCOME_OF_EVENT[ProbeEvent.Error], Outcome.Error);
   assert.equal(OUTCOME_OF_EVENT[ProbeEvent.Late], Outcome.Late);
   assert.equal(OUTCOME_OF_EVENT[ProbeEvent.Duplicate], Outcome.Duplicate);
-  for (const e of [ProbeEvent.Sent, ProbeEvent.Connect, ProbeEvent.Connected, ProbeEvent.Phase, ProbeEvent.Status, ProbeEvent.TargetInvalid, 0, 200]) assert.equal(OUTCOME_OF_EVENT[e], 0, String(e));
+  for (const e of [ProbeEvent.Sent, ProbeEvent.Connect, ProbeEvent.Connected, ProbeEvent.Phase, ProbeEvent.Status, ProbeEvent.TargetInvalid, 0, 200])
+    assert.equal(OUTCOME_OF_EVENT[e], 0, String(e));
 });
 
 test('SSE: a result is one event with one JSON data line, names escaped, RTT only for replies', () => {
@@ -43,7 +54,14 @@ test('SSE: a result is one event with one JSON data line, names escaped, RTT onl
   f.setCatalog(catalog);
   const reply = sseData(f.result(0, Outcome.Reply, 0.00012, 0, time));
   assert.equal(reply.event, 'result');
-  assert.deepEqual(reply.data, { target: 'lo "quoted"\nname', kind: 'icmp', outcome: 'reply', rtt_seconds: 0.00012, reason: null, time: '2025-01-02T03:04:05.678Z' });
+  assert.deepEqual(reply.data, {
+    target: 'lo "quoted"\nname',
+    kind: 'icmp',
+    outcome: 'reply',
+    rtt_seconds: 0.00012,
+    reason: null,
+    time: '2025-01-02T03:04:05.678Z',
+  });
   const err = sseData(f.result(3, Outcome.Error, 0, ErrorReason.status_5xx, time));
   assert.deepEqual([err.data.target, err.data.outcome, err.data.rtt_seconds, err.data.reason], ['web', 'error', null, 'status_5xx']);
   assert.equal(sseData(f.result(3, Outcome.Error, 0, 250, time)).data.reason, 'unknown');
@@ -101,7 +119,10 @@ test('gRPC: responses decode with the shipped .proto into the oneof the client e
   const s = decode(f.state(0, state, time));
   assert.equal(s.response, 'state');
   const st = s.state as Record<string, unknown>;
-  assert.deepEqual(st.labels, [{ name: 'note', value: 'a\\b' }, { name: 'rack', value: 'r1' }]);
+  assert.deepEqual(st.labels, [
+    { name: 'note', value: 'a\\b' },
+    { name: 'rack', value: 'r1' },
+  ]);
   assert.deepEqual(st.errors, [{ reason: 'refused', count: 1 }]);
   assert.deepEqual([st.sent, st.received, st.timeouts, st.late, st.duplicates, st.loss_ratio, st.last_rtt_seconds], [10, 7, 2, 1, 0, 0.3, 0.0004]);
   assert.ok(Math.abs((st.rtt_avg_seconds as number) - 0.0004) < 1e-12);

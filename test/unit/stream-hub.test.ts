@@ -56,17 +56,23 @@ class RecordingSink implements StreamSink<string> {
     for (const cb of this.closeCbs.splice(0)) cb();
   }
   events(): { event: string; data: Record<string, unknown> }[] {
-    return this.chunks.join('').split('\n\n').filter((b) => b.trim() !== '').map((block) => {
-      const ev = /^event: (.*)$/m.exec(block)![1];
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)![1]) as Record<string, unknown>;
-      return { event: ev, data };
-    });
+    return this.chunks
+      .join('')
+      .split('\n\n')
+      .filter((b) => b.trim() !== '')
+      .map((block) => {
+        const ev = /^event: (.*)$/m.exec(block)![1];
+        const data = JSON.parse(/^data: (.*)$/m.exec(block)![1]) as Record<string, unknown>;
+        return { event: ev, data };
+      });
   }
   of(event: string): { event: string; data: Record<string, unknown> }[] {
     return this.events().filter((e) => e.event === event);
   }
   names(event: string): string[] {
-    return this.events().filter((e) => e.event === event).map((e) => e.data.target as string);
+    return this.events()
+      .filter((e) => e.event === event)
+      .map((e) => e.data.target as string);
   }
 }
 
@@ -160,7 +166,13 @@ const sel = (targets: string[] = [], labels: [string, string][] = []) => ({ targ
 
 test('without subscribers a batch costs nothing: no catalog read, no encoding', () => {
   const f = fixture();
-  for (let i = 0; i < 5; i++) f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001], [1, ProbeEvent.Timeout]]));
+  for (let i = 0; i < 5; i++)
+    f.apply(
+      batch([
+        [0, ProbeEvent.Reply, 0, 0, 0.001],
+        [1, ProbeEvent.Timeout],
+      ]),
+    );
   f.hub.targetsChanged();
   f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001]]));
   assert.equal(f.catalogCalls(), 0);
@@ -169,15 +181,28 @@ test('without subscribers a batch costs nothing: no catalog read, no encoding', 
 
 test('once: the state of every selected target, a sync marker, then end; the subscriber is gone', async () => {
   const f = fixture();
-  f.apply(batch([[1, ProbeEvent.Sent], [1, ProbeEvent.Reply, 0, 0, 0.002], [3, ProbeEvent.Sent], [3, ProbeEvent.Error, ErrorReason.refused]]));
+  f.apply(
+    batch([
+      [1, ProbeEvent.Sent],
+      [1, ProbeEvent.Reply, 0, 0, 0.002],
+      [3, ProbeEvent.Sent],
+      [3, ProbeEvent.Error, ErrorReason.refused],
+    ]),
+  );
   const sink = new RecordingSink();
   f.hub.subscribe('sse', { selection: sel(['t3', 't1']), mode: 'once', sink });
-  assert.equal(sink.chunks.length, 0, 'nothing is written in the subscriber\'s own turn');
+  assert.equal(sink.chunks.length, 0, "nothing is written in the subscriber's own turn");
   assert.equal(f.hub.clients('sse'), 1);
   await tick();
   const ev = sink.events();
-  assert.deepEqual(ev.map((e) => e.event), ['state', 'state', 'sync']);
-  assert.deepEqual(ev.slice(0, 2).map((e) => e.data.target), ['t1', 't3']);
+  assert.deepEqual(
+    ev.map((e) => e.event),
+    ['state', 'state', 'sync'],
+  );
+  assert.deepEqual(
+    ev.slice(0, 2).map((e) => e.data.target),
+    ['t1', 't3'],
+  );
   assert.equal(ev[0].data.received, 1);
   assert.equal(ev[0].data.last_rtt_seconds, 0.002);
   assert.deepEqual(ev[1].data.errors, { refused: 1 });
@@ -222,7 +247,10 @@ test('stream: results only for selected slots, non-result records skipped, one w
       ['t5', 'duplicate', null, null],
     ],
   );
-  assert.deepEqual(two.events().map((e) => [e.event, e.data.target, e.data.outcome]), [['result', 't2', 'timeout']]);
+  assert.deepEqual(
+    two.events().map((e) => [e.event, e.data.target, e.data.outcome]),
+    [['result', 't2', 'timeout']],
+  );
   assert.equal(r[0].data.time, new Date(1_700_000_000_000).toISOString());
   assert.equal(r[0].data.kind, 'icmp');
 });
@@ -237,7 +265,12 @@ test('an event is encoded once per format and the same chunk goes to every subsc
   for (const s of [...sinks, g]) s.chunks = [];
   f.format.results = 0;
   f.grpcFormat.results = 0;
-  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001], [1, ProbeEvent.Timeout]]));
+  f.apply(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+      [1, ProbeEvent.Timeout],
+    ]),
+  );
   assert.equal(f.format.results, 2, 'two records, three SSE subscribers: two encodings');
   assert.equal(f.grpcFormat.results, 1);
   assert.equal(sinks[0].chunks.length, 2);
@@ -246,17 +279,25 @@ test('an event is encoded once per format and the same chunk goes to every subsc
   assert.equal(f.hub.stats.events.grpc, 1 + 1);
 });
 
-test('stream: initial states, then sync, then results; a result before its target\'s state is in that state', async () => {
+test("stream: initial states, then sync, then results; a result before its target's state is in that state", async () => {
   const f = fixture();
   const sink = new RecordingSink();
   f.hub.subscribe('sse', { selection: sel(['t0', 't1']), mode: 'stream', sink });
   // Before the hub's first write: the state of t0, read later, counts this reply.
-  f.apply(batch([[0, ProbeEvent.Sent], [0, ProbeEvent.Reply, 0, 0, 0.001]]));
+  f.apply(
+    batch([
+      [0, ProbeEvent.Sent],
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+    ]),
+  );
   assert.equal(sink.chunks.length, 0);
   await tick();
   f.apply(batch([[1, ProbeEvent.Timeout]]));
   const ev = sink.events();
-  assert.deepEqual(ev.map((e) => `${e.event}:${e.data.target ?? ''}`), ['state:t0', 'state:t1', 'sync:', 'result:t1']);
+  assert.deepEqual(
+    ev.map((e) => `${e.event}:${(e.data.target as string | undefined) ?? ''}`),
+    ['state:t0', 'state:t1', 'sync:', 'result:t1'],
+  );
   assert.equal(ev[0].data.received, 1);
 });
 
@@ -269,9 +310,15 @@ test('stream: during a long initial sync, results of targets whose state was sen
   await new Promise((r) => setImmediate(r));
   const statesSoFar = sink.names('state').length;
   assert.ok(statesSoFar > 0 && statesSoFar < 600, `mid-sync: ${statesSoFar} states`);
-  f.apply(batch([[10, ProbeEvent.Reply, 0, 0, 0.001], [550, ProbeEvent.Sent], [550, ProbeEvent.Reply, 0, 0, 0.002]]));
+  f.apply(
+    batch([
+      [10, ProbeEvent.Reply, 0, 0, 0.001],
+      [550, ProbeEvent.Sent],
+      [550, ProbeEvent.Reply, 0, 0, 0.002],
+    ]),
+  );
   await tick(12);
-  const ev = sink.events().map((e) => `${e.event}:${e.data.target ?? ''}`);
+  const ev = sink.events().map((e) => `${e.event}:${(e.data.target as string | undefined) ?? ''}`);
   assert.equal(ev.length, 600 + 1 + 1, ev.slice(-3).join());
   assert.equal(ev.indexOf('result:t10'), statesSoFar, 'right after the states already sent');
   assert.equal(ev[ev.length - 1], 'sync:');
@@ -284,15 +331,26 @@ test('poll: states and sync at subscribe and on every poll; polls during one coa
   const sink = new RecordingSink('grpc');
   const sub = f.hub.subscribe('grpc', { selection: sel(['t4']), mode: 'poll', sink });
   await tick();
-  assert.deepEqual(sink.events().map((e) => e.event), ['state', 'sync']);
-  f.apply(batch([[4, ProbeEvent.Sent], [4, ProbeEvent.Reply, 0, 0, 0.003]]));
+  assert.deepEqual(
+    sink.events().map((e) => e.event),
+    ['state', 'sync'],
+  );
+  f.apply(
+    batch([
+      [4, ProbeEvent.Sent],
+      [4, ProbeEvent.Reply, 0, 0, 0.003],
+    ]),
+  );
   assert.equal(sink.events().length, 2, 'poll mode takes no results');
   f.hub.poll(sub);
   f.hub.poll(sub);
   f.hub.poll(sub);
   await tick(12);
   const ev = sink.events();
-  assert.deepEqual(ev.map((e) => e.event), ['state', 'sync', 'state', 'sync', 'state', 'sync']);
+  assert.deepEqual(
+    ev.map((e) => e.event),
+    ['state', 'sync', 'state', 'sync', 'state', 'sync'],
+  );
   assert.equal(ev[2].data.sent, 1);
   assert.equal(f.hub.clients('grpc'), 1);
   sink.close();
@@ -439,8 +497,23 @@ test('targetsChanged: selections are resolved again (a new target of a label joi
   f.store.releaseSlot(0);
   f.store.defineSlot(9, { name: 't9', kind: 'udp', address: '127.0.0.9:4000', labels: { rack: 'even' } });
   f.hub.targetsChanged();
-  f.apply(batch([[0, ProbeEvent.Reply, 0, 0, 0.001], [2, ProbeEvent.Reply, 0, 0, 0.001], [9, ProbeEvent.Timeout]]));
-  assert.deepEqual(sink.events().filter((e) => e.event === 'result').map((e) => [e.data.target, e.data.kind]), [['t2', 'icmp'], ['t9', 'udp']]);
+  f.apply(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+      [2, ProbeEvent.Reply, 0, 0, 0.001],
+      [9, ProbeEvent.Timeout],
+    ]),
+  );
+  assert.deepEqual(
+    sink
+      .events()
+      .filter((e) => e.event === 'result')
+      .map((e) => [e.data.target, e.data.kind]),
+    [
+      ['t2', 'icmp'],
+      ['t9', 'udp'],
+    ],
+  );
 });
 
 test('periodic states: each selected target once per state_interval, spread over the batches', async () => {
@@ -510,6 +583,9 @@ test('a large batch is fanned out in slices with the loop turning between them, 
   assert.equal(sink.writes, 2, 'one write per batch');
   const results = sink.events().filter((e) => e.event === 'result');
   assert.equal(results.length, 1001);
-  assert.deepEqual(results.slice(0, 1000).map((e) => e.data.target), Array.from({ length: 1000 }, (_, i) => `t${i}`));
+  assert.deepEqual(
+    results.slice(0, 1000).map((e) => e.data.target),
+    Array.from({ length: 1000 }, (_, i) => `t${i}`),
+  );
   assert.deepEqual([results[1000].data.target, results[1000].data.outcome], ['t0', 'timeout']);
 });

@@ -12,7 +12,13 @@ test('repeated target and label parameters keep their order; mode once', () => {
   const r = q('target=a&label=rack%3Dr1&target=b&label=zone=z1&mode=once');
   assert.deepEqual(r, {
     ok: true,
-    selection: { targets: ['a', 'b'], labels: [{ name: 'rack', value: 'r1' }, { name: 'zone', value: 'z1' }] },
+    selection: {
+      targets: ['a', 'b'],
+      labels: [
+        { name: 'rack', value: 'r1' },
+        { name: 'zone', value: 'z1' },
+      ],
+    },
     mode: 'once',
   });
 });

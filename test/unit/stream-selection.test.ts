@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Catalog, describeSelection, labelMatcherProblem, parseLabelArg, resolveSelection, type CatalogEntry, type Selection } from '../../src/stream/selection.js';
+import {
+  Catalog,
+  describeSelection,
+  labelMatcherProblem,
+  parseLabelArg,
+  resolveSelection,
+  type CatalogEntry,
+  type Selection,
+} from '../../src/stream/selection.js';
 
 const entries: CatalogEntry[] = [
   { slot: 4, name: 'a', kind: 'icmp', address: '127.0.0.1', labels: { rack: 'r1', zone: 'z1' } },
@@ -35,20 +43,76 @@ test('names select those targets only, duplicates once, sorted by slot', () => {
 
 test('same label name: any of the values; different names: all must hold', () => {
   assert.deepEqual(slots(sel([], [['rack', 'r1']])), [4, 7]);
-  assert.deepEqual(slots(sel([], [['rack', 'r1'], ['rack', 'r2']])), [0, 4, 7]);
-  assert.deepEqual(slots(sel([], [['rack', 'r1'], ['zone', 'z1']])), [4]);
-  assert.deepEqual(slots(sel([], [['rack', 'r1'], ['rack', 'r2'], ['zone', 'z1']])), [0, 4]);
+  assert.deepEqual(
+    slots(
+      sel(
+        [],
+        [
+          ['rack', 'r1'],
+          ['rack', 'r2'],
+        ],
+      ),
+    ),
+    [0, 4, 7],
+  );
+  assert.deepEqual(
+    slots(
+      sel(
+        [],
+        [
+          ['rack', 'r1'],
+          ['zone', 'z1'],
+        ],
+      ),
+    ),
+    [4],
+  );
+  assert.deepEqual(
+    slots(
+      sel(
+        [],
+        [
+          ['rack', 'r1'],
+          ['rack', 'r2'],
+          ['zone', 'z1'],
+        ],
+      ),
+    ),
+    [0, 4],
+  );
 });
 
 test('kind and address match the target itself', () => {
   assert.deepEqual(slots(sel([], [['kind', 'icmp']])), [0, 4]);
-  assert.deepEqual(slots(sel([], [['kind', 'udp'], ['kind', 'http']])), [2, 7]);
+  assert.deepEqual(
+    slots(
+      sel(
+        [],
+        [
+          ['kind', 'udp'],
+          ['kind', 'http'],
+        ],
+      ),
+    ),
+    [2, 7],
+  );
   assert.deepEqual(slots(sel([], [['address', '127.0.0.1:4000']])), [7]);
 });
 
 test('names and labels together: both must hold', () => {
   assert.deepEqual(slots(sel(['a', 'b', 'c'], [['rack', 'r1']])), [4, 7]);
-  assert.deepEqual(slots(sel(['b'], [['rack', 'r1'], ['rack', 'r2']])), [0]);
+  assert.deepEqual(
+    slots(
+      sel(
+        ['b'],
+        [
+          ['rack', 'r1'],
+          ['rack', 'r2'],
+        ],
+      ),
+    ),
+    [0],
+  );
 });
 
 test('strict: unknown names are not_found with every unknown name', () => {

@@ -28,7 +28,8 @@ test('http urls: http/https only, default ports, IPv6 hosts unbracketed', () => 
   assert.deepEqual(parseHttpUrl('http://127.0.0.1:4001/v1/ping'), { url: 'http://127.0.0.1:4001/v1/ping', host: '127.0.0.1', port: 4001, tls: false });
   assert.deepEqual(parseHttpUrl('https://[::1]/x'), { url: 'https://[::1]/x', host: '::1', port: 443, tls: true });
   assert.equal((parseHttpUrl('http://localhost/') as { port: number }).port, 80);
-  for (const bad of ['ftp://127.0.0.1/', '127.0.0.1:80', 'http://u:p@127.0.0.1/', '', 'http://', 7]) assert.equal(typeof parseHttpUrl(bad), 'string', String(bad));
+  for (const bad of ['ftp://127.0.0.1/', '127.0.0.1:80', 'http://u:p@127.0.0.1/', '', 'http://', 7])
+    assert.equal(typeof parseHttpUrl(bad), 'string', String(bad));
 });
 
 test('label names: Prometheus syntax, no __ prefix, no reserved names; values must be strings', () => {

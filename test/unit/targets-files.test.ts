@@ -28,11 +28,14 @@ test('tcp_ping_prometheus format: name+address entries; host:port without kind m
     defaults(),
   );
   assert.deepEqual(r.rejected, []);
-  assert.deepEqual(r.targets.map((t) => [t.name, t.kind, t.source]), [
-    ['e1', 'tcp_echo', 'targets.json[0]'],
-    ['i1', 'icmp', 'targets.json[1]'],
-    ['u1', 'udp', 'targets.json[2]'],
-  ]);
+  assert.deepEqual(
+    r.targets.map((t) => [t.name, t.kind, t.source]),
+    [
+      ['e1', 'tcp_echo', 'targets.json[0]'],
+      ['i1', 'icmp', 'targets.json[1]'],
+      ['u1', 'udp', 'targets.json[2]'],
+    ],
+  );
   assert.equal(r.targets[1].intervalMs, 2000);
   assert.deepEqual(r.targets[1].labels, { rack: 'r1' });
   assert.equal(optionsOf(r.targets[2].options, 'udp').sourcePorts, 2);
@@ -51,13 +54,19 @@ test('bad entries of a target file are rejected one by one with index, name and 
     'f.json',
     defaults(),
   );
-  assert.deepEqual(r.targets.map((t) => t.name), ['ok', 'ok2']);
-  assert.deepEqual(r.rejected.map((x) => [x.source, x.name]), [
-    ['f.json[1]', 'bad-addr'],
-    ['f.json[2]', 'bad-two'],
-    ['f.json[3]', undefined],
-    ['f.json[4]', undefined],
-  ]);
+  assert.deepEqual(
+    r.targets.map((t) => t.name),
+    ['ok', 'ok2'],
+  );
+  assert.deepEqual(
+    r.rejected.map((x) => [x.source, x.name]),
+    [
+      ['f.json[1]', 'bad-addr'],
+      ['f.json[2]', 'bad-two'],
+      ['f.json[3]', undefined],
+      ['f.json[4]', undefined],
+    ],
+  );
   assert.match(r.rejected[1].reason, /address.*; interval.*no unit/);
 });
 
@@ -71,13 +80,16 @@ test('file_sd format: one target per string, URL means http, __kind__/__name__/_
   assert.equal(isFileSd(doc), true);
   const r = parseTargetDocument(doc, 'sd.yaml', defaults());
   assert.deepEqual(r.rejected, []);
-  assert.deepEqual(r.targets.map((t) => [t.name, t.kind, t.address, t.source]), [
-    ['127.0.0.6', 'icmp', '127.0.0.6', 'sd.yaml[0].targets[0]'],
-    ['127.0.0.7', 'icmp', '127.0.0.7', 'sd.yaml[0].targets[1]'],
-    ['sd-tcp', 'tcp', '127.0.0.1:4000', 'sd.yaml[1].targets[0]'],
-    ['http://127.0.0.1:4001/v1/ping', 'http', '127.0.0.1:4001', 'sd.yaml[2].targets[0]'],
-    ['127.0.0.1:4000', 'tcp_echo', '127.0.0.1:4000', 'sd.yaml[3].targets[0]'],
-  ]);
+  assert.deepEqual(
+    r.targets.map((t) => [t.name, t.kind, t.address, t.source]),
+    [
+      ['127.0.0.6', 'icmp', '127.0.0.6', 'sd.yaml[0].targets[0]'],
+      ['127.0.0.7', 'icmp', '127.0.0.7', 'sd.yaml[0].targets[1]'],
+      ['sd-tcp', 'tcp', '127.0.0.1:4000', 'sd.yaml[1].targets[0]'],
+      ['http://127.0.0.1:4001/v1/ping', 'http', '127.0.0.1:4001', 'sd.yaml[2].targets[0]'],
+      ['127.0.0.1:4000', 'tcp_echo', '127.0.0.1:4000', 'sd.yaml[3].targets[0]'],
+    ],
+  );
   assert.deepEqual(r.targets[0].labels, { zone: 'z1' });
   assert.equal(r.targets[2].intervalMs, 2000);
   assert.equal(r.targets[2].timeoutMs, 500);
@@ -95,15 +107,14 @@ test('file_sd bad groups and strings are rejected individually', () => {
     'sd.json',
     defaults(),
   );
-  assert.deepEqual(r.targets.map((t) => t.name), ['127.0.0.1']);
-  assert.deepEqual(r.rejected.map((x) => x.source), [
-    'sd.json[0].targets[1]',
-    'sd.json[0].targets[2]',
-    'sd.json[1].targets[0]',
-    'sd.json[1].targets[1]',
-    'sd.json[2].targets[0]',
-    'sd.json[3]',
-  ]);
+  assert.deepEqual(
+    r.targets.map((t) => t.name),
+    ['127.0.0.1'],
+  );
+  assert.deepEqual(
+    r.rejected.map((x) => x.source),
+    ['sd.json[0].targets[1]', 'sd.json[0].targets[2]', 'sd.json[1].targets[0]', 'sd.json[1].targets[1]', 'sd.json[2].targets[0]', 'sd.json[3]'],
+  );
 });
 
 test('a file that is not a list, unreadable or unparsable is one rejection, not a throw', async () => {
@@ -121,13 +132,22 @@ test('a file that is not a list, unreadable or unparsable is one rejection, not 
 test('duplicate names across sources: the first wins, the later is rejected naming both sources', async () => {
   const config = setup(
     {
-      'a.json': JSON.stringify([{ name: 'x', address: '127.0.0.2' }, { name: 'y', address: '127.0.0.3' }]),
+      'a.json': JSON.stringify([
+        { name: 'x', address: '127.0.0.2' },
+        { name: 'y', address: '127.0.0.3' },
+      ]),
       'b.yaml': '- targets: ["127.0.0.9"]\n  labels: { __name__: y }\n',
     },
     'targets: [ { name: x, address: 127.0.0.1 } ]\ntarget_files: [a.json, b.yaml]\n',
   );
   const set = await loadTargets(config, { ownAddresses: new Set() });
-  assert.deepEqual(set.targets.map((t) => [t.name, t.address]), [['x', '127.0.0.1'], ['y', '127.0.0.3']]);
+  assert.deepEqual(
+    set.targets.map((t) => [t.name, t.address]),
+    [
+      ['x', '127.0.0.1'],
+      ['y', '127.0.0.3'],
+    ],
+  );
   assert.equal(set.rejected.length, 2);
   assert.match(set.rejected[0].reason, /duplicate target name "x": already defined at .*c\.yaml targets\[0\]/);
   assert.match(set.rejected[0].source, /a\.json\[0\]$/);
@@ -138,13 +158,24 @@ test('duplicate names across sources: the first wins, the later is rejected nami
 test('dedupeTargets keeps order and is a no-op without duplicates', () => {
   const rejected: RejectedTarget[] = [];
   const d = defaults();
-  const specs = ['a', 'b', 'c'].map((name, i) => ({ name, kind: 'icmp' as const, address: `127.0.0.${i + 1}`, labels: {}, intervalMs: d.intervalMs, timeoutMs: d.timeoutMs, payloadSize: 56, lossWindow: 100, options: { kind: 'icmp' as const }, source: `s${i}` }));
+  const specs = ['a', 'b', 'c'].map((name, i) => ({
+    name,
+    kind: 'icmp' as const,
+    address: `127.0.0.${i + 1}`,
+    labels: {},
+    intervalMs: d.intervalMs,
+    timeoutMs: d.timeoutMs,
+    payloadSize: 56,
+    lossWindow: 100,
+    options: { kind: 'icmp' as const },
+    source: `s${i}`,
+  }));
   assert.deepEqual(dedupeTargets(specs, rejected), specs);
   assert.deepEqual(rejected, []);
 });
 
 test('instance sharding: each instance keeps a disjoint part, together all targets', async () => {
-  const list = Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, address: `127.0.${i >> 8}.${(i & 255) || 1}` }));
+  const list = Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, address: `127.0.${i >> 8}.${i & 255 || 1}` }));
   const d = makeTempDir('fleetprobe-shard').path;
   writeFileSync(join(d, 't.json'), JSON.stringify(list));
   writeFileSync(join(d, 'c.yaml'), 'target_files: [t.json]\n');
@@ -170,27 +201,50 @@ test('a target file whose read fails keeps its last good targets, says so, and t
   let clock = 1_000_000;
   const now = () => clock;
 
-  writeFileSync(file, JSON.stringify([{ name: 'f1', address: '127.0.0.2' }, { name: 'f2', address: '127.0.0.3' }, { name: 'bad', address: 'x..y' }]));
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { name: 'f1', address: '127.0.0.2' },
+      { name: 'f2', address: '127.0.0.3' },
+      { name: 'bad', address: 'x..y' },
+    ]),
+  );
   const first = await loadTargets(config(), { ownAddresses: new Set(), now });
-  assert.deepEqual(first.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
-  assert.deepEqual(first.files.map((f) => [f.ok, f.stale, f.error, f.lastSuccessAt]), [[true, false, null, 1_000_000]]);
+  assert.deepEqual(
+    first.targets.map((t) => t.name),
+    ['inl', 'f1', 'f2'],
+  );
+  assert.deepEqual(
+    first.files.map((f) => [f.ok, f.stale, f.error, f.lastSuccessAt]),
+    [[true, false, null, 1_000_000]],
+  );
   assert.equal(first.rejected.length, 1, 'the bad entry');
 
   // A generator rewriting the file in place leaves it truncated for a moment.
   clock += 5000;
   writeFileSync(file, '[{"name": "f1", "address": "127.0.0.2"}, {"na');
   const truncated = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: first.files, now });
-  assert.deepEqual(truncated.targets.map((t) => t.name), ['inl', 'f1', 'f2'], 'the last good targets stay');
+  assert.deepEqual(
+    truncated.targets.map((t) => t.name),
+    ['inl', 'f1', 'f2'],
+    'the last good targets stay',
+  );
   const f = truncated.files[0];
   assert.deepEqual([f.ok, f.stale, f.lastSuccessAt], [false, true, 1_000_000]);
   assert.match(f.error!, /t\.json is not valid JSON/);
   assert.equal(truncated.rejected.length, 2, 'the file failure and the kept bad entry');
-  assert.match(truncated.rejected.map((r) => r.reason).join('\n'), /not valid JSON.*keeping its 2 targets of the last good read \(read 1970-01-01T00:16:40\.000Z\)/);
+  assert.match(
+    truncated.rejected.map((r) => r.reason).join('\n'),
+    /not valid JSON.*keeping its 2 targets of the last good read \(read 1970-01-01T00:16:40\.000Z\)/,
+  );
 
   // Still failing (empty: truncate-then-write), still the same last good read.
   writeFileSync(file, '');
   const empty = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: truncated.files, now });
-  assert.deepEqual(empty.targets.map((t) => t.name), ['inl', 'f1', 'f2']);
+  assert.deepEqual(
+    empty.targets.map((t) => t.name),
+    ['inl', 'f1', 'f2'],
+  );
   assert.equal(empty.files[0].stale, true);
   assert.match(empty.files[0].error!, /not valid JSON|empty/);
 
@@ -198,14 +252,23 @@ test('a target file whose read fails keeps its last good targets, says so, and t
   clock += 5000;
   writeFileSync(file, JSON.stringify([{ name: 'f3', address: '127.0.0.4' }]));
   const fixed = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: empty.files, now });
-  assert.deepEqual(fixed.targets.map((t) => t.name), ['inl', 'f3']);
-  assert.deepEqual(fixed.files.map((x) => [x.ok, x.stale, x.error, x.lastSuccessAt]), [[true, false, null, 1_010_000]]);
+  assert.deepEqual(
+    fixed.targets.map((t) => t.name),
+    ['inl', 'f3'],
+  );
+  assert.deepEqual(
+    fixed.files.map((x) => [x.ok, x.stale, x.error, x.lastSuccessAt]),
+    [[true, false, null, 1_010_000]],
+  );
   assert.equal(fixed.rejected.length, 0);
 
   // "[]" is a good read of no targets (unlike an empty file).
   writeFileSync(file, '[]');
   const none = await loadTargets(config(), { ownAddresses: new Set(), previousFiles: fixed.files, now });
-  assert.deepEqual(none.targets.map((t) => t.name), ['inl']);
+  assert.deepEqual(
+    none.targets.map((t) => t.name),
+    ['inl'],
+  );
   assert.equal(none.files[0].ok, true);
 });
 
@@ -216,7 +279,14 @@ test('a target file that fails at its first read has no targets and is reported;
   writeFileSync(join(d, 'c.yaml'), 'target_files: [missing.json, empty.yaml, obj.json]\n');
   const set = await loadTargets(loadConfig({ argv: ['--config', join(d, 'c.yaml')], env: {} }), { ownAddresses: new Set() });
   assert.deepEqual(set.targets, []);
-  assert.deepEqual(set.files.map((f) => [f.ok, f.stale, f.load]), [[false, false, null], [false, false, null], [false, false, null]]);
+  assert.deepEqual(
+    set.files.map((f) => [f.ok, f.stale, f.load]),
+    [
+      [false, false, null],
+      [false, false, null],
+      [false, false, null],
+    ],
+  );
   const reasons = set.rejected.map((r) => r.reason);
   assert.match(reasons[0], /missing\.json cannot be read: ENOENT/);
   assert.match(reasons[1], /empty\.yaml is empty \(write \[\] for a file with no targets\)/);

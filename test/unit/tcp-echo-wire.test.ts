@@ -22,7 +22,7 @@ test('echo frame written without BigInt decodes with the protocol decoder', () =
     [2 ** 32 - 1, 1_754_000_123_456.789],
     [2 ** 32, 999.999999],
     [Number.MAX_SAFE_INTEGER, 4_102_444_800_000.001], // year 2100
-    [12345, 1_700_000_000_999.9999999],
+    [12345, 1_700_000_000_999.9998], // the double nearest below the next millisecond
   ];
   for (const [seq, ms] of cases) {
     writeEchoFrame(buf, 0, seq, ms);

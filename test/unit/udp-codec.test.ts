@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader, unwrapSeq32,
-  UDP_HEADER_BYTES, UDP_MAX_PAYLOAD, UDP_MIN_PAYLOAD,
+  decodeUdpProbe,
+  encodeUdpProbe,
+  udpPayloadSize,
+  UdpProbeHeader,
+  UDP_HEADER_BYTES,
+  UDP_MAX_PAYLOAD,
+  UDP_MIN_PAYLOAD,
 } from '../../workers/probes/udp-codec.js';
 
 test('udp probe header round-trips cookie, slot, seq and send time', () => {
@@ -14,7 +19,10 @@ test('udp probe header round-trips cookie, slot, seq and send time', () => {
   assert.equal(h.slot, 123456);
   assert.equal(h.seq32, 0xfffffffe);
   assert.equal(h.unixMs, 1.7e12 + 0.125);
-  assert.ok(buf.subarray(UDP_HEADER_BYTES).every((b) => b === 0), 'padding untouched');
+  assert.ok(
+    buf.subarray(UDP_HEADER_BYTES).every((b) => b === 0),
+    'padding untouched',
+  );
 });
 
 test('udp probe header: byte layout is big-endian as documented', () => {
@@ -46,21 +54,4 @@ test('udp payload size is clamped to [20, 65507]', () => {
   assert.equal(udpPayloadSize(56.7), 56);
   assert.equal(udpPayloadSize(1e6), UDP_MAX_PAYLOAD);
   assert.equal(udpPayloadSize(Number.NaN), UDP_MIN_PAYLOAD);
-});
-
-test('unwrapSeq32 picks the latest sequence already sent with those low bits', () => {
-  assert.equal(unwrapSeq32(5, 10), 5);
-  assert.equal(unwrapSeq32(9, 10), 9);
-  // the next sequence to send has not been sent: the same low bits mean one full wrap earlier
-  assert.equal(unwrapSeq32(10, 10), 10 - 2 ** 32);
-  const next = 2 ** 32 + 3; // sent so far: ..., 2^32-1, 2^32, 2^32+1, 2^32+2
-  assert.equal(unwrapSeq32(2, next), 2 ** 32 + 2);
-  assert.equal(unwrapSeq32(0, next), 2 ** 32);
-  assert.equal(unwrapSeq32(0xffffffff, next), 2 ** 32 - 1);
-  for (let last = 1; last < 3000; last += 7) {
-    for (let back = 0; back < 50 && back < last; back += 3) {
-      const seq = last - back;
-      assert.equal(unwrapSeq32(seq >>> 0, last + 1), seq);
-    }
-  }
 });

@@ -42,12 +42,16 @@ test('the open-files line of /proc/<pid>/limits is parsed, "unlimited" included'
   assert.equal(parseOpenFilesLimit('Max open files            many                 1024                 files\n'), null);
 });
 
-test('this process reads its own fd limit on Linux (Node has raised the soft limit to the hard one)', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
-  const l = readFdLimits();
-  assert.ok(l !== null);
-  assert.ok(l.soft > 0 && l.soft <= l.hard, JSON.stringify(l));
-  assert.equal(l.soft, l.hard, 'node raises RLIMIT_NOFILE soft to hard at startup');
-});
+test(
+  'this process reads its own fd limit on Linux (Node has raised the soft limit to the hard one)',
+  { skip: process.platform !== 'linux' && 'needs /proc' },
+  () => {
+    const l = readFdLimits();
+    assert.ok(l !== null);
+    assert.ok(l.soft > 0 && l.soft <= l.hard, JSON.stringify(l));
+    assert.equal(l.soft, l.hard, 'node raises RLIMIT_NOFILE soft to hard at startup');
+  },
+);
 
 test("Node's slowloris check runs at a quarter of the read timeout, 250 ms to 5 s", () => {
   assert.equal(connectionsCheckingIntervalMs(10_000), 2500);
@@ -78,10 +82,7 @@ test('web limits: defaults, and flags and environment set them', () => {
     argv: ['--web.max-requests', '0', '--web.max-connections', '50', '--web.read-timeout', '2s', '--web.write-timeout', '500ms', '--web.idle-timeout', '1m'],
     env: {},
   });
-  assert.deepEqual(
-    [f.web.maxRequests, f.web.maxConnections, f.web.readTimeoutMs, f.web.writeTimeoutMs, f.web.idleTimeoutMs],
-    [0, 50, 2000, 500, 60_000],
-  );
+  assert.deepEqual([f.web.maxRequests, f.web.maxConnections, f.web.readTimeoutMs, f.web.writeTimeoutMs, f.web.idleTimeoutMs], [0, 50, 2000, 500, 60_000]);
   const e = loadConfig({ argv: [], env: { FLEETPROBE_WEB_MAX_REQUESTS: '3', FLEETPROBE_WEB_WRITE_TIMEOUT: '30s' } });
   assert.equal(e.web.maxRequests, 3);
   assert.equal(e.web.writeTimeoutMs, 30_000);
@@ -90,7 +91,18 @@ test('web limits: defaults, and flags and environment set them', () => {
 test('web limits out of bounds are all reported in one pass', () => {
   const problems = problemsOf(() =>
     loadConfig({
-      argv: ['--web.max-requests', '-1', '--web.max-connections', '2000000', '--web.read-timeout', '50ms', '--web.write-timeout', '2h', '--web.idle-timeout', '10'],
+      argv: [
+        '--web.max-requests',
+        '-1',
+        '--web.max-connections',
+        '2000000',
+        '--web.read-timeout',
+        '50ms',
+        '--web.write-timeout',
+        '2h',
+        '--web.idle-timeout',
+        '10',
+      ],
       env: {},
     }),
   );

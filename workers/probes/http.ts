@@ -12,7 +12,7 @@
  * chunked, read-until-close; anything else → `protocol`) straight from one shared read
  * buffer (the socket `onread` option), so the body is never copied into Buffers.
  *
- * Timing comes from socket events, read with performance.now():
+ * Timing comes from socket events, read with the prober's clock (performance.now()):
  *   start ─ 'lookup' ─ 'connect' ─ 'secureConnect' ─ first response byte ─ end of response
  *   dns = lookup-start (0 for an IP literal: Node does not resolve it), connect = connect -
  *   (lookup|start), tls = secureConnect-connect, first_byte = first byte - (the last of
@@ -42,7 +42,7 @@
  * connection, which is what the dns phase measures.
  *
  * Hot path: attempts are pooled, listeners are shared functions that find their attempt
- * through a tag on the socket, one DeadlineTimer per target re-armed with refresh(), reads
+ * through a tag on the socket, one timer holds every attempt's deadline (AttemptPool), reads
  * land in one buffer shared by every socket of the thread (read callbacks are synchronous
  * and nothing keeps a reference to it).
  */
@@ -56,9 +56,11 @@ import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 import { buildHttpRequest } from './http-request.js';
 import { HttpResponseParser, ParseState } from './http-response-parser.js';
 import { statusAccepted, statusErrorReason, statusTable } from './http-status.js';
-import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
+import { connectErrorReason, errorCode, establishedErrorReason } from './socket-errors.js';
 import { optionsOf } from '../../src/kinds/index.js';
-import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { AttemptPool } from './attempt-pool.js';
+import { SlotTable } from '../slot-index.js';
 
 const phaseIndex = (name: HttpPhaseName): number => HTTP_PHASE_NAMES.indexOf(name);
 const PHASE_DNS = phaseIndex('dns');
@@ -99,7 +101,6 @@ interface HttpTarget {
   idle: ProbeSocket | null;
   /** Active and lingering attempts (usually 0 or 1). */
   attempts: HttpAttempt[];
-  timer: DeadlineTimer;
 }
 
 class HttpAttempt {
@@ -115,21 +116,25 @@ class HttpAttempt {
   /** The request went out on an already-connected keep-alive socket. */
   reused = false;
   readonly parser = new HttpResponseParser();
-  constructor(readonly prober: HttpProber) {}
+  constructor(
+    readonly prober: HttpProber,
+    /** Its id in the prober's AttemptPool. */
+    readonly id: number,
+  ) {}
 }
 
 // Shared listeners (no closures per probe): each finds its attempt through the socket's tag.
 function onLookup(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tLookup = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tLookup = a.prober.clock.now();
 }
 function onConnect(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tConnect = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tConnect = a.prober.clock.now();
 }
 function onSecureConnect(this: ProbeSocket): void {
   const a = this[ATTEMPT];
-  if (a !== undefined && a.phase === Phase.Active) a.tSecure = performance.now();
+  if (a !== undefined && a.phase === Phase.Active) a.tSecure = a.prober.clock.now();
 }
 /**
  * The `onread` callback. Node calls it as a method of the socket (`this` is the socket; not
@@ -180,12 +185,24 @@ function isTlsErrorCode(code: string | undefined): boolean {
 }
 
 export class HttpProber implements Prober {
-  private readonly targets = new Map<number, HttpTarget>();
-  private readonly pool: HttpAttempt[] = [];
+  private readonly targets = new SlotTable<HttpTarget>();
+  readonly clock: Clock;
+  /** Past its deadline, an active attempt is a timeout and a lingering one is closed. */
+  private readonly attempts: AttemptPool<HttpAttempt>;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly onread: net.OnReadOpts = { buffer: this.readBuffer, callback: onRead as net.OnReadOpts['callback'] };
 
-  constructor(private readonly sink: ProbeSink) {}
+  constructor(
+    private readonly sink: ProbeSink,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.attempts = new AttemptPool(
+      this.clock,
+      (id) => new HttpAttempt(this, id),
+      (a) => this.expire(a),
+    );
+  }
 
   add(t: ShardTarget): void {
     if (!t.url) throw new Error('http: target has no url');
@@ -223,16 +240,13 @@ export class HttpProber implements Prober {
       keepAlive,
       idle: null,
       attempts: [],
-      timer: new DeadlineTimer(() => this.expire(target)),
     };
-    this.targets.set(t.slot, target);
+    this.targets.add(t.slot, () => target);
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
-    t.timer.cancel();
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     while (t.attempts.length > 0) this.release(t.attempts[t.attempts.length - 1]);
     t.idle?.destroy();
     t.idle = null;
@@ -240,12 +254,12 @@ export class HttpProber implements Prober {
 
   probe(slot: number): void {
     const t = this.targets.get(slot);
-    if (!t) return;
+    if (t === undefined) return;
     this.sink.sent(slot);
-    const a = this.pool.pop() ?? new HttpAttempt(this);
+    const a = this.attempts.acquire();
     a.phase = Phase.Active;
     a.target = t;
-    a.start = performance.now();
+    a.start = this.clock.now();
     a.deadline = a.start + t.timeoutMs;
     a.tLookup = a.tConnect = a.tSecure = a.tFirstByte = 0;
     a.parser.reset(t.headRequest);
@@ -262,7 +276,7 @@ export class HttpProber implements Prober {
       } catch (err) {
         a.phase = Phase.Free;
         a.target = null;
-        this.pool.push(a);
+        this.attempts.release(a);
         this.sink.error(slot, connectErrorReason(errorCode(err)));
         return;
       }
@@ -275,13 +289,13 @@ export class HttpProber implements Prober {
     socket[ATTEMPT] = a;
     a.socket = socket;
     t.attempts.push(a);
-    t.timer.arm(a.deadline, a.start);
+    this.attempts.setDeadline(a, a.deadline);
     socket.write(t.request); // queued until connected (and the TLS handshake is done)
   }
 
   /** Response bytes for an active attempt. */
   received(a: HttpAttempt, buf: Buffer, nread: number): void {
-    if (a.tFirstByte === 0) a.tFirstByte = performance.now();
+    if (a.tFirstByte === 0) a.tFirstByte = this.clock.now();
     const p = a.parser;
     const state = p.feed(buf, 0, nread);
     if (state === ParseState.Done) this.complete(a, false);
@@ -298,7 +312,7 @@ export class HttpProber implements Prober {
 
   /** A response arrived in full (or was cut off at max_body_bytes). */
   private complete(a: HttpAttempt, truncated: boolean): void {
-    const end = performance.now();
+    const end = this.clock.now();
     const t = a.target!;
     const slot = t.slot;
     const status = a.parser.status;
@@ -311,8 +325,10 @@ export class HttpProber implements Prober {
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_FIRST_BYTE, (a.tFirstByte - afterSetup) / 1000);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TOTAL, total);
     this.sink.record(slot, ProbeEvent.Status, 0, status, 0);
-    if (statusAccepted(t.accept, status)) this.sink.reply(slot, total);
-    else this.sink.error(slot, statusErrorReason(status));
+    if (statusAccepted(t.accept, status)) {
+      this.sink.transferred?.(slot, a.parser.bodyBytes, total);
+      this.sink.reply(slot, total);
+    } else this.sink.error(slot, statusErrorReason(status));
 
     const socket = a.socket!;
     if (truncated || socket.readableEnded) {
@@ -338,22 +354,12 @@ export class HttpProber implements Prober {
     this.sink.error(slot, reason);
   }
 
-  /** The target's timer fired: time out active attempts past their deadline, close lingering ones. */
-  private expire(t: HttpTarget): void {
-    const now = performance.now();
-    let next = Infinity;
-    for (let i = 0; i < t.attempts.length; ) {
-      const a = t.attempts[i];
-      if (a.deadline <= now + 0.5) {
-        const wasActive = a.phase === Phase.Active;
-        this.release(a); // removes it from t.attempts: do not advance i
-        if (wasActive) this.sink.timeout(t.slot);
-      } else {
-        if (a.deadline < next) next = a.deadline;
-        i++;
-      }
-    }
-    if (next !== Infinity) t.timer.arm(next, now);
+  /** Past its deadline: an active attempt is a timeout, a lingering one is closed. */
+  private expire(a: HttpAttempt): void {
+    const wasActive = a.phase === Phase.Active;
+    const slot = a.target!.slot;
+    this.release(a);
+    if (wasActive) this.sink.timeout(slot);
   }
 
   private failureReason(a: HttpAttempt, code: string | undefined): number {
@@ -383,12 +389,12 @@ export class HttpProber implements Prober {
     a.socket = null;
     a.target = null;
     a.phase = Phase.Free;
-    this.pool.push(a);
+    this.attempts.release(a);
   }
 
   close(): void {
-    for (const slot of [...this.targets.keys()]) this.remove(slot);
-    this.pool.length = 0;
+    for (const t of this.targets.values()) this.remove(t.slot);
+    this.attempts.close();
   }
 }
 

@@ -87,7 +87,10 @@ class Assembler {
   }
   /** The two exits every filter jumps to: 'accept' (keep BPF_ACCEPT bytes) and 'reject' (drop). */
   verdicts(): this {
-    return this.label('accept').op(BPF_RET | BPF_K, BPF_ACCEPT).label('reject').op(BPF_RET | BPF_K, 0);
+    return this.label('accept')
+      .op(BPF_RET | BPF_K, BPF_ACCEPT)
+      .label('reject')
+      .op(BPF_RET | BPF_K, 0);
   }
   build(): BpfInsn[] {
     const at = new Map<string, number>();

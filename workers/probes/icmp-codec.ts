@@ -136,14 +136,33 @@ export class ParsedPacket {
     return PacketKind.Drop;
   }
 
-  /** Parse a packet from a raw socket of the given family. Never throws. */
-  parse(buf: Uint8Array, view: DataView, length: number, family: 4 | 6): PacketKind {
+  /**
+   * Parse a packet from an ICMP socket of the given family. `dgram`: it came from a ping
+   * socket, which hands over IPv4 replies without their IP header (as IPv6 always is).
+   * Never throws.
+   */
+  parse(buf: Uint8Array, view: DataView, length: number, family: 4 | 6, dgram = false): PacketKind {
     this.hasPayload = false;
     this.addrOffset = -1;
     this.error = 0;
     const len = Math.min(length, buf.length);
-    if (family === 4) return this.parse4(buf, view, len);
+    if (family === 4) return dgram ? this.parse4Dgram(buf, view, len) : this.parse4(buf, view, len);
     return this.parse6(buf, view, len);
+  }
+
+  /**
+   * An IPv4 ping socket's packet: the ICMP message alone, an echo reply (the kernel
+   * checked its checksum and delivers nothing else); the address is recvfrom()'s source.
+   */
+  private parse4Dgram(buf: Uint8Array, view: DataView, len: number): PacketKind {
+    if (len < ICMP_HEADER_BYTES) return this.dropWith(DropReason.short);
+    if (buf[0] !== ICMP_ECHO_REPLY) return this.dropWith(DropReason.wrong_type);
+    this.identifier = view.getUint16(4);
+    this.seq16 = view.getUint16(6);
+    if (len - ICMP_HEADER_BYTES < PAYLOAD_MIN) return this.dropWith(DropReason.short);
+    this.readPayload(view, ICMP_HEADER_BYTES);
+    this.kind = PacketKind.Reply;
+    return PacketKind.Reply;
   }
 
   private parse4(buf: Uint8Array, view: DataView, len: number): PacketKind {
@@ -207,8 +226,7 @@ export class ParsedPacket {
       return this.dropWith(DropReason.wrong_type);
     }
     const code = buf[1];
-    this.error =
-      type === ICMP6_PACKET_TOO_BIG ? ErrorReason.packet_too_big : type === ICMP6_TIME_EXCEEDED ? ErrorReason.ttl_exceeded : unreach6Reason(code);
+    this.error = type === ICMP6_PACKET_TOO_BIG ? ErrorReason.packet_too_big : type === ICMP6_TIME_EXCEEDED ? ErrorReason.ttl_exceeded : unreach6Reason(code);
     const inner = ICMP_HEADER_BYTES;
     if (len - inner < IPV6_HEADER_BYTES) return this.dropWith(DropReason.short);
     if (buf[inner] >> 4 !== 6) return this.dropWith(DropReason.garbage);

@@ -43,6 +43,10 @@
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { encodeBpf, icmp4Filter, icmp6Filter } from './icmp-bpf.js';
+import type { IcmpSocketChoice } from '../../src/protocol/icmp-socket-mode.js';
+
+/** The socket actually opened: raw (SOCK_RAW) or dgram (a Linux ping socket). */
+export type IcmpSocketKind = 'raw' | 'dgram';
 
 /**
  * recvTime: monotonic ms (performance.now() scale) when user space read the packet.
@@ -64,6 +68,13 @@ export interface FilterStatus {
 
 export interface IcmpConn {
   readonly family: 4 | 6;
+  /**
+   * raw: every ICMP packet of the host arrives (filtered by type and BPF), IPv4 with its
+   * IP header, errors as packets. dgram (ping socket): the kernel delivers only this
+   * socket's echo replies, IPv4 without the IP header, and rewrites the identifier to the
+   * socket's own; ICMP errors go to the error queue, which is not read (they time out).
+   */
+  readonly kind?: IcmpSocketKind;
   /** Send synchronously. Returns null on success or the error message (sendto failed). */
   send(buf: Buffer, length: number, address: string): string | null;
   /**
@@ -122,8 +133,10 @@ interface RawSocket {
   close(): unknown;
 }
 interface RawSocketModule {
-  createSocket(opts: { protocol: number; addressFamily: number; bufferSize?: number }): RawSocket;
+  createSocket(opts: { protocol: number; addressFamily: number; bufferSize?: number; type?: number }): RawSocket;
   Protocol: { ICMP: number; ICMPv6: number };
+  /** Added by our patch: Datagram opens a ping socket. */
+  SocketType?: { Raw: number; Datagram: number };
   AddressFamily: { IPv4: number; IPv6: number };
 }
 
@@ -182,11 +195,16 @@ export class RawIcmpConn implements IcmpConn {
   /** Whole second subtracted from stamps so ms values stay small (exact). */
   readonly stampEpochSec = Math.floor(Date.now() / 1000);
 
-  constructor(readonly family: 4 | 6) {
+  constructor(
+    readonly family: 4 | 6,
+    readonly kind: IcmpSocketKind = 'raw',
+  ) {
     const raw = loadRaw();
+    if (kind === 'dgram' && raw.SocketType === undefined) throw new Error('raw-socket has no SocketType (unpatched): no ping sockets');
     this.sock = raw.createSocket({
       protocol: family === 4 ? raw.Protocol.ICMP : raw.Protocol.ICMPv6,
       addressFamily: family === 4 ? raw.AddressFamily.IPv4 : raw.AddressFamily.IPv6,
+      ...(kind === 'dgram' ? { type: raw.SocketType!.Datagram } : {}),
     });
     const wrap = this.sock.wrap;
     if (!wrap || typeof wrap.send !== 'function' || typeof wrap.recv !== 'function') {
@@ -249,6 +267,9 @@ export class RawIcmpConn implements IcmpConn {
   setFilters(identifier: number): FilterStatus {
     const status: FilterStatus = { typeFilter: false, bpf: false, kernelTimestamps: this.stampsOn, problems: [] };
     if (this.stampsProblem !== null) status.problems.push(this.stampsProblem);
+    // A ping socket gets only its own echo replies (the kernel matches them by the
+    // identifier it chose): no type filter or BPF to install, nothing foreign queued.
+    if (this.kind === 'dgram') return status;
     try {
       if (this.family === 4) this.sock.setOption(SOL_RAW, ICMP_FILTER, writeHostU32(icmp4TypeMask([0, 3, 11])), 4);
       else this.sock.setOption(IPPROTO_ICMPV6, ICMP6_FILTER, icmp6TypeFilter([129, 1, 2, 3]), 32);
@@ -313,4 +334,35 @@ export class RawIcmpConn implements IcmpConn {
 
 export function openRawIcmpConn(family: 4 | 6): IcmpConn {
   return new RawIcmpConn(family);
+}
+
+const PERMISSION = /not permitted|EPERM|EACCES|permission denied/i;
+
+/**
+ * The ICMP socket icmp.socket asks for. auto: raw, and when that is refused for lack of
+ * privilege, a ping socket. Throws with both causes when nothing opens.
+ */
+export function openIcmpConn(family: 4 | 6, choice: IcmpSocketChoice = 'auto'): IcmpConn {
+  if (choice === 'raw') return new RawIcmpConn(family, 'raw');
+  if (choice === 'dgram') return openDgram(family, null);
+  try {
+    return new RawIcmpConn(family, 'raw');
+  } catch (err) {
+    if (!PERMISSION.test(message(err))) throw err;
+    return openDgram(family, message(err));
+  }
+}
+
+function openDgram(family: 4 | 6, rawProblem: string | null): IcmpConn {
+  try {
+    return new RawIcmpConn(family, 'dgram');
+  } catch (err) {
+    const dgram = message(err);
+    const hint = PERMISSION.test(dgram) ? `the process's groups are outside sysctl net.ipv4.ping_group_range (it governs IPv6 ping sockets too)` : dgram;
+    throw new Error(
+      rawProblem === null
+        ? `cannot open an ICMPv${family === 4 ? 4 : 6} ping socket (icmp.socket dgram): ${dgram}; ${hint}`
+        : `cannot open a raw ICMPv${family === 4 ? 4 : 6} socket (${rawProblem}: needs CAP_NET_RAW) nor a ping socket (${dgram}: ${hint})`,
+    );
+  }
 }

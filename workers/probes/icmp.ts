@@ -4,16 +4,18 @@
  * Books: every probe() reports Sent and then exactly one of Reply (in time),
  * Timeout, or Error (ICMP error or sendto failure). A second reply for an answered
  * probe is a Duplicate; a reply after the timeout is Late (its Timeout stays counted).
+ * The InflightWindow keeps these books (the same for udp and tcp_echo).
  *
- * State, all in typed arrays indexed by a local target index (slot → local map):
- *   - per target: last sequence sent, address bytes, timeout, family;
- *   - per in-flight probe, a ring of RING (16) entries per target indexed by
- *     seq % RING: the sequence, the send time and a state. A target whose timeout
- *     spans more than RING-1 intervals is rejected (its ring would be overwritten
- *     while probes are in flight);
+ * State, all in typed-array columns of a SlotIndex (slot → dense local index):
+ *   - per target: address bytes, family, payload size;
+ *   - the InflightWindow's columns: per target the last sequence sent and the timeout,
+ *     and a ring of RING (16) entries indexed by seq % RING: the sequence, the send
+ *     time and a state; plus, here, the kernel's send stamp of each entry. A target
+ *     whose timeout spans more than RING-1 intervals is rejected (its ring would be
+ *     overwritten while probes are in flight); the window's one DeadlineTimer holds
+ *     every probe's deadline;
  *   - seq16 → (local, seq) tables (65,536 entries), for ICMP errors that quote only
- *     8 bytes of our request (no payload to read the slot from);
- *   - timeouts: one DeadlineHeap keyed by ring entry, ONE timer for the earliest.
+ *     8 bytes of our request (no payload to read the slot from).
  * Nothing is allocated per probe or per reply (the v6 source address arrives as a
  * string from recvfrom; it is parsed into a scratch array).
  *
@@ -41,9 +43,9 @@ import { Header, IcmpSocketBits } from '../../src/protocol/batch.js';
 import { ErrorReason, DropReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
-import { DeadlineHeap } from '../deadline-heap.js';
-import { TIMEOUT_MAX_INTERVALS } from '../../src/kinds/timing.js';
-import { nodeTimers, performanceClock, type Clock, type TimerApi } from '../scheduler.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { SlotIndex } from '../slot-index.js';
+import { InflightWindow, Outcome, type InflightBooks } from '../inflight-window.js';
 import {
   PAYLOAD_MAX,
   PacketKind,
@@ -55,15 +57,19 @@ import {
   writeEchoRequest,
   ICMP_HEADER_BYTES,
 } from './icmp-codec.js';
-import { openRawIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
+import { openIcmpConn, type FilterStatus, type IcmpConn } from './icmp-socket.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
 
-/** In-flight ring entries per target (power of two). */
+/**
+ * In-flight ring entries per target (power of two). 16 and not more: the ring's columns
+ * cost 21 bytes per entry (sequence, send time, kernel stamp, state) for every target,
+ * and icmp is the kind run at hundreds of thousands of targets. The main thread refuses
+ * a timeout spanning more than TIMEOUT_MAX_INTERVALS (15, src/kinds/timing.ts) intervals,
+ * so every target it sends fits: test/unit/inflight-window.test.ts holds the two numbers
+ * together, and add() still rejects a target that does not fit. The ring
+ * never grows (the window's maxRing is RING): entStamp below is keyed by its entries.
+ */
 export const RING = 16;
-const RING_MASK = RING - 1;
-// The config refuses a timeout spanning more than TIMEOUT_MAX_INTERVALS intervals, so
-// the ring must hold that many in-flight probes plus the one being sent.
-if (RING - 1 < TIMEOUT_MAX_INTERVALS) throw new Error(`icmp RING ${RING} cannot hold ${TIMEOUT_MAX_INTERVALS} intervals in flight`);
 /**
  * Within a burst of sends, read the sockets every this many sends: on a fast path
  * (loopback, LAN) replies are queued while we are still sending, and reading them
@@ -71,30 +77,14 @@ if (RING - 1 < TIMEOUT_MAX_INTERVALS) throw new Error(`icmp RING ${RING} cannot 
  */
 export const DRAIN_EVERY_SENDS = 8;
 
-const enum Entry {
-  Free = 0,
-  Pending = 1,
-  Answered = 2,
-  TimedOut = 3,
-  Failed = 4,
-  LateAnswered = 5,
-}
-
 export interface IcmpProberOptions {
   /** Opens the socket of a family (default: a real raw socket). */
   openConn?: (family: 4 | 6) => IcmpConn;
   clock?: Clock;
-  timers?: TimerApi;
 }
 
-/** Counters for diagnostics and tests. */
-export interface IcmpProberStats {
-  sent: number;
-  replies: number;
-  timeouts: number;
-  errors: number;
-  duplicates: number;
-  late: number;
+/** Counters for diagnostics and tests (the exported counters come from the batches). */
+export interface IcmpProberStats extends InflightBooks {
   dropped: number;
   /** Replies and late replies whose RTT came from the kernel's timestamps. */
   kernelRtt: number;
@@ -106,7 +96,6 @@ export interface IcmpProberStats {
 
 export class IcmpProber implements Prober {
   private readonly clock: Clock;
-  private readonly timers: TimerApi;
   private readonly openConn: (family: 4 | 6) => IcmpConn;
   private readonly identifier: number;
   private readonly cookie: number;
@@ -116,24 +105,15 @@ export class IcmpProber implements Prober {
   private readonly connError: (string | null)[] = [null, null];
   readonly filterStatus: (FilterStatus | null)[] = [null, null];
 
-  private readonly localOf = new Map<number, number>();
-  private readonly free: number[] = [];
-  private nextLocal = 0;
-  private cap = 0;
-  private slotOf = new Uint32Array(0);
-  private familyOf = new Uint8Array(0);
-  private ipOf: string[] = [];
-  private addr4 = new Uint32Array(0);
-  private addr6 = new Uint8Array(0);
-  private timeoutOf = new Float64Array(0);
-  private payloadOf = new Uint32Array(0);
-  private lastSeq = new Uint32Array(0);
-  /** Ring entries, index local*RING + seq%RING. */
-  private entSeq = new Uint32Array(0);
-  private entSent = new Float64Array(0);
-  /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry. */
-  private entStamp = new Float64Array(0);
-  private entState = new Uint8Array(0);
+  private readonly index = new SlotIndex(64);
+  private readonly familyOf = this.index.column(Uint8Array);
+  private readonly ipOf = this.index.values('');
+  private readonly addr4 = this.index.column(Uint32Array);
+  private readonly addr6 = this.index.column(Uint8Array, 16);
+  private readonly payloadOf = this.index.column(Uint32Array);
+  private readonly window: InflightWindow;
+  /** The conn's send stamp (wall-clock ms, NaN = none) of each ring entry of the window. */
+  private readonly entStamp = this.index.column(Float64Array, RING);
 
   /** seq16 → local index + 1 (0 = none) and full sequence of the probe that used it. */
   private readonly seq16Local = new Int32Array(65_536);
@@ -141,9 +121,6 @@ export class IcmpProber implements Prober {
   private seq16 = 0;
   private sendsSinceDrain = 0;
 
-  private readonly timeouts = new DeadlineHeap(1024);
-  private timer: unknown = null;
-  private armedFor = Infinity;
   private closed = false;
 
   private readonly txBuf = Buffer.alloc(ICMP_HEADER_BYTES + PAYLOAD_MAX);
@@ -153,36 +130,30 @@ export class IcmpProber implements Prober {
   private rxViewBuf: Buffer | null = null;
   private readonly scratch6 = new Uint8Array(16);
 
-  readonly stats: IcmpProberStats = { sent: 0, replies: 0, timeouts: 0, errors: 0, duplicates: 0, late: 0, dropped: 0, kernelRtt: 0, monotonicRtt: 0, clockFallbacks: 0 };
+  readonly stats: IcmpStats;
   /** stats as of the previous reportStats() (deltas go into the batch header). */
   private readonly reported = { kernelRtt: 0, monotonicRtt: 0, clockFallbacks: 0 };
 
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.armedFor = Infinity;
-    this.expire();
-  };
-  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
-    this.receive(4, buf, len, source, t, kt);
-  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void =>
-    this.receive(6, buf, len, source, t, kt);
+  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(4, buf, len, source, t, kt);
+  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(6, buf, len, source, t, kt);
 
   constructor(
     private readonly sink: ProbeSink,
     settings: ShardSettings,
     opts: IcmpProberOptions = {},
   ) {
-    this.clock = opts.clock ?? performanceClock;
-    this.timers = opts.timers ?? nodeTimers;
-    this.openConn = opts.openConn ?? openRawIcmpConn;
+    this.clock = opts.clock ?? systemClock;
+    this.window = new InflightWindow(this.index, sink, this.clock, RING);
+    this.stats = new IcmpStats(this.window.books);
+    const choice = settings.icmpSocket ?? 'auto';
+    this.openConn = opts.openConn ?? ((family) => openIcmpConn(family, choice));
     this.identifier = settings.icmpIdentifier & 0xffff;
     this.cookie = settings.cookie >>> 0;
     fillPadding(this.txBuf);
-    this.grow(64);
   }
 
   get size(): number {
-    return this.localOf.size;
+    return this.index.size;
   }
 
   add(target: ShardTarget): void {
@@ -197,77 +168,54 @@ export class IcmpProber implements Prober {
       throw new Error(`icmp: not an IPv6 address: ${target.ip}`);
     }
     if (!(target.intervalMs > 0) || !(target.timeoutMs > 0)) throw new Error('icmp: interval and timeout must be > 0');
-    if (Math.ceil(target.timeoutMs / target.intervalMs) + 1 > RING) {
+    if (!this.window.admit(target.intervalMs, target.timeoutMs)) {
       throw new Error(`icmp: timeout ${target.timeoutMs} ms spans more than ${RING - 1} intervals of ${target.intervalMs} ms`);
     }
     const payload = effectivePayloadSize(target.payloadSize);
     if (payload > PAYLOAD_MAX) throw new Error(`icmp: payload ${target.payloadSize} bytes too large (max ${PAYLOAD_MAX})`);
     this.connFor(family); // throws if the socket cannot be opened
 
-    let i = this.localOf.get(target.slot);
-    if (i !== undefined) {
-      this.clearInFlight(i); // re-add = changed target: forget its in-flight probes
-    } else {
-      i = this.free.length > 0 ? this.free.pop()! : this.nextLocal++;
-      if (i >= this.cap) this.grow(this.cap * 2);
-      this.localOf.set(target.slot, i);
-      this.lastSeq[i] = 0;
-    }
-    this.slotOf[i] = target.slot;
-    this.familyOf[i] = family;
-    this.ipOf[i] = target.ip;
-    this.addr4[i] = v4;
-    if (family === 6) this.addr6.set(this.scratch6, i * 16);
-    this.timeoutOf[i] = target.timeoutMs;
-    this.payloadOf[i] = payload;
+    let i = this.index.localOf(target.slot);
+    if (i < 0) i = this.index.add(target.slot);
+    // New, or re-added (a changed target): its in-flight probes are forgotten.
+    this.window.start(i, target.timeoutMs);
+    this.familyOf.data[i] = family;
+    this.ipOf.data[i] = target.ip;
+    this.addr4.data[i] = v4;
+    if (family === 6) this.addr6.data.set(this.scratch6, i * 16);
+    this.payloadOf.data[i] = payload;
   }
 
   remove(slot: number): void {
-    const i = this.localOf.get(slot);
-    if (i === undefined) return;
-    this.clearInFlight(i);
-    this.localOf.delete(slot);
-    this.ipOf[i] = '';
-    this.free.push(i);
-    this.arm();
+    const i = this.index.localOf(slot);
+    if (i < 0) return;
+    this.window.forget(i);
+    this.index.remove(slot);
+    this.ipOf.data[i] = '';
   }
 
   probe(slot: number): void {
-    const i = this.localOf.get(slot);
-    if (i === undefined || this.closed) return;
-    const seq = (this.lastSeq[i] + 1) >>> 0;
-    this.lastSeq[i] = seq;
-    const e = i * RING + (seq & RING_MASK);
-    // The ring slot's previous probe must have an outcome before reuse. With
-    // timeout <= (RING-1)·interval it normally has; if the timeout timer ran late,
-    // account it now so no probe is lost from the books.
-    if (this.entState[e] === Entry.Pending) this.timeoutEntry(e, i);
+    const i = this.index.localOf(slot);
+    if (i < 0 || this.closed) return;
+    const now = this.clock.now();
+    // Books Sent (and the timeout of a probe still pending in its ring entry).
+    const e = this.window.open(i, now);
+    const seq = this.window.seqAt(e);
 
     const s16 = this.seq16;
     this.seq16 = (s16 + 1) & 0xffff;
     this.seq16Local[s16] = i + 1;
     this.seq16Seq[s16] = seq;
 
-    const family = this.familyOf[i] as 4 | 6;
+    const family = this.familyOf.data[i] as 4 | 6;
     const conn = this.conns[family === 4 ? 0 : 1]!;
-    const now = this.clock.now();
-    const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf[i]);
-    this.entSeq[e] = seq;
-    this.entSent[e] = now;
-    this.stats.sent++;
-    this.sink.sent(slot);
-    const err = conn.send(this.txBuf, len, this.ipOf[i]);
+    const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf.data[i]);
+    const err = conn.send(this.txBuf, len, this.ipOf.data[i]);
     if (err !== null) {
-      this.entState[e] = Entry.Failed;
-      this.stats.errors++;
-      this.sink.error(slot, ErrorReason.send_failed);
+      this.window.fail(e, ErrorReason.send_failed);
       return;
     }
-    this.entStamp[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
-    this.entState[e] = Entry.Pending;
-    const due = now + this.timeoutOf[i];
-    this.timeouts.set(e, due);
-    if (due < this.armedFor) this.arm();
+    this.entStamp.data[e] = conn.sendStamp !== undefined ? conn.sendStamp() : NaN;
     if (++this.sendsSinceDrain >= DRAIN_EVERY_SENDS) {
       this.sendsSinceDrain = 0;
       this.conns[0]?.drainNow?.();
@@ -291,9 +239,7 @@ export class IcmpProber implements Prober {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    this.timeouts.clear();
+    this.window.close();
     for (let f = 0; f < 2; f++) {
       this.conns[f]?.close();
       this.conns[f] = null;
@@ -322,16 +268,19 @@ export class IcmpProber implements Prober {
       this.rxView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     const p = this.pkt;
-    const kind = p.parse(buf, this.rxView!, len, family);
+    const dgram = this.conns[family === 4 ? 0 : 1]?.kind === 'dgram';
+    const kind = p.parse(buf, this.rxView!, len, family, dgram);
     if (kind === PacketKind.Drop) return this.drop(p.drop);
-    if (p.identifier !== this.identifier) return this.drop(DropReason.foreign_identifier);
+    // A ping socket's identifier is the kernel's choice, and the kernel already
+    // delivered only this socket's replies: the cookie, slot and sequence still check.
+    if (!dgram && p.identifier !== this.identifier) return this.drop(DropReason.foreign_identifier);
 
     let i: number;
     let seq: number;
     if (p.hasPayload) {
       if (p.cookie !== this.cookie) return this.drop(DropReason.bad_cookie);
-      const li = this.localOf.get(p.slot);
-      if (li === undefined || this.familyOf[li] !== family) return this.drop(DropReason.unknown_slot);
+      const li = this.index.localOf(p.slot);
+      if (li < 0 || this.familyOf.data[li] !== family) return this.drop(DropReason.unknown_slot);
       i = li;
       seq = p.seq;
     } else {
@@ -339,65 +288,27 @@ export class IcmpProber implements Prober {
       const owner = this.seq16Local[p.seq16];
       if (owner === 0) return this.drop(DropReason.bad_sequence);
       i = owner - 1;
-      if (!this.localOf.has(this.slotOf[i]) || this.familyOf[i] !== family) return this.drop(DropReason.unknown_slot);
+      if (!this.index.inUse(i) || this.familyOf.data[i] !== family) return this.drop(DropReason.unknown_slot);
       seq = this.seq16Seq[p.seq16];
     }
     if (!this.addressMatches(i, family, buf, p.addrOffset, source)) return this.drop(DropReason.address_mismatch);
 
-    const last = this.lastSeq[i];
-    // Sent and still in the ring: seq in (last - RING, last].
-    if (((last - seq) >>> 0) >= RING) return this.drop(DropReason.bad_sequence);
-    const e = i * RING + (seq & RING_MASK);
-    if (this.entSeq[e] !== seq) return this.drop(DropReason.bad_sequence);
-    if (p.hasPayload && p.sendTime !== this.entSent[e]) return this.drop(DropReason.bad_sequence);
+    const e = this.window.find(i, seq);
+    if (e < 0) return this.drop(DropReason.bad_sequence);
+    if (p.hasPayload && p.sendTime !== this.window.sentAt(e)) return this.drop(DropReason.bad_sequence);
 
-    const slot = this.slotOf[i];
-    const state = this.entState[e];
+    // An error for a probe whose outcome is already booked adds nothing (and is no drop).
     if (kind === PacketKind.Error) {
-      if (state !== Entry.Pending) return; // outcome already booked; the error adds nothing
-      this.timeouts.delete(e);
-      this.entState[e] = Entry.Failed;
-      this.stats.errors++;
-      this.sink.error(slot, p.error);
+      this.window.fail(e, p.error);
       return;
     }
-    const rtt = this.rttOf(e, recvTime, kernelRecvTime);
-    switch (state) {
-      case Entry.Pending:
-        this.timeouts.delete(e);
-        if (rtt > this.timeoutOf[i]) {
-          // Arrived after its deadline but before our timer ran: it is a timeout.
-          this.entState[e] = Entry.LateAnswered;
-          this.stats.timeouts++;
-          this.sink.timeout(slot);
-          this.stats.late++;
-          this.sink.late(slot, rtt / 1000);
-        } else {
-          this.entState[e] = Entry.Answered;
-          this.stats.replies++;
-          this.sink.reply(slot, rtt / 1000);
-        }
-        return;
-      case Entry.TimedOut:
-        this.entState[e] = Entry.LateAnswered;
-        this.stats.late++;
-        this.sink.late(slot, rtt / 1000);
-        return;
-      case Entry.Answered:
-      case Entry.LateAnswered:
-      case Entry.Failed:
-        this.stats.duplicates++;
-        this.sink.duplicate(slot);
-        return;
-      default:
-        return this.drop(DropReason.bad_sequence);
-    }
+    if (this.window.answer(e, this.rttOf(e, recvTime, kernelRecvTime)) === Outcome.Unknown) this.drop(DropReason.bad_sequence);
   }
 
   /** RTT in ms of ring entry e: from the kernel's stamps if consistent, else monotonic. */
   private rttOf(e: number, recvTime: number, kernelRecvTime: number): number {
-    const monotonic = recvTime - this.entSent[e];
-    const kernel = kernelRecvTime - this.entStamp[e]; // NaN if either stamp is missing
+    const monotonic = recvTime - this.window.sentAt(e);
+    const kernel = kernelRecvTime - this.entStamp.data[e]; // NaN if either stamp is missing
     if (kernel >= 0 && kernel <= monotonic) {
       this.stats.kernelRtt++;
       return kernel;
@@ -417,8 +328,9 @@ export class IcmpProber implements Prober {
 
   private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
     if (family === 4) {
-      if (off < 0 || off + 4 > buf.length) return false;
-      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4[i];
+      if (off < 0) return parseIPv4(source) === this.addr4.data[i]; // ping socket: recvfrom()'s source
+      if (off + 4 > buf.length) return false;
+      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4.data[i];
     }
     let a: Uint8Array;
     let ao: number;
@@ -431,54 +343,13 @@ export class IcmpProber implements Prober {
       a = buf;
       ao = off;
     }
-    const t = this.addr6;
+    const t = this.addr6.data;
     const to = i * 16;
     for (let k = 0; k < 16; k++) if (a[ao + k] !== t[to + k]) return false;
     return true;
   }
 
-  // ---- timeouts -------------------------------------------------------------
-
-  private timeoutEntry(e: number, i: number): void {
-    this.timeouts.delete(e);
-    this.entState[e] = Entry.TimedOut;
-    this.stats.timeouts++;
-    this.sink.timeout(this.slotOf[i]);
-  }
-
-  private expire(): void {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const heap = this.timeouts;
-    while (heap.size > 0 && heap.peekDue() <= now) {
-      const e = heap.peekKey();
-      this.timeoutEntry(e, (e / RING) | 0);
-    }
-    this.arm();
-  }
-
-  private arm(): void {
-    if (this.closed) return;
-    const due = this.timeouts.peekDue();
-    if (due === this.armedFor) return;
-    if (this.timer !== null) this.timers.clearTimeout(this.timer);
-    this.timer = null;
-    this.armedFor = Infinity;
-    if (due === Infinity) return;
-    this.armedFor = due;
-    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, due - this.clock.now()));
-  }
-
   // ---- bookkeeping -----------------------------------------------------------
-
-  private clearInFlight(i: number): void {
-    for (let k = 0; k < RING; k++) {
-      const e = i * RING + k;
-      this.timeouts.delete(e);
-      this.entState[e] = Entry.Free;
-      this.entSeq[e] = 0;
-    }
-  }
 
   private connFor(family: 4 | 6): IcmpConn {
     const f = family === 4 ? 0 : 1;
@@ -491,8 +362,8 @@ export class IcmpProber implements Prober {
     } catch (err) {
       // Remember: retrying a raw socket per target would spam the same EPERM.
       const detail = err instanceof Error ? err.message : String(err);
-      const hint = /not permitted|EPERM|EACCES/i.test(detail) ? ' (raw ICMP sockets need root or CAP_NET_RAW: see "Running unprivileged" in the README)' : '';
-      const msg = `icmp: cannot open raw ICMPv${family === 4 ? 4 : 6} socket: ${detail}${hint}`;
+      const hint = /not permitted|EPERM|EACCES|permission denied/i.test(detail) ? ' (see "Running unprivileged" in the README)' : '';
+      const msg = `icmp: ${detail}${hint}`;
       this.connError[f] = msg;
       throw new Error(msg);
     }
@@ -511,27 +382,32 @@ export class IcmpProber implements Prober {
     this.conns[f] = conn;
     return conn;
   }
+}
 
-  private grow(cap: number): void {
-    const old = this.cap;
-    const g = <T extends Uint8Array | Uint32Array | Float64Array>(a: T, n: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
-    this.slotOf = g(this.slotOf, cap);
-    this.familyOf = g(this.familyOf, cap);
-    this.addr4 = g(this.addr4, cap);
-    this.addr6 = g(this.addr6, cap * 16);
-    this.timeoutOf = g(this.timeoutOf, cap);
-    this.payloadOf = g(this.payloadOf, cap);
-    this.lastSeq = g(this.lastSeq, cap);
-    this.entSeq = g(this.entSeq, cap * RING);
-    this.entSent = g(this.entSent, cap * RING);
-    this.entStamp = g(this.entStamp, cap * RING);
-    this.entState = g(this.entState, cap * RING);
-    for (let k = old; k < cap; k++) this.ipOf.push('');
-    this.cap = cap;
+/** IcmpProberStats over the window's books (live: read when asked) plus the prober's own counters. */
+class IcmpStats implements IcmpProberStats {
+  dropped = 0;
+  kernelRtt = 0;
+  monotonicRtt = 0;
+  clockFallbacks = 0;
+  constructor(private readonly books: InflightBooks) {}
+  get sent(): number {
+    return this.books.sent;
+  }
+  get replies(): number {
+    return this.books.replies;
+  }
+  get timeouts(): number {
+    return this.books.timeouts;
+  }
+  get errors(): number {
+    return this.books.errors;
+  }
+  get duplicates(): number {
+    return this.books.duplicates;
+  }
+  get late(): number {
+    return this.books.late;
   }
 }
 
@@ -542,6 +418,7 @@ function socketBits(conn: IcmpConn | null, status: FilterStatus | null): number 
   if (status?.bpf) bits |= IcmpSocketBits.BpfFilter;
   if (status?.typeFilter) bits |= IcmpSocketBits.TypeFilter;
   if (status?.kernelTimestamps) bits |= IcmpSocketBits.KernelTimestamps;
+  if (conn.kind === 'dgram') bits |= IcmpSocketBits.PingSocket;
   return bits;
 }
 

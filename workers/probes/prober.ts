@@ -9,7 +9,8 @@ import type { ShardTarget } from '../../src/targets/model.js';
 /** Where probers report outcomes. Implemented by the shard on top of BatchWriter. */
 export interface ProbeSink {
   sent(slot: number): void;
-  reply(slot: number, rttSeconds: number): void;
+  /** seq: the probe's sequence number where the kind has one the tests use (udp: reordering). */
+  reply(slot: number, rttSeconds: number, seq?: number): void;
   timeout(slot: number): void;
   /** reason: an ErrorReason code from src/protocol/events.ts. */
   error(slot: number, reason: number): void;
@@ -19,6 +20,8 @@ export interface ProbeSink {
   dropped(reason: number): void;
   /** Kind-specific records (Connect, Connected, Phase, Status): see ProbeEvent. */
   record(slot: number, event: number, reason: number, aux: number, value: number): void;
+  /** Optional: body bytes of an answered http probe and its request-to-end time (on-demand throughput). */
+  transferred?(slot: number, bytes: number, seconds: number): void;
   /** Optional: operational messages (socket options unavailable, ...) forwarded to the main thread's log. */
   log?(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }

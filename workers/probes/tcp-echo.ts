@@ -3,8 +3,9 @@
  * tcp_ping_prometheus: each probe writes one 16-byte frame (uint64 BE sequence, uint64 BE
  * Unix ns) and the server echoes it unchanged.
  *
- * - RTT is measured against the send time kept locally per sequence (SeqWindow), never
- *   against the timestamp on the wire (that one is only for compatibility with peers).
+ * - RTT is measured against the send time kept locally per sequence (the prober's
+ *   InflightWindow: one ring per target, one timer for every deadline), never against
+ *   the timestamp on the wire (that one is only for compatibility with peers).
  * - TCP is a byte stream: one read may hold half a frame or several frames. A per
  *   connection 16-byte carry buffer reassembles frames across reads.
  * - A frame not echoed within timeoutMs is a timeout (it stays recorded, so a later echo
@@ -31,11 +32,12 @@ import { DropReason, ErrorReason, ProbeEvent } from '../../src/protocol/events.j
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
-import { connectErrorReason, errorCode, establishedErrorReason } from './tcp-errors.js';
+import { connectErrorReason, errorCode, establishedErrorReason } from './socket-errors.js';
 import { ECHO_FRAME_BYTES, readEchoSeq, writeEchoFrame } from './tcp-echo-wire.js';
 import { optionsOf } from '../../src/kinds/index.js';
-import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
+import { SlotTable } from '../slot-index.js';
+import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';
+import { systemClock, type Clock } from '../time/clock.js';
 
 const enum ConnState {
   Connecting = 1,
@@ -54,8 +56,9 @@ class EchoConnection {
   settled = false;
   lastReason: number = ErrorReason.connect_failed;
   backoffMs: number;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private connectTimer: NodeJS.Timeout | null = null;
+  /** Connection lifecycle timers (rare: per connect, not per probe), on the prober's clock. */
+  private reconnectTimer: unknown = null;
+  private connectTimer: unknown = null;
   private connectStartedAt = 0;
   /** Error seen on the current socket before it closed, if any. */
   private socketErrorCode: string | undefined;
@@ -63,24 +66,22 @@ class EchoConnection {
   private carryLen = 0;
   /** Whether an echo arrived on the current connection (resets the backoff once). */
   private echoedOnThisConnection = false;
-  readonly window: SeqWindow;
-  readonly timer: DeadlineTimer;
 
   constructor(
     private readonly sink: ProbeSink,
+    private readonly window: InflightWindow,
+    private readonly clock: Clock,
     readonly slot: number,
+    /** Local index in the prober's SlotTable (and InflightWindow). */
+    readonly local: number,
     readonly ip: string,
     readonly port: number,
     readonly family: 4 | 6,
-    readonly timeoutMs: number,
     private readonly connectTimeoutMs: number,
     private readonly minBackoffMs: number,
     private readonly maxBackoffMs: number,
-    intervalMs: number,
   ) {
     this.backoffMs = minBackoffMs;
-    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs));
-    this.timer = new DeadlineTimer(() => this.expire());
   }
 
   connect(): void {
@@ -90,7 +91,7 @@ class EchoConnection {
     this.socketErrorCode = undefined;
     this.carryLen = 0;
     this.echoedOnThisConnection = false;
-    this.connectStartedAt = performance.now();
+    this.connectStartedAt = this.clock.now();
     const s = net.connect({ host: this.ip, port: this.port, family: this.family, noDelay: true });
     this.socket = s;
     // One set of listeners per connection (not per probe); they ignore a socket that is no longer current.
@@ -100,7 +101,7 @@ class EchoConnection {
       if (s === this.socket) this.socketErrorCode ??= errorCode(err) ?? 'EUNKNOWN';
     });
     s.on('close', () => s === this.socket && this.onClose());
-    this.connectTimer = setTimeout(() => {
+    this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = null;
       if (s === this.socket && this.state === ConnState.Connecting) {
         this.socketErrorCode ??= 'ETIMEDOUT';
@@ -110,7 +111,7 @@ class EchoConnection {
   }
 
   private onConnect(): void {
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    if (this.connectTimer !== null) this.clock.clearTimeout(this.connectTimer);
     this.connectTimer = null;
     const s = this.socket!;
     s.setNoDelay(true);
@@ -118,12 +119,12 @@ class EchoConnection {
     s.setKeepAlive(true, TCP_KEEPALIVE_MS);
     this.state = ConnState.Up;
     this.settled = true;
-    this.sink.record(this.slot, ProbeEvent.Connect, 0, 0, (performance.now() - this.connectStartedAt) / 1000);
+    this.sink.record(this.slot, ProbeEvent.Connect, 0, 0, (this.clock.now() - this.connectStartedAt) / 1000);
     this.sink.record(this.slot, ProbeEvent.Connected, 0, 1, 0);
   }
 
   private onClose(): void {
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    if (this.connectTimer !== null) this.clock.clearTimeout(this.connectTimer);
     this.connectTimer = null;
     this.socket = null;
     const code = this.socketErrorCode;
@@ -131,7 +132,8 @@ class EchoConnection {
       this.sink.record(this.slot, ProbeEvent.Connected, 0, 0, 0);
       const reason = code === undefined ? ErrorReason.closed : establishedErrorReason(code);
       this.lastReason = reason;
-      for (let n = this.window.failAll(); n > 0; n--) this.sink.error(this.slot, reason);
+      // Their echoes cannot come any more: an echo of one on a new connection is garbage.
+      this.window.failAll(this.local, reason, AfterFailure.Unknown);
     } else {
       this.lastReason = code === 'ETIMEDOUT' || code === undefined ? ErrorReason.connect_failed : connectErrorReason(code);
       this.settled = true;
@@ -140,7 +142,7 @@ class EchoConnection {
     this.state = ConnState.Down;
     const wait = this.backoffMs * (0.5 + Math.random() * 0.5);
     this.backoffMs = Math.min(this.maxBackoffMs, this.backoffMs * 2);
-    this.reconnectTimer = setTimeout(() => this.connect(), wait);
+    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), wait);
   }
 
   probe(): void {
@@ -150,19 +152,17 @@ class EchoConnection {
       this.sink.error(this.slot, this.lastReason);
       return;
     }
-    const now = performance.now();
-    this.sink.sent(this.slot);
-    const seq = this.window.open(now);
-    if (this.window.evicted) this.sink.timeout(this.slot);
+    const now = this.clock.now();
+    // Books Sent (and the timeout of a probe still pending in its ring entry).
+    const e = this.window.open(this.local, now);
     // A fresh 16-byte slice of Node's buffer pool: the write may be queued, so the bytes must not be reused.
     const frame = Buffer.allocUnsafe(ECHO_FRAME_BYTES);
-    writeEchoFrame(frame, 0, seq, performance.timeOrigin + now);
+    writeEchoFrame(frame, 0, this.window.seqAt(e), this.clock.originMs + now);
     this.socket!.write(frame);
-    this.timer.arm(now + this.timeoutMs, now);
   }
 
   private onData(chunk: Buffer): void {
-    const now = performance.now();
+    const now = this.clock.now();
     let off = 0;
     if (this.carryLen > 0) {
       const take = Math.min(ECHO_FRAME_BYTES - this.carryLen, chunk.length);
@@ -184,41 +184,24 @@ class EchoConnection {
   }
 
   private onFrame(buf: Buffer, off: number, now: number): void {
-    const seq = readEchoSeq(buf, off);
-    const m = seq < 0 ? SeqMatch.Unknown : this.window.match(seq, now);
-    switch (m) {
-      case SeqMatch.Reply:
-        this.sink.reply(this.slot, this.window.rttMs / 1000);
-        if (!this.echoedOnThisConnection) {
-          this.echoedOnThisConnection = true;
-          this.backoffMs = this.minBackoffMs;
-        }
-        break;
-      case SeqMatch.Duplicate:
-        this.sink.duplicate(this.slot);
-        break;
-      case SeqMatch.Late:
-        this.sink.late(this.slot, this.window.rttMs / 1000);
-        break;
-      default:
-        this.sink.dropped(DropReason.garbage);
+    const e = this.window.find(this.local, readEchoSeq(buf, off)); // readEchoSeq: -1 for a sequence we cannot have sent
+    // Reply, Late or Duplicate are booked by the window.
+    const outcome = e < 0 ? Outcome.Unknown : this.window.answer(e, now - this.window.sentAt(e));
+    if (outcome === Outcome.Unknown) {
+      this.sink.dropped(DropReason.garbage);
+    } else if (outcome !== Outcome.Duplicate && !this.echoedOnThisConnection) {
+      // The peer echoes on this connection: the next reconnect starts from the shortest backoff.
+      this.echoedOnThisConnection = true;
+      this.backoffMs = this.minBackoffMs;
     }
-  }
-
-  private expire(): void {
-    if (this.state === ConnState.Removed) return;
-    const now = performance.now();
-    for (let n = this.window.expire(now - this.timeoutMs); n > 0; n--) this.sink.timeout(this.slot);
-    const oldest = this.window.oldestSentAt();
-    if (oldest === oldest) this.timer.arm(oldest + this.timeoutMs, now);
   }
 
   /** Stop for good; in-flight probes are forgotten (Prober.remove contract). */
   dispose(): void {
     this.state = ConnState.Removed;
-    this.timer.cancel();
-    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.window.forget(this.local);
+    if (this.reconnectTimer !== null) this.clock.clearTimeout(this.reconnectTimer);
+    if (this.connectTimer !== null) this.clock.clearTimeout(this.connectTimer);
     this.reconnectTimer = this.connectTimer = null;
     const s = this.socket;
     this.socket = null; // listeners ignore a socket that is no longer current
@@ -230,9 +213,17 @@ class EchoConnection {
 }
 
 export class TcpEchoProber implements Prober {
-  private readonly conns = new Map<number, EchoConnection>();
+  private readonly conns = new SlotTable<EchoConnection>();
+  private readonly clock: Clock;
+  private readonly window: InflightWindow;
 
-  constructor(private readonly sink: ProbeSink) {}
+  constructor(
+    private readonly sink: ProbeSink,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.window = new InflightWindow(this.conns.index, sink, this.clock, ECHO_RING, MAX_RING);
+  }
 
   add(t: ShardTarget): void {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp_echo: ${JSON.stringify(t.ip)} is not an IP address`);
@@ -240,17 +231,33 @@ export class TcpEchoProber implements Prober {
     const timeoutMs = Math.max(1, t.timeoutMs);
     // Validated and normalised by the main thread (src/kinds/tcp-echo.ts), every default applied.
     const o = optionsOf(t.options, 'tcp_echo');
+    // Room for every probe in flight (the ring grows for a timeout of many intervals; beyond
+    // MAX_RING the oldest probe in flight is booked as a timeout when its entry is reused).
+    this.window.admit(Math.max(1, t.intervalMs), timeoutMs);
     this.remove(t.slot);
-    const c = new EchoConnection(this.sink, t.slot, t.ip, t.port, t.family, timeoutMs, o.connectTimeoutMs, o.reconnectMinBackoffMs, o.reconnectMaxBackoffMs, Math.max(1, t.intervalMs));
-    this.conns.set(t.slot, c);
+    const c = this.conns.add(
+      t.slot,
+      (i) =>
+        new EchoConnection(
+          this.sink,
+          this.window,
+          this.clock,
+          t.slot,
+          i,
+          t.ip,
+          t.port,
+          t.family,
+          o.connectTimeoutMs,
+          o.reconnectMinBackoffMs,
+          o.reconnectMaxBackoffMs,
+        ),
+    );
+    this.window.start(c.local, timeoutMs);
     c.connect();
   }
 
   remove(slot: number): void {
-    const c = this.conns.get(slot);
-    if (!c) return;
-    this.conns.delete(slot);
-    c.dispose();
+    this.conns.remove(slot)?.dispose();
   }
 
   probe(slot: number): void {
@@ -258,8 +265,8 @@ export class TcpEchoProber implements Prober {
   }
 
   close(): void {
-    for (const c of this.conns.values()) c.dispose();
-    this.conns.clear();
+    for (const c of this.conns.values()) this.remove(c.slot);
+    this.window.close();
   }
 }
 

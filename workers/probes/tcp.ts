@@ -15,15 +15,19 @@
  * EHOSTUNREACH → net_/host_unreachable; other errors → connect_failed; nothing within
  * timeoutMs → timeout (the socket is destroyed, the kernel stops retrying the SYN).
  *
- * No per-probe closures: each attempt is a small object; socket listeners are shared
- * functions that find their attempt through the socket (`this` in an EventEmitter listener).
+ * No per-probe closures or timers: attempts are pooled objects; socket listeners are shared
+ * functions that find their attempt through the socket (`this` in an EventEmitter listener);
+ * one timer holds every attempt's deadline (AttemptPool).
  */
 import net from 'node:net';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { connectErrorReason, errorCode } from './tcp-errors.js';
+import { connectErrorReason, errorCode } from './socket-errors.js';
 import { optionsOf } from '../../src/kinds/index.js';
+import { SlotTable } from '../slot-index.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { AttemptPool } from './attempt-pool.js';
 
 interface TcpTarget {
   slot: number;
@@ -39,30 +43,27 @@ interface TcpTarget {
 const ATTEMPT = Symbol('fleetprobe.tcpAttempt');
 type AttemptSocket = net.Socket & { [ATTEMPT]?: TcpAttempt };
 
+/** One connect in flight; pooled (target and socket are set while it is in flight). */
 class TcpAttempt {
-  done = false;
-  timer: NodeJS.Timeout | null = null;
+  done = true;
+  target: TcpTarget | null = null;
+  socket: AttemptSocket | null = null;
+  startedAt = 0;
   constructor(
     readonly prober: TcpProber,
-    readonly target: TcpTarget,
-    readonly socket: AttemptSocket,
-    readonly startedAt: number,
+    /** Its id in the prober's AttemptPool. */
+    readonly id: number,
   ) {}
 }
 
 function onConnect(this: AttemptSocket): void {
   const a = this[ATTEMPT];
-  if (a) a.prober.finish(a, 0, performance.now() - a.startedAt);
+  if (a) a.prober.finish(a, 0, a.prober.clock.now() - a.startedAt);
 }
 
 function onError(this: AttemptSocket, err: Error): void {
   const a = this[ATTEMPT];
   if (a) a.prober.finish(a, 1 + connectErrorReason(errorCode(err)), 0);
-}
-
-function onTimeout(a: TcpAttempt): void {
-  a.timer = null;
-  a.prober.finish(a, -1, 0);
 }
 
 function ignoreError(): void {
@@ -71,15 +72,27 @@ function ignoreError(): void {
 }
 
 export class TcpProber implements Prober {
-  private readonly targets = new Map<number, TcpTarget>();
+  private readonly targets = new SlotTable<TcpTarget>();
+  readonly clock: Clock;
+  /** An attempt past its deadline is a timeout (the socket is destroyed, the kernel stops retrying the SYN). */
+  private readonly attempts: AttemptPool<TcpAttempt>;
 
-  constructor(private readonly sink: ProbeSink) {}
+  constructor(
+    private readonly sink: ProbeSink,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.attempts = new AttemptPool(
+      this.clock,
+      (id) => new TcpAttempt(this, id),
+      (a) => this.finish(a, -1, 0),
+    );
+  }
 
   add(t: ShardTarget): void {
     if (net.isIP(t.ip) === 0) throw new Error(`tcp: ${JSON.stringify(t.ip)} is not an IP address`);
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`tcp: bad port ${t.port}`);
-    this.remove(t.slot);
-    this.targets.set(t.slot, {
+    const target: TcpTarget = {
       slot: t.slot,
       ip: t.ip,
       port: t.port,
@@ -87,70 +100,81 @@ export class TcpProber implements Prober {
       timeoutMs: Math.max(1, t.timeoutMs),
       resetOnClose: optionsOf(t.options, 'tcp').close === 'reset',
       attempts: new Set(),
-    });
+    };
+    this.remove(t.slot);
+    this.targets.add(t.slot, () => target);
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     for (const a of t.attempts) this.abandon(a);
     t.attempts.clear();
   }
 
   probe(slot: number): void {
     const t = this.targets.get(slot);
-    if (!t) return;
+    if (t === undefined) return;
     this.sink.sent(slot);
     let socket: AttemptSocket;
-    const startedAt = performance.now();
+    const startedAt = this.clock.now();
     try {
       socket = net.connect({ host: t.ip, port: t.port, family: t.family, noDelay: true });
     } catch (err) {
       this.sink.error(slot, connectErrorReason(errorCode(err)));
       return;
     }
-    const a = new TcpAttempt(this, t, socket, startedAt);
+    const a = this.attempts.acquire();
+    a.done = false;
+    a.target = t;
+    a.socket = socket;
+    a.startedAt = startedAt;
     socket[ATTEMPT] = a;
     socket.once('connect', onConnect);
     socket.on('error', onError);
-    a.timer = setTimeout(onTimeout, t.timeoutMs, a);
+    this.attempts.setDeadline(a, startedAt + t.timeoutMs);
     t.attempts.add(a);
   }
 
   /** outcome: 0 reply, -1 timeout, 1+reason error. Exactly one call reports. */
   finish(a: TcpAttempt, outcome: number, rttMs: number): void {
     if (a.done) return;
-    a.done = true;
-    a.target.attempts.delete(a);
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    const s = a.socket;
-    s[ATTEMPT] = undefined;
+    const t = a.target!;
+    const s = a.socket!;
+    this.release(a);
+    t.attempts.delete(a);
     s.removeListener('error', onError);
     s.on('error', ignoreError);
     if (outcome === 0) {
-      this.sink.reply(a.target.slot, rttMs / 1000);
-      if (a.target.resetOnClose) s.resetAndDestroy();
+      this.sink.reply(t.slot, rttMs / 1000);
+      if (t.resetOnClose) s.resetAndDestroy();
       else s.destroySoon(); // orderly FIN, then release the handle; the kernel finishes the close
     } else {
       s.destroy();
-      if (outcome === -1) this.sink.timeout(a.target.slot);
-      else this.sink.error(a.target.slot, outcome - 1);
+      if (outcome === -1) this.sink.timeout(t.slot);
+      else this.sink.error(t.slot, outcome - 1);
     }
   }
 
   private abandon(a: TcpAttempt): void {
+    const s = a.socket!;
+    this.release(a);
+    s.on('error', ignoreError);
+    s.destroy();
+  }
+
+  /** Detach an attempt from its socket (listeners then ignore it) and return it to the pool. */
+  private release(a: TcpAttempt): void {
     a.done = true;
-    if (a.timer !== null) clearTimeout(a.timer);
-    a.timer = null;
-    a.socket[ATTEMPT] = undefined;
-    a.socket.on('error', ignoreError);
-    a.socket.destroy();
+    a.socket![ATTEMPT] = undefined;
+    a.socket = null;
+    a.target = null;
+    this.attempts.release(a);
   }
 
   close(): void {
-    for (const slot of [...this.targets.keys()]) this.remove(slot);
+    for (const t of this.targets.values()) this.remove(t.slot);
+    this.attempts.close();
   }
 }
 

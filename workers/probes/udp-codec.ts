@@ -48,14 +48,3 @@ export function decodeUdpProbe(msg: Buffer, out: UdpProbeHeader): boolean {
   out.unixMs = msg.readDoubleBE(12);
   return true;
 }
-
-/**
- * The full sequence number a 32-bit wire sequence stands for: the latest number ≤ the
- * last one handed out (nextSeq - 1) whose low 32 bits equal `seq32`. A reply always
- * refers to a probe already sent, so counting backwards is the right unwrap.
- */
-export function unwrapSeq32(seq32: number, nextSeq: number): number {
-  const last = nextSeq - 1;
-  const back = (((last % 4294967296) - (seq32 >>> 0)) % 4294967296 + 4294967296) % 4294967296;
-  return last - back;
-}

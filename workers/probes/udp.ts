@@ -17,7 +17,8 @@
  * down"; this kind measures echo RTT and loss.
  *
  * Send errors (EHOSTUNREACH/ENETUNREACH/EPERM from sendto) fail that probe with
- * `send_failed`. Replies: first → reply, again → duplicate, after the timeout → late;
+ * `send_failed`. Replies: first → reply, again → duplicate, after the timeout → late
+ * (the InflightWindow's books, one ring per target and one timer for every deadline);
  * anything else is dropped and counted by DropReason.
  */
 import dgram from 'node:dgram';
@@ -26,18 +27,17 @@ import { DropReason, ErrorReason } from '../../src/protocol/events.js';
 import type { ShardSettings } from '../../src/protocol/messages.js';
 import type { ShardTarget } from '../../src/targets/model.js';
 import type { Prober, ProberFactory, ProbeSink } from './prober.js';
-import { DeadlineTimer } from './tcp-udp-deadline-timer.js';
 import { optionsOf } from '../../src/kinds/index.js';
-import { SeqMatch, SeqWindow, windowCapacity } from './tcp-udp-seq-window.js';
-import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader, unwrapSeq32 } from './udp-codec.js';
+import { SlotTable } from '../slot-index.js';
+import { AfterFailure, ECHO_RING, InflightWindow, MAX_RING, Outcome } from '../inflight-window.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { decodeUdpProbe, encodeUdpProbe, udpPayloadSize, UdpProbeHeader } from './udp-codec.js';
 
 const RECV_BUFFER_BYTES = 4 << 20;
 /** Sends awaiting their completion callback, per target (ring size). */
 const SEND_RING = 64;
 
 class UdpTarget {
-  readonly window: SeqWindow;
-  readonly timer: DeadlineTimer;
   /** Reused payload buffer while no send is in progress (dgram holds it until the callback). */
   readonly buf: Buffer;
   pendingSends = 0;
@@ -49,19 +49,16 @@ class UdpTarget {
   readonly onSent: (err: Error | null) => void;
 
   constructor(
-    private readonly prober: UdpProber,
+    prober: UdpProber,
     readonly slot: number,
+    /** Local index in the prober's SlotTable (and InflightWindow). */
+    readonly local: number,
     readonly ip: string,
     readonly port: number,
     readonly family: 4 | 6,
-    readonly timeoutMs: number,
     readonly payloadSize: number,
     readonly sourcePorts: number,
-    intervalMs: number,
-    firstSeq: number,
   ) {
-    this.window = new SeqWindow(windowCapacity(intervalMs, timeoutMs), firstSeq);
-    this.timer = new DeadlineTimer(() => prober.expire(this));
     this.buf = Buffer.alloc(payloadSize);
     this.onSent = (err) => prober.sendDone(this, err);
   }
@@ -81,25 +78,22 @@ class UdpTarget {
 }
 
 export class UdpProber implements Prober {
-  private readonly targets = new Map<number, UdpTarget>();
+  private readonly targets = new SlotTable<UdpTarget>();
   private readonly sockets4: dgram.Socket[] = [];
   private readonly sockets6: dgram.Socket[] = [];
   private readonly header = new UdpProbeHeader();
   private readonly cookie: number;
-  /**
-   * First sequence number of the next target added: past every sequence a removed
-   * target used. The payload names a probe by slot and sequence only, so a target that
-   * takes a slot (or replaces its own, changed) must not reuse a sequence of the one
-   * before, or that one's replies still on the way would match its probes (found by
-   * test/integration/target-updates-in-flight: a 60 ms reply counted as a 2 ms one).
-   */
-  private nextFirstSeq = 1;
+  private readonly clock: Clock;
+  private readonly window: InflightWindow;
 
   constructor(
     private readonly sink: ProbeSink,
     settings: ShardSettings,
+    opts: { clock?: Clock } = {},
   ) {
     this.cookie = settings.cookie >>> 0;
+    this.clock = opts.clock ?? systemClock;
+    this.window = new InflightWindow(this.targets.index, sink, this.clock, ECHO_RING, MAX_RING);
   }
 
   add(t: ShardTarget): void {
@@ -110,38 +104,38 @@ export class UdpProber implements Prober {
     const family = fam === 6 ? 6 : 4;
     // Replies are compared with rinfo.address, which is inet_ntop's spelling; use the same.
     const ip = new net.SocketAddress({ address: t.ip, family: family === 6 ? 'ipv6' : 'ipv4' }).address;
-    this.remove(t.slot);
     const timeoutMs = Math.max(1, t.timeoutMs);
-    const target = new UdpTarget(this, t.slot, ip, t.port, family, timeoutMs, udpPayloadSize(t.payloadSize), sourcePorts, Math.max(1, t.intervalMs), this.nextFirstSeq);
+    // Room for every probe in flight (the ring grows for a timeout of many intervals; beyond
+    // MAX_RING the oldest probe in flight is booked as a timeout when its entry is reused).
+    this.window.admit(Math.max(1, t.intervalMs), timeoutMs);
+    this.remove(t.slot);
     this.ensureSockets(family, sourcePorts);
-    this.targets.set(t.slot, target);
+    const target = this.targets.add(t.slot, (i) => new UdpTarget(this, t.slot, i, ip, t.port, family, udpPayloadSize(t.payloadSize), sourcePorts));
+    this.window.start(target.local, timeoutMs);
   }
 
   remove(slot: number): void {
-    const t = this.targets.get(slot);
-    if (!t) return;
-    this.targets.delete(slot);
+    const t = this.targets.remove(slot);
+    if (t === undefined) return;
     t.removed = true;
-    t.timer.cancel();
-    if (t.window.nextSeq > this.nextFirstSeq) this.nextFirstSeq = t.window.nextSeq;
+    this.window.forget(t.local);
   }
 
   probe(slot: number): void {
     const t = this.targets.get(slot);
-    if (!t) return;
+    if (t === undefined) return;
     const sockets = t.family === 6 ? this.sockets6 : this.sockets4;
     const sock = sockets[t.rr];
     t.rr = t.rr + 1 >= t.sourcePorts ? 0 : t.rr + 1;
-    const now = performance.now();
-    this.sink.sent(slot);
-    const seq = t.window.open(now);
-    if (t.window.evicted) this.sink.timeout(slot);
+    const now = this.clock.now();
+    // Books Sent (and the timeout of a probe still pending in its ring entry).
+    const e = this.window.open(t.local, now);
+    const seq = this.window.seqAt(e);
     const buf = t.pendingSends === 0 ? t.buf : Buffer.alloc(t.payloadSize);
-    encodeUdpProbe(buf, this.cookie, slot, seq, performance.timeOrigin + now);
+    encodeUdpProbe(buf, this.cookie, slot, seq, this.clock.originMs + now);
     if (t.pendingSends >= SEND_RING) {
       // Sends are not completing (socket wedged): fail instead of losing track of the callback.
-      t.window.fail(seq);
-      this.sink.error(slot, ErrorReason.send_failed);
+      this.window.fail(e, ErrorReason.send_failed, AfterFailure.Unknown);
       return;
     }
     t.pushSend(seq);
@@ -149,44 +143,30 @@ export class UdpProber implements Prober {
       sock.send(buf, 0, t.payloadSize, t.port, t.ip, t.onSent);
     } catch {
       t.shiftSend();
-      if (t.window.fail(seq)) this.sink.error(slot, ErrorReason.send_failed);
-      return;
+      this.window.fail(e, ErrorReason.send_failed, AfterFailure.Unknown);
     }
-    t.timer.arm(now + t.timeoutMs, now);
   }
 
   /** dgram completion callback of one send of target `t`. */
   sendDone(t: UdpTarget, err: Error | null): void {
     const seq = t.shiftSend();
-    if (err && !t.removed && t.window.fail(seq)) this.sink.error(t.slot, ErrorReason.send_failed);
-  }
-
-  expire(t: UdpTarget): void {
-    if (t.removed) return;
-    const now = performance.now();
-    for (let n = t.window.expire(now - t.timeoutMs); n > 0; n--) this.sink.timeout(t.slot);
-    const oldest = t.window.oldestSentAt();
-    if (oldest === oldest) t.timer.arm(oldest + t.timeoutMs, now);
+    if (!err || t.removed) return;
+    // Still in the window (and pending) unless it was answered or timed out meanwhile.
+    const e = this.window.find(t.local, seq);
+    if (e >= 0) this.window.fail(e, ErrorReason.send_failed, AfterFailure.Unknown);
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const now = performance.now();
+    const now = this.clock.now();
     const h = this.header;
     if (!decodeUdpProbe(msg, h)) return this.sink.dropped(DropReason.short);
     if (h.cookie !== this.cookie) return this.sink.dropped(DropReason.bad_cookie);
     const t = this.targets.get(h.slot);
     if (t === undefined) return this.sink.dropped(DropReason.unknown_slot);
     if (rinfo.port !== t.port || rinfo.address !== t.ip) return this.sink.dropped(DropReason.address_mismatch);
-    switch (t.window.match(unwrapSeq32(h.seq32, t.window.nextSeq), now)) {
-      case SeqMatch.Reply:
-        return this.sink.reply(t.slot, t.window.rttMs / 1000);
-      case SeqMatch.Duplicate:
-        return this.sink.duplicate(t.slot);
-      case SeqMatch.Late:
-        return this.sink.late(t.slot, t.window.rttMs / 1000);
-      default:
-        return this.sink.dropped(DropReason.bad_sequence);
-    }
+    const e = this.window.find(t.local, h.seq32);
+    // Reply, Late or Duplicate are booked by the window; anything else is not ours to count.
+    if (e < 0 || this.window.answer(e, now - this.window.sentAt(e)) === Outcome.Unknown) this.sink.dropped(DropReason.bad_sequence);
   }
 
   private ensureSockets(family: 4 | 6, n: number): void {
@@ -220,21 +200,23 @@ export class UdpProber implements Prober {
   }
 
   async close(): Promise<void> {
-    for (const t of this.targets.values()) {
-      t.removed = true;
-      t.timer.cancel();
-    }
-    this.targets.clear();
+    for (const t of this.targets.values()) this.remove(t.slot);
+    this.window.close();
     const all = [...this.sockets4, ...this.sockets6];
     this.sockets4.length = 0;
     this.sockets6.length = 0;
-    await Promise.all(all.map((s) => new Promise<void>((resolve) => {
-      try {
-        s.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    })));
+    await Promise.all(
+      all.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            try {
+              s.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    );
   }
 }
 

@@ -43,7 +43,9 @@ export function Chart(p: ChartProps) {
       height: p.height ?? 220,
       scales: {
         x: { time: true },
-        ...(p.yFromZeroTo !== undefined ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(p.yFromZeroTo!, (max || 0) * 1.1)] } } : {}),
+        ...(p.yFromZeroTo !== undefined
+          ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(p.yFromZeroTo!, (max || 0) * 1.1)] } }
+          : {}),
       },
       series: [
         {},
@@ -74,8 +76,8 @@ export function Chart(p: ChartProps) {
       plot.current?.destroy();
       plot.current = null;
     };
-    // The series layout is fixed for a chart's life; data changes go through setData below.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // The series layout is fixed for a chart's life (only title and series count rebuild it);
+    // data changes go through setData below.
   }, [p.title, p.series.length]);
 
   useEffect(() => {

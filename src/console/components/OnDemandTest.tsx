@@ -2,9 +2,9 @@
  * "Run a test" for one target, against the on-demand tests API (issue 8):
  *   POST /api/v1/tests {"target": NAME, "count": N}  → 202 {"id"}
  *   GET  /api/v1/tests/ID                              → {"state", "result": {sent, received, loss_ratio, rtt_seconds{…}, errors}}
- * Until that API exists the button is disabled and says why: the server says whether
- * it has the route (GET /api/v1/console/capabilities), so the console does not call a
- * missing endpoint; a 404 from POST /api/v1/tests disables it too. A 401 asks for the
+ * The server says whether it has the route (GET /api/v1/console/capabilities), so a
+ * console served by a build without it disables the button and says why; a 404 from
+ * POST /api/v1/tests disables it too. A 401 asks for the
  * API token (kept for this browser tab only).
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -13,7 +13,8 @@ import { fmtLoss, fmtRtt } from '../format';
 import type { OnDemandTest as Test } from '../types';
 
 type Availability = 'checking' | 'available' | 'missing' | 'unknown';
-const COUNT = 20;
+/** Probes per test, at the target's own interval (10 s at the default 1 s). */
+const COUNT = 10;
 const POLL_MS = 500;
 const MAX_WAIT_MS = 120_000;
 
@@ -93,14 +94,37 @@ export function OnDemandTest({ target }: { target: string }) {
       {error && <p class="bad">{error}</p>}
       {test && (
         <dl class="facts" data-testid="test-result">
-          <dt>state</dt><dd>{test.state}{test.error ? `: ${test.error}` : ''}</dd>
+          <dt>state</dt>
+          <dd>
+            {test.state}
+            {test.error ? `: ${test.error}` : ''}
+          </dd>
           {r && (
             <>
-              <dt>sent / received</dt><dd>{r.sent} / {r.received} (loss {fmtLoss(r.loss_ratio)})</dd>
-              <dt>RTT min / avg / max</dt><dd>{fmtRtt(r.rtt_seconds.min)} / {fmtRtt(r.rtt_seconds.avg)} / {fmtRtt(r.rtt_seconds.max)}</dd>
-              <dt>RTT p50 / p90 / p99</dt><dd>{fmtRtt(r.rtt_seconds.p50)} / {fmtRtt(r.rtt_seconds.p90)} / {fmtRtt(r.rtt_seconds.p99)}</dd>
-              <dt>stddev</dt><dd>{fmtRtt(r.rtt_seconds.stddev)}</dd>
-              {Object.keys(r.errors ?? {}).length > 0 && (<><dt>errors</dt><dd>{Object.entries(r.errors).map(([k, v]) => `${k}: ${v}`).join(', ')}</dd></>)}
+              <dt>sent / received</dt>
+              <dd>
+                {r.sent} / {r.received} (loss {fmtLoss(r.loss_ratio)})
+              </dd>
+              <dt>RTT min / avg / max</dt>
+              <dd>
+                {fmtRtt(r.rtt_seconds.min)} / {fmtRtt(r.rtt_seconds.avg)} / {fmtRtt(r.rtt_seconds.max)}
+              </dd>
+              <dt>RTT p50 / p90 / p99</dt>
+              <dd>
+                {fmtRtt(r.rtt_seconds.p50)} / {fmtRtt(r.rtt_seconds.p90)} / {fmtRtt(r.rtt_seconds.p99)}
+              </dd>
+              <dt>stddev</dt>
+              <dd>{fmtRtt(r.rtt_seconds.stddev)}</dd>
+              {Object.keys(r.errors ?? {}).length > 0 && (
+                <>
+                  <dt>errors</dt>
+                  <dd>
+                    {Object.entries(r.errors)
+                      .map(([k, v]) => `${k}: ${v}`)
+                      .join(', ')}
+                  </dd>
+                </>
+              )}
             </>
           )}
         </dl>

@@ -16,7 +16,12 @@ export function LiveStatus({ status }: { status: PollStatus }) {
       </span>
     );
   }
-  if (status.okAt === null) return <span class="live" data-testid="live-status">loading…</span>;
+  if (status.okAt === null)
+    return (
+      <span class="live" data-testid="live-status">
+        loading…
+      </span>
+    );
   const age = (performance.now() - status.okAt) / 1000;
   return (
     <span class="live ok" data-testid="live-status">

@@ -38,7 +38,7 @@ export function Matrix({ params }: { params: URLSearchParams }) {
   const range = useMemo(() => {
     let min = Infinity;
     let max = 0;
-    for (const r of m?.cells ?? []) for (const c of r) if (c?.p99) (min = Math.min(min, c.p99)), (max = Math.max(max, c.p99));
+    for (const r of m?.cells ?? []) for (const c of r) if (c?.p99) ((min = Math.min(min, c.p99)), (max = Math.max(max, c.p99)));
     return { min, max };
   }, [m]);
   const select = (label: string, value: string, options: string[], key: string) => (
@@ -46,7 +46,9 @@ export function Matrix({ params }: { params: URLSearchParams }) {
       {label}{' '}
       <select value={value} data-testid={`matrix-${key}`} onChange={(e) => set(key, (e.currentTarget as HTMLSelectElement).value)}>
         {(options.includes(value) ? options : [value, ...options]).map((o) => (
-          <option key={o} value={o}>{o}</option>
+          <option key={o} value={o}>
+            {o}
+          </option>
         ))}
       </select>
     </label>
@@ -73,22 +75,36 @@ export function Matrix({ params }: { params: URLSearchParams }) {
           </p>
           {failed.length > 0 && (
             <ul class="bad" data-testid="matrix-failed">
-              {failed.map((n) => <li key={n.node}>{n.node}: {n.error}</li>)}
+              {failed.map((n) => (
+                <li key={n.node}>
+                  {n.node}: {n.error}
+                </li>
+              ))}
             </ul>
           )}
           <div class="matrix-wrap">
             <table class="matrix" data-testid="matrix">
               <thead>
                 <tr>
-                  <th class="corner">{m.rowLabel} \ {m.colLabel}</th>
-                  {m.cols.map((c) => <th key={c} class="colhead" title={c}><span>{c || '(none)'}</span></th>)}
+                  <th class="corner">
+                    {m.rowLabel} \ {m.colLabel}
+                  </th>
+                  {m.cols.map((c) => (
+                    <th key={c} class="colhead" title={c}>
+                      <span>{c || '(none)'}</span>
+                    </th>
+                  ))}
                 </tr>
               </thead>
               <tbody>
                 {m.rows.map((r, ri) => (
                   <tr key={r.key}>
-                    <th class="rowhead" title={`nodes: ${r.nodes.join(', ')}${r.missing.length ? `; no answer from ${r.missing.map((x) => x.node).join(', ')}` : ''}`}>
-                      {r.key || '(none)'}{r.missing.length > 0 ? ' ⚠' : ''}
+                    <th
+                      class="rowhead"
+                      title={`nodes: ${r.nodes.join(', ')}${r.missing.length ? `; no answer from ${r.missing.map((x) => x.node).join(', ')}` : ''}`}
+                    >
+                      {r.key || '(none)'}
+                      {r.missing.length > 0 ? ' ⚠' : ''}
                     </th>
                     {m.cols.map((c, ci) => {
                       const cell = m.cells[ri][ci];

@@ -30,12 +30,25 @@ function FleetCharts({ o }: { o: O }) {
   if (h === null) return <p class="note">History is off (history.retention: 0s): no graphs.</p>;
   return (
     <div class="charts">
-      <Chart title="Fleet RTT" testId="fleet-rtt-chart" format={fmtRtt} data={[rtt.x, ...rtt.cols]} series={[
-        { label: 'p50', stroke: '#1565c0' },
-        { label: 'p90', stroke: '#ef6c00' },
-        { label: 'p99', stroke: '#c62828' },
-      ]} />
-      <Chart title="Fleet loss" testId="fleet-loss-chart" format={fmtLoss} yFromZeroTo={0.01} data={[loss.x, ...loss.cols]} series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]} />
+      <Chart
+        title="Fleet RTT"
+        testId="fleet-rtt-chart"
+        format={fmtRtt}
+        data={[rtt.x, ...rtt.cols]}
+        series={[
+          { label: 'p50', stroke: '#1565c0' },
+          { label: 'p90', stroke: '#ef6c00' },
+          { label: 'p99', stroke: '#c62828' },
+        ]}
+      />
+      <Chart
+        title="Fleet loss"
+        testId="fleet-loss-chart"
+        format={fmtLoss}
+        yFromZeroTo={0.01}
+        data={[loss.x, ...loss.cols]}
+        series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]}
+      />
     </div>
   );
 }
@@ -55,13 +68,21 @@ export function Overview() {
           <div class="cards">
             <div class="card big">
               <h3>Targets</h3>
-              <div class="bignum" data-testid="targets-total">{fmtInt(o.targets.total)}</div>
-              <div class="sub">{o.ready ? 'ready' : 'not ready yet'} · {o.node.mesh ? `mesh node ${o.node.name}` : o.node.name}</div>
+              <div class="bignum" data-testid="targets-total">
+                {fmtInt(o.targets.total)}
+              </div>
+              <div class="sub">
+                {o.ready ? 'ready' : 'not ready yet'} · {o.node.mesh ? `mesh node ${o.node.name}` : o.node.name}
+              </div>
             </div>
             <div class="card big">
               <h3>Fleet now{o.fleet.now.window_seconds ? ` (last ${o.fleet.now.window_seconds} s)` : ' (since start)'}</h3>
-              <div class="bignum" data-testid="fleet-loss">{fmtLoss(o.fleet.now.loss)}</div>
-              <div class="sub">loss · RTT p50 {fmtRtt(o.fleet.now.p50)} · p99 {fmtRtt(o.fleet.now.p99)} · {fmtInt(o.fleet.now.answered + o.fleet.now.lost)} probes</div>
+              <div class="bignum" data-testid="fleet-loss">
+                {fmtLoss(o.fleet.now.loss)}
+              </div>
+              <div class="sub">
+                loss · RTT p50 {fmtRtt(o.fleet.now.p50)} · p99 {fmtRtt(o.fleet.now.p99)} · {fmtInt(o.fleet.now.answered + o.fleet.now.lost)} probes
+              </div>
             </div>
             <Counts title="By state" counts={o.targets.by_state} testId="by-state" />
             <Counts title="By kind" counts={o.targets.by_kind} testId="by-kind" />
@@ -72,11 +93,21 @@ export function Overview() {
             <div class="card">
               <h3>Worst targets</h3>
               <table class="plain" data-testid="worst">
-                <thead><tr><th>target</th><th>kind</th><th>loss</th><th>last RTT</th><th>p99 (5 min)</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>target</th>
+                    <th>kind</th>
+                    <th>loss</th>
+                    <th>last RTT</th>
+                    <th>p99 (5 min)</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {o.worst.map((w) => (
                     <tr key={w.name}>
-                      <td><a href={`#/target/${encodeURIComponent(w.name)}`}>{w.name}</a></td>
+                      <td>
+                        <a href={`#/target/${encodeURIComponent(w.name)}`}>{w.name}</a>
+                      </td>
                       <td>{w.kind}</td>
                       <td class={w.loss ? 'bad' : ''}>{fmtLoss(w.loss)}</td>
                       <td>{fmtRtt(w.last_rtt)}</td>
@@ -89,7 +120,17 @@ export function Overview() {
             <div class="card">
               <h3>Workers</h3>
               <table class="plain" data-testid="workers">
-                <thead><tr><th>#</th><th>state</th><th>targets</th><th>restarts</th><th>batch age</th><th>sched. lag max</th><th>loop lag max / mean</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>#</th>
+                    <th>state</th>
+                    <th>targets</th>
+                    <th>restarts</th>
+                    <th>batch age</th>
+                    <th>sched. lag max</th>
+                    <th>loop lag max / mean</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {o.workers.map((w) => (
                     <tr key={w.worker}>
@@ -99,7 +140,9 @@ export function Overview() {
                       <td class={w.restarts ? 'bad' : ''}>{w.restarts}</td>
                       <td>{fmtAge(w.lastBatchAgeSeconds)}</td>
                       <td>{fmtRtt(w.schedulingLagMaxSeconds)}</td>
-                      <td>{fmtRtt(w.eventLoopLagMaxSeconds)} / {fmtRtt(w.eventLoopLagMeanSeconds)}</td>
+                      <td>
+                        {fmtRtt(w.eventLoopLagMaxSeconds)} / {fmtRtt(w.eventLoopLagMeanSeconds)}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -111,11 +154,24 @@ export function Overview() {
                   {o.last_reload ? `${o.last_reload.status} at ${fmtTime(o.last_reload.at)}` : '—'}
                 </dd>
                 {o.last_reload?.problems.map((p) => (
-                  <dd key={p.key} class="bad">{p.key}: {p.message}</dd>
+                  <dd key={p.key} class="bad">
+                    {p.key}: {p.message}
+                  </dd>
                 ))}
-                <dt>config</dt><dd>{o.config}</dd>
-                <dt>version</dt><dd>{o.version} · up since {fmtTime(o.started)}</dd>
-                {o.history && (<><dt>history</dt><dd>{o.history.points} × {o.history.resolution_seconds} s · {fmtBytes(o.history.bytes)} ({o.history.bytes_per_target} B per target)</dd></>)}
+                <dt>config</dt>
+                <dd>{o.config}</dd>
+                <dt>version</dt>
+                <dd>
+                  {o.version} · up since {fmtTime(o.started)}
+                </dd>
+                {o.history && (
+                  <>
+                    <dt>history</dt>
+                    <dd>
+                      {o.history.points} × {o.history.resolution_seconds} s · {fmtBytes(o.history.bytes)} ({o.history.bytes_per_target} B per target)
+                    </dd>
+                  </>
+                )}
               </dl>
             </div>
           </div>

@@ -12,14 +12,25 @@ export function TargetDetail({ name }: { name: string }) {
   const open = t?.open ?? null;
   const x = t ? t.now / 1000 : 0;
   const rtt = useMemo(
-    () => seriesToChart(t?.history ?? null, [(s, i) => s.p50[i], (s, i) => s.p90[i], (s, i) => s.p99[i]], open ? { x, values: [open.p50, open.p90, open.p99] } : undefined),
+    () =>
+      seriesToChart(
+        t?.history ?? null,
+        [(s, i) => s.p50[i], (s, i) => s.p90[i], (s, i) => s.p99[i]],
+        open ? { x, values: [open.p50, open.p90, open.p99] } : undefined,
+      ),
     [t],
   );
-  const loss = useMemo(() => seriesToChart(t?.history ?? null, [(s, i) => lossOf(s.answered[i], s.lost[i])], open ? { x, values: [lossOf(open.answered, open.lost)] } : undefined), [t]);
+  const loss = useMemo(
+    () => seriesToChart(t?.history ?? null, [(s, i) => lossOf(s.answered[i], s.lost[i])], open ? { x, values: [lossOf(open.answered, open.lost)] } : undefined),
+    [t],
+  );
   if (status.error && !t) {
     return (
       <section class="view">
-        <header class="view-head"><h2>{name}</h2><LiveStatus status={status} /></header>
+        <header class="view-head">
+          <h2>{name}</h2>
+          <LiveStatus status={status} />
+        </header>
         <p class="bad">{status.error}</p>
       </section>
     );
@@ -37,27 +48,53 @@ export function TargetDetail({ name }: { name: string }) {
           <div class="cards">
             <div class="card">
               <dl class="facts">
-                <dt>kind</dt><dd>{t.kind}</dd>
-                <dt>address</dt><dd class="mono">{t.address}{t.ip && t.ip !== t.address ? ` (${t.ip})` : ''}</dd>
-                <dt>state</dt><dd class={t.state === 'ok' ? 'good' : 'bad'}>{t.state}{t.error ? `: ${t.error}` : ''}</dd>
-                <dt>labels</dt><dd>{Object.entries(t.labels).map(([k, v]) => <span key={k} class="chip">{k}={v}</span>)}</dd>
-                <dt>worker</dt><dd>{t.worker ?? '—'}</dd>
-                <dt>source</dt><dd>{t.source ?? '—'}</dd>
+                <dt>kind</dt>
+                <dd>{t.kind}</dd>
+                <dt>address</dt>
+                <dd class="mono">
+                  {t.address}
+                  {t.ip && t.ip !== t.address ? ` (${t.ip})` : ''}
+                </dd>
+                <dt>state</dt>
+                <dd class={t.state === 'ok' ? 'good' : 'bad'}>
+                  {t.state}
+                  {t.error ? `: ${t.error}` : ''}
+                </dd>
+                <dt>labels</dt>
+                <dd>
+                  {Object.entries(t.labels).map(([k, v]) => (
+                    <span key={k} class="chip">
+                      {k}={v}
+                    </span>
+                  ))}
+                </dd>
+                <dt>worker</dt>
+                <dd>{t.worker ?? '—'}</dd>
+                <dt>source</dt>
+                <dd>{t.source ?? '—'}</dd>
               </dl>
             </div>
             <div class="card big">
               <h3>Loss (last probes)</h3>
-              <div class="bignum" data-testid="target-loss">{fmtLoss(t.loss_window_ratio)}</div>
+              <div class="bignum" data-testid="target-loss">
+                {fmtLoss(t.loss_window_ratio)}
+              </div>
               <div class="sub">last RTT {fmtRtt(t.last_rtt)}</div>
             </div>
             {t.totals && (
               <div class="card">
                 <h3>Since start</h3>
                 <dl class="facts" data-testid="totals">
-                  <dt>sent</dt><dd>{fmtInt(t.totals.sent)}</dd>
-                  <dt>received</dt><dd>{fmtInt(t.totals.received)}</dd>
-                  <dt>timeouts</dt><dd>{fmtInt(t.totals.timeouts)}</dd>
-                  <dt>late / duplicates</dt><dd>{fmtInt(t.totals.late)} / {fmtInt(t.totals.duplicates)}</dd>
+                  <dt>sent</dt>
+                  <dd>{fmtInt(t.totals.sent)}</dd>
+                  <dt>received</dt>
+                  <dd>{fmtInt(t.totals.received)}</dd>
+                  <dt>timeouts</dt>
+                  <dd>{fmtInt(t.totals.timeouts)}</dd>
+                  <dt>late / duplicates</dt>
+                  <dd>
+                    {fmtInt(t.totals.late)} / {fmtInt(t.totals.duplicates)}
+                  </dd>
                 </dl>
               </div>
             )}
@@ -66,13 +103,20 @@ export function TargetDetail({ name }: { name: string }) {
               {t.totals && Object.keys(t.totals.errors).length > 0 ? (
                 <table class="plain" data-testid="errors">
                   <tbody>
-                    {Object.entries(t.totals.errors).sort((a, b) => b[1] - a[1]).map(([k, v]) => (
-                      <tr key={k}><td>{k}</td><td class="num">{fmtInt(v)}</td></tr>
-                    ))}
+                    {Object.entries(t.totals.errors)
+                      .sort((a, b) => b[1] - a[1])
+                      .map(([k, v]) => (
+                        <tr key={k}>
+                          <td>{k}</td>
+                          <td class="num">{fmtInt(v)}</td>
+                        </tr>
+                      ))}
                   </tbody>
                 </table>
               ) : (
-                <p class="note" data-testid="errors">none</p>
+                <p class="note" data-testid="errors">
+                  none
+                </p>
               )}
             </div>
           </div>
@@ -80,12 +124,25 @@ export function TargetDetail({ name }: { name: string }) {
             <p class="note">History is off (history.retention: 0s): no graphs.</p>
           ) : (
             <div class="charts">
-              <Chart title={`RTT (${t.history.resolution_seconds} s periods)`} testId="target-rtt-chart" format={fmtRtt} data={[rtt.x, ...rtt.cols]} series={[
-                { label: 'p50', stroke: '#1565c0' },
-                { label: 'p90', stroke: '#ef6c00' },
-                { label: 'p99', stroke: '#c62828' },
-              ]} />
-              <Chart title="Loss" testId="target-loss-chart" format={fmtLoss} yFromZeroTo={0.01} data={[loss.x, ...loss.cols]} series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]} />
+              <Chart
+                title={`RTT (${t.history.resolution_seconds} s periods)`}
+                testId="target-rtt-chart"
+                format={fmtRtt}
+                data={[rtt.x, ...rtt.cols]}
+                series={[
+                  { label: 'p50', stroke: '#1565c0' },
+                  { label: 'p90', stroke: '#ef6c00' },
+                  { label: 'p99', stroke: '#c62828' },
+                ]}
+              />
+              <Chart
+                title="Loss"
+                testId="target-loss-chart"
+                format={fmtLoss}
+                yFromZeroTo={0.01}
+                data={[loss.x, ...loss.cols]}
+                series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]}
+              />
             </div>
           )}
           <OnDemandTest target={name} />

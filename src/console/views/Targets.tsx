@@ -64,7 +64,14 @@ export function Targets({ initialQuery }: { initialQuery: string }) {
     const ok = live !== undefined && live.count === l.count;
     const loss = ok ? live.loss[i] : NaN;
     return (
-      <a key={i} class={`trow state-${state}${loss > 0 ? ' lossy' : ''}`} role="row" data-testid="target-row" href={`#/target/${encodeURIComponent(l.names[i])}`} title={l.errors[i] ?? ''}>
+      <a
+        key={i}
+        class={`trow state-${state}${loss > 0 ? ' lossy' : ''}`}
+        role="row"
+        data-testid="target-row"
+        href={`#/target/${encodeURIComponent(l.names[i])}`}
+        title={l.errors[i] ?? ''}
+      >
         <span class="td name">{l.names[i]}</span>
         <span class="td">{l.kinds[l.kind[i]]}</span>
         <span class="td mono">{l.addresses[i]}</span>

@@ -146,7 +146,19 @@ export class TargetCatalog {
         labels[k].index[i] = c;
       }
     });
-    this.json = JSON.stringify({ generation: this.generation, count: this.size, names, addresses, kinds, kind, states: CONSOLE_STATES, state, labelKeys: this.labelKeys, labels, errors });
+    this.json = JSON.stringify({
+      generation: this.generation,
+      count: this.size,
+      names,
+      addresses,
+      kinds,
+      kind,
+      states: CONSOLE_STATES,
+      state,
+      labelKeys: this.labelKeys,
+      labels,
+      errors,
+    });
     return this.json;
   }
 }

@@ -118,9 +118,12 @@ export class ConsoleModel {
     try {
       ms = parseDuration(v);
     } catch (e) {
-      throw new Error(`window ${(e as Error).message}`);
+      throw new Error(`window ${(e as Error).message}`, { cause: e });
     }
-    if (ms < h.resolutionMs || ms > h.retentionMs) throw new Error(`window must be between ${formatDuration(h.resolutionMs)} and ${formatDuration(h.retentionMs)} (history.resolution and history.retention), or all`);
+    if (ms < h.resolutionMs || ms > h.retentionMs)
+      throw new Error(
+        `window must be between ${formatDuration(h.resolutionMs)} and ${formatDuration(h.retentionMs)} (history.resolution and history.retention), or all`,
+      );
     return ms;
   }
 
@@ -141,7 +144,13 @@ export class ConsoleModel {
     if (answered > 0) {
       const b = cols.buckets;
       const off = slot * cols.stride;
-      addMixture(acc, answered, histogramQuantile(0.5, b, cols.rttBuckets, off), histogramQuantile(0.9, b, cols.rttBuckets, off), histogramQuantile(0.99, b, cols.rttBuckets, off));
+      addMixture(
+        acc,
+        answered,
+        histogramQuantile(0.5, b, cols.rttBuckets, off),
+        histogramQuantile(0.9, b, cols.rttBuckets, off),
+        histogramQuantile(0.99, b, cols.rttBuckets, off),
+      );
     }
   }
 
@@ -195,7 +204,11 @@ export class ConsoleModel {
     for (let i = 0; i < cat.size; i++) {
       const slot = cat.slots[i];
       if (slot < 0 || slot >= cols.highWater || cols.defined[slot] !== 1) out[i] = NaN;
-      else out[i] = h !== null ? h.windowQuantile(slot, now - TABLE_P99_WINDOW_MS, 0.99, cols, scratch) : histogramQuantile(0.99, cols.buckets, cols.rttBuckets, slot * cols.stride);
+      else
+        out[i] =
+          h !== null
+            ? h.windowQuantile(slot, now - TABLE_P99_WINDOW_MS, 0.99, cols, scratch)
+            : histogramQuantile(0.99, cols.buckets, cols.rttBuckets, slot * cols.stride);
     }
     this.p99Cache = { at: now, key, value: out };
     return out;
@@ -305,7 +318,17 @@ export class ConsoleModel {
     const cols = store.liveColumns();
     const h = this.source.history;
     const has = e.slot >= 0 && e.slot < cols.highWater && cols.defined[e.slot] === 1;
-    const base = { name: e.name, kind: e.kind, address: e.address, labels: e.labels, state: e.state, error: e.error ?? null, worker: e.worker ?? null, ip: e.ip ?? null, source: e.source ?? null };
+    const base = {
+      name: e.name,
+      kind: e.kind,
+      address: e.address,
+      labels: e.labels,
+      state: e.state,
+      error: e.error ?? null,
+      worker: e.worker ?? null,
+      ip: e.ip ?? null,
+      source: e.source ?? null,
+    };
     if (!has) return { ...base, totals: null, history: null, open: null, now: this.now() };
     const s = e.slot;
     const errors: Record<string, number> = {};
@@ -373,7 +396,12 @@ function num(v: number): number | null {
 /** JSON has no NaN: arrays and fields of numbers with NaN as null. */
 function mapNaN<T extends object>(o: T): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = Array.isArray(v) ? v.map((x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x)) : typeof v === 'number' && !Number.isFinite(v) ? null : v;
+  for (const [k, v] of Object.entries(o))
+    out[k] = Array.isArray(v)
+      ? (v as unknown[]).map((x) => (typeof x === 'number' && !Number.isFinite(x) ? null : x))
+      : typeof v === 'number' && !Number.isFinite(v)
+        ? null
+        : v;
   return out as T;
 }
 
@@ -397,5 +425,11 @@ function fleetRecent(h: History, since: number): Accumulator {
 /** answered, lost, loss and RTT p50/p99 of an accumulator (nulls for no data). */
 export function figures(acc: Accumulator): { answered: number; lost: number; loss: number | null; p50: number | null; p99: number | null } {
   const done = acc.answered + acc.lost;
-  return { answered: acc.answered, lost: acc.lost, loss: done > 0 ? acc.lost / done : null, p50: num(mixtureQuantile(acc, 0.5)), p99: num(mixtureQuantile(acc, 0.99)) };
+  return {
+    answered: acc.answered,
+    lost: acc.lost,
+    loss: done > 0 ? acc.lost / done : null,
+    p50: num(mixtureQuantile(acc, 0.5)),
+    p99: num(mixtureQuantile(acc, 0.99)),
+  };
 }

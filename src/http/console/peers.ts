@@ -145,7 +145,7 @@ function withIdentity(row: NodeRow | MissingRow, peer: PeerAddress): NodeRow | M
 /** The body as text, or null once it passes `max` bytes (the rest is not read). */
 async function readCapped(res: Response, max: number): Promise<string | null> {
   if (res.body === null) return '';
-  const reader = res.body.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let n = 0;
   for (;;) {

@@ -40,7 +40,7 @@ export async function consoleStatic(app: FastifyInstance, opts: StaticOptions): 
   const dir = opts.dir ?? CONSOLE_DIST_DIR;
   if (!existsSync(`${dir}/index.html`)) {
     // A source checkout that was never built: say so, and keep the endpoints one click away.
-    await linksPage(app, { links: opts.links, note: '<p>The web console is not built: run <code>npm run build</code>.</p>' });
+    linksPage(app, { links: opts.links, note: '<p>The web console is not built: run <code>npm run build</code>.</p>' });
     return;
   }
   await app.register(fastifyStatic, {
@@ -62,7 +62,7 @@ export async function consoleStatic(app: FastifyInstance, opts: StaticOptions): 
 }
 
 /** A plain page at / listing the endpoints (responder mode, or a console not built). */
-export async function linksPage(app: FastifyInstance, opts: { links: readonly string[]; note?: string }): Promise<void> {
+export function linksPage(app: FastifyInstance, opts: { links: readonly string[]; note?: string }): void {
   const { links, note = '' } = opts;
   app.get('/', { config: { otel: false } }, async (_req, reply) => {
     reply.header('content-security-policy', CONSOLE_CSP).header('cache-control', 'no-cache').type('text/html; charset=utf-8');

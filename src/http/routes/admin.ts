@@ -39,7 +39,7 @@ export const RELOAD_HTTP_STATUS: Readonly<Record<ReloadStatus, number>> = { relo
 
 export type Reloader = () => Promise<ReloadResult>;
 
-export async function adminRoutes(app: FastifyInstance, opts: { reload: Reloader }): Promise<void> {
+export function adminRoutes(app: FastifyInstance, opts: { reload: Reloader }): void {
   const handler = async (_req: unknown, reply: { code(n: number): { send(b: unknown): unknown } }) => {
     const r = await opts.reload();
     return reply.code(RELOAD_HTTP_STATUS[r.status]).send(r);

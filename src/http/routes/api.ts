@@ -25,7 +25,7 @@ export interface ApiSource {
   status(): Record<string, unknown>;
 }
 
-export async function apiRoutes(app: FastifyInstance, opts: { source: ApiSource }): Promise<void> {
+export function apiRoutes(app: FastifyInstance, opts: { source: ApiSource }): void {
   app.get('/api/v1/targets', async (req, reply) => {
     const { state } = req.query as { state?: unknown };
     // A typo must not look like "no target is in that state".
@@ -35,5 +35,5 @@ export async function apiRoutes(app: FastifyInstance, opts: { source: ApiSource 
     const all = opts.source.targets();
     return { targets: state ? all.filter((t) => t.state === state) : all };
   });
-  app.get('/api/v1/status', async () => opts.source.status());
+  app.get('/api/v1/status', () => opts.source.status());
 }

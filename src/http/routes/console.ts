@@ -47,7 +47,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
 
   // What else this fleetprobe serves that the console can use (asked once, so the
   // console never probes a missing endpoint and logs a 404).
-  app.get('/api/v1/console/capabilities', async () => ({
+  app.get('/api/v1/console/capabilities', () => ({
     tests: app.hasRoute({ method: 'POST', url: '/api/v1/tests' }),
     stream: app.hasRoute({ method: 'GET', url: '/api/v1/stream' }),
     history: model.historyInfo(),
@@ -67,7 +67,9 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
   app.get('/api/v1/console/targets/live', POLLED, async (_req, reply) => {
     const live = model.live();
     // Little-endian Float32 columns after an 8-byte header (generation, count: Uint32).
-    reply.header('cache-control', 'no-store').header('x-fleetprobe-layout', `u32 generation, u32 count @0; f32 loss[count] @${LIVE_HEADER_BYTES}; f32 last_rtt[count]; f32 p99_5m[count]`);
+    reply
+      .header('cache-control', 'no-store')
+      .header('x-fleetprobe-layout', `u32 generation, u32 count @0; f32 loss[count] @${LIVE_HEADER_BYTES}; f32 last_rtt[count]; f32 p99_5m[count]`);
     return reply.type('application/octet-stream').send(Buffer.from(live.buffer));
   });
 
@@ -111,7 +113,9 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRouteOpti
     if (!LABEL_RE.test(rowsLabel)) return badRequest(reply, `rows must be a label name, got ${JSON.stringify(rowsLabel)}`);
     const node = opts.source.node();
     const rows: (NodeRow | MissingRow)[] = [model.localRow(q.cols, q.window)];
-    const nodes: { node: string; ok: boolean; error: string | null; ms: number; cached: boolean }[] = [{ node: node.name, ok: true, error: null, ms: 0, cached: false }];
+    const nodes: { node: string; ok: boolean; error: string | null; ms: number; cached: boolean }[] = [
+      { node: node.name, ok: true, error: null, ms: 0, cached: false },
+    ];
     if (node.mesh) {
       const port = opts.peerPort();
       const got = await Promise.all(opts.source.peers().map((p) => peers.row(p, port, q.cols, q.windowText)));

@@ -6,8 +6,8 @@ import type { FastifyInstance } from 'fastify';
 
 export type Readiness = () => { ready: boolean; reason?: string };
 
-export async function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): Promise<void> {
-  app.get('/healthz', { config: { otel: false } }, async () => 'ok\n');
+export function healthRoutes(app: FastifyInstance, opts: { readiness: Readiness }): void {
+  app.get('/healthz', { config: { otel: false } }, () => 'ok\n');
   app.get('/readyz', { config: { otel: false } }, async (_req, reply) => {
     const r = opts.readiness();
     if (!r.ready) return reply.code(503).send(`not ready: ${r.reason ?? 'starting'}\n`);

@@ -12,13 +12,14 @@
  */
 import { pipeline } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { acceptsGzip, type RenderedMetrics } from '../../metrics/scrape.js';
+import { acceptedFormat, acceptsGzip, type ExpositionFormat, type RenderedMetrics } from '../../metrics/scrape.js';
 import { watchFlush, type FlushWatch } from '../flush-watch.js';
 import { PacedBody } from '../paced-body.js';
 import type { ScrapeGate, ScrapeSlot } from '../scrape-gate.js';
 import type { WebMetrics } from '../web-metrics.js';
+import { resetConnection } from '../tcp-socket.js';
 
-export type MetricsSource = (opts: { gzip: boolean }) => Promise<RenderedMetrics> | RenderedMetrics;
+export type MetricsSource = (opts: { gzip: boolean; format: ExpositionFormat }) => Promise<RenderedMetrics> | RenderedMetrics;
 
 export interface MetricsRouteOptions {
   path: string;
@@ -39,7 +40,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
     const drop = (reason: 'write_timeout' | 'scrape_stalled'): void => {
       metrics.dropped(reason);
       req.log.debug({ reason, remote: req.ip }, 'scrape dropped');
-      req.socket.resetAndDestroy();
+      resetConnection(req.socket);
       body?.destroy();
     };
     const slot: ScrapeSlot = {
@@ -62,7 +63,7 @@ export async function metricsRoutes(app: FastifyInstance, opts: MetricsRouteOpti
     });
 
     // Errors here (before any byte is sent) become Fastify's 500; the close above releases the slot.
-    const rendered = await opts.source({ gzip: acceptsGzip(req.headers['accept-encoding']) });
+    const rendered = await opts.source({ gzip: acceptsGzip(req.headers['accept-encoding']), format: acceptedFormat(req.headers.accept) });
     reply.hijack();
     if (res.destroyed) {
       // The client went away while the body was being prepared: nothing to send.

@@ -22,7 +22,7 @@ export interface StreamRouteOptions {
   stallTimeoutMs: () => number;
 }
 
-export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
+export function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): void {
   const { hub } = opts;
   // No request span: a stream lives as long as its client, and its span would never end.
   app.get('/api/v1/stream', { config: { otel: false } }, async (req, reply) => {

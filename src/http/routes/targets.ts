@@ -36,7 +36,7 @@ function requestErrorCode(err: FastifyError): string {
   return 'bad_request';
 }
 
-export async function targetChangeRoutes(app: FastifyInstance, opts: { changes: TargetChanges }): Promise<void> {
+export function targetChangeRoutes(app: FastifyInstance, opts: { changes: TargetChanges }): void {
   // Only for this plugin's routes (encapsulated): errors of the request itself, in the API's format.
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const status = err.statusCode ?? 500;
@@ -51,7 +51,10 @@ export async function targetChangeRoutes(app: FastifyInstance, opts: { changes: 
   });
 
   const send = (reply: { code(n: number): { headers(h: Record<string, string>): { send(b?: unknown): unknown } } }, a: ApiAnswer) =>
-    reply.code(a.status).headers(a.headers ?? {}).send(a.body);
+    reply
+      .code(a.status)
+      .headers(a.headers ?? {})
+      .send(a.body);
 
   app.post('/api/v1/targets', { config: { mutation: true }, bodyLimit: API_BOUNDS.bodyBytes }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
