@@ -77,7 +77,15 @@ async function phase(name: string, pid: number, urlOf: ((i: number) => string) |
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = ((cpuSeconds(pid) - cpu0) / wall) * 100;
-  return { name, requests: lat.length, statuses, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), max: lat.length ? Math.max(...lat) : NaN, cpuPercent: cpu };
+  return {
+    name,
+    requests: lat.length,
+    statuses,
+    p50: percentile(lat, 0.5),
+    p99: percentile(lat, 0.99),
+    max: lat.length ? Math.max(...lat) : NaN,
+    cpuPercent: cpu,
+  };
 }
 
 async function main(): Promise<void> {
@@ -86,8 +94,19 @@ async function main(): Promise<void> {
   try {
     const webPort = await freePort();
     const echoPort = await freePort();
-    const targets = Array.from({ length: BACKGROUND }, (_, i) => ({ name: `bg-${i}`, address: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, kind: 'icmp' as const }));
-    const doc = exporterConfig({ webPort, workers: 2, intervalMs: 1000, timeoutMs: 1000, targetsFile: BACKGROUND > 0 ? writeTargets(dir, 'targets.json', targets) : undefined, responder: { tcpEcho: `127.0.0.1:${echoPort}` } });
+    const targets = Array.from({ length: BACKGROUND }, (_, i) => ({
+      name: `bg-${i}`,
+      address: `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,
+      kind: 'icmp' as const,
+    }));
+    const doc = exporterConfig({
+      webPort,
+      workers: 2,
+      intervalMs: 1000,
+      timeoutMs: 1000,
+      targetsFile: BACKGROUND > 0 ? writeTargets(dir, 'targets.json', targets) : undefined,
+      responder: { tcpEcho: `127.0.0.1:${echoPort}` },
+    });
     doc.probe_endpoint = { max_concurrent: 256 };
     const cfg = writeJson(dir, 'config.json', doc);
     const exp = await startExporter('exporter', 'run', cfg, webPort, 30_000);

@@ -185,10 +185,11 @@ export class OnDemandRunner implements ProbeSink {
   record(slot: number, event: number, _reason: number, aux: number, value: number): void {
     const t = this.bySlot.get(slot);
     if (!t) return;
-    if (event === ProbeEvent.Phase && aux < HTTP_PHASE_NAMES.length) {
+    const e = event as ProbeEvent;
+    if (e === ProbeEvent.Phase && aux < HTTP_PHASE_NAMES.length) {
       t.tally.phaseSums[aux] += value;
       t.tally.phaseCounts[aux]++;
-    } else if (event === ProbeEvent.Status) t.tally.httpStatus = aux;
+    } else if (e === ProbeEvent.Status) t.tally.httpStatus = aux;
   }
   transferred(slot: number, bytes: number, seconds: number): void {
     const t = this.bySlot.get(slot);

@@ -115,10 +115,10 @@ export function buildProbeEndpointConfig(p: Record<string, any>, problems: Confi
   const c: ProbeEndpointConfig = {
     enabled: p.enabled === true,
     allowCidrs: [...(p.allow_cidrs as string[])],
-    count: p.count,
-    maxCount: p.max_count,
+    count: p.count as number,
+    maxCount: p.max_count as number,
     intervalMs: parseDuration(p.interval),
-    maxConcurrent: p.max_concurrent,
+    maxConcurrent: p.max_concurrent as number,
     timeoutOffsetMs: parseDuration(p.timeout_offset),
     maxDurationMs: parseDuration(p.max_duration),
     modules: {},

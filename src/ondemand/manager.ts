@@ -83,8 +83,7 @@ export interface Launcher {
 
 /** How an unlisted run ended, or why it could not start. */
 export type UnlistedOutcome =
-  | { ok: true; state: TestEndState; result: TestResult | null; error: string | null }
-  | { ok: false; error: 'worker_unavailable'; message: string };
+  { ok: true; state: TestEndState; result: TestResult | null; error: string | null } | { ok: false; error: 'worker_unavailable'; message: string };
 
 export type StartOutcome = { ok: true; id: string } | { ok: false; status: 429 | 503; error: 'too_many_tests' | 'worker_unavailable'; message: string };
 
@@ -154,7 +153,19 @@ export class TestManager {
     const id = randomUUID();
     const t = task(id, this.slotSeq++ & 0x0fff_ffff);
     if (!this.launcher.start(worker, t)) return null;
-    const e: Entry = { id, desc, worker, state: 'running', startedAt: this.now(), endedAt: null, result: null, error: null, guard: null, waiters: [], unlisted };
+    const e: Entry = {
+      id,
+      desc,
+      worker,
+      state: 'running',
+      startedAt: this.now(),
+      endedAt: null,
+      result: null,
+      error: null,
+      guard: null,
+      waiters: [],
+      unlisted,
+    };
     const longest = desc.count * desc.intervalMs + desc.timeoutMs + END_GUARD_GRACE_MS;
     e.guard = setTimeout(() => this.end(id, 'failed', null, 'no result from the worker in time'), longest);
     e.guard.unref();

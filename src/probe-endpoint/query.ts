@@ -122,7 +122,9 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
     k2 = isProbeKind(moduleText) ? moduleText : null;
     if (k2 === null) {
       const names = Object.keys(config.modules);
-      problems.push(`module ${show(moduleText)} is neither a probe_modules entry (${names.length > 0 ? names.join(', ') : 'none configured'}) nor a probe kind (${PROBE_KINDS.join(', ')})`);
+      problems.push(
+        `module ${show(moduleText)} is neither a probe_modules entry (${names.length > 0 ? names.join(', ') : 'none configured'}) nor a probe kind (${PROBE_KINDS.join(', ')})`,
+      );
     }
   }
   if (k1 && k2 && k1 !== k2) problems.push(`kind ${show(k1)} and module ${show(k2)} disagree; give one`);
@@ -138,7 +140,8 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
   }
   const modInterval = typeof mod?.values.interval === 'string' ? parseDuration(mod.values.interval) : undefined;
   const modTimeout = typeof mod?.values.timeout === 'string' ? parseDuration(mod.values.timeout) : undefined;
-  const intervalMs = durationParam('interval', single(params, 'interval', problems), PROBE_ENDPOINT_BOUNDS.interval, problems) ?? modInterval ?? config.intervalMs;
+  const intervalMs =
+    durationParam('interval', single(params, 'interval', problems), PROBE_ENDPOINT_BOUNDS.interval, problems) ?? modInterval ?? config.intervalMs;
   const timeoutAsked = durationParam('timeout', single(params, 'timeout', problems), TIMING_BOUNDS.timeout, problems) ?? modTimeout;
 
   const budget = probeBudgetMs(ctx.scrapeTimeoutHeader, config);
@@ -153,7 +156,9 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
     if (OWN_PARAMS.has(key)) continue;
     if (!kindKnown) continue;
     if (!Object.prototype.hasOwnProperty.call(optionDecls, key)) {
-      problems.push(`unknown parameter ${show(key)}: /probe takes target, kind (or module), count, interval, timeout, payload_size and the options of kind ${kind}${optionList(kind)}`);
+      problems.push(
+        `unknown parameter ${show(key)}: /probe takes target, kind (or module), count, interval, timeout, payload_size and the options of kind ${kind}${optionList(kind)}`,
+      );
       continue;
     }
     if (key.endsWith('_file')) {
@@ -189,7 +194,8 @@ export function parseProbeQuery(params: URLSearchParams, ctx: ProbeQueryContext)
 
   const parsed = parseTargetEntry(raw, 'GET /probe', defaults);
   if (!parsed.ok) {
-    for (const p of parsed.problems) problems.push(p.field === 'address' || p.field === 'url' ? `target ${p.message.replace(/^(address|url) /, '')}` : p.message);
+    for (const p of parsed.problems)
+      problems.push(p.field === 'address' || p.field === 'url' ? `target ${p.message.replace(/^(address|url) /, '')}` : p.message);
   }
   if (!parsed.ok || problems.length > 0) return { ok: false, problems };
   return { ok: true, request: { spec: parsed.spec, count, intervalMs, budgetMs } };

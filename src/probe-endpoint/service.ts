@@ -88,7 +88,10 @@ export class ProbeService {
     const config = this.opts.config();
     if (!config.enabled) return refuse(404, 'disabled', '/probe is off (probe_endpoint.enabled: false)');
     if (this.inFlight >= config.maxConcurrent) {
-      return { ...refuse(429, 'too_many_requests', `too many /probe requests at once (probe_endpoint.max_concurrent: ${config.maxConcurrent}); retry later`), headers: { 'retry-after': '1' } };
+      return {
+        ...refuse(429, 'too_many_requests', `too many /probe requests at once (probe_endpoint.max_concurrent: ${config.maxConcurrent}); retry later`),
+        headers: { 'retry-after': '1' },
+      };
     }
     this.inFlight++;
     try {
@@ -114,7 +117,11 @@ export class ProbeService {
     if (host === null) {
       res = httpResolution(spec);
       if (res.status === 'ok' && isIP(res.ip) === 0 && !allow.everything) {
-        return refuse(403, 'forbidden', `target host ${res.ip} is a name, which an http probe resolves itself, so it cannot be checked against probe_endpoint.allow_cidrs; use an address, or allow every address (::/0)`);
+        return refuse(
+          403,
+          'forbidden',
+          `target host ${res.ip} is a name, which an http probe resolves itself, so it cannot be checked against probe_endpoint.allow_cidrs; use an address, or allow every address (::/0)`,
+        );
       }
     } else if (isIP(host) !== 0) {
       res = { status: 'ok', ip: host, family: isIP(host) === 6 ? 6 : 4, addresses: [host] };
@@ -127,7 +134,11 @@ export class ProbeService {
     if (res.status !== 'ok') return refuse(400, 'bad_request', `target ${res.message}`);
     // An empty Allowlist allows all (the responder's convention); an empty probe_endpoint.allow_cidrs refuses all.
     if (isIP(res.ip) !== 0 && (config.allowCidrs.length === 0 || !allow.list.allows(res.ip))) {
-      return refuse(403, 'forbidden', `target address ${res.ip} is outside probe_endpoint.allow_cidrs (${config.allowCidrs.join(', ') || 'empty: every target is refused'})`);
+      return refuse(
+        403,
+        'forbidden',
+        `target address ${res.ip} is outside probe_endpoint.allow_cidrs (${config.allowCidrs.join(', ') || 'empty: every target is refused'})`,
+      );
     }
     const placed = toShardTarget(0, spec, res);
     if (placed === null) return refuse(400, 'bad_request', 'target cannot be probed');

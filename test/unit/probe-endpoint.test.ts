@@ -60,7 +60,10 @@ test('probe_endpoint defaults: enabled, loopback only, 3 probes 100ms apart, 16 
 
 test('check-config names every bad probe_endpoint key in one pass', () => {
   assert.throws(
-    () => loadYaml('probe_endpoint: {count: 30, max_count: 10, allow_cidrs: ["10.1.2.3/8"], interval: "0s", max_concurrent: 0, timeout_offset: "20s"}\ntargets: []\n'),
+    () =>
+      loadYaml(
+        'probe_endpoint: {count: 30, max_count: 10, allow_cidrs: ["10.1.2.3/8"], interval: "0s", max_concurrent: 0, timeout_offset: "20s"}\ntargets: []\n',
+      ),
     (e: Error) => {
       for (const key of ['probe_endpoint.allow_cidrs', 'probe_endpoint.interval', 'probe_endpoint.max_concurrent', 'probe_endpoint.timeout_offset']) {
         assert.match(e.message, new RegExp(key.replace('.', '\\.')), `names ${key}: ${e.message}`);
@@ -190,7 +193,10 @@ test('result: http phases averaged over the requests that reached them, the last
   assert.deepEqual(http.http_phase_seconds, { tls: 0.002, total: 0.02 }, 'phases nobody reached are absent');
   assert.equal(http.http_status, 503);
   assert.equal(summarize('http', newTally()).http_status, null, 'no response: null, not 0');
-  const icmp = summarize('icmp', tally((t) => (t.httpStatus = 200)));
+  const icmp = summarize(
+    'icmp',
+    tally((t) => (t.httpStatus = 200)),
+  );
   assert.equal(icmp.http_status, undefined);
   assert.equal(icmp.http_phase_seconds, undefined);
 });
@@ -208,60 +214,67 @@ function promtool(body: string): Promise<{ code: number | null; out: string }> {
   });
 }
 
-test('render: blackbox names plus fleetprobe_probe_burst_*, parsed back, and clean for promtool', { skip: hasPromtool ? false : 'promtool not installed' }, async () => {
-  const http = summarize(
-    'http',
-    tally((t) => {
-      for (let i = 0; i < 3; i++) {
-        t.sent++;
-        HTTP_PHASE_NAMES.forEach((_, p) => {
-          t.phaseSums[p] += 0.001 * (p + 1) * (i + 1);
-          t.phaseCounts[p]++;
-        });
-        t.httpStatus = 200;
-        t.received++;
-        t.rtts.push(0.005 * (i + 1));
-      }
-    }),
-  );
-  const lost = summarize(
-    'icmp',
-    tally((t) => {
-      t.sent = 2;
-      t.timeouts = 1;
-      t.errors.tls = 1;
-    }),
-  );
-  // Sent, no outcome yet (a cancelled burst): no loss claimed.
-  const cut = summarize('tcp', tally((t) => (t.sent = 3)));
-  const bodies = {
-    http: renderProbe({ kind: 'http', ipProtocol: 4, result: http, durationSeconds: 0.25, dnsSeconds: 0 }),
-    lost: renderProbe({ kind: 'icmp', ipProtocol: 6, result: lost, durationSeconds: 1.5, dnsSeconds: 0.01 }),
-    cut: renderProbe({ kind: 'tcp', ipProtocol: 4, result: cut, durationSeconds: 0.1, dnsSeconds: 0 }),
-  };
-  const v = (body: string, name: string, labels = ''): number => {
-    const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
-    assert.ok(line, `${name}${labels} in\n${body}`);
-    return Number(line.split(' ')[1]);
-  };
-  assert.equal(v(bodies.http, 'probe_success'), 1);
-  assert.equal(v(bodies.http, 'probe_http_status_code'), 200);
-  assert.equal(v(bodies.http, 'fleetprobe_probe_burst_received'), 3);
-  assert.equal(v(bodies.http, 'fleetprobe_probe_burst_rtt_seconds', 'stat="avg"'), 0.01);
-  assert.ok(Math.abs(v(bodies.http, 'fleetprobe_probe_burst_http_phase_seconds', 'phase="total"') - 0.01) < 1e-12);
-  assert.equal(v(bodies.lost, 'probe_success'), 0);
-  assert.equal(v(bodies.lost, 'probe_ip_protocol'), 6);
-  assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_loss_ratio'), 1);
-  assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_errors', 'reason="tls"'), 1, 'a reason the kind does not declare still shows');
-  assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_errors', 'reason="host_unreachable"'), 0, 'declared reasons exported at 0');
-  assert.ok(Number.isNaN(v(bodies.lost, 'fleetprobe_probe_burst_rtt_seconds', 'stat="min"')));
-  assert.ok(!bodies.lost.includes('probe_http_status_code'), 'http families only for http');
-  assert.ok(Number.isNaN(v(bodies.cut, 'fleetprobe_probe_burst_loss_ratio')), 'no outcome yet: no loss claimed');
-  assert.equal(v(bodies.cut, 'fleetprobe_probe_burst_sent'), 3);
-  for (const [name, body] of Object.entries(bodies)) {
-    assert.ok(parsePrometheusText(body).samples.length > 10, `${name} parses`);
-    const r = await promtool(body);
-    assert.equal(r.code, 0, `promtool on ${name}: ${r.out}`);
-    assert.equal(r.out.trim(), '', `promtool lint on ${name}: ${r.out}`);
-  }
-});
+test(
+  'render: blackbox names plus fleetprobe_probe_burst_*, parsed back, and clean for promtool',
+  { skip: hasPromtool ? false : 'promtool not installed' },
+  async () => {
+    const http = summarize(
+      'http',
+      tally((t) => {
+        for (let i = 0; i < 3; i++) {
+          t.sent++;
+          HTTP_PHASE_NAMES.forEach((_, p) => {
+            t.phaseSums[p] += 0.001 * (p + 1) * (i + 1);
+            t.phaseCounts[p]++;
+          });
+          t.httpStatus = 200;
+          t.received++;
+          t.rtts.push(0.005 * (i + 1));
+        }
+      }),
+    );
+    const lost = summarize(
+      'icmp',
+      tally((t) => {
+        t.sent = 2;
+        t.timeouts = 1;
+        t.errors.tls = 1;
+      }),
+    );
+    // Sent, no outcome yet (a cancelled burst): no loss claimed.
+    const cut = summarize(
+      'tcp',
+      tally((t) => (t.sent = 3)),
+    );
+    const bodies = {
+      http: renderProbe({ kind: 'http', ipProtocol: 4, result: http, durationSeconds: 0.25, dnsSeconds: 0 }),
+      lost: renderProbe({ kind: 'icmp', ipProtocol: 6, result: lost, durationSeconds: 1.5, dnsSeconds: 0.01 }),
+      cut: renderProbe({ kind: 'tcp', ipProtocol: 4, result: cut, durationSeconds: 0.1, dnsSeconds: 0 }),
+    };
+    const v = (body: string, name: string, labels = ''): number => {
+      const line = body.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+      assert.ok(line, `${name}${labels} in\n${body}`);
+      return Number(line.split(' ')[1]);
+    };
+    assert.equal(v(bodies.http, 'probe_success'), 1);
+    assert.equal(v(bodies.http, 'probe_http_status_code'), 200);
+    assert.equal(v(bodies.http, 'fleetprobe_probe_burst_received'), 3);
+    assert.equal(v(bodies.http, 'fleetprobe_probe_burst_rtt_seconds', 'stat="avg"'), 0.01);
+    assert.ok(Math.abs(v(bodies.http, 'fleetprobe_probe_burst_http_phase_seconds', 'phase="total"') - 0.01) < 1e-12);
+    assert.equal(v(bodies.lost, 'probe_success'), 0);
+    assert.equal(v(bodies.lost, 'probe_ip_protocol'), 6);
+    assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_loss_ratio'), 1);
+    assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_errors', 'reason="tls"'), 1, 'a reason the kind does not declare still shows');
+    assert.equal(v(bodies.lost, 'fleetprobe_probe_burst_errors', 'reason="host_unreachable"'), 0, 'declared reasons exported at 0');
+    assert.ok(Number.isNaN(v(bodies.lost, 'fleetprobe_probe_burst_rtt_seconds', 'stat="min"')));
+    assert.ok(!bodies.lost.includes('probe_http_status_code'), 'http families only for http');
+    assert.ok(Number.isNaN(v(bodies.cut, 'fleetprobe_probe_burst_loss_ratio')), 'no outcome yet: no loss claimed');
+    assert.equal(v(bodies.cut, 'fleetprobe_probe_burst_sent'), 3);
+    for (const [name, body] of Object.entries(bodies)) {
+      assert.ok(parsePrometheusText(body).samples.length > 10, `${name} parses`);
+      const r = await promtool(body);
+      assert.equal(r.code, 0, `promtool on ${name}: ${r.out}`);
+      assert.equal(r.out.trim(), '', `promtool lint on ${name}: ${r.out}`);
+    }
+  },
+);

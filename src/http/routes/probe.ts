@@ -10,7 +10,7 @@ export interface ProbeRouteOptions {
   service: ProbeService;
 }
 
-export async function probeRoutes(app: FastifyInstance, opts: ProbeRouteOptions): Promise<void> {
+export function probeRoutes(app: FastifyInstance, opts: ProbeRouteOptions): Promise<void> {
   app.get('/probe', async (req, reply) => {
     const abort = new AbortController();
     const onClose = (): void => {
@@ -27,4 +27,5 @@ export async function probeRoutes(app: FastifyInstance, opts: ProbeRouteOptions)
       reply.raw.off('close', onClose);
     }
   });
+  return Promise.resolve();
 }

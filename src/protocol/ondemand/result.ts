@@ -29,7 +29,16 @@ export interface Tally {
 }
 
 export function newTally(): Tally {
-  return { sent: 0, received: 0, timeouts: 0, duplicates: 0, late: 0, errors: {}, rtts: [], seqs: [], bodyBytes: 0,
+  return {
+    sent: 0,
+    received: 0,
+    timeouts: 0,
+    duplicates: 0,
+    late: 0,
+    errors: {},
+    rtts: [],
+    seqs: [],
+    bodyBytes: 0,
     transferSeconds: 0,
     phaseSums: HTTP_PHASE_NAMES.map(() => 0),
     phaseCounts: HTTP_PHASE_NAMES.map(() => 0),
