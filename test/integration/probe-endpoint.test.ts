@@ -32,6 +32,9 @@ async function setup(t: { after(fn: () => Promise<void> | void): void }, maxConc
     responder: { tcp_echo: echo, udp_echo: echo, http: `127.0.0.1:${httpPort}`, allow_cidrs: ['127.0.0.0/8'] },
     probe_defaults: { interval: '1s', timeout: '500ms' },
     probe_endpoint: { max_concurrent: maxConcurrent },
+    // One place for the tests API: /probe's bursts (unlisted on-demand tests) must not take it.
+    tests: { max_concurrent: 1 },
+    api: { token: TOKEN },
     probe_modules: { tcp_connect: { kind: 'tcp', count: 2, interval: '50ms' } },
     targets: [{ name: 'scheduled', address: '127.0.0.1' }],
   });
@@ -43,6 +46,8 @@ async function setup(t: { after(fn: () => Promise<void> | void): void }, maxConc
   await exp.waitReady(20_000);
   return { exp, listen, echo, http: `127.0.0.1:${httpPort}` };
 }
+
+const TOKEN = 'probe-endpoint-test-token-0123456789';
 
 function probe(exp: ExporterProcess, query: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
   return exp.request(`/probe?${query}`, { headers, timeoutMs: 15_000 });
@@ -106,6 +111,16 @@ test(
     assert.equal(third.status, 429, third.text());
     assert.equal(third.headers['retry-after'], '1');
     assert.ok(performance.now() - t0 < 1500, 'refused at once, not queued');
+    // The running bursts are unlisted on-demand tests: not in the tests API's list, and its one place is free.
+    const listed = JSON.parse((await exp.request('/api/v1/tests')).text()) as { tests: unknown[] };
+    assert.deepEqual(listed.tests, [], 'no /probe burst in GET /api/v1/tests');
+    const test = await exp.request('/api/v1/tests?wait=1', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ address: '127.0.0.1', kind: 'icmp', count: 1, interval: '100ms' }),
+      timeoutMs: 10_000,
+    });
+    assert.equal(test.status, 200, `tests.max_concurrent 1 is not taken by the bursts: ${test.text()}`);
     for (const r of await Promise.all(slow)) {
       assert.equal(r.status, 200);
       assert.equal(sample(r.text(), 'fleetprobe_probe_burst_received'), 20);
@@ -120,6 +135,9 @@ test(
     assert.equal(count('bad_request'), 2);
     assert.equal(count('forbidden'), 1);
     assert.equal(count('too_many_requests'), 1);
+    const ondemand = (kind: string, state: string) => sample(metrics, 'fleetprobe_ondemand_tests_total', `kind="${kind}",state="${state}"`);
+    assert.equal(ondemand('icmp', 'done'), 1, 'only the API test is counted as an on-demand test');
+    assert.equal(ondemand('tcp', 'done'), 0);
   },
 );
 
