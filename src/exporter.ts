@@ -36,6 +36,7 @@ import type { ProberIdentity } from './aggregate/groups.js';
 import { MeshDnsMetrics } from './metrics/mesh-dns.js';
 import { renderMetrics } from './metrics/scrape.js';
 import { ShardSupervisor } from './pool/supervisor.js';
+import { ProbeService } from './probe-endpoint/service.js';
 import { TargetSync } from './pool/target-sync.js';
 import { WorkerRecords } from './pool/worker-record.js';
 import { startOtelExport, type OtelExport } from './metrics/otel.js';
@@ -146,6 +147,8 @@ export class Exporter {
   private webAddresses: string[] = [];
   /** On-demand tests (POST /api/v1/tests; run mode). */
   private tests: TestManager | null = null;
+  /** Built with the web app in run mode; GET /probe runs its bursts through it. */
+  private testsController: TestController | null = null;
   /** The mutation rule last logged (logged again when a reload changes it). */
   private loggedMutationRule: MutationRuleKind | null = null;
 
@@ -273,6 +276,7 @@ export class Exporter {
       mutations: () => this.mutationPolicy(),
       targetChanges: this.mode === 'run' ? this.apiTargetsController() : undefined,
       tests: this.mode === 'run' ? this.testController() : undefined,
+      probe: this.mode === 'run' ? this.probeService() : undefined,
     });
     const setting: ListenerSetting = { key: 'web.listen_address', address: this.config.web.listenAddress };
     const web = listenAddress(setting.key, setting.address);
@@ -502,7 +506,6 @@ export class Exporter {
     else this.log.info({ rule: rule.kind, listen: rule.listen }, line);
   }
 
-  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
   /** On-demand tests: run on the workers of the pool in effect, limits read per request (a reload changes them). */
   private testController(): TestController {
     const manager = new TestManager(() => ({ maxConcurrent: this.config.tests.maxConcurrent, resultsKept: this.config.tests.resultsKept }), {
@@ -510,7 +513,7 @@ export class Exporter {
       cancel: (worker, id) => this.supervisor?.cancelTest(worker, id),
     });
     this.tests = manager;
-    return new TestController({
+    this.testsController = new TestController({
       manager,
       config: () => ({ probeDefaults: this.config.probeDefaults, limits: this.config.tests, dnsPrefer: this.config.dns.prefer }),
       configured: (name) => {
@@ -520,7 +523,21 @@ export class Exporter {
       workerOf: (name) => this.supervisor?.workerOf(name) ?? 0,
       anyWorker: () => this.supervisor?.leastLoadedWorker() ?? null,
     });
+    return this.testsController;
   }
+
+  /** GET /probe: unlisted on-demand tests on the current pool, settings read per request (a reload applies at once). */
+  private probeService(): ProbeService {
+    return new ProbeService({
+      config: () => this.config.probeEndpoint,
+      defaults: () => this.config.probeDefaults,
+      dnsPrefer: () => this.config.dns.prefer,
+      tests: () => (this.supervisor ? this.testsController : null),
+      registry: this.self.registry,
+    });
+  }
+
+  /** POST/DELETE /api/v1/targets, applied through the same queue and path as reloads. */
 
   private apiTargetsController(): ApiTargetsController {
     return new ApiTargetsController({

@@ -13,11 +13,14 @@
  * guard timer ends it as failed if outcomes are missing long after the last timeout
  * (a prober bug must not hold a test slot forever).
  */
-import { ERROR_REASON_NAMES } from '../src/protocol/events.js';
+import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../src/protocol/events.js';
 import type { FromWorker, OnDemandTask, TestEndState } from '../src/protocol/messages.js';
 import type { ProbeKind } from '../src/targets/model.js';
 import { newTally, summarize, type Tally } from '../src/protocol/ondemand/result.js';
 import type { Prober, ProbeSink } from './probes/prober.js';
+
+/** A probe the prober skipped is tried again after this long (ms), or the interval if shorter. */
+const SKIPPED_RETRY_MS = 5;
 
 /** Grace after the last probe's timeout before a test whose outcomes are missing is failed. */
 const GUARD_GRACE_MS = 2000;
@@ -28,6 +31,8 @@ class RunningTest {
   readonly startedAt = performance.now();
   timer: NodeJS.Timeout | null = null;
   guard: NodeJS.Timeout | null = null;
+  /** When the prober began skipping this test's probes (null: it is not). */
+  skippingSince: number | null = null;
   constructor(
     readonly task: OnDemandTask,
     readonly prober: Prober,
@@ -88,12 +93,29 @@ export class OnDemandRunner implements ProbeSink {
     t.timer = null;
     const { count, intervalMs } = t.task;
     const due = Math.min(count, Math.floor((performance.now() - t.startedAt) / intervalMs) + 1);
+    let skipped = false;
     while (t.issued < due && this.byId.get(t.task.id) === t) {
       t.issued++;
+      const before = t.tally.sent;
       t.prober.probe(t.task.target.slot);
+      if (t.tally.sent === before && this.byId.get(t.task.id) === t) {
+        // The prober skipped it (tcp_echo before its first connection settles: see
+        // tcp-echo.ts). Probers report Sent synchronously, so no Sent = not sent: try
+        // again shortly, for at most the probe timeout, rather than end a probe short.
+        const now = performance.now();
+        t.skippingSince ??= now;
+        if (now - t.skippingSince <= t.task.target.timeoutMs) {
+          t.issued--;
+          skipped = true;
+        }
+        break;
+      }
+      t.skippingSince = null;
     }
     if (this.byId.get(t.task.id) !== t) return; // ended meanwhile (an instant error on the last probe)
-    if (t.issued < count) {
+    if (skipped) {
+      t.timer = setTimeout(() => this.tick(t), Math.min(intervalMs, SKIPPED_RETRY_MS));
+    } else if (t.issued < count) {
       const next = t.startedAt + t.issued * intervalMs - performance.now();
       t.timer = setTimeout(() => this.tick(t), Math.max(0, next));
     } else {
@@ -159,8 +181,15 @@ export class OnDemandRunner implements ProbeSink {
   dropped(): void {
     /* drops are the batch's (the router never sends them here) */
   }
-  record(): void {
-    /* phases are not part of a test's result */
+  /** http phases (mean per phase) and the last status; other kinds' records (tcp_echo connects) are not part of a result. */
+  record(slot: number, event: number, _reason: number, aux: number, value: number): void {
+    const t = this.bySlot.get(slot);
+    if (!t) return;
+    const e = event as ProbeEvent;
+    if (e === ProbeEvent.Phase && aux < HTTP_PHASE_NAMES.length) {
+      t.tally.phaseSums[aux] += value;
+      t.tally.phaseCounts[aux]++;
+    } else if (e === ProbeEvent.Status) t.tally.httpStatus = aux;
   }
   transferred(slot: number, bytes: number, seconds: number): void {
     const t = this.bySlot.get(slot);

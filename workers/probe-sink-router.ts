@@ -42,8 +42,8 @@ export class ProbeSinkRouter implements ProbeSink {
     this.batch.dropped(reason);
   }
   record(slot: number, event: number, reason: number, aux: number, value: number): void {
-    // Phases and statuses of a test are not part of its result: only the batch keeps them.
-    if (slot < ONDEMAND_SLOT_BASE) this.batch.record(slot, event, reason, aux, value);
+    if (slot >= ONDEMAND_SLOT_BASE) this.ondemand.record(slot, event, reason, aux, value);
+    else this.batch.record(slot, event, reason, aux, value);
   }
   transferred(slot: number, bytes: number, seconds: number): void {
     if (slot >= ONDEMAND_SLOT_BASE) this.ondemand.transferred?.(slot, bytes, seconds);

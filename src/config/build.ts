@@ -21,6 +21,8 @@ import { listenerCollisions } from './listeners.js';
 import { defaultStallTimeoutMs } from '../pool/failures.js';
 import { buildApiConfig, buildGrpcConfig, buildStreamConfig, buildTestsConfig } from './build-api.js';
 import { buildWebSecurity } from './build-web.js';
+import { buildProbeEndpointConfig } from './schema-probe.js';
+import { buildProbeModules } from './build-probe-modules.js';
 import { MESH_TARGET_LABELS } from '../targets/mesh.js';
 
 /**
@@ -301,6 +303,7 @@ export function buildConfig(p: ConfigProps, configFile: string, baseDir: string,
     tests: buildTestsConfig(p.tests),
     grpc: buildGrpcConfig(p.grpc),
     stream: buildStreamConfig(p.stream),
+    probeEndpoint: buildProbeEndpointConfig(p.probe_endpoint, problems, (maxCount) => buildProbeModules(p.probe_modules, probeDefaults, maxCount, problems)),
   };
 }
 

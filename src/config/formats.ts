@@ -37,6 +37,7 @@ import {
   type Format,
 } from '../values/format.js';
 import type { Range } from '../values/range.js';
+import { PROBE_ENDPOINT_FORMATS } from './schema-probe.js';
 import { API_BOUNDS, COUNT_BOUNDS, DURATION_BOUNDS, RTT_BUCKET_MAX_SECONDS, STREAM_BOUNDS, TESTS_BOUNDS } from './bounds.js';
 
 export type { Check, ElementProblem, Format } from '../values/format.js';
@@ -244,6 +245,7 @@ export const FORMATS: Record<string, Format> = {
     `at most ${LABEL_BOUNDS.perTarget} labels; names up to ${LABEL_BOUNDS.nameBytes} bytes, values up to ${LABEL_BOUNDS.valueBytes} bytes`,
   ),
   ...kindOptionFormats(),
+  ...PROBE_ENDPOINT_FORMATS,
 };
 
 let registered = false;

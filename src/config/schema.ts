@@ -18,6 +18,7 @@ import { DEFAULT_HEAP_LIMIT_MB } from '../pool/failures.js';
 import { DEFAULT_GROUP_LIMIT } from '../aggregate/groups.js';
 import { RATE_LIMIT_DEFAULTS } from '../responder/limits.js';
 import { apiSections } from './schema-api.js';
+import { probeEndpointSection } from './schema-probe.js';
 import { DEFAULT_MAX_REQUESTS, defaultMaxConnections } from '../http/limits.js';
 import { readFdLimits } from '../http/fd-limit.js';
 
@@ -365,6 +366,7 @@ export function buildSchema(): SchemaSection {
       },
     },
     ...apiSections(),
+    ...probeEndpointSection(),
   };
   withNames(schema, '');
   return schema;

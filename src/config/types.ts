@@ -6,6 +6,9 @@ import type { WebLimits } from '../http/limits.js';
 import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
 import type { IcmpSocketChoice as IcmpSocketMode } from '../protocol/icmp-socket-mode.js';
 import type { WebSecurityConfig } from '../http/web-config/load.js';
+import type { ProbeEndpointConfig } from './schema-probe.js';
+
+export type { ProbeEndpointConfig } from './schema-probe.js';
 
 // Declared with the targets (targets/ does not import config/); re-exported for the
 // code that has always found them here.
@@ -102,4 +105,6 @@ export interface Config {
   tests: TestsConfig;
   grpc: GrpcConfig;
   stream: StreamConfig;
+  /** GET /probe (probe_endpoint.*). */
+  probeEndpoint: ProbeEndpointConfig;
 }

@@ -22,6 +22,8 @@ import { linksPage } from './console/static.js';
 import type { WebSecurity } from './web-config/security.js';
 import { targetChangeRoutes, type TargetChanges } from './routes/targets.js';
 import { installMutationAuth, type MutationPolicy } from './mutation-auth.js';
+import { probeRoutes } from './routes/probe.js';
+import type { ProbeService } from '../probe-endpoint/service.js';
 import { testRoutes } from './routes/tests.js';
 import type { TestController } from '../ondemand/controller.js';
 
@@ -48,6 +50,8 @@ export interface BuildOptions {
   targetChanges?: TargetChanges;
   /** POST/GET/DELETE /api/v1/tests (on-demand tests); absent: no such routes (responder mode). */
   tests?: TestController;
+  /** GET /probe (the multi-target pattern); absent: no such route (responder mode). */
+  probe?: ProbeService;
 }
 
 /**
@@ -118,6 +122,7 @@ export async function build(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(apiRoutes, { source: opts.api });
   if (opts.stream) await app.register(streamRoutes, opts.stream);
   if (opts.targetChanges) await app.register(targetChangeRoutes, { changes: opts.targetChanges });
+  if (opts.probe) await app.register(probeRoutes, { service: opts.probe });
   if (opts.tests) await app.register(testRoutes, { tests: opts.tests });
 
   const links = [opts.telemetryPath, '/healthz', '/readyz', '/api/v1/targets', '/api/v1/status'];

@@ -12,7 +12,7 @@ import { hostOf, httpResolution, lookupHost, type DnsPreference, type Resolution
 import { toShardTarget } from '../targets/registry.js';
 import { ONDEMAND_SLOT_BASE, type OnDemandTask } from '../protocol/messages.js';
 import { describeTestProblems, planTest, type ConfiguredTarget, type TestLimits, type TestPlan, type TestProblem } from './request.js';
-import type { TestDescription, TestManager, TestView } from './manager.js';
+import type { TestDescription, TestManager, TestView, UnlistedOutcome } from './manager.js';
 import type { KindOptions } from '../kinds/index.js';
 
 /** How long a new address's name may take to resolve. */
@@ -122,6 +122,27 @@ export class TestController {
   cancel(id: string): TestAnswer {
     const v = this.d.manager.cancel(id);
     return v ? { status: 202, body: v } : notFound(id);
+  }
+
+  /**
+   * An unlisted test (GET /probe): `target` is resolved and timed by the caller (its
+   * slot is replaced); placed like a new address's test, on the least loaded worker,
+   * and not recorded (TestManager.runUnlisted). Resolves when it ends.
+   */
+  runUnlisted(desc: TestDescription, target: ShardTarget, signal?: AbortSignal): Promise<UnlistedOutcome> {
+    const worker = this.d.anyWorker();
+    if (worker === null) return Promise.resolve({ ok: false, error: 'worker_unavailable', message: 'the worker pool is not running' });
+    return this.d.manager.runUnlisted(
+      desc,
+      worker,
+      (id, slotIndex): OnDemandTask => ({
+        id,
+        target: { ...target, slot: ONDEMAND_SLOT_BASE + slotIndex, phaseMs: 0, intervalMs: Math.max(1, desc.intervalMs) },
+        count: desc.count,
+        intervalMs: desc.intervalMs,
+      }),
+      signal,
+    );
   }
 
   /** The test's view once it has ended. */

@@ -8,6 +8,11 @@
  * (test_end), its worker is gone (failed), or a guard timer fires (failed): the guard
  * is the test's longest possible run plus a grace, so a lost message cannot hold a
  * concurrency slot forever.
+ *
+ * Unlisted runs (runUnlisted, GET /probe's) share the slots, the worker path and the
+ * guard, but are reads, not tests anyone manages: they count against neither
+ * tests.max_concurrent nor tests.results_kept nor the on-demand metrics, never show in
+ * list()/get(), and are forgotten when they end (the caller has the result).
  */
 import { randomUUID } from 'node:crypto';
 import type { OnDemandTask, TestEndState } from '../protocol/messages.js';
@@ -49,6 +54,7 @@ interface Entry {
   error: string | null;
   guard: NodeJS.Timeout | null;
   waiters: Array<() => void>;
+  unlisted: boolean;
 }
 
 /** A test as GET /api/v1/tests/ID shows it. */
@@ -74,6 +80,10 @@ export interface Launcher {
   start(worker: number, task: OnDemandTask): boolean;
   cancel(worker: number, id: string): void;
 }
+
+/** How an unlisted run ended, or why it could not start. */
+export type UnlistedOutcome =
+  { ok: true; state: TestEndState; result: TestResult | null; error: string | null } | { ok: false; error: 'worker_unavailable'; message: string };
 
 export type StartOutcome = { ok: true; id: string } | { ok: false; status: 429 | 503; error: 'too_many_tests' | 'worker_unavailable'; message: string };
 
@@ -111,18 +121,56 @@ export class TestManager {
         message: `${this.running} on-demand tests are running; tests.max_concurrent is ${maxConcurrent}: wait for one to end or cancel one`,
       };
     }
-    const id = randomUUID();
-    const t = task(id, this.slotSeq++ & 0x0fff_ffff);
-    if (!this.launcher.start(worker, t)) {
+    const e = this.launch(desc, worker, task, false);
+    if (e === null) {
       return { ok: false, status: 503, error: 'worker_unavailable', message: `worker ${worker}, which runs this target, is restarting; try again shortly` };
     }
-    const e: Entry = { id, desc, worker, state: 'running', startedAt: this.now(), endedAt: null, result: null, error: null, guard: null, waiters: [] };
+    this.running++;
+    return { ok: true, id: e.id };
+  }
+
+  /**
+   * Run an unlisted test on `worker` and resolve with how it ended (see the header).
+   * `signal` cancels it: the worker then answers with what it has.
+   */
+  runUnlisted(desc: TestDescription, worker: number, task: (id: string, slotIndex: number) => OnDemandTask, signal?: AbortSignal): Promise<UnlistedOutcome> {
+    const e = this.launch(desc, worker, task, true);
+    if (e === null) return Promise.resolve({ ok: false, error: 'worker_unavailable', message: `worker ${worker} is restarting; try again shortly` });
+    const onAbort = (): void => {
+      if (e.state === 'running') this.launcher.cancel(e.worker, e.id);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    return new Promise((resolve) => {
+      e.waiters.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve({ ok: true, state: e.state as TestEndState, result: e.result, error: e.error });
+      });
+    });
+  }
+
+  private launch(desc: TestDescription, worker: number, task: (id: string, slotIndex: number) => OnDemandTask, unlisted: boolean): Entry | null {
+    const id = randomUUID();
+    const t = task(id, this.slotSeq++ & 0x0fff_ffff);
+    if (!this.launcher.start(worker, t)) return null;
+    const e: Entry = {
+      id,
+      desc,
+      worker,
+      state: 'running',
+      startedAt: this.now(),
+      endedAt: null,
+      result: null,
+      error: null,
+      guard: null,
+      waiters: [],
+      unlisted,
+    };
     const longest = desc.count * desc.intervalMs + desc.timeoutMs + END_GUARD_GRACE_MS;
     e.guard = setTimeout(() => this.end(id, 'failed', null, 'no result from the worker in time'), longest);
     e.guard.unref();
     this.entries.set(id, e);
-    this.running++;
-    return { ok: true, id };
+    return e;
   }
 
   /** The worker reported the end of a test. */
@@ -135,6 +183,11 @@ export class TestManager {
     e.endedAt = this.now();
     e.result = result;
     e.error = error ?? null;
+    if (e.unlisted) {
+      this.entries.delete(id);
+      for (const w of e.waiters.splice(0)) w();
+      return;
+    }
     this.running--;
     const key = `${e.desc.kind} ${state}`;
     this.testsByKindState.set(key, (this.testsByKindState.get(key) ?? 0) + 1);
@@ -153,25 +206,33 @@ export class TestManager {
 
   /** DELETE: ask the worker to stop it (the end arrives as a report). Null: no such test. */
   cancel(id: string): TestView | null {
-    const e = this.entries.get(id);
+    const e = this.listed(id);
     if (!e) return null;
     if (e.state === 'running') this.launcher.cancel(e.worker, id);
     return this.view(e);
   }
 
   get(id: string): TestView | null {
-    const e = this.entries.get(id);
+    const e = this.listed(id);
     return e ? this.view(e) : null;
+  }
+
+  private listed(id: string): Entry | undefined {
+    const e = this.entries.get(id);
+    return e && !e.unlisted ? e : undefined;
   }
 
   /** Running and kept tests, newest first. */
   list(): TestView[] {
-    return [...this.entries.values()].reverse().map((e) => this.view(e));
+    return [...this.entries.values()]
+      .filter((e) => !e.unlisted)
+      .reverse()
+      .map((e) => this.view(e));
   }
 
   /** Resolves when the test has ended (at once if it has, or is unknown). */
   waitFor(id: string): Promise<void> {
-    const e = this.entries.get(id);
+    const e = this.listed(id);
     if (!e || e.state !== 'running') return Promise.resolve();
     return new Promise((resolve) => e.waiters.push(resolve));
   }

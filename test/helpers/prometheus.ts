@@ -36,6 +36,12 @@ export interface StartPrometheusOptions {
   targets: string[];
   scrapeInterval?: string;
   /**
+   * Scrape configs as written in prometheus.yml (relabelling, params, metrics_path),
+   * beside the static job (give `targets: []` for none). The caller keeps every address
+   * in them on loopback.
+   */
+  scrapeConfigs?: unknown[];
+  /**
    * More jobs, each a Prometheus scrape_config without job_name and static_configs
    * (scheme, tls_config, basic_auth...), scraping its own loopback targets.
    */
@@ -60,6 +66,7 @@ export async function startPrometheus(opts: StartPrometheusOptions): Promise<Pro
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
     scrape_configs: [
+      ...(opts.scrapeConfigs ?? []),
       ...(opts.targets.length > 0 ? [{ job_name: opts.job, static_configs: [{ targets: opts.targets }] }] : []),
       ...(opts.jobs ?? []).map((j) => ({ job_name: j.job, ...j.scrape, static_configs: [{ targets: j.targets }] })),
     ],

@@ -55,6 +55,7 @@ test('outcomes of on-demand slots go to the tests, never into the batch; schedul
     ['error', T, ErrorReason.refused],
     ['duplicate', T],
     ['late', T, 0.5],
+    ['record', T, ProbeEvent.Status, 0, 200, 0],
     ['transferred', T, 1000, 0.1],
   ]);
   assert.ok(ONDEMAND_SLOT_BASE + 0x0fff_ffff <= 0xffff_ffff, 'on-demand slots fit the uint32 slot of probe payloads');

@@ -3,6 +3,7 @@
  * API shows (TestResult), derived from it by summarize(). The tally crosses the
  * thread boundary once, when the test ends; the summary is computed on the worker.
  */
+import { HTTP_PHASE_NAMES, type HttpPhaseName } from '../events.js';
 import { interarrivalJitter, lossRatio, reorderedCount, summarizeRtts, type RttSummary } from './stats.js';
 
 export interface Tally {
@@ -21,10 +22,28 @@ export interface Tally {
   /** http: body bytes of the answered probes, and their request-to-end-of-body time (seconds). */
   bodyBytes: number;
   transferSeconds: number;
+  /** http: sum and count of each phase's durations (index: HttpPhase), and the last response's status (0: none yet). */
+  phaseSums: number[];
+  phaseCounts: number[];
+  httpStatus: number;
 }
 
 export function newTally(): Tally {
-  return { sent: 0, received: 0, timeouts: 0, duplicates: 0, late: 0, errors: {}, rtts: [], seqs: [], bodyBytes: 0, transferSeconds: 0 };
+  return {
+    sent: 0,
+    received: 0,
+    timeouts: 0,
+    duplicates: 0,
+    late: 0,
+    errors: {},
+    rtts: [],
+    seqs: [],
+    bodyBytes: 0,
+    transferSeconds: 0,
+    phaseSums: HTTP_PHASE_NAMES.map(() => 0),
+    phaseCounts: HTTP_PHASE_NAMES.map(() => 0),
+    httpStatus: 0,
+  };
 }
 
 export interface TestResult {
@@ -44,6 +63,10 @@ export interface TestResult {
   /** http: body bytes received and their rate over the answered requests' total time. */
   bytes_received?: number;
   throughput_bytes_per_second?: number;
+  /** http: mean duration of each phase over the requests that reached it (seconds; a phase none reached is absent). */
+  http_phase_seconds?: Partial<Record<HttpPhaseName, number>>;
+  /** http: status code of the last complete response, null when none completed. */
+  http_status?: number | null;
 }
 
 export function summarize(kind: string, t: Tally): TestResult {
@@ -62,6 +85,12 @@ export function summarize(kind: string, t: Tally): TestResult {
   if (kind === 'http') {
     r.bytes_received = t.bodyBytes;
     r.throughput_bytes_per_second = t.transferSeconds > 0 ? t.bodyBytes / t.transferSeconds : 0;
+    const phases: Partial<Record<HttpPhaseName, number>> = {};
+    HTTP_PHASE_NAMES.forEach((name, i) => {
+      if (t.phaseCounts[i] > 0) phases[name] = t.phaseSums[i] / t.phaseCounts[i];
+    });
+    r.http_phase_seconds = phases;
+    r.http_status = t.httpStatus > 0 ? t.httpStatus : null;
   }
   return r;
 }
