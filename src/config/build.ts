@@ -90,6 +90,9 @@ export interface ConfigProps {
   tests: Parameters<typeof buildTestsConfig>[0];
   grpc: Parameters<typeof buildGrpcConfig>[0];
   stream: Parameters<typeof buildStreamConfig>[0];
+  probe_endpoint: Parameters<typeof buildProbeEndpointConfig>[0];
+  /** Checked by buildProbeModules, entry by entry. */
+  probe_modules: unknown;
 }
 
 /**

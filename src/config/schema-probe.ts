@@ -110,15 +110,26 @@ export interface ProbeEndpointConfig {
   modules: Record<string, ProbeModule>;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-export function buildProbeEndpointConfig(p: Record<string, any>, problems: ConfigProblem[], modules: (maxCount: number) => Record<string, ProbeModule>): ProbeEndpointConfig {
+/** probe_endpoint.* as convict hands them over, after the schema's checks. */
+export interface ProbeEndpointProps {
+  enabled: boolean;
+  allow_cidrs: string[];
+  count: number;
+  max_count: number;
+  interval: string;
+  max_concurrent: number;
+  timeout_offset: string;
+  max_duration: string;
+}
+
+export function buildProbeEndpointConfig(p: ProbeEndpointProps, problems: ConfigProblem[], modules: (maxCount: number) => Record<string, ProbeModule>): ProbeEndpointConfig {
   const c: ProbeEndpointConfig = {
     enabled: p.enabled === true,
-    allowCidrs: [...(p.allow_cidrs as string[])],
-    count: p.count as number,
-    maxCount: p.max_count as number,
+    allowCidrs: [...p.allow_cidrs],
+    count: p.count,
+    maxCount: p.max_count,
     intervalMs: parseDuration(p.interval),
-    maxConcurrent: p.max_concurrent as number,
+    maxConcurrent: p.max_concurrent,
     timeoutOffsetMs: parseDuration(p.timeout_offset),
     maxDurationMs: parseDuration(p.max_duration),
     modules: {},
