@@ -319,7 +319,15 @@ test(
     // The recorded per-target loss exists for every target and is 0 here.
     const loss = await p.query(rules.find((r) => r.record === 'fleetprobe:probe_loss:ratio_rate5m')!.expr);
     assert.equal(loss.length, targets.length);
-    for (const row of loss) assert.ok(Number(row.value[1]) < 0.05, `${row.metric.target} loss ${row.value[1]}`);
+    // Seconds into the run a target has a few dozen probes: one still in flight at the
+    // edge of the rate window reads as a few percent. Above 5%, the exporter's own
+    // counters must show that nothing timed out or failed (then it was in flight).
+    const own = await exp.scrape();
+    for (const row of loss) {
+      const target = row.metric.target;
+      const failed = (own.value('fleetprobe_probe_timeouts_total', { target }) ?? 0) + own.sum('fleetprobe_probe_errors_total', { target });
+      assert.ok(Number(row.value[1]) < 0.05 || failed === 0, `${target} loss ${row.value[1]}, ${failed} timeouts and errors`);
+    }
 
     // The group matrix heatmap: one row per destination zone (no src_* outside mesh mode), no loss on loopback.
     const [, lossMatrix] = dashboardQueries().find(([where]) => where.includes('"Loss matrix'))!;
