@@ -1,6 +1,6 @@
 /** Overview: targets by state, kind and health; fleet loss and RTT now and over the history; worst targets; workers; reloads. */
 import { useMemo } from 'preact/hooks';
-import { Chart } from '../components/Chart';
+import { RttLossCharts } from '../components/RttLossCharts';
 import { LiveStatus } from '../components/Status';
 import { useOverview } from '../feeds';
 import { fmtAge, fmtBytes, fmtInt, fmtLoss, fmtRtt, fmtTime } from '../format';
@@ -28,29 +28,7 @@ function FleetCharts({ o }: { o: O }) {
   const rtt = useMemo(() => seriesToChart(h, [(s, i) => s.p50[i], (s, i) => s.p90[i], (s, i) => s.p99[i]]), [h]);
   const loss = useMemo(() => seriesToChart(h, [(s, i) => lossOf(s.answered[i], s.lost[i])]), [h]);
   if (h === null) return <p class="note">History is off (history.retention: 0s): no graphs.</p>;
-  return (
-    <div class="charts">
-      <Chart
-        title="Fleet RTT"
-        testId="fleet-rtt-chart"
-        format={fmtRtt}
-        data={[rtt.x, ...rtt.cols]}
-        series={[
-          { label: 'p50', stroke: '#1565c0' },
-          { label: 'p90', stroke: '#ef6c00' },
-          { label: 'p99', stroke: '#c62828' },
-        ]}
-      />
-      <Chart
-        title="Fleet loss"
-        testId="fleet-loss-chart"
-        format={fmtLoss}
-        yFromZeroTo={0.01}
-        data={[loss.x, ...loss.cols]}
-        series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]}
-      />
-    </div>
-  );
+  return <RttLossCharts rtt={rtt} loss={loss} rttTitle="Fleet RTT" lossTitle="Fleet loss" testIdPrefix="fleet" />;
 }
 
 export function Overview() {

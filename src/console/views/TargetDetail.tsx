@@ -1,6 +1,6 @@
 /** One target: its figures, RTT percentiles and loss over the history (plus the open period, live), errors by reason, an on-demand test. */
 import { useMemo } from 'preact/hooks';
-import { Chart } from '../components/Chart';
+import { RttLossCharts } from '../components/RttLossCharts';
 import { OnDemandTest } from '../components/OnDemandTest';
 import { LiveStatus } from '../components/Status';
 import { useTarget } from '../feeds';
@@ -123,27 +123,7 @@ export function TargetDetail({ name }: { name: string }) {
           {t.history === null ? (
             <p class="note">History is off (history.retention: 0s): no graphs.</p>
           ) : (
-            <div class="charts">
-              <Chart
-                title={`RTT (${t.history.resolution_seconds} s periods)`}
-                testId="target-rtt-chart"
-                format={fmtRtt}
-                data={[rtt.x, ...rtt.cols]}
-                series={[
-                  { label: 'p50', stroke: '#1565c0' },
-                  { label: 'p90', stroke: '#ef6c00' },
-                  { label: 'p99', stroke: '#c62828' },
-                ]}
-              />
-              <Chart
-                title="Loss"
-                testId="target-loss-chart"
-                format={fmtLoss}
-                yFromZeroTo={0.01}
-                data={[loss.x, ...loss.cols]}
-                series={[{ label: 'loss', stroke: '#c62828', fill: 'rgba(198,40,40,0.12)' }]}
-              />
-            </div>
+            <RttLossCharts rtt={rtt} loss={loss} rttTitle={`RTT (${t.history.resolution_seconds} s periods)`} lossTitle="Loss" testIdPrefix="target" />
           )}
           <OnDemandTest target={name} />
         </>
