@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
 import { PROBE_KINDS } from '../../src/targets/model.js';
@@ -16,20 +15,7 @@ import { readBody, renderMetrics } from '../../src/metrics/scrape.js';
 import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import { GroupRollupExports } from '../../src/metrics/group-rollups.js';
 import { OTHER_GROUP } from '../../src/aggregate/groups.js';
-
-const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
-
-function promtoolCheck(body: Buffer): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, out }));
-    p.stdin.end(body);
-  });
-}
+import { hasPromtool, promtoolCheckMetrics } from '../helpers/promtool.js';
 
 const ODD = ['quote"d', 'back\\slash', 'new\nline', 'ünïcødé ✓ 日本語', '\\"\\n', 'tab\there', 'emoji 🛰', '{braces}=,', ''];
 
@@ -82,7 +68,7 @@ test('promtool check metrics accepts the whole /metrics body without errors or l
   self.onReload(true);
   const r = await renderMetrics(store, self.registry, { gzip: false });
   const body = await readBody(r.body);
-  const { code, out } = await promtoolCheck(body);
+  const { code, out } = await promtoolCheckMetrics(body);
   assert.equal(out, '', `promtool said:\n${out.slice(0, 2000)}`);
   assert.equal(code, 0);
   // And our own strict parser reads back every odd label value intact.
@@ -110,7 +96,7 @@ test('promtool check metrics accepts /metrics with group rollups (odd group valu
   const self = new SelfMetrics({ store });
   const r = await renderMetrics(store, self.registry, { gzip: false, snapshotFamilies: rollups!.textFamilies });
   const body = await readBody(r.body);
-  const { code, out } = await promtoolCheck(body);
+  const { code, out } = await promtoolCheckMetrics(body);
   assert.equal(out, '', `promtool said:\n${out.slice(0, 2000)}`);
   assert.equal(code, 0);
   const { samples } = parsePrometheusText(body.toString('utf8'));
@@ -135,6 +121,6 @@ test('promtool rejects a body with a broken escape (the check is real)', async (
     return;
   }
   const bad = Buffer.from('# HELP x_total x\n# TYPE x_total counter\nx_total{a="b\nc"} 1\n');
-  const { code } = await promtoolCheck(bad);
+  const { code } = await promtoolCheckMetrics(bad);
   assert.notEqual(code, 0);
 });

@@ -20,13 +20,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ExporterProcess, REPO_ROOT, tempDir, waitFor, type Metrics } from '../helpers/exporter-process.js';
 import { createNetns, netnsUnavailable, type Netns } from '../helpers/netns.js';
 import { prometheusUnavailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus.js';
+import { promtoolCheckMetrics } from '../helpers/promtool.js';
 
 const SKIP = netnsUnavailable(['ip', 'nft', 'promtool']) || prometheusUnavailable();
 const GROUPS = { a: '127.0.1', b: '127.0.2', c: '127.0.3' } as const;
@@ -68,18 +68,6 @@ function groupLossRule(): string {
     parseYaml(readFileSync(join(REPO_ROOT, 'config/prometheus/fleetprobe-rules.yml'), 'utf8')) as { groups: { rules: { record?: string; expr: string }[] }[] }
   ).groups.flatMap((g) => g.rules);
   return rules.find((r) => r.record === 'group:fleetprobe_probe_loss:ratio_rate5m')!.expr;
-}
-
-function promtoolCheck(body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve(code === 0 ? out : `exit ${code}: ${out}`));
-    p.stdin.end(body);
-  });
 }
 
 /** Loss of a rollup: lost / (received + lost), and the probes completed. */
@@ -126,7 +114,8 @@ test(
       500,
     );
     const body = (await exp.request('/metrics')).text();
-    assert.equal(await promtoolCheck(body), '', 'promtool check metrics');
+    const lint = await promtoolCheckMetrics(body);
+    assert.equal(lint.code === 0 ? lint.out : `exit ${lint.code}: ${lint.out}`, '', 'promtool check metrics');
     for (const g of ['a', 'b', 'c']) {
       const labels = { dst_group: g, kind: 'icmp' };
       assert.equal(m.value('fleetprobe_group_targets', labels), PER_GROUP, `group ${g} targets`);

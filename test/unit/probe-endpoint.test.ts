@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { newTally, summarize, type Tally } from '../../src/protocol/ondemand/res
 import { HTTP_PHASE_NAMES } from '../../src/protocol/events.js';
 import { parsePrometheusText } from '../../src/metrics/text-parse.js';
 import type { Config } from '../../src/config/types.js';
+import { hasPromtool, promtoolCheckMetrics } from '../helpers/promtool.js';
 
 function loadYaml(yaml: string): Config {
   const d = mkdtempSync(join(tmpdir(), 'fp-probe-unit-'));
@@ -201,19 +201,6 @@ test('result: http phases averaged over the requests that reached them, the last
   assert.equal(icmp.http_phase_seconds, undefined);
 });
 
-const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
-function promtool(body: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, out }));
-    p.stdin.end(body);
-  });
-}
-
 test(
   'render: blackbox names plus fleetprobe_probe_burst_*, parsed back, and clean for promtool',
   { skip: hasPromtool ? false : 'promtool not installed' },
@@ -272,7 +259,7 @@ test(
     assert.equal(v(bodies.cut, 'fleetprobe_probe_burst_sent'), 3);
     for (const [name, body] of Object.entries(bodies)) {
       assert.ok(parsePrometheusText(body).samples.length > 10, `${name} parses`);
-      const r = await promtool(body);
+      const r = await promtoolCheckMetrics(body);
       assert.equal(r.code, 0, `promtool on ${name}: ${r.out}`);
       assert.equal(r.out.trim(), '', `promtool lint on ${name}: ${r.out}`);
     }
