@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../src/values/duration.js';
 import { isLoopbackUrl } from './scrape-load.js';
-import { apiToken, OnDemandClient, type OnDemandTestView } from './ondemand-client.js';
+import { apiToken, isLoopbackAddress, OnDemandClient, type OnDemandTestView } from './ondemand-client.js';
 
 export interface NetworkGuardOptions {
   fleetprobe: string;
@@ -67,7 +67,7 @@ export function parseNetworkGuardArgs(argv: string[]): NetworkGuardOptions {
     ['--sut', o.sut],
   ] as const)
     if (!isLoopbackUrl(url)) throw new Error(`${flag} must be a loopback http URL, got ${url}`);
-  if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1)(:\d+)?$/.test(o.address)) throw new Error(`--address must be on loopback, got ${o.address}`);
+  if (!isLoopbackAddress(o.address)) throw new Error(`--address must be on loopback, got ${o.address}`);
   if (!(o.intervalMs >= 10 && o.intervalMs <= 60_000)) throw new Error('--interval-ms must be 10..60000');
   if (!(o.durationMs > 0 && o.durationMs <= 600_000)) throw new Error('--duration must be > 0 and at most 10m');
   if (!Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64) throw new Error('--concurrency must be an integer in 1..64');

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../src/values/duration.js';
 import { isLoopbackUrl } from './scrape-load.js';
-import { apiToken, OnDemandClient } from './ondemand-client.js';
+import { apiToken, isLoopbackAddress, OnDemandClient } from './ondemand-client.js';
 import { percentile } from './quantiles.js';
 
 export interface OnDemandLoadOptions {
@@ -53,7 +53,7 @@ export function parseOnDemandLoadArgs(argv: string[]): OnDemandLoadOptions {
     tokenFile: v['token-file'],
   };
   if (!isLoopbackUrl(o.url)) throw new Error(`--url must be a loopback http URL, got ${o.url}`);
-  if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1)(:\d+)?$/.test(o.address)) throw new Error(`--address must be on loopback, got ${o.address}`);
+  if (!isLoopbackAddress(o.address)) throw new Error(`--address must be on loopback, got ${o.address}`);
   if (!(o.testsPerS >= 1 && o.testsPerS <= 200)) throw new Error('--tests-per-s must be 1..200');
   if (!Number.isInteger(o.streamClients) || o.streamClients < 0 || o.streamClients > 64) throw new Error('--stream-clients must be an integer in 0..64');
   if (!(o.durationMs > 0 && o.durationMs <= 600_000)) throw new Error('--duration must be > 0 and at most 10m');

@@ -61,3 +61,8 @@ export function apiToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv =
   if (tokenFile) return readFileSync(tokenFile, 'utf8').trim();
   return env.FLEETPROBE_API_TOKEN || undefined;
 }
+
+/** True for a loopback address as an on-demand test takes it: 127.x.y.z or ::1, with an optional :port. */
+export function isLoopbackAddress(address: string): boolean {
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1)(:\d+)?$/.test(address);
+}

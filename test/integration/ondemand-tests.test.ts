@@ -17,21 +17,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ExporterProcess, tempDir, waitFor, type HttpResponse } from '../helpers/exporter-process.js';
 import { freePort } from '../helpers/free-port.js';
+import type { RttSummary } from '../../src/protocol/ondemand/stats.js';
 
 const TOKEN = 'ondemand-test-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const DELAY_MS = 40;
 const FIXTURE = fileURLToPath(new URL('../fixtures/delaying-udp-echo.js', import.meta.url));
 
-interface Rtt {
-  min: number;
-  avg: number;
-  max: number;
-  stddev: number;
-  p50: number;
-  p90: number;
-  p99: number;
-}
+type Rtt = RttSummary;
 interface TestView {
   id: string;
   state: string;
