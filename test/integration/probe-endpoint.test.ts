@@ -87,7 +87,7 @@ test(
     // A closed port: the burst runs and reports the failure (blackbox answers 200 with probe_success 0 too).
     const closed = await freePort();
     const refused = await probe(exp, `target=127.0.0.1:${closed}&kind=tcp&count=2`);
-    assert.equal(refused.status, 200);
+    assert.equal(refused.status, 200, refused.text());
     assert.equal(sample(refused.text(), 'probe_success'), 0);
     assert.equal(sample(refused.text(), 'fleetprobe_probe_burst_errors', 'reason="refused"'), 2);
 
@@ -130,6 +130,20 @@ test(
     // The bursts never reach the store: no series for them, and the outcomes are counted.
     const metrics = (await exp.request('/metrics')).text();
     assert.ok(!/fleetprobe_probe_sent_total\{[^}]*target="probe"/.test(metrics), 'no /probe target in the store');
+    // A burst's last outcome ends it inside the prober's callback, and its target is removed
+    // there: no prober may touch the attempt after that (the http prober did, and crashed its worker).
+    const restarts = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('fleetprobe_worker_restarts_total{'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    assert.equal(
+      restarts,
+      0,
+      `no worker restarted during the bursts:\n${metrics
+        .split('\n')
+        .filter((l) => l.startsWith('fleetprobe_worker_restarts_total'))
+        .join('\n')}`,
+    );
     const count = (outcome: string) => sample(metrics, 'fleetprobe_probe_endpoint_requests_total', `outcome="${outcome}"`);
     assert.equal(count('ok'), cases.length + 1 + 2 + 1);
     assert.equal(count('bad_request'), 2);

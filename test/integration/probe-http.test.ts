@@ -452,3 +452,57 @@ test('http: the request carries method, headers, Host and Basic credentials; kee
   await p.close();
   await stop(server);
 });
+
+/** A sink that removes a slot's target inside its first outcome, as an on-demand test's last probe does. */
+class RemovingSink extends RecordingSink {
+  prober: { remove(slot: number): void } | null = null;
+  private outcome(slot: number): void {
+    this.prober?.remove(slot);
+  }
+  override reply(slot: number, rttSeconds: number): void {
+    super.reply(slot, rttSeconds);
+    this.outcome(slot);
+  }
+  override error(slot: number, reason: number): void {
+    super.error(slot, reason);
+    this.outcome(slot);
+  }
+}
+
+test('http: the target removed inside the outcome callback (an on-demand test ending) is not touched afterwards', async () => {
+  // Closing, keep-alive and refused-status responses: each path after the outcome differs.
+  const server = http.createServer((req, res) => {
+    if (req.url === '/close') res.setHeader('connection', 'close');
+    res.statusCode = req.url === '/404' ? 404 : 200;
+    res.end('x');
+  });
+  const port = await listen(server, '127.0.0.1');
+  const cases: Array<[number, string, Record<string, unknown>]> = [
+    [60, '/close', {}],
+    [61, '/', { keep_alive: true }],
+    [62, '/', {}],
+    [63, '/404', {}],
+  ];
+  for (const [slot, path, options] of cases) {
+    const sink = new RemovingSink();
+    const p = httpProberFactory(sink, TEST_SETTINGS);
+    sink.prober = p;
+    const crashes: unknown[] = [];
+    const onUncaught = (err: unknown): void => void crashes.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      p.add(target(slot, `http://127.0.0.1:${port}${path}`, options));
+      p.probe(slot);
+      await sink.until(() => sink.outstanding(slot) === 0, 5000, `${path} outcome`);
+      await sleep(100); // the socket's close and any late callback
+      assert.deepEqual(crashes, [], `${path} ${JSON.stringify(options)}: nothing thrown after the outcome`);
+      assert.equal(sink.count(path === '/404' ? 'error' : 'reply', slot), 1, sink.summary());
+      p.probe(slot); // removed: a probe of it is a no-op
+      assert.equal(sink.count('sent', slot), 1);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await p.close();
+    }
+  }
+  await stop(server);
+});

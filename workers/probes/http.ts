@@ -325,11 +325,12 @@ export class HttpProber implements Prober {
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_FIRST_BYTE, (a.tFirstByte - afterSetup) / 1000);
     this.sink.record(slot, ProbeEvent.Phase, 0, PHASE_TOTAL, total);
     this.sink.record(slot, ProbeEvent.Status, 0, status, 0);
-    if (statusAccepted(t.accept, status)) {
-      this.sink.transferred?.(slot, a.parser.bodyBytes, total);
-      this.sink.reply(slot, total);
-    } else this.sink.error(slot, statusErrorReason(status));
+    const accepted = statusAccepted(t.accept, status);
+    const bodyBytes = a.parser.bodyBytes;
 
+    // The connection's fate is settled before the outcome is reported: reporting it can
+    // remove the target (an on-demand test whose last probe this is ends there, and its
+    // target is removed at once, releasing this attempt and its socket).
     const socket = a.socket!;
     if (truncated || socket.readableEnded) {
       this.release(a);
@@ -342,6 +343,11 @@ export class HttpProber implements Prober {
       // Let the server close first (it carries the TIME_WAIT); onEnd or the deadline releases.
       a.phase = Phase.Linger;
     }
+
+    if (accepted) {
+      this.sink.transferred?.(slot, bodyBytes, total);
+      this.sink.reply(slot, total);
+    } else this.sink.error(slot, statusErrorReason(status));
   }
 
   fail(a: HttpAttempt, err: Error): void {
