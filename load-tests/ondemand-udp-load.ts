@@ -17,6 +17,7 @@ import { stopChild } from './child-processes.js';
 import { exporterConfig, freePort, startExporter, writeJson, type RunningExporter } from './exporter-process.js';
 import type { ExtraLoad, LoadContext, LoadFigures } from './extra-load.js';
 import { OnDemandClient, type OnDemandTestView } from './ondemand-client.js';
+import { udpDropCounters, type UdpDropCounters } from './proc-stats.js';
 
 /** A udp port free on `host` right now (the kernel picks it; a small race before the responder binds is accepted). */
 function freeUdpPort(host: string): Promise<number> {
@@ -33,13 +34,21 @@ function freeUdpPort(host: string): Promise<number> {
 const ms = (s: number | null | undefined): string => (typeof s === 'number' ? (s * 1000).toFixed(2) : '—');
 
 /** The report's cell and figures for a test as GET /api/v1/tests/ID answered it (pure). */
-export function onDemandFigures(spec: OnDemandUdpSpec, view: OnDemandTestView | null, error: string | null): LoadFigures {
+export function onDemandFigures(
+  spec: OnDemandUdpSpec,
+  view: OnDemandTestView | null,
+  error: string | null,
+  kernelDrops: UdpDropCounters | null = null,
+): LoadFigures {
   if (!view || !view.result) {
     const why = error ?? (view ? `state ${view.state}, no result` : 'no answer');
     return { ondemand_udp: `${spec.count}@${spec.rate}/s`, error: why, cell: `failed: ${why}` };
   }
   const r = view.result;
   const lossPct = (r.loss_ratio * 100).toFixed(2);
+  // Loss on loopback is never the network's: a full socket buffer (any UDP socket of the
+  // machine, so a bound, not an attribution) is the usual cause; say how many the kernel dropped.
+  const drops = kernelDrops === null ? '' : `; kernel udp drops ${kernelDrops.rcvbufErrors} receive, ${kernelDrops.sndbufErrors} send buffer`;
   return {
     ondemand_udp: `${spec.count}@${spec.rate}/s`,
     state: view.state,
@@ -49,7 +58,8 @@ export function onDemandFigures(spec: OnDemandUdpSpec, view: OnDemandTestView | 
     rtt_p50_ms: ms(r.rtt_seconds.p50),
     rtt_p99_ms: ms(r.rtt_seconds.p99),
     rtt_max_ms: ms(r.rtt_seconds.max),
-    cell: `${r.received} of ${r.sent} (loss ${lossPct}%), p99 ${ms(r.rtt_seconds.p99)} ms${view.state === 'done' ? '' : ` [${view.state}]`}`,
+    ...(kernelDrops === null ? {} : { kernel_udp_rcvbuf_drops: kernelDrops.rcvbufErrors, kernel_udp_sndbuf_drops: kernelDrops.sndbufErrors }),
+    cell: `${r.received} of ${r.sent} (loss ${lossPct}%), p99 ${ms(r.rtt_seconds.p99)} ms${view.state === 'done' ? '' : ` [${view.state}]`}${drops}`,
   };
 }
 
@@ -62,6 +72,8 @@ export class OnDemandUdpLoad implements ExtraLoad {
   private responder: RunningExporter | null = null;
   private dir: string | null = null;
   private started: Promise<{ id: string | null; error: string | null }> | null = null;
+  /** The kernel's UDP drop counters when the test was started. */
+  private kernelBefore: UdpDropCounters | null = null;
 
   constructor(private readonly spec: OnDemandUdpSpec) {
     // Above the default tests.max_count (10000) the exporter must allow it; the rate is
@@ -91,6 +103,7 @@ export class OnDemandUdpLoad implements ExtraLoad {
   /** The test starts with the window, so all of it runs inside the measured window (5 s of a 30 s window at 5000@1000). */
   windowStart(): void {
     const api = this.api!;
+    this.kernelBefore = udpDropCounters();
     this.started = api
       .start({ address: this.echo, kind: 'udp', count: this.spec.count, rate: this.spec.rate })
       .then((r) => (r.id ? { id: r.id, error: null } : { id: null, error: `POST /api/v1/tests answered ${r.status}: ${r.text.slice(0, 300)}` }))
@@ -110,7 +123,13 @@ export class OnDemandUdpLoad implements ExtraLoad {
         });
         if (view?.state === 'running') err = 'still running after its length + 30 s';
       }
-      return onDemandFigures(this.spec, view, err);
+      const after = udpDropCounters();
+      const b = this.kernelBefore;
+      const drops =
+        b && after
+          ? { rcvbufErrors: after.rcvbufErrors - b.rcvbufErrors, sndbufErrors: after.sndbufErrors - b.sndbufErrors, inErrors: after.inErrors - b.inErrors }
+          : null;
+      return onDemandFigures(this.spec, view, err, drops);
     } finally {
       if (this.responder) await stopChild(this.responder.child);
       if (this.dir) rmSync(this.dir, { recursive: true, force: true });

@@ -70,3 +70,36 @@ export function cpuModel(): string {
     return 'unknown';
   }
 }
+
+/** The kernel's UDP counters that say a datagram was dropped on this host (all sockets of the namespace). */
+export interface UdpDropCounters {
+  /** Datagrams dropped because a receiving socket's buffer was full. */
+  rcvbufErrors: number;
+  /** Datagrams not sent because a sending socket's buffer was full. */
+  sndbufErrors: number;
+  /** Datagrams received that could not be delivered (buffer full, bad checksum, …; includes rcvbufErrors). */
+  inErrors: number;
+}
+
+/** The Udp: lines of /proc/net/snmp (a header line of names, then one of values); null when absent. */
+export function parseUdpSnmp(text: string): UdpDropCounters | null {
+  const lines = text.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return null;
+  const names = lines[0].trim().split(/\s+/).slice(1);
+  const values = lines[1].trim().split(/\s+/).slice(1).map(Number);
+  const get = (name: string): number => {
+    const i = names.indexOf(name);
+    return i >= 0 && Number.isFinite(values[i]) ? values[i] : NaN;
+  };
+  const c = { rcvbufErrors: get('RcvbufErrors'), sndbufErrors: get('SndbufErrors'), inErrors: get('InErrors') };
+  return Number.isNaN(c.rcvbufErrors + c.sndbufErrors + c.inErrors) ? null : c;
+}
+
+/** This network namespace's UDP drop counters now (IPv4 sockets); null off Linux. */
+export function udpDropCounters(): UdpDropCounters | null {
+  try {
+    return parseUdpSnmp(readFileSync('/proc/net/snmp', 'utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExpositionTally, LineSplitter } from '../../load-tests/exposition-tally.js';
 import { parseFpingSummary, parsePingTimes } from '../../load-tests/ping-parse.js';
-import { parseProcStat, parseStatusKb } from '../../load-tests/proc-stats.js';
+import { parseProcStat, parseStatusKb, parseUdpSnmp } from '../../load-tests/proc-stats.js';
 import { parseBenchArgs } from '../../load-tests/bench-args.js';
 
 const EXPOSITION = `# HELP fleetprobe_probe_sent_total Probes sent.
@@ -72,6 +72,20 @@ test('parseProcStat counts fields after the last parenthesis of comm; parseStatu
   assert.throws(() => parseProcStat('garbage'), SyntaxError);
   assert.equal(parseStatusKb('Name:\tnode\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n', 'VmHWM'), 123456 * 1024);
   assert.ok(Number.isNaN(parseStatusKb('Name: x\n', 'VmHWM')));
+});
+
+test('parseUdpSnmp reads the drop counters by column name from the Udp: lines of /proc/net/snmp', () => {
+  const snmp = [
+    'Ip: Forwarding DefaultTTL',
+    'Ip: 1 64',
+    'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+    'Udp: 4927032 468 11695 4939230 11690 3 5 0 0',
+    'UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+    'UdpLite: 0 0 0 0 0 0 0 0 0',
+  ].join('\n');
+  assert.deepEqual(parseUdpSnmp(snmp), { rcvbufErrors: 11690, sndbufErrors: 3, inErrors: 11695 });
+  assert.equal(parseUdpSnmp('Ip: Forwarding\nIp: 1\n'), null);
+  assert.equal(parseUdpSnmp('Udp: InDatagrams InErrors\nUdp: 1 2\n'), null, 'a missing column is no answer, not a zero');
 });
 
 test('parseBenchArgs reads lists, durations and kinds, and rejects what it does not know', () => {

@@ -99,6 +99,9 @@ test('on-demand figures: the cell and facts from a test view; a failed or missin
     result: { ...view.result!, received: 0, loss_ratio: 1, rtt_seconds: { min: null, avg: null, max: null, p50: null, p90: null, p99: null } },
   };
   assert.equal(onDemandFigures(spec, none, null).cell, '0 of 5000 (loss 100.00%), p99 — ms');
+  const dropped = onDemandFigures(spec, view, null, { rcvbufErrors: 10, sndbufErrors: 0, inErrors: 10 });
+  assert.equal(dropped.cell, '4990 of 5000 (loss 0.20%), p99 1.20 ms; kernel udp drops 10 receive, 0 send buffer');
+  assert.deepEqual([dropped.kernel_udp_rcvbuf_drops, dropped.kernel_udp_sndbuf_drops], [10, 0]);
 });
 
 test('load columns: only loads with a column; A rows get a dash, B rows the cell', () => {
