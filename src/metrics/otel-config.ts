@@ -24,11 +24,13 @@
  *
  * Read here: OTEL_SDK_DISABLED, OTEL_METRICS_EXPORTER, the endpoint, protocol,
  * headers, timeout, compression, certificate and insecure pairs,
- * OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_METRIC_EXPORT_INTERVAL /
+ * OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+ * OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION, OTEL_METRIC_EXPORT_INTERVAL /
  * _TIMEOUT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. The OTLP exporters read
  * headers, the request timeout, compression, certificates and insecure from
  * process.env themselves (as every OTel SDK does); fleetprobe passes the URL and
- * the temporality explicitly, and the values checked here are the same ones
+ * the temporality explicitly (the histogram aggregation is fleetprobe's own
+ * conversion: the producer builds the data points), and the values checked here are the same ones
  * (the Exporter hands process.env to both).
  */
 import { accessSync, constants, statSync } from 'node:fs';
@@ -45,6 +47,15 @@ export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
  */
 export const TEMPORALITY_PREFERENCES = ['cumulative', 'delta', 'lowmemory'] as const;
 export type TemporalityPreference = (typeof TEMPORALITY_PREFERENCES)[number];
+
+/**
+ * OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION values (the spec's): how a
+ * histogram is sent. Explicit buckets are the store's configured bounds; base-2
+ * exponential buckets are the store's exponential histogram (the Prometheus native
+ * histogram's buckets; otel-exp-histogram.ts), for the histograms that have one.
+ */
+export const HISTOGRAM_AGGREGATIONS = ['explicit_bucket_histogram', 'base2_exponential_bucket_histogram'] as const;
+export type HistogramAggregation = (typeof HISTOGRAM_AGGREGATIONS)[number];
 
 /** OTEL_METRICS_EXPORTER values understood here; /metrics is served whatever it says. */
 export const METRICS_EXPORTERS = ['otlp', 'prometheus', 'none'] as const;
@@ -63,6 +74,8 @@ export interface OtelExportConfig {
   timeoutMs: number;
   /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (default cumulative). */
   temporality: TemporalityPreference;
+  /** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION (default explicit_bucket_histogram). */
+  histogramAggregation: HistogramAggregation;
   /** OTEL_SERVICE_NAME, else service.name from OTEL_RESOURCE_ATTRIBUTES, else undefined. */
   serviceName: string | undefined;
   /** Parsed OTEL_RESOURCE_ATTRIBUTES (percent-decoded). */
@@ -107,6 +120,7 @@ export const CERTIFICATE_VARS = pair('CERTIFICATE');
 export const CLIENT_KEY_VARS = pair('CLIENT_KEY');
 export const CLIENT_CERTIFICATE_VARS = pair('CLIENT_CERTIFICATE');
 export const TEMPORALITY_VAR = 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE';
+export const HISTOGRAM_AGGREGATION_VAR = 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION';
 
 /** A variable's value, trimmed; undefined when unset or blank (the spec treats empty as unset). */
 function read(env: Env, name: string): string | undefined {
@@ -220,6 +234,10 @@ export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConf
   const temporality = rawTemporality === undefined ? 'cumulative' : parseTemporality(rawTemporality);
   if (temporality === undefined) bad(TEMPORALITY_VAR, rawTemporality, `must be one of ${TEMPORALITY_PREFERENCES.join(', ')}`);
 
+  const rawAggregation = read(env, HISTOGRAM_AGGREGATION_VAR);
+  const histogramAggregation = rawAggregation === undefined ? 'explicit_bucket_histogram' : parseHistogramAggregation(rawAggregation);
+  if (histogramAggregation === undefined) bad(HISTOGRAM_AGGREGATION_VAR, rawAggregation, `must be one of ${HISTOGRAM_AGGREGATIONS.join(', ')}`);
+
   const intervalMs = positiveMs(env, 'OTEL_METRIC_EXPORT_INTERVAL', DEFAULT_EXPORT_INTERVAL_MS, bad);
   let timeoutMs = positiveMs(env, 'OTEL_METRIC_EXPORT_TIMEOUT', DEFAULT_EXPORT_TIMEOUT_MS, bad);
   if (timeoutMs > intervalMs) {
@@ -236,7 +254,20 @@ export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConf
   const serviceName = read(env, 'OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'];
 
   if (problems.length > 0) return { enabled: false, problems };
-  return { enabled: true, config: { url, protocol, intervalMs, timeoutMs, temporality: temporality!, serviceName, resourceAttributes, warnings } };
+  return {
+    enabled: true,
+    config: {
+      url,
+      protocol,
+      intervalMs,
+      timeoutMs,
+      temporality: temporality!,
+      histogramAggregation: histogramAggregation!,
+      serviceName,
+      resourceAttributes,
+      warnings,
+    },
+  };
 }
 
 function isBoolean(v: string): boolean {
@@ -252,6 +283,11 @@ function parseProtocol(v: string): OtlpProtocol | undefined {
 function parseTemporality(v: string): TemporalityPreference | undefined {
   const l = v.toLowerCase();
   return (TEMPORALITY_PREFERENCES as readonly string[]).includes(l) ? (l as TemporalityPreference) : undefined;
+}
+
+function parseHistogramAggregation(v: string): HistogramAggregation | undefined {
+  const l = v.toLowerCase();
+  return (HISTOGRAM_AGGREGATIONS as readonly string[]).includes(l) ? (l as HistogramAggregation) : undefined;
 }
 
 export function appendMetricsPath(base: string): string {

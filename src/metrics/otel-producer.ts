@@ -35,6 +35,7 @@ import {
   DataPointType,
   type CollectionResult,
   type DataPoint,
+  type ExponentialHistogram,
   type Histogram,
   type MetricData,
   type MetricDescriptor,
@@ -44,7 +45,17 @@ import {
 import { emptyResource } from '@opentelemetry/resources';
 import type { SnapshotParts, StoreSnapshot } from '../aggregate/store.js';
 import { METRIC_FAMILIES, type ExtraLabelName, type FamilyId, type MetricFamily } from './catalog.js';
-import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
+import type { ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
+import type { HistogramAggregation } from './otel-config.js';
+import { exponentialHistogramValue } from './otel-exp-histogram.js';
+import {
+  rowHasCounts,
+  snapshotHistogram,
+  snapshotLabelledHistogram,
+  snapshotLabelledValues,
+  snapshotNativeHistogram,
+  snapshotValues,
+} from './snapshot-columns.js';
 
 /** What the producer reads; a TargetStore fits. */
 export interface OtelStoreSource {
@@ -131,6 +142,12 @@ export interface StoreMetricProducerOptions {
    */
   temporality?: AggregationTemporality;
   /**
+   * How histograms are sent (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION;
+   * default explicit buckets): with the exponential one, a histogram that has an
+   * exponential counterpart in the store is sent as an ExponentialHistogram instead.
+   */
+  histogramAggregation?: HistogramAggregation;
+  /**
    * More metrics computed from the same snapshot (the group rollups: group-otel.ts),
    * called in the tick the snapshot is taken; they follow the per-target metrics.
    */
@@ -151,6 +168,7 @@ export class StoreMetricProducer implements MetricProducer {
   private readonly now: () => number;
   private readonly sliceSlots: number;
   private readonly temporality: AggregationTemporality;
+  private readonly exponential: boolean;
   private readonly snapshotMetrics: StoreMetricProducerOptions['snapshotMetrics'];
   private boundariesFor: Float64Array | undefined;
   private boundaries: number[] = [];
@@ -166,6 +184,7 @@ export class StoreMetricProducer implements MetricProducer {
     this.now = opts.now ?? Date.now;
     this.sliceSlots = Math.max(1, opts.sliceSlots ?? DEFAULT_SLICE_SLOTS);
     this.temporality = opts.temporality ?? AggregationTemporality.CUMULATIVE;
+    this.exponential = opts.histogramAggregation === 'base2_exponential_bucket_histogram';
     this.snapshotMetrics = opts.snapshotMetrics;
   }
 
@@ -203,8 +222,8 @@ export class StoreMetricProducer implements MetricProducer {
    * instant even if targets are redefined meanwhile.
    */
   private begin(): Conversion {
-    // Explicit-bucket histograms only, so the exponential ones are not copied (40 × 8 bytes per target).
-    const snap = this.store.snapshot({ native: false });
+    // The exponential histograms are copied only when sent (40 × 8 bytes per target).
+    const snap = this.store.snapshot({ native: this.exponential });
     const n = snap.highWater;
     const attrs = new Array<Readonly<Record<string, string>> | undefined>(n);
     const starts = new Array<HrTime | undefined>(n);
@@ -216,7 +235,7 @@ export class StoreMetricProducer implements MetricProducer {
     }
     const endTime = msToHrTime(this.now());
     const extra = this.snapshotMetrics?.(snap, endTime) ?? [];
-    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality, extra);
+    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality, this.exponential, extra);
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -233,7 +252,7 @@ class Conversion {
   readonly slots: number;
   private readonly stride: number;
   /** Points per family, in METRIC_FAMILIES order. */
-  private readonly points: DataPoint<number | Histogram>[][] = METRIC_FAMILIES.map(() => []);
+  private readonly points: DataPoint<number | Histogram | ExponentialHistogram>[][] = METRIC_FAMILIES.map(() => []);
   /** Each family's columns in this snapshot, looked up once. */
   private readonly columns: readonly FamilyColumns[];
 
@@ -245,12 +264,14 @@ class Conversion {
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
     private readonly temporality: AggregationTemporality,
+    /** Send histograms that have an exponential counterpart as ExponentialHistograms. */
+    exponential: boolean,
     /** Metrics appended after the per-target ones (snapshotMetrics). */
     private readonly extra: readonly MetricData[] = [],
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
-    this.columns = METRIC_FAMILIES.map((f) => familyColumns(snap, f));
+    this.columns = METRIC_FAMILIES.map((f) => familyColumns(snap, f, exponential));
   }
 
   /** Append the points of slots [from, to): for each family its slot has, one builder per metric type. */
@@ -282,6 +303,8 @@ class Conversion {
           }
         } else if (c.type === 'histogram') {
           out.push({ startTime, endTime, attributes, value: histogram(boundaries, c.buckets, s * stride, stride, c.sum[s]) });
+        } else if (c.type === 'exponential-histogram') {
+          out.push({ startTime, endTime, attributes, value: exponentialHistogramValue(c.native, s, c.sum[s]) });
         } else {
           const keep = fam.label!.always[k];
           for (let v = 0; v < c.buckets.length; v++) {
@@ -321,6 +344,15 @@ class Conversion {
           out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] });
           break;
         case 'histogram':
+          if (this.columns[fi].type === 'exponential-histogram') {
+            out.push({
+              descriptor,
+              aggregationTemporality: temporality,
+              dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+              dataPoints: dataPoints as DataPoint<ExponentialHistogram>[],
+            });
+            break;
+          }
           out.push({
             descriptor,
             aggregationTemporality: temporality,
@@ -340,11 +372,17 @@ type FamilyColumns =
   | { type: 'value'; values: Float64Array }
   | { type: 'labelled-value'; values: readonly (Float64Array | undefined)[] }
   | { type: 'histogram'; buckets: Float64Array; sum: Float64Array }
+  /** The store's exponential histograms; the sum is the classic histogram's (the same observations). */
+  | { type: 'exponential-histogram'; native: ExpHistogramColumnsView; sum: Float64Array }
   | { type: 'labelled-histogram'; buckets: readonly (Float64Array | undefined)[]; sum: readonly (Float64Array | undefined)[] };
 
-function familyColumns(snap: StoreSnapshot, f: MetricFamily): FamilyColumns {
+function familyColumns(snap: StoreSnapshot, f: MetricFamily, exponential: boolean): FamilyColumns {
   if (f.type !== 'histogram')
     return f.label === undefined ? { type: 'value', values: snapshotValues(snap, f) } : { type: 'labelled-value', values: snapshotLabelledValues(snap, f) };
+  // The catalog keeps exponential histograms for unlabelled families only (the RTT).
+  if (exponential && f.native !== undefined && f.label === undefined) {
+    return { type: 'exponential-histogram', native: snapshotNativeHistogram(snap, f)!, sum: snapshotHistogram(snap, f).sum };
+  }
   return f.label === undefined ? { type: 'histogram', ...snapshotHistogram(snap, f) } : { type: 'labelled-histogram', ...snapshotLabelledHistogram(snap, f) };
 }
 

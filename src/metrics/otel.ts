@@ -43,7 +43,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { ConfigError } from '../config/errors.js';
-import { resolveOtelConfig, type OtlpProtocol, type TemporalityPreference } from './otel-config.js';
+import { resolveOtelConfig, type HistogramAggregation, type OtlpProtocol, type TemporalityPreference } from './otel-config.js';
 import { DeltaStoreSource } from './otel-delta.js';
 import { createOtlpMetricExporter, temporalityFor } from './otel-exporter.js';
 import { StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
@@ -102,6 +102,8 @@ export interface OtelExport {
   readonly protocol: OtlpProtocol;
   readonly intervalMs: number;
   readonly temporality: TemporalityPreference;
+  /** How histograms are sent (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION). */
+  readonly histogramAggregation: HistogramAggregation;
   /** The resource attributes every export carries. */
   readonly resource: Readonly<Record<string, string>>;
   readonly stats: Readonly<OtelExportStats>;
@@ -182,6 +184,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
   const storeProducer = new StoreMetricProducer(delta ?? opts.store, {
     scopeVersion: opts.serviceVersion,
     temporality,
+    histogramAggregation: cfg.histogramAggregation,
     sliceSlots: opts.sliceSlots ?? OTLP_SLICE_SLOTS,
     ...(delta !== null ? { now: () => delta.snapshotTimeMs } : {}),
     // The group rollups are computed from the store's cumulative snapshot and keep state
@@ -206,6 +209,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
       protocol: cfg.protocol,
       intervalMs: cfg.intervalMs,
       temporality: cfg.temporality,
+      histogramAggregation: cfg.histogramAggregation,
       service: attrs['service.name'],
       instance: attrs['service.instance.id'],
     },
@@ -218,6 +222,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     protocol: cfg.protocol,
     intervalMs: cfg.intervalMs,
     temporality: cfg.temporality,
+    histogramAggregation: cfg.histogramAggregation,
     resource: attrs,
     stats,
     exporting: () => gate.collecting || exporter.pending > 0,

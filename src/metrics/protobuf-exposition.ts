@@ -23,7 +23,14 @@ import { EMPTY, populatedCells, type ExpHistogramColumnsView } from '../aggregat
 import { pairBytes } from '../aggregate/label-arena.js';
 import { METRIC_FAMILIES, type MetricFamily } from './catalog.js';
 import { FIXED64, ProtoWriter, VARINT } from './proto-writer.js';
-import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
+import {
+  rowHasCounts,
+  snapshotHistogram,
+  snapshotLabelledHistogram,
+  snapshotLabelledValues,
+  snapshotNativeHistogram,
+  snapshotValues,
+} from './snapshot-columns.js';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
@@ -201,8 +208,7 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fa
   const { bytes, start, textLen, pbLen } = labels;
   if (fam.label === undefined) {
     const { buckets, sum } = snapshotHistogram(snap, fam);
-    const native = fam.native === undefined ? undefined : (snap as unknown as Record<string, ExpHistogramColumnsView | undefined>)[`${fam.column}Native`];
-    if (fam.native !== undefined && native === undefined) throw new Error(`snapshot taken without the exponential histograms of ${fam.prometheus}`);
+    const native = snapshotNativeHistogram(snap, fam);
     // Without native buckets the classic ones are the histogram: never leave both out.
     const classic = opts.classicHistograms || native === undefined;
     for (let s = 0; s < n; s++) {

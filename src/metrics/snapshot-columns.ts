@@ -3,6 +3,7 @@
  * (metrics/catalog.ts `column`): the one place where the exporters turn a family into
  * its typed arrays, so that writers iterate the catalog instead of naming fields.
  */
+import type { ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
 import type { StoreSnapshot } from '../aggregate/store.js';
 import type { MetricFamily } from './catalog.js';
 
@@ -28,6 +29,18 @@ export function snapshotLabelledValues(snap: StoreSnapshot, fam: MetricFamily): 
 /** Histograms: non-cumulative bucket rows (stride = bounds + 1) and sums. */
 export function snapshotHistogram(snap: StoreSnapshot, fam: MetricFamily): { buckets: Float64Array; sum: Float64Array } {
   return { buckets: field<Float64Array>(snap, `${fam.column}Buckets`, fam), sum: field<Float64Array>(snap, `${fam.column}Sum`, fam) };
+}
+
+/**
+ * A histogram's exponential counterpart (catalog `native`; snapshot field `<column>Native`),
+ * or undefined when the family has none. Throws when it has one but the snapshot was
+ * taken without the exponential histograms (`{ native: false }`).
+ */
+export function snapshotNativeHistogram(snap: StoreSnapshot, fam: MetricFamily): ExpHistogramColumnsView | undefined {
+  if (fam.native === undefined) return undefined;
+  const view = (snap as unknown as Readonly<Record<string, ExpHistogramColumnsView | undefined>>)[`${fam.column}Native`];
+  if (view === undefined) throw new Error(`snapshot taken without the exponential histograms of ${fam.prometheus}`);
+  return view;
 }
 
 /** Labelled histograms: rows and sums per label value (undefined: never recorded). */

@@ -22,6 +22,7 @@ const BAD: [string, string, RegExp, Record<string, string>][] = [
   ['OTEL_EXPORTER_OTLP_HEADERS', 'authorization=Bearer%20s3cr3t,broken', /entry 2 is not key=value/, ON],
   ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'bad key=s3cr3t', /not a valid header name/, ON],
   ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE', 'sometimes', /cumulative, delta, lowmemory/, ON],
+  ['OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION', 'exponential', /explicit_bucket_histogram, base2_exponential_bucket_histogram/, ON],
   ['OTEL_METRIC_EXPORT_INTERVAL', '10s', /positive number of milliseconds/, ON],
   ['OTEL_METRIC_EXPORT_TIMEOUT', '-1', /positive number of milliseconds/, ON],
   ['OTEL_METRIC_EXPORT_TIMEOUT', '5000', /must not exceed the export interval/, { ...ON, OTEL_METRIC_EXPORT_INTERVAL: '1000' }],
@@ -92,6 +93,7 @@ test('check-config accepts a complete grpc configuration, and ignores OTEL_* sha
       OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=a,authorization=Bearer%20x',
       OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
       OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+      OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
       OTEL_METRIC_EXPORT_INTERVAL: '15000',
       OTEL_METRIC_EXPORT_TIMEOUT: '10000',
       OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=probe-a,deployment.environment=prod',
@@ -109,9 +111,13 @@ test('run with a bad OTEL_* variable exits 2 naming it, and listens on nothing',
   const dir = tempDir('fp-otelrun');
   t.after(() => dir.cleanup());
   const port = await freePort();
-  const r = await runCli(['run', '--config', configFile(dir, port)], { env: { ...ON, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc-web' }, timeoutMs: 15_000 });
+  const r = await runCli(['run', '--config', configFile(dir, port)], {
+    env: { ...ON, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc-web', OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'exponential' },
+    timeoutMs: 15_000,
+  });
   assert.equal(r.code, 2, r.stderr);
   assert.ok(named(r, 'OTEL_EXPORTER_OTLP_PROTOCOL'), r.stderr);
+  assert.ok(named(r, 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION'), r.stderr);
   assert.doesNotMatch(r.stdout, /listening/);
   assert.equal(await portIsFree(port), true);
 });

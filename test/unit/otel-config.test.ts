@@ -184,6 +184,21 @@ test('temporality preference: cumulative by default; delta and lowmemory in any 
   );
 });
 
+test('histogram aggregation: explicit buckets by default; the exponential one in any case; anything else is a problem', () => {
+  assert.equal(enabled(ON).histogramAggregation, 'explicit_bucket_histogram');
+  const v = 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION';
+  assert.equal(enabled({ ...ON, [v]: 'explicit_bucket_histogram' }).histogramAggregation, 'explicit_bucket_histogram');
+  assert.equal(enabled({ ...ON, [v]: 'Base2_Exponential_Bucket_Histogram' }).histogramAggregation, 'base2_exponential_bucket_histogram');
+  assert.equal(enabled({ ...ON, [v]: '  ' }).histogramAggregation, 'explicit_bucket_histogram', 'blank is unset');
+  onlyProblem({ ...ON, [v]: 'exponential' }, v, /must be one of explicit_bucket_histogram, base2_exponential_bucket_histogram/);
+  // Checked with the others in one pass.
+  const d = resolveOtelConfig({ ...ON, [v]: 'exponential', OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'deltas' });
+  assert.deepEqual(d.problems?.map((p) => p.variable).sort(), [v, 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE']);
+  // Export off: not read at all.
+  assert.equal(resolveOtelConfig({ [v]: 'exponential' }).enabled, false);
+  assert.equal(resolveOtelConfig({ [v]: 'exponential' }).problems, undefined);
+});
+
 test('interval and timeout: defaults, explicit values, and a default timeout lowered to a short interval', () => {
   const d = enabled(ON);
   assert.deepEqual([d.intervalMs, d.timeoutMs, d.warnings], [60000, 30000, []]);

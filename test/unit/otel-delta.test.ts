@@ -6,7 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { TargetStore } from '../../src/aggregate/store.js';
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
@@ -219,4 +227,81 @@ test('the kept copy grows with the store (thousands of slots) and stays exact', 
   const got = byKey(producer.collectScopeMetrics());
   assert.equal(got.get('fleetprobe.probe.sent|address=127.0.0.40,kind=icmp,target=t39')?.p.value, 1);
   assert.equal(got.get('fleetprobe.probe.sent|address=127.0.11.183,kind=icmp,target=t2999')?.p.value, 2);
+});
+
+// ---- exponential histograms -------------------------------------------------------------
+
+/** OTLP exponential buckets as absolute index → count at `scale` (merged down from the point's own scale: k → floor(k / 2) per step). */
+function expBuckets(h: ExponentialHistogram, scale: number, into = new Map<number, number>()): Map<number, number> {
+  assert.ok(h.scale >= scale, `a delta at scale ${h.scale} is not coarser than the cumulative ${scale}`);
+  h.positive.bucketCounts.forEach((c, j) => {
+    assert.ok(c >= 0, 'no negative bucket delta');
+    if (c === 0) return;
+    const k = Math.floor((h.positive.offset + j) / 2 ** (h.scale - scale));
+    into.set(k, (into.get(k) ?? 0) + c);
+  });
+  return into;
+}
+
+test('exponential deltas add up to the cumulative histogram, across window moves and schema decreases, and match the explicit deltas', () => {
+  // A narrow window and RTTs that wander over decades, so windows move and coarsen between exports.
+  const store = new TargetStore({ buckets: BUCKETS, nativeWindow: 16 });
+  for (let s = 0; s < 6; s++) store.defineSlot(s, { name: `t${s}`, kind: 'icmp', address: `127.0.0.${s + 1}` });
+  let now = 1_700_000_000_000;
+  const source = new DeltaStoreSource(store, () => now);
+  const exp = new StoreMetricProducer(source, {
+    temporality: AggregationTemporality.DELTA,
+    now: () => source.snapshotTimeMs,
+    histogramAggregation: 'base2_exponential_bucket_histogram',
+  });
+  const { producer: explicit } = deltaProducer(store, () => now);
+  const deltas = new Map<string, ExponentialHistogram[]>();
+  let x = 11;
+  const rnd = (): number => ((x = (x * 1103515245 + 12345) & 0x7fffffff), x / 0x7fffffff);
+  const schemasSeen = new Set<number>();
+  for (let round = 0; round < 10; round++) {
+    const w = new BatchWriter(200);
+    for (let i = 0; i < 60; i++) {
+      const slot = Math.floor(rnd() * 6);
+      // Slot t0 never replies in some rounds (an empty delta); zeros now and then; a spread that grows with the round.
+      if (slot === 0 && round % 3 === 1) continue;
+      w.push(slot, ProbeEvent.Reply, 0, 0, rnd() < 0.05 ? 0 : 1e-5 * 10 ** (rnd() * (1 + round / 2) + (slot % 3)));
+    }
+    store.applyBatch(w.take(0, 1));
+    now += 1000;
+    const e = exp.collectScopeMetrics();
+    const m = metric(e, 'fleetprobe.probe.rtt')!;
+    assert.equal(m.dataPointType, DataPointType.EXPONENTIAL_HISTOGRAM);
+    assert.equal(m.aggregationTemporality, AggregationTemporality.DELTA);
+    const ex = byKey(explicit.collectScopeMetrics());
+    for (const p of m.dataPoints) {
+      const h = p.value;
+      schemasSeen.add(h.scale);
+      assert.equal(h.positive.bucketCounts.reduce((a, b) => a + b, 0) + h.zeroCount, h.count, 'Σ buckets + zero_count = count');
+      const twin = ex.get(`fleetprobe.probe.rtt|address=${String(p.attributes.address)},kind=icmp,target=${String(p.attributes.target)}`)!.p.value as Histogram;
+      assert.equal(h.count, twin.count, 'the same delta count as the explicit histogram');
+      assert.ok(Math.abs(h.sum! - twin.sum!) < 1e-12);
+      const list = deltas.get(String(p.attributes.target)) ?? [];
+      list.push(h);
+      deltas.set(String(p.attributes.target), list);
+    }
+  }
+  assert.ok(schemasSeen.size > 1, `the test moved schemas (${[...schemasSeen].join(', ')})`);
+  const cumulative = new StoreMetricProducer(store, { now: () => now, histogramAggregation: 'base2_exponential_bucket_histogram' }).collectScopeMetrics();
+  for (const p of metric(cumulative, 'fleetprobe.probe.rtt')!.dataPoints as DataPoint<ExponentialHistogram>[]) {
+    const c = p.value;
+    const list = deltas.get(String(p.attributes.target))!;
+    assert.equal(list.length, 10);
+    const acc = new Map<number, number>();
+    for (const d of list) expBuckets(d, c.scale, acc);
+    assert.deepEqual(acc, expBuckets(c, c.scale), `${String(p.attributes.target)}: Σ deltas = cumulative, bucket by bucket`);
+    assert.equal(
+      list.reduce((a, d) => a + d.zeroCount, 0),
+      c.zeroCount,
+    );
+    assert.equal(
+      list.reduce((a, d) => a + d.count, 0),
+      c.count,
+    );
+  }
 });

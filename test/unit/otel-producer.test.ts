@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValueType } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ErrorReason, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
 import { TargetStore } from '../../src/aggregate/store.js';
@@ -155,6 +163,49 @@ test('RTT becomes an explicit-bucket histogram: store bounds, per-bucket counts,
   assert.deepEqual(b.buckets.counts, [0, 0, 0, 0]);
   assert.equal(b.count, 0);
   assert.equal(b.sum, 0);
+});
+
+test('with the exponential option, RTT is an ExponentialHistogram of the store’s exponential buckets; HTTP phases stay explicit; the default is unchanged', () => {
+  const store = new TargetStore({ buckets: [0.001, 0.01, 0.1] });
+  store.defineSlot(0, { name: 'a', kind: 'icmp', address: '127.0.0.1' });
+  store.defineSlot(1, { name: 'b', kind: 'icmp', address: '127.0.0.2' });
+  store.defineSlot(2, { name: 'web', kind: 'http', url: 'http://127.0.0.1:8080/' });
+  store.applyBatch(
+    batch([
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+      [0, ProbeEvent.Reply, 0, 0, 0.001],
+      [0, ProbeEvent.Reply, 0, 0, 2 ** -9], // the top of OTLP bucket −9·8 − 1 = −73 at scale 3 (upper bounds inclusive)
+      [0, ProbeEvent.Reply, 0, 0, 0], // zero bucket
+      [2, ProbeEvent.Phase, 0, HTTP_PHASE_NAMES.indexOf('total'), 0.02],
+      [2, ProbeEvent.Reply, 0, 0, 0.004],
+    ]),
+  );
+  const exp = collect(store, new StoreMetricProducer(store, { now: () => NOW, histogramAggregation: 'base2_exponential_bucket_histogram' }));
+  const m = metric(exp, 'fleetprobe.probe.rtt')!;
+  assert.equal(m.dataPointType, DataPointType.EXPONENTIAL_HISTOGRAM);
+  assert.equal(m.aggregationTemporality, AggregationTemporality.CUMULATIVE);
+  assert.equal(m.descriptor.unit, 's');
+  const a = pointFor<ExponentialHistogram>(exp, 'fleetprobe.probe.rtt', { target: 'a' }).value;
+  assert.equal(a.scale, 3);
+  assert.equal(a.count, 4);
+  assert.equal(a.zeroCount, 1);
+  assert.ok(Math.abs(a.sum! - (0.002 + 2 ** -9)) < 1e-15);
+  // 0.001 is in (2^(−80/8), 2^(−79/8)] = (0.000977, 0.001065]: OTLP bucket −80.
+  assert.deepEqual(a.positive, { offset: -80, bucketCounts: [2, 0, 0, 0, 0, 0, 0, 1] });
+  assert.deepEqual(a.negative, { offset: 0, bucketCounts: [] });
+  assert.equal(a.positive.bucketCounts.reduce((x, y) => x + y, 0) + a.zeroCount, a.count);
+  // Same count and sum as the explicit point of the default export.
+  const explicit = pointFor<Histogram>(collect(store), 'fleetprobe.probe.rtt', { target: 'a' }).value;
+  assert.equal(explicit.count, a.count);
+  assert.equal(explicit.sum, a.sum);
+  const b = pointFor<ExponentialHistogram>(exp, 'fleetprobe.probe.rtt', { target: 'b' }).value;
+  assert.deepEqual(b, { count: 0, sum: 0, scale: 3, zeroCount: 0, positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] } });
+  // The HTTP phases have no exponential counterpart: explicit buckets still.
+  assert.equal(metric(exp, 'fleetprobe.http.phase')?.dataPointType, DataPointType.HISTOGRAM);
+  // The default and the explicit option: explicit buckets.
+  assert.equal(metric(collect(store), 'fleetprobe.probe.rtt')?.dataPointType, DataPointType.HISTOGRAM);
+  const named = new StoreMetricProducer(store, { now: () => NOW, histogramAggregation: 'explicit_bucket_histogram' });
+  assert.deepEqual(collect(store, named), collect(store));
 });
 
 test('last RTT is absent before the first reply; loss ratio is a gauge from the loss window', () => {
