@@ -44,6 +44,7 @@ const WAITING = [
   'group-rollups-netns.test.js', // loss windows filling inside namespaces
   'stream-slow-client.test.js', // clients that stop reading, until their stall timeouts
   'otlp-matches-metrics.test.js', // export intervals
+  'otlp-exponential.test.js', // export intervals, then RTT histograms settling
   'netns-loss.test.js', // loss windows with nft-injected loss
   'prometheus-native-histograms.test.js', // Prometheus scrape and rate windows
   'web-config-tls.test.js',
