@@ -304,7 +304,7 @@ export class StoreMetricProducer implements MetricProducer {
 const POINTS_PER_SLOT_ESTIMATE = 11;
 
 /** A metric whose points already exist (the snapshot metrics) as a stream. */
-function arrayStream(m: MetricData): MetricStream {
+export function arrayStream(m: MetricData): MetricStream {
   const { dataPoints, ...header } = m;
   let at = 0;
   return {
