@@ -98,6 +98,12 @@ export class DeltaStoreSource implements OtelStoreSource {
   private prevStart = new Float64Array(0);
   /** Per family (METRIC_FAMILIES index), per label value (0 when unlabelled): the units created so far. */
   private readonly units: (Unit | undefined)[][] = METRIC_FAMILIES.map(() => []);
+  /**
+   * Per labelled family: the state of its label values that have no column (all zero so
+   * far): only the time of the slot's previous point, advanced for the slots whose
+   * points of the family were all built.
+   */
+  private readonly zeroUnits: (Unit | undefined)[] = METRIC_FAMILIES.map(() => undefined);
   /** Every unit, for the per-slot passes. */
   private readonly all: Unit[] = [];
   private readonly sentUnit: Unit;
@@ -115,8 +121,9 @@ export class DeltaStoreSource implements OtelStoreSource {
     private readonly now: () => number = Date.now,
   ) {
     METRIC_FAMILIES.forEach((f, fi) => {
-      if (isCumulative(f) && f.label === undefined)
-        this.addUnit(fi, 0, new Unit(unitColumns(f, undefined), f.native === undefined ? undefined : `${f.column}Native`));
+      if (!isCumulative(f)) return;
+      if (f.label === undefined) this.addUnit(fi, 0, new Unit(unitColumns(f, undefined), f.native === undefined ? undefined : `${f.column}Native`));
+      else this.all.push((this.zeroUnits[fi] = new Unit([], undefined)));
     });
     const sent = METRIC_FAMILIES.findIndex((f) => f.id === 'sent');
     this.sentUnit = this.units[sent][0]!;
@@ -137,7 +144,7 @@ export class DeltaStoreSource implements OtelStoreSource {
   }
 
   pointStartTimeMs(family: number, label: number, slot: number): number {
-    const u = this.units[family][label];
+    const u = this.units[family][label] ?? this.zeroUnits[family];
     if (u === undefined) return this.slotStartTimeMs(slot);
     const b = u.base[slot];
     return b === b ? b : this.slotStart[slot];
@@ -152,6 +159,8 @@ export class DeltaStoreSource implements OtelStoreSource {
       const to = Math.min(n, v < label ? slot + 1 : slot);
       if (to > u.builtTo) this.advance(u, cum, u.builtTo, to);
     });
+    const z = this.zeroUnits[family];
+    if (z !== undefined && Math.min(n, slot) > z.builtTo) this.advance(z, cum, z.builtTo, Math.min(n, slot));
   }
 
   /** The previous state of unit `u` becomes the newest snapshot's values for slots [from, to). */
@@ -264,7 +273,7 @@ export class DeltaStoreSource implements OtelStoreSource {
   /**
    * Units for the label values whose columns the store has allocated since (it does so
    * on first use). Such a column was zero at every earlier snapshot, so its previous
-   * value is 0 as of the slot's sent counter's previous value.
+   * value is 0 as of the family's zero-valued series' previous point.
    */
   private addLabelUnits(snap: StoreSnapshot): void {
     METRIC_FAMILIES.forEach((f, fi) => {
@@ -275,7 +284,7 @@ export class DeltaStoreSource implements OtelStoreSource {
         if (columns.every((c) => column(snap, c) === undefined)) continue;
         const u = new Unit(columns, undefined);
         const cap = this.prevStart.length;
-        u.base = this.sentUnit.base.slice();
+        u.base = this.zeroUnits[fi]!.base.slice();
         u.columns.forEach((c, i) => (u.prev[i] = new Float64Array(c.rows ? cap * this.stride : cap)));
         this.addUnit(fi, v, u);
       }

@@ -1,7 +1,9 @@
 /**
  * The per-target store as OpenTelemetry metric data: a sdk-metrics
  * MetricProducer that converts one StoreSnapshot into ScopeMetrics at
- * collection time (the reader's export tick). Nothing is recorded into OTel
+ * collection time. The export (otel.ts) uses begin() instead: the snapshot is
+ * taken at once and the points are built one request's worth at a time
+ * (MetricStream), in the same order as collect(). Nothing is recorded into OTel
  * instruments as probes happen; like /metrics, the store is read when asked.
  *
  * Why a MetricProducer and not observable instruments: the OTel JS API has no
