@@ -6,12 +6,13 @@
  * every turn of the event loop: the wall time and the process CPU time since the
  * previous turn (the longest synchronous step: what delays everything else on the
  * main thread) and V8's used heap (its peak over the export, garbage included, above
- * the heap after a full GC just before it). Then as many exports again, each with a
+ * the heap when it started). Then as many exports again, each with a
  * full GC halfway through (at half the turns an export took) to read the heap it keeps
  * alive there: live objects only, so that figure does not depend on the machine's
  * load; the CPU time depends little on it, the wall time much.
  *
  *   npm run build && node --expose-gc dist/load-tests/otlp-export-steps.js [--targets 10000] [--exports 6] [--protocols http/protobuf,grpc,http/json] [--replies 100]
+ *       [--histograms explicit_bucket_histogram|base2_exponential_bucket_histogram]
  *
  * Prints one row per protocol: the median over the exports (the first is a warm-up,
  * not counted) of the longest step's CPU and wall time (and their max), the turns per
@@ -55,7 +56,7 @@ interface ExportSample {
   stepCpuMs: number;
   stepWallMs: number;
   turns: number;
-  /** Peak V8 used heap during the export (live and garbage) above the heap after a full GC before it (MB). */
+  /** Peak V8 used heap during the export (live and garbage) above the heap when it started (MB). */
   heapMB: number;
 }
 
@@ -68,7 +69,8 @@ const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve,
 
 /** One export's steps: the longest gap between two turns of the event loop, and the heap. */
 async function measureExport(flush: () => Promise<void>): Promise<ExportSample> {
-  gc();
+  // No forced GC here: a full GC from gc() also drops compiled code, and the first
+  // request's serialization would then measure V8 recompiling the serializer.
   await settle();
   const base = getHeapStatistics().used_heap_size;
   let peak = base;
@@ -132,12 +134,15 @@ async function main(): Promise<void> {
   const exports = Math.max(2, Number(arg('--exports', '6')));
   const replies = Number(arg('--replies', '100'));
   const protocols = arg('--protocols', 'http/protobuf,grpc,http/json').split(',');
+  const histograms = arg('--histograms', 'explicit_bucket_histogram');
   const store = fill(targets, replies);
   const sink = await startSink();
   const silent = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
-  console.log(`# one OTLP export of ${targets} ICMP targets in memory, ${exports - 1} exports measured after a warm-up; node ${process.version}`);
   console.log(
-    '| protocol | longest step CPU ms (median / max) | longest step wall ms (median / max) | event-loop turns per export | peak heap above baseline (MB, median) | live heap halfway through an export (MB, median) |',
+    `# one OTLP export of ${targets} ICMP targets in memory (${histograms}), ${exports - 1} exports measured after a warm-up; node ${process.version}`,
+  );
+  console.log(
+    '| protocol | longest step CPU ms (median / max) | longest step wall ms (median / max) | event-loop turns per export | peak heap above its start (MB, median) | live heap halfway through an export (MB, median) |',
   );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   try {
@@ -146,7 +151,12 @@ async function main(): Promise<void> {
       const otel = startOtelExport({
         store,
         logger: silent,
-        env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_METRIC_EXPORT_INTERVAL: '3600000' },
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+          OTEL_METRIC_EXPORT_INTERVAL: '3600000',
+          OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: histograms,
+        },
       });
       if (otel === null) throw new Error('OTLP export did not start');
       const samples: ExportSample[] = [];

@@ -336,6 +336,8 @@ class ExportLoop {
     }
     const scopes = await this.snapshot();
     if (resource.asyncAttributesPending) await resource.waitForAsyncAttributes?.();
+    // The snapshot is one step, the first request the next.
+    await yieldToLoop();
     const requests = new RequestBuilder(scopes, this.o.maxPoints);
     for (;;) {
       if (this.abandoned) return;
