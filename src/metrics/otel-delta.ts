@@ -13,7 +13,7 @@
  * (sent, received, ..., each error reason, the RTT histogram with its sum and exponential
  * histogram, each HTTP phase's histogram), each as one Float64Array per column indexed
  * by slot like the store's own, plus the epoch ms of that value per slot (the next
- * delta's start): ≈ (30 + 8 per unit) × 8 bytes per target with the default 20 buckets,
+ * delta's start): ≈ (30 + 1 per unit) × 8 bytes per target with the default 20 buckets,
  * no HTTP phases and a few error reasons; units of label values no slot has yet are not
  * allocated. The exponential histograms' previous state is a copy of their rows, and is
  * subtracted bucket by absolute index (otel-exp-histogram.ts subtractPrevious), since a
