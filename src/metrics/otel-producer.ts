@@ -1,7 +1,9 @@
 /**
  * The per-target store as OpenTelemetry metric data: a sdk-metrics
  * MetricProducer that converts one StoreSnapshot into ScopeMetrics at
- * collection time (the reader's export tick). Nothing is recorded into OTel
+ * collection time. The export (otel.ts) uses begin() instead: the snapshot is
+ * taken at once and the points are built one request's worth at a time
+ * (MetricStream), in the same order as collect(). Nothing is recorded into OTel
  * instruments as probes happen; like /metrics, the store is read when asked.
  *
  * Why a MetricProducer and not observable instruments: the OTel JS API has no
@@ -62,6 +64,36 @@ export interface OtelStoreSource {
   snapshot(parts?: SnapshotParts): StoreSnapshot;
   slotAttributes(slot: number): Readonly<Record<string, string>> | undefined;
   slotStartTimeMs(slot: number): number;
+  /**
+   * Delta sources only (DeltaStoreSource): where the point of family `family` (index in
+   * METRIC_FAMILIES), label value `label` (0 when unlabelled) of `slot` starts in the
+   * newest snapshot, when that differs per family; default slotStartTimeMs(slot).
+   */
+  pointStartTimeMs?(family: number, label: number, slot: number): number;
+  /**
+   * Delta sources only: the points of `family` before the cursor (`slot`, `label`) of the
+   * newest snapshot have been built (every label value of the slots before `slot`, and
+   * the label values before `label` of `slot`), so their previous state may advance.
+   * Called with a cursor that only moves forward within one snapshot.
+   */
+  pointsBuilt?(family: number, slot: number, label: number): void;
+}
+
+/** A MetricData without its points (each variant's fields kept). */
+export type MetricHeader = MetricData extends infer M ? (M extends MetricData ? Omit<M, 'dataPoints'> : never) : never;
+
+/** A point of the store's metrics. */
+export type StorePoint = DataPoint<number | Histogram | ExponentialHistogram>;
+
+/**
+ * One metric whose points are built on demand, in export order: the unit the request
+ * builder (otel-requests.ts) cuts export requests from.
+ */
+export interface MetricStream {
+  /** The metric without its points. */
+  readonly header: MetricHeader;
+  /** Build and return the next min(max, remaining) points; [] once none remain. */
+  take(max: number): StorePoint[];
 }
 
 interface Family {
@@ -191,12 +223,22 @@ export class StoreMetricProducer implements MetricProducer {
   /** Snapshot now, convert in slices with event-loop yields in between. */
   async collect(): Promise<CollectionResult> {
     try {
-      const conv = this.begin();
-      for (let from = 0; from < conv.slots; from += this.sliceSlots) {
-        if (from > 0) await yieldToLoop();
-        conv.add(from, Math.min(conv.slots, from + this.sliceSlots));
+      const streams = this.begin();
+      const metrics: MetricData[] = [];
+      const slice = this.sliceSlots * POINTS_PER_SLOT_ESTIMATE;
+      let built = 0;
+      for (const m of streams) {
+        const dataPoints: StorePoint[] = [];
+        for (let chunk = m.take(slice); chunk.length > 0; chunk = m.take(slice)) {
+          for (const p of chunk) dataPoints.push(p);
+          if ((built += chunk.length) >= slice) {
+            built = 0;
+            await yieldToLoop();
+          }
+        }
+        if (dataPoints.length > 0) metrics.push({ ...m.header, dataPoints } as MetricData);
       }
-      return { resourceMetrics: { resource: emptyResource(), scopeMetrics: this.wrap(conv.finish()) }, errors: [] };
+      return { resourceMetrics: { resource: emptyResource(), scopeMetrics: this.wrap(metrics) }, errors: [] };
     } catch (err) {
       return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [err] };
     }
@@ -207,9 +249,17 @@ export class StoreMetricProducer implements MetricProducer {
    * every metric that has at least one point, or [] when no target is defined.
    */
   collectScopeMetrics(): ScopeMetrics[] {
-    const conv = this.begin();
-    conv.add(0, conv.slots);
-    return this.wrap(conv.finish());
+    const metrics: MetricData[] = [];
+    for (const m of this.begin()) {
+      const dataPoints = m.take(Infinity);
+      if (dataPoints.length > 0) metrics.push({ ...m.header, dataPoints } as MetricData);
+    }
+    return this.wrap(metrics);
+  }
+
+  /** The instrumentation scope of every metric this producer builds. */
+  get instrumentationScope(): { name: string; version?: string } {
+    return this.scope;
   }
 
   private wrap(metrics: MetricData[]): ScopeMetrics[] {
@@ -219,9 +269,11 @@ export class StoreMetricProducer implements MetricProducer {
   /**
    * Take the snapshot and, in the same tick, every slot's attributes and
    * start time, so a conversion spread over several ticks still describes one
-   * instant even if targets are redefined meanwhile.
+   * instant even if targets are redefined meanwhile. Returns one stream per
+   * metric, in export order (catalog order, then the snapshot metrics); a stream
+   * whose first take() returns [] has no points and is not exported.
    */
-  private begin(): Conversion {
+  begin(): MetricStream[] {
     // The exponential histograms are copied only when sent (40 × 8 bytes per target).
     const snap = this.store.snapshot({ native: this.exponential });
     const n = snap.highWater;
@@ -235,7 +287,10 @@ export class StoreMetricProducer implements MetricProducer {
     }
     const endTime = msToHrTime(this.now());
     const extra = this.snapshotMetrics?.(snap, endTime) ?? [];
-    return new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.temporality, this.exponential, extra);
+    const conv = new Conversion(snap, endTime, attrs, starts, this.cache, this.histogramBounds(snap.buckets), this.exponential, this.store);
+    const streams: MetricStream[] = METRIC_FAMILIES.map((_, fi) => ({ header: conv.header(fi, this.temporality), take: (max: number) => conv.take(fi, max) }));
+    for (const m of extra) streams.push(arrayStream(m));
+    return streams;
   }
 
   private histogramBounds(buckets: Float64Array): number[] {
@@ -247,14 +302,37 @@ export class StoreMetricProducer implements MetricProducer {
   }
 }
 
-/** One export's worth of point lists, filled slot range by slot range. */
+/** Points per slot and metric, roughly: turns collect()'s slot slices into point counts. */
+const POINTS_PER_SLOT_ESTIMATE = 11;
+
+/** A metric whose points already exist (the snapshot metrics) as a stream. */
+export function arrayStream(m: MetricData): MetricStream {
+  const { dataPoints, ...header } = m;
+  let at = 0;
+  return {
+    header,
+    take: (max: number): StorePoint[] => {
+      const out = (dataPoints as StorePoint[]).slice(at, Math.min(dataPoints.length, at + max));
+      at += out.length;
+      return out;
+    },
+  };
+}
+
+/**
+ * One snapshot's points, built family by family on demand (take): each family keeps a
+ * cursor (slot, label value), so an export can build one request's points, send them,
+ * and only then build the next. The points and their order are those of one pass over
+ * all families (catalog order), each over the slots in order.
+ */
 class Conversion {
   readonly slots: number;
   private readonly stride: number;
-  /** Points per family, in METRIC_FAMILIES order. */
-  private readonly points: DataPoint<number | Histogram | ExponentialHistogram>[][] = METRIC_FAMILIES.map(() => []);
   /** Each family's columns in this snapshot, looked up once. */
   private readonly columns: readonly FamilyColumns[];
+  /** Per family: the next slot to build, and the next label value within it. */
+  private readonly nextSlot: number[] = METRIC_FAMILIES.map(() => 0);
+  private readonly nextLabel: number[] = METRIC_FAMILIES.map(() => 0);
 
   constructor(
     private readonly snap: StoreSnapshot,
@@ -263,106 +341,96 @@ class Conversion {
     private readonly starts: readonly (HrTime | undefined)[],
     private readonly cache: SlotCache,
     private readonly boundaries: number[],
-    private readonly temporality: AggregationTemporality,
     /** Send histograms that have an exponential counterpart as ExponentialHistograms. */
     exponential: boolean,
-    /** Metrics appended after the per-target ones (snapshotMetrics). */
-    private readonly extra: readonly MetricData[] = [],
+    /** The source, for the delta hooks (pointStartTimeMs, pointsBuilt). */
+    private readonly source: OtelStoreSource,
   ) {
     this.slots = snap.highWater;
     this.stride = snap.buckets.length + 1;
     this.columns = METRIC_FAMILIES.map((f) => familyColumns(snap, f, exponential));
   }
 
-  /** Append the points of slots [from, to): for each family its slot has, one builder per metric type. */
-  add(from: number, to: number): void {
+  /** Family `fi`'s metric without its points. */
+  header(fi: number, temporality: AggregationTemporality): MetricHeader {
+    const descriptor = DESCRIPTORS[fi];
+    // Sums and histograms carry the configured temporality; gauges are always CUMULATIVE
+    // (the OTLP field is unused for them).
+    switch (METRIC_FAMILIES[fi].type) {
+      case 'counter':
+        return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true };
+      case 'gauge':
+        return { descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE };
+      case 'histogram':
+        return {
+          descriptor,
+          aggregationTemporality: temporality,
+          dataPointType: this.columns[fi].type === 'exponential-histogram' ? DataPointType.EXPONENTIAL_HISTOGRAM : DataPointType.HISTOGRAM,
+        };
+    }
+  }
+
+  /** The start time of a point: the slot's, unless a delta source says otherwise for this family. */
+  private startOf(fi: number, v: number, s: number): HrTime {
+    const src = this.source;
+    if (src.pointStartTimeMs === undefined) return this.starts[s]!;
+    return this.cache.startTime(s, src.pointStartTimeMs(fi, v, s));
+  }
+
+  /** Build the next min(max, remaining) points of family `fi`, from its cursor on. */
+  take(fi: number, max: number): StorePoint[] {
+    const out: StorePoint[] = [];
     const { snap, endTime, cache, boundaries, stride } = this;
     const kind = snap.kind;
-    for (let s = from; s < to; s++) {
+    const fam = METRIC_FAMILIES[fi];
+    const c = this.columns[fi];
+    let s = this.nextSlot[fi];
+    let v0 = this.nextLabel[fi];
+    for (; s < this.slots && out.length < max; s++, v0 = 0) {
       const attributes = this.attrs[s];
       if (attributes === undefined) continue; // empty slot
-      const startTime = this.starts[s]!;
       const k = kind[s];
-      for (let fi = 0; fi < METRIC_FAMILIES.length; fi++) {
-        const fam = METRIC_FAMILIES[fi];
-        if (fam.kindMask[k] !== 1) continue;
-        const out = this.points[fi];
-        const c = this.columns[fi];
-        if (c.type === 'value') {
-          const value = c.values[s];
-          // OTLP/JSON cannot encode NaN: a gauge without a value yet (last RTT) has no point.
-          if (fam.type === 'gauge' && value !== value) continue;
-          out.push({ startTime, endTime, attributes, value });
-        } else if (c.type === 'labelled-value') {
-          const keep = fam.label!.always[k];
-          for (let v = 0; v < c.values.length; v++) {
+      if (fam.kindMask[k] !== 1) continue;
+      if (c.type === 'value') {
+        const value = c.values[s];
+        // OTLP/JSON cannot encode NaN: a gauge without a value yet (last RTT) has no point.
+        if (fam.type === 'gauge' && value !== value) continue;
+        out.push({ startTime: this.startOf(fi, 0, s), endTime, attributes, value });
+      } else if (c.type === 'histogram') {
+        out.push({ startTime: this.startOf(fi, 0, s), endTime, attributes, value: histogram(boundaries, c.buckets, s * stride, stride, c.sum[s]) });
+      } else if (c.type === 'exponential-histogram') {
+        out.push({ startTime: this.startOf(fi, 0, s), endTime, attributes, value: exponentialHistogramValue(c.native, s, c.sum[s]) });
+      } else {
+        // Labelled: one point per label value present; the request may end inside a slot.
+        const keep = fam.label!.always[k];
+        const values = c.type === 'labelled-value' ? c.values.length : c.buckets.length;
+        let v = v0;
+        for (; v < values && out.length < max; v++) {
+          if (c.type === 'labelled-value') {
             const col = c.values[v];
             const value = col === undefined ? 0 : col[s];
             if (value === 0 && keep[v] === 0) continue;
-            out.push({ startTime, endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
-          }
-        } else if (c.type === 'histogram') {
-          out.push({ startTime, endTime, attributes, value: histogram(boundaries, c.buckets, s * stride, stride, c.sum[s]) });
-        } else if (c.type === 'exponential-histogram') {
-          out.push({ startTime, endTime, attributes, value: exponentialHistogramValue(c.native, s, c.sum[s]) });
-        } else {
-          const keep = fam.label!.always[k];
-          for (let v = 0; v < c.buckets.length; v++) {
+            out.push({ startTime: this.startOf(fi, v, s), endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
+          } else {
             const rows = c.buckets[v];
             if (keep[v] === 0 && !rowHasCounts(rows, s * stride, stride)) continue;
             const sums = c.sum[v];
             const value = histogram(boundaries, rows, s * stride, stride, sums === undefined ? 0 : sums[s]);
-            out.push({ startTime, endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
+            out.push({ startTime: this.startOf(fi, v, s), endTime, attributes: cache.withLabel(s, attributes, fam, v), value });
           }
+        }
+        if (v < values) {
+          // Full in the middle of this slot's label values: resume here next time.
+          this.nextSlot[fi] = s;
+          this.nextLabel[fi] = v;
+          this.source.pointsBuilt?.(fi, s, v);
+          return out;
         }
       }
     }
-  }
-
-  /** The metrics that have points, in catalog order. */
-  finish(): MetricData[] {
-    const out: MetricData[] = [];
-    const CUMULATIVE = AggregationTemporality.CUMULATIVE;
-    // Sums and histograms carry the configured temporality; gauges are always CUMULATIVE
-    // (the OTLP field is unused for them).
-    const temporality = this.temporality;
-    for (let fi = 0; fi < METRIC_FAMILIES.length; fi++) {
-      const dataPoints = this.points[fi];
-      if (dataPoints.length === 0) continue;
-      const descriptor = DESCRIPTORS[fi];
-      switch (METRIC_FAMILIES[fi].type) {
-        case 'counter':
-          out.push({
-            descriptor,
-            aggregationTemporality: temporality,
-            dataPointType: DataPointType.SUM,
-            isMonotonic: true,
-            dataPoints: dataPoints as DataPoint<number>[],
-          });
-          break;
-        case 'gauge':
-          out.push({ descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: dataPoints as DataPoint<number>[] });
-          break;
-        case 'histogram':
-          if (this.columns[fi].type === 'exponential-histogram') {
-            out.push({
-              descriptor,
-              aggregationTemporality: temporality,
-              dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
-              dataPoints: dataPoints as DataPoint<ExponentialHistogram>[],
-            });
-            break;
-          }
-          out.push({
-            descriptor,
-            aggregationTemporality: temporality,
-            dataPointType: DataPointType.HISTOGRAM,
-            dataPoints: dataPoints as DataPoint<Histogram>[],
-          });
-          break;
-      }
-    }
-    out.push(...this.extra);
+    this.nextSlot[fi] = s;
+    this.nextLabel[fi] = 0;
+    this.source.pointsBuilt?.(fi, s, 0);
     return out;
   }
 }

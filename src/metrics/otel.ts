@@ -2,17 +2,28 @@
  * OTLP push of the per-target store and of fleetprobe's own health: the second
  * and third readers of what /metrics serves.
  *
- *   PeriodicExportingMetricReader (one unref()ed interval; never two exports at
- *   once; shutdown = flush once, then close)
- *     └─ metricProducers: [ExportGate]  skips a collection while a request of the
- *          │                            previous export is still pending
- *          ├─ StoreMetricProducer       per-target store → MetricData (otel-producer.ts),
- *          │                            through DeltaStoreSource for delta (otel-delta.ts)
- *          └─ RegistryMetricProducer    prom-client self metrics → MetricData (otel-self-producer.ts)
- *     └─ exporter: OTLP over grpc, http/protobuf or http/json (otel-exporter.ts),
- *        wrapped to count, log, and know what is in flight
- *   MeterProvider: owns the reader and the resource (service.name, service.version,
- *   service.instance.id, host.name, OTEL_RESOURCE_ATTRIBUTES)
+ *   ExportLoop (one unref()ed interval; never two exports at once; shutdown = export
+ *     │         once more, then close)
+ *     │  one export: take the store snapshot (and the self metrics) once, then build
+ *     │  ONE request's points (maxExportBatchSize), hand it to the exporter, wait for
+ *     │  its answer, let the event loop turn, build the next (otel-requests.ts)
+ *     ├─ StoreMetricProducer       per-target store → points on demand (otel-producer.ts),
+ *     │                            through DeltaStoreSource for delta (otel-delta.ts)
+ *     └─ RegistryMetricProducer    prom-client self metrics → MetricData (otel-self-producer.ts)
+ *   exporter: OTLP over grpc, http/protobuf or http/json (otel-exporter.ts),
+ *     wrapped to count, log, and know what is in flight
+ *   resource: service.name, service.version, service.instance.id, host.name,
+ *     OTEL_RESOURCE_ATTRIBUTES
+ *
+ * Why not the SDK's PeriodicExportingMetricReader: it collects the whole export
+ * (≈ 110,000 point objects at 10,000 targets) before cutting it into requests, and
+ * building and then collecting those objects held the main thread for tens to hundreds
+ * of ms at a time. Built per request, an export keeps one request's points alive and
+ * each step is one request's worth of work. The loop keeps the reader's rules: a tick
+ * is skipped while an export runs, each request is bounded by OTEL_METRIC_EXPORT_TIMEOUT
+ * and a request that times out ends the export, a failed request does not, forceFlush
+ * waits for the running export then runs one, shutdown runs the final export within
+ * its deadline.
  *
  * Whether it runs at all is decided by the standard OTEL_* variables
  * (otel-config.ts); without them startOtelExport returns null and nothing is
@@ -20,8 +31,8 @@
  * startOtelExport with bad variables is a programming error: it throws the same
  * ConfigError.
  *
- * Why the gate: the reader does not start a collection while its previous run is
- * in progress, but a run ends at OTEL_METRIC_EXPORT_TIMEOUT even when the request
+ * Why the gate: the loop does not start an export while its previous one is
+ * in progress, but an export ends at OTEL_METRIC_EXPORT_TIMEOUT even when the request
  * it gave up on is still open (the transport keeps it until its own
  * OTEL_EXPORTER_OTLP_TIMEOUT, default 10 s), and the next tick would build the
  * whole fleet's payload again on top of it. With a collector that accepts and never
@@ -32,21 +43,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { defaultResource, emptyResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AggregationTemporality,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type CollectionResult,
-  type MetricProducer,
-  type PushMetricExporter,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { ConfigError } from '../config/errors.js';
 import { resolveOtelConfig, type HistogramAggregation, type OtlpProtocol, type TemporalityPreference } from './otel-config.js';
 import { DeltaStoreSource } from './otel-delta.js';
 import { createOtlpMetricExporter, temporalityFor } from './otel-exporter.js';
-import { StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
+import { arrayStream, StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
+import { RequestBuilder, type ScopeStream } from './otel-requests.js';
 import { RegistryMetricProducer, type PromRegistrySource } from './otel-self-producer.js';
 
 /**
@@ -79,8 +83,6 @@ export interface OtelExportOptions {
    * several sequential requests so none exceeds a collector's body limit).
    */
   maxExportBatchSize?: number;
-  /** Targets converted between two yields to the event loop (default OTLP_SLICE_SLOTS). */
-  sliceSlots?: number;
   /** More metrics from each export's snapshot (the group rollups); see StoreMetricProducerOptions. */
   snapshotMetrics?: StoreMetricProducerOptions['snapshotMetrics'];
 }
@@ -121,14 +123,9 @@ export interface OtelExport {
 
 export const DEFAULT_SERVICE_NAME = 'fleetprobe';
 /**
- * Targets converted between two yields to the event loop: ≈ 5,600 data points, a few ms,
- * so batches keep merging and /metrics keeps answering while a large fleet is converted.
- */
-export const OTLP_SLICE_SLOTS = 512;
-/**
- * Data points per export request (the SDK sends an export's requests one after the
- * other). Each request is serialized in one synchronous step on the main thread, so
- * this bounds the longest export step: measured with otlp-bench --cpu-prof at 10,000
+ * Data points per export request (an export's requests go one after the other, each
+ * built when the previous one has been answered). Each request is built and serialized
+ * in one synchronous step on the main thread, so this bounds the longest export step: measured with otlp-bench --cpu-prof at 10,000
  * targets on the loaded 2-core machine, serialization steps took p99 224 / max 298 ms
  * (wall) at 5,000 points and p99 27 / max 66 ms at 1,000, and the main-thread lag p99
  * during exports fell from 304 to 69 ms. ≈ 110 requests per export of 10,000 targets:
@@ -185,24 +182,25 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     scopeVersion: opts.serviceVersion,
     temporality,
     histogramAggregation: cfg.histogramAggregation,
-    sliceSlots: opts.sliceSlots ?? OTLP_SLICE_SLOTS,
     ...(delta !== null ? { now: () => delta.snapshotTimeMs } : {}),
     // The group rollups are computed from the store's cumulative snapshot and keep state
     // across snapshots; the delta source hands the producer increases instead, so with
     // delta temporality they stay on /metrics only (documented).
     ...(delta === null && opts.snapshotMetrics !== undefined ? { snapshotMetrics: opts.snapshotMetrics } : {}),
   });
-  const producers: MetricProducer[] = [storeProducer];
-  if (opts.selfRegistry !== undefined) producers.push(new RegistryMetricProducer(opts.selfRegistry, { scopeVersion: opts.serviceVersion, temporality }));
-  const gate = new ExportGate(producers, exporter, stats);
-  const reader = new PeriodicExportingMetricReader({
+  const selfProducer =
+    opts.selfRegistry === undefined ? undefined : new RegistryMetricProducer(opts.selfRegistry, { scopeVersion: opts.serviceVersion, temporality });
+  const loop = new ExportLoop({
+    storeProducer,
+    selfProducer,
     exporter,
-    exportIntervalMillis: cfg.intervalMs,
-    exportTimeoutMillis: cfg.timeoutMs,
-    metricProducers: [gate],
-    maxExportBatchSize: opts.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE,
+    stats,
+    resource,
+    logger,
+    maxPoints: opts.maxExportBatchSize ?? DEFAULT_MAX_EXPORT_BATCH_SIZE,
+    requestTimeoutMs: cfg.timeoutMs,
   });
-  const provider = new MeterProvider({ resource, readers: [reader] });
+  loop.start(cfg.intervalMs);
   logger.info(
     {
       url: cfg.url,
@@ -225,21 +223,20 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     histogramAggregation: cfg.histogramAggregation,
     resource: attrs,
     stats,
-    exporting: () => gate.collecting || exporter.pending > 0,
+    exporting: () => loop.running || exporter.pending > 0,
     forceFlush: async () => {
       if (closing !== undefined) return closing;
-      await provider.forceFlush();
+      await loop.forceFlush();
     },
     shutdown: (timeoutMs?: number) => {
       if (closing !== undefined) return closing;
       const budget = Math.max(1, Math.min(cfg.timeoutMs, timeoutMs ?? cfg.timeoutMs));
-      gate.final = true;
-      // The SDK bounds the whole shutdown (final collect + every export request) itself.
-      closing = provider.shutdown({ timeoutMillis: budget }).then(
+      closing = loop.shutdown(budget).then(
         () => logger.debug({}, 'OTLP metrics export stopped'),
         (err: unknown) => {
           // A request may still hang on the collector; it must not send the rest too.
           exporter.refuseFurtherExports();
+          loop.abandon();
           logger.warn({ err, timeoutMs: budget, url: cfg.url }, 'OTLP final export did not finish in time; stopping without it');
         },
       );
@@ -248,38 +245,146 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
   };
 }
 
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Rejects after `ms` (cleared once `p` settles). */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ExportTimeout(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+class ExportTimeout extends Error {}
+
+interface ExportLoopOptions {
+  storeProducer: StoreMetricProducer;
+  selfProducer: RegistryMetricProducer | undefined;
+  exporter: LoggingExporter;
+  stats: OtelExportStats;
+  resource: Resource;
+  logger: OtelLogger;
+  /** Most data points per request. */
+  maxPoints: number;
+  /** Bound of each request (OTEL_METRIC_EXPORT_TIMEOUT); one that takes longer ends the export. */
+  requestTimeoutMs: number;
+}
+
 /**
- * The one MetricProducer the reader sees: runs every producer of one export, unless a
- * request of the previous export is still pending (see the file header).
+ * The periodic export (see the file header): at most one export at a time, each taking
+ * its snapshot once and then building and sending one request at a time.
  */
-class ExportGate implements MetricProducer {
-  /** Set at shutdown: the final collection always runs. */
-  final = false;
-  /** The producers are converting right now. */
-  collecting = false;
+class ExportLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private ongoing: Promise<void> | null = null;
+  /** Set at shutdown: the final export always runs, even with a request still pending. */
+  private final = false;
+  /** Set when shutdown's deadline passed: build no further request. */
+  private abandoned = false;
 
-  constructor(
-    private readonly producers: readonly MetricProducer[],
-    private readonly exporter: LoggingExporter,
-    private readonly stats: OtelExportStats,
-  ) {}
+  constructor(private readonly o: ExportLoopOptions) {}
 
-  async collect(): Promise<CollectionResult> {
-    if (this.exporter.pending > 0 && !this.final) {
-      this.stats.skipped++;
-      return { resourceMetrics: { resource: emptyResource(), scopeMetrics: [] }, errors: [] };
-    }
-    this.collecting = true;
-    let results: CollectionResult[];
-    try {
-      results = await Promise.all(this.producers.map((p) => p.collect()));
-    } finally {
-      this.collecting = false;
-    }
-    return {
-      resourceMetrics: { resource: emptyResource(), scopeMetrics: results.flatMap((r) => r.resourceMetrics.scopeMetrics) },
-      errors: results.flatMap((r) => r.errors),
+  /** An export is being built or sent right now. */
+  get running(): boolean {
+    return this.ongoing !== null;
+  }
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.runOnce(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stop building requests (the export in progress ends after its current request). */
+  abandon(): void {
+    this.abandoned = true;
+  }
+
+  /** Wait for the running export, then run one (or wait for one that started meanwhile). */
+  async forceFlush(): Promise<void> {
+    if (this.ongoing !== null) await this.ongoing;
+    await (this.ongoing ?? this.runOnce());
+    await this.o.exporter.forceFlush();
+  }
+
+  /** Stop the interval, run the final export, close the exporter; rejects after `budgetMs`. */
+  shutdown(budgetMs: number): Promise<void> {
+    clearInterval(this.timer);
+    this.final = true;
+    const run = async (): Promise<void> => {
+      await this.forceFlush();
+      await this.o.exporter.shutdown();
     };
+    return withTimeout(run(), budgetMs, 'OTLP shutdown');
+  }
+
+  /** Start an export unless one is running (never rejects: problems are logged). */
+  private runOnce(): Promise<void> {
+    if (this.ongoing !== null) return this.ongoing;
+    const run = this.exportOnce().catch((err: unknown) => this.o.logger.warn({ err }, 'OTLP export failed to run'));
+    this.ongoing = run.finally(() => {
+      this.ongoing = null;
+    });
+    return this.ongoing;
+  }
+
+  private async exportOnce(): Promise<void> {
+    const { exporter, stats, logger, resource } = this.o;
+    if (exporter.pending > 0 && !this.final) {
+      stats.skipped++;
+      return;
+    }
+    const scopes = await this.snapshot();
+    if (resource.asyncAttributesPending) await resource.waitForAsyncAttributes?.();
+    // The snapshot is one step, the first request the next.
+    await yieldToLoop();
+    const requests = new RequestBuilder(scopes, this.o.maxPoints);
+    for (;;) {
+      if (this.abandoned) return;
+      const scopeMetrics = requests.next();
+      if (scopeMetrics === undefined) return;
+      try {
+        await withTimeout(this.send({ resource, scopeMetrics }), this.o.requestTimeoutMs, 'OTLP export request');
+      } catch (err) {
+        // As the SDK's reader: a request that does not finish in time ends this export
+        // (its points not built yet are not; with delta, their increases go with the
+        // next export); a request that failed does not.
+        if (err instanceof ExportTimeout) {
+          logger.debug({ points: requests.points, requests: requests.requests }, 'OTLP export request timed out; export ended');
+          return;
+        }
+      }
+      // A refused or synchronously failed request answers at once: still let the loop turn.
+      await yieldToLoop();
+    }
+  }
+
+  /** One moment's metrics: the store's snapshot (points built later, per request) and the self metrics. */
+  private async snapshot(): Promise<ScopeStream[]> {
+    const { storeProducer, selfProducer, logger } = this.o;
+    const scopes: ScopeStream[] = [];
+    try {
+      scopes.push({ scope: storeProducer.instrumentationScope, metrics: storeProducer.begin() });
+    } catch (err) {
+      logger.warn({ err }, 'OTLP export: reading the store failed');
+    }
+    if (selfProducer !== undefined) {
+      const { resourceMetrics, errors } = await selfProducer.collect();
+      for (const err of errors) logger.warn({ err }, 'OTLP export: reading the self metrics failed');
+      for (const sm of resourceMetrics.scopeMetrics) scopes.push({ scope: sm.scope, metrics: sm.metrics.map(arrayStream) });
+    }
+    return scopes;
+  }
+
+  /** Hand one request to the exporter; resolves with its answer (failures are counted and logged there). */
+  private send(metrics: ResourceMetrics): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.o.exporter.export(metrics, () => resolve());
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
   }
 }
 
