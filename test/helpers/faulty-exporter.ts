@@ -86,11 +86,7 @@ export async function startFaultyExporter(
     dir,
     logs,
     guard,
-    async scrape() {
-      const m = await scrapeMetrics(`${exporter.url}/metrics`);
-      guard.check(m);
-      return m;
-    },
+    scrape: guard.checking(() => scrapeMetrics(`${exporter.url}/metrics`)),
     async readyz() {
       const r = await httpRequest(`${exporter.url}/readyz`, { timeoutMs: 2000 });
       return { status: r.status, text: r.text() };

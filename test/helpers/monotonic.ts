@@ -36,4 +36,13 @@ export class MonotonicGuard {
     }
     if (back.length) throw new Error(`counters went backwards:\n  ${back.join('\n  ')}`);
   }
+
+  /** `read`, with every scrape it returns checked first. */
+  checking(read: () => Promise<Metrics>): () => Promise<Metrics> {
+    return async () => {
+      const m = await read();
+      this.check(m);
+      return m;
+    };
+  }
 }

@@ -52,11 +52,7 @@ test('exporter CLI end to end: metrics, API, reloads and SIGTERM', { skip: NEEDS
     dir.cleanup();
   });
   const guard = new MonotonicGuard();
-  const scrape = async (): Promise<Metrics> => {
-    const m = await exp.scrape();
-    guard.check(m);
-    return m;
-  };
+  const scrape = guard.checking(() => exp.scrape());
 
   await tt.test('every configured target has its series (with user labels) in the first scrape', async () => {
     // The listener opens only after the targets are applied, so the first answer is the first scrape.

@@ -48,11 +48,7 @@ test('a worker thread killed by an uncaught exception is restarted and its targe
   await exporter.start();
   const metrics = `${exporter.url}/metrics`;
   const guard = new MonotonicGuard();
-  const scrape = async (): Promise<Metrics> => {
-    const m = await scrapeMetrics(metrics);
-    guard.check(m);
-    return m;
-  };
+  const scrape = guard.checking(() => scrapeMetrics(metrics));
 
   const api = JSON.parse((await httpRequest(`${exporter.url}/api/v1/targets`)).text()) as { targets: Array<{ name: string; worker: number }> };
   const workerOf = new Map(api.targets.map((x) => [x.name, x.worker]));

@@ -74,11 +74,7 @@ test(
       dir.cleanup();
     });
     const guard = new MonotonicGuard();
-    const scrape = async (): Promise<Metrics> => {
-      const m = await exp.scrape();
-      guard.check(m);
-      return m;
-    };
+    const scrape = guard.checking(() => exp.scrape());
     const sent = (m: Metrics, name: string): number => m.value('fleetprobe_probe_sent_total', { target: name }) ?? -1;
     const received = (m: Metrics, name: string): number => m.value('fleetprobe_probe_received_total', { target: name }) ?? -1;
     /** Wait until every named target has received `more` replies past `base`. */

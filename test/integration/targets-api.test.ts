@@ -73,11 +73,7 @@ test('targets API: add, idempotence, bad bodies, conflicts, reloads, file change
     dir.cleanup();
   });
   const guard = new MonotonicGuard();
-  const scrape = async (): Promise<Metrics> => {
-    const m = await exp.scrape();
-    guard.check(m);
-    return m;
-  };
+  const scrape = guard.checking(() => exp.scrape());
   const scrapeUntil = (what: string, ok: (m: Metrics) => boolean, ms = 15_000): Promise<Metrics> =>
     waitFor(
       what,
