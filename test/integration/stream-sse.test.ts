@@ -52,7 +52,16 @@ const url = (q: string): string => `${exp.url}/api/v1/stream${q}`;
 
 test('once: the state of each selected target, a sync, an end; then the connection closes', { skip: NEEDS_ROOT, timeout: 20_000 }, async () => {
   // Let a few probes land so the states have counts.
-  await waitFor('probes of a and c', async () => (await exp.scrape()).value('fleetprobe_probe_received_total', { target: 'c' })! >= 3, 10_000);
+  // Both: they are probed on their own phases (and may be on different workers), so c's
+  // third reply says nothing about a's.
+  await waitFor(
+    'probes of a and c',
+    async () => {
+      const m = await exp.scrape();
+      return ['a', 'c'].every((target) => m.value('fleetprobe_probe_received_total', { target })! >= 3);
+    },
+    10_000,
+  );
   const c = new SseClient(url('?target=c&target=a&mode=once'), AUTH);
   await c.response;
   assert.equal(c.status, 200);
