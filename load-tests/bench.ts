@@ -13,7 +13,8 @@
  *     lost on loopback) and RTT p50/p99 from the histograms, while `ping` measures a
  *     sample of the same addresses;
  *  3. scrape phase: restart with DEFAULT buckets (what an operator runs) and time
- *     /metrics, plain and gzip (median of a few), since fine buckets inflate the body.
+ *     /metrics, plain, gzip and protobuf (median of a few), since fine buckets inflate
+ *     the body, and its peak RSS before and after those scrapes.
  * Then fping over the same addresses for comparison (icmp), and a Markdown table.
  *
  * Network safety: every target and listener is in 127.0.0.0/8; every phase is
@@ -129,6 +130,7 @@ async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile:
   try {
     // A couple of intervals so every series has counts, as in steady state.
     await sleep(Math.max(2000, 2 * o.intervalMs));
+    const rssBeforeScrapesBytes = peakRssBytes(ex.child.pid);
     const plain: { ms: number; bytes: number }[] = [];
     const gz: { ms: number; bytes: number }[] = [];
     const pb: { ms: number; bytes: number }[] = [];
@@ -149,6 +151,8 @@ async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile:
       gzipBytes: median(gz.map((x) => x.bytes)),
       protobufMs: median(pb.map((x) => x.ms)),
       protobufBytes: median(pb.map((x) => x.bytes)),
+      rssBeforeScrapesBytes,
+      peakRssBytes: peakRssBytes(ex.child.pid),
     };
   } finally {
     await stopChild(ex.child);
@@ -433,7 +437,8 @@ async function main(argv: readonly string[]): Promise<number> {
     'How to read it:',
     '- probes/s: fleetprobe_probe_sent_total delta between the two scrapes bracketing the window (from when each scrape started rendering);',
     '  CPU: user+sys of the whole exporter process (all threads, /proc/PID/stat) over the window between the scrapes (their own cost excluded),',
-    '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes).',
+    '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes);',
+    '  peak RSS, default buckets: VmHWM of the separate default-bucket run (what an operator runs) after its scrapes, and before them.',
     '- false loss: (timeouts+errors)/sent between the two scrapes; on loopback every loss is false loss.',
     '- /metrics: median of ' + o.scrapeRepeats + ' scrapes (request to last byte, fresh connection) in a SEPARATE run with DEFAULT buckets; "gzip" sends',
     '  Accept-Encoding: gzip and counts compressed bytes; "protobuf" sends the Accept header of Prometheus with native histograms (uncompressed).',
