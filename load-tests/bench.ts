@@ -24,6 +24,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, parseBenchArgs, rttStepFor, wantsAbRun, type BenchOptions } from './bench-args.js';
 import { runStreamBench } from './stream-bench.js';
 import { markdownTable, rowCells, TABLE_HEADER, type BenchRow, type RttFigures, type ScrapeFigures } from './bench-report.js';
@@ -113,6 +114,9 @@ async function pingSample(addresses: readonly string[], o: BenchOptions): Promis
   const times = children.flatMap((c) => parsePingTimes(c.output()));
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), samples: times.length };
 }
+
+/** The OTLP export benchmark, next to this file in dist/load-tests. */
+const OTLP_BENCH = fileURLToPath(new URL('./otlp-bench.js', import.meta.url));
 
 function median(values: number[]): number {
   return percentile(values, 0.5);
@@ -451,6 +455,14 @@ async function main(argv: readonly string[]): Promise<number> {
     ...notes.map((n) => `- ${n}`),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
+  if (o.otlpSizes.length > 0) {
+    // Its own runs (off, then on per protocol, back to back), printed as they end.
+    process.stdout.write('\nOTLP export (node dist/load-tests/otlp-bench.js):\n\n');
+    const otlp = spawnTracked('otlp-bench', process.execPath, [OTLP_BENCH, '--targets', o.otlpSizes.join(','), '--protocols', 'http/protobuf,grpc']);
+    const exit = await otlp.exited;
+    process.stdout.write(otlp.output());
+    if (exit !== 0) log(`bench: otlp-bench exited with ${exit}`);
+  }
   return 0;
 }
 
