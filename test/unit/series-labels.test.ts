@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ProbeEvent } from '../../src/protocol/events.js';
 import { TargetStore } from '../../src/aggregate/store.js';
-import { renderExpositionText } from '../../src/metrics/exposition.js';
+import { renderExpositionChunks, renderExpositionText } from '../../src/metrics/exposition.js';
 import { protobufChunks } from '../../src/metrics/protobuf-exposition.js';
 import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.js';
 import { TARGET_INFO } from '../../src/metrics/catalog.js';
@@ -166,6 +166,19 @@ test('switching modes: every slot re-encoded once, counters carried on, version 
   st.setSeriesLabels('full');
   assert.equal(st.snapshot().labels.info, undefined, 'full mode copies no info index');
   assert.match(renderExpositionText(st.snapshot()), /^fleetprobe_probe_received_total\{target="a",address="127\.0\.0\.1",kind="icmp",rack="r1"\} 1$/m);
+});
+
+test('compact text in small chunks (pieces split across chunk boundaries) is the same bytes as in one', () => {
+  const st = populatedStore(undefined, 'compact');
+  const whole = renderExpositionText(st.snapshot());
+  for (const size of [1, 7, 64, 1000]) {
+    const chunks = renderExpositionChunks(st.snapshot(), size);
+    assert.ok(
+      chunks.slice(0, -1).every((c) => c.length === size),
+      `chunks of ${size} bytes`,
+    );
+    assert.equal(Buffer.concat(chunks).toString('utf8'), whole, `chunk size ${size}`);
+  }
 });
 
 test('compact with no target: no info family (as for every family without series)', () => {
