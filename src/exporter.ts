@@ -171,7 +171,7 @@ export class Exporter {
         { key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' },
       ]);
     }
-    this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
+    this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets, seriesLabels: this.config.metrics.seriesLabels });
     if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
     this.sync = new TargetSync(this.registry, this.store);
     // No probe goes out until every listener is bound (startProbing releases the pool).
@@ -840,6 +840,7 @@ export class Exporter {
       this.config = next;
       this.applyLogSettings(next);
       this.applyWebSecurity(next);
+      this.store.setSeriesLabels(next.metrics.seriesLabels);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -856,6 +857,8 @@ export class Exporter {
       this.applyLogSettings(next);
       this.goLive(prepared);
       this.applyWebSecurity(next);
+      // Labels encoded again once, for the targets goLive left in the store (scrapes after this see them).
+      this.store.setSeriesLabels(next.metrics.seriesLabels);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
       // slots; an apply that throws is a bug path, and probing resumes either way.)

@@ -20,8 +20,8 @@
  */
 import type { StoreSnapshot } from '../aggregate/store.js';
 import { EMPTY, populatedCells, type ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
-import { pairBytes } from '../aggregate/label-arena.js';
-import { METRIC_FAMILIES, type MetricFamily } from './catalog.js';
+import { infoPairs, pairBytes, type InfoIndex } from '../aggregate/label-arena.js';
+import { METRIC_FAMILIES, TARGET_INFO, type MetricFamily } from './catalog.js';
 import { FIXED64, ProtoWriter, VARINT } from './proto-writer.js';
 import {
   rowHasCounts,
@@ -244,6 +244,13 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fa
   w.end(frame);
 }
 
+/** fleetprobe_target_info (metrics.series_labels compact): per target its series labels, its info labels, 1. */
+function targetInfoFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, info: InfoIndex): void {
+  const frame = familyHeader(w, TARGET_INFO.prometheus, TARGET_INFO.help, PbType.Gauge);
+  for (let s = 0; s < snap.highWater; s++) if (snap.defined[s] === 1) valueMetric(w, labels, s, infoPairs(labels, info, s), M_GAUGE, 1);
+  w.end(frame);
+}
+
 /**
  * The per-target families as delimited MetricFamily frames, one Buffer per family,
  * built as the consumer asks. The snapshot must have been taken with its exponential
@@ -252,6 +259,11 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fa
 export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
   const w = new ProtoWriter();
   const labels = snap.labels;
+  // As the text: first, and only when some target is defined.
+  if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) {
+    targetInfoFrame(w, snap, labels, labels.info);
+    yield w.take();
+  }
   for (const fam of METRIC_FAMILIES) {
     let any = false;
     for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;
