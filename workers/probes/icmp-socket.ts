@@ -32,8 +32,8 @@
  *     and `wrap.recvInto(buf, source)`: the same sendto()/recvmsg() with the result
  *     as the return value (bytes, or -errno) instead of a callback into JS, the address
  *     as a number (v4) or 16 bytes (v6) instead of a string each way, and no exception
- *     for EAGAIN or a failed send. Measured at 100,000 targets (README, "Data plane"):
- *     about 1 µs of CPU per probe less. Used when present (feature-detected), else
+ *     for EAGAIN or a failed send (README, after the data plane's shared pieces: what
+ *     a probe costs and the figures). Used when present (feature-detected), else
  *     send/recv as above.
  *
  * Kernel timestamps (our patch's `enableTimestamps`, SO_TIMESTAMPNS): the JS receive
