@@ -128,9 +128,11 @@ const { Worker, isMainThread, parentPort } = require('node:worker_threads');
 const raw = require(${JSON.stringify(rawSocketDir)});
 const native = require(${JSON.stringify(path.join(rawSocketDir, 'build', 'Release', 'raw.node'))});
 const ok = typeof raw.Socket.prototype.attachFilter === 'function'
-  && typeof native.SocketWrap.prototype.attachFilter === 'function';
+  && typeof native.SocketWrap.prototype.attachFilter === 'function'
+  && typeof native.SocketWrap.prototype.sendTo === 'function'
+  && typeof native.SocketWrap.prototype.recvInto === 'function';
 if (isMainThread) {
-  if (!ok) { console.error('loaded raw-socket lacks attachFilter: the patched build is not the one loading'); process.exit(1); }
+  if (!ok) { console.error('loaded raw-socket lacks attachFilter/sendTo/recvInto: the patched build is not the one loading'); process.exit(1); }
   let pending = 2;
   for (let i = 0; i < 2; i++) {
     const worker = new Worker(__filename, { eval: true });

@@ -53,6 +53,8 @@ export class Scheduler {
   private readonly deadlines: DeadlineTimer;
   private readonly index = new SlotIndex(1024);
   private readonly intervalOf = this.index.column(Float64Array);
+  /** The caller's small number per target (set()'s `tag`), handed back to onDue. */
+  private readonly tagOf = this.index.column(Uint8Array);
 
   private stopped = false;
 
@@ -62,11 +64,12 @@ export class Scheduler {
   private lagCount = 0;
 
   /**
-   * @param onDue called with the target's slot when it is due. Exceptions are caught
-   *   and reported through onError so one bad target never stops the others.
+   * @param onDue called with the target's slot (and the tag it was set() with) when it
+   *   is due. Exceptions are caught and reported through onError so one bad target never
+   *   stops the others.
    */
   constructor(
-    private readonly onDue: (slot: number) => void,
+    private readonly onDue: (slot: number, tag: number) => void,
     private readonly onError: (slot: number, err: unknown) => void = () => {},
     opts: SchedulerOptions = {},
   ) {
@@ -90,14 +93,21 @@ export class Scheduler {
     return i < 0 ? NaN : this.deadlines.heap.dueOf(i);
   }
 
-  /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
-  set(slot: number, intervalMs: number, phaseMs: number): void {
+  /**
+   * Add a target, or change its interval/phase (its next start is recomputed). O(log n).
+   * `tag` (0..255) is handed back to onDue with the slot: the shard's prober of the
+   * target, so a start needs no slot → prober lookup (a Map at 100k slots was a cache
+   * miss per probe).
+   */
+  set(slot: number, intervalMs: number, phaseMs: number, tag = 0): void {
     if (this.stopped) return;
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError(`interval must be > 0 ms, got ${intervalMs}`);
     let i = this.index.localOf(slot);
     const existed = i >= 0;
     if (!existed) i = this.index.add(slot);
     this.intervalOf.data[i] = intervalMs;
+    if (!(tag >= 0 && tag <= 255 && Number.isInteger(tag))) throw new RangeError(`tag must be an integer in [0, 255], got ${tag}`);
+    this.tagOf.data[i] = tag;
     const phase = ((phaseMs % intervalMs) + intervalMs) % intervalMs;
     const origin = this.clock.originMs;
     const now = this.clock.now();
@@ -163,7 +173,7 @@ export class Scheduler {
       if (lag > this.lagMax) this.lagMax = lag;
       const slot = this.index.slotOf(i);
       try {
-        this.onDue(slot);
+        this.onDue(slot, this.tagOf.data[i]);
       } catch (err) {
         this.onError(slot, err);
       }

@@ -56,6 +56,8 @@ export class ShardRuntime {
   readonly batcher: Batcher;
   readonly scheduler: Scheduler;
   readonly probers = new Map<ProbeKind, Prober>();
+  /** The probers in the order they were made: a target's scheduler tag is its prober's index here. */
+  private readonly proberList: Prober[] = [];
   readonly ondemand: OnDemandRunner;
   private readonly sink: ProbeSinkRouter;
   private readonly targets = new Map<number, ShardTarget>();
@@ -99,7 +101,7 @@ export class ShardRuntime {
     );
     this.sink = new ProbeSinkRouter(this.batcher, this.ondemand);
     this.scheduler = new Scheduler(
-      (slot) => this.proberOf.get(slot)?.probe(slot),
+      (slot, tag) => this.proberList[tag].probe(slot),
       (slot, err) => this.log('warn', 'probe start failed', { slot, error: errorMessage(err) }),
       schedulerOptions,
     );
@@ -142,7 +144,7 @@ export class ShardRuntime {
     try {
       prober = this.proberFor(t.kind);
       prober.add(t);
-      this.scheduler.set(t.slot, t.intervalMs, t.phaseMs);
+      this.scheduler.set(t.slot, t.intervalMs, t.phaseMs, this.proberList.indexOf(prober));
       this.targets.set(t.slot, t);
       this.proberOf.set(t.slot, prober);
     } catch (err) {
@@ -177,6 +179,7 @@ export class ShardRuntime {
     if (!factory) throw new Error(`probe kind '${kind}' is not supported by this worker`);
     p = factory(this.sink, this.task.settings);
     this.probers.set(kind, p);
+    this.proberList.push(p);
     return p;
   }
 

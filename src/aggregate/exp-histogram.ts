@@ -26,8 +26,8 @@
  * of the spread.
  *
  * Index exactness. The index comes from the binary exponent and mantissa of the
- * value (frexp), then a binary search of the mantissa among the 2^s boundaries of
- * one power of two, so a value exactly on a boundary lands in the bucket it bounds
+ * value (frexp), then the mantissa's place among the 2^s boundaries of one power of
+ * two (a table lookup and one comparison), so a value exactly on a boundary lands in the bucket it bounds
  * (upper bounds are inclusive), as in the Go client; Math.log2 would misplace some.
  */
 
@@ -62,6 +62,28 @@ for (let s = 1; s <= MAX_SCHEMA; s++) {
 }
 
 /**
+ * Where the search starts, per schema: the frexp fraction's top CELL_BITS mantissa bits
+ * name a cell of [0.5, 1), and START[s][cell] is the first j with BOUNDS[s][j] >= the
+ * cell's low end. Boundaries are further apart than a cell is wide (at schema 8, 0.00135
+ * against 0.5 / 4096), so at most one lies inside a cell and the bucket is START or the
+ * one after: one comparison instead of a binary search of s steps (the main thread
+ * observes every reply).
+ */
+const CELL_BITS = 12;
+const START: Uint16Array[] = [];
+for (let s = 1; s <= MAX_SCHEMA; s++) {
+  const b = BOUNDS[s];
+  const t = new Uint16Array(1 << CELL_BITS);
+  let j = 0;
+  for (let cell = 0; cell < t.length; cell++) {
+    const low = 0.5 + cell / (2 << CELL_BITS); // exact: a dyadic fraction
+    while (j < b.length && b[j] < low) j++;
+    t[cell] = j;
+  }
+  START[s] = t;
+}
+
+/**
  * Index of the bucket holding `v` at `schema` (v a finite number above the zero
  * threshold, so a normal double).
  */
@@ -73,15 +95,10 @@ export function bucketIndexFor(v: number, schema: number): number {
     u32[HI] = (hi & 0x800fffff) | (1022 << 20);
     const frac = f64[0];
     const b = BOUNDS[schema];
-    // First j with b[j] >= frac (b.length when frac is above every boundary).
-    let lo = 0;
-    let up = b.length;
-    while (lo < up) {
-      const mid = (lo + up) >>> 1;
-      if (b[mid] < frac) lo = mid + 1;
-      else up = mid;
-    }
-    return lo + (exp - 1) * b.length;
+    // First j with b[j] >= frac (b.length when frac is above every boundary): START, or the next.
+    let j = START[schema][(hi >>> (20 - CELL_BITS)) & ((1 << CELL_BITS) - 1)];
+    if (j < b.length && b[j] < frac) j++;
+    return j + (exp - 1) * b.length;
   }
   // frac == 0.5 exactly (all mantissa bits 0): v is a power of two, the upper bound of the bucket below.
   const key = (hi & 0xfffff) === 0 && u32[1 - HI] === 0 ? exp - 1 : exp;

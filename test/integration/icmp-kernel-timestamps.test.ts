@@ -167,11 +167,11 @@ class RecordingConn implements IcmpConn {
     return this.inner.sendStamp();
   }
   onPacket(handler: PacketHandler): void {
-    this.inner.onPacket((buf, len, source, recvTime, kernelRecvTime) => {
+    this.inner.onPacket((buf, len, source, recvTime, kernelRecvTime, sourceBytes) => {
       const icmp = this.family === 4 ? (buf[0] & 0xf) * 4 : 0;
       const sent = this.jsSend.get(buf.readUInt16BE(icmp + 6));
       if (sent !== undefined) this.jsRtts.push(recvTime - sent);
-      handler(buf, len, source, recvTime, kernelRecvTime + this.skewMs(this.delivered++));
+      handler(buf, len, source, recvTime, kernelRecvTime + this.skewMs(this.delivered++), sourceBytes);
     });
   }
   setFilters(identifier: number): FilterStatus {

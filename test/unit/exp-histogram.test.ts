@@ -220,3 +220,17 @@ test('bad schema or window is refused', () => {
   assert.throws(() => new ExpHistogramColumns(1, -5), /schema/);
   assert.throws(() => new ExpHistogramColumns(1, 3, 8), /window/);
 });
+
+test('values at every edge of the 4,096 mantissa cells of the index lookup (and one ulp either side) lie inside the bucket their index names', () => {
+  for (let s = 1; s <= MAX_SCHEMA; s++) {
+    for (let cell = 0; cell < 4096; cell++) {
+      for (const scale of [1, 2 ** -17, 2 ** 9]) {
+        const edge = (1 + cell / 4096) * scale;
+        for (const v of [nextDown(edge), edge, nextUp(edge)]) {
+          const i = bucketIndexFor(v, s);
+          assert.ok(v <= bucketUpperBound(i, s) && v > bucketLowerBound(i, s), `schema ${s} cell ${cell}: ${v} in bucket ${i}`);
+        }
+      }
+    }
+  }
+});

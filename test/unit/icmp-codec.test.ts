@@ -2,11 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DropReason, ErrorReason } from '../../src/protocol/events.js';
 import {
+  ICMP_HEADER_BYTES,
   PacketKind,
   ParsedPacket,
+  PAYLOAD_MAX,
   PAYLOAD_MIN,
   effectivePayloadSize,
+  fillPadding,
   internetChecksum,
+  paddingSum,
+  writeEchoRequest,
   parseIPv4,
   parseIPv6Into,
   unreach4Reason,
@@ -276,4 +281,51 @@ test('ping socket (dgram) IPv4 replies: no IP header, address from recvfrom, onl
   assert.equal(short.drop, DropReason.short);
   assert.equal(short.parse(bare, viewOf(bare), 4, 4, true), PacketKind.Drop);
   assert.equal(short.drop, DropReason.short);
+});
+
+test('writeEchoRequest: the checksum from our 28 bytes + paddingSum equals a full recompute, for every payload size and sampled fields', () => {
+  const buf = Buffer.alloc(ICMP_HEADER_BYTES + PAYLOAD_MAX);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  fillPadding(buf);
+  let seed = 0x9e3779b9;
+  const rand = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const sizes: number[] = [];
+  for (let s = 0; s <= 600; s++) sizes.push(s); // below PAYLOAD_MIN (raised to it), every small size, odd and even
+  sizes.push(1400, 1471, 9000, 65_000, PAYLOAD_MAX - 1, PAYLOAD_MAX);
+  const edge = [0, 1, 0xffff, 0xfffe, 0x8000];
+  for (const size of sizes) {
+    for (let k = 0; k < 12; k++) {
+      const id = k < edge.length ? edge[k] : rand() & 0xffff;
+      const seq16 = k < edge.length ? edge[(k + 2) % edge.length] : rand() & 0xffff;
+      const cookie = k === 0 ? 0xffffffff : rand();
+      const slot = k === 1 ? 0xffffffff : rand();
+      const seq = k === 2 ? 0 : rand();
+      const sendTime = k === 3 ? 0 : rand() * 1000 + rand() / 0x100000000;
+      const len = writeEchoRequest(buf, view, 4, id, seq16, cookie, slot, seq, sendTime, size);
+      const written = buf.readUInt16BE(2);
+      // A correct checksum makes the message sum to zero; and it equals a recompute with the field zeroed.
+      assert.equal(internetChecksum(buf, 0, len), 0, `size ${size} fields ${k}`);
+      buf.writeUInt16BE(0, 2);
+      assert.equal(written, internetChecksum(buf, 0, len));
+      buf.writeUInt16BE(written, 2);
+    }
+  }
+});
+
+test('paddingSum is the plain sum of the padding words', () => {
+  const buf = Buffer.alloc(ICMP_HEADER_BYTES + 2000);
+  fillPadding(buf);
+  for (let size = 0; size <= 2000 - ICMP_HEADER_BYTES; size++) {
+    let sum = 0;
+    const end = ICMP_HEADER_BYTES + Math.max(PAYLOAD_MIN, size);
+    let i = ICMP_HEADER_BYTES + PAYLOAD_MIN;
+    for (; i + 1 < end; i += 2) sum += (buf[i] << 8) | buf[i + 1];
+    if (i < end) sum += buf[i] << 8;
+    assert.equal(paddingSum(Math.max(PAYLOAD_MIN, size)), sum, `size ${size}`);
+  }
 });

@@ -471,3 +471,96 @@ test('16-bit wire sequences wrap: an error quoting only our header names the lat
   assert.deepEqual(sink.drops, []);
   assert.equal(sink.events.filter((e) => e === 'timeout 2').length, 65_535, 'every other probe timed out once');
 });
+
+/**
+ * A conn with the patched addon's fast paths (RawIcmpConn over sendTo/recvInto): the
+ * address goes out as numbers, and the source comes in as bytes with '' for the string.
+ */
+class FastConn extends FakeConn {
+  /** What each sendTo() was given, decoded: the v4 number, or the v6 bytes as hex. */
+  sentTo: string[] = [];
+  slowSends = 0;
+  constructor(family: 4 | 6, kind: 'raw' | 'dgram' = 'raw') {
+    super(family);
+    (this as { kind?: 'raw' | 'dgram' }).kind = kind;
+  }
+  override send(buf: Buffer, length: number, address: string): string | null {
+    this.slowSends++;
+    return super.send(buf, length, address);
+  }
+  sendTo(buf: Buffer, length: number, v4: number, v6: Uint8Array, v6Offset: number): boolean {
+    const to = this.family === 4 ? `v4 ${v4.toString(16)}` : `v6 ${Buffer.from(v6.subarray(v6Offset, v6Offset + 16)).toString('hex')}`;
+    this.sentTo.push(to);
+    return super.send(buf, length, to) === null;
+  }
+  deliverFrom(pkt: Buffer, source: Uint8Array, at: number): void {
+    const bytes = Buffer.alloc(16);
+    bytes.set(source);
+    this.handler!(pkt, pkt.length, '', at, NaN, bytes);
+  }
+}
+
+function setupFast(kind: 'raw' | 'dgram' = 'raw') {
+  const time = new ManualTime();
+  const sink = new RecordingSink();
+  const conns: Record<number, FastConn> = {};
+  const prober = new IcmpProber(
+    sink,
+    { workerIndex: 0, cookie: COOKIE, icmpIdentifier: ID, flushIntervalMs: 1000 },
+    { clock: time, openConn: (family) => (conns[family] = new FastConn(family, kind)) },
+  );
+  return { time, sink, conns, prober };
+}
+
+test('a conn with sendTo gets the address as numbers (v4 uint32, v6 bytes) and never send()', () => {
+  const { time, sink, conns, prober } = setupFast();
+  prober.add(target(1, '127.0.0.9'));
+  prober.add(target(2, '::1'));
+  prober.add(target(3, '10.200.3.4'));
+  prober.probe(1);
+  prober.probe(2);
+  prober.probe(3);
+  assert.deepEqual(conns[4].sentTo, ['v4 7f000009', 'v4 ac80304']);
+  assert.deepEqual(conns[6].sentTo, ['v6 00000000000000000000000000000001']);
+  assert.equal(conns[4].slowSends + conns[6].slowSends, 0);
+  // The reply of a v4 raw socket is matched on its IP header's source, not on sourceBytes.
+  conns[4].deliverFrom(replyTo(conns[4].sent[0].pkt, '127.0.0.9'), new Uint8Array([1, 2, 3, 4]), time.t + 1);
+  // v6: the source bytes are the address compared.
+  conns[6].deliverFrom(replyTo6(conns[6].sent[0].pkt), ipv6Bytes(2), time.t + 1);
+  conns[6].deliverFrom(replyTo6(conns[6].sent[0].pkt), ipv6Bytes(1), time.t + 1);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 2', 'sent 3', 'reply 1', 'reply 2']);
+  assert.deepEqual(sink.drops, [DropReason.address_mismatch]);
+});
+
+test('a failed sendTo is Sent + Error(send_failed), as a failed send', () => {
+  const { time, sink, conns, prober } = setupFast();
+  prober.add(target(1, '127.0.0.1'));
+  prober.probe(1);
+  conns[4].failNext = 'EPERM';
+  prober.probe(1);
+  time.advanceTo(5000);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 1', `error 1 ${ErrorReason.send_failed}`, 'timeout 1']);
+});
+
+test('a ping socket conn with sourceBytes: the v4 reply is matched on the source bytes', () => {
+  const { time, sink, conns, prober } = setupFast('dgram');
+  prober.add(target(1, '127.0.0.5'));
+  prober.probe(1);
+  prober.probe(1);
+  const icmpReply = (req: Buffer): Buffer => {
+    const r = Buffer.from(req);
+    r[0] = 0;
+    return r;
+  };
+  conns[4].deliverFrom(icmpReply(conns[4].sent[0].pkt), new Uint8Array([127, 0, 0, 5]), time.t + 1);
+  conns[4].deliverFrom(icmpReply(conns[4].sent[1].pkt), new Uint8Array([127, 0, 0, 6]), time.t + 1);
+  assert.deepEqual(sink.events, ['sent 1', 'sent 1', 'reply 1']);
+  assert.deepEqual(sink.drops, [DropReason.address_mismatch]);
+});
+
+/** ::n as 16 bytes. */
+function ipv6Bytes(n: number): Uint8Array {
+  const b = new Uint8Array(16);
+  b[15] = n;
+  return b;
+}

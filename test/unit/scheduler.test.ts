@@ -194,3 +194,22 @@ test('rejects a non-positive interval', () => {
   assert.throws(() => s.set(1, 0, 0), RangeError);
   assert.throws(() => s.set(1, Number.NaN, 0), RangeError);
 });
+
+test("onDue gets each target's tag with its slot; a changed target keeps the tag it was last set with", () => {
+  const time = new ManualTime(0);
+  const starts: string[] = [];
+  const s = new Scheduler((slot, tag) => starts.push(`${slot}:${tag}`), undefined, { clock: time });
+  s.set(3, 100, 10, 2);
+  s.set(4, 100, 20); // default tag 0
+  s.set(5, 100, 30, 255);
+  time.advanceTo(50);
+  s.set(3, 100, 60, 1); // re-tagged with its new phase
+  s.remove(5);
+  s.set(6, 100, 70, 7); // reuses 5's local index: its tag is 6's own
+  time.advanceTo(130);
+  assert.deepEqual(starts, ['3:2', '4:0', '5:255', '3:1', '6:7', '4:0']);
+  assert.throws(() => s.set(9, 100, 0, 256), RangeError);
+  assert.throws(() => s.set(9, 100, 0, -1), RangeError);
+  assert.throws(() => s.set(9, 100, 0, 1.5), RangeError);
+  s.stop();
+});

@@ -64,6 +64,18 @@ export function internetChecksum(buf: Uint8Array, start: number, end: number): n
   return ~sum & 0xffff;
 }
 
+/**
+ * Sum (RFC 1071, unfolded) of the padding fillPadding writes over buf[28, 8 + payloadSize),
+ * in closed form: the checksum of an echo request then reads only its first 28 bytes
+ * (our fields) instead of every byte of the payload. The padding starts at an even
+ * offset, so its 16-bit words are PAD_BYTE pairs and an odd tail is PAD_BYTE << 8.
+ */
+export function paddingSum(payloadSize: number): number {
+  const n = payloadSize - PAYLOAD_MIN;
+  if (n <= 0) return 0;
+  return (n >>> 1) * ((PAD_BYTE << 8) | PAD_BYTE) + (n & 1 ? PAD_BYTE << 8 : 0);
+}
+
 /** Fill the padding of a send buffer once; writeEchoRequest only touches the first 28 bytes. */
 export function fillPadding(buf: Uint8Array): void {
   buf.fill(PAD_BYTE, ICMP_HEADER_BYTES + PAYLOAD_MIN);
@@ -85,7 +97,8 @@ export function writeEchoRequest(
   sendTime: number,
   payloadSize: number,
 ): number {
-  const len = ICMP_HEADER_BYTES + effectivePayloadSize(payloadSize);
+  const payload = effectivePayloadSize(payloadSize);
+  const len = ICMP_HEADER_BYTES + payload;
   buf[0] = family === 4 ? ICMP_ECHO_REQUEST : ICMP6_ECHO_REQUEST;
   buf[1] = 0;
   view.setUint16(2, 0);
@@ -95,7 +108,13 @@ export function writeEchoRequest(
   view.setUint32(12, slot >>> 0);
   view.setUint32(16, seq >>> 0);
   view.setFloat64(20, sendTime);
-  if (family === 4) view.setUint16(2, internetChecksum(buf, 0, len));
+  if (family === 4) {
+    // The 28 bytes written here, plus the padding's sum (fixed by its length).
+    let sum = paddingSum(payload);
+    for (let i = 0; i < ICMP_HEADER_BYTES + PAYLOAD_MIN; i += 2) sum += (buf[i] << 8) | buf[i + 1];
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    view.setUint16(2, ~sum & 0xffff);
+  }
   return len;
 }
 

@@ -28,6 +28,13 @@
  *     and a closure for it; we replace the wrap's 'recvReady' listener with one that
  *     drains up to RECV_BURST packets into one preallocated buffer via `wrap.recv`
  *     (which throws EAGAIN when the queue is empty).
+ *   - Our patch adds the per-packet fast paths `wrap.sendTo(buf, len, address, off)`
+ *     and `wrap.recvInto(buf, source)`: the same sendto()/recvmsg() with the result
+ *     as the return value (bytes, or -errno) instead of a callback into JS, the address
+ *     as a number (v4) or 16 bytes (v6) instead of a string each way, and no exception
+ *     for EAGAIN or a failed send (README, after the data plane's shared pieces: what
+ *     a probe costs and the figures). Used when present (feature-detected), else
+ *     send/recv as above.
  *
  * Kernel timestamps (our patch's `enableTimestamps`, SO_TIMESTAMPNS): the JS receive
  * time is taken after the event loop wakes up and the packet is read, tens of µs
@@ -52,8 +59,11 @@ export type IcmpSocketKind = 'raw' | 'dgram';
  * recvTime: monotonic ms (performance.now() scale) when user space read the packet.
  * kernelRecvTime: the kernel's receive stamp, in ms on the conn's stamp scale (see
  * IcmpConn.sendStamp), or NaN when the packet has none (timestamps unavailable).
+ * sourceBytes: when given, recvfrom()'s source address in network order (IPv4: its
+ * first 4 bytes, IPv6: 16; reused, like buf) and `source` is '' (a conn on the
+ * patched addon's recvInto makes no address string per packet); else `source` is it.
  */
-export type PacketHandler = (buf: Buffer, length: number, source: string, recvTime: number, kernelRecvTime: number) => void;
+export type PacketHandler = (buf: Buffer, length: number, source: string, recvTime: number, kernelRecvTime: number, sourceBytes?: Uint8Array) => void;
 
 export interface FilterStatus {
   /** ICMP_FILTER / ICMP6_FILTER installed. */
@@ -77,6 +87,12 @@ export interface IcmpConn {
   readonly kind?: IcmpSocketKind;
   /** Send synchronously. Returns null on success or the error message (sendto failed). */
   send(buf: Buffer, length: number, address: string): string | null;
+  /**
+   * Optional, the per-probe path: send synchronously to an address given as numbers
+   * rather than a string (IPv4: `v4` as a uint32, a.b.c.d = a·2^24 + b·2^16 + c·2^8 + d;
+   * IPv6: the 16 bytes v6[v6Offset, v6Offset + 16)). Returns whether sendto() succeeded.
+   */
+  sendTo?(buf: Buffer, length: number, v4: number, v6: Uint8Array, v6Offset: number): boolean;
   /**
    * Optional: the clock reading taken right before the last successful send's
    * sendto(), in ms on the same (wall-clock) scale as a PacketHandler's
@@ -120,6 +136,10 @@ const RCVBUF_BYTES = 4 << 20;
 interface RawWrap {
   send(buf: Buffer, offset: number, length: number, address: string, cb: (bytes: number) => void): unknown;
   recv(buf: Buffer, cb: (buf: Buffer, bytes: number, source: string) => void): unknown;
+  /** Added by our patch (see the header): bytes sent or -errno; no callback, no exception. */
+  sendTo?(buf: Buffer, length: number, address: number | Uint8Array, offset: number): number;
+  /** Added by our patch: bytes read (source address bytes into `source`) or -errno (-EAGAIN: empty). */
+  recvInto?(buf: Buffer, source: Uint8Array): number;
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   removeAllListeners(event: string): unknown;
 }
@@ -176,6 +196,10 @@ export class RawIcmpConn implements IcmpConn {
   private readonly sock: RawSocket;
   private readonly wrap: RawWrap;
   private readonly rxBuf = Buffer.alloc(RECV_BUFFER_BYTES);
+  /** recvInto's source address (network order), handed to the handler as sourceBytes. */
+  private readonly rxSourceBytes = Buffer.alloc(16);
+  /** The patched addon's fast paths, when it has them (see the header). */
+  private readonly fast: boolean;
   private handler: PacketHandler | null = null;
   private closed = false;
   // Filled by the recv callback; read right after wrap.recv returns.
@@ -212,6 +236,8 @@ export class RawIcmpConn implements IcmpConn {
       throw new Error('raw-socket: unsupported version (no native wrap.send/recv)');
     }
     this.wrap = wrap;
+    this.fast = typeof wrap.sendTo === 'function' && typeof wrap.recvInto === 'function';
+    if (this.fast) this.sendTo = this.sendFast;
     wrap.removeAllListeners('recvReady');
     wrap.on('recvReady', this.onReadable);
     // raw-socket closes the socket on 'error' and re-emits it; an unhandled 'error'
@@ -248,6 +274,14 @@ export class RawIcmpConn implements IcmpConn {
     }
     return this.sendError;
   }
+
+  /** IcmpConn.sendTo: set in the constructor when the addon has the fast paths. */
+  sendTo?: (buf: Buffer, length: number, v4: number, v6: Uint8Array, v6Offset: number) => boolean;
+
+  private readonly sendFast = (buf: Buffer, length: number, v4: number, v6: Uint8Array, v6Offset: number): boolean => {
+    if (this.closed) return false;
+    return this.wrap.sendTo!(buf, length, this.family === 4 ? v4 : v6, v6Offset) >= 0;
+  };
 
   sendStamp(): number {
     return this.stampMs(0);
@@ -306,6 +340,7 @@ export class RawIcmpConn implements IcmpConn {
 
   /** Read up to `max` queued packets; level-triggered polling calls us again for the rest. */
   private drain(max = RECV_BURST): void {
+    if (this.fast) return this.drainFast(max);
     for (let n = 0; n < max && !this.closed; n++) {
       this.rxBytes = -1;
       try {
@@ -317,6 +352,20 @@ export class RawIcmpConn implements IcmpConn {
       const now = performance.now();
       const h = this.handler;
       if (h !== null) h(this.rxBuf, this.rxBytes, this.rxSource, now, this.stampMs(2));
+    }
+  }
+
+  /** drain() over recvInto: no callback, no address string, no exception per packet. */
+  private drainFast(max: number): void {
+    const wrap = this.wrap;
+    const buf = this.rxBuf;
+    const source = this.rxSourceBytes;
+    for (let n = 0; n < max && !this.closed; n++) {
+      const bytes = wrap.recvInto!(buf, source);
+      if (bytes < 0) return; // -EAGAIN: queue empty (or a transient error; the poll will tell us again)
+      const now = performance.now();
+      const h = this.handler;
+      if (h !== null) h(buf, bytes, '', now, this.stampMs(2), source);
     }
   }
 

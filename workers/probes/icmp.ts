@@ -134,8 +134,10 @@ export class IcmpProber implements Prober {
   /** stats as of the previous reportStats() (deltas go into the batch header). */
   private readonly reported = { kernelRtt: 0, monotonicRtt: 0, clockFallbacks: 0 };
 
-  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(4, buf, len, source, t, kt);
-  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number): void => this.receive(6, buf, len, source, t, kt);
+  private readonly onPacket4 = (buf: Buffer, len: number, source: string, t: number, kt: number, sb?: Uint8Array): void =>
+    this.receive(4, buf, len, source, t, kt, sb);
+  private readonly onPacket6 = (buf: Buffer, len: number, source: string, t: number, kt: number, sb?: Uint8Array): void =>
+    this.receive(6, buf, len, source, t, kt, sb);
 
   constructor(
     private readonly sink: ProbeSink,
@@ -210,8 +212,11 @@ export class IcmpProber implements Prober {
     const family = this.familyOf.data[i] as 4 | 6;
     const conn = this.conns[family === 4 ? 0 : 1]!;
     const len = writeEchoRequest(this.txBuf, this.txView, family, this.identifier, s16, this.cookie, slot, seq, now, this.payloadOf.data[i]);
-    const err = conn.send(this.txBuf, len, this.ipOf.data[i]);
-    if (err !== null) {
+    const sent =
+      conn.sendTo !== undefined
+        ? conn.sendTo(this.txBuf, len, this.addr4.data[i], this.addr6.data, i * 16)
+        : conn.send(this.txBuf, len, this.ipOf.data[i]) === null;
+    if (!sent) {
       this.window.fail(e, ErrorReason.send_failed);
       return;
     }
@@ -248,9 +253,9 @@ export class IcmpProber implements Prober {
 
   // ---- receive path -------------------------------------------------------
 
-  private receive(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number, kernelRecvTime: number): void {
+  private receive(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number, kernelRecvTime: number, sourceBytes?: Uint8Array): void {
     try {
-      this.handlePacket(family, buf, len, source, recvTime, kernelRecvTime);
+      this.handlePacket(family, buf, len, source, recvTime, kernelRecvTime, sourceBytes);
     } catch {
       // Never let one packet kill the shard; a bug here shows up as 'garbage' drops.
       this.drop(DropReason.garbage);
@@ -262,7 +267,15 @@ export class IcmpProber implements Prober {
     this.sink.dropped(reason);
   }
 
-  private handlePacket(family: 4 | 6, buf: Buffer, len: number, source: string, recvTime: number, kernelRecvTime: number): void {
+  private handlePacket(
+    family: 4 | 6,
+    buf: Buffer,
+    len: number,
+    source: string,
+    recvTime: number,
+    kernelRecvTime: number,
+    sourceBytes: Uint8Array | undefined,
+  ): void {
     if (this.rxViewBuf !== buf) {
       this.rxViewBuf = buf;
       this.rxView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -291,7 +304,7 @@ export class IcmpProber implements Prober {
       if (!this.index.inUse(i) || this.familyOf.data[i] !== family) return this.drop(DropReason.unknown_slot);
       seq = this.seq16Seq[p.seq16];
     }
-    if (!this.addressMatches(i, family, buf, p.addrOffset, source)) return this.drop(DropReason.address_mismatch);
+    if (!this.addressMatches(i, family, buf, p.addrOffset, source, sourceBytes)) return this.drop(DropReason.address_mismatch);
 
     const e = this.window.find(i, seq);
     if (e < 0) return this.drop(DropReason.bad_sequence);
@@ -326,15 +339,28 @@ export class IcmpProber implements Prober {
     return monotonic;
   }
 
-  private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string): boolean {
+  /**
+   * Whether the packet names target i's address: at `off` in the packet, or (off < 0)
+   * recvfrom()'s source, as bytes (sourceBytes) or as the string `source`.
+   */
+  private addressMatches(i: number, family: 4 | 6, buf: Buffer, off: number, source: string, sourceBytes: Uint8Array | undefined): boolean {
     if (family === 4) {
-      if (off < 0) return parseIPv4(source) === this.addr4.data[i]; // ping socket: recvfrom()'s source
-      if (off + 4 > buf.length) return false;
-      return ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>> 0 === this.addr4.data[i];
+      let b: Uint8Array = buf;
+      if (off < 0) {
+        // ping socket: recvfrom()'s source
+        if (sourceBytes === undefined) return parseIPv4(source) === this.addr4.data[i];
+        b = sourceBytes;
+        off = 0;
+      }
+      if (off + 4 > b.length) return false;
+      return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0 === this.addr4.data[i];
     }
     let a: Uint8Array;
     let ao: number;
-    if (off < 0) {
+    if (off < 0 && sourceBytes !== undefined) {
+      a = sourceBytes;
+      ao = 0;
+    } else if (off < 0) {
       if (!parseIPv6Into(source, this.scratch6, 0)) return false;
       a = this.scratch6;
       ao = 0;
