@@ -1,0 +1,78 @@
+/**
+ * Protobuf wire-format primitives that write at a position in a byte array and return
+ * the position after what they wrote, plus the sizes of what they write: the pieces
+ * of a writer that knows every length before it writes (protobuf-exposition.ts sizes
+ * a family first, then writes each byte once, in place).
+ *
+ * Plain functions on (buf, p) rather than methods on a writer object: TurboFan inlines
+ * them into the caller's loop and keeps `p` in a register, where a writer's `this.pos`
+ * is a field load and store per call. The caller makes room first (ChunkSink.room):
+ * nothing here checks bounds (a typed array silently drops a store past its end, so a
+ * wrong size shows as a wrong byte in the tests, not as memory corruption).
+ */
+export { varintSize } from '../values/varint.js';
+
+/** Zigzag (sint32/sint64) of an integer |v| < 2^52. */
+export function zigzag(v: number): number {
+  return v >= 0 ? v * 2 : -v * 2 - 1;
+}
+
+/** Unsigned varint, 0 <= v < 2^53 (integral). */
+export function putVarint(buf: Uint8Array, p: number, v: number): number {
+  if (v < 0x80) {
+    buf[p] = v;
+    return p + 1;
+  }
+  if (v < 0x4000) {
+    buf[p] = (v & 0x7f) | 0x80;
+    buf[p + 1] = v >>> 7;
+    return p + 2;
+  }
+  // Above 2^32 the bit operators would truncate: divide instead.
+  while (v >= 0x80) {
+    buf[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[p] = v;
+  return p + 1;
+}
+
+// One double's bytes, through a shared 8-byte scratch (what Buffer#writeDoubleLE does,
+// without its argument checks and its call through node:buffer).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A little-endian IEEE 754 double (protobuf `double`, wire type FIXED64). */
+export const putDouble = LITTLE_ENDIAN
+  ? (buf: Uint8Array, p: number, v: number): number => {
+      f64[0] = v;
+      buf[p] = f64Bytes[0];
+      buf[p + 1] = f64Bytes[1];
+      buf[p + 2] = f64Bytes[2];
+      buf[p + 3] = f64Bytes[3];
+      buf[p + 4] = f64Bytes[4];
+      buf[p + 5] = f64Bytes[5];
+      buf[p + 6] = f64Bytes[6];
+      buf[p + 7] = f64Bytes[7];
+      return p + 8;
+    }
+  : (buf: Uint8Array, p: number, v: number): number => {
+      f64[0] = v;
+      for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
+      return p + 8;
+    };
+
+/**
+ * Copy src[start, start + n) to buf at p. A byte loop for short runs (a target's label
+ * pairs, an extra label pair): `set(subarray)` allocates a view per call and costs more
+ * than the loop below about 64 bytes; longer runs go to the native copy.
+ */
+export function putBytes(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
+  if (n <= 64) {
+    for (let i = start, end = start + n; i < end; i++) buf[p++] = src[i];
+    return p;
+  }
+  buf.set(src.subarray(start, start + n), p);
+  return p + n;
+}
