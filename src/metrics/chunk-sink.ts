@@ -12,10 +12,14 @@
  * A record longer than the slack (a target with kilobytes of labels) grows the current
  * buffer to fit; the next buffer is of the usual size again.
  */
+import { viewOf } from './proto-wire.js';
+
 export const DEFAULT_SINK_SLACK = 16 * 1024;
 
 export class ChunkSink {
   buf: Buffer;
+  /** A DataView of `buf` (proto-wire copyBytes), replaced with it. */
+  view: DataView;
   pos = 0;
   private readonly capacity: number;
 
@@ -26,6 +30,7 @@ export class ChunkSink {
     if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new RangeError(`chunk size must be a positive integer, got ${chunkBytes}`);
     this.capacity = chunkBytes + slack;
     this.buf = Buffer.allocUnsafe(this.capacity);
+    this.view = viewOf(this.buf);
   }
 
   /** Make room for n more bytes at `pos`. */
@@ -37,6 +42,7 @@ export class ChunkSink {
     const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+    this.view = viewOf(next);
   }
 
   /** True when at least one whole chunk is written (cut() has something to give). */
@@ -54,6 +60,7 @@ export class ChunkSink {
     for (let i = 0; i < whole; i++) out[i] = buf.subarray(i * size, (i + 1) * size);
     const rest = this.pos - whole * size; // < chunkBytes
     this.buf = Buffer.allocUnsafe(this.capacity);
+    this.view = viewOf(this.buf);
     if (rest > 0) buf.copy(this.buf, 0, whole * size, this.pos);
     this.pos = rest;
     return out;
@@ -64,6 +71,7 @@ export class ChunkSink {
     const out = this.cut();
     if (this.pos > 0) out.push(this.buf.subarray(0, this.pos));
     this.buf = Buffer.allocUnsafe(0);
+    this.view = viewOf(this.buf);
     this.pos = 0;
     return out;
   }

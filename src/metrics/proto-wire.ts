@@ -63,16 +63,36 @@ export const putDouble = LITTLE_ENDIAN
       return p + 8;
     };
 
+/** A DataView over exactly the bytes of `a` (for copyBytes). */
+export function viewOf(a: Uint8Array): DataView {
+  return new DataView(a.buffer, a.byteOffset, a.byteLength);
+}
+
 /**
- * Copy src[start, start + n) to buf at p. A byte loop for short runs (a target's label
- * pairs, an extra label pair): `set(subarray)` allocates a view per call and costs more
- * than the loop below about 64 bytes; longer runs go to the native copy.
+ * Copy src[start, start + n) to buf at p; bufView and srcView are viewOf(buf) and
+ * viewOf(src). Runs up to 128 bytes (a target's label pairs, an extra label pair: the
+ * copy every Metric makes) go 4 bytes at a time through the DataViews, which neither
+ * allocate nor need alignment; `set(subarray)` allocates a view per call (garbage
+ * for the collector, 1.3 million per scrape at 100,000 targets) and a plain byte loop
+ * costs about twice as much per byte. Longer runs go to the native copy.
  */
-export function putBytes(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
-  if (n <= 64) {
-    for (let i = start, end = start + n; i < end; i++) buf[p++] = src[i];
-    return p;
+export function copyBytes(buf: Uint8Array, bufView: DataView, p: number, src: Uint8Array, srcView: DataView, start: number, n: number): number {
+  const end = start + n;
+  if (n > 128) {
+    buf.set(src.subarray(start, end), p);
+    return p + n;
   }
+  let a = start;
+  for (; a + 8 <= end; a += 8, p += 8) {
+    bufView.setUint32(p, srcView.getUint32(a, true), true);
+    bufView.setUint32(p + 4, srcView.getUint32(a + 4, true), true);
+  }
+  for (; a < end; a++) buf[p++] = src[a];
+  return p;
+}
+
+/** Copy src[start, start + n) to buf at p (headers: not per Metric). */
+export function putBytes(buf: Uint8Array, p: number, src: Uint8Array, start: number, n: number): number {
   buf.set(src.subarray(start, start + n), p);
   return p + n;
 }

@@ -24,7 +24,7 @@ import { pairBytes } from '../aggregate/label-arena.js';
 import { METRIC_FAMILIES, type MetricFamily } from './catalog.js';
 import { ChunkSink } from './chunk-sink.js';
 import { FIXED64, LEN, ProtoWriter, VARINT } from './proto-writer.js';
-import { putBytes, putDouble, putVarint, varintSize, zigzag } from './proto-wire.js';
+import { copyBytes, putBytes, putDouble, putVarint, varintSize, viewOf, zigzag } from './proto-wire.js';
 import {
   rowHasCounts,
   snapshotHistogram,
@@ -83,6 +83,7 @@ export interface ProtobufOptions {
 const EXTRA_PAIRS: ReadonlyMap<MetricFamily, Uint8Array[]> = new Map(
   METRIC_FAMILIES.filter((f) => f.label !== undefined).map((f) => [f, f.label!.values.map((v) => pairBytes(f.label!.name, v))]),
 );
+const EXTRA_PAIR_VIEWS: ReadonlyMap<MetricFamily, DataView[]> = new Map([...EXTRA_PAIRS].map(([f, pairs]) => [f, pairs.map(viewOf)]));
 
 function pbType(f: MetricFamily): PbType {
   return f.type === 'counter' ? PbType.Counter : f.type === 'gauge' ? PbType.Gauge : PbType.Histogram;
@@ -299,6 +300,7 @@ function* valueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, 
   const { defined, kind } = snap;
   const mask = fam.kindMask;
   const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
   const col = snapshotValues(snap, fam);
   let content = FAMILY_HEADERS.get(fam)!.length;
   for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) content += fieldSize(pbLen[s] + VALUE_FIELD_BYTES);
@@ -314,7 +316,7 @@ function* valueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, 
     let p = sink.pos;
     buf[p++] = K_METRIC;
     p = putVarint(buf, p, m);
-    p = putBytes(buf, p, bytes, start[s] + textLen[s], ln);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
     buf[p++] = field;
     buf[p++] = 9;
     buf[p++] = K_VALUE;
@@ -330,9 +332,11 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
   const { defined, kind } = snap;
   const mask = fam.kindMask;
   const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
   const cols = snapshotLabelledValues(snap, fam);
   const always = fam.label!.always;
   const extra = EXTRA_PAIRS.get(fam)!;
+  const extraViews = EXTRA_PAIR_VIEWS.get(fam)!;
   let content = FAMILY_HEADERS.get(fam)!.length;
   for (let s = 0; s < n; s++) {
     if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
@@ -362,8 +366,8 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
       let p = sink.pos;
       buf[p++] = K_METRIC;
       p = putVarint(buf, p, m);
-      p = putBytes(buf, p, bytes, at, ln);
-      p = putBytes(buf, p, pair, 0, pair.length);
+      p = copyBytes(buf, sink.view, p, bytes, bytesView, at, ln);
+      p = copyBytes(buf, sink.view, p, pair, extraViews[v], 0, pair.length);
       buf[p++] = field;
       buf[p++] = 9;
       buf[p++] = K_VALUE;
@@ -390,6 +394,7 @@ function* histogramFamily(
   const { defined, kind } = snap;
   const mask = fam.kindMask;
   const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
   const bounds = snap.buckets;
   const stride = bounds.length + 1;
   const { buckets, sum } = snapshotHistogram(snap, fam);
@@ -415,7 +420,7 @@ function* histogramFamily(
     let p = sink.pos;
     buf[p++] = K_METRIC;
     p = putVarint(buf, p, m);
-    p = putBytes(buf, p, bytes, start[s] + textLen[s], ln);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
     buf[p++] = K_HISTOGRAM;
     p = putVarint(buf, p, h);
     p = putHistogram(buf, p, bounds, buckets, s * stride, sum[s], classic, native, s);
@@ -430,11 +435,13 @@ function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: 
   const { defined, kind } = snap;
   const mask = fam.kindMask;
   const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
   const bounds = snap.buckets;
   const stride = bounds.length + 1;
   const { buckets, sum } = snapshotLabelledHistogram(snap, fam);
   const always = fam.label!.always;
   const extra = EXTRA_PAIRS.get(fam)!;
+  const extraViews = EXTRA_PAIR_VIEWS.get(fam)!;
   // Sizes in the order the series are written (few: only the family's kinds have them).
   let sizes = new Uint32Array(64);
   let count = 0;
@@ -474,8 +481,8 @@ function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: 
       let p = sink.pos;
       buf[p++] = K_METRIC;
       p = putVarint(buf, p, m);
-      p = putBytes(buf, p, bytes, at, ln);
-      p = putBytes(buf, p, pair, 0, pair.length);
+      p = copyBytes(buf, sink.view, p, bytes, bytesView, at, ln);
+      p = copyBytes(buf, sink.view, p, pair, extraViews[v], 0, pair.length);
       buf[p++] = K_HISTOGRAM;
       p = putVarint(buf, p, h);
       const vs = sum[v];

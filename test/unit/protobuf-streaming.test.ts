@@ -55,11 +55,7 @@ function assertSameAsReference(snap: StoreSnapshot, what: string, chunkSizes = C
   return out;
 }
 
-function storeOf(
-  kinds: readonly ProbeKind[],
-  labels: (s: number) => Record<string, string> | undefined = () => undefined,
-  buckets?: number[],
-): TargetStore {
+function storeOf(kinds: readonly ProbeKind[], labels: (s: number) => Record<string, string> | undefined = () => undefined, buckets?: number[]): TargetStore {
   const store = new TargetStore(buckets === undefined ? { initialSlots: 4 } : { initialSlots: 4, buckets });
   kinds.forEach((kind, s) =>
     store.defineSlot(s, {
@@ -121,7 +117,24 @@ test('labels longer than a chunk and than the sink slack (a record that grows th
 });
 
 /** Every integer length a varint of the exposition can have: 1 to 8 bytes (counts are doubles below 2^53). */
-const VARINT_EDGES = [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 35 - 1, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, 2 ** 53 - 1];
+const VARINT_EDGES = [
+  0,
+  1,
+  127,
+  128,
+  16383,
+  16384,
+  2 ** 21 - 1,
+  2 ** 21,
+  2 ** 28 - 1,
+  2 ** 28,
+  2 ** 35 - 1,
+  2 ** 35,
+  2 ** 42,
+  2 ** 49 - 1,
+  2 ** 49,
+  2 ** 53 - 1,
+];
 
 test('counts needing varints of 1 to 8 bytes, negative and large deltas, spans far from zero, deltas longer than 127 bytes: same bytes as the reference', () => {
   // One bound more than the edges: slot 0's cumulative counts are the edges, one per bucket.
