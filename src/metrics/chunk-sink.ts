@@ -45,6 +45,13 @@ export class ChunkSink {
     this.view = viewOf(next);
   }
 
+  /** Append bytes built elsewhere (e.g. a small family from a ProtoWriter); cut() when `full` after it. */
+  append(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
   /** True when at least one whole chunk is written (cut() has something to give). */
   get full(): boolean {
     return this.pos >= this.chunkBytes;

@@ -511,7 +511,9 @@ export const DEFAULT_PROTOBUF_CHUNK_BYTES = 256 * 1024;
  * in place: nothing waits for a whole family, and a scrape holds one chunk being
  * filled, never a family (~30 MB for the RTT one at 100,000 targets).
  * The snapshot must have been taken with its exponential histograms (the default of
- * TargetStore.snapshot()).
+ * TargetStore.snapshot()). A family built another way (a ProtoWriter frame) goes through
+ * the sink too (sink.append, then cut when full): a Buffer yielded past the sink would
+ * land before the bytes the sink still holds.
  */
 export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions, chunkBytes = DEFAULT_PROTOBUF_CHUNK_BYTES): Generator<Buffer, void, undefined> {
   const sink = new ChunkSink(chunkBytes);

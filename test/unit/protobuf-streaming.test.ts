@@ -236,6 +236,17 @@ test('ChunkSink: chunks of exactly the chunk size, records across chunk edges, h
     for (const c of out.slice(0, -1)) assert.equal(c.length, size);
     assert.deepEqual([...Buffer.concat(out)], want, `chunk size ${size}`);
   }
+  const appended = new ChunkSink(3, 1);
+  appended.append(Uint8Array.from([1, 2]));
+  appended.append(Uint8Array.from([3, 4, 5, 6, 7, 8, 9])); // longer than the slack
+  assert.deepEqual(
+    appended.finish().map((c) => [...c]),
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ],
+  );
   assert.deepEqual(new ChunkSink(8).finish(), [], 'nothing written: no chunk');
   assert.throws(() => new ChunkSink(0), RangeError);
 });
