@@ -43,6 +43,8 @@ export interface BenchOptions {
   abRounds: number;
   /** On-demand udp test run during B (--ondemand-udp COUNT@RATE), or null. */
   ondemandUdp: OnDemandUdpSpec | null;
+  /** icmp target counts at which OTLP export's cost is measured after the table (otlp-bench.js); empty: none. */
+  otlpSizes: number[];
 }
 
 /** COUNT probes at RATE per second: one on-demand udp test. */
@@ -88,6 +90,8 @@ export const BENCH_USAGE = `usage: npm run bench -- [options]
   --ping-count N          pings per sample address (ping -c)          (default 200)
   --rtt-step-us N         fine RTT bucket width in µs, divides 1000   (default 5; 10 above 10k targets)
   --fping LIST            target counts to run fping at, or "none"    (default 1000)
+  --otlp LIST             after the table, OTLP export cost (CPU added, main-thread lag) at these
+                          icmp target counts: otlp-bench.js, http/protobuf and grpc   (default none)
   --responders N          responder processes for tcp/tcp_echo/udp/http (default 2)
   --no-scrape-phase       skip the default-bucket /metrics timing run
   --scrape-repeats N      scrapes per encoding (median reported)      (default 3)
@@ -158,6 +162,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     streamSelect: 100,
     abRounds: 1,
     ondemandUdp: null,
+    otlpSizes: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -230,6 +235,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--fping':
         o.fpingSizes = value === 'none' ? [] : positiveInts(flag, value);
+        break;
+      case '--otlp':
+        o.otlpSizes = value === 'none' ? [] : positiveInts(flag, value);
         break;
       case '--responders':
         o.responders = positiveInt(flag, value);

@@ -9,6 +9,10 @@ export interface ScrapeFigures {
   /** The protobuf exposition (Accept as Prometheus with native histograms sends it), not compressed. */
   protobufMs: number;
   protobufBytes: number;
+  /** VmHWM of the default-bucket run after it probed a few intervals, before its first scrape. */
+  rssBeforeScrapesBytes: number;
+  /** VmHWM of the default-bucket run after all its scrapes: the peak of what an operator runs. */
+  peakRssBytes: number;
 }
 
 export interface RttFigures {
@@ -69,6 +73,7 @@ export const TABLE_HEADER = [
   'CPU % of 1 core',
   'µs CPU/probe',
   'peak RSS MB',
+  'peak RSS MB, default buckets (before scrapes)',
   'false loss',
   '/metrics plain',
   '/metrics gzip',
@@ -87,7 +92,7 @@ export function rowCells(r: BenchRow): string[] {
       String(r.targets),
       fmtInterval(r.intervalMs),
       `not measured: ${r.unavailable.replace(/\|/g, '/')}`,
-      ...Array(10).fill(''),
+      ...Array(11).fill(''),
       num(r.loadAvg1m, 2),
     ];
   }
@@ -100,6 +105,7 @@ export function rowCells(r: BenchRow): string[] {
     num(r.cpuPctOneCore, 1),
     num(r.cpuUsPerProbe, 1),
     num(r.peakRssBytes / MB, 0),
+    r.scrape ? `${num(r.scrape.peakRssBytes / MB, 0)} (${num(r.scrape.rssBeforeScrapesBytes / MB, 0)})` : '—',
     fmtLoss(r),
     r.scrape ? fmtScrape(r.scrape.plainMs, r.scrape.plainBytes) : '—',
     r.scrape ? fmtScrape(r.scrape.gzipMs, r.scrape.gzipBytes) : '—',

@@ -13,7 +13,8 @@
  *     lost on loopback) and RTT p50/p99 from the histograms, while `ping` measures a
  *     sample of the same addresses;
  *  3. scrape phase: restart with DEFAULT buckets (what an operator runs) and time
- *     /metrics, plain and gzip (median of a few), since fine buckets inflate the body.
+ *     /metrics, plain, gzip and protobuf (median of a few), since fine buckets inflate
+ *     the body, and its peak RSS before and after those scrapes.
  * Then fping over the same addresses for comparison (icmp), and a Markdown table.
  *
  * Network safety: every target and listener is in 127.0.0.0/8; every phase is
@@ -23,6 +24,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BENCH_USAGE, parseBenchArgs, rttStepFor, wantsAbRun, type BenchOptions } from './bench-args.js';
 import { runStreamBench } from './stream-bench.js';
 import { markdownTable, rowCells, TABLE_HEADER, type BenchRow, type RttFigures, type ScrapeFigures } from './bench-report.js';
@@ -113,6 +115,9 @@ async function pingSample(addresses: readonly string[], o: BenchOptions): Promis
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), samples: times.length };
 }
 
+/** The OTLP export benchmark, next to this file in dist/load-tests. */
+const OTLP_BENCH = fileURLToPath(new URL('./otlp-bench.js', import.meta.url));
+
 function median(values: number[]): number {
   return percentile(values, 0.5);
 }
@@ -129,6 +134,7 @@ async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile:
   try {
     // A couple of intervals so every series has counts, as in steady state.
     await sleep(Math.max(2000, 2 * o.intervalMs));
+    const rssBeforeScrapesBytes = peakRssBytes(ex.child.pid);
     const plain: { ms: number; bytes: number }[] = [];
     const gz: { ms: number; bytes: number }[] = [];
     const pb: { ms: number; bytes: number }[] = [];
@@ -149,6 +155,8 @@ async function scrapePhase(kind: BenchKind, n: number, dir: string, targetsFile:
       gzipBytes: median(gz.map((x) => x.bytes)),
       protobufMs: median(pb.map((x) => x.ms)),
       protobufBytes: median(pb.map((x) => x.bytes)),
+      rssBeforeScrapesBytes,
+      peakRssBytes: peakRssBytes(ex.child.pid),
     };
   } finally {
     await stopChild(ex.child);
@@ -433,7 +441,8 @@ async function main(argv: readonly string[]): Promise<number> {
     'How to read it:',
     '- probes/s: fleetprobe_probe_sent_total delta between the two scrapes bracketing the window (from when each scrape started rendering);',
     '  CPU: user+sys of the whole exporter process (all threads, /proc/PID/stat) over the window between the scrapes (their own cost excluded),',
-    '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes).',
+    '  % of one core; µs CPU/probe = CPU % / probes/s; peak RSS = VmHWM at the end of the window (includes one fine-bucket scrape: see notes);',
+    '  peak RSS, default buckets: VmHWM of the separate default-bucket run (what an operator runs) after its scrapes, and before them.',
     '- false loss: (timeouts+errors)/sent between the two scrapes; on loopback every loss is false loss.',
     '- /metrics: median of ' + o.scrapeRepeats + ' scrapes (request to last byte, fresh connection) in a SEPARATE run with DEFAULT buckets; "gzip" sends',
     '  Accept-Encoding: gzip and counts compressed bytes; "protobuf" sends the Accept header of Prometheus with native histograms (uncompressed).',
@@ -446,6 +455,14 @@ async function main(argv: readonly string[]): Promise<number> {
     ...notes.map((n) => `- ${n}`),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
+  if (o.otlpSizes.length > 0) {
+    // Its own runs (off, then on per protocol, back to back), printed as they end.
+    process.stdout.write('\nOTLP export (node dist/load-tests/otlp-bench.js):\n\n');
+    const otlp = spawnTracked('otlp-bench', process.execPath, [OTLP_BENCH, '--targets', o.otlpSizes.join(','), '--protocols', 'http/protobuf,grpc']);
+    const exit = await otlp.exited;
+    process.stdout.write(otlp.output());
+    if (exit !== 0) log(`bench: otlp-bench exited with ${exit}`);
+  }
   return 0;
 }
 

@@ -6,6 +6,10 @@
  * and the protobuf exposition (classic + native RTT buckets, then native only).
  * Timing is printed, never asserted.
  *
+ * Each size is measured in both metrics.series_labels modes, back to back on the same
+ * store (full, then compact: the same counters, only the label bytes differ), with the
+ * bytes per target of each format.
+ *
  *   node dist/load-tests/exposition-bench.js [targets...]   (default: 10000 50000)
  *   node dist/load-tests/exposition-bench.js --group-by rack 10000 100000
  *
@@ -26,6 +30,7 @@ import { GroupRollupExports } from '../src/metrics/group-rollups.js';
 import { SCRAPE_CHUNK_BYTES } from '../src/metrics/scrape.js';
 import { DEFAULT_GROUP_LIMIT } from '../src/aggregate/groups.js';
 import { protobufChunks } from '../src/metrics/protobuf-exposition.js';
+import { SERIES_LABELS } from '../src/aggregate/label-arena.js';
 
 function fill(n: number, groupBy: readonly string[] = []): { store: TargetStore; rollups: GroupRollupExports | null } {
   const store = new TargetStore({ initialSlots: 16 });
@@ -97,6 +102,14 @@ function benchGroups(n: number, groupBy: readonly string[]): void {
 
 function bench(n: number): void {
   const { store } = fill(n);
+  for (const mode of SERIES_LABELS) {
+    store.setSeriesLabels(mode);
+    benchMode(n, store, mode);
+  }
+}
+
+function benchMode(n: number, store: TargetStore, mode: string): void {
+  const perTarget = (bytes: number): string => `${Math.round(bytes / n)} B/target`;
   // Warm up once so the JIT has seen the serializer.
   for (const _ of expositionChunks(store.snapshot({ native: false }))) void _;
   const runs = 5;
@@ -122,8 +135,9 @@ function bench(n: number): void {
   const gz = gzipSync(Buffer.concat(last), { level: 1 });
   const gzMs = Number(process.hrtime.bigint() - t1) / 1e6;
   console.log(
-    `${n} targets: serialize best of ${runs} ${best.toFixed(1)} ms, ${lines} lines, ${(bytes / 1048576).toFixed(1)} MiB in ${chunks} chunks; ` +
-      `gzip level 1 ${gzMs.toFixed(0)} ms -> ${(gz.length / 1048576).toFixed(2)} MiB`,
+    `${n} targets, series_labels ${mode}: serialize best of ${runs} ${best.toFixed(1)} ms, ${lines} lines, ` +
+      `${(bytes / 1048576).toFixed(1)} MiB (${perTarget(bytes)}) in ${chunks} chunks; ` +
+      `gzip level 1 ${gzMs.toFixed(0)} ms -> ${(gz.length / 1048576).toFixed(2)} MiB (${perTarget(gz.length)})`,
   );
   for (const classicHistograms of [true, false]) {
     for (const _ of protobufChunks(store.snapshot(), { classicHistograms })) void _;
@@ -139,7 +153,8 @@ function bench(n: number): void {
       pbBytes = size;
     }
     console.log(
-      `${n} targets: protobuf (${classicHistograms ? 'classic + native' : 'native only'} RTT buckets) best of ${runs} ${pbBest.toFixed(1)} ms, ${(pbBytes / 1048576).toFixed(1)} MiB`,
+      `${n} targets, series_labels ${mode}: protobuf (${classicHistograms ? 'classic + native' : 'native only'} RTT buckets) ` +
+        `best of ${runs} ${pbBest.toFixed(1)} ms, ${(pbBytes / 1048576).toFixed(1)} MiB (${perTarget(pbBytes)})`,
     );
   }
 }

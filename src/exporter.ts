@@ -39,7 +39,8 @@ import { ShardSupervisor } from './pool/supervisor.js';
 import { ProbeService } from './probe-endpoint/service.js';
 import { TargetSync } from './pool/target-sync.js';
 import { WorkerRecords } from './pool/worker-record.js';
-import { startOtelExport, type OtelExport } from './metrics/otel.js';
+import type { OtelExport } from './metrics/otel.js';
+import { otlpExportAsked } from './metrics/otel-config.js';
 import { build } from './http/app.js';
 import { logFdLimits } from './http/fd-limit.js';
 import type { TargetStatus } from './http/routes/api.js';
@@ -170,7 +171,7 @@ export class Exporter {
         { key: 'responder', value: null, message: 'responder mode needs at least one of responder.tcp_echo, responder.udp_echo, responder.http' },
       ]);
     }
-    this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets });
+    this.store = new TargetStore({ buckets: this.config.metrics.rttBuckets, seriesLabels: this.config.metrics.seriesLabels });
     if (this.config.history.retentionMs > 0) this.history = new History(this.store, this.config.history);
     this.sync = new TargetSync(this.registry, this.store);
     // No probe goes out until every listener is bound (startProbing releases the pool).
@@ -183,7 +184,7 @@ export class Exporter {
     this.mainLoopLag = startMainLoopLag(this.self.registry);
     registerOnDemandMetrics(this.self.registry, () => this.tests);
     if (this.mode === 'run') {
-      this.streams = new LiveStreams({
+      this.streams = await LiveStreams.create({
         store: this.store,
         catalog: () => this.streamCatalog(),
         config: () => this.config,
@@ -192,14 +193,19 @@ export class Exporter {
       });
     }
     // OTLP push of the same store, only when the standard OTEL_* variables ask for it.
-    this.otel = startOtelExport({
-      store: this.store,
-      selfRegistry: this.self.registry,
-      logger: this.log.child({ component: 'otel' }),
-      env: this.opts.env,
-      serviceVersion: packageVersion(),
-      snapshotMetrics: this.groupRollups?.otelMetrics,
-    });
+    // The OpenTelemetry SDK and exporters (about 25 MB of resident memory) are imported
+    // only then: most exporters are scraped and never load them.
+    if (otlpExportAsked(this.opts.env ?? process.env)) {
+      const { startOtelExport } = await import('./metrics/otel.js');
+      this.otel = startOtelExport({
+        store: this.store,
+        selfRegistry: this.self.registry,
+        logger: this.log.child({ component: 'otel' }),
+        env: this.opts.env,
+        serviceVersion: packageVersion(),
+        groupRollups: this.groupRollups ?? undefined,
+      });
+    }
     if (this.otel) {
       const stats = this.otel.stats;
       this.self.setOtlpSource(() => stats);
@@ -295,7 +301,7 @@ export class Exporter {
     const grpcAddress = this.config.grpc.listenAddress;
     if (this.streams && grpcAddress !== null) {
       try {
-        await this.streams.startGrpc(this.webSecurity.grpcCredentials());
+        await this.streams.startGrpc(await this.webSecurity.grpcCredentials());
       } catch (err) {
         if (!isListenFailure(err)) throw err;
         throw listenError(err, { key: 'grpc.listen_address', address: grpcAddress });
@@ -834,6 +840,7 @@ export class Exporter {
       this.config = next;
       this.applyLogSettings(next);
       this.applyWebSecurity(next);
+      this.store.setSeriesLabels(next.metrics.seriesLabels);
       return;
     }
     const before = { config: prev, targets: this.targets, resolver: this.resolver, dnsPeers: this.dnsPeers, supervisor: this.supervisor };
@@ -850,6 +857,8 @@ export class Exporter {
       this.applyLogSettings(next);
       this.goLive(prepared);
       this.applyWebSecurity(next);
+      // Labels encoded again once, for the targets goLive left in the store (scrapes after this see them).
+      this.store.setSeriesLabels(next.metrics.seriesLabels);
     } catch (err) {
       // Put back what was running. (Targets the failed apply removed come back on new
       // slots; an apply that throws is a bug path, and probing resumes either way.)

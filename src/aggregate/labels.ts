@@ -30,22 +30,3 @@ export function validateUserLabelName(name: string): void {
   if (name.startsWith('__')) throw new RangeError(`label name ${JSON.stringify(name)} is reserved (starts with __)`);
   if (RESERVED_LABEL_NAMES.has(name)) throw new RangeError(`label name ${JSON.stringify(name)} is reserved by fleetprobe`);
 }
-
-/**
- * Build the label fragment (without braces) for one target: target, address,
- * kind, then user labels sorted by name (code-unit order, so the output is
- * stable whatever order the config listed them in).
- */
-export function targetLabelFragment(name: string, address: string, kind: string, labels: Readonly<Record<string, string>> | undefined): string {
-  let out = `target="${escapeLabelValue(name)}",address="${escapeLabelValue(address)}",kind="${escapeLabelValue(kind)}"`;
-  if (labels !== undefined) {
-    const keys = Object.keys(labels).sort();
-    for (const k of keys) {
-      validateUserLabelName(k);
-      const v = labels[k];
-      if (typeof v !== 'string') throw new TypeError(`label ${k} must be a string, got ${typeof v}`);
-      out += `,${k}="${escapeLabelValue(v)}"`;
-    }
-  }
-  return out;
-}

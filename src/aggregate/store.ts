@@ -35,7 +35,7 @@ import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
 import { CatalogColumns, type SnapshotColumns, type SnapshotParts } from './columns.js';
 import { MAX_VALUE as MAX_OBSERVABLE } from './exp-histogram.js';
-import { LabelArena, encodeLabels, type LabelArenaView } from './label-arena.js';
+import { LabelArena, encodeLabels, type LabelArenaView, type SeriesLabels } from './label-arena.js';
 import { DEFAULT_LOSS_WINDOW, LossWindows } from './loss-window.js';
 
 export type { SnapshotParts } from './columns.js';
@@ -61,6 +61,8 @@ export interface TargetStoreOptions {
   nativeSchema?: number;
   /** Buckets kept per slot in an exponential histogram (default 40; see exp-histogram.ts). */
   nativeWindow?: number;
+  /** Which labels every per-target series carries (metrics.series_labels; default full). */
+  seriesLabels?: SeriesLabels;
 }
 
 /**
@@ -92,6 +94,8 @@ export interface SnapshotMeta {
   /**
    * Per slot, its labels as the serializers copy them: the escaped text fragment (no
    * braces) and the protobuf LabelPairs (label-arena.ts); zero-length when undefined.
+   * `labels.info` is set in compact mode (metrics.series_labels): the
+   * fleetprobe_target_info series are written then.
    */
   readonly labels: LabelArenaView;
   /** Store version at the snapshot (see TargetStore.version). */
@@ -171,6 +175,7 @@ export class TargetStore {
   private generations: Float64Array;
   /** Every slot's label bytes (text fragment and protobuf LabelPairs) in one arena. */
   private readonly labelArena: LabelArena;
+  private labelMode: SeriesLabels;
   /** Raw user labels per slot (the OTel exporter needs values, not escaped fragments). */
   private userLabels: (Readonly<Record<string, string>> | undefined)[] = [];
   /** Built on first slotAttributes() call, dropped when the slot is (re)defined or released. */
@@ -210,6 +215,7 @@ export class TargetStore {
     this.generations = new Float64Array(c);
     this.columns = new CatalogColumns(c, this.stride, { schema: opts.nativeSchema, window: opts.nativeWindow });
     this.labelArena = new LabelArena(c);
+    this.labelMode = opts.seriesLabels ?? 'full';
     this.loss = new LossWindows(c);
   }
 
@@ -258,7 +264,7 @@ export class TargetStore {
     if (kindCode === undefined) throw new RangeError(`unknown probe kind ${JSON.stringify(def.kind)}`);
     const address = identityAddress(def);
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
-    const labels = encodeLabels(def.name, address, def.kind, def.labels); // validates them
+    const labels = encodeLabels(def.name, address, def.kind, def.labels, this.labelMode); // validates them
     this.ensureCapacity(slot + 1);
     const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
     if (held !== null && sameTarget(held, def)) {
@@ -278,6 +284,28 @@ export class TargetStore {
     this.attributeCache[slot] = undefined;
     if (slot >= this.high) this.high = slot + 1;
     for (const o of this.observers) o.slotDefined(slot, def);
+    this.changes++;
+  }
+
+  /** metrics.series_labels in effect. */
+  get seriesLabels(): SeriesLabels {
+    return this.labelMode;
+  }
+
+  /**
+   * Change which labels every per-target series carries (a reload of
+   * metrics.series_labels): every slot's labels are encoded again, once, here; the
+   * next snapshot has them. Snapshots taken before keep theirs. Counters carry on.
+   */
+  setSeriesLabels(mode: SeriesLabels): void {
+    if (mode === this.labelMode) return;
+    this.labelMode = mode;
+    for (let s = 0; s < this.high; s++) {
+      if (this.defined[s] !== 1) continue;
+      // Validated when the slot was defined: cannot throw here.
+      this.labelArena.set(s, encodeLabels(this.names[s], this.addresses[s], PROBE_KINDS[this.kind[s]], this.userLabels[s], mode));
+    }
+    if (mode === 'full') this.labelArena.dropInfo();
     this.changes++;
   }
 
@@ -513,7 +541,7 @@ export class TargetStore {
       defined,
       kind,
       kindCounts,
-      labels: this.labelArena.view(n),
+      labels: this.labelArena.view(n, this.labelMode === 'compact'),
       version: this.changes,
       takenAt: performance.now(),
       ...this.columns.snapshot(n, parts),

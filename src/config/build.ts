@@ -13,6 +13,7 @@ import { checkMergedLabelCount } from '../targets/labels.js';
 import type { ConfigProblem } from './errors.js';
 import type { Config, MeshPeer, ProbeDefaults, LogLevel, LogFormat, DnsPreference, ResponderConfig } from './types.js';
 import type { TargetSpec } from '../targets/model.js';
+import type { SeriesLabels } from '../aggregate/label-arena.js';
 import { parseTargetEntry, type ParseTargetOptions } from '../targets/spec.js';
 import { parsePeers } from '../targets/peers.js';
 import { readStructuredFileSync } from '../values/structured-file.js';
@@ -61,7 +62,7 @@ export interface ConfigProps {
     config_file: string | null;
   };
   dns: { refresh_interval: string; prefer: string };
-  metrics: { rtt_buckets: number[]; group_by: string[]; group_limit: number; classic_histograms: boolean };
+  metrics: { rtt_buckets: number[]; group_by: string[]; group_limit: number; classic_histograms: boolean; series_labels: string };
   history: { retention: string; resolution: string };
   shard: { index: number; count: number };
   probe_defaults: ProbeDefaultsProps;
@@ -293,6 +294,7 @@ export function buildConfig(p: ConfigProps, configFile: string, baseDir: string,
       groupBy: [...p.metrics.group_by],
       groupLimit: p.metrics.group_limit,
       classicHistograms: p.metrics.classic_histograms,
+      seriesLabels: p.metrics.series_labels as SeriesLabels,
     },
     history,
     shard: { index: p.shard.index, count: p.shard.count },

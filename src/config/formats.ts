@@ -19,6 +19,7 @@ import { isHostName, parseHostPort } from '../targets/address.js';
 import { checkLabelEntries, checkLabelName } from '../targets/labels.js';
 import { LABEL_BOUNDS, TARGET_FIELD_FORMATS } from '../targets/fields.js';
 import { DNS_PREFERENCES } from '../targets/resolve.js';
+import { SERIES_LABELS } from '../aggregate/label-arena.js';
 import { KINDS, PROBE_KINDS, type OptionDecl } from '../kinds/index.js';
 import { parseCidr } from '../responder/cidr.js';
 import { RESPONDER_LIMIT_RULES, type LimitRule } from '../responder/limits.js';
@@ -177,6 +178,7 @@ export const FORMATS: Record<string, Format> = {
   'fp-icmp-socket': { check: oneOf(ICMP_SOCKET_MODES) },
   'fp-kind': { check: oneOf(PROBE_KINDS) },
   'fp-dns-prefer': { check: oneOf(DNS_PREFERENCES) },
+  'fp-series-label-mode': { check: oneOf(SERIES_LABELS) },
   'fp-listen': { check: listenCheck },
   'fp-responder-listen': { check: responderListenCheck, coerce: (s) => listenerSetting(s) },
   'fp-url-path': {

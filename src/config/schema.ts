@@ -191,6 +191,14 @@ export function buildSchema(): SchemaSection {
         format: 'fp-bool',
         default: true,
       },
+      series_labels: {
+        doc:
+          'Labels of every per-target series, in the text and protobuf expositions. "full" (default): target, address, kind and the ' +
+          'user labels. "compact": target and the user labels only, plus one fleetprobe_target_info series per target with its address ' +
+          'and kind (join on target); fewer bytes per scrape. OTLP data points keep every attribute either way.',
+        format: 'fp-series-label-mode',
+        default: 'full',
+      },
     },
     history: {
       retention: {

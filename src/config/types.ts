@@ -7,6 +7,7 @@ import type { LOG_LEVELS, LOG_FORMATS } from './formats.js';
 import type { IcmpSocketChoice as IcmpSocketMode } from '../protocol/icmp-socket-mode.js';
 import type { WebSecurityConfig } from '../http/web-config/load.js';
 import type { ProbeEndpointConfig } from './schema-probe.js';
+import type { SeriesLabels } from '../aggregate/label-arena.js';
 
 export type { ProbeEndpointConfig } from './schema-probe.js';
 
@@ -87,8 +88,11 @@ export interface Config {
   /** The web configuration file (web.config_file), read and checked with the certificates it names; null without one. */
   webSecurity: WebSecurityConfig | null;
   dns: { refreshIntervalMs: number; prefer: DnsPreference };
-  /** groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own; classicHistograms: see metrics.classic_histograms. */
-  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number; classicHistograms: boolean };
+  /**
+   * groupBy: labels of the group rollups ([]: none); groupLimit: groups with series of their own; classicHistograms:
+   * see metrics.classic_histograms; seriesLabels: metrics.series_labels.
+   */
+  metrics: { rttBuckets: number[]; groupBy: string[]; groupLimit: number; classicHistograms: boolean; seriesLabels: SeriesLabels };
   /** In-memory history rings (web console); retentionMs 0: off. */
   history: { retentionMs: number; resolutionMs: number };
   shard: { index: number; count: number };

@@ -315,3 +315,16 @@ for (const k of KINDS) {
       throw new Error(`kind ${k.kind} lists family ${JSON.stringify(id)}, which is not a family of its own in metrics/catalog.ts`);
   }
 }
+
+/**
+ * The info family of metrics.series_labels `compact`, declared here once for both
+ * expositions: one series per target, value 1, with the target's labels as in `full`
+ * mode (target, address, kind, user labels), while every family above carries only
+ * `target` and the user labels. Not in full mode (the series have it all), not in
+ * OTLP (its data points keep every attribute). Written first, before the families above.
+ */
+export const TARGET_INFO = {
+  prometheus: 'fleetprobe_target_info',
+  type: 'gauge',
+  help: "A target's address and kind, which metrics.series_labels: compact leaves out of its other series (join on target); always 1.",
+} as const satisfies Pick<FamilyDecl, 'prometheus' | 'type' | 'help'>;

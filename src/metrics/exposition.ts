@@ -24,12 +24,16 @@
  * not all 21 reasons: that would multiply the series count (21 × 100k targets);
  * the full picture of loss never depends on the errors family anyway
  * (sent/received/timeouts always exist).
+ *
+ * metrics.series_labels `compact` (the snapshot's labels have `info`): the slot's label
+ * bytes carry only `target` and the user labels, and fleetprobe_target_info (catalog.ts
+ * TARGET_INFO) comes first, one line per target with its address and kind.
  */
 import type { StoreSnapshot } from '../aggregate/store.js';
-import type { LabelArenaView } from '../aggregate/label-arena.js';
+import type { InfoIndex, LabelArenaView } from '../aggregate/label-arena.js';
 import { ChunkWriter, NUMBER_ROOM, fitsNumber, putBytes, putNumber, putRange } from './chunk-writer.js';
 import { formatNumber } from './format.js';
-import { METRIC_FAMILIES, type FamilyId, type MetricFamily } from './catalog.js';
+import { METRIC_FAMILIES, TARGET_INFO, type FamilyId, type MetricFamily } from './catalog.js';
 import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
 
 export { ZERO_ERROR_REASONS } from './per-target-series.js';
@@ -97,6 +101,7 @@ function lesFor(buckets: Float64Array): Uint8Array[] {
  */
 export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Buffer, void, undefined> {
   const w = new ChunkWriter(chunkBytes);
+  if (snap.labels.info !== undefined) yield* infoSeries(w, snap, snap.labels.info);
   for (const p of FAMILIES) {
     // A family with no series (no target of a kind that has it) is left out entirely.
     if (!hasSeries(snap, p.fam)) continue;
@@ -111,6 +116,28 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
 function hasSeries(snap: StoreSnapshot, fam: MetricFamily): boolean {
   for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) return true;
   return false;
+}
+
+const INFO_HEADER = utf8(`# HELP ${TARGET_INFO.prometheus} ${TARGET_INFO.help}\n# TYPE ${TARGET_INFO.prometheus} ${TARGET_INFO.type}\n`);
+const INFO_OPEN = utf8(TARGET_INFO.prometheus + '{');
+const INFO_CLOSE = utf8('} 1\n');
+
+/** fleetprobe_target_info: `name{<series labels><info labels>} 1` per defined slot (none: no family). */
+function* infoSeries(w: ChunkWriter, snap: StoreSnapshot, info: InfoIndex): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined } = snap;
+  const { bytes, start, textLen, pbLen } = snap.labels;
+  let any = false;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1) continue;
+    if (!any) w.bytes(INFO_HEADER);
+    any = true;
+    w.bytes(INFO_OPEN);
+    w.range(bytes, start[s], textLen[s]);
+    w.range(bytes, start[s] + textLen[s] + pbLen[s], info.textLen[s]);
+    w.bytes(INFO_CLOSE);
+    if (w.hasFullChunk) yield* w.take();
+  }
 }
 
 /*

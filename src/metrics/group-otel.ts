@@ -11,6 +11,8 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData, type MetricDescriptor } from '@opentelemetry/sdk-metrics';
 import type { GroupRollupSnapshot } from '../aggregate/groups.js';
+import type { StoreSnapshot } from '../aggregate/store.js';
+import type { GroupRollupExports } from './group-rollups.js';
 import { GROUP_FAMILIES } from './group-catalog.js';
 import { msToHrTime } from './otel-producer.js';
 
@@ -62,4 +64,9 @@ export function groupMetricData(r: GroupRollupSnapshot, buckets: Float64Array, e
     if (f.type === 'counter') return { descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints };
     return { descriptor, aggregationTemporality: CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints };
   });
+}
+
+/** The rollups of `exports`, collected at each export's snapshot, for the OTLP producer's snapshotMetrics hook. */
+export function groupSnapshotMetrics(exports: Pick<GroupRollupExports, 'collect'>): (snap: StoreSnapshot, endTime: HrTime) => MetricData[] {
+  return (snap, endTime) => groupMetricData(exports.collect(snap), snap.buckets, endTime);
 }

@@ -5,12 +5,9 @@
  * in the tick it was taken; and `fleetprobe_rollup_groups{state}` in the self registry.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { HrTime } from '@opentelemetry/api';
-import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { GroupRollups, sourceValues, type GroupRollupSnapshot, type ProberIdentity } from '../aggregate/groups.js';
 import type { StoreSnapshot, TargetStore } from '../aggregate/store.js';
 import { groupExpositionChunks } from './group-exposition.js';
-import { groupMetricData } from './group-otel.js';
 
 export interface GroupRollupSettings {
   groupBy: readonly string[];
@@ -49,9 +46,6 @@ export class GroupRollupExports {
 
   /** For renderMetrics' snapshotFamilies: collected now, written lazily. */
   readonly textFamilies = (snap: StoreSnapshot, chunkBytes: number): Iterable<Buffer> => groupExpositionChunks(this.collect(snap), snap.buckets, chunkBytes);
-
-  /** For the OTLP producer's snapshotMetrics. */
-  readonly otelMetrics = (snap: StoreSnapshot, endTime: HrTime): MetricData[] => groupMetricData(this.collect(snap), snap.buckets, endTime);
 }
 
 /** `fleetprobe_rollup_groups{state="exported"|"folded"}`: groups with series of their own, and groups folded into `__other__` beyond metrics.group_limit. */

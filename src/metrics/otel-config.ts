@@ -144,6 +144,16 @@ export interface ResolveOptions {
   fileReadable?: (path: string) => string | undefined;
 }
 
+/**
+ * Whether the variables ask for an OTLP metrics export at all (enabled, or asked for with
+ * bad values: startOtelExport then reports them). Cheap, and imports no OpenTelemetry
+ * module: the exporter loads the SDK only when this is true.
+ */
+export function otlpExportAsked(env: Env): boolean {
+  const d = resolveOtelConfig(env);
+  return d.enabled || d.problems !== undefined;
+}
+
 export function resolveOtelConfig(env: Env, opts: ResolveOptions = {}): OtelConfigDecision {
   const problems: OtelEnvProblem[] = [];
   const bad = (variable: string, value: string | undefined, message: string): void => {

@@ -49,9 +49,11 @@ import { ConfigError } from '../config/errors.js';
 import { resolveOtelConfig, type HistogramAggregation, type OtlpProtocol, type TemporalityPreference } from './otel-config.js';
 import { DeltaStoreSource } from './otel-delta.js';
 import { createOtlpMetricExporter, temporalityFor } from './otel-exporter.js';
-import { arrayStream, StoreMetricProducer, type OtelStoreSource, type StoreMetricProducerOptions } from './otel-producer.js';
+import { arrayStream, StoreMetricProducer, type OtelStoreSource } from './otel-producer.js';
 import { RequestBuilder, type ScopeStream } from './otel-requests.js';
 import { RegistryMetricProducer, type PromRegistrySource } from './otel-self-producer.js';
+import type { GroupRollupExports } from './group-rollups.js';
+import { groupSnapshotMetrics } from './group-otel.js';
 
 /**
  * The logger calls used here (a pino Logger fits). The caller binds the component
@@ -84,7 +86,8 @@ export interface OtelExportOptions {
    */
   maxExportBatchSize?: number;
   /** More metrics from each export's snapshot (the group rollups); see StoreMetricProducerOptions. */
-  snapshotMetrics?: StoreMetricProducerOptions['snapshotMetrics'];
+  /** metrics.group_by's rollups, exported next to the per-target metrics (cumulative temporality only). */
+  groupRollups?: GroupRollupExports;
 }
 
 export interface OtelExportStats {
@@ -186,7 +189,7 @@ export function startOtelExport(opts: OtelExportOptions): OtelExport | null {
     // The group rollups are computed from the store's cumulative snapshot and keep state
     // across snapshots; the delta source hands the producer increases instead, so with
     // delta temporality they stay on /metrics only (documented).
-    ...(delta === null && opts.snapshotMetrics !== undefined ? { snapshotMetrics: opts.snapshotMetrics } : {}),
+    ...(delta === null && opts.groupRollups !== undefined ? { snapshotMetrics: groupSnapshotMetrics(opts.groupRollups) } : {}),
   });
   const selfProducer =
     opts.selfRegistry === undefined ? undefined : new RegistryMetricProducer(opts.selfRegistry, { scopeVersion: opts.serviceVersion, temporality });

@@ -20,8 +20,8 @@
  */
 import type { StoreSnapshot } from '../aggregate/store.js';
 import { EMPTY, type ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
-import { pairBytes } from '../aggregate/label-arena.js';
-import { METRIC_FAMILIES, type MetricFamily } from './catalog.js';
+import { infoStart, pairBytes, type InfoIndex } from '../aggregate/label-arena.js';
+import { METRIC_FAMILIES, TARGET_INFO, type MetricFamily } from './catalog.js';
 import { ChunkSink } from './chunk-sink.js';
 import { FIXED64, LEN, ProtoWriter, VARINT } from './proto-writer.js';
 import { copyBytes, putBytes, putDouble, putVarint, varintSize, viewOf, zigzag } from './proto-wire.js';
@@ -109,6 +109,16 @@ const FAMILY_HEADERS: ReadonlyMap<MetricFamily, Buffer> = new Map(
     return [f, w.take()];
   }),
 );
+
+/** fleetprobe_target_info's name, help and type fields. */
+const TARGET_INFO_HEADER: Buffer = (() => {
+  const w = new ProtoWriter(256);
+  w.string(MF_NAME, TARGET_INFO.prometheus);
+  w.string(MF_HELP, TARGET_INFO.help);
+  w.tag(MF_TYPE, VARINT);
+  w.varint(PbType.Gauge);
+  return w.take();
+})();
 
 // Field keys (field number << 3 | wire type) as the bytes they are: every field used
 // below has a number under 16, so its key is one byte.
@@ -285,8 +295,7 @@ function putHistogram(
 }
 
 /** A family's frame length and header; `content` is every byte after the length. */
-function* familyStart(sink: ChunkSink, fam: MetricFamily, content: number): Generator<Buffer, void, undefined> {
-  const header = FAMILY_HEADERS.get(fam)!;
+function* familyStart(sink: ChunkSink, header: Buffer, content: number): Generator<Buffer, void, undefined> {
   sink.room(MAX_LENGTH_BYTES + header.length);
   let p = putVarint(sink.buf, sink.pos, content);
   p = putBytes(sink.buf, p, header, 0, header.length);
@@ -304,7 +313,7 @@ function* valueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, 
   const col = snapshotValues(snap, fam);
   let content = FAMILY_HEADERS.get(fam)!.length;
   for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) content += fieldSize(pbLen[s] + VALUE_FIELD_BYTES);
-  yield* familyStart(sink, fam, content);
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
   const field = fam.type === 'counter' ? K_COUNTER : K_GAUGE;
   const chunk = sink.chunkBytes;
   for (let s = 0; s < n; s++) {
@@ -347,7 +356,7 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
       content += fieldSize(pbLen[s] + extra[v].length + VALUE_FIELD_BYTES);
     }
   }
-  yield* familyStart(sink, fam, content);
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
   const field = fam.type === 'counter' ? K_COUNTER : K_GAUGE;
   const chunk = sink.chunkBytes;
   for (let s = 0; s < n; s++) {
@@ -408,7 +417,7 @@ function* histogramFamily(
     sizes[s] = h;
     content += fieldSize(pbLen[s] + fieldSize(h));
   }
-  yield* familyStart(sink, fam, content);
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
   const chunk = sink.chunkBytes;
   for (let s = 0; s < n; s++) {
     if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
@@ -462,7 +471,7 @@ function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: 
       content += fieldSize(pbLen[s] + extra[v].length + fieldSize(h));
     }
   }
-  yield* familyStart(sink, fam, content);
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
   const chunk = sink.chunkBytes;
   let i = 0;
   for (let s = 0; s < n; s++) {
@@ -493,6 +502,40 @@ function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: 
   }
 }
 
+/**
+ * fleetprobe_target_info (metrics.series_labels compact): per defined target its series
+ * labels, its info labels (address, kind: stored right after them in the arena), 1.
+ */
+function* targetInfoFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, info: InfoIndex): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const defined = snap.defined;
+  const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
+  let content = TARGET_INFO_HEADER.length;
+  for (let s = 0; s < n; s++) if (defined[s] === 1) content += fieldSize(pbLen[s] + info.pbLen[s] + VALUE_FIELD_BYTES);
+  yield* familyStart(sink, TARGET_INFO_HEADER, content);
+  const chunk = sink.chunkBytes;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1) continue;
+    const ln = pbLen[s];
+    const li = info.pbLen[s];
+    const m = ln + li + VALUE_FIELD_BYTES;
+    sink.room(1 + MAX_LENGTH_BYTES + m);
+    const buf = sink.buf;
+    let p = sink.pos;
+    buf[p++] = K_METRIC;
+    p = putVarint(buf, p, m);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, infoStart(labels, s) + info.textLen[s], li);
+    buf[p++] = K_GAUGE;
+    buf[p++] = 9;
+    buf[p++] = K_VALUE;
+    p = putDouble(buf, p, 1);
+    sink.pos = p;
+    if (p >= chunk) yield* sink.cut();
+  }
+}
+
 /** One family as one delimited frame, written into the sink (nothing when no kind of the store has it). */
 function familyChunks(sink: ChunkSink, snap: StoreSnapshot, fam: MetricFamily, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
   const labels = snap.labels;
@@ -517,6 +560,9 @@ export const DEFAULT_PROTOBUF_CHUNK_BYTES = 256 * 1024;
  */
 export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions, chunkBytes = DEFAULT_PROTOBUF_CHUNK_BYTES): Generator<Buffer, void, undefined> {
   const sink = new ChunkSink(chunkBytes);
+  const labels = snap.labels;
+  // As the text: first, and only when some target is defined.
+  if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) yield* targetInfoFamily(sink, snap, labels, labels.info);
   for (const fam of METRIC_FAMILIES) {
     let any = false;
     for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;

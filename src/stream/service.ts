@@ -12,7 +12,7 @@ import type { TokenPolicy } from '../auth/token.js';
 import type { Config } from '../config/index.js';
 import { parseHostPort } from '../targets/address.js';
 import { ConfigError } from '../config/index.js';
-import { startGrpcServer, telemetryService, type GrpcServer, type TelemetryService } from '../grpc/server.js';
+import type { GrpcServer, TelemetryService } from '../grpc/server.js';
 import type { StreamRouteOptions } from '../http/routes/stream.js';
 import { StreamHub } from './hub.js';
 import { registerStreamMetrics } from './metrics.js';
@@ -29,14 +29,30 @@ export interface LiveStreamsOptions {
   logger: Logger;
 }
 
+/** The gRPC server module, imported only when gRPC is on. */
+type GrpcModule = typeof import('../grpc/server.js');
+
 export class LiveStreams {
   readonly hub: StreamHub;
   private readonly grpcService: TelemetryService | null;
   private grpc: GrpcServer | null = null;
 
-  constructor(private readonly o: LiveStreamsOptions) {
-    // The .proto is loaded only when gRPC is on (the format needs its serializer).
-    this.grpcService = o.config().grpc.listenAddress !== null ? telemetryService() : null;
+  /**
+   * The gRPC server module (grpc-js, its reflection service, the .proto loader: about
+   * 15 MB of resident memory) is imported only when grpc.listen_address is set, which is
+   * read once at start (a reload does not start or stop the gRPC listener).
+   */
+  static async create(o: LiveStreamsOptions): Promise<LiveStreams> {
+    const grpc = o.config().grpc.listenAddress !== null ? await import('../grpc/server.js') : null;
+    return new LiveStreams(o, grpc);
+  }
+
+  private constructor(
+    private readonly o: LiveStreamsOptions,
+    private readonly grpcModule: GrpcModule | null,
+  ) {
+    // The format needs the .proto's serializer.
+    this.grpcService = grpcModule?.telemetryService() ?? null;
     this.hub = new StreamHub({
       catalog: o.catalog,
       state: (slot) => o.store.slotState(slot),
@@ -63,10 +79,10 @@ export class LiveStreams {
   /** Bind the gRPC server when grpc.listen_address is set; `credentials` default to insecure. */
   async startGrpc(credentials?: ServerCredentials): Promise<number | null> {
     const listen = this.o.config().grpc.listenAddress;
-    if (listen === null || this.grpcService === null) return null;
+    if (listen === null || this.grpcService === null || this.grpcModule === null) return null;
     const hp = parseHostPort(listen, { allowEmptyHost: true, allowPortZero: true });
     if (typeof hp === 'string') throw new ConfigError([{ key: 'grpc.listen_address', value: listen, message: hp }]);
-    this.grpc = await startGrpcServer({
+    this.grpc = await this.grpcModule.startGrpcServer({
       host: hp.host,
       port: hp.port,
       service: this.grpcService,

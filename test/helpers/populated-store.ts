@@ -7,12 +7,13 @@
 import { BatchWriter } from '../../src/protocol/batch.js';
 import { ERROR_REASON_NAMES, HTTP_PHASE_NAMES, ProbeEvent } from '../../src/protocol/events.js';
 import { TargetStore } from '../../src/aggregate/store.js';
+import type { SeriesLabels } from '../../src/aggregate/label-arena.js';
 
 type Kind = 'icmp' | 'tcp' | 'tcp_echo' | 'udp' | 'http';
 const KINDS: readonly Kind[] = ['icmp', 'tcp', 'tcp_echo', 'udp', 'http'];
 
-export function populatedStore(buckets?: number[]): TargetStore {
-  const store = new TargetStore(buckets === undefined ? { initialSlots: 16 } : { buckets, initialSlots: 16 });
+export function populatedStore(buckets?: number[], seriesLabels: SeriesLabels = 'full'): TargetStore {
+  const store = new TargetStore(buckets === undefined ? { initialSlots: 16, seriesLabels } : { buckets, initialSlots: 16, seriesLabels });
   const slots = 23;
   for (let s = 0; s < slots; s++) {
     const kind = KINDS[s % KINDS.length];

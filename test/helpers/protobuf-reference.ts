@@ -1,14 +1,15 @@
 /**
  * The protobuf exposition's per-target part as it was first written (commit e826c97,
- * src/metrics/protobuf-exposition.ts with its ProtoWriter), kept here unchanged in its
+ * src/metrics/protobuf-exposition.ts with its ProtoWriter, and the fleetprobe_target_info
+ * frame of metrics.series_labels compact as f48e0b7 added it), kept here unchanged in its
  * logic as the reference the streaming writer must match byte for byte
  * (test/unit/protobuf-streaming.test.ts). Straightforward on purpose: each message is
  * built into one growing buffer and its length put in front when it ends.
  */
 import type { StoreSnapshot } from '../../src/aggregate/store.js';
 import { EMPTY, populatedCells, type ExpHistogramColumnsView } from '../../src/aggregate/exp-histogram.js';
-import { pairBytes } from '../../src/aggregate/label-arena.js';
-import { METRIC_FAMILIES, type MetricFamily } from '../../src/metrics/catalog.js';
+import { infoPairs, pairBytes, type InfoIndex } from '../../src/aggregate/label-arena.js';
+import { METRIC_FAMILIES, TARGET_INFO, type MetricFamily } from '../../src/metrics/catalog.js';
 import {
   rowHasCounts,
   snapshotHistogram,
@@ -375,9 +376,21 @@ function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fa
  * built as the consumer asks. The snapshot must have been taken with its exponential
  * histograms (the default of TargetStore.snapshot()).
  */
+/** fleetprobe_target_info (metrics.series_labels compact): per target its series labels, its info labels, 1. */
+function targetInfoFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, info: InfoIndex): void {
+  const frame = familyHeader(w, TARGET_INFO.prometheus, TARGET_INFO.help, PbType.Gauge);
+  for (let s = 0; s < snap.highWater; s++) if (snap.defined[s] === 1) valueMetric(w, labels, s, infoPairs(labels, info, s), M_GAUGE, 1);
+  w.end(frame);
+}
+
 export function* referenceProtobufChunks(snap: StoreSnapshot, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
   const w = new ProtoWriter();
   const labels = snap.labels;
+  // As the text: first, and only when some target is defined.
+  if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) {
+    targetInfoFrame(w, snap, labels, labels.info);
+    yield w.take();
+  }
   for (const fam of METRIC_FAMILIES) {
     let any = false;
     for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;

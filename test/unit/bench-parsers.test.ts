@@ -103,6 +103,13 @@ test('parseBenchArgs reads lists, durations and kinds, and rejects what it does 
   assert.ok(u !== 'help');
   assert.deepEqual([u.kinds, u.sizes.udp, u.sizes.tcp_echo, u.sizes.tcp], [['udp', 'tcp_echo', 'tcp'], [1000, 5000], [5000], [300]]);
   assert.equal(parseBenchArgs(['--help']), 'help');
+  const otlp = parseBenchArgs(['--otlp', '10000,50000']);
+  assert.ok(otlp !== 'help');
+  assert.deepEqual(otlp.otlpSizes, [10000, 50000]);
+  const none = parseBenchArgs(['--otlp', 'none']);
+  assert.ok(none !== 'help');
+  assert.deepEqual(none.otlpSizes, []);
+  assert.throws(() => parseBenchArgs(['--otlp', '10k']));
   assert.throws(() => parseBenchArgs(['--kinds', 'icmp,smtp']), /unknown kind/);
   assert.throws(() => parseBenchArgs(['--targets', '10,-1']), /positive integers/);
   assert.throws(() => parseBenchArgs(['--duration', '30']), /--duration/);

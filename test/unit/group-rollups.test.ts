@@ -16,7 +16,7 @@ import { GroupRollups, OTHER_GROUP, cellLabels, groupKey, groupValues, sourceVal
 import { NO_GROUP, rowKey } from '../../src/aggregate/matrix.js';
 import { GROUP_FAMILIES, GROUP_FAMILY_DECLS, groupCellLayout } from '../../src/metrics/group-catalog.js';
 import { renderGroupExpositionText } from '../../src/metrics/group-exposition.js';
-import { groupMetricData } from '../../src/metrics/group-otel.js';
+import { groupMetricData, groupSnapshotMetrics } from '../../src/metrics/group-otel.js';
 import { GroupRollupExports } from '../../src/metrics/group-rollups.js';
 import { renderExpositionText } from '../../src/metrics/exposition.js';
 import { StoreMetricProducer } from '../../src/metrics/otel-producer.js';
@@ -479,7 +479,7 @@ test("the store's OTLP producer appends the group metrics of its own snapshot (s
   store.defineSlot(0, icmp('a', { rack: 'r1' }));
   store.defineSlot(1, icmp('b', { rack: 'r2' }));
   probe(store, [0, 1], 2, 2);
-  const scopes = new StoreMetricProducer(store, { now: () => 5_000, snapshotMetrics: rollups.otelMetrics }).collectScopeMetrics();
+  const scopes = new StoreMetricProducer(store, { now: () => 5_000, snapshotMetrics: groupSnapshotMetrics(rollups) }).collectScopeMetrics();
   const names = scopes[0].metrics.map((m) => m.descriptor.name);
   assert.deepEqual(names, [...METRIC_FAMILIES.filter((f) => f.kinds.includes('icmp')).map((f) => f.otel), ...GROUP_FAMILIES.map((f) => f.otel)]);
   const sent = scopes[0].metrics.find((m) => m.descriptor.name === 'fleetprobe.group.probes.sent')!;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { DataPointType, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { ValueType } from '@opentelemetry/api';
-import { FAMILY, FAMILY_DECLS, METRIC_FAMILIES } from '../../src/metrics/catalog.js';
+import { FAMILY, FAMILY_DECLS, METRIC_FAMILIES, TARGET_INFO } from '../../src/metrics/catalog.js';
 import { renderExpositionText } from '../../src/metrics/exposition.js';
 import { StoreMetricProducer } from '../../src/metrics/otel-producer.js';
 import { parsePrometheusText } from '../../src/metrics/text-parse.js';
@@ -107,7 +107,7 @@ test("the store's snapshot has exactly the catalog's columns", () => {
   );
 });
 
-test("the README's Metrics table documents exactly the catalog's per-target families, with their type and extra label", () => {
+test("the README's Metrics table documents exactly the catalog's per-target families and the info family, with their type and extra label", () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
   const start = readme.indexOf('## Metrics');
   const table = readme.slice(start, readme.indexOf('A probe ends in exactly one of', start));
@@ -119,8 +119,9 @@ test("the README's Metrics table documents exactly the catalog's per-target fami
     const ts = types.split(',').map((t) => t.trim());
     ns.forEach((m, i) => documented.set(m[1], { type: ts[Math.min(i, ts.length - 1)], label: m[3] }));
   }
-  assert.deepEqual([...documented.keys()].sort(), METRIC_FAMILIES.map((f) => f.prometheus).sort());
-  for (const f of METRIC_FAMILIES) {
+  // And the info family of metrics.series_labels: compact, declared next to the catalog.
+  assert.deepEqual([...documented.keys()].sort(), [...METRIC_FAMILIES.map((f) => f.prometheus), TARGET_INFO.prometheus].sort());
+  for (const f of [...METRIC_FAMILIES, { ...TARGET_INFO, label: undefined }]) {
     const d = documented.get(f.prometheus)!;
     assert.equal(d.type, f.type, f.prometheus);
     assert.equal(d.label, f.label?.name, f.prometheus);

@@ -105,6 +105,27 @@ test('stores of one kind each, a store with released slots, and an empty store: 
   for (const size of [1, 7]) assert.deepEqual([...protobufChunks(empty.snapshot(), { classicHistograms: true }, size)], [], 'an empty store writes nothing');
 });
 
+test('metrics.series_labels compact (fleetprobe_target_info first, address and kind only there): same bytes as the reference', () => {
+  const kinds: ProbeKind[] = ['icmp', 'http', 'tcp', 'udp', 'tcp_echo', 'icmp'];
+  const store = new TargetStore({ initialSlots: 4, seriesLabels: 'compact' });
+  kinds.forEach((kind, s) =>
+    store.defineSlot(s, {
+      name: `t${s}`,
+      kind,
+      address: kind === 'icmp' ? `127.0.0.${s + 1}` : kind === 'http' ? undefined : `127.0.0.${s + 1}:7`,
+      url: kind === 'http' ? `http://127.0.0.${s + 1}:8080/` : undefined,
+      labels: s % 2 === 0 ? { rack: `r${s}`, note: 'x'.repeat(s * 40) } : undefined,
+    }),
+  );
+  probe(store, kinds.length, 5);
+  store.releaseSlot(2);
+  const want = assertSameAsReference(store.snapshot(), 'compact');
+  const fams = decodeDelimited(want);
+  assert.equal(fams[0].name, 'fleetprobe_target_info');
+  assert.equal(fams[0].metric.length, kinds.length - 1);
+  assert.equal(reference(new TargetStore({ initialSlots: 4, seriesLabels: 'compact' }).snapshot(), true).length, 0, 'no target: no info family');
+});
+
 test('labels longer than a chunk and than the sink slack (a record that grows the buffer), and 2-byte Metric lengths', () => {
   const labels: Record<string, string>[] = [{ big: 'x'.repeat(DEFAULT_SINK_SLACK * 2 + 17) }, { mid: 'ü'.repeat(300) }, { small: 'a' }];
   const store = storeOf(['icmp', 'http', 'icmp'], (s) => labels[s]);

@@ -31,6 +31,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ServerCredentials } from '@grpc/grpc-js';
+import type { WebTlsServerCredentials } from './grpc-credentials.js';
 import { bearerToken, tokenMatches } from '../../auth/token.js';
 import { FileWatcher } from '../../targets/file-watch.js';
 import { SourceRateLimiter } from '../../responder/rate-limit.js';
@@ -40,7 +41,6 @@ import { readTlsMaterial, type WebSecurityConfig } from './load.js';
 import { CLIENT_AUTH_POLICIES } from './names.js';
 import type { TlsSpec } from './parse.js';
 import { clientCertServerOptions, secureContextOptions } from './tls-options.js';
-import { WebTlsServerCredentials } from './grpc-credentials.js';
 import { registerWebSecurityMetrics, type WebSecurityMetrics } from './metrics.js';
 
 /** Paths that need no credentials (see the file header). */
@@ -123,10 +123,15 @@ export class WebSecurity {
     if (this.startTls !== null) this.attachTls(app.server as unknown as TlsServer, 'web');
   }
 
-  /** gRPC server credentials (TLS from the same file), or undefined for plaintext. */
-  grpcCredentials(): ServerCredentials | undefined {
+  /**
+   * gRPC server credentials (TLS from the same file), or undefined for plaintext. Async:
+   * grpc-js is imported only here and by the gRPC server, so an exporter without
+   * grpc.listen_address never loads it.
+   */
+  async grpcCredentials(): Promise<ServerCredentials | undefined> {
     if (this.startTls === null || this.config?.material == null) return undefined;
-    this.grpcCreds ??= new WebTlsServerCredentials(
+    const credentials = await import('./grpc-credentials.js');
+    this.grpcCreds ??= new credentials.WebTlsServerCredentials(
       clientCertServerOptions(this.startTls),
       secureContextOptions(this.startTls, this.config.material),
       () => this.tlsSpec?.clientAllowedSans ?? null,
