@@ -346,11 +346,17 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
   const always = fam.label!.always;
   const extra = EXTRA_PAIRS.get(fam)!;
   const extraViews = EXTRA_PAIR_VIEWS.get(fam)!;
+  // Per kind, the values a slot of it may have a series for, in order: the kind's
+  // always-present ones and those with a column (a never-recorded reason has none). A
+  // slot then looks at 3-6 values instead of every reason, in both passes.
+  const candidates = always.map((keep) => Int32Array.from(cols.keys()).filter((v) => keep[v] === 1 || cols[v] !== undefined));
   let content = FAMILY_HEADERS.get(fam)!.length;
   for (let s = 0; s < n; s++) {
     if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
     const keep = always[kind[s]];
-    for (let v = 0; v < cols.length; v++) {
+    const vs = candidates[kind[s]];
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
       const col = cols[v];
       if ((col === undefined || col[s] === 0) && keep[v] === 0) continue;
       content += fieldSize(pbLen[s] + extra[v].length + VALUE_FIELD_BYTES);
@@ -362,9 +368,11 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
   for (let s = 0; s < n; s++) {
     if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
     const keep = always[kind[s]];
+    const vs = candidates[kind[s]];
     const ln = pbLen[s];
     const at = start[s] + textLen[s];
-    for (let v = 0; v < cols.length; v++) {
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
       const col = cols[v];
       const x = col === undefined ? 0 : col[s];
       if (x === 0 && keep[v] === 0) continue;
