@@ -37,31 +37,16 @@ export function putVarint(buf: Uint8Array, p: number, v: number): number {
   return p + 1;
 }
 
-// One double's bytes, through a shared 8-byte scratch (what Buffer#writeDoubleLE does,
-// without its argument checks and its call through node:buffer).
-const f64 = new Float64Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** A little-endian IEEE 754 double (protobuf `double`, wire type FIXED64). */
-export const putDouble = LITTLE_ENDIAN
-  ? (buf: Uint8Array, p: number, v: number): number => {
-      f64[0] = v;
-      buf[p] = f64Bytes[0];
-      buf[p + 1] = f64Bytes[1];
-      buf[p + 2] = f64Bytes[2];
-      buf[p + 3] = f64Bytes[3];
-      buf[p + 4] = f64Bytes[4];
-      buf[p + 5] = f64Bytes[5];
-      buf[p + 6] = f64Bytes[6];
-      buf[p + 7] = f64Bytes[7];
-      return p + 8;
-    }
-  : (buf: Uint8Array, p: number, v: number): number => {
-      f64[0] = v;
-      for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[7 - i];
-      return p + 8;
-    };
+/**
+ * A little-endian IEEE 754 double (protobuf `double`, wire type FIXED64) at p, through a
+ * DataView of the output (viewOf): one unaligned 8-byte store once optimized, where
+ * Buffer#writeDoubleLE stores into a scratch Float64Array and copies its 8 bytes one by
+ * one (after its argument checks). The bits are the double's either way, NaN payloads too.
+ */
+export function putDouble(view: DataView, p: number, v: number): number {
+  view.setFloat64(p, v, true);
+  return p + 8;
+}
 
 /** A DataView over exactly the bytes of `a` (for copyBytes). */
 export function viewOf(a: Uint8Array): DataView {

@@ -215,12 +215,12 @@ function histogramSize(
 }
 
 /** The native part of a Histogram message: schema, zero threshold and count, one span, the count deltas. */
-function putNative(buf: Uint8Array, p: number, h: ExpHistogramColumnsView, slot: number): number {
+function putNative(buf: Uint8Array, view: DataView, p: number, h: ExpHistogramColumnsView, slot: number): number {
   buf[p++] = K_SCHEMA;
   p = putVarint(buf, p, zigzag(h.schema[slot]));
   // Always written (and > 0): it is also what tells Prometheus this is a native histogram.
   buf[p++] = K_ZERO_THRESHOLD;
-  p = putDouble(buf, p, h.zeroThreshold);
+  p = putDouble(view, p, h.zeroThreshold);
   const zero = h.zero[slot];
   if (zero !== 0) {
     buf[p++] = K_ZERO_COUNT;
@@ -264,6 +264,7 @@ function putNative(buf: Uint8Array, p: number, h: ExpHistogramColumnsView, slot:
 /** A Histogram message's content (histogramSize bytes). */
 function putHistogram(
   buf: Uint8Array,
+  view: DataView,
   p: number,
   bounds: Float64Array,
   counts: Float64Array | undefined,
@@ -276,7 +277,7 @@ function putHistogram(
   buf[p++] = K_COUNT;
   p = putVarint(buf, p, rowTotal(counts, base, bounds.length + 1));
   buf[p++] = K_SUM;
-  p = putDouble(buf, p, sum);
+  p = putDouble(view, p, sum);
   if (classic) {
     // Cumulative, bounds only (+Inf is the count). A bucket's content is under 20 bytes.
     let cum = 0;
@@ -287,11 +288,11 @@ function putHistogram(
       buf[p++] = K_CUMULATIVE;
       p = putVarint(buf, p, cum);
       buf[p++] = K_UPPER;
-      p = putDouble(buf, p, bounds[b]);
+      p = putDouble(view, p, bounds[b]);
       buf[len] = p - len - 1;
     }
   }
-  return native === undefined ? p : putNative(buf, p, native, slot);
+  return native === undefined ? p : putNative(buf, view, p, native, slot);
 }
 
 /** A family's frame length and header; `content` is every byte after the length. */
@@ -329,7 +330,7 @@ function* valueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, 
     buf[p++] = field;
     buf[p++] = 9;
     buf[p++] = K_VALUE;
-    p = putDouble(buf, p, col[s]);
+    p = putDouble(sink.view, p, col[s]);
     sink.pos = p;
     if (p >= chunk) yield* sink.cut();
   }
@@ -388,7 +389,7 @@ function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: Labe
       buf[p++] = field;
       buf[p++] = 9;
       buf[p++] = K_VALUE;
-      p = putDouble(buf, p, x);
+      p = putDouble(sink.view, p, x);
       sink.pos = p;
     }
     if (sink.pos >= chunk) yield* sink.cut();
@@ -440,7 +441,7 @@ function* histogramFamily(
     p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
     buf[p++] = K_HISTOGRAM;
     p = putVarint(buf, p, h);
-    p = putHistogram(buf, p, bounds, buckets, s * stride, sum[s], classic, native, s);
+    p = putHistogram(buf, sink.view, p, bounds, buckets, s * stride, sum[s], classic, native, s);
     sink.pos = p;
     if (p >= chunk) yield* sink.cut();
   }
@@ -503,7 +504,7 @@ function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: 
       buf[p++] = K_HISTOGRAM;
       p = putVarint(buf, p, h);
       const vs = sum[v];
-      p = putHistogram(buf, p, bounds, b, s * stride, vs === undefined ? 0 : vs[s], true, undefined, s);
+      p = putHistogram(buf, sink.view, p, bounds, b, s * stride, vs === undefined ? 0 : vs[s], true, undefined, s);
       sink.pos = p;
     }
     if (sink.pos >= chunk) yield* sink.cut();
@@ -538,7 +539,7 @@ function* targetInfoFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBy
     buf[p++] = K_GAUGE;
     buf[p++] = 9;
     buf[p++] = K_VALUE;
-    p = putDouble(buf, p, 1);
+    p = putDouble(sink.view, p, 1);
     sink.pos = p;
     if (p >= chunk) yield* sink.cut();
   }

@@ -14,7 +14,7 @@ import { TargetStore, type StoreSnapshot } from '../../src/aggregate/store.js';
 import type { ExpHistogramColumnsView } from '../../src/aggregate/exp-histogram.js';
 import { protobufChunks, DEFAULT_PROTOBUF_CHUNK_BYTES } from '../../src/metrics/protobuf-exposition.js';
 import { ChunkSink, DEFAULT_SINK_SLACK } from '../../src/metrics/chunk-sink.js';
-import { putDouble, putVarint, varintSize } from '../../src/metrics/proto-wire.js';
+import { putDouble, putVarint, varintSize, viewOf } from '../../src/metrics/proto-wire.js';
 import { PROBE_KINDS, type ProbeKind } from '../../src/targets/model.js';
 import { populatedStore } from '../helpers/populated-store.js';
 import { referenceProtobufChunks } from '../helpers/protobuf-reference.js';
@@ -231,7 +231,7 @@ test('proto-wire: varints of every length, and doubles, as the protobuf encoding
     for (let i = 0; i < end; i++) assert.equal(buf[i] >= 0x80, i < end - 1, `continuation bit of byte ${i} of ${v}`);
   }
   for (const v of [0, -0, 1.5, -(2 ** 60), Infinity, -Infinity, NaN, Number.MIN_VALUE, 2 ** -128]) {
-    assert.equal(putDouble(buf, 3, v), 11);
+    assert.equal(putDouble(viewOf(buf), 3, v), 11);
     const want = Buffer.alloc(8);
     want.writeDoubleLE(v);
     assert.deepEqual(Buffer.from(buf.subarray(3, 11)), want, `double ${v}`);
