@@ -7,8 +7,8 @@
  * Plain functions on (buf, p) rather than methods on a writer object: TurboFan inlines
  * them into the caller's loop and keeps `p` in a register, where a writer's `this.pos`
  * is a field load and store per call. The caller makes room first (ChunkSink.room):
- * nothing here checks bounds (a typed array silently drops a store past its end, so a
- * wrong size shows as a wrong byte in the tests, not as memory corruption).
+ * nothing here checks bounds (past the end, a typed array drops the store and a DataView
+ * throws: a wrong size shows in the tests, never as memory corruption).
  */
 export { varintSize } from '../values/varint.js';
 
