@@ -15,14 +15,16 @@
  *
  * Field numbers are those of prometheus/client_model io/prometheus/client/metrics.proto.
  * One frame per family: a family's length must be known before its first byte, so
- * a family is built whole (at 100,000 targets the RTT family is ~30 MB) and handed
- * out as one Buffer; the families after it are built only when the consumer asks.
+ * each family is sized first (lengths only), then written once, in place, into
+ * fixed-size chunks that go out as they fill (chunk-sink.ts, proto-wire.ts).
  */
 import type { StoreSnapshot } from '../aggregate/store.js';
-import { EMPTY, populatedCells, type ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
-import { infoPairs, pairBytes, type InfoIndex } from '../aggregate/label-arena.js';
+import { EMPTY, type ExpHistogramColumnsView } from '../aggregate/exp-histogram.js';
+import { infoStart, pairBytes, type InfoIndex } from '../aggregate/label-arena.js';
 import { METRIC_FAMILIES, TARGET_INFO, type MetricFamily } from './catalog.js';
-import { FIXED64, ProtoWriter, VARINT } from './proto-writer.js';
+import { ChunkSink } from './chunk-sink.js';
+import { FIXED64, LEN, ProtoWriter, VARINT } from './proto-writer.js';
+import { copyBytes, putBytes, putDouble, putVarint, varintSize, viewOf, zigzag } from './proto-wire.js';
 import {
   rowHasCounts,
   snapshotHistogram,
@@ -81,6 +83,7 @@ export interface ProtobufOptions {
 const EXTRA_PAIRS: ReadonlyMap<MetricFamily, Uint8Array[]> = new Map(
   METRIC_FAMILIES.filter((f) => f.label !== undefined).map((f) => [f, f.label!.values.map((v) => pairBytes(f.label!.name, v))]),
 );
+const EXTRA_PAIR_VIEWS: ReadonlyMap<MetricFamily, DataView[]> = new Map([...EXTRA_PAIRS].map(([f, pairs]) => [f, pairs.map(viewOf)]));
 
 function pbType(f: MetricFamily): PbType {
   return f.type === 'counter' ? PbType.Counter : f.type === 'gauge' ? PbType.Gauge : PbType.Histogram;
@@ -95,26 +98,174 @@ function familyHeader(w: ProtoWriter, name: string, help: string, type: PbType):
   return frame;
 }
 
+/** A family's name, help and type fields (what follows its frame length), encoded once. */
+const FAMILY_HEADERS: ReadonlyMap<MetricFamily, Buffer> = new Map(
+  METRIC_FAMILIES.map((f) => {
+    const w = new ProtoWriter(256);
+    w.string(MF_NAME, f.prometheus);
+    w.string(MF_HELP, f.help);
+    w.tag(MF_TYPE, VARINT);
+    w.varint(pbType(f));
+    return [f, w.take()];
+  }),
+);
+
+/** fleetprobe_target_info's name, help and type fields. */
+const TARGET_INFO_HEADER: Buffer = (() => {
+  const w = new ProtoWriter(256);
+  w.string(MF_NAME, TARGET_INFO.prometheus);
+  w.string(MF_HELP, TARGET_INFO.help);
+  w.tag(MF_TYPE, VARINT);
+  w.varint(PbType.Gauge);
+  return w.take();
+})();
+
+// Field keys (field number << 3 | wire type) as the bytes they are: every field used
+// below has a number under 16, so its key is one byte.
+const key = (field: number, wire: number): number => (field << 3) | wire;
+const K_METRIC = key(MF_METRIC, LEN);
+const K_COUNTER = key(M_COUNTER, LEN);
+const K_GAUGE = key(M_GAUGE, LEN);
+const K_HISTOGRAM = key(M_HISTOGRAM, LEN);
+const K_VALUE = key(VALUE, FIXED64);
+const K_COUNT = key(H_COUNT, VARINT);
+const K_SUM = key(H_SUM, FIXED64);
+const K_BUCKET = key(H_BUCKET, LEN);
+const K_CUMULATIVE = key(B_CUMULATIVE, VARINT);
+const K_UPPER = key(B_UPPER, FIXED64);
+const K_SCHEMA = key(H_SCHEMA, VARINT);
+const K_ZERO_THRESHOLD = key(H_ZERO_THRESHOLD, FIXED64);
+const K_ZERO_COUNT = key(H_ZERO_COUNT, VARINT);
+const K_POSITIVE_SPAN = key(H_POSITIVE_SPAN, LEN);
+const K_POSITIVE_DELTA = key(H_POSITIVE_DELTA, LEN);
+const K_SPAN_OFFSET = key(SPAN_OFFSET, VARINT);
+const K_SPAN_LENGTH = key(SPAN_LENGTH, VARINT);
+
+/** A Counter or Gauge message field after the labels: key, length 9, the value's key, the double. */
+const VALUE_FIELD_BYTES = 11;
+/** Most bytes a length prefix takes here (a length is under 2^35). */
+const MAX_LENGTH_BYTES = 5;
+
+/** Bytes of a length-delimited field (one-byte key) whose content is n bytes. */
+const fieldSize = (n: number): number => 1 + varintSize(n) + n;
+
 type LabelBytes = StoreSnapshot['labels'];
 
-/** A counter or gauge Metric: the slot's label pairs, an extra pair, the value. */
-function valueMetric(w: ProtoWriter, labels: LabelBytes, slot: number, extra: Uint8Array | undefined, field: number, v: number): void {
-  const m = w.begin(MF_METRIC);
-  w.copyFrom(labels.bytes, labels.start[slot] + labels.textLen[slot], labels.pbLen[slot]);
-  if (extra !== undefined) w.raw(extra);
-  const inner = w.begin(field);
-  w.tag(VALUE, FIXED64);
-  w.double(v);
-  w.end(inner);
-  w.end(m);
+/** The first populated cell of a slot's native window, or -1 (populatedCells without its object). */
+function firstCell(h: ExpHistogramColumnsView, base: number): number {
+  for (let c = 0; c < h.window; c++) if (h.counts[base + c] !== 0) return c;
+  return -1;
+}
+
+function lastCell(h: ExpHistogramColumnsView, base: number): number {
+  let c = h.window - 1;
+  while (h.counts[base + c] === 0) c--;
+  return c;
+}
+
+function rowTotal(counts: Float64Array | undefined, base: number, stride: number): number {
+  let total = 0;
+  if (counts !== undefined) for (let b = 0; b < stride; b++) total += counts[base + b];
+  return total;
+}
+
+/** Bytes of the native part of a Histogram message (what putNative writes). */
+function nativeSize(h: ExpHistogramColumnsView, slot: number): number {
+  let size = 1 + varintSize(zigzag(h.schema[slot])) + 9;
+  const zero = h.zero[slot];
+  if (zero !== 0) size += 1 + varintSize(zero);
+  if (h.first[slot] === EMPTY) return size;
+  const base = slot * h.window;
+  const lo = firstCell(h, base);
+  if (lo < 0) return size;
+  const hi = lastCell(h, base);
+  size += 2 + 1 + varintSize(zigzag(h.first[slot] + lo)) + 1 + varintSize(hi - lo + 1);
+  let deltas = 0;
+  let prev = 0;
+  for (let c = lo; c <= hi; c++) {
+    const v = h.counts[base + c];
+    deltas += varintSize(zigzag(v - prev));
+    prev = v;
+  }
+  return size + fieldSize(deltas);
 }
 
 /**
- * A Histogram message body: count, sum, the classic buckets (cumulative, bounds
- * only: +Inf is the count), then the native part when `native` is given.
+ * Bytes of a Histogram message's content (what putHistogram writes): count, sum, the
+ * classic buckets (each a 1-byte key, a 1-byte length, the count's key and varint, the
+ * bound's key and double), the native part.
  */
-function histogramBody(
-  w: ProtoWriter,
+function histogramSize(
+  bounds: Float64Array,
+  counts: Float64Array | undefined,
+  base: number,
+  classic: boolean,
+  native: ExpHistogramColumnsView | undefined,
+  slot: number,
+): number {
+  let size = 1 + varintSize(rowTotal(counts, base, bounds.length + 1)) + 9;
+  if (classic) {
+    let cum = 0;
+    for (let b = 0; b < bounds.length; b++) {
+      if (counts !== undefined) cum += counts[base + b];
+      size += 12 + varintSize(cum);
+    }
+  }
+  return native === undefined ? size : size + nativeSize(native, slot);
+}
+
+/** The native part of a Histogram message: schema, zero threshold and count, one span, the count deltas. */
+function putNative(buf: Uint8Array, view: DataView, p: number, h: ExpHistogramColumnsView, slot: number): number {
+  buf[p++] = K_SCHEMA;
+  p = putVarint(buf, p, zigzag(h.schema[slot]));
+  // Always written (and > 0): it is also what tells Prometheus this is a native histogram.
+  buf[p++] = K_ZERO_THRESHOLD;
+  p = putDouble(view, p, h.zeroThreshold);
+  const zero = h.zero[slot];
+  if (zero !== 0) {
+    buf[p++] = K_ZERO_COUNT;
+    p = putVarint(buf, p, zero);
+  }
+  if (h.first[slot] === EMPTY) return p;
+  const base = slot * h.window;
+  const lo = firstCell(h, base);
+  if (lo < 0) return p;
+  const hi = lastCell(h, base);
+  // One span over the populated cells (zeros inside it are written as deltas: a window is small).
+  // Its content is under 20 bytes: its one-byte length is filled in after it.
+  buf[p++] = K_POSITIVE_SPAN;
+  const spanLen = p++;
+  buf[p++] = K_SPAN_OFFSET;
+  p = putVarint(buf, p, zigzag(h.first[slot] + lo));
+  buf[p++] = K_SPAN_LENGTH;
+  p = putVarint(buf, p, hi - lo + 1);
+  buf[spanLen] = p - spanLen - 1;
+  // Packed sint64 deltas: nearly always under 128 bytes (one byte each), so one byte is
+  // reserved for the length and the deltas move right in the rare case they are longer.
+  buf[p++] = K_POSITIVE_DELTA;
+  const deltaLen = p++;
+  let prev = 0;
+  for (let c = lo; c <= hi; c++) {
+    const v = h.counts[base + c];
+    p = putVarint(buf, p, zigzag(v - prev));
+    prev = v;
+  }
+  const n = p - deltaLen - 1;
+  if (n < 0x80) {
+    buf[deltaLen] = n;
+    return p;
+  }
+  const extra = varintSize(n) - 1;
+  buf.copyWithin(deltaLen + 1 + extra, deltaLen + 1, p);
+  putVarint(buf, deltaLen, n);
+  return p + extra;
+}
+
+/** A Histogram message's content (histogramSize bytes). */
+function putHistogram(
+  buf: Uint8Array,
+  view: DataView,
+  p: number,
   bounds: Float64Array,
   counts: Float64Array | undefined,
   base: number,
@@ -122,155 +273,312 @@ function histogramBody(
   classic: boolean,
   native: ExpHistogramColumnsView | undefined,
   slot: number,
-): void {
-  const stride = bounds.length + 1;
-  let total = 0;
-  if (counts !== undefined) for (let b = 0; b < stride; b++) total += counts[base + b];
-  w.tag(H_COUNT, VARINT);
-  w.varint(total);
-  w.tag(H_SUM, FIXED64);
-  w.double(sum);
+): number {
+  buf[p++] = K_COUNT;
+  p = putVarint(buf, p, rowTotal(counts, base, bounds.length + 1));
+  buf[p++] = K_SUM;
+  p = putDouble(view, p, sum);
   if (classic) {
+    // Cumulative, bounds only (+Inf is the count). A bucket's content is under 20 bytes.
     let cum = 0;
     for (let b = 0; b < bounds.length; b++) {
       if (counts !== undefined) cum += counts[base + b];
-      const m = w.begin(H_BUCKET);
-      w.tag(B_CUMULATIVE, VARINT);
-      w.varint(cum);
-      w.tag(B_UPPER, FIXED64);
-      w.double(bounds[b]);
-      w.end(m);
+      buf[p++] = K_BUCKET;
+      const len = p++;
+      buf[p++] = K_CUMULATIVE;
+      p = putVarint(buf, p, cum);
+      buf[p++] = K_UPPER;
+      p = putDouble(view, p, bounds[b]);
+      buf[len] = p - len - 1;
     }
   }
-  if (native === undefined) return;
-  w.tag(H_SCHEMA, VARINT);
-  w.svarint(native.schema[slot]);
-  // Always written (and > 0): it is also what tells Prometheus this is a native histogram.
-  w.tag(H_ZERO_THRESHOLD, FIXED64);
-  w.double(native.zeroThreshold);
-  const zero = native.zero[slot];
-  if (zero !== 0) {
-    w.tag(H_ZERO_COUNT, VARINT);
-    w.varint(zero);
-  }
-  const range = native.first[slot] === EMPTY ? null : populatedCells(native, slot);
-  if (range === null) return;
-  // One span over the populated cells (zeros inside it are written as deltas: a window is small).
-  const span = w.begin(H_POSITIVE_SPAN);
-  w.tag(SPAN_OFFSET, VARINT);
-  w.svarint(native.first[slot] + range.lo);
-  w.tag(SPAN_LENGTH, VARINT);
-  w.varint(range.hi - range.lo + 1);
-  w.end(span);
-  const deltas = w.begin(H_POSITIVE_DELTA); // packed sint64
-  const cells = slot * native.window;
-  let prev = 0;
-  for (let c = range.lo; c <= range.hi; c++) {
-    const v = native.counts[cells + c];
-    w.svarint(v - prev);
-    prev = v;
-  }
-  w.end(deltas);
+  return native === undefined ? p : putNative(buf, view, p, native, slot);
 }
 
-/** One family as one delimited frame, or nothing when it has no series. */
-function familyFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, fam: MetricFamily, opts: ProtobufOptions): void {
+/** A family's frame length and header; `content` is every byte after the length. */
+function* familyStart(sink: ChunkSink, header: Buffer, content: number): Generator<Buffer, void, undefined> {
+  sink.room(MAX_LENGTH_BYTES + header.length);
+  let p = putVarint(sink.buf, sink.pos, content);
+  p = putBytes(sink.buf, p, header, 0, header.length);
+  sink.pos = p;
+  if (sink.full) yield* sink.cut();
+}
+
+/** Counters and gauges without an extra label: one Metric per slot of the family's kinds. */
+function* valueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, fam: MetricFamily): Generator<Buffer, void, undefined> {
   const n = snap.highWater;
   const { defined, kind } = snap;
   const mask = fam.kindMask;
-  const frame = familyHeader(w, fam.prometheus, fam.help, pbType(fam));
-  if (fam.type !== 'histogram') {
-    const field = fam.type === 'counter' ? M_COUNTER : M_GAUGE;
-    if (fam.label === undefined) {
-      const col = snapshotValues(snap, fam);
-      for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) valueMetric(w, labels, s, undefined, field, col[s]);
-    } else {
-      // As the text: nonzero series, plus the kind's always-present ones at 0.
-      const cols = snapshotLabelledValues(snap, fam);
-      const always = fam.label.always;
-      const extra = EXTRA_PAIRS.get(fam)!;
-      for (let s = 0; s < n; s++) {
-        if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
-        const keep = always[kind[s]];
-        for (let v = 0; v < cols.length; v++) {
-          const col = cols[v];
-          const x = col === undefined ? 0 : col[s];
-          if (x === 0 && keep[v] === 0) continue;
-          valueMetric(w, labels, s, extra[v], field, x);
-        }
-      }
-    }
-    w.end(frame);
-    return;
-  }
-  const bounds = snap.buckets;
-  const stride = bounds.length + 1;
   const { bytes, start, textLen, pbLen } = labels;
-  if (fam.label === undefined) {
-    const { buckets, sum } = snapshotHistogram(snap, fam);
-    const native = snapshotNativeHistogram(snap, fam);
-    // Without native buckets the classic ones are the histogram: never leave both out.
-    const classic = opts.classicHistograms || native === undefined;
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
-      const m = w.begin(MF_METRIC);
-      w.copyFrom(bytes, start[s] + textLen[s], pbLen[s]);
-      const h = w.begin(M_HISTOGRAM);
-      histogramBody(w, bounds, buckets, s * stride, sum[s], classic, native, s);
-      w.end(h);
-      w.end(m);
-    }
-  } else {
-    const { buckets, sum } = snapshotLabelledHistogram(snap, fam);
-    const always = fam.label.always;
-    const extra = EXTRA_PAIRS.get(fam)!;
-    for (let s = 0; s < n; s++) {
-      if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
-      const keep = always[kind[s]];
-      for (let v = 0; v < buckets.length; v++) {
-        const b = buckets[v];
-        if (keep[v] === 0 && !rowHasCounts(b, s * stride, stride)) continue;
-        const vs = sum[v];
-        const m = w.begin(MF_METRIC);
-        w.copyFrom(bytes, start[s] + textLen[s], pbLen[s]);
-        w.raw(extra[v]);
-        const h = w.begin(M_HISTOGRAM);
-        histogramBody(w, bounds, b, s * stride, vs === undefined ? 0 : vs[s], true, undefined, s);
-        w.end(h);
-        w.end(m);
-      }
-    }
+  const bytesView = viewOf(bytes);
+  const col = snapshotValues(snap, fam);
+  let content = FAMILY_HEADERS.get(fam)!.length;
+  for (let s = 0; s < n; s++) if (defined[s] === 1 && mask[kind[s]] === 1) content += fieldSize(pbLen[s] + VALUE_FIELD_BYTES);
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
+  const field = fam.type === 'counter' ? K_COUNTER : K_GAUGE;
+  const chunk = sink.chunkBytes;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const ln = pbLen[s];
+    const m = ln + VALUE_FIELD_BYTES;
+    sink.room(1 + MAX_LENGTH_BYTES + m);
+    const buf = sink.buf;
+    let p = sink.pos;
+    buf[p++] = K_METRIC;
+    p = putVarint(buf, p, m);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
+    buf[p++] = field;
+    buf[p++] = 9;
+    buf[p++] = K_VALUE;
+    p = putDouble(sink.view, p, col[s]);
+    sink.pos = p;
+    if (p >= chunk) yield* sink.cut();
   }
-  w.end(frame);
 }
 
-/** fleetprobe_target_info (metrics.series_labels compact): per target its series labels, its info labels, 1. */
-function targetInfoFrame(w: ProtoWriter, snap: StoreSnapshot, labels: LabelBytes, info: InfoIndex): void {
-  const frame = familyHeader(w, TARGET_INFO.prometheus, TARGET_INFO.help, PbType.Gauge);
-  for (let s = 0; s < snap.highWater; s++) if (snap.defined[s] === 1) valueMetric(w, labels, s, infoPairs(labels, info, s), M_GAUGE, 1);
-  w.end(frame);
+/** Counters and gauges with an extra label: as the text, nonzero series plus the kind's always-present ones at 0. */
+function* labelledValueFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, fam: MetricFamily): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind } = snap;
+  const mask = fam.kindMask;
+  const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
+  const cols = snapshotLabelledValues(snap, fam);
+  const always = fam.label!.always;
+  const extra = EXTRA_PAIRS.get(fam)!;
+  const extraViews = EXTRA_PAIR_VIEWS.get(fam)!;
+  // Per kind, the values a slot of it may have a series for, in order: the kind's
+  // always-present ones and those with a column (a never-recorded reason has none). A
+  // slot then looks at 3-6 values instead of every reason, in both passes.
+  const candidates = always.map((keep) => Int32Array.from(cols.keys()).filter((v) => keep[v] === 1 || cols[v] !== undefined));
+  let content = FAMILY_HEADERS.get(fam)!.length;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    const vs = candidates[kind[s]];
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      const col = cols[v];
+      if ((col === undefined || col[s] === 0) && keep[v] === 0) continue;
+      content += fieldSize(pbLen[s] + extra[v].length + VALUE_FIELD_BYTES);
+    }
+  }
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
+  const field = fam.type === 'counter' ? K_COUNTER : K_GAUGE;
+  const chunk = sink.chunkBytes;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    const vs = candidates[kind[s]];
+    const ln = pbLen[s];
+    const at = start[s] + textLen[s];
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      const col = cols[v];
+      const x = col === undefined ? 0 : col[s];
+      if (x === 0 && keep[v] === 0) continue;
+      const pair = extra[v];
+      const m = ln + pair.length + VALUE_FIELD_BYTES;
+      sink.room(1 + MAX_LENGTH_BYTES + m);
+      const buf = sink.buf;
+      let p = sink.pos;
+      buf[p++] = K_METRIC;
+      p = putVarint(buf, p, m);
+      p = copyBytes(buf, sink.view, p, bytes, bytesView, at, ln);
+      p = copyBytes(buf, sink.view, p, pair, extraViews[v], 0, pair.length);
+      buf[p++] = field;
+      buf[p++] = 9;
+      buf[p++] = K_VALUE;
+      p = putDouble(sink.view, p, x);
+      sink.pos = p;
+    }
+    if (sink.pos >= chunk) yield* sink.cut();
+  }
 }
 
 /**
- * The per-target families as delimited MetricFamily frames, one Buffer per family,
- * built as the consumer asks. The snapshot must have been taken with its exponential
- * histograms (the default of TargetStore.snapshot()).
+ * Histograms without an extra label (the RTT): per slot its classic buckets (unless
+ * off and the native ones are there: never leave both out) and its native histogram.
+ * The sizing pass keeps each slot's Histogram size for the writing pass.
  */
-export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
-  const w = new ProtoWriter();
+function* histogramFamily(
+  sink: ChunkSink,
+  snap: StoreSnapshot,
+  labels: LabelBytes,
+  fam: MetricFamily,
+  opts: ProtobufOptions,
+): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind } = snap;
+  const mask = fam.kindMask;
+  const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
+  const bounds = snap.buckets;
+  const stride = bounds.length + 1;
+  const { buckets, sum } = snapshotHistogram(snap, fam);
+  const native = snapshotNativeHistogram(snap, fam);
+  const classic = opts.classicHistograms || native === undefined;
+  const sizes = new Uint32Array(n);
+  let content = FAMILY_HEADERS.get(fam)!.length;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const h = histogramSize(bounds, buckets, s * stride, classic, native, s);
+    sizes[s] = h;
+    content += fieldSize(pbLen[s] + fieldSize(h));
+  }
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
+  const chunk = sink.chunkBytes;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const ln = pbLen[s];
+    const h = sizes[s];
+    const m = ln + fieldSize(h);
+    sink.room(1 + MAX_LENGTH_BYTES + m);
+    const buf = sink.buf;
+    let p = sink.pos;
+    buf[p++] = K_METRIC;
+    p = putVarint(buf, p, m);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
+    buf[p++] = K_HISTOGRAM;
+    p = putVarint(buf, p, h);
+    p = putHistogram(buf, sink.view, p, bounds, buckets, s * stride, sum[s], classic, native, s);
+    sink.pos = p;
+    if (p >= chunk) yield* sink.cut();
+  }
+}
+
+/** Histograms with an extra label (the HTTP phases): classic only; a series exists once it has a count, or always for the kind. */
+function* labelledHistogramFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, fam: MetricFamily): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const { defined, kind } = snap;
+  const mask = fam.kindMask;
+  const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
+  const bounds = snap.buckets;
+  const stride = bounds.length + 1;
+  const { buckets, sum } = snapshotLabelledHistogram(snap, fam);
+  const always = fam.label!.always;
+  const extra = EXTRA_PAIRS.get(fam)!;
+  const extraViews = EXTRA_PAIR_VIEWS.get(fam)!;
+  // Sizes in the order the series are written (few: only the family's kinds have them).
+  let sizes = new Uint32Array(64);
+  let count = 0;
+  let content = FAMILY_HEADERS.get(fam)!.length;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    for (let v = 0; v < buckets.length; v++) {
+      const b = buckets[v];
+      if (keep[v] === 0 && !rowHasCounts(b, s * stride, stride)) continue;
+      const h = histogramSize(bounds, b, s * stride, true, undefined, s);
+      if (count === sizes.length) {
+        const grown = new Uint32Array(count * 2);
+        grown.set(sizes);
+        sizes = grown;
+      }
+      sizes[count++] = h;
+      content += fieldSize(pbLen[s] + extra[v].length + fieldSize(h));
+    }
+  }
+  yield* familyStart(sink, FAMILY_HEADERS.get(fam)!, content);
+  const chunk = sink.chunkBytes;
+  let i = 0;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1 || mask[kind[s]] !== 1) continue;
+    const keep = always[kind[s]];
+    const ln = pbLen[s];
+    const at = start[s] + textLen[s];
+    for (let v = 0; v < buckets.length; v++) {
+      const b = buckets[v];
+      if (keep[v] === 0 && !rowHasCounts(b, s * stride, stride)) continue;
+      const pair = extra[v];
+      const h = sizes[i++];
+      const m = ln + pair.length + fieldSize(h);
+      sink.room(1 + MAX_LENGTH_BYTES + m);
+      const buf = sink.buf;
+      let p = sink.pos;
+      buf[p++] = K_METRIC;
+      p = putVarint(buf, p, m);
+      p = copyBytes(buf, sink.view, p, bytes, bytesView, at, ln);
+      p = copyBytes(buf, sink.view, p, pair, extraViews[v], 0, pair.length);
+      buf[p++] = K_HISTOGRAM;
+      p = putVarint(buf, p, h);
+      const vs = sum[v];
+      p = putHistogram(buf, sink.view, p, bounds, b, s * stride, vs === undefined ? 0 : vs[s], true, undefined, s);
+      sink.pos = p;
+    }
+    if (sink.pos >= chunk) yield* sink.cut();
+  }
+}
+
+/**
+ * fleetprobe_target_info (metrics.series_labels compact): per defined target its series
+ * labels, its info labels (address, kind: stored right after them in the arena), 1.
+ */
+function* targetInfoFamily(sink: ChunkSink, snap: StoreSnapshot, labels: LabelBytes, info: InfoIndex): Generator<Buffer, void, undefined> {
+  const n = snap.highWater;
+  const defined = snap.defined;
+  const { bytes, start, textLen, pbLen } = labels;
+  const bytesView = viewOf(bytes);
+  let content = TARGET_INFO_HEADER.length;
+  for (let s = 0; s < n; s++) if (defined[s] === 1) content += fieldSize(pbLen[s] + info.pbLen[s] + VALUE_FIELD_BYTES);
+  yield* familyStart(sink, TARGET_INFO_HEADER, content);
+  const chunk = sink.chunkBytes;
+  for (let s = 0; s < n; s++) {
+    if (defined[s] !== 1) continue;
+    const ln = pbLen[s];
+    const li = info.pbLen[s];
+    const m = ln + li + VALUE_FIELD_BYTES;
+    sink.room(1 + MAX_LENGTH_BYTES + m);
+    const buf = sink.buf;
+    let p = sink.pos;
+    buf[p++] = K_METRIC;
+    p = putVarint(buf, p, m);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, start[s] + textLen[s], ln);
+    p = copyBytes(buf, sink.view, p, bytes, bytesView, infoStart(labels, s) + info.textLen[s], li);
+    buf[p++] = K_GAUGE;
+    buf[p++] = 9;
+    buf[p++] = K_VALUE;
+    p = putDouble(sink.view, p, 1);
+    sink.pos = p;
+    if (p >= chunk) yield* sink.cut();
+  }
+}
+
+/** One family as one delimited frame, written into the sink (nothing when no kind of the store has it). */
+function familyChunks(sink: ChunkSink, snap: StoreSnapshot, fam: MetricFamily, opts: ProtobufOptions): Generator<Buffer, void, undefined> {
+  const labels = snap.labels;
+  if (fam.type !== 'histogram') return fam.label === undefined ? valueFamily(sink, snap, labels, fam) : labelledValueFamily(sink, snap, labels, fam);
+  return fam.label === undefined ? histogramFamily(sink, snap, labels, fam, opts) : labelledHistogramFamily(sink, snap, labels, fam);
+}
+
+/** Chunk size when the caller gives none (the scrape passes its SCRAPE_CHUNK_BYTES). */
+export const DEFAULT_PROTOBUF_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The per-target families as delimited MetricFamily frames, one per family, in chunks
+ * of exactly `chunkBytes` (the last one shorter; frames run across chunks), written as
+ * the consumer asks. Each family is sized first (one pass over its series, computing
+ * only lengths), so its length goes in front and every byte after it is written once,
+ * in place: nothing waits for a whole family, and a scrape holds one chunk being
+ * filled, never a family (~30 MB for the RTT one at 100,000 targets).
+ * The snapshot must have been taken with its exponential histograms (the default of
+ * TargetStore.snapshot()). A family built another way (a ProtoWriter frame) goes through
+ * the sink too (sink.append, then cut when full): a Buffer yielded past the sink would
+ * land before the bytes the sink still holds.
+ */
+export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions, chunkBytes = DEFAULT_PROTOBUF_CHUNK_BYTES): Generator<Buffer, void, undefined> {
+  const sink = new ChunkSink(chunkBytes);
   const labels = snap.labels;
   // As the text: first, and only when some target is defined.
-  if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) {
-    targetInfoFrame(w, snap, labels, labels.info);
-    yield w.take();
-  }
+  if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) yield* targetInfoFamily(sink, snap, labels, labels.info);
   for (const fam of METRIC_FAMILIES) {
     let any = false;
     for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;
     if (!any) continue;
-    familyFrame(w, snap, labels, fam, opts);
-    yield w.take();
+    yield* familyChunks(sink, snap, fam, opts);
   }
+  yield* sink.finish();
 }
 
 /** What prom-client's Registry.getMetricsAsJSON() gives (the part used here). */

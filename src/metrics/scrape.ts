@@ -1,12 +1,13 @@
 /**
  * One /metrics response: fleetprobe's self metrics (prom-client registry) and
- * the per-target families (streaming serializer), in one text-format body,
- * optionally gzip-compressed. Framework-neutral: the HTTP layer sends `body`
+ * the per-target families (streaming serializers), in one body in the text format
+ * or, when the scraper asks for it, the protobuf exposition; optionally gzip-compressed. Framework-neutral: the HTTP layer sends `body`
  * (a byte stream) with `headers`.
  *
  * The store is snapshotted once, at the start, so the response is a consistent
  * picture even though batches keep merging while the body streams out; the
- * serializer then runs chunk by chunk as the socket (or gzip) asks for more,
+ * serializer then runs chunk by chunk (SCRAPE_CHUNK_BYTES, either format) as the
+ * socket (or gzip) asks for more,
  * so a 50k-target scrape never holds the whole text in memory nor blocks the
  * event loop for the whole serialization.
  */
@@ -116,7 +117,8 @@ function* body(selfText: string, snap: StoreSnapshot, more: Iterable<Buffer>): G
 
 function* protobufBody(self: Buffer, snap: StoreSnapshot, classicHistograms: boolean): Generator<Buffer, void, undefined> {
   if (self.length > 0) yield self;
-  yield* protobufChunks(snap, { classicHistograms });
+  // The same chunk size as the text: the same bounded buffering per scrape, the same first byte early.
+  yield* protobufChunks(snap, { classicHistograms }, SCRAPE_CHUNK_BYTES);
 }
 
 /**
