@@ -173,6 +173,11 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
     this.zero = new Float64Array(capacity);
   }
 
+  /** Bytes of its typed arrays. */
+  get bytes(): number {
+    return this.schema.byteLength + this.first.byteLength + this.counts.byteLength + this.zero.byteLength;
+  }
+
   grow(capacity: number): void {
     this.schema = grown(this.schema, capacity, this.initialSchema);
     this.first = grown(this.first, capacity, EMPTY);
