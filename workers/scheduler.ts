@@ -90,6 +90,12 @@ export class Scheduler {
     return i < 0 ? NaN : this.deadlines.heap.dueOf(i);
   }
 
+  /** Room for `targets` targets now (the shard is about to add that many). */
+  reserve(targets: number): void {
+    this.index.reserve(targets);
+    this.deadlines.heap.reserveKeys(targets);
+  }
+
   /** Add a target, or change its interval/phase (its next start is recomputed). O(log n). */
   set(slot: number, intervalMs: number, phaseMs: number): void {
     if (this.stopped) return;
