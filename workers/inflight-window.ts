@@ -139,6 +139,13 @@ export class InflightWindow {
     this.entSent = index.column(Float64Array, ring);
     this.entState = index.column(Uint8Array, ring);
     this.deadlines = new DeadlineTimer(clock, () => this.expire(), index.capacity * ring);
+    // The deadlines' key space follows the index (a key is a ring entry), exactly.
+    index.track({ grow: (capacity) => this.deadlines.heap.reserveKeys(capacity * this.ringSize) });
+  }
+
+  /** Ring entries the deadlines have room for (index capacity × ring: tests). */
+  get deadlineKeyCapacity(): number {
+    return this.deadlines.heap.keyCapacity;
   }
 
   /** Entries per target. */

@@ -93,6 +93,12 @@ export class Scheduler {
     return i < 0 ? NaN : this.deadlines.heap.dueOf(i);
   }
 
+  /** Room for `targets` targets now (the shard is about to add that many). */
+  reserve(targets: number): void {
+    this.index.reserve(targets);
+    this.deadlines.heap.reserveKeys(targets);
+  }
+
   /**
    * Add a target, or change its interval/phase (its next start is recomputed). O(log n).
    * `tag` (0..255) is handed back to onDue with the slot: the shard's prober of the

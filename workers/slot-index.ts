@@ -187,6 +187,19 @@ export class SlotIndex {
     return out;
   }
 
+  /**
+   * Room for `n` local indexes now, exactly (a shard about to add its whole target set:
+   * 50,000 targets cost 50,000 entries of every column, not the next power of two, 65,536).
+   */
+  reserve(n: number): void {
+    if (n > this.cap) this.growLocals(n);
+  }
+
+  /** Grow `c` with the index from now on (something sized by the index that is not one of its columns: a heap keyed by ring entry). */
+  track(c: Column): void {
+    this.columns.push(c);
+  }
+
   /** A typed-array column of `width` numbers per local index, growing with the index. */
   column<T extends NumberArray>(make: new (length: number) => T, width = 1, fill = 0): TypedColumn<T> {
     if (!(width >= 1) || width !== (width | 0)) throw new RangeError(`bad column width ${width}`);

@@ -46,6 +46,8 @@ export interface HistogramCells {
 const SCALARS = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label === undefined && !f.fromLossWindow).map((f) => ({
   column: f.column as ScalarColumn,
   initial: f.initial,
+  kindMask: f.kindMask,
+  everyKind: f.everyKind,
 }));
 const LABELLED = METRIC_FAMILIES.filter((f) => f.type !== 'histogram' && f.label !== undefined).map((f) => ({
   column: f.column as LabelledColumn,
@@ -57,6 +59,14 @@ const LABELLED_HISTOGRAMS = METRIC_FAMILIES.filter((f) => f.type === 'histogram'
   column: f.column as LabelledHistogramColumn,
   values: f.label!.values.length,
 }));
+
+/**
+ * What an unallocated column holds: a family of some kinds only (tcp_echo's connects,
+ * http's status code) costs nothing until a slot of one of its kinds is defined.
+ * Writes to it are no-ops and nothing reads it (every reader skips slots of kinds
+ * without the family); a snapshot gives zeros in its place.
+ */
+const UNALLOCATED = new Float64Array(0);
 
 function grow(a: Float64Array, n: number): Float64Array {
   const b = new Float64Array(n);
@@ -85,7 +95,8 @@ export class CatalogColumns {
   ) {
     this.capacity = capacity;
     // New slots start at 0 (lastRtt's NaN is set when a slot is defined: reset()).
-    for (const { column } of SCALARS) this.scalar[column] = new Float64Array(capacity);
+    // A family of some kinds only is allocated with the first slot of one of them (allocateKind()).
+    for (const { column, everyKind } of SCALARS) this.scalar[column] = everyKind ? new Float64Array(capacity) : UNALLOCATED;
     for (const { column, values } of LABELLED) this.labelled[column] = new Array<Float64Array | undefined>(values).fill(undefined);
     for (const column of HISTOGRAMS) this.histogram[column] = { buckets: new Float64Array(capacity * stride), sum: new Float64Array(capacity) };
     for (const { column, values } of LABELLED_HISTOGRAMS) {
@@ -94,6 +105,30 @@ export class CatalogColumns {
     for (const { column, schema } of NATIVE) {
       this.native[column] = new ExpHistogramColumns(capacity, nativeOptions.schema ?? schema, nativeOptions.window ?? DEFAULT_NATIVE_WINDOW);
     }
+  }
+
+  /** Allocate the columns of the families slots of this kind have (before the first such slot is defined). */
+  allocateKind(kindCode: number): void {
+    for (const { column, kindMask } of SCALARS) {
+      if (kindMask[kindCode] === 1 && this.scalar[column] === UNALLOCATED) this.scalar[column] = new Float64Array(this.capacity);
+    }
+  }
+
+  /** Whether a counter or gauge column has storage (false for a family none of whose kinds was ever defined). */
+  allocated(column: ScalarColumn): boolean {
+    return this.scalar[column] !== UNALLOCATED;
+  }
+
+  /** Bytes held by every column (typed arrays), for tests and the memory breakdown. */
+  get bytes(): number {
+    let b = 0;
+    for (const { column } of SCALARS) b += this.scalar[column].byteLength;
+    for (const { column } of LABELLED) for (const c of this.labelled[column]) b += c?.byteLength ?? 0;
+    for (const column of HISTOGRAMS) b += this.histogram[column].buckets.byteLength + this.histogram[column].sum.byteLength;
+    for (const { column } of LABELLED_HISTOGRAMS)
+      for (const h of this.labelledHistogram[column]) b += h === undefined ? 0 : h.buckets.byteLength + h.sum.byteLength;
+    for (const { column } of NATIVE) b += this.native[column].bytes;
+    return b;
   }
 
   /** The column of one label value, allocated on first use. */
@@ -132,10 +167,10 @@ export class CatalogColumns {
     for (const { column } of NATIVE) this.native[column].reset(slot);
   }
 
-  /** Room for `capacity` slots (the caller doubles). */
+  /** Room for `capacity` slots (the caller decides how much). */
   grow(capacity: number): void {
     const st = this.stride;
-    for (const { column } of SCALARS) this.scalar[column] = grow(this.scalar[column], capacity);
+    for (const { column } of SCALARS) if (this.scalar[column] !== UNALLOCATED) this.scalar[column] = grow(this.scalar[column], capacity);
     for (const { column } of LABELLED) {
       const cols = this.labelled[column];
       for (let v = 0; v < cols.length; v++) {
@@ -163,7 +198,12 @@ export class CatalogColumns {
   snapshot(n: number, parts: SnapshotParts = {}): Omit<SnapshotColumns, DerivedColumn> {
     const w = n * this.stride;
     const out: Record<string, Float64Array | readonly (Float64Array | undefined)[]> = {};
-    for (const { column } of SCALARS) out[column] = this.scalar[column].slice(0, n);
+    // Unallocated columns all read as this one array of zeros (readers do not write to a snapshot).
+    let zeros: Float64Array | undefined;
+    for (const { column } of SCALARS) {
+      const c = this.scalar[column];
+      out[column] = c !== UNALLOCATED ? c.slice(0, n) : (zeros ??= new Float64Array(n));
+    }
     for (const { column } of LABELLED) out[column] = this.labelled[column].map((c) => c?.slice(0, n));
     for (const column of HISTOGRAMS) {
       const h = this.histogram[column];

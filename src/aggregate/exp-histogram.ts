@@ -25,6 +25,11 @@
  * to 320 µs, or 20 ms to 640 ms); a wider spread halves the resolution per doubling
  * of the spread.
  *
+ * Counts are Uint32 (160 bytes per slot, 16 MB at 100,000 targets, instead of 320 as
+ * Float64) until a cell would pass 2^32 − 1 (4.3 billion observations in one bucket:
+ * 136 years at one probe a second): then every slot's cells become Float64 for good, in
+ * one copy. Snapshots are Float64 either way, so readers see the same numbers.
+ *
  * Index exactness. The index comes from the binary exponent and mantissa of the
  * value (frexp), then the mantissa's place among the 2^s boundaries of one power of
  * two (a table lookup and one comparison), so a value exactly on a boundary lands in the bucket it bounds
@@ -144,8 +149,14 @@ export interface ExpHistogramColumnsView {
   readonly zero: Float64Array;
 }
 
+/** Largest count a Uint32 cell holds. */
+const U32_MAX = 0xffffffff;
+
 /** Populated cell range [lo, hi] of a slot (cell offsets within its window), or null when empty. */
-export function populatedCells(h: ExpHistogramColumnsView, slot: number): { lo: number; hi: number } | null {
+export function populatedCells(
+  h: { readonly window: number; readonly first: Int32Array; readonly counts: ArrayLike<number> },
+  slot: number,
+): { lo: number; hi: number } | null {
   if (h.first[slot] === EMPTY) return null;
   const base = slot * h.window;
   let lo = 0;
@@ -156,19 +167,20 @@ export function populatedCells(h: ExpHistogramColumnsView, slot: number): { lo: 
   return { lo, hi };
 }
 
-function grown<T extends Float64Array | Int32Array | Int8Array>(a: T, n: number, fill?: number): T {
+function grown<T extends Float64Array | Uint32Array | Int32Array | Int8Array>(a: T, n: number, fill?: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
   b.set(a);
   if (fill !== undefined) b.fill(fill, a.length);
   return b;
 }
 
-/** The store's exponential histograms of one family: one window per slot. */
-export class ExpHistogramColumns implements ExpHistogramColumnsView {
+/** The store's exponential histograms of one family: one window per slot (snapshot() gives the view readers use). */
+export class ExpHistogramColumns {
   readonly zeroThreshold = ZERO_THRESHOLD;
   schema: Int8Array;
   first: Int32Array;
-  counts: Float64Array;
+  /** `window` cells per slot: Uint32 until a cell would pass 2^32 − 1 (widenCounts()). */
+  counts: Uint32Array | Float64Array;
   zero: Float64Array;
   /** Schema decreases so far (a self metric: how often a window had to coarsen). */
   downscales = 0;
@@ -186,8 +198,13 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
       throw new RangeError(`native histogram window must be ${MIN_WINDOW}..4096 buckets, got ${window}`);
     this.schema = new Int8Array(capacity).fill(initialSchema);
     this.first = new Int32Array(capacity).fill(EMPTY);
-    this.counts = new Float64Array(capacity * window);
+    this.counts = new Uint32Array(capacity * window);
     this.zero = new Float64Array(capacity);
+  }
+
+  /** Bytes of its typed arrays. */
+  get bytes(): number {
+    return this.schema.byteLength + this.first.byteLength + this.counts.byteLength + this.zero.byteLength;
   }
 
   grow(capacity: number): void {
@@ -215,7 +232,10 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
     const first = this.first[slot];
     const cell = i - first;
     if (first !== EMPTY && cell >= 0 && cell < w) {
-      this.counts[slot * w + cell]++;
+      const k = slot * w + cell;
+      const c = this.counts[k] + 1;
+      if (c > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
+      this.counts[k] = c;
       return;
     }
     this.place(slot, v);
@@ -225,7 +245,6 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
   private place(slot: number, v: number): void {
     const w = this.window;
     const base = slot * w;
-    const counts = this.counts;
     for (;;) {
       const s = this.schema[slot];
       const i = bucketIndexFor(v, s);
@@ -238,7 +257,10 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
         const next = lo - ((w - 1 - (hi - lo)) >> 2);
         if (range !== null && next !== first) this.shift(base, first, next, range.lo, range.hi);
         this.first[slot] = next;
-        counts[base + (i - next)]++;
+        const k = base + (i - next);
+        const c = this.counts[k] + 1;
+        if (c > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
+        this.counts[k] = c;
         return;
       }
       if (s <= MIN_SCHEMA) {
@@ -262,28 +284,38 @@ export class ExpHistogramColumns implements ExpHistogramColumnsView {
   private downscale(slot: number, range: { lo: number; hi: number }): void {
     const w = this.window;
     const base = slot * w;
-    const counts = this.counts;
     const first = this.first[slot];
-    const tmp = counts.slice(base + range.lo, base + range.hi + 1);
-    counts.fill(0, base, base + w);
+    // Merged pairs are added as numbers (no wrap), and checked before they are stored.
+    const tmp = Float64Array.from(this.counts.subarray(base + range.lo, base + range.hi + 1));
+    this.counts.fill(0, base, base + w);
     const newLo = (first + range.lo + 1) >> 1;
     for (let k = 0; k < tmp.length; k++) {
       const c = tmp[k];
-      if (c !== 0) counts[base + ((first + range.lo + k + 1) >> 1) - newLo] += c;
+      if (c === 0) continue;
+      const cell = base + ((first + range.lo + k + 1) >> 1) - newLo;
+      const sum = this.counts[cell] + c;
+      if (sum > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
+      this.counts[cell] = sum;
     }
     this.first[slot] = newLo;
     this.schema[slot]--;
     this.downscales++;
   }
 
-  /** Copies of slots [0, n) for a snapshot. */
+  /** Every slot's cells from Uint32 to Float64, values kept: once, the first time a cell would pass 2^32 − 1. */
+  private widenCounts(): void {
+    this.counts = Float64Array.from(this.counts);
+  }
+
+  /** Copies of slots [0, n) for a snapshot (counts as Float64 whatever the live cells are). */
   snapshot(n: number): ExpHistogramColumnsView {
+    const cells = this.counts.subarray(0, n * this.window);
     return {
       window: this.window,
       zeroThreshold: this.zeroThreshold,
       schema: this.schema.slice(0, n),
       first: this.first.slice(0, n),
-      counts: this.counts.slice(0, n * this.window),
+      counts: cells instanceof Float64Array ? cells.slice() : Float64Array.from(cells),
       zero: this.zero.slice(0, n),
     };
   }

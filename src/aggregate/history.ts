@@ -12,14 +12,20 @@
  * line up.
  *
  * What one target costs (P = retention / resolution points; 120 by default):
- *   answered, lost   Uint16 × P each     counts of the period (scaled together to
- *                                         fit 65535 when a target completes more
- *                                         probes than that in one period)
+ *   answered, lost   Uint8 × P each      counts of the period, while every count so
+ *                    (Uint16 × P)        far fits a byte (a target probed every second
+ *                                         completes 30 probes in a 30 s period); both
+ *                                         rings become Uint16 for good, every target's
+ *                                         at once, the first time a count does not fit
+ *                                         (then scaled together to fit 65535 when a
+ *                                         target completes more probes than that in
+ *                                         one period)
  *   p50, p90, p99    Uint8 × P each      RTT codes (rtt-code.ts: log scale, ±3.7%)
  *   baselines        Uint32 × (2 + histogram row), Uint32 epoch, Float64 first period
- * = 7 × P + 4 × (buckets + 4) + 8 bytes: 940 bytes with the defaults (120 points, 19
- * RTT buckets). Counters are kept modulo 2^32 in the baselines: a difference stays
- * exact as long as one period holds fewer than 2^32 events.
+ * = 5 × P + 4 × (buckets + 4) + 8 bytes: 700 bytes with the defaults (120 points, 19
+ * RTT buckets), 7 × P + … = 940 once the counts are Uint16. Counters are kept modulo
+ * 2^32 in the baselines: a difference stays exact as long as one period holds fewer
+ * than 2^32 events.
  *
  * Gaps: a period in which no batch arrived at all (the workers stalled) is marked
  * missing for every target; what was probed meanwhile is in the period closed by the
@@ -49,6 +55,7 @@ export const HISTORY_QUANTILES = [0.5, 0.9, 0.99] as const;
 /** Weight of each stored percentile in a mixture (see accumulate()): the share of probes it stands for (they sum to 1). */
 const MIXTURE_WEIGHTS = [0.5, 0.4, 0.1] as const;
 
+const U8_MAX = 0xff;
 const U16_MAX = 0xffff;
 const TWO32 = 4294967296;
 
@@ -139,8 +146,9 @@ export class History {
   // Per point × target (position-major: position * capacity + slot), so closing a
   // period writes each array in one sequential run, and a pass over every target in
   // slot order reads each period sequentially.
-  private answered = new Uint16Array(0);
-  private lost = new Uint16Array(0);
+  /** Uint8 until a count does not fit a byte (widenCounts()), then Uint16. */
+  private answered: Uint8Array | Uint16Array = new Uint8Array(0);
+  private lost: Uint8Array | Uint16Array = new Uint8Array(0);
   private p50 = new Uint8Array(0);
   private p90 = new Uint8Array(0);
   private p99 = new Uint8Array(0);
@@ -261,6 +269,7 @@ export class History {
         sa = Math.round((da * U16_MAX) / (da + dl));
         sl = U16_MAX - sa;
       }
+      if ((sa > U8_MAX || sl > U8_MAX) && this.answered.BYTES_PER_ELEMENT === 1) this.widenCounts();
       this.answered[i] = sa;
       this.lost[i] = sl;
       // Every answer lands in exactly one RTT bucket (the store counts both at once),
@@ -498,14 +507,27 @@ export class History {
     return b;
   }
 
-  /** Bytes one target slot costs (what memoryBytes() grows by per slot of capacity). */
+  /** Bytes one target slot costs now (what memoryBytes() grows by per slot of capacity). */
   bytesPerTarget(): number {
-    return History.bytesPerTarget(this.points, this.stride - 1);
+    return History.bytesPerTarget(this.points, this.stride - 1, this.answered.BYTES_PER_ELEMENT as 1 | 2);
   }
 
-  /** Bytes per target for `points` periods and `buckets` RTT histogram bounds. */
-  static bytesPerTarget(points: number, buckets: number): number {
-    return 7 * points + 4 * (buckets + 1) + 4 + 4 + 4 + 8;
+  /**
+   * Bytes per target for `points` periods and `buckets` RTT histogram bounds, with
+   * answered/lost counts of `countBytes` (1 until a period's count does not fit a byte).
+   */
+  static bytesPerTarget(points: number, buckets: number, countBytes: 1 | 2 = 1): number {
+    return (2 * countBytes + 3) * points + 4 * (buckets + 1) + 4 + 4 + 4 + 8;
+  }
+
+  /**
+   * The answered and lost rings from Uint8 to Uint16, every stored count kept: the
+   * first period with a count above 255 (a target probed more often than every
+   * 120 ms with 30 s periods). Never back: one copy in the life of the process.
+   */
+  private widenCounts(): void {
+    this.answered = Uint16Array.from(this.answered);
+    this.lost = Uint16Array.from(this.lost);
   }
 
   /** Slots the rings have room for (grows with the store's high-water mark, by at least a quarter). */

@@ -178,6 +178,11 @@ export class LabelArena implements LabelArenaView {
     this.pbLen = new Uint32Array(capacity);
   }
 
+  /** Bytes of its typed arrays (the bytes and the index). */
+  get byteLength(): number {
+    return this.bytes.byteLength + this.start.byteLength + this.textLen.byteLength + this.pbLen.byteLength;
+  }
+
   grow(capacity: number): void {
     this.start = growU32(this.start, capacity);
     this.textLen = growU32(this.textLen, capacity);
@@ -244,7 +249,9 @@ export class LabelArena implements LabelArenaView {
   private reserve(n: number): void {
     if (this.end + n <= this.bytes.length) return;
     const live = this.end - this.garbage;
-    const size = Math.max(4096, 2 * (live + n));
+    // Half again what is live: labels come a target at a time, and the arena is a few
+    // hundred bytes per target (doubling left up to half of 17 MB unused at 100k targets).
+    const size = Math.max(4096, Math.ceil(1.5 * (live + n)));
     const next = new Uint8Array(size);
     let p = 0;
     for (let s = 0; s < this.start.length; s++) {

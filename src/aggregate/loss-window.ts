@@ -139,15 +139,26 @@ export class LossWindows {
     for (let s = lim; s < n && s < out.length; s++) out[s] = 0;
   }
 
+  /** Bytes of its typed arrays. */
+  get byteLength(): number {
+    return this.bits.byteLength + 5 * 4 * this.slotCapacity;
+  }
+
   /** Words of bit storage in use (for tests and self metrics). */
   get bitWordsUsed(): number {
     return this.wordsUsed;
   }
 
+  /** Room for slots [0, n) now, exactly (the store reserves its whole target set at once). */
+  reserveSlots(n: number): void {
+    if (n > this.slotCapacity) this.resizeSlots(n);
+  }
+
   private ensureSlots(n: number): void {
-    if (n <= this.slotCapacity) return;
-    let cap = this.slotCapacity;
-    while (cap < n) cap *= 2;
+    if (n > this.slotCapacity) this.resizeSlots(Math.max(n, Math.ceil(this.slotCapacity * 1.5)));
+  }
+
+  private resizeSlots(cap: number): void {
     this.size = growU32(this.size, cap);
     this.offset = growU32(this.offset, cap);
     this.head = growU32(this.head, cap);
@@ -161,8 +172,8 @@ export class LossWindows {
     if (free !== undefined && free.length > 0) return free.pop()!;
     const start = this.wordsUsed;
     if (start + words > this.bits.length) {
-      let cap = this.bits.length;
-      while (cap < start + words) cap *= 2;
+      // Half again (not double): the bits grow with the targets, a run at a time.
+      const cap = Math.max(start + words, Math.ceil(this.bits.length * 1.5));
       this.bits = growU32(this.bits, cap);
     }
     this.wordsUsed = start + words;

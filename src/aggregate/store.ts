@@ -33,6 +33,7 @@ import { recordCounts } from '../protocol/generations.js';
 import { identityAddress, sameTarget } from '../targets/key.js';
 import { PROBE_KINDS, type ProbeKind } from '../kinds/index.js';
 import { DEFAULT_RTT_BUCKETS, bucketIndex, validateBuckets } from './buckets.js';
+import type { ScalarColumn } from '../metrics/catalog.js';
 import { CatalogColumns, type SnapshotColumns, type SnapshotParts } from './columns.js';
 import { MAX_VALUE as MAX_OBSERVABLE } from './exp-histogram.js';
 import { LabelArena, encodeLabels, type LabelArenaView, type SeriesLabels } from './label-arena.js';
@@ -55,7 +56,7 @@ export interface SlotDefinition {
 export interface TargetStoreOptions {
   /** Histogram upper bounds (seconds) for RTT and HTTP phases; default DEFAULT_RTT_BUCKETS. */
   buckets?: ArrayLike<number>;
-  /** Initial slot capacity (grows by doubling). */
+  /** Initial slot capacity (grows by half when a slot past it is defined; see reserve()). */
   initialSlots?: number;
   /** Schema the RTT's exponential histograms start at (default: the catalog's, 3). */
   nativeSchema?: number;
@@ -247,6 +248,25 @@ export class TargetStore {
     return this.capacity;
   }
 
+  /** Whether a counter or gauge column has storage: a family of some kinds only has none until a slot of one of them is defined. */
+  columnAllocated(column: ScalarColumn): boolean {
+    return this.columns.allocated(column);
+  }
+
+  /**
+   * Bytes held by the store's typed arrays, by part (the memory breakdown at scale:
+   * README "Memory"): the metric columns (classic and exponential histograms
+   * included), the label arena, the loss windows, and the per-slot metadata.
+   */
+  memoryBytes(): { columns: number; labels: number; lossWindows: number; slots: number } {
+    return {
+      columns: this.columns.bytes,
+      labels: this.labelArena.byteLength,
+      lossWindows: this.loss.byteLength,
+      slots: this.defined.byteLength + this.kind.byteLength + this.startTimes.byteLength + this.epochs.byteLength + this.generations.byteLength,
+    };
+  }
+
   isDefined(slot: number): boolean {
     return slot < this.high && this.defined[slot] === 1;
   }
@@ -266,6 +286,7 @@ export class TargetStore {
     const window = def.lossWindow ?? DEFAULT_LOSS_WINDOW;
     const labels = encodeLabels(def.name, address, def.kind, def.labels, this.labelMode); // validates them
     this.ensureCapacity(slot + 1);
+    this.columns.allocateKind(kindCode);
     const held = this.defined[slot] === 1 ? { name: this.names[slot], kind: PROBE_KINDS[this.kind[slot]], address: this.addresses[slot] } : null;
     if (held !== null && sameTarget(held, def)) {
       if (this.loss.windowSize(slot) !== window) this.loss.configure(slot, window);
@@ -565,10 +586,23 @@ export class TargetStore {
     return this.columns.labelledCell('errors', reason < ERROR_REASON_NAMES.length ? reason : 0);
   }
 
+  /**
+   * Room for slots [0, n) now, exactly: the target sync calls it with the registry's
+   * high-water mark before it defines a whole target set, so 100,000 targets cost
+   * 100,000 slots of every column rather than the next power of two (131,072: +31%).
+   * Never shrinks.
+   */
+  reserve(n: number): void {
+    if (n > this.capacity) this.resize(n);
+  }
+
   private ensureCapacity(n: number): void {
-    if (n <= this.capacity) return;
-    let c = this.capacity;
-    while (c < n) c *= 2;
+    // One slot at a time (API additions): half again, so a long run of additions copies
+    // each column O(1) times per slot while leaving at most a third of it unused.
+    if (n > this.capacity) this.resize(Math.max(n, Math.ceil(this.capacity * 1.5)));
+  }
+
+  private resize(c: number): void {
     this.defined = grow(this.defined, c);
     this.kind = grow(this.kind, c);
     this.startTimes = grow(this.startTimes, c);
@@ -576,6 +610,7 @@ export class TargetStore {
     this.generations = grow(this.generations, c);
     this.columns.grow(c);
     this.labelArena.grow(c);
+    this.loss.reserveSlots(c);
     this.capacity = c;
   }
 }

@@ -58,6 +58,7 @@ import {
   classifyExit,
   DEFAULT_HEALTHY_AFTER_MS,
   DEFAULT_HEAP_LIMIT_MB,
+  WORKER_YOUNG_GENERATION_MB,
   DEFAULT_RESTART_MAX_MS,
   DEFAULT_RESTART_MIN_MS,
   defaultStallTimeoutMs,
@@ -207,7 +208,7 @@ export class ShardSupervisor {
       idleTimeout: Number.POSITIVE_INFINITY,
       maxQueue: opts.workers * 2,
       recordTiming: false,
-      resourceLimits: { maxOldGenerationSizeMb: opts.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB },
+      resourceLimits: { maxOldGenerationSizeMb: opts.heapLimitMb ?? DEFAULT_HEAP_LIMIT_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       name: 'default',
     });
     // Piscina re-emits thread errors; the task promise carries the same error, which is

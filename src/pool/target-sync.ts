@@ -61,6 +61,8 @@ export class TargetSync {
     const g = diff.generation;
 
     for (const r of diff.removed) this.store.releaseSlot(r.slot);
+    // Every slot of this update at once, so the columns are sized to the target set, not to a power of two above it.
+    this.store.reserve(this.registry.highWaterMark);
     const unresolved = new BatchWriter(16);
     for (const e of diff.added) this.store.defineSlot(e.slot, e.spec, g);
     for (const e of diff.changed) this.store.defineSlot(e.slot, e.spec, g); // same identity: counters and generation carry on

@@ -136,7 +136,8 @@ export class Resolver {
   setTargets(specs: Iterable<Pick<TargetSpec, 'name' | 'kind' | 'address' | 'url'>>): void {
     const next = new Map<string, Pick<TargetSpec, 'kind' | 'address' | 'url'>>();
     for (const s of specs) {
-      next.set(s.name, { kind: s.kind, address: s.address, url: s.url });
+      // The spec itself (read, never changed): a copy of its three fields was one more object per target.
+      next.set(s.name, s);
       const prev = this.#targets.get(s.name);
       // A changed address invalidates the old answer.
       if (prev && (prev.address !== s.address || prev.kind !== s.kind || prev.url !== s.url)) this.#results.delete(s.name);

@@ -89,3 +89,21 @@ test('random sets, moves and deletes agree with a sorted reference', () => {
     assert.equal(h.size, ref.size);
   }
 });
+
+test('the heap array grows with the keys present, not with the key space; reserveKeys() sizes the key space exactly', () => {
+  const h = new DeadlineHeap(16);
+  h.reserveKeys(800_000);
+  assert.equal(h.keyCapacity, 800_000);
+  assert.ok(h.heapCapacity <= 1024);
+  // Every 16th key present (one probe in flight per target of a 16-entry ring).
+  for (let k = 0; k < 800_000; k += 16) h.set(k, 800_000 - k);
+  assert.equal(h.size, 50_000);
+  assert.ok(h.heapCapacity < 2 * 50_000, `heap array ${h.heapCapacity}`);
+  assert.equal(h.keyCapacity, 800_000);
+  let prev = -Infinity;
+  for (let k = h.pop(); k >= 0; k = h.pop()) {
+    const due = 800_000 - k;
+    assert.ok(due >= prev);
+    prev = due;
+  }
+});

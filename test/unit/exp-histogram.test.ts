@@ -96,7 +96,7 @@ test('downscaling maps index i to ceil(i/2): the bucket at schema s-1 that holds
 });
 
 /** The slot's buckets as index -> count (absolute indexes at its schema). */
-function bucketsOf(h: ExpHistogramColumnsView, slot: number): Map<number, number> {
+function bucketsOf(h: ExpHistogramColumnsView | ExpHistogramColumns, slot: number): Map<number, number> {
   const out = new Map<number, number>();
   const range = populatedCells(h, slot);
   if (range === null) return out;
@@ -233,4 +233,39 @@ test('values at every edge of the 4,096 mantissa cells of the index lookup (and 
       }
     }
   }
+});
+
+test('cells are 32-bit until one would pass 2^32 − 1: then every cell becomes Float64, counts kept, and snapshots are Float64 throughout', () => {
+  const h = new ExpHistogramColumns(2, 3, 40);
+  h.observe(0, 0.001);
+  h.observe(1, 0.002);
+  assert.ok(h.counts instanceof Uint32Array);
+  assert.equal(h.bytes, 2 * (1 + 4 + 4 * 40 + 8));
+  const cell = h.first[0] === EMPTY ? -1 : populatedCells(h, 0)!.lo;
+  const k = cell; // slot 0: cell offset = index
+  const narrow = h.snapshot(2);
+  assert.ok(narrow.counts instanceof Float64Array);
+  assert.equal(narrow.counts[k], 1);
+  // Bring the cell to the 32-bit limit, then one more observation.
+  h.counts[k] = 0xffffffff;
+  h.observe(0, 0.001);
+  assert.ok(h.counts instanceof Float64Array, 'widened');
+  assert.equal(h.counts[k], 2 ** 32);
+  assert.equal(h.snapshot(2).counts[k], 2 ** 32);
+  assert.deepEqual([...bucketsOf(h, 1)], [[bucketIndexFor(0.002, 3), 1]], 'the other slot kept');
+  h.observe(0, 0.001);
+  assert.equal(h.counts[k], 2 ** 32 + 1);
+
+  // A downscale that merges two cells past the limit widens too.
+  const d = new ExpHistogramColumns(1, 3, 16);
+  d.observe(0, 1.05); // bucket 1 at schema 3
+  d.observe(0, 1.15); // bucket 2: with bucket 1, one bucket (1) at schema 2
+  const r = populatedCells(d, 0)!;
+  d.counts[r.lo] = 0xffffffff;
+  d.counts[r.hi] = 0xffffffff;
+  d.observe(0, 1000); // far outside 16 cells: downscales, merging the two
+  assert.ok(d.counts instanceof Float64Array);
+  let total = 0;
+  for (let c = 0; c < 16; c++) total += d.counts[c];
+  assert.equal(total, 2 * 0xffffffff + 1);
 });

@@ -337,8 +337,9 @@ test("accumulate: a window adds whole periods ending in it plus the open one; on
   assert.equal(mixtureQuantile(both, 0.99), s1.p99[k]);
 });
 
-test('memory: each slot costs 7 bytes per period plus its baselines (940 bytes with the defaults)', () => {
-  assert.equal(History.bytesPerTarget(120, DEFAULT_RTT_BUCKETS.length), 940);
+test('memory: each slot costs 5 bytes per period plus its baselines (700 bytes with the defaults; 940 with 16-bit counts)', () => {
+  assert.equal(History.bytesPerTarget(120, DEFAULT_RTT_BUCKETS.length), 700);
+  assert.equal(History.bytesPerTarget(120, DEFAULT_RTT_BUCKETS.length, 2), 940);
   const { store, h } = setup(120, 1);
   h.observe(T0 + RES);
   const small = h.memoryBytes();
@@ -349,7 +350,7 @@ test('memory: each slot costs 7 bytes per period plus its baselines (940 bytes w
   const grown = h.slotCapacity;
   assert.ok(grown >= 10_000 && grown < 10_064, `capacity follows the slots in use (${grown})`);
   assert.equal(h.memoryBytes() - small, (grown - cap) * h.bytesPerTarget());
-  assert.equal(h.bytesPerTarget(), 940);
+  assert.equal(h.bytesPerTarget(), 700);
   // Growing by a little more: at least a quarter, so adding targets one reload at a time does not copy each time.
   store.defineSlot(10_100, icmp('farther', '127.0.9.10'));
   h.observe(T0 + 3 * RES);
@@ -388,4 +389,27 @@ test('windowQuantile of one target equals the quantile of its accumulated mixtur
   assert.ok(Number.isNaN(h.windowQuantile(1, T0, 0.99, cols(), scratch)));
   assert.ok(scratch.weights.every((w) => w === 0));
   assert.ok(Number.isNaN(h.windowQuantile(7, T0, 0.99, cols(), scratch)), 'an undefined slot');
+});
+
+test('counts are bytes until one does not fit: then both rings become 16-bit, every count stored so far kept', () => {
+  const { store, h } = setup(6, 2);
+  feed(store, 0, { replies: [0.001, 0.002], timeouts: 3 });
+  feed(store, 1, { replies: new Array<number>(255).fill(0.001) });
+  h.observe(T0 + RES);
+  assert.equal(h.bytesPerTarget(), History.bytesPerTarget(6, DEFAULT_RTT_BUCKETS.length, 1));
+  const narrow = h.memoryBytes();
+  // 300 answered and 256 lost in one period: neither fits a byte.
+  feed(store, 0, { replies: new Array<number>(300).fill(0.004), timeouts: 256 });
+  h.observe(T0 + 2 * RES);
+  assert.equal(h.bytesPerTarget(), History.bytesPerTarget(6, DEFAULT_RTT_BUCKETS.length, 2));
+  assert.equal(h.memoryBytes() - narrow, 2 * 6 * h.slotCapacity);
+  const s0 = h.series(0);
+  const s1 = h.series(1);
+  assert.deepEqual(s0.answered.slice(-2), [2, 300]);
+  assert.deepEqual(s0.lost.slice(-2), [3, 256]);
+  assert.deepEqual(s1.answered.slice(-2), [255, 0]);
+  // Scaling to 16 bits still applies past 65535.
+  feed(store, 0, { replies: new Array<number>(70_000).fill(0.001) });
+  h.observe(T0 + 3 * RES);
+  assert.equal(h.series(0).answered.at(-1), 65535);
 });

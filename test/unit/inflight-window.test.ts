@@ -398,3 +398,19 @@ test('books balance over a long random run: sent = replies + timeouts + errors +
   assert.equal(b.sent, b.replies + b.timeouts + b.errors + inFlight);
   assert.ok(b.late > 0 && b.duplicates > 0 && b.timeouts > 0 && b.errors > 0);
 });
+
+test("the deadlines' key space is the index capacity times the ring, exactly, as the index grows", () => {
+  const time = new ManualTime();
+  const index = new SlotIndex(4);
+  const books = new Books();
+  const w = new InflightWindow(index, books, time, ICMP_RING);
+  index.reserve(50_000);
+  assert.equal(w.deadlineKeyCapacity, 50_000 * ICMP_RING); // not 2^20 (doubling from 64)
+  for (let k = 0; k < 50_001; k++) w.start(index.add(k), 1000);
+  assert.equal(w.deadlineKeyCapacity, index.capacity * ICMP_RING);
+  // A probe of the last target (key past the reserved space) is booked as before.
+  const e = w.open(50_000, 0);
+  assert.ok(e >= 50_000 * ICMP_RING);
+  time.advanceTo(1001);
+  assert.ok(books.calls.some((c) => c.kind === 'timeout' && c.slot === 50_000));
+});

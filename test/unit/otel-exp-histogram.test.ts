@@ -11,7 +11,9 @@ function hist(values: readonly number[], schema = 3, window = MIN_WINDOW): ExpHi
   return h;
 }
 const snap = (h: ExpHistogramColumns): ExpHistogramColumnsView => h.snapshot(3);
-const value = (h: ExpHistogramColumnsView, sum = 0): ExponentialHistogram => exponentialHistogramValue(h, 1, sum);
+/** A live histogram is read through its snapshot (Float64 counts, what the exporters get). */
+const value = (h: ExpHistogramColumnsView | ExpHistogramColumns, sum = 0): ExponentialHistogram =>
+  exponentialHistogramValue(h instanceof ExpHistogramColumns ? snap(h) : h, 1, sum);
 
 /**
  * The OTLP buckets as absolute index → count (zeros left out), by the OTLP definition

@@ -202,3 +202,18 @@ test('slots from DENSE_SLOTS up (on-demand tests: 0xf0000000 and on) are indexed
   for (const s of [...big, 0xf000_0002, DENSE_SLOTS - 1]) assert.equal(ix.localOf(s), -1);
   assert.equal(ix.size, 0);
 });
+
+test('reserve() sizes the index and every column (tracked ones too) exactly, never shrinking', () => {
+  const index = new SlotIndex(64);
+  const col = index.column(Float64Array, 16);
+  const sizes: number[] = [];
+  index.track({ grow: (capacity) => sizes.push(capacity) });
+  index.reserve(50_000);
+  assert.equal(index.capacity, 50_000);
+  assert.equal(col.data.length, 50_000 * 16);
+  assert.deepEqual(sizes, [50_000]);
+  for (let s = 0; s < 50_000; s++) index.add(s * 2);
+  assert.equal(index.capacity, 50_000); // no growth while adding what was reserved
+  index.reserve(10);
+  assert.equal(index.capacity, 50_000);
+});

@@ -287,7 +287,7 @@ test('a released slot reused by a target starts from zero even with the same nam
   assert.equal(st.size, 0);
 });
 
-test('storage grows by doubling to the slot high-water mark and keeps every value', () => {
+test('storage grows to the slot high-water mark and keeps every value', () => {
   const st = new TargetStore({ initialSlots: 16 });
   st.defineSlot(3, icmp('a'));
   st.applyBatch(
@@ -298,7 +298,7 @@ test('storage grows by doubling to the slot high-water mark and keeps every valu
     ]),
   );
   st.defineSlot(40_000, icmp('far'));
-  assert.equal(st.slotCapacity, 65536);
+  assert.equal(st.slotCapacity, 40_001); // max(slot + 1, capacity × 1.5): not the next power of two
   assert.equal(st.highWater, 40_001);
   st.applyBatch(
     batch([
@@ -440,4 +440,65 @@ test('a new target in a slot takes the new generation; the same target keeps its
   assert.equal(st.staleRecords, 2);
   st.releaseSlot(0);
   assert.ok(Number.isNaN(st.slotGeneration(0)));
+});
+
+test('capacity: reserve() sizes every column exactly; one slot past it grows by half, never to a power of two', () => {
+  const st = new TargetStore({ initialSlots: 16 });
+  st.reserve(100_000);
+  assert.equal(st.slotCapacity, 100_000);
+  for (let s = 0; s < 100_000; s += 997) st.defineSlot(s, icmp(`t${s}`));
+  assert.equal(st.slotCapacity, 100_000);
+  st.defineSlot(100_000, icmp('one-more'));
+  assert.equal(st.slotCapacity, 150_000);
+  st.reserve(10); // never shrinks
+  assert.equal(st.slotCapacity, 150_000);
+  // Adding slots one at a time: capacity stays within 1.5× of what is used.
+  const one = new TargetStore({ initialSlots: 16 });
+  for (let s = 0; s < 5000; s++) {
+    one.defineSlot(s, icmp(`t${s}`));
+    assert.ok(one.slotCapacity <= Math.max(16, Math.ceil(1.5 * (s + 1))), `capacity ${one.slotCapacity} for ${s + 1} slots`);
+  }
+});
+
+test('columns of kind-specific families are not allocated until a slot of one of their kinds is defined', () => {
+  const st = new TargetStore({ initialSlots: 1000 });
+  for (let s = 0; s < 10; s++) st.defineSlot(s, icmp(`t${s}`));
+  for (const c of ['connects', 'connected', 'httpStatus'] as const) assert.equal(st.columnAllocated(c), false, c);
+  for (const c of ['sent', 'received', 'timeouts', 'late', 'duplicates', 'lastRtt'] as const) assert.equal(st.columnAllocated(c), true, c);
+  const icmpOnly = st.memoryBytes().columns;
+  // A Connect record for an icmp slot (a confused worker) changes nothing that is exposed, and allocates nothing.
+  st.applyBatch(
+    batch([
+      [1, ProbeEvent.Connect],
+      [1, ProbeEvent.Connected, 0, 1],
+      [1, ProbeEvent.Status, 0, 200],
+    ]),
+  );
+  assert.equal(st.memoryBytes().columns, icmpOnly);
+  const before = st.snapshot();
+  assert.deepEqual([...before.connects], new Array(10).fill(0));
+  assert.deepEqual([...before.httpStatus], new Array(10).fill(0));
+
+  st.defineSlot(10, { name: 'e', kind: 'tcp_echo', address: '127.0.0.1:7' });
+  assert.equal(st.columnAllocated('connects'), true);
+  assert.equal(st.columnAllocated('connected'), true);
+  assert.equal(st.columnAllocated('httpStatus'), false);
+  assert.equal(st.memoryBytes().columns, icmpOnly + 2 * 8 * st.slotCapacity);
+  st.applyBatch(
+    batch([
+      [10, ProbeEvent.Connect],
+      [10, ProbeEvent.Connected, 0, 1],
+    ]),
+  );
+  const after = st.snapshot();
+  assert.equal(after.connects[10], 1);
+  assert.equal(after.connected[10], 1);
+  // Growing keeps the allocated column's values and leaves the unallocated one unallocated.
+  st.defineSlot(5000, icmp('far'));
+  assert.equal(st.snapshot().connects[10], 1);
+  assert.equal(st.columnAllocated('httpStatus'), false);
+  st.defineSlot(11, { name: 'h', kind: 'http', url: 'http://127.0.0.1:1/' });
+  assert.equal(st.columnAllocated('httpStatus'), true);
+  st.applyBatch(batch([[11, ProbeEvent.Status, 0, 204]]));
+  assert.equal(st.snapshot().httpStatus[11], 204);
 });

@@ -188,6 +188,10 @@ export class IcmpProber implements Prober {
     this.payloadOf.data[i] = payload;
   }
 
+  reserve(targets: number): void {
+    this.index.reserve(targets);
+  }
+
   remove(slot: number): void {
     const i = this.index.localOf(slot);
     if (i < 0) return;

@@ -29,6 +29,8 @@ export interface ProbeSink {
 export interface Prober {
   /** Start tracking a target (its sockets may be opened lazily). Throws on a target it cannot probe. */
   add(target: ShardTarget): void;
+  /** Optional: room for `targets` targets now (the shard is about to add that many; per-target columns sized exactly). */
+  reserve?(targets: number): void;
   /** Stop tracking a target; in-flight probes for it are forgotten, not counted. */
   remove(slot: number): void;
   /** Send one probe to the target now. Must not block; must report exactly one outcome per Sent. */

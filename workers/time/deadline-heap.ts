@@ -9,7 +9,7 @@
  * space grows, by doubling).
  */
 export class DeadlineHeap {
-  /** heap[i] = key at heap position i. */
+  /** heap[i] = key at heap position i; as long as the most keys present at once (not the key space). */
   private heap: Int32Array;
   /** pos[key] = heap position of key, or -1 when absent. */
   private pos: Int32Array;
@@ -19,13 +19,23 @@ export class DeadlineHeap {
 
   constructor(initialKeys = 64) {
     const cap = Math.max(4, initialKeys | 0);
-    this.heap = new Int32Array(cap);
+    this.heap = new Int32Array(Math.min(cap, 1024));
     this.pos = new Int32Array(cap).fill(-1);
     this.due = new Float64Array(cap);
   }
 
   get size(): number {
     return this.n;
+  }
+
+  /** Keys it has room for (one past the largest key it can hold without growing). */
+  get keyCapacity(): number {
+    return this.pos.length;
+  }
+
+  /** Keys it can hold at once without growing its heap array. */
+  get heapCapacity(): number {
+    return this.heap.length;
   }
 
   has(key: number): boolean {
@@ -53,6 +63,7 @@ export class DeadlineHeap {
     if (key >= this.pos.length) this.growKeys(key + 1);
     const p = this.pos[key];
     if (p < 0) {
+      if (this.n === this.heap.length) this.growHeap();
       const i = this.n++;
       this.heap[i] = key;
       this.pos[key] = i;
@@ -96,16 +107,33 @@ export class DeadlineHeap {
     this.n = 0;
   }
 
+  /**
+   * Room for keys [0, n) now, exactly (the in-flight window keeps its key space at its
+   * index's capacity × ring entries: doubling it on its own would round 800,000 up to
+   * 1,048,576).
+   */
+  reserveKeys(n: number): void {
+    if (n > this.pos.length) this.resizeKeys(n);
+  }
+
   private growKeys(minKeys: number): void {
     let cap = this.pos.length;
     while (cap < minKeys) cap *= 2;
-    const heap = new Int32Array(cap);
+    this.resizeKeys(cap);
+  }
+
+  /** The heap array holds the keys present, which for an in-flight window are a small part of its key space. */
+  private growHeap(): void {
+    const heap = new Int32Array(Math.min(this.pos.length, this.heap.length * 2));
     heap.set(this.heap.subarray(0, this.n));
+    this.heap = heap;
+  }
+
+  private resizeKeys(cap: number): void {
     const pos = new Int32Array(cap).fill(-1);
     pos.set(this.pos);
     const due = new Float64Array(cap);
     due.set(this.due);
-    this.heap = heap;
     this.pos = pos;
     this.due = due;
   }
