@@ -4,35 +4,18 @@
  * callback) and the drain over recvInto (source address as bytes, no string), as the
  * prober uses them; and the native calls' contracts (-errno results, argument checks).
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { networkInterfaces } from 'node:os';
 import { Protocol, createSocket } from 'raw-socket';
 import { RawIcmpConn } from '../../workers/probes/icmp-socket.js';
-import { echoRequest, parseEchoReply, type Family } from '../fixtures/raw-socket-icmp.js';
-
-function rawSocketProblem(): string | null {
-  try {
-    createSocket({ protocol: Protocol.ICMP }).close();
-    return null;
-  } catch (err) {
-    return `needs root / CAP_NET_RAW: cannot open a raw ICMP socket (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
-const hasLoopback6 = Object.values(networkInterfaces()).some((as) => as?.some((a) => a.family === 'IPv6' && a.address === '::1'));
-
-function skipUnless(t: TestContext, family: Family): boolean {
-  const reason = rawSocketProblem() ?? (family === 6 && !hasLoopback6 ? 'IPv6 loopback (::1) is not configured on this host' : null);
-  if (reason !== null) t.skip(reason);
-  return reason === null;
-}
+import { echoRequest, parseEchoReply, skipUnlessRawIcmp } from '../fixtures/raw-socket-icmp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ID_BASE = 0x6000 + (process.pid & 0x7ff);
 
 for (const family of [4, 6] as const) {
   test(`IPv${family}: sendTo reaches loopback and the reply arrives with its source as bytes`, async (t) => {
-    if (!skipUnless(t, family)) return;
+    if (!skipUnlessRawIcmp(t, family)) return;
     const conn = new RawIcmpConn(family);
     t.after(() => conn.close());
     assert.equal(typeof conn.sendTo, 'function', 'the patched addon has sendTo/recvInto (postinstall checks it too)');
@@ -67,7 +50,7 @@ for (const family of [4, 6] as const) {
 }
 
 test('native sendTo/recvInto: -errno results instead of exceptions, arguments checked', (t) => {
-  if (!skipUnless(t, 4)) return;
+  if (!skipUnlessRawIcmp(t, 4)) return;
   const socket = createSocket({ protocol: Protocol.ICMP }) as unknown as {
     wrap: { sendTo(b: Buffer, len: number, a: unknown, off: number): number; recvInto(b: Buffer, s: Uint8Array): number };
     close(): void;

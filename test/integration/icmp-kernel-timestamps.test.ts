@@ -6,37 +6,20 @@
  * by a decorator conn that skews the real stamps: a real clock step cannot be made
  * on demand without disturbing the whole machine).
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { networkInterfaces } from 'node:os';
 import { Protocol, createSocket } from 'raw-socket';
 import type { ShardTarget } from '../../src/targets/model.js';
 import { IcmpProber } from '../../workers/probes/icmp.js';
 import { RawIcmpConn, type FilterStatus, type IcmpConn, type PacketHandler } from '../../workers/probes/icmp-socket.js';
 import type { ProbeSink } from '../../workers/probes/prober.js';
-import { LOOPBACK, echoRequest, parseEchoReply, type Family } from '../fixtures/raw-socket-icmp.js';
-
-function rawSocketProblem(): string | null {
-  try {
-    createSocket({ protocol: Protocol.ICMP }).close();
-    return null;
-  } catch (err) {
-    return `needs root / CAP_NET_RAW: cannot open a raw ICMP socket (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
-const hasLoopback6 = Object.values(networkInterfaces()).some((as) => as?.some((a) => a.family === 'IPv6' && a.address === '::1'));
-
-function skipUnless(t: TestContext, family: Family): boolean {
-  const reason = rawSocketProblem() ?? (family === 6 && !hasLoopback6 ? 'IPv6 loopback (::1) is not configured on this host' : null);
-  if (reason !== null) t.skip(reason);
-  return reason === null;
-}
+import { LOOPBACK, echoRequest, parseEchoReply, skipUnlessRawIcmp, type Family } from '../fixtures/raw-socket-icmp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ID_BASE = 0x5000 + (process.pid & 0x7ff);
 
 test('enableTimestamps refuses anything but a Float64Array of 4+ elements', (t) => {
-  if (!skipUnless(t, 4)) return;
+  if (!skipUnlessRawIcmp(t, 4)) return;
   const socket = createSocket({ protocol: Protocol.ICMP });
   t.after(() => void socket.close());
   assert.throws(() => socket.enableTimestamps(new Float64Array(3)), { name: 'TypeError', message: /Float64Array of at least 4/ });
@@ -46,7 +29,7 @@ test('enableTimestamps refuses anything but a Float64Array of 4+ elements', (t) 
 });
 
 test("raw-socket Socket API: send stamps before sendto and the reply's kernel receive stamp are written in place", async (t) => {
-  if (!skipUnless(t, 4)) return;
+  if (!skipUnlessRawIcmp(t, 4)) return;
   const socket = createSocket({ protocol: Protocol.ICMP });
   t.after(() => void socket.close());
   const stamps = new Float64Array(4);
@@ -111,7 +94,7 @@ async function pingThroughConn(family: Family, identifier: number, count: number
 
 for (const family of [4, 6] as const) {
   test(`IPv${family} RawIcmpConn: every reply has kernel stamps, consistent with the monotonic clock, and kernel RTT <= JS RTT`, async (t) => {
-    if (!skipUnless(t, family)) return;
+    if (!skipUnlessRawIcmp(t, family)) return;
     const wallAtStart = Date.now();
     const { status, samples, conn } = await pingThroughConn(family, ID_BASE + 0x10 + family, 40);
     assert.equal(status.kernelTimestamps, true);
@@ -251,7 +234,7 @@ async function probeLoopback(family: Family, count: number, skewMs: (n: number) 
 
 for (const family of [4, 6] as const) {
   test(`IPv${family} prober: RTT comes from the kernel stamps and is <= the JS-measured RTT of the same packet`, async (t) => {
-    if (!skipUnless(t, family)) return;
+    if (!skipUnlessRawIcmp(t, family)) return;
     const { sink, stats, conn } = await probeLoopback(family, 40, () => 0);
     assert.deepEqual(sink.other, []);
     assert.equal(sink.rtts.length, 40);
@@ -265,7 +248,7 @@ for (const family of [4, 6] as const) {
 }
 
 test('a wall-clock step (injected into the real kernel stamps) falls back to the monotonic RTT for those replies only', async (t) => {
-  if (!skipUnless(t, 4)) return;
+  if (!skipUnlessRawIcmp(t, 4)) return;
   // Replies 3, 7, 11, …: the clock stepped back 5 s; 5, 13, 21, …: forward 5 s.
   const skew = (n: number) => (n % 4 === 3 ? -5000 : n % 8 === 5 ? 5000 : 0);
   const count = 40;
