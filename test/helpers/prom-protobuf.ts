@@ -60,6 +60,15 @@ export function decodeDelimited(buf: Uint8Array): PbFamily[] {
 }
 
 /** A metric's labels as an object. */
+/** A series' identity as one string: its name and its labels in name order (to match series across formats). */
+export const seriesKey = (name: string, labels: Record<string, string>): string =>
+  name +
+  JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
+
 export function labelsOf(m: PbMetric): Record<string, string> {
   return Object.fromEntries((m.label ?? []).map((l) => [l.name, l.value]));
 }

@@ -13,18 +13,10 @@ import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.j
 import { ProtoWriter } from '../../src/metrics/proto-writer.js';
 import { varintSize } from '../../src/values/varint.js';
 import { populatedStore } from '../helpers/populated-store.js';
-import { decodeDelimited, labelsOf, nativeBuckets, type PbFamily, type PbMetric } from '../helpers/prom-protobuf.js';
-
-const key = (name: string, labels: Record<string, string>): string =>
-  name +
-  JSON.stringify(
-    Object.keys(labels)
-      .sort()
-      .map((k) => [k, labels[k]]),
-  );
+import { decodeDelimited, labelsOf, nativeBuckets, seriesKey, type PbFamily, type PbMetric } from '../helpers/prom-protobuf.js';
 
 function textIndex(samples: Sample[]): Map<string, number> {
-  return new Map(samples.map((s) => [key(s.name, s.labels), s.value]));
+  return new Map(samples.map((s) => [seriesKey(s.name, s.labels), s.value]));
 }
 
 function sameNumber(a: number, b: number, what: string): void {
@@ -111,15 +103,17 @@ test("the protobuf exposition has exactly the text exposition's series and value
       const labels = labelsOf(m);
       if (f.type === 'HISTOGRAM') {
         const h = m.histogram!;
-        sameNumber(h.sample_count ?? 0, want.get(key(`${f.name}_count`, labels))!, `${f.name}_count ${JSON.stringify(labels)}`);
-        sameNumber(h.sample_sum ?? 0, want.get(key(`${f.name}_sum`, labels))!, `${f.name}_sum`);
+        sameNumber(h.sample_count ?? 0, want.get(seriesKey(`${f.name}_count`, labels))!, `${f.name}_count ${JSON.stringify(labels)}`);
+        sameNumber(h.sample_sum ?? 0, want.get(seriesKey(`${f.name}_sum`, labels))!, `${f.name}_sum`);
         const buckets = h.bucket ?? [];
         assert.equal(buckets.length, st.snapshot().buckets.length, 'one classic bucket per bound (+Inf is the count)');
         for (const b of buckets) {
           const le = String(b.upper_bound);
           const w = text.samples.find(
             (s) =>
-              s.name === `${f.name}_bucket` && Number(s.labels.le) === b.upper_bound && key('', { ...s.labels, le: '' }) === key('', { ...labels, le: '' }),
+              s.name === `${f.name}_bucket` &&
+              Number(s.labels.le) === b.upper_bound &&
+              seriesKey('', { ...s.labels, le: '' }) === seriesKey('', { ...labels, le: '' }),
           );
           assert.ok(w, `${f.name} le=${le} in the text`);
           assert.equal(b.cumulative_count ?? 0, w.value, `${f.name}_bucket le=${le}`);
@@ -127,7 +121,7 @@ test("the protobuf exposition has exactly the text exposition's series and value
         seen += buckets.length + 3; // + the +Inf bucket, _sum, _count
       } else {
         const v = (f.type === 'COUNTER' ? m.counter : m.gauge)!.value;
-        const w = want.get(key(f.name, labels));
+        const w = want.get(seriesKey(f.name, labels));
         assert.ok(w !== undefined, `${f.name} ${JSON.stringify(labels)} in the text`);
         sameNumber(v ?? 0, w, `${f.name} ${JSON.stringify(labels)}`);
         seen++;

@@ -21,24 +21,16 @@ import { parsePrometheusText, type Sample } from '../../src/metrics/text-parse.j
 import { TARGET_INFO } from '../../src/metrics/catalog.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { populatedStore } from '../helpers/populated-store.js';
-import { decodeDelimited, labelsOf, type PbFamily } from '../helpers/prom-protobuf.js';
+import { decodeDelimited, labelsOf, seriesKey, type PbFamily } from '../helpers/prom-protobuf.js';
 import { assertGolden } from '../helpers/golden.js';
 
 const INFO = TARGET_INFO.prometheus;
-
-const key = (name: string, labels: Record<string, string>): string =>
-  name +
-  JSON.stringify(
-    Object.keys(labels)
-      .sort()
-      .map((k) => [k, labels[k]]),
-  );
 
 /** Every sample as `name{sorted labels}` → value (NaN as the string "NaN", so deepEqual compares it). */
 function index(samples: readonly Sample[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const s of samples) {
-    const k = key(s.name, s.labels);
+    const k = seriesKey(s.name, s.labels);
     assert.ok(!out.has(k), `duplicate series ${k}`);
     out.set(k, String(s.value));
   }
