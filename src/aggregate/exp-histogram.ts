@@ -233,9 +233,7 @@ export class ExpHistogramColumns {
     const cell = i - first;
     if (first !== EMPTY && cell >= 0 && cell < w) {
       const k = slot * w + cell;
-      const c = this.counts[k] + 1;
-      if (c > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
-      this.counts[k] = c;
+      this.setCount(k, this.counts[k] + 1);
       return;
     }
     this.place(slot, v);
@@ -258,9 +256,7 @@ export class ExpHistogramColumns {
         if (range !== null && next !== first) this.shift(base, first, next, range.lo, range.hi);
         this.first[slot] = next;
         const k = base + (i - next);
-        const c = this.counts[k] + 1;
-        if (c > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
-        this.counts[k] = c;
+        this.setCount(k, this.counts[k] + 1);
         return;
       }
       if (s <= MIN_SCHEMA) {
@@ -293,13 +289,17 @@ export class ExpHistogramColumns {
       const c = tmp[k];
       if (c === 0) continue;
       const cell = base + ((first + range.lo + k + 1) >> 1) - newLo;
-      const sum = this.counts[cell] + c;
-      if (sum > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
-      this.counts[cell] = sum;
+      this.setCount(cell, this.counts[cell] + c);
     }
     this.first[slot] = newLo;
     this.schema[slot]--;
     this.downscales++;
+  }
+
+  /** Store a cell's new count, widening every cell first when it does not fit a Uint32. */
+  private setCount(k: number, c: number): void {
+    if (c > U32_MAX && this.counts.BYTES_PER_ELEMENT === 4) this.widenCounts();
+    this.counts[k] = c;
   }
 
   /** Every slot's cells from Uint32 to Float64, values kept: once, the first time a cell would pass 2^32 − 1. */
