@@ -34,7 +34,7 @@ import type { InfoIndex, LabelArenaView } from '../aggregate/label-arena.js';
 import { ChunkWriter, NUMBER_ROOM, fitsNumber, putBytes, putNumber, putRange } from './chunk-writer.js';
 import { formatNumber } from './format.js';
 import { METRIC_FAMILIES, TARGET_INFO, type FamilyId, type MetricFamily } from './catalog.js';
-import { rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
+import { familyHasSeries, rowHasCounts, snapshotHistogram, snapshotLabelledHistogram, snapshotLabelledValues, snapshotValues } from './snapshot-columns.js';
 
 export { ZERO_ERROR_REASONS } from './per-target-series.js';
 
@@ -104,18 +104,13 @@ export function* expositionChunks(snap: StoreSnapshot, chunkBytes = DEFAULT_CHUN
   if (snap.labels.info !== undefined) yield* infoSeries(w, snap, snap.labels.info);
   for (const p of FAMILIES) {
     // A family with no series (no target of a kind that has it) is left out entirely.
-    if (!hasSeries(snap, p.fam)) continue;
+    if (!familyHasSeries(snap, p.fam)) continue;
     w.bytes(p.header);
     if (p.fam.type === 'histogram') yield* histogramSeries(w, snap, p);
     else if (p.fam.label !== undefined) yield* labelledValueSeries(w, snap, p);
     else yield* valueSeries(w, snap, p);
   }
   yield* w.take(true);
-}
-
-function hasSeries(snap: StoreSnapshot, fam: MetricFamily): boolean {
-  for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) return true;
-  return false;
 }
 
 const INFO_HEADER = utf8(`# HELP ${TARGET_INFO.prometheus} ${TARGET_INFO.help}\n# TYPE ${TARGET_INFO.prometheus} ${TARGET_INFO.type}\n`);

@@ -26,6 +26,7 @@ import { ChunkSink } from './chunk-sink.js';
 import { FIXED64, LEN, ProtoWriter, VARINT } from './proto-writer.js';
 import { copyBytes, putBytes, putDouble, putVarint, varintSize, viewOf, zigzag } from './proto-wire.js';
 import {
+  familyHasSeries,
   rowHasCounts,
   snapshotHistogram,
   snapshotLabelledHistogram,
@@ -89,36 +90,28 @@ function pbType(f: MetricFamily): PbType {
   return f.type === 'counter' ? PbType.Counter : f.type === 'gauge' ? PbType.Gauge : PbType.Histogram;
 }
 
-function familyHeader(w: ProtoWriter, name: string, help: string, type: PbType): number {
-  const frame = w.beginFrame();
+/** A MetricFamily's name, help and type fields: what follows its frame length. */
+function headerFields(name: string, help: string, type: PbType): Buffer {
+  const w = new ProtoWriter(256);
   w.string(MF_NAME, name);
   w.string(MF_HELP, help);
   w.tag(MF_TYPE, VARINT);
   w.varint(type);
+  return w.take();
+}
+
+/** Start a family's frame in `w` (self metrics): its length at end(), its header fields now. */
+function familyHeader(w: ProtoWriter, name: string, help: string, type: PbType): number {
+  const frame = w.beginFrame();
+  w.raw(headerFields(name, help, type));
   return frame;
 }
 
-/** A family's name, help and type fields (what follows its frame length), encoded once. */
-const FAMILY_HEADERS: ReadonlyMap<MetricFamily, Buffer> = new Map(
-  METRIC_FAMILIES.map((f) => {
-    const w = new ProtoWriter(256);
-    w.string(MF_NAME, f.prometheus);
-    w.string(MF_HELP, f.help);
-    w.tag(MF_TYPE, VARINT);
-    w.varint(pbType(f));
-    return [f, w.take()];
-  }),
-);
+/** Each per-target family's header fields, encoded once. */
+const FAMILY_HEADERS: ReadonlyMap<MetricFamily, Buffer> = new Map(METRIC_FAMILIES.map((f) => [f, headerFields(f.prometheus, f.help, pbType(f))]));
 
-/** fleetprobe_target_info's name, help and type fields. */
-const TARGET_INFO_HEADER: Buffer = (() => {
-  const w = new ProtoWriter(256);
-  w.string(MF_NAME, TARGET_INFO.prometheus);
-  w.string(MF_HELP, TARGET_INFO.help);
-  w.tag(MF_TYPE, VARINT);
-  w.varint(PbType.Gauge);
-  return w.take();
-})();
+/** fleetprobe_target_info's header fields. */
+const TARGET_INFO_HEADER = headerFields(TARGET_INFO.prometheus, TARGET_INFO.help, PbType.Gauge);
 
 // Field keys (field number << 3 | wire type) as the bytes they are: every field used
 // below has a number under 16, so its key is one byte.
@@ -572,12 +565,7 @@ export function* protobufChunks(snap: StoreSnapshot, opts: ProtobufOptions, chun
   const labels = snap.labels;
   // As the text: first, and only when some target is defined.
   if (labels.info !== undefined && snap.kindCounts.some((c) => c > 0)) yield* targetInfoFamily(sink, snap, labels, labels.info);
-  for (const fam of METRIC_FAMILIES) {
-    let any = false;
-    for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) any = true;
-    if (!any) continue;
-    yield* familyChunks(sink, snap, fam, opts);
-  }
+  for (const fam of METRIC_FAMILIES) if (familyHasSeries(snap, fam)) yield* familyChunks(sink, snap, fam, opts);
   yield* sink.finish();
 }
 

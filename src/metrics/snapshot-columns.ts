@@ -16,6 +16,12 @@ function field<T>(snap: StoreSnapshot, name: string, fam: MetricFamily): T {
   return col as T;
 }
 
+/** Whether the snapshot has a target of a kind the family is for (a family without one is left out of every exposition). */
+export function familyHasSeries(snap: StoreSnapshot, fam: MetricFamily): boolean {
+  for (let k = 0; k < snap.kindCounts.length; k++) if (snap.kindCounts[k] > 0 && fam.kindMask[k] === 1) return true;
+  return false;
+}
+
 /** Counters and gauges: one value per slot. */
 export function snapshotValues(snap: StoreSnapshot, fam: MetricFamily): Float64Array {
   return field<Float64Array>(snap, fam.column, fam);
