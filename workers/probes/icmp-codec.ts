@@ -54,9 +54,13 @@ export function effectivePayloadSize(configured: number): number {
   return Math.max(PAYLOAD_MIN, configured | 0);
 }
 
-/** Internet checksum (RFC 1071) of buf[start, end). */
-export function internetChecksum(buf: Uint8Array, start: number, end: number): number {
-  let sum = 0;
+/**
+ * Internet checksum (RFC 1071) of buf[start, end), plus `partial`: the unfolded sum of
+ * more 16-bit words that belong to the same message (the sum is order-free), e.g. a
+ * fixed padding's (paddingSum).
+ */
+export function internetChecksum(buf: Uint8Array, start: number, end: number, partial = 0): number {
+  let sum = partial;
   let i = start;
   for (; i + 1 < end; i += 2) sum += (buf[i] << 8) | buf[i + 1];
   if (i < end) sum += buf[i] << 8;
@@ -108,13 +112,8 @@ export function writeEchoRequest(
   view.setUint32(12, slot >>> 0);
   view.setUint32(16, seq >>> 0);
   view.setFloat64(20, sendTime);
-  if (family === 4) {
-    // The 28 bytes written here, plus the padding's sum (fixed by its length).
-    let sum = paddingSum(payload);
-    for (let i = 0; i < ICMP_HEADER_BYTES + PAYLOAD_MIN; i += 2) sum += (buf[i] << 8) | buf[i + 1];
-    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    view.setUint16(2, ~sum & 0xffff);
-  }
+  // The 28 bytes written here, plus the padding's sum (fixed by its length).
+  if (family === 4) view.setUint16(2, internetChecksum(buf, 0, ICMP_HEADER_BYTES + PAYLOAD_MIN, paddingSum(payload)));
   return len;
 }
 
