@@ -108,11 +108,11 @@ export class Scheduler {
   set(slot: number, intervalMs: number, phaseMs: number, tag = 0): void {
     if (this.stopped) return;
     if (!(intervalMs > 0) || !Number.isFinite(intervalMs)) throw new RangeError(`interval must be > 0 ms, got ${intervalMs}`);
+    if (!(tag >= 0 && tag <= 255 && Number.isInteger(tag))) throw new RangeError(`tag must be an integer in [0, 255], got ${tag}`);
     let i = this.index.localOf(slot);
     const existed = i >= 0;
     if (!existed) i = this.index.add(slot);
     this.intervalOf.data[i] = intervalMs;
-    if (!(tag >= 0 && tag <= 255 && Number.isInteger(tag))) throw new RangeError(`tag must be an integer in [0, 255], got ${tag}`);
     this.tagOf.data[i] = tag;
     const phase = ((phaseMs % intervalMs) + intervalMs) % intervalMs;
     const origin = this.clock.originMs;

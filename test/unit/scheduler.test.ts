@@ -211,5 +211,6 @@ test("onDue gets each target's tag with its slot; a changed target keeps the tag
   assert.throws(() => s.set(9, 100, 0, 256), RangeError);
   assert.throws(() => s.set(9, 100, 0, -1), RangeError);
   assert.throws(() => s.set(9, 100, 0, 1.5), RangeError);
+  assert.equal(s.has(9), false, 'a refused set() leaves no half-added target');
   s.stop();
 });
