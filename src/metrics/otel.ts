@@ -85,8 +85,7 @@ export interface OtelExportOptions {
    * several sequential requests so none exceeds a collector's body limit).
    */
   maxExportBatchSize?: number;
-  /** More metrics from each export's snapshot (the group rollups); see StoreMetricProducerOptions. */
-  /** metrics.group_by's rollups, exported next to the per-target metrics (cumulative temporality only). */
+  /** metrics.group_by's rollups, exported from each export's snapshot next to the per-target metrics (cumulative temporality only). */
   groupRollups?: GroupRollupExports;
 }
 
