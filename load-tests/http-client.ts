@@ -5,7 +5,9 @@
  * response headers arrived — the exporter snapshots its store when it starts
  * rendering, so that instant is when the counters in the body were read.
  */
+import { execFile } from 'node:child_process';
 import { request, type Agent } from 'node:http';
+import { promisify } from 'node:util';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 
@@ -94,4 +96,17 @@ export async function getText(url: string, timeoutMs = 5_000): Promise<{ status:
   let text = '';
   const r = await timedGet(url, { timeoutMs, onText: (s) => (text += s) });
   return { status: r.status, text };
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * One GET with curl as the client (the issue's scrape goals are request to last byte
+ * with curl), body discarded: bytes received and total seconds. `extra`: more curl
+ * arguments (headers). Bounded by curl's --max-time 60.
+ */
+export async function curlTimed(url: string, extra: readonly string[] = []): Promise<{ bytes: number; seconds: number }> {
+  const { stdout } = await execFileAsync('curl', ['-s', '-o', '/dev/null', '--max-time', '60', '-w', '%{size_download} %{time_total}', ...extra, url]);
+  const [bytes, seconds] = stdout.trim().split(' ').map(Number);
+  return { bytes, seconds };
 }

@@ -9,19 +9,17 @@
  *
  *   node dist/load-tests/series-labels-ab.js [--targets 10000] [--rounds 3] [--scrapes 9]
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { installChildCleanup, sleep, stopChild } from './child-processes.js';
 import { freePort, startExporter, writeJson } from './exporter-process.js';
+import { curlTimed } from './http-client.js';
 import { loopbackAddress } from './loopback-fleet.js';
 import { cpuSeconds, loadAverage1m } from './proc-stats.js';
 import { percentile } from './quantiles.js';
 import { SERIES_LABELS, type SeriesLabels } from '../src/aggregate/label-arena.js';
 
-const run = promisify(execFile);
 const PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;q=0.3';
 const FORMATS: Record<string, string[]> = {
   text: [],
@@ -34,13 +32,6 @@ function arg(name: string, dflt: number): number {
   const v = i < 0 ? dflt : Number(process.argv[i + 1]);
   if (!(Number.isInteger(v) && v > 0)) throw new Error(`--${name} must be a positive integer`);
   return v;
-}
-
-/** One scrape with curl: bytes received and total seconds. */
-async function curl(url: string, extra: string[]): Promise<{ bytes: number; seconds: number }> {
-  const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '--max-time', '60', '-w', '%{size_download} %{time_total}', ...extra, url]);
-  const [bytes, seconds] = stdout.trim().split(' ').map(Number);
-  return { bytes, seconds };
 }
 
 async function main(): Promise<void> {
@@ -83,7 +74,7 @@ async function main(): Promise<void> {
           const c1 = cpuSeconds(pid);
           const t1 = performance.now();
           const results = [];
-          for (let i = 0; i < scrapes; i++) results.push(await curl(url, extra));
+          for (let i = 0; i < scrapes; i++) results.push(await curlTimed(url, extra));
           const cpu = (cpuSeconds(pid) - c1 - idle * ((performance.now() - t1) / 1000)) / scrapes;
           const ms = percentile(
             results.map((r) => r.seconds * 1000),

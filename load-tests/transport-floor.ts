@@ -11,11 +11,9 @@
  * has --max-time 60).
  */
 import { createServer } from 'node:http';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
+import { curlTimed } from './http-client.js';
 
-const run = promisify(execFile);
 const CHUNK = Buffer.alloc(1 << 20, 0x61);
 const REQUESTS = 5;
 
@@ -40,8 +38,7 @@ async function floor(mib: number): Promise<{ medianMs: number; minMs: number }> 
   try {
     const times: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {
-      const { stdout } = await run('curl', ['-s', '--max-time', '60', '-o', '/dev/null', '-w', '%{time_total}', `http://127.0.0.1:${port}/`]);
-      times.push(Number(stdout) * 1000);
+      times.push((await curlTimed(`http://127.0.0.1:${port}/`)).seconds * 1000);
     }
     times.sort((a, b) => a - b);
     return { medianMs: times[Math.floor(REQUESTS / 2)], minMs: times[0] };
