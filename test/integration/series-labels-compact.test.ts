@@ -246,7 +246,10 @@ test(
     const COMPACT = 'target="lo",rack="r1"';
     const before = await waitFor(
       'probes sent',
-      async () => sent((await exp.request('/metrics')).text(), FULL) >= 3 && (await exp.request('/metrics')).text(),
+      async () => {
+        const body = (await exp.request('/metrics')).text();
+        return sent(body, FULL) >= 3 && body;
+      },
       15_000,
       100,
     );
